@@ -1,4 +1,11 @@
 //! ferrodns: reads a CoreDNS Corefile and answers as CoreDNS would, on a
 //! thread-per-core data plane. See docs/ARCHITECTURE.md for the layers.
 
+pub mod cli;
 pub mod corefile;
+pub mod log;
+pub mod plugin;
+pub mod plugins;
+pub mod runtime;
+pub mod server;
+pub mod wire;

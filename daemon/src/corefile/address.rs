@@ -31,7 +31,13 @@ pub struct ZoneAddr {
 impl fmt::Display for ZoneAddr {
     /// As CoreDNS prints it: `dns://example.org.:53`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://{}:{}", self.transport.scheme(), self.zone, self.port)
+        write!(
+            f,
+            "{}://{}:{}",
+            self.transport.scheme(),
+            self.zone,
+            self.port
+        )
     }
 }
 

@@ -11,7 +11,11 @@ pub struct Dispenser<'a> {
 
 impl<'a> Dispenser<'a> {
     pub fn new(d: &'a Directive) -> Self {
-        Self { tokens: &d.tokens, cursor: -1, nesting: 0 }
+        Self {
+            tokens: &d.tokens,
+            cursor: -1,
+            nesting: 0,
+        }
     }
     /// Loads the next token, whatever line it is on.
     pub fn next(&mut self) -> bool {

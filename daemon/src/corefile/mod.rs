@@ -74,6 +74,9 @@ pub struct Error {
 
 impl Error {
     pub fn new(pos: &Pos, msg: impl Into<String>) -> Self {
-        Self { pos: pos.clone(), msg: msg.into() }
+        Self {
+            pos: pos.clone(),
+            msg: msg.into(),
+        }
     }
 }

@@ -1,0 +1,186 @@
+//! The command line, parsed the way Go's flag package parses CoreDNS's:
+//! `-name value`, `-name=value`, `--name`, boolean flags alone or `=true`.
+
+use std::fmt;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// `-conf`: a file, `stdin`, or None for `./Corefile` (or the built-in default).
+    pub conf: Option<String>,
+    /// `-dns.port` / `-p`.
+    pub port: u16,
+    pub plugins: bool,
+    pub pidfile: Option<String>,
+    pub version: bool,
+    pub quiet: bool,
+    /// `-validate` (ferrodns): set up, print what would be served, exit.
+    pub validate: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            conf: None,
+            port: 53,
+            plugins: false,
+            pidfile: None,
+            version: false,
+            quiet: false,
+            validate: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CliError {
+    /// `-h`/`-help`: usage, exit 0.
+    Help,
+    /// Anything else wrong: the message, usage, exit 2.
+    Bad(String),
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Help => write!(f, "help requested"),
+            CliError::Bad(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+pub const USAGE: &str = "Usage of ferrodns:
+  -conf string
+    \tCorefile to load (default \"Corefile\")
+  -dns.port string
+    \tDefault port (default \"53\")
+  -p string
+    \tDefault port (default \"53\")
+  -pidfile string
+    \tPath to write pid file
+  -plugins
+    \tList installed plugins
+  -quiet
+    \tQuiet mode (no initialization output)
+  -validate
+    \tCheck the Corefile, print what would be served, and exit
+  -version
+    \tShow version
+";
+
+fn parse_bool(name: &str, v: &str) -> Result<bool, CliError> {
+    match v {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        _ => Err(CliError::Bad(format!(
+            "invalid boolean value \"{v}\" for -{name}: parse error"
+        ))),
+    }
+}
+
+pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Options, CliError> {
+    let mut o = Options::default();
+    let mut it = args.into_iter();
+    while let Some(arg) = it.next() {
+        if arg == "--" {
+            if let Some(extra) = it.next() {
+                return Err(CliError::Bad(format!(
+                    "extra command line arguments: [{extra}]"
+                )));
+            }
+            break;
+        }
+        let Some(flag) = arg
+            .strip_prefix("--")
+            .or_else(|| arg.strip_prefix('-'))
+            .filter(|f| !f.is_empty())
+        else {
+            let rest: Vec<String> = std::iter::once(arg).chain(it).collect();
+            return Err(CliError::Bad(format!(
+                "extra command line arguments: [{}]",
+                rest.join(" ")
+            )));
+        };
+        let (name, inline) = match flag.split_once('=') {
+            Some((n, v)) => (n.to_string(), Some(v.to_string())),
+            None => (flag.to_string(), None),
+        };
+        let mut value = |inline: Option<String>| -> Result<String, CliError> {
+            inline
+                .or_else(|| it.next())
+                .ok_or_else(|| CliError::Bad(format!("flag needs an argument: -{name}")))
+        };
+        match name.as_str() {
+            "h" | "help" => return Err(CliError::Help),
+            "conf" => o.conf = Some(value(inline)?),
+            "pidfile" => o.pidfile = Some(value(inline)?),
+            "dns.port" | "p" => {
+                let v = value(inline)?;
+                o.port = v.parse().map_err(|_| {
+                    CliError::Bad(format!(
+                        "invalid value \"{v}\" for flag -{name}: not a port"
+                    ))
+                })?;
+            }
+            "plugins" => o.plugins = inline.map_or(Ok(true), |v| parse_bool(&name, &v))?,
+            "version" => o.version = inline.map_or(Ok(true), |v| parse_bool(&name, &v))?,
+            "quiet" => o.quiet = inline.map_or(Ok(true), |v| parse_bool(&name, &v))?,
+            "validate" => o.validate = inline.map_or(Ok(true), |v| parse_bool(&name, &v))?,
+            _ => {
+                return Err(CliError::Bad(format!(
+                    "flag provided but not defined: -{name}"
+                )))
+            }
+        }
+    }
+    Ok(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Result<Options, CliError> {
+        parse(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn go_flag_forms() {
+        let o = p(&[
+            "-conf",
+            "x",
+            "--dns.port=1053",
+            "-quiet",
+            "-pidfile=/run/f.pid",
+        ])
+        .unwrap();
+        assert_eq!(o.conf.as_deref(), Some("x"));
+        assert_eq!(o.port, 1053);
+        assert!(o.quiet);
+        assert_eq!(o.pidfile.as_deref(), Some("/run/f.pid"));
+        assert_eq!(p(&["-p", "5353"]).unwrap().port, 5353);
+        assert!(!p(&["-quiet=false"]).unwrap().quiet);
+        assert!(p(&["-validate"]).unwrap().validate);
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(
+            p(&["-bogus"]),
+            Err(CliError::Bad(
+                "flag provided but not defined: -bogus".into()
+            ))
+        );
+        assert_eq!(
+            p(&["stray"]),
+            Err(CliError::Bad(
+                "extra command line arguments: [stray]".into()
+            ))
+        );
+        assert_eq!(
+            p(&["-conf"]),
+            Err(CliError::Bad("flag needs an argument: -conf".into()))
+        );
+        assert!(p(&["-p", "99999"]).is_err());
+        assert_eq!(p(&["-h"]), Err(CliError::Help));
+    }
+}

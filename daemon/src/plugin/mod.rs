@@ -1,0 +1,99 @@
+//! The plugin contract: the request, what a plugin may do with it, the
+//! compiled chain and the registry of directives in execution order.
+//!
+//! A plugin acts in the query phase ([`Action`]): answer (or return an rcode
+//! without writing, which the server turns into an error reply), pass the
+//! query on, or pass it on and ask to see the outcome. Plugins that asked
+//! see the [`Outcome`] in the response phase, in reverse chain order, the
+//! way CoreDNS's wrapping response writers see a reply on its way out.
+
+pub mod chain;
+pub mod classify;
+pub mod duration;
+pub mod fallthrough;
+pub mod names;
+pub mod registry;
+pub mod request;
+
+pub use chain::Chain;
+pub use fallthrough::Fallthrough;
+pub use registry::{BlockSetup, ORDER};
+pub use request::{Proto, Request};
+
+use hickory_proto::op::{Message, ResponseCode};
+use std::fmt;
+
+/// What a plugin does with a query.
+pub enum Action {
+    /// The chain stops here with this outcome.
+    Done(Outcome),
+    /// Pass the query to the next plugin.
+    Next,
+    /// Pass it on, and run this plugin's response phase on the outcome.
+    Watch,
+}
+
+/// The result of running a chain: the reply a plugin wrote (if any), the
+/// rcode it returned and the error it reported (for `errors` to log).
+#[derive(Debug)]
+pub struct Outcome {
+    pub reply: Option<Message>,
+    pub rcode: ResponseCode,
+    pub error: Option<PluginError>,
+}
+
+impl Outcome {
+    /// A written reply; its rcode is the outcome's.
+    pub fn reply(msg: Message) -> Self {
+        let rcode = msg.metadata.response_code;
+        Self {
+            reply: Some(msg),
+            rcode,
+            error: None,
+        }
+    }
+    /// Nothing written; the server writes an error reply when `rcode` is not
+    /// one a plugin writes itself (see [`client_write`]), and sends nothing
+    /// otherwise (acl's drop).
+    pub fn rcode(rcode: ResponseCode) -> Self {
+        Self {
+            reply: None,
+            rcode,
+            error: None,
+        }
+    }
+    /// Nothing written, with an error to report.
+    pub fn fail(rcode: ResponseCode, error: PluginError) -> Self {
+        Self {
+            reply: None,
+            rcode,
+            error: Some(error),
+        }
+    }
+}
+
+/// CoreDNS's `plugin.ClientWrite`: whether a plugin returning `rc` has
+/// written the reply itself. SERVFAIL, REFUSED, FORMERR and NOTIMP are
+/// written by the server.
+pub fn client_write(rc: ResponseCode) -> bool {
+    !matches!(
+        rc,
+        ResponseCode::ServFail
+            | ResponseCode::Refused
+            | ResponseCode::FormErr
+            | ResponseCode::NotImp
+    )
+}
+
+/// An error a plugin reports alongside its rcode, shown as `plugin/NAME: message`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct PluginError {
+    pub plugin: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for PluginError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "plugin/{}: {}", self.plugin, self.message)
+    }
+}

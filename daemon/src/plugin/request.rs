@@ -1,0 +1,99 @@
+//! The query as plugins see it.
+
+use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{DNSClass, Name, RecordType};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The transport a query arrived on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proto {
+    Udp,
+    Tcp,
+}
+
+impl Proto {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Udp => "udp",
+            Proto::Tcp => "tcp",
+        }
+    }
+}
+
+/// One query on its way through a chain. Plugins in the query phase may
+/// change it (bufsize lowers the advertised UDP size); the server reads it
+/// again when it writes the reply, as CoreDNS's scrub writer does.
+pub struct Request {
+    /// The parsed query. Always holds exactly one question.
+    pub msg: Message,
+    /// The query's size on the wire.
+    pub wire_len: usize,
+    /// The client; IPv4-mapped IPv6 addresses are given as IPv4.
+    pub src: SocketAddr,
+    /// The address the query arrived on (the socket's).
+    pub local: SocketAddr,
+    pub proto: Proto,
+    /// The question name lowercased, fully qualified (CoreDNS's `state.Name()`).
+    pub name: String,
+    /// The zone of the server block key that routed this query.
+    pub zone: Arc<str>,
+    /// When the query was read off the socket.
+    pub start: Instant,
+}
+
+impl Request {
+    pub fn query(&self) -> &Query {
+        &self.msg.queries[0]
+    }
+    /// The question name as the client wrote it.
+    pub fn qname(&self) -> &Name {
+        self.query().name()
+    }
+    pub fn qtype(&self) -> RecordType {
+        self.query().query_type()
+    }
+    pub fn qclass(&self) -> DNSClass {
+        self.query().query_class()
+    }
+    /// The largest reply the client takes: 65535 over TCP, otherwise the EDNS
+    /// UDP size with a floor of 512, or 512 without EDNS.
+    pub fn size(&self) -> usize {
+        if self.proto == Proto::Tcp {
+            return u16::MAX as usize;
+        }
+        match &self.msg.edns {
+            Some(e) => usize::from(e.max_payload()).max(512),
+            None => 512,
+        }
+    }
+    /// The DNSSEC OK bit.
+    pub fn do_bit(&self) -> bool {
+        self.msg.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok)
+    }
+    /// An empty reply to this query: ID, opcode, RD, CD and the question
+    /// copied, QR set (miekg's SetReply).
+    pub fn reply(&self) -> Message {
+        reply_to(&self.msg)
+    }
+    /// A reply carrying only `rcode`.
+    pub fn error_reply(&self, rcode: ResponseCode) -> Message {
+        let mut m = self.reply();
+        m.metadata.response_code = rcode;
+        m
+    }
+}
+
+/// miekg's SetReply: ID, opcode, question, and RD/CD for standard queries.
+pub fn reply_to(q: &Message) -> Message {
+    let mut m = Message::new(q.metadata.id, MessageType::Response, q.metadata.op_code);
+    if q.metadata.op_code == OpCode::Query {
+        m.metadata.recursion_desired = q.metadata.recursion_desired;
+        m.metadata.checking_disabled = q.metadata.checking_disabled;
+    }
+    if let Some(first) = q.queries.first() {
+        m.queries.push(first.clone());
+    }
+    m
+}

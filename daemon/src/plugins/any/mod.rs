@@ -1,0 +1,72 @@
+//! any: answers ANY queries with RFC 8482's HINFO.
+
+use crate::corefile::{Directive, Dispenser, Error};
+use crate::plugin::{Action, BlockSetup, Outcome, Request};
+use crate::plugins::Handler;
+use hickory_proto::rr::rdata::HINFO;
+use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
+
+pub struct Any;
+
+impl Any {
+    pub fn query(&self, req: &mut Request) -> Action {
+        if req.qtype() != RecordType::ANY {
+            return Action::Next;
+        }
+        let mut m = req.reply();
+        let mut rr = Record::from_rdata(
+            req.qname().clone(),
+            8482,
+            RData::HINFO(HINFO::new("ANY obsoleted".into(), "See RFC 8482".into())),
+        );
+        rr.dns_class = DNSClass::IN;
+        m.answers.push(rr);
+        Action::Done(Outcome::reply(m))
+    }
+}
+
+/// `any` takes no arguments.
+pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+    let mut d = Dispenser::new(ds[0]);
+    d.next();
+    if d.next_arg() {
+        return Err(d.arg_err());
+    }
+    b.add(Handler::Any(Any));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugins::testutil::{directive, request};
+
+    #[test]
+    fn answers_any_with_hinfo() {
+        let mut req = request("Example.org.", RecordType::ANY);
+        let Action::Done(o) = Any.query(&mut req) else {
+            panic!("expected an answer")
+        };
+        let m = o.reply.unwrap();
+        assert_eq!(m.answers.len(), 1);
+        assert_eq!(m.answers[0].ttl, 8482);
+        assert_eq!(m.answers[0].name.to_string(), "Example.org.");
+        assert!(matches!(&m.answers[0].data, RData::HINFO(h) if h.cpu() == b"ANY obsoleted"));
+    }
+
+    #[test]
+    fn passes_other_types() {
+        let mut req = request("example.org.", RecordType::A);
+        assert!(matches!(Any.query(&mut req), Action::Next));
+    }
+
+    #[test]
+    fn rejects_arguments() {
+        let mut b = BlockSetup::new(vec![".".into()]);
+        let e = setup(&mut b, &[&directive("any foo")]).err().unwrap();
+        assert_eq!(
+            e.to_string(),
+            "Corefile:1: Wrong argument count or unexpected line ending after 'foo'"
+        );
+    }
+}

@@ -1,0 +1,172 @@
+//! chaos: answers CH class TXT queries for version.bind, authors.bind and
+//! hostname.bind (and their .server forms).
+
+use crate::corefile::{Directive, Dispenser, Error};
+use crate::plugin::{Action, BlockSetup, Outcome, Request};
+use crate::plugins::Handler;
+use hickory_proto::rr::rdata::TXT;
+use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
+use rand::seq::SliceRandom;
+
+/// CoreDNS's plugin/chaos/owners.go, which is what `authors.bind` lists by default.
+const OWNERS: &[&str] = &[
+    "bradbeam",
+    "chrisohaver",
+    "darshanime",
+    "dilyevsky",
+    "ekleiner",
+    "greenpau",
+    "ihac",
+    "inigohu",
+    "isolus",
+    "jameshartig",
+    "johnbelamaric",
+    "miekg",
+    "mqasimsarfraz",
+    "nchrisdk",
+    "nitisht",
+    "pmoroney",
+    "rajansandeep",
+    "rdrozhdzh",
+    "rtreffer",
+    "snebel29",
+    "stp-ip",
+    "superq",
+    "varyoo",
+    "ykhr53",
+    "yongtang",
+    "zouyee",
+];
+
+pub struct Chaos {
+    version: String,
+    authors: Vec<String>,
+}
+
+impl Chaos {
+    pub fn query(&self, req: &mut Request) -> Action {
+        if req.qclass() != DNSClass::CH || req.qtype() != RecordType::TXT {
+            return Action::Next;
+        }
+        let texts: Vec<String> = match req.name.as_str() {
+            "authors.bind." => {
+                let mut a = self.authors.clone();
+                a.shuffle(&mut rand::rng());
+                a
+            }
+            "version.bind." | "version.server." => vec![self.version.clone()],
+            "hostname.bind." | "id.server." => vec![trim(hostname())],
+            _ => return Action::Next,
+        };
+        let mut m = req.reply();
+        for t in texts {
+            let mut rr = Record::from_rdata(req.qname().clone(), 0, RData::TXT(TXT::new(vec![t])));
+            rr.dns_class = DNSClass::CH;
+            m.answers.push(rr);
+        }
+        Action::Done(Outcome::reply(m))
+    }
+}
+
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into the buffer we own.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "localhost".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// TXT strings hold at most 255 bytes.
+fn trim(mut s: String) -> String {
+    if s.len() > 255 {
+        let mut end = 255;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
+
+/// `chaos [VERSION] [AUTHORS...]`
+pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+    let mut d = Dispenser::new(ds[0]);
+    d.next();
+    let args = d.remaining_args();
+    let version = match args.first() {
+        None => format!("ferrodns-{}", env!("CARGO_PKG_VERSION")),
+        Some(v) => trim(v.clone()),
+    };
+    let authors = if args.len() > 1 {
+        let mut a: Vec<String> = args[1..].iter().map(|s| trim(s.clone())).collect();
+        a.sort();
+        a.dedup();
+        a
+    } else {
+        OWNERS.iter().map(|s| s.to_string()).collect()
+    };
+    if d.next_block() {
+        return Err(d.err(format!("unknown property '{}'", d.val())));
+    }
+    b.class_chaos = true;
+    b.add(Handler::Chaos(Chaos { version, authors }));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugins::testutil::{directive, request};
+
+    fn chaos(line: &str) -> Chaos {
+        let mut b = BlockSetup::new(vec![".".into()]);
+        setup(&mut b, &[&directive(line)]).unwrap();
+        assert!(b.class_chaos);
+        match b.into_handlers().pop() {
+            Some(Handler::Chaos(c)) => c,
+            _ => panic!("no chaos handler"),
+        }
+    }
+
+    fn txt(c: &Chaos, name: &str) -> Vec<String> {
+        let mut req = request(name, RecordType::TXT);
+        req.msg.queries[0].set_query_class(DNSClass::CH);
+        match c.query(&mut req) {
+            Action::Done(o) => o
+                .reply
+                .unwrap()
+                .answers
+                .iter()
+                .map(|r| match &r.data {
+                    RData::TXT(t) => String::from_utf8_lossy(&t.txt_data()[0]).into_owned(),
+                    _ => panic!("not TXT"),
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn version_and_authors() {
+        let c = chaos("chaos MyDNS-1.0 bob alice bob");
+        assert_eq!(txt(&c, "version.bind."), vec!["MyDNS-1.0"]);
+        assert_eq!(txt(&c, "VERSION.SERVER."), vec!["MyDNS-1.0"]);
+        let mut a = txt(&c, "authors.bind.");
+        a.sort();
+        assert_eq!(a, vec!["alice", "bob"]);
+        assert!(txt(&c, "other.bind.").is_empty());
+    }
+
+    #[test]
+    fn defaults() {
+        let c = chaos("chaos");
+        assert_eq!(
+            txt(&c, "version.bind."),
+            vec![format!("ferrodns-{}", env!("CARGO_PKG_VERSION"))]
+        );
+        assert_eq!(txt(&c, "hostname.bind.").len(), 1);
+    }
+}

@@ -1,0 +1,214 @@
+//! errors: logs the errors plugins further down the chain report, with
+//! `consolidate` to fold repeated ones into one line per period.
+
+use crate::corefile::{Directive, Dispenser, Error};
+use crate::log::Level;
+use crate::plugin::{duration, BlockSetup, Outcome, Request};
+use crate::plugins::Handler;
+use regex::Regex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct Errors {
+    patterns: Vec<Arc<Pattern>>,
+}
+
+struct Pattern {
+    period: Duration,
+    regex: Regex,
+    level: Level,
+    show_first: bool,
+    count: AtomicU32,
+}
+
+impl Pattern {
+    /// Counts one error; true when the caller must not log it itself.
+    fn consolidate(self: &Arc<Self>) -> bool {
+        if self.count.fetch_add(1, Ordering::AcqRel) == 0 {
+            // The first error of a period starts the period's timer, as
+            // CoreDNS's time.AfterFunc does; at most one per pattern at a time.
+            let me = Arc::clone(self);
+            std::thread::Builder::new()
+                .name("errors-consolidate".into())
+                .spawn(move || {
+                    std::thread::sleep(me.period);
+                    me.flush();
+                })
+                .map(drop)
+                .unwrap_or_else(|e| {
+                    crate::log::error(Some("errors"), &format!("consolidate timer: {e}"))
+                });
+            return !self.show_first;
+        }
+        true
+    }
+
+    fn flush(&self) {
+        let n = self.count.swap(0, Ordering::AcqRel);
+        if n > 1 || (n == 1 && !self.show_first) {
+            let msg = format!(
+                "{n} errors like '{}' occurred in last {}",
+                self.regex.as_str(),
+                duration::format(self.period)
+            );
+            crate::log::line(self.level, Some("errors"), &msg);
+        }
+    }
+}
+
+impl Errors {
+    pub fn response(&self, req: &Request, out: &mut Outcome) {
+        let Some(err) = &out.error else { return };
+        let text = err.to_string();
+        let mut level = Level::Error;
+        for p in &self.patterns {
+            if p.regex.is_match(&text) {
+                if p.consolidate() {
+                    return;
+                }
+                level = p.level;
+                break;
+            }
+        }
+        let rcode = u16::from(out.rcode);
+        let msg = format!("{rcode} {} {}: {text}", req.name, req.qtype());
+        crate::log::line(level, Some("errors"), &msg);
+    }
+}
+
+const MAX_REGEXP_LEN: usize = 10_000;
+
+/// `errors [stdout] { stacktrace; consolidate DURATION REGEXP [LEVEL] [show_first] }`
+pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+    crate::plugin::registry::only_once(ds)?;
+    let mut d = Dispenser::new(ds[0]);
+    d.next();
+    let args = d.remaining_args();
+    match args.as_slice() {
+        [] => {}
+        [a] if a == "stdout" => {}
+        [a] => return Err(d.err(format!("invalid log file: {a}"))),
+        _ => return Err(d.arg_err()),
+    }
+    let mut patterns = Vec::new();
+    while d.next_block() {
+        match d.val() {
+            "stacktrace" => b.stacktrace = true,
+            "consolidate" => patterns.push(Arc::new(consolidate(&mut d)?)),
+            other => return Err(d.err(format!("Syntax error: Unknown field {other}"))),
+        }
+    }
+    b.add(Handler::Errors(Errors { patterns }));
+    Ok(())
+}
+
+fn consolidate(d: &mut Dispenser<'_>) -> Result<Pattern, Error> {
+    let args = d.remaining_args();
+    if !(2..=4).contains(&args.len()) {
+        return Err(d.arg_err());
+    }
+    let period = duration::parse(&args[0])
+        .ok_or_else(|| d.err(format!("time: invalid duration \"{}\"", args[0])))?;
+    if args[1].len() > MAX_REGEXP_LEN {
+        return Err(d.err(format!(
+            "regex pattern too long: {} > {MAX_REGEXP_LEN}",
+            args[1].len()
+        )));
+    }
+    let regex = Regex::new(&args[1]).map_err(|e| d.err(e.to_string()))?;
+    let mut level = None;
+    let mut show_first = false;
+    for a in &args[2..] {
+        let l = match a.as_str() {
+            "warning" => Some(Level::Warning),
+            "error" => Some(Level::Error),
+            "info" => Some(Level::Info),
+            "debug" => Some(Level::Debug),
+            "show_first" => None,
+            other => return Err(d.err(format!("unknown option in consolidate: {other}"))),
+        };
+        match l {
+            Some(_) if level.is_some() => {
+                return Err(d.err("multiple log levels specified in consolidate"))
+            }
+            Some(_) if show_first => {
+                return Err(d.err("log level must come before show_first in consolidate"))
+            }
+            Some(l) => level = Some(l),
+            None => show_first = true,
+        }
+    }
+    Ok(Pattern {
+        period,
+        regex,
+        level: level.unwrap_or(Level::Error),
+        show_first,
+        count: AtomicU32::new(0),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugins::testutil::directive;
+
+    fn parse(text: &str) -> Result<Errors, String> {
+        let mut b = BlockSetup::new(vec![".".into()]);
+        setup(&mut b, &[&directive(text)]).map_err(|e| e.to_string())?;
+        match b.into_handlers().pop() {
+            Some(Handler::Errors(e)) => Ok(e),
+            _ => panic!("no handler"),
+        }
+    }
+
+    #[test]
+    fn parses_consolidate() {
+        let e = parse("errors {\nconsolidate 5m \".* timeout$\" warning show_first\nconsolidate 30s ^Failed\n}").unwrap();
+        assert_eq!(e.patterns.len(), 2);
+        assert_eq!(e.patterns[0].period, Duration::from_secs(300));
+        assert_eq!(e.patterns[0].level, Level::Warning);
+        assert!(e.patterns[0].show_first);
+        assert_eq!(e.patterns[1].level, Level::Error);
+    }
+
+    #[test]
+    fn rejects_bad_input() {
+        assert_eq!(
+            parse("errors /tmp/log").err().unwrap(),
+            "Corefile:1: invalid log file: /tmp/log"
+        );
+        assert_eq!(
+            parse("errors {\nconsolidate 5m x info error\n}")
+                .err()
+                .unwrap(),
+            "Corefile:2: multiple log levels specified in consolidate"
+        );
+        assert_eq!(
+            parse("errors {\nconsolidate 5m x show_first info\n}")
+                .err()
+                .unwrap(),
+            "Corefile:2: log level must come before show_first in consolidate"
+        );
+        assert_eq!(
+            parse("errors {\nbogus\n}").err().unwrap(),
+            "Corefile:2: Syntax error: Unknown field bogus"
+        );
+        assert!(parse("errors {\nconsolidate 5x y\n}").is_err());
+    }
+
+    #[test]
+    fn consolidation_counts() {
+        let p = Arc::new(Pattern {
+            period: Duration::from_secs(3600),
+            regex: Regex::new("x").unwrap(),
+            level: Level::Error,
+            show_first: true,
+            count: AtomicU32::new(0),
+        });
+        assert!(!p.consolidate(), "show_first logs the first one");
+        assert!(p.consolidate());
+        assert!(p.consolidate());
+        assert_eq!(p.count.load(Ordering::Relaxed), 3);
+    }
+}

@@ -1,0 +1,130 @@
+//! The plugins, one folder each: `setup` parses the directive (pure), the
+//! handler answers. [`Handler`] dispatches by enum, not by trait object.
+
+pub mod any;
+pub mod bind;
+pub mod bufsize;
+pub mod chaos;
+pub mod debug;
+pub mod errors;
+pub mod file;
+pub mod hosts;
+pub mod log;
+pub mod minimal;
+pub mod nsid;
+pub mod root;
+pub mod whoami;
+
+use crate::plugin::{Action, Outcome, Request};
+
+/// A plugin with a place in the chain. Setup-only plugins (root, bind,
+/// debug) change the block's settings and have no variant.
+pub enum Handler {
+    Any(any::Any),
+    Bufsize(bufsize::Bufsize),
+    Chaos(chaos::Chaos),
+    Errors(errors::Errors),
+    File(file::File),
+    Hosts(hosts::Hosts),
+    Log(log::Log),
+    Minimal(minimal::Minimal),
+    Nsid(nsid::Nsid),
+    Whoami(whoami::Whoami),
+}
+
+impl Handler {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Handler::Any(_) => "any",
+            Handler::Bufsize(_) => "bufsize",
+            Handler::Chaos(_) => "chaos",
+            Handler::Errors(_) => "errors",
+            Handler::File(_) => "file",
+            Handler::Hosts(_) => "hosts",
+            Handler::Log(_) => "log",
+            Handler::Minimal(_) => "minimal",
+            Handler::Nsid(_) => "nsid",
+            Handler::Whoami(_) => "whoami",
+        }
+    }
+
+    pub fn query(&self, req: &mut Request) -> Action {
+        match self {
+            Handler::Any(p) => p.query(req),
+            Handler::Bufsize(p) => p.query(req),
+            Handler::Chaos(p) => p.query(req),
+            Handler::Errors(_) => Action::Watch,
+            Handler::File(p) => p.query(req),
+            Handler::Hosts(p) => p.query(req),
+            Handler::Log(p) => p.query(req),
+            Handler::Minimal(_) => Action::Watch,
+            Handler::Nsid(p) => p.query(req),
+            Handler::Whoami(p) => p.query(req),
+        }
+    }
+
+    /// The response phase, for plugins whose query phase returned `Watch`.
+    pub fn response(&self, req: &Request, out: &mut Outcome) {
+        match self {
+            Handler::Errors(p) => p.response(req, out),
+            Handler::Log(p) => p.response(req, out),
+            Handler::Minimal(p) => p.response(req, out),
+            Handler::Nsid(p) => p.response(req, out),
+            Handler::Any(_)
+            | Handler::Bufsize(_)
+            | Handler::Chaos(_)
+            | Handler::File(_)
+            | Handler::Hosts(_)
+            | Handler::Whoami(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    //! Building directives and requests for plugin unit tests.
+
+    use crate::corefile::{Directive, Pos, Token};
+    use crate::plugin::{Proto, Request};
+    use hickory_proto::op::{Message, MessageType, OpCode, Query};
+    use hickory_proto::rr::{Name, RecordType};
+    use std::sync::Arc;
+
+    /// A directive from text, split on whitespace (no quotes), lines kept.
+    pub fn directive(text: &str) -> Directive {
+        let file: Arc<str> = Arc::from("Corefile");
+        let tokens = text
+            .lines()
+            .enumerate()
+            .flat_map(|(i, l)| {
+                let file = file.clone();
+                l.split_whitespace().map(move |w| Token {
+                    text: w.to_string(),
+                    pos: Pos {
+                        file: file.clone(),
+                        line: i as u32 + 1,
+                    },
+                })
+            })
+            .collect();
+        Directive { tokens }
+    }
+
+    /// A UDP query from 192.0.2.1:53000 with no EDNS.
+    pub fn request(name: &str, qtype: RecordType) -> Request {
+        let mut msg = Message::new(4242, MessageType::Query, OpCode::Query);
+        msg.metadata.recursion_desired = true;
+        let qname = Name::from_ascii(name).unwrap();
+        msg.queries.push(Query::query(qname, qtype));
+        Request {
+            msg,
+            wire_len: 29,
+            src: "192.0.2.1:53000".parse().unwrap(),
+            local: "192.0.2.53:53".parse().unwrap(),
+            proto: Proto::Udp,
+            name: name.to_ascii_lowercase(),
+            zone: Arc::from("."),
+            start: std::time::Instant::now(),
+        }
+    }
+}

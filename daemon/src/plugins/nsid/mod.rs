@@ -1,0 +1,54 @@
+//! nsid: adds the NSID EDNS option (RFC 5001) to replies of queries that ask for it.
+
+use crate::corefile::{Directive, Dispenser, Error};
+use crate::plugin::{Action, BlockSetup, Outcome, Request};
+use crate::plugins::Handler;
+use hickory_proto::op::Edns;
+use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
+
+pub struct Nsid {
+    data: Vec<u8>,
+}
+
+impl Nsid {
+    pub fn query(&self, req: &mut Request) -> Action {
+        match &req.msg.edns {
+            Some(e) if e.option(EdnsCode::NSID).is_some() => Action::Watch,
+            _ => Action::Next,
+        }
+    }
+
+    pub fn response(&self, req: &Request, out: &mut Outcome) {
+        let Some(m) = out.reply.as_mut() else { return };
+        if m.edns.is_none() {
+            let mut e = Edns::new();
+            e.set_max_payload(req.msg.edns.as_ref().map_or(512, |e| e.max_payload()));
+            e.set_dnssec_ok(true);
+            m.edns = Some(e);
+        }
+        if let Some(e) = m.edns.as_mut() {
+            e.options_mut().insert(EdnsOption::Unknown(
+                u16::from(EdnsCode::NSID),
+                self.data.clone(),
+            ));
+        }
+    }
+}
+
+/// `nsid [DATA]`: DATA defaults to the host name.
+pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+    let mut data = None;
+    for dir in ds {
+        let mut d = Dispenser::new(dir);
+        d.next();
+        let args = d.remaining_args();
+        if !args.is_empty() {
+            data = Some(args.join(" "));
+        }
+    }
+    let data = data.unwrap_or_else(crate::plugins::chaos::hostname);
+    b.add(Handler::Nsid(Nsid {
+        data: data.into_bytes(),
+    }));
+    Ok(())
+}

@@ -1,0 +1,66 @@
+//! Threads, pinning and sockets. Knows nothing of DNS: a worker reads a
+//! message, hands it to its [`PacketHandler`] and writes back what it got.
+//!
+//! One worker per core the process may run on, each pinned, each with its
+//! own SO_REUSEPORT UDP and TCP sockets for every listener and its own
+//! handler, on a current-thread tokio runtime.
+
+mod sockets;
+mod worker;
+
+pub use worker::{start, Workers};
+
+use std::net::{IpAddr, SocketAddr};
+
+/// A message as read off a socket.
+pub struct Packet<'a> {
+    /// Which listener (index into the list given to [`start`]).
+    pub listener: usize,
+    pub data: &'a [u8],
+    /// The peer; IPv4-mapped IPv6 addresses are given as IPv4.
+    pub src: SocketAddr,
+    /// The socket's own address.
+    pub local: SocketAddr,
+    pub tcp: bool,
+}
+
+/// What a worker runs for every message. Built on the worker's own thread.
+pub trait PacketHandler {
+    /// Fills `out` with the reply; false sends nothing.
+    fn handle(&mut self, p: &Packet<'_>, out: &mut Vec<u8>) -> bool;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("listen udp {addr}: {source}")]
+    Udp {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("listen tcp {addr}: {source}")]
+    Tcp {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("start worker {index}: {source}")]
+    Thread {
+        index: usize,
+        source: std::io::Error,
+    },
+}
+
+/// How many workers by default: the CPUs this process may run on
+/// (sched_getaffinity and cgroup limits, as std reads them).
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn unmap(a: SocketAddr) -> SocketAddr {
+    match a {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(IpAddr::V4(v4), v6.port()),
+            None => a,
+        },
+        v4 => v4,
+    }
+}

@@ -1,0 +1,31 @@
+//! Socket set-up: SO_REUSEPORT so every worker binds its own socket to the
+//! same address and the kernel spreads flows across them.
+
+use socket2::{Domain, Protocol, Socket, Type};
+use std::net::SocketAddr;
+
+fn new_socket(addr: SocketAddr, ty: Type, proto: Protocol) -> std::io::Result<Socket> {
+    let s = Socket::new(Domain::for_address(addr), ty, Some(proto))?;
+    if addr.is_ipv6() {
+        // `[::]` serves IPv4 too, as Go's ":53" does.
+        s.set_only_v6(false)?;
+    }
+    s.set_reuse_address(true)?;
+    s.set_reuse_port(true)?;
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    Ok(s)
+}
+
+pub fn udp(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+    let s = new_socket(addr, Type::DGRAM, Protocol::UDP)?;
+    // Room for bursts while the worker is busy.
+    let _ = s.set_recv_buffer_size(4 << 20);
+    Ok(s.into())
+}
+
+pub fn tcp(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let s = new_socket(addr, Type::STREAM, Protocol::TCP)?;
+    s.listen(1024)?;
+    Ok(s.into())
+}

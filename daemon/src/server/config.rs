@@ -1,0 +1,156 @@
+//! A parsed Corefile turned into listeners, each with its zones and the
+//! compiled chain behind every zone.
+
+use crate::corefile::{self, parse_key, Error, ServerBlock, Transport, ZoneAddr};
+use crate::plugin::registry::{self, ListenHost};
+use crate::plugin::{BlockSetup, Chain};
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::sync::Arc;
+
+/// One server block after setup. Several keys of a block share it.
+pub struct Block {
+    pub chain: Chain,
+    /// `debug`: panics in this block's plugins are not recovered.
+    pub debug: bool,
+}
+
+/// Where a zone on a listener leads.
+pub struct Route {
+    pub zone: Arc<str>,
+    pub block: Arc<Block>,
+}
+
+/// One address and port, serving UDP and TCP.
+pub struct Listener {
+    pub addr: SocketAddr,
+    /// Keyed by lowercased, fully qualified zone.
+    pub zones: HashMap<String, Route>,
+    /// Some block on this listener loads `chaos`: non-IN classes are let in.
+    pub class_chaos: bool,
+    /// `dns://:53` style, for log lines.
+    pub name: String,
+}
+
+pub struct Config {
+    pub listeners: Vec<Listener>,
+    /// Some block has `debug`.
+    pub debug: bool,
+}
+
+/// Parses and sets up a Corefile. `file` names it in errors; `default_port`
+/// is the `-dns.port` flag.
+pub fn load(src: &str, file: &str, default_port: u16) -> Result<Config, Error> {
+    let env = |k: &str| std::env::var(k).ok();
+    let blocks = corefile::parse(src, file, &env, &registry::is_directive)?;
+    build(&blocks, default_port)
+}
+
+fn wildcard(port: u16) -> SocketAddr {
+    SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0))
+}
+
+fn socket_addr(h: &ListenHost, port: u16) -> SocketAddr {
+    match h.ip {
+        IpAddr::V4(v4) => SocketAddr::new(IpAddr::V4(v4), port),
+        IpAddr::V6(v6) => SocketAddr::V6(SocketAddrV6::new(v6, port, 0, h.scope_id)),
+    }
+}
+
+pub fn build(blocks: &[ServerBlock], default_port: u16) -> Result<Config, Error> {
+    let mut listeners: Vec<Listener> = Vec::new();
+    let mut debug = false;
+    for sb in blocks {
+        let mut addrs: Vec<(ZoneAddr, &corefile::Token)> = Vec::new();
+        for key in &sb.keys {
+            for za in parse_key(key, default_port)? {
+                if za.transport != Transport::Dns {
+                    return Err(Error::new(
+                        &key.pos,
+                        format!(
+                            "{}:// servers are not supported by ferrodns yet: {}",
+                            za.transport.scheme(),
+                            key.text
+                        ),
+                    ));
+                }
+                addrs.push((za, key));
+            }
+        }
+        let origins: Vec<String> = addrs.iter().map(|(za, _)| za.zone.clone()).collect();
+        let mut setup = BlockSetup::new(origins);
+        setup.run(&sb.directives)?;
+        debug |= setup.debug;
+        let class_chaos = setup.class_chaos;
+        let hosts = setup.listen_hosts.clone();
+        let block = Arc::new(Block {
+            debug: setup.debug,
+            chain: Chain::new(setup.into_handlers()),
+        });
+        for (za, key) in &addrs {
+            let sockets: Vec<SocketAddr> = if hosts.is_empty() {
+                vec![wildcard(za.port)]
+            } else {
+                hosts.iter().map(|h| socket_addr(h, za.port)).collect()
+            };
+            for addr in sockets {
+                let l = match listeners.iter_mut().position(|l| l.addr == addr) {
+                    Some(i) => &mut listeners[i],
+                    None => {
+                        listeners.push(Listener {
+                            addr,
+                            zones: HashMap::new(),
+                            class_chaos: false,
+                            name: listener_name(addr),
+                        });
+                        listeners.last_mut().expect("just pushed")
+                    }
+                };
+                if l.zones.contains_key(&za.zone) {
+                    return Err(Error::new(
+                        &key.pos,
+                        format!("cannot serve {za} - it is already defined"),
+                    ));
+                }
+                l.class_chaos |= class_chaos;
+                l.zones.insert(
+                    za.zone.clone(),
+                    Route {
+                        zone: Arc::from(za.zone.as_str()),
+                        block: Arc::clone(&block),
+                    },
+                );
+            }
+        }
+    }
+    Ok(Config { listeners, debug })
+}
+
+fn listener_name(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        format!("dns://:{}", addr.port())
+    } else {
+        format!("dns://{addr}")
+    }
+}
+
+impl Config {
+    /// What CoreDNS prints at start: one `zone:port` line per zone and
+    /// listener, `on ADDRESS` for listeners bound to an address.
+    pub fn banner(&self) -> String {
+        let mut out = String::new();
+        for l in &self.listeners {
+            let mut zones: Vec<&String> = l.zones.keys().collect();
+            zones.sort();
+            for z in zones {
+                if l.addr.ip().is_unspecified() {
+                    let _ = writeln!(out, "{z}:{}", l.addr.port());
+                } else {
+                    let _ = writeln!(out, "{z}:{} on {}", l.addr.port(), l.addr.ip());
+                }
+            }
+        }
+        out
+    }
+}

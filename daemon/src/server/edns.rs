@@ -1,0 +1,193 @@
+//! EDNS on the way out: the client's OPT mirrored into the reply
+//! (CoreDNS's SizeAndDo), BADVERS, and fitting a reply into the client's
+//! buffer (miekg's Truncate, as CoreDNS's scrub writer calls it).
+
+use hickory_proto::op::{Edns, Message};
+use hickory_proto::rr::rdata::opt::EdnsCode;
+use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
+
+/// The options CoreDNS echoes back when it reuses the client's OPT.
+fn supported(code: EdnsCode) -> bool {
+    matches!(
+        u16::from(code),
+        3 /* NSID */ | 9 /* EXPIRE */ | 10 /* COOKIE */ | 11 /* TCP keepalive */ | 12 /* padding */
+    )
+}
+
+/// Gives the reply an OPT when the query had one: the reply's own OPT with
+/// the client's size and DO bit, or else the client's OPT with version 0
+/// and only the options CoreDNS supports.
+pub fn size_and_do(query: &Message, reply: &mut Message) {
+    let Some(q) = &query.edns else { return };
+    match reply.edns.as_mut() {
+        Some(r) => {
+            r.set_version(0);
+            r.set_max_payload(q.max_payload());
+            let f = r.flags_mut();
+            // CoreDNS keeps the flag word's high byte (DO and the top Z bits).
+            f.z &= 0x7F00;
+            f.dnssec_ok |= q.flags().dnssec_ok;
+        }
+        None => {
+            let mut o = Edns::new();
+            o.set_version(0);
+            o.set_max_payload(q.max_payload());
+            o.flags_mut().dnssec_ok = q.flags().dnssec_ok;
+            o.flags_mut().z = q.flags().z & 0x7F00;
+            for (code, opt) in q.options().as_ref() {
+                if supported(*code) {
+                    o.options_mut().insert(opt.clone());
+                }
+            }
+            reply.edns = Some(o);
+        }
+    }
+}
+
+/// The reply to a query with an EDNS version other than 0: the question,
+/// no records, an OPT of version 0 with payload 0 and extended rcode
+/// BADVERS (16).
+pub fn badvers(query: &Message, out: &mut Vec<u8>) -> Result<(), hickory_proto::ProtoError> {
+    let mut m = crate::plugin::request::reply_to(query);
+    m.edns = None;
+    out.clear();
+    let mut enc = BinEncoder::new(out);
+    m.emit(&mut enc)?;
+    // OPT: root name, type 41, class (payload) 0, TTL: ext rcode 1, version 0, flags 0; rdlen 0.
+    out.extend_from_slice(&[0, 0, 41, 0, 0, 1, 0, 0, 0, 0, 0]);
+    let ar = u16::from_be_bytes([out[10], out[11]]) + 1;
+    out[10..12].copy_from_slice(&ar.to_be_bytes());
+    Ok(())
+}
+
+/// Encodes `reply` into `out`, dropping records from the end (answer, then
+/// authority, then additional) until it fits in `size` bytes. The OPT
+/// record always stays. TC is set when anything was dropped.
+pub fn encode_fitting(
+    reply: &mut Message,
+    size: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), hickory_proto::ProtoError> {
+    encode(reply, out)?;
+    if out.len() <= size {
+        return Ok(());
+    }
+    let (na, nn, nx) = (
+        reply.answers.len(),
+        reply.authorities.len(),
+        reply.additionals.len(),
+    );
+    let answers = std::mem::take(&mut reply.answers);
+    let authorities = std::mem::take(&mut reply.authorities);
+    let additionals = std::mem::take(&mut reply.additionals);
+    let total = na + nn + nx;
+    let fill = |m: &mut Message, k: usize| {
+        m.answers = answers[..k.min(na)].to_vec();
+        m.authorities = authorities[..k.saturating_sub(na).min(nn)].to_vec();
+        m.additionals = additionals[..k.saturating_sub(na + nn).min(nx)].to_vec();
+    };
+    // The largest k records that fit: binary search, since a prefix that
+    // fits means every shorter one does.
+    let (mut lo, mut hi) = (0usize, total);
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        fill(reply, mid);
+        encode(reply, out)?;
+        if out.len() <= size {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    fill(reply, lo);
+    reply.metadata.truncation = true;
+    encode(reply, out)?;
+    if out.len() > size {
+        // Not even the question and OPT fit: drop the OPT too.
+        reply.edns = None;
+        encode(reply, out)?;
+    }
+    Ok(())
+}
+
+fn encode(m: &Message, out: &mut Vec<u8>) -> Result<(), hickory_proto::ProtoError> {
+    out.clear();
+    let mut enc = BinEncoder::new(out);
+    m.emit(&mut enc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::op::{MessageType, OpCode, Query};
+    use hickory_proto::rr::rdata::opt::EdnsOption;
+    use hickory_proto::rr::rdata::A;
+    use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+    fn query(edns: Option<Edns>) -> Message {
+        let mut m = Message::new(7, MessageType::Query, OpCode::Query);
+        m.queries.push(Query::query(
+            Name::from_ascii("example.org.").unwrap(),
+            RecordType::A,
+        ));
+        m.edns = edns;
+        m
+    }
+
+    #[test]
+    fn mirrors_client_opt() {
+        let mut e = Edns::new();
+        e.set_max_payload(1400);
+        e.set_dnssec_ok(true);
+        e.options_mut().insert(EdnsOption::Unknown(10, vec![1; 8])); // cookie: kept
+        e.options_mut().insert(EdnsOption::Unknown(65001, vec![2])); // unknown: dropped
+        let q = query(Some(e));
+        let mut r = crate::plugin::request::reply_to(&q);
+        size_and_do(&q, &mut r);
+        let o = r.edns.unwrap();
+        assert_eq!(o.max_payload(), 1400);
+        assert!(o.flags().dnssec_ok);
+        assert!(o.option(EdnsCode::Cookie).is_some());
+        assert!(o.option(EdnsCode::Unknown(65001)).is_none());
+    }
+
+    #[test]
+    fn no_opt_without_client_opt() {
+        let q = query(None);
+        let mut r = crate::plugin::request::reply_to(&q);
+        size_and_do(&q, &mut r);
+        assert!(r.edns.is_none());
+    }
+
+    #[test]
+    fn badvers_reply() {
+        let q = query(None);
+        let mut out = Vec::new();
+        badvers(&q, &mut out).unwrap();
+        let m = Message::from_vec(&out).unwrap();
+        assert_eq!(u16::from(m.metadata.response_code), 16);
+        assert_eq!(m.queries.len(), 1);
+        assert_eq!(m.edns.unwrap().version(), 0);
+    }
+
+    #[test]
+    fn truncates_to_fit() {
+        let q = query(None);
+        let mut r = crate::plugin::request::reply_to(&q);
+        for i in 0..100u8 {
+            r.answers.push(Record::from_rdata(
+                Name::from_ascii("example.org.").unwrap(),
+                60,
+                RData::A(A::new(10, 0, 0, i)),
+            ));
+        }
+        let mut out = Vec::new();
+        encode_fitting(&mut r, 512, &mut out).unwrap();
+        assert!(out.len() <= 512);
+        let m = Message::from_vec(&out).unwrap();
+        assert!(m.metadata.truncation);
+        assert!(!m.answers.is_empty() && m.answers.len() < 100);
+        // one more record would not have fit
+        assert!(out.len() + 16 > 512);
+    }
+}

@@ -1,0 +1,9 @@
+//! DNS transport semantics: which server block a query goes to, what the
+//! server itself answers (REFUSED, FORMERR, BADVERS), EDNS and truncation.
+
+pub mod config;
+pub mod dispatch;
+pub mod edns;
+
+pub use config::{load, Config};
+pub use dispatch::Dispatcher;
