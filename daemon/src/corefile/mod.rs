@@ -13,7 +13,7 @@ mod parser;
 
 pub use address::{parse_key, Transport, ZoneAddr};
 pub use dispenser::Dispenser;
-pub use parser::parse;
+pub use parser::{parse, parse_with_warnings, replace_env, MAX_IMPORTED_TOKENS, MAX_IMPORTS};
 
 use std::fmt;
 use std::sync::Arc;
