@@ -477,3 +477,356 @@ impl Parser<'_> {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "SPACED" => Some("a b  c".into()),
+            "PORT" => Some("1053".into()),
+            "WIN" => Some("win".into()),
+            "SNIP" => Some("common".into()),
+            _ => None,
+        }
+    }
+
+    fn is_dir(n: &str) -> bool {
+        ["whoami", "log", "errors", "forward", "cache", "hosts", "file", "health", "import_me"]
+            .contains(&n)
+    }
+
+    fn parse_at(src: &str, file: &str) -> Result<(Vec<ServerBlock>, Vec<Error>), Error> {
+        parse_with_warnings(src, file, &env, &is_dir)
+    }
+
+    fn p(src: &str) -> Vec<ServerBlock> {
+        parse_at(src, "Corefile").unwrap().0
+    }
+
+    fn perr(src: &str) -> String {
+        parse_at(src, "Corefile").unwrap_err().to_string()
+    }
+
+    type Shape = Vec<(Vec<String>, Vec<Vec<String>>)>;
+
+    fn shape(blocks: &[ServerBlock]) -> Shape {
+        blocks
+            .iter()
+            .map(|b| {
+                (
+                    b.keys.iter().map(|k| k.text.clone()).collect(),
+                    b.directives
+                        .iter()
+                        .map(|d| d.tokens.iter().map(|t| t.text.clone()).collect())
+                        .collect(),
+                )
+            })
+            .collect()
+    }
+
+    fn sv(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn two_blocks_with_lines() {
+        let b = p("example.org {\n  whoami\n  log\n}\n\n.:53 {\n  forward . 8.8.8.8\n}\n");
+        assert_eq!(
+            shape(&b),
+            vec![
+                (sv(&["example.org"]), vec![sv(&["whoami"]), sv(&["log"])]),
+                (sv(&[".:53"]), vec![sv(&["forward", ".", "8.8.8.8"])]),
+            ]
+        );
+        assert_eq!(b[0].keys[0].pos.to_string(), "Corefile:1");
+        assert_eq!(b[0].directives[1].pos().to_string(), "Corefile:3");
+        assert_eq!(b[1].keys[0].pos.line, 6);
+        assert_eq!(b[1].directives[0].tokens[2].pos.line, 7);
+        assert_eq!(b[1].directives[0].name(), "forward");
+        assert!(p("").is_empty());
+        assert!(p("# only a comment\n\n").is_empty());
+    }
+
+    #[test]
+    fn keys_spaces_and_trailing_comma() {
+        let b = p("a.org b.org,\n   c.org, d.org\n{\n whoami\n}");
+        assert_eq!(b[0].keys.iter().map(|k| &k.text).collect::<Vec<_>>(), ["a.org", "b.org", "c.org", "d.org"]);
+        assert_eq!(b[0].keys[2].pos.line, 2);
+        assert_eq!(shape(&b)[0].1, vec![sv(&["whoami"])]);
+        // `""` keys are skipped; a lone `,` continues.
+        let b = p("\"\" a.org , b.org {\n log\n}");
+        assert_eq!(shape(&b)[0].0, sv(&["a.org", "b.org"]));
+        assert_eq!(
+            perr("a.org, {\n whoami\n}"),
+            "Corefile:1: Expected another address but had '{' - check for extra comma"
+        );
+        assert_eq!(perr("a.org,\n"), "Corefile:1: Unexpected EOF");
+        // Only keys, nothing else: a block without directives.
+        assert_eq!(shape(&p("a.org b.org")), vec![(sv(&["a.org", "b.org"]), vec![])]);
+    }
+
+    #[test]
+    fn single_block_without_braces() {
+        let b = p(".:1053\nwhoami\nforward . 1.1.1.1 {\n  max_fails 2\n}\nlog");
+        assert_eq!(
+            shape(&b),
+            vec![(
+                sv(&[".:1053"]),
+                vec![
+                    sv(&["whoami"]),
+                    sv(&["forward", ".", "1.1.1.1", "{", "max_fails", "2", "}"]),
+                    sv(&["log"])
+                ]
+            )]
+        );
+        // A second block cannot follow a block without braces.
+        assert_eq!(perr("a.org\nwhoami\nb.org {\n}"), "Corefile:3: Unknown directive 'b.org'");
+        assert_eq!(
+            perr("a.org\nwhoami\n}"),
+            "Corefile:3: Unexpected '}' because no matching opening brace"
+        );
+    }
+
+    #[test]
+    fn brace_on_next_line_and_nested_blocks() {
+        let b = p("a.org\n{\n forward . 1.1.1.1 {\n  policy random\n  health_check 5s {\n   x\n  }\n }\n cache 30\n}");
+        assert_eq!(
+            shape(&b)[0].1,
+            vec![
+                sv(&[
+                    "forward", ".", "1.1.1.1", "{", "policy", "random", "health_check", "5s", "{", "x",
+                    "}", "}"
+                ]),
+                sv(&["cache", "30"])
+            ]
+        );
+        let d = &b[0].directives[0];
+        assert_eq!(d.tokens[4].pos.line, 4);
+        assert_eq!(d.tokens[11].pos.line, 8);
+        // Empty blocks.
+        assert_eq!(shape(&p(". {\n}\nb.org {\n}")), vec![(sv(&["."]), vec![]), (sv(&["b.org"]), vec![])]);
+    }
+
+    #[test]
+    fn golden_errors() {
+        assert_eq!(perr(". {\n  whoami\n  bogus arg\n}"), "Corefile:3: Unknown directive 'bogus'");
+        assert_eq!(
+            perr(". {\n whoami\n}\n}"),
+            "Corefile:4: Unexpected '}' because no matching opening brace"
+        );
+        assert_eq!(
+            perr(". {\n whoami }\n"),
+            "Corefile:2: Unexpected '}' because no matching opening brace"
+        );
+        assert_eq!(perr(". {\n whoami\n"), "Corefile:2: Unexpected EOF");
+        assert_eq!(perr(". {\n forward . 1.1.1.1 {\n  max_fails 3\n}\n"), "Corefile:4: Unexpected EOF");
+        assert_eq!(perr("}"), "Corefile:1: Unexpected '}' because no matching opening brace");
+    }
+
+    #[test]
+    fn lexing_through_the_parser() {
+        // Comment mid-token, CRLF, BOM.
+        let b = p("\u{FEFF}example.org {\r\n  whoami#comment {\r\n  log # }\r\n}\r\n");
+        assert_eq!(shape(&b), vec![(sv(&["example.org"]), vec![sv(&["whoami"]), sv(&["log"])])]);
+        assert_eq!(b[0].directives[1].pos().line, 3);
+        // A quoted token spanning lines: tokens after it keep correct lines,
+        // and a token after its closing quote is on its line.
+        let b = p(". {\n hosts \"a\nb\nc\" after\n log\n}\n\nx.org {\n  errors\n}");
+        assert_eq!(
+            shape(&b)[0].1,
+            vec![sv(&["hosts", "a\nb\nc", "after"]), sv(&["log"])]
+        );
+        assert_eq!(b[0].directives[0].tokens[2].pos.line, 4);
+        assert_eq!(b[0].directives[1].pos().line, 5);
+        assert_eq!(b[1].keys[0].pos.line, 8);
+        assert_eq!(b[1].directives[0].pos().line, 9);
+        // \" escape.
+        let b = p(". {\n log \"say \\\"hi\\\"\" \"\"\n}");
+        assert_eq!(shape(&b)[0].1, vec![sv(&["log", "say \"hi\"", ""])]);
+    }
+
+    #[test]
+    fn env_substitution() {
+        let b = p("example.org:{$PORT} {\n  log {$SPACED} x{%WIN%}y {$UNSET} pre{$SPACED}post {$} {$UNCLOSED\n}");
+        assert_eq!(b[0].keys[0].text, "example.org:1053");
+        assert_eq!(
+            shape(&b)[0].1,
+            vec![sv(&["log", "a b  c", "xwiny", "", "prea b  cpost", "{$}", "{$UNCLOSED"])]
+        );
+        assert_eq!(replace_env("{%WIN%}{$PORT}{%UNSET%}", &env), "win1053");
+        // Values are not expanded again.
+        let e = |n: &str| (n == "A").then(|| "{$A}".to_string());
+        assert_eq!(replace_env("{$A}", &e), "{$A}");
+        // The directive name itself is substituted.
+        let b = p(". {\n {$UNSET}log\n}");
+        assert_eq!(b[0].directives[0].name(), "log");
+    }
+
+    #[test]
+    fn snippets() {
+        let src = "(common) {\n  errors\n  log {\n    class all\n  }\n}\n\nexample.org {\n  whoami\n  import common\n  cache\n}\n. {\n  import {$SNIP}\n}";
+        let b = p(src);
+        assert_eq!(
+            shape(&b),
+            vec![
+                (
+                    sv(&["example.org"]),
+                    vec![
+                        sv(&["whoami"]),
+                        sv(&["errors"]),
+                        sv(&["log", "{", "class", "all", "}"]),
+                        sv(&["cache"])
+                    ]
+                ),
+                (sv(&["."]), vec![sv(&["errors"]), sv(&["log", "{", "class", "all", "}"])]),
+            ]
+        );
+        // Snippet tokens keep the position of their definition.
+        assert_eq!(b[0].directives[1].pos().line, 2);
+        assert_eq!(
+            perr("(a) {\n log\n}\n(a) {\n errors\n}"),
+            "Corefile:4: redeclaration of previously declared snippet a"
+        );
+        // Snippet inside a nested block of a directive.
+        let b = p("(opts) {\n max_fails 2\n}\n. {\n forward . 1.1.1.1 {\n  import opts\n }\n}");
+        assert_eq!(shape(&b)[0].1, vec![sv(&["forward", ".", "1.1.1.1", "{", "max_fails", "2", "}"])]);
+        // `import` mid-line is an ordinary argument.
+        let b = p(". {\n log import x\n}");
+        assert_eq!(shape(&b)[0].1, vec![sv(&["log", "import", "x"])]);
+        // A snippet's tokens may hold keys: top-level import.
+        let b = p("(site) {\n a.org {\n  log\n }\n}\nimport site");
+        assert_eq!(shape(&b), vec![(sv(&["a.org"]), vec![sv(&["log"])])]);
+    }
+
+    #[test]
+    fn import_cycles_are_errors() {
+        assert_eq!(
+            perr("(a) {\n import a\n}\n. {\n import a\n}"),
+            "Corefile:2: import cycle or too many imports (limit 1000): a"
+        );
+        assert_eq!(
+            perr("(a) {\n import b\n}\n(b) {\n import a\n}\n. {\n import a\n}"),
+            "Corefile:5: import cycle or too many imports (limit 1000): a"
+        );
+    }
+
+    #[test]
+    fn import_argument_errors() {
+        assert_eq!(
+            perr(". {\n import\n}"),
+            "Corefile:2: Wrong argument count or unexpected line ending after 'import'"
+        );
+        assert_eq!(
+            perr(". {\n import a b\n}"),
+            "Corefile:2: Import takes only one argument (glob pattern or file)"
+        );
+        assert_eq!(perr(". {\n import {$UNSET}\n}"), "Corefile:2: Import requires a non-empty filepath");
+        assert_eq!(
+            perr("import /nonexistent/dir/x.conf"),
+            "Corefile:1: File to import not found: /nonexistent/dir/x.conf"
+        );
+        assert_eq!(
+            perr("import /etc/*/*.conf"),
+            "Corefile:1: Glob pattern may only contain one wildcard (*), but has others: /etc/*/*.conf"
+        );
+        assert_eq!(
+            perr("import /etc/??"),
+            "Corefile:1: Glob pattern may only contain one wildcard (*), but has others: /etc/??"
+        );
+        assert_eq!(
+            perr("import /etc/[a-z]"),
+            "Corefile:1: Glob pattern may only contain one wildcard (*), but has others: /etc/[a-z]"
+        );
+    }
+
+    #[test]
+    fn import_files_and_globs() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::create_dir(d.join("conf.d")).unwrap();
+        fs::create_dir(d.join("zones")).unwrap();
+        // Whole server blocks, imported at the top level.
+        fs::write(d.join("zones/extra.conf"), "extra.org {\n  log\n}\n").unwrap();
+        // Directives, imported inside a block; a relative import inside it
+        // resolves against its own directory.
+        fs::write(d.join("conf.d/b.conf"), "\n\nerrors\nimport ../zones/more.txt\n").unwrap();
+        fs::write(d.join("conf.d/a.conf"), "cache 30\n").unwrap();
+        fs::write(d.join("zones/more.txt"), "health").unwrap();
+        let corefile = d.join("Corefile");
+        let cf = corefile.to_str().unwrap();
+        let src = ". {\n  whoami\n  import conf.d/*.conf\n  log\n}\nimport zones/extra.conf\nimport nothing/*.conf\n";
+        let (b, warnings) = parse_at(src, cf).unwrap();
+        assert_eq!(
+            shape(&b),
+            vec![
+                (
+                    sv(&["."]),
+                    vec![sv(&["whoami"]), sv(&["cache", "30"]), sv(&["errors"]), sv(&["health"]), sv(&["log"])]
+                ),
+                (sv(&["extra.org"]), vec![sv(&["log"])]),
+            ]
+        );
+        let dd = d.display();
+        assert_eq!(b[0].directives[2].pos().to_string(), format!("{dd}/conf.d/b.conf:3"));
+        assert_eq!(b[0].directives[3].pos().to_string(), format!("{dd}/conf.d/../zones/more.txt:1"));
+        assert_eq!(b[0].directives[4].pos().to_string(), format!("{cf}:4"));
+        assert_eq!(b[1].keys[0].pos.to_string(), format!("{dd}/zones/extra.conf:1"));
+        // A glob that matches nothing is only a warning.
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(
+            warnings[0].to_string(),
+            format!("{cf}:7: No files matching import glob pattern: nothing/*.conf")
+        );
+        // Errors in imported files name the imported file.
+        fs::write(d.join("bad.conf"), "log\nbogus\n").unwrap();
+        let e = parse_at(". {\n import bad.conf\n}", cf).unwrap_err();
+        assert_eq!(e.to_string(), format!("{dd}/bad.conf:2: Unknown directive 'bogus'"));
+        assert_eq!(
+            parse_at("import missing.conf", cf).unwrap_err().to_string(),
+            format!("{cf}:1: File to import not found: missing.conf")
+        );
+        // Importing a directory.
+        assert_eq!(
+            parse_at("import zones", cf).unwrap_err().to_string(),
+            format!("{cf}:1: Could not import {dd}/zones: is a directory")
+        );
+    }
+
+    #[test]
+    fn file_importing_itself_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let corefile = dir.path().join("Corefile");
+        let src = "import Corefile\n";
+        fs::write(&corefile, src).unwrap();
+        let cf = corefile.to_str().unwrap();
+        let e = parse_at(src, cf).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("{cf}:1: import cycle or too many imports (limit 1000): Corefile")
+        );
+        // A file of directives importing itself inside a block.
+        fs::write(dir.path().join("inc"), "log
+import inc
+").unwrap();
+        let e = parse_at(". {\n  import inc\n}\n", cf).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("{}:2: import cycle or too many imports (limit 1000): inc", dir.path().join("inc").display())
+        );
+        // Two files importing each other at the top level.
+        fs::write(dir.path().join("a"), "import b\n").unwrap();
+        fs::write(dir.path().join("b"), "import a\n").unwrap();
+        let e = parse_at("import a", cf).unwrap_err();
+        assert!(e.msg.starts_with("import cycle or too many imports (limit 1000): "), "{e}");
+    }
+
+    #[test]
+    fn stdin_imports_from_current_dir() {
+        // "stdin" has no directory: the pattern is used as is.
+        let e = parse_at("import no_such_file_here.conf", "stdin").unwrap_err();
+        assert_eq!(e.to_string(), "stdin:1: File to import not found: no_such_file_here.conf");
+    }
+}
