@@ -114,7 +114,7 @@ pub fn parse_key(key: &Token, default_port: u16) -> Result<Vec<ZoneAddr>, Error>
             .ok_or_else(|| err(format!("invalid CIDR \"{host}\" in \"{k}\"")))?
     } else {
         let zone = fqdn(&host.to_lowercase());
-        if !valid_domain(&zone) {
+        if host.is_empty() || !valid_domain(&zone) {
             return Err(err(format!("zone is not a valid domain name: \"{k}\"")));
         }
         vec![zone]
@@ -221,5 +221,185 @@ fn mask128(bits: u32, width: u32) -> u128 {
         0
     } else {
         all & !((1u128 << (width - bits)) - 1) & all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::corefile::Pos;
+
+    fn tok(s: &str) -> Token {
+        Token { text: s.to_string(), pos: Pos { file: "Corefile".into(), line: 3 } }
+    }
+
+    fn ok(s: &str, dns_port: u16) -> Vec<String> {
+        parse_key(&tok(s), dns_port)
+            .unwrap_or_else(|e| panic!("{s}: {e}"))
+            .iter()
+            .map(|z| z.to_string())
+            .collect()
+    }
+
+    fn zones(s: &str) -> Vec<String> {
+        parse_key(&tok(s), 53).unwrap().into_iter().map(|z| z.zone).collect()
+    }
+
+    fn err(s: &str) -> String {
+        parse_key(&tok(s), 53).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn schemes_and_default_ports() {
+        assert_eq!(ok("example.org", 53), ["dns://example.org.:53"]);
+        assert_eq!(ok("dns://example.org", 53), ["dns://example.org.:53"]);
+        assert_eq!(ok("tls://example.org", 53), ["tls://example.org.:853"]);
+        assert_eq!(ok("https://example.org", 53), ["https://example.org.:443"]);
+        assert_eq!(ok("grpc://example.org", 53), ["grpc://example.org.:443"]);
+        assert_eq!(ok("quic://example.org", 53), ["quic://example.org.:853"]);
+        assert_eq!(ok("TLS://example.org", 53), ["tls://example.org.:853"]);
+        assert_eq!(ok("Dns://.", 53), ["dns://.:53"]);
+        // -dns.port only changes dns://.
+        assert_eq!(ok(".", 1053), ["dns://.:1053"]);
+        assert_eq!(ok("dns://.", 1053), ["dns://.:1053"]);
+        assert_eq!(ok("tls://.", 1053), ["tls://.:853"]);
+        assert_eq!(ok("https://.", 1053), ["https://.:443"]);
+        assert_eq!(ok("grpc://.", 1053), ["grpc://.:443"]);
+        assert_eq!(ok("quic://.", 1053), ["quic://.:853"]);
+        for (t, s) in [
+            (Transport::Dns, "dns"),
+            (Transport::Tls, "tls"),
+            (Transport::Https, "https"),
+            (Transport::Grpc, "grpc"),
+            (Transport::Quic, "quic"),
+        ] {
+            assert_eq!(t.scheme(), s);
+        }
+        assert_eq!(
+            err("udp://example.org"),
+            "Corefile:3: unknown scheme \"udp\" in \"udp://example.org\" (expected dns, tls, https, grpc or quic)"
+        );
+    }
+
+    #[test]
+    fn explicit_ports() {
+        assert_eq!(ok(".:1053", 53), ["dns://.:1053"]);
+        assert_eq!(ok("example.org.:5353", 53), ["dns://example.org.:5353"]);
+        assert_eq!(ok("tls://example.org:8853", 53), ["tls://example.org.:8853"]);
+        assert_eq!(ok("https://.:8443", 1053), ["https://.:8443"]);
+        assert_eq!(ok(".:65535", 53), ["dns://.:65535"]);
+        assert_eq!(ok(".:1", 53), ["dns://.:1"]);
+        assert_eq!(err(".:99999"), "Corefile:3: invalid port \"99999\" in \".:99999\"");
+        assert_eq!(err(".:0"), "Corefile:3: invalid port \"0\" in \".:0\"");
+        assert_eq!(
+            err("example.org:abc"),
+            "Corefile:3: invalid port \"abc\" in \"example.org:abc\""
+        );
+        assert_eq!(
+            err("example.org:"),
+            "Corefile:3: expecting data after last colon: \"example.org:\""
+        );
+        assert_eq!(
+            err("dns://example.org:99999999999999999999"),
+            "Corefile:3: invalid port \"99999999999999999999\" in \"dns://example.org:99999999999999999999\""
+        );
+    }
+
+    #[test]
+    fn zones_are_normalized_and_checked() {
+        assert_eq!(zones("Example.ORG"), ["example.org."]);
+        assert_eq!(zones("EXAMPLE.org."), ["example.org."]);
+        assert_eq!(zones("."), ["."]);
+        // RFC 2317 style names are ordinary zones.
+        assert_eq!(zones("0/25.2.0.192.in-addr.arpa"), ["0/25.2.0.192.in-addr.arpa."]);
+        assert_eq!(err("a..b"), "Corefile:3: zone is not a valid domain name: \"a..b\"");
+        assert_eq!(err(":53"), "Corefile:3: zone is not a valid domain name: \":53\"");
+        assert_eq!(err("dns://"), "Corefile:3: zone is not a valid domain name: \"dns://\"");
+        let long_label = format!("{}.org", "a".repeat(64));
+        assert_eq!(err(&long_label), format!("Corefile:3: zone is not a valid domain name: \"{long_label}\""));
+        assert_eq!(zones(&format!("{}.org", "a".repeat(63))).len(), 1);
+        // 255 bytes in wire form is the limit.
+        let name = |n: usize| vec!["a".repeat(63); n].join(".");
+        let max = format!("{}.{}", name(3), "b".repeat(61)); // 3*64 + 62 + 1 = 255
+        assert_eq!(zones(&max).len(), 1);
+        assert!(err(&format!("{max}b")).contains("not a valid domain name"));
+    }
+
+    #[test]
+    fn ipv4_cidr_reverse_zones() {
+        assert_eq!(zones("10.0.0.0/24"), ["0.0.10.in-addr.arpa."]);
+        assert_eq!(zones("10.0.0.0/8"), ["10.in-addr.arpa."]);
+        assert_eq!(zones("192.168.1.7/32"), ["7.1.168.192.in-addr.arpa."]);
+        assert_eq!(zones("0.0.0.0/0"), ["in-addr.arpa."]);
+        assert_eq!(zones("10.0.0.0/23"), ["0.0.10.in-addr.arpa.", "1.0.10.in-addr.arpa."]);
+        // /15 spans two /16s (CoreDNS's own test vector).
+        assert_eq!(zones("10.0.0.0/15"), ["0.10.in-addr.arpa.", "1.10.in-addr.arpa."]);
+        assert_eq!(zones("10.0.0.0/7"), ["10.in-addr.arpa.", "11.in-addr.arpa."]);
+        // The address is masked, as Go's net.ParseCIDR does.
+        assert_eq!(zones("10.0.0.1/24"), ["0.0.10.in-addr.arpa."]);
+        assert_eq!(zones("10.0.3.0/23"), ["2.0.10.in-addr.arpa.", "3.0.10.in-addr.arpa."]);
+        let z = zones("10.9.3.0/18");
+        assert_eq!(z.len(), 64);
+        assert_eq!(z[..3], ["0.9.10.in-addr.arpa.", "1.9.10.in-addr.arpa.", "2.9.10.in-addr.arpa."]);
+        assert_eq!(z[63], "63.9.10.in-addr.arpa.");
+        assert_eq!(zones("10.0.0.0/1").len(), 128);
+        assert_eq!(
+            ok("172.16.0.0/12:1053", 53),
+            (16..32).map(|i| format!("dns://{i}.172.in-addr.arpa.:1053")).collect::<Vec<_>>()
+        );
+        assert_eq!(ok("tls://10.0.0.0/24", 53), ["tls://0.0.10.in-addr.arpa.:853"]);
+    }
+
+    #[test]
+    fn ipv6_cidr_reverse_zones() {
+        assert_eq!(zones("fd00::/64"), ["0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa."]);
+        assert_eq!(zones("2001:DB8::/32"), ["8.b.d.0.1.0.0.2.ip6.arpa."]);
+        assert_eq!(
+            zones("2001:db8::/30"),
+            [
+                "8.b.d.0.1.0.0.2.ip6.arpa.",
+                "9.b.d.0.1.0.0.2.ip6.arpa.",
+                "a.b.d.0.1.0.0.2.ip6.arpa.",
+                "b.b.d.0.1.0.0.2.ip6.arpa."
+            ]
+        );
+        assert_eq!(zones("2001:db8::/29").len(), 8);
+        assert_eq!(
+            zones("2001:db8::/115"),
+            [
+                "0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.",
+                "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa."
+            ]
+        );
+        assert_eq!(
+            zones("2001:db8::/108"),
+            ["0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa."]
+        );
+        assert_eq!(zones("2001:db8::1/128")[0].matches('.').count(), 32 + 2);
+        assert_eq!(ok("fd00::/8:1053", 53), ["dns://d.f.ip6.arpa.:1053"]);
+        // Refused by CoreDNS: a leading ':' or '0'.
+        assert_eq!(
+            err("::fFFF:B:F/115"),
+            "Corefile:3: invalid CIDR \"::fFFF:B:F/115\" in \"::fFFF:B:F/115\""
+        );
+        assert!(err("0::/0").contains("invalid CIDR"));
+    }
+
+    #[test]
+    fn bad_cidrs_and_trailing_dot() {
+        assert_eq!(err("10.0.0.0/33"), "Corefile:3: invalid CIDR \"10.0.0.0/33\" in \"10.0.0.0/33\"");
+        assert_eq!(
+            err("10.0.0.300/24"),
+            "Corefile:3: invalid CIDR \"10.0.0.300/24\" in \"10.0.0.300/24\""
+        );
+        assert_eq!(
+            err("dns://10.0.0/24:53"),
+            "Corefile:3: invalid CIDR \"10.0.0/24\" in \"dns://10.0.0/24:53\""
+        );
+        assert!(err("fd00::/129").contains("invalid CIDR"));
+        assert!(err("fd00:::1/64").contains("invalid CIDR"));
+        // A trailing dot makes it an ordinary zone name, as in CoreDNS.
+        assert_eq!(zones("10.0.0.0/24."), ["10.0.0.0/24."]);
+        assert_eq!(ok("10.0.0.0/24.:1053", 53), ["dns://10.0.0.0/24.:1053"]);
     }
 }
