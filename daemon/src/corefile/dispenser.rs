@@ -151,3 +151,118 @@ impl<'a> Dispenser<'a> {
         Error::new(self.pos(), msg)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::corefile::parse;
+
+    fn directives(src: &str) -> Vec<Directive> {
+        let blocks = parse(src, "Corefile", &|_| None, &|_| true).unwrap();
+        blocks.into_iter().flat_map(|b| b.directives).collect()
+    }
+
+    #[test]
+    fn typical_setup_walk() {
+        let ds = directives(
+            ". {\n forward . 1.1.1.1 8.8.8.8 {\n  max_fails 3\n  policy random\n  health_check 5s {\n   domain x.org\n  }\n  force_tcp\n }\n}",
+        );
+        let mut d = Dispenser::new(&ds[0]);
+        assert_eq!(d.val(), "");
+        assert!(d.next());
+        assert_eq!(d.val(), "forward");
+        assert_eq!(d.remaining_args(), ["." , "1.1.1.1", "8.8.8.8"]);
+        let mut seen = Vec::new();
+        while d.next_block() {
+            match d.val() {
+                "max_fails" | "policy" => {
+                    let prop = d.val();
+                    assert!(d.next_arg());
+                    seen.push(format!("{prop}={}@{}", d.val(), d.pos().line));
+                    assert!(!d.next_arg());
+                }
+                "health_check" => {
+                    assert_eq!(d.remaining_args(), ["5s"]);
+                    let mut inner = Vec::new();
+                    while d.next_block() {
+                        inner.push(d.val().to_string());
+                        inner.extend(d.remaining_args());
+                    }
+                    assert_eq!(d.val(), "}");
+                    assert_eq!(d.pos().line, 7);
+                    seen.push(format!("health_check[{}]", inner.join(" ")));
+                }
+                "force_tcp" => seen.push("force_tcp".into()),
+                other => panic!("unknown property '{other}'"),
+            }
+        }
+        assert_eq!(seen, ["max_fails=3@3", "policy=random@4", "health_check[domain x.org]", "force_tcp"]);
+        assert_eq!(d.val(), "}");
+        assert!(!d.next());
+    }
+
+    #[test]
+    fn args_and_errors() {
+        let ds = directives(". {\n cache 30 {\n  success\n }\n log\n hosts \"a\nb\" c\n}");
+        let mut d = Dispenser::new(&ds[0]);
+        // Before the first token, errors point at the first token.
+        assert_eq!(
+            d.arg_err().to_string(),
+            "Corefile:2: Wrong argument count or unexpected line ending after ''"
+        );
+        assert!(d.next());
+        assert!(d.next_arg());
+        assert_eq!(d.val(), "30");
+        assert!(!d.next_arg()); // `{` is not an argument
+        assert!(d.next_block());
+        assert_eq!((d.val(), d.pos().line), ("success", 3));
+        assert!(!d.next_arg()); // does not cross the line
+        assert_eq!(
+            d.arg_err().to_string(),
+            "Corefile:3: Wrong argument count or unexpected line ending after 'success'"
+        );
+        assert_eq!(d.err("unknown property 'success'").to_string(), "Corefile:3: unknown property 'success'");
+        assert!(!d.next_block());
+        assert!(!d.next_block());
+        assert!(!d.next());
+
+        // No block at all.
+        let mut d = Dispenser::new(&ds[1]);
+        assert!(d.next());
+        assert!(d.remaining_args().is_empty());
+        assert!(!d.next_block());
+
+        // A token after a quoted token spanning lines is on its closing line.
+        let mut d = Dispenser::new(&ds[2]);
+        assert!(d.next());
+        assert_eq!(d.remaining_args(), ["a\nb", "c"]);
+        assert_eq!(d.pos().line, 7);
+    }
+
+    #[test]
+    fn empty_block_and_unconsumed_args() {
+        let ds = directives(". {\n errors {\n }\n log {\n  class denial error\n }\n}");
+        let mut d = Dispenser::new(&ds[0]);
+        assert!(d.next());
+        assert!(!d.next_block()); // opened and closed right away
+        assert_eq!(d.val(), "}");
+        // Arguments the caller does not consume come back from next_block,
+        // as in Caddy.
+        let mut d = Dispenser::new(&ds[1]);
+        assert!(d.next());
+        let mut got = Vec::new();
+        while d.next_block() {
+            got.push(d.val().to_string());
+        }
+        assert_eq!(got, ["class", "denial", "error"]);
+        // Unclosed block (built by hand): next_block stops at the end.
+        let toks = &ds[1].tokens[..4]; // log { class denial
+        let mut d = Dispenser::from_tokens(toks);
+        assert!(d.next());
+        assert!(d.next_block());
+        assert!(d.next_block());
+        assert_eq!(d.val(), "denial");
+        assert!(!d.next_block());
+        assert!(!d.next_block());
+    }
+}
