@@ -27,9 +27,15 @@ impl Transport {
 
     /// The transport a scheme names, matched case-insensitively.
     pub fn from_scheme(scheme: &str) -> Option<Self> {
-        [Transport::Dns, Transport::Tls, Transport::Https, Transport::Grpc, Transport::Quic]
-            .into_iter()
-            .find(|t| t.scheme().eq_ignore_ascii_case(scheme))
+        [
+            Transport::Dns,
+            Transport::Tls,
+            Transport::Https,
+            Transport::Grpc,
+            Transport::Quic,
+        ]
+        .into_iter()
+        .find(|t| t.scheme().eq_ignore_ascii_case(scheme))
     }
 
     /// The port a key of this transport gets when it names none; `dns_port`
@@ -55,7 +61,13 @@ pub struct ZoneAddr {
 impl fmt::Display for ZoneAddr {
     /// As CoreDNS prints it: `dns://example.org.:53`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://{}:{}", self.transport.scheme(), self.zone, self.port)
+        write!(
+            f,
+            "{}://{}:{}",
+            self.transport.scheme(),
+            self.zone,
+            self.port
+        )
     }
 }
 
@@ -110,8 +122,7 @@ pub fn parse_key(key: &Token, default_port: u16) -> Result<Vec<ZoneAddr>, Error>
     let port = port.unwrap_or_else(|| transport.default_port(default_port));
 
     let zones = if !host.ends_with('.') && looks_like_cidr(host) {
-        reverse_zones(host)
-            .ok_or_else(|| err(format!("invalid CIDR \"{host}\" in \"{k}\"")))?
+        reverse_zones(host).ok_or_else(|| err(format!("invalid CIDR \"{host}\" in \"{k}\"")))?
     } else {
         let zone = fqdn(&host.to_lowercase());
         if host.is_empty() || !valid_domain(&zone) {
@@ -119,7 +130,14 @@ pub fn parse_key(key: &Token, default_port: u16) -> Result<Vec<ZoneAddr>, Error>
         }
         vec![zone]
     };
-    Ok(zones.into_iter().map(|zone| ZoneAddr { transport, zone, port }).collect())
+    Ok(zones
+        .into_iter()
+        .map(|zone| ZoneAddr {
+            transport,
+            zone,
+            port,
+        })
+        .collect())
 }
 
 fn fqdn(s: &str) -> String {
@@ -154,7 +172,10 @@ fn looks_like_cidr(s: &str) -> bool {
         return false;
     }
     let v4 = addr.bytes().all(|b| b.is_ascii_digit() || b == b'.');
-    let v6 = addr.contains(':') && addr.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+    let v6 = addr.contains(':')
+        && addr
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
     v4 || v6
 }
 
@@ -216,7 +237,11 @@ fn reverse_zones(cidr: &str) -> Option<Vec<String>> {
 
 /// A `width`-bit mask with the top `bits` bits set, in the low `width` bits.
 fn mask128(bits: u32, width: u32) -> u128 {
-    let all = if width == 128 { u128::MAX } else { (1u128 << width) - 1 };
+    let all = if width == 128 {
+        u128::MAX
+    } else {
+        (1u128 << width) - 1
+    };
     if bits == 0 {
         0
     } else {
@@ -230,7 +255,13 @@ mod tests {
     use crate::corefile::Pos;
 
     fn tok(s: &str) -> Token {
-        Token { text: s.to_string(), pos: Pos { file: "Corefile".into(), line: 3 } }
+        Token {
+            text: s.to_string(),
+            pos: Pos {
+                file: "Corefile".into(),
+                line: 3,
+            },
+        }
     }
 
     fn ok(s: &str, dns_port: u16) -> Vec<String> {
@@ -242,7 +273,11 @@ mod tests {
     }
 
     fn zones(s: &str) -> Vec<String> {
-        parse_key(&tok(s), 53).unwrap().into_iter().map(|z| z.zone).collect()
+        parse_key(&tok(s), 53)
+            .unwrap()
+            .into_iter()
+            .map(|z| z.zone)
+            .collect()
     }
 
     fn err(s: &str) -> String {
@@ -285,11 +320,17 @@ mod tests {
     fn explicit_ports() {
         assert_eq!(ok(".:1053", 53), ["dns://.:1053"]);
         assert_eq!(ok("example.org.:5353", 53), ["dns://example.org.:5353"]);
-        assert_eq!(ok("tls://example.org:8853", 53), ["tls://example.org.:8853"]);
+        assert_eq!(
+            ok("tls://example.org:8853", 53),
+            ["tls://example.org.:8853"]
+        );
         assert_eq!(ok("https://.:8443", 1053), ["https://.:8443"]);
         assert_eq!(ok(".:65535", 53), ["dns://.:65535"]);
         assert_eq!(ok(".:1", 53), ["dns://.:1"]);
-        assert_eq!(err(".:99999"), "Corefile:3: invalid port \"99999\" in \".:99999\"");
+        assert_eq!(
+            err(".:99999"),
+            "Corefile:3: invalid port \"99999\" in \".:99999\""
+        );
         assert_eq!(err(".:0"), "Corefile:3: invalid port \"0\" in \".:0\"");
         assert_eq!(
             err("example.org:abc"),
@@ -311,12 +352,27 @@ mod tests {
         assert_eq!(zones("EXAMPLE.org."), ["example.org."]);
         assert_eq!(zones("."), ["."]);
         // RFC 2317 style names are ordinary zones.
-        assert_eq!(zones("0/25.2.0.192.in-addr.arpa"), ["0/25.2.0.192.in-addr.arpa."]);
-        assert_eq!(err("a..b"), "Corefile:3: zone is not a valid domain name: \"a..b\"");
-        assert_eq!(err(":53"), "Corefile:3: zone is not a valid domain name: \":53\"");
-        assert_eq!(err("dns://"), "Corefile:3: zone is not a valid domain name: \"dns://\"");
+        assert_eq!(
+            zones("0/25.2.0.192.in-addr.arpa"),
+            ["0/25.2.0.192.in-addr.arpa."]
+        );
+        assert_eq!(
+            err("a..b"),
+            "Corefile:3: zone is not a valid domain name: \"a..b\""
+        );
+        assert_eq!(
+            err(":53"),
+            "Corefile:3: zone is not a valid domain name: \":53\""
+        );
+        assert_eq!(
+            err("dns://"),
+            "Corefile:3: zone is not a valid domain name: \"dns://\""
+        );
         let long_label = format!("{}.org", "a".repeat(64));
-        assert_eq!(err(&long_label), format!("Corefile:3: zone is not a valid domain name: \"{long_label}\""));
+        assert_eq!(
+            err(&long_label),
+            format!("Corefile:3: zone is not a valid domain name: \"{long_label}\"")
+        );
         assert_eq!(zones(&format!("{}.org", "a".repeat(63))).len(), 1);
         // 255 bytes in wire form is the limit.
         let name = |n: usize| vec!["a".repeat(63); n].join(".");
@@ -331,28 +387,55 @@ mod tests {
         assert_eq!(zones("10.0.0.0/8"), ["10.in-addr.arpa."]);
         assert_eq!(zones("192.168.1.7/32"), ["7.1.168.192.in-addr.arpa."]);
         assert_eq!(zones("0.0.0.0/0"), ["in-addr.arpa."]);
-        assert_eq!(zones("10.0.0.0/23"), ["0.0.10.in-addr.arpa.", "1.0.10.in-addr.arpa."]);
+        assert_eq!(
+            zones("10.0.0.0/23"),
+            ["0.0.10.in-addr.arpa.", "1.0.10.in-addr.arpa."]
+        );
         // /15 spans two /16s (CoreDNS's own test vector).
-        assert_eq!(zones("10.0.0.0/15"), ["0.10.in-addr.arpa.", "1.10.in-addr.arpa."]);
-        assert_eq!(zones("10.0.0.0/7"), ["10.in-addr.arpa.", "11.in-addr.arpa."]);
+        assert_eq!(
+            zones("10.0.0.0/15"),
+            ["0.10.in-addr.arpa.", "1.10.in-addr.arpa."]
+        );
+        assert_eq!(
+            zones("10.0.0.0/7"),
+            ["10.in-addr.arpa.", "11.in-addr.arpa."]
+        );
         // The address is masked, as Go's net.ParseCIDR does.
         assert_eq!(zones("10.0.0.1/24"), ["0.0.10.in-addr.arpa."]);
-        assert_eq!(zones("10.0.3.0/23"), ["2.0.10.in-addr.arpa.", "3.0.10.in-addr.arpa."]);
+        assert_eq!(
+            zones("10.0.3.0/23"),
+            ["2.0.10.in-addr.arpa.", "3.0.10.in-addr.arpa."]
+        );
         let z = zones("10.9.3.0/18");
         assert_eq!(z.len(), 64);
-        assert_eq!(z[..3], ["0.9.10.in-addr.arpa.", "1.9.10.in-addr.arpa.", "2.9.10.in-addr.arpa."]);
+        assert_eq!(
+            z[..3],
+            [
+                "0.9.10.in-addr.arpa.",
+                "1.9.10.in-addr.arpa.",
+                "2.9.10.in-addr.arpa."
+            ]
+        );
         assert_eq!(z[63], "63.9.10.in-addr.arpa.");
         assert_eq!(zones("10.0.0.0/1").len(), 128);
         assert_eq!(
             ok("172.16.0.0/12:1053", 53),
-            (16..32).map(|i| format!("dns://{i}.172.in-addr.arpa.:1053")).collect::<Vec<_>>()
+            (16..32)
+                .map(|i| format!("dns://{i}.172.in-addr.arpa.:1053"))
+                .collect::<Vec<_>>()
         );
-        assert_eq!(ok("tls://10.0.0.0/24", 53), ["tls://0.0.10.in-addr.arpa.:853"]);
+        assert_eq!(
+            ok("tls://10.0.0.0/24", 53),
+            ["tls://0.0.10.in-addr.arpa.:853"]
+        );
     }
 
     #[test]
     fn ipv6_cidr_reverse_zones() {
-        assert_eq!(zones("fd00::/64"), ["0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa."]);
+        assert_eq!(
+            zones("fd00::/64"),
+            ["0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa."]
+        );
         assert_eq!(zones("2001:DB8::/32"), ["8.b.d.0.1.0.0.2.ip6.arpa."]);
         assert_eq!(
             zones("2001:db8::/30"),
@@ -387,7 +470,10 @@ mod tests {
 
     #[test]
     fn bad_cidrs_and_trailing_dot() {
-        assert_eq!(err("10.0.0.0/33"), "Corefile:3: invalid CIDR \"10.0.0.0/33\" in \"10.0.0.0/33\"");
+        assert_eq!(
+            err("10.0.0.0/33"),
+            "Corefile:3: invalid CIDR \"10.0.0.0/33\" in \"10.0.0.0/33\""
+        );
         assert_eq!(
             err("10.0.0.300/24"),
             "Corefile:3: invalid CIDR \"10.0.0.300/24\" in \"10.0.0.300/24\""

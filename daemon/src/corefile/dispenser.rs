@@ -15,12 +15,20 @@ pub struct Dispenser<'a> {
 
 impl<'a> Dispenser<'a> {
     pub fn new(d: &'a Directive) -> Self {
-        Self { tokens: &d.tokens, cursor: -1, nesting: 0 }
+        Self {
+            tokens: &d.tokens,
+            cursor: -1,
+            nesting: 0,
+        }
     }
 
     /// A dispenser over any token slice (for tests and nested walks).
     pub fn from_tokens(tokens: &'a [Token]) -> Self {
-        Self { tokens, cursor: -1, nesting: 0 }
+        Self {
+            tokens,
+            cursor: -1,
+            nesting: 0,
+        }
     }
 
     fn at(&self, i: isize) -> Option<&'a Token> {
@@ -39,6 +47,7 @@ impl<'a> Dispenser<'a> {
     }
 
     /// Loads the next token, whatever line it is on.
+    #[allow(clippy::should_implement_trait)] // Caddy's name; not an iterator
     pub fn next(&mut self) -> bool {
         if self.cursor + 1 < self.tokens.len() as isize {
             self.cursor += 1;
@@ -171,7 +180,7 @@ mod tests {
         assert_eq!(d.val(), "");
         assert!(d.next());
         assert_eq!(d.val(), "forward");
-        assert_eq!(d.remaining_args(), ["." , "1.1.1.1", "8.8.8.8"]);
+        assert_eq!(d.remaining_args(), [".", "1.1.1.1", "8.8.8.8"]);
         let mut seen = Vec::new();
         while d.next_block() {
             match d.val() {
@@ -196,7 +205,15 @@ mod tests {
                 other => panic!("unknown property '{other}'"),
             }
         }
-        assert_eq!(seen, ["max_fails=3@3", "policy=random@4", "health_check[domain x.org]", "force_tcp"]);
+        assert_eq!(
+            seen,
+            [
+                "max_fails=3@3",
+                "policy=random@4",
+                "health_check[domain x.org]",
+                "force_tcp"
+            ]
+        );
         assert_eq!(d.val(), "}");
         assert!(!d.next());
     }
@@ -221,7 +238,10 @@ mod tests {
             d.arg_err().to_string(),
             "Corefile:3: Wrong argument count or unexpected line ending after 'success'"
         );
-        assert_eq!(d.err("unknown property 'success'").to_string(), "Corefile:3: unknown property 'success'");
+        assert_eq!(
+            d.err("unknown property 'success'").to_string(),
+            "Corefile:3: unknown property 'success'"
+        );
         assert!(!d.next_block());
         assert!(!d.next_block());
         assert!(!d.next());

@@ -115,7 +115,10 @@ mod tests {
 
     fn lx(src: &str) -> Vec<(String, u32, u32)> {
         let f: Arc<str> = Arc::from("Corefile");
-        lex(src, &f).into_iter().map(|t| (t.text, t.line, t.end_line)).collect()
+        lex(src, &f)
+            .into_iter()
+            .map(|t| (t.text, t.line, t.end_line))
+            .collect()
     }
 
     fn texts(src: &str) -> Vec<String> {
@@ -140,7 +143,10 @@ mod tests {
 
     #[test]
     fn comments_even_mid_token() {
-        assert_eq!(texts("foo#bar baz\nqux # c { }\n#x\ny"), vec!["foo", "qux", "y"]);
+        assert_eq!(
+            texts("foo#bar baz\nqux # c { }\n#x\ny"),
+            vec!["foo", "qux", "y"]
+        );
         assert_eq!(lx("a # c\nb")[1], ("b".into(), 2, 2));
         // Inside quotes `#` is literal.
         assert_eq!(texts("\"a # b\" c"), vec!["a # b", "c"]);
@@ -159,23 +165,35 @@ mod tests {
             ]
         );
         // Only \" is an escape.
-        assert_eq!(texts(r#""say \"hi\"" "a\b" "c\\d""#), vec![r#"say "hi""#, r"a\b", r"c\\d"]);
+        assert_eq!(
+            texts(r#""say \"hi\"" "a\b" "c\\d""#),
+            vec![r#"say "hi""#, r"a\b", r"c\\d"]
+        );
         // A quote only opens at the start of a token.
         assert_eq!(texts(r#"a"b c"#), vec![r#"a"b"#, "c"]);
         // A closing quote ends the token.
         assert_eq!(texts(r#""ab"cd"#), vec!["ab", "cd"]);
         // Empty quoted string is an empty token.
-        assert_eq!(lx(r#"a "" b"#), vec![("a".into(), 1, 1), ("".into(), 1, 1), ("b".into(), 1, 1)]);
+        assert_eq!(
+            lx(r#"a "" b"#),
+            vec![("a".into(), 1, 1), ("".into(), 1, 1), ("b".into(), 1, 1)]
+        );
         // Whitespace kept inside quotes.
         assert_eq!(texts("\"a  b\tc\""), vec!["a  b\tc"]);
         // Unterminated quote runs to the end.
-        assert_eq!(lx("a \"b\nc"), vec![("a".into(), 1, 1), ("b\nc".into(), 1, 2)]);
+        assert_eq!(
+            lx("a \"b\nc"),
+            vec![("a".into(), 1, 1), ("b\nc".into(), 1, 2)]
+        );
         assert_eq!(texts("a \""), vec!["a"]);
     }
 
     #[test]
     fn bom_and_crlf() {
-        assert_eq!(lx("\u{FEFF}a\r\nb\r\n"), vec![("a".into(), 1, 1), ("b".into(), 2, 2)]);
+        assert_eq!(
+            lx("\u{FEFF}a\r\nb\r\n"),
+            vec![("a".into(), 1, 1), ("b".into(), 2, 2)]
+        );
         // A BOM elsewhere is an ordinary character.
         assert_eq!(texts("a \u{FEFF}b"), vec!["a", "\u{FEFF}b"]);
         // \r is dropped outside quotes, kept inside.

@@ -5,6 +5,11 @@
 //! block keys (schemes, ports, zones, reverse CIDR zones). Pure: no sockets,
 //! no plugin knowledge beyond the set of valid directive names. Every error
 //! names `file:line`.
+//!
+//! Line rule (Caddy's): two tokens are on the same line when they come from
+//! the same source and the second starts on the line where the first ends (a
+//! quoted token may span lines). Tokens spliced in by `import` always start a
+//! new line relative to the tokens around them.
 
 mod address;
 mod dispenser;
@@ -74,6 +79,9 @@ pub struct Error {
 
 impl Error {
     pub fn new(pos: &Pos, msg: impl Into<String>) -> Self {
-        Self { pos: pos.clone(), msg: msg.into() }
+        Self {
+            pos: pos.clone(),
+            msg: msg.into(),
+        }
     }
 }

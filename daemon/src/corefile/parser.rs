@@ -49,7 +49,11 @@ pub fn parse_with_warnings(
     let file: Arc<str> = Arc::from(file);
     let toks: Rc<[LexToken]> = lex(src, &file).into();
     let mut p = Parser {
-        frames: vec![Frame { toks, idx: 0, src: 0 }],
+        frames: vec![Frame {
+            toks,
+            idx: 0,
+            src: 0,
+        }],
         next_src: 1,
         prev: None,
         last_pos: Pos { file, line: 1 },
@@ -125,11 +129,17 @@ struct Parser<'e> {
 }
 
 fn pos_of(t: &LexToken) -> Pos {
-    Pos { file: t.file.clone(), line: t.line }
+    Pos {
+        file: t.file.clone(),
+        line: t.line,
+    }
 }
 
 fn err_at(t: &LexToken, msg: impl Into<String>) -> Error {
-    Error { pos: pos_of(t), msg: msg.into() }
+    Error {
+        pos: pos_of(t),
+        msg: msg.into(),
+    }
 }
 
 const UNEXPECTED_CLOSE: &str = "Unexpected '}' because no matching opening brace";
@@ -172,7 +182,10 @@ impl Parser<'_> {
     }
 
     fn token(&self, t: &LexToken) -> Token {
-        Token { text: replace_env(&t.text, self.env), pos: pos_of(t) }
+        Token {
+            text: replace_env(&t.text, self.env),
+            pos: pos_of(t),
+        }
     }
 
     fn push_frame(&mut self, toks: Rc<[LexToken]>) {
@@ -299,7 +312,10 @@ impl Parser<'_> {
         if open.text != "{" {
             return Err(err_at(
                 &open,
-                format!("Syntax error: Unexpected token '{}', expecting '{{'", open.text),
+                format!(
+                    "Syntax error: Unexpected token '{}', expecting '{{'",
+                    open.text
+                ),
             ));
         }
         self.consume();
@@ -425,7 +441,9 @@ impl Parser<'_> {
         {
             return Err(err_at(
                 arg,
-                format!("Glob pattern may only contain one wildcard (*), but has others: {pattern}"),
+                format!(
+                    "Glob pattern may only contain one wildcard (*), but has others: {pattern}"
+                ),
             ));
         }
         let base: &Path = if Path::new(pattern).is_absolute() {
@@ -439,9 +457,8 @@ impl Parser<'_> {
             let base_glob = glob::Pattern::escape(&base.to_string_lossy());
             let pat_glob = pattern.replace('[', "[[]").replace(']', "[]]");
             let full = Path::new(&base_glob).join(pat_glob);
-            let walk = glob::glob(&full.to_string_lossy()).map_err(|e| {
-                err_at(arg, format!("Failed to use import pattern {pattern}: {e}"))
-            })?;
+            let walk = glob::glob(&full.to_string_lossy())
+                .map_err(|e| err_at(arg, format!("Failed to use import pattern {pattern}: {e}")))?;
             let mut paths = Vec::new();
             for m in walk {
                 paths.push(m.map_err(|e| {
@@ -467,7 +484,10 @@ impl Parser<'_> {
         for path in paths {
             let shown = path.display().to_string();
             if path.is_dir() {
-                return Err(err_at(arg, format!("Could not import {shown}: is a directory")));
+                return Err(err_at(
+                    arg,
+                    format!("Could not import {shown}: is a directory"),
+                ));
             }
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| err_at(arg, format!("Could not import {shown}: {e}")))?;
@@ -494,8 +514,18 @@ mod tests {
     }
 
     fn is_dir(n: &str) -> bool {
-        ["whoami", "log", "errors", "forward", "cache", "hosts", "file", "health", "import_me"]
-            .contains(&n)
+        [
+            "whoami",
+            "log",
+            "errors",
+            "forward",
+            "cache",
+            "hosts",
+            "file",
+            "health",
+            "import_me",
+        ]
+        .contains(&n)
     }
 
     fn parse_at(src: &str, file: &str) -> Result<(Vec<ServerBlock>, Vec<Error>), Error> {
@@ -553,7 +583,10 @@ mod tests {
     #[test]
     fn keys_spaces_and_trailing_comma() {
         let b = p("a.org b.org,\n   c.org, d.org\n{\n whoami\n}");
-        assert_eq!(b[0].keys.iter().map(|k| &k.text).collect::<Vec<_>>(), ["a.org", "b.org", "c.org", "d.org"]);
+        assert_eq!(
+            b[0].keys.iter().map(|k| &k.text).collect::<Vec<_>>(),
+            ["a.org", "b.org", "c.org", "d.org"]
+        );
         assert_eq!(b[0].keys[2].pos.line, 2);
         assert_eq!(shape(&b)[0].1, vec![sv(&["whoami"])]);
         // `""` keys are skipped; a lone `,` continues.
@@ -565,7 +598,10 @@ mod tests {
         );
         assert_eq!(perr("a.org,\n"), "Corefile:1: Unexpected EOF");
         // Only keys, nothing else: a block without directives.
-        assert_eq!(shape(&p("a.org b.org")), vec![(sv(&["a.org", "b.org"]), vec![])]);
+        assert_eq!(
+            shape(&p("a.org b.org")),
+            vec![(sv(&["a.org", "b.org"]), vec![])]
+        );
     }
 
     #[test]
@@ -583,7 +619,10 @@ mod tests {
             )]
         );
         // A second block cannot follow a block without braces.
-        assert_eq!(perr("a.org\nwhoami\nb.org {\n}"), "Corefile:3: Unknown directive 'b.org'");
+        assert_eq!(
+            perr("a.org\nwhoami\nb.org {\n}"),
+            "Corefile:3: Unknown directive 'b.org'"
+        );
         assert_eq!(
             perr("a.org\nwhoami\n}"),
             "Corefile:3: Unexpected '}' because no matching opening brace"
@@ -597,8 +636,18 @@ mod tests {
             shape(&b)[0].1,
             vec![
                 sv(&[
-                    "forward", ".", "1.1.1.1", "{", "policy", "random", "health_check", "5s", "{", "x",
-                    "}", "}"
+                    "forward",
+                    ".",
+                    "1.1.1.1",
+                    "{",
+                    "policy",
+                    "random",
+                    "health_check",
+                    "5s",
+                    "{",
+                    "x",
+                    "}",
+                    "}"
                 ]),
                 sv(&["cache", "30"])
             ]
@@ -607,12 +656,18 @@ mod tests {
         assert_eq!(d.tokens[4].pos.line, 4);
         assert_eq!(d.tokens[11].pos.line, 8);
         // Empty blocks.
-        assert_eq!(shape(&p(". {\n}\nb.org {\n}")), vec![(sv(&["."]), vec![]), (sv(&["b.org"]), vec![])]);
+        assert_eq!(
+            shape(&p(". {\n}\nb.org {\n}")),
+            vec![(sv(&["."]), vec![]), (sv(&["b.org"]), vec![])]
+        );
     }
 
     #[test]
     fn golden_errors() {
-        assert_eq!(perr(". {\n  whoami\n  bogus arg\n}"), "Corefile:3: Unknown directive 'bogus'");
+        assert_eq!(
+            perr(". {\n  whoami\n  bogus arg\n}"),
+            "Corefile:3: Unknown directive 'bogus'"
+        );
         assert_eq!(
             perr(". {\n whoami\n}\n}"),
             "Corefile:4: Unexpected '}' because no matching opening brace"
@@ -622,15 +677,24 @@ mod tests {
             "Corefile:2: Unexpected '}' because no matching opening brace"
         );
         assert_eq!(perr(". {\n whoami\n"), "Corefile:2: Unexpected EOF");
-        assert_eq!(perr(". {\n forward . 1.1.1.1 {\n  max_fails 3\n}\n"), "Corefile:4: Unexpected EOF");
-        assert_eq!(perr("}"), "Corefile:1: Unexpected '}' because no matching opening brace");
+        assert_eq!(
+            perr(". {\n forward . 1.1.1.1 {\n  max_fails 3\n}\n"),
+            "Corefile:4: Unexpected EOF"
+        );
+        assert_eq!(
+            perr("}"),
+            "Corefile:1: Unexpected '}' because no matching opening brace"
+        );
     }
 
     #[test]
     fn lexing_through_the_parser() {
         // Comment mid-token, CRLF, BOM.
         let b = p("\u{FEFF}example.org {\r\n  whoami#comment {\r\n  log # }\r\n}\r\n");
-        assert_eq!(shape(&b), vec![(sv(&["example.org"]), vec![sv(&["whoami"]), sv(&["log"])])]);
+        assert_eq!(
+            shape(&b),
+            vec![(sv(&["example.org"]), vec![sv(&["whoami"]), sv(&["log"])])]
+        );
         assert_eq!(b[0].directives[1].pos().line, 3);
         // A quoted token spanning lines: tokens after it keep correct lines,
         // and a token after its closing quote is on its line.
@@ -654,7 +718,15 @@ mod tests {
         assert_eq!(b[0].keys[0].text, "example.org:1053");
         assert_eq!(
             shape(&b)[0].1,
-            vec![sv(&["log", "a b  c", "xwiny", "", "prea b  cpost", "{$}", "{$UNCLOSED"])]
+            vec![sv(&[
+                "log",
+                "a b  c",
+                "xwiny",
+                "",
+                "prea b  cpost",
+                "{$}",
+                "{$UNCLOSED"
+            ])]
         );
         assert_eq!(replace_env("{%WIN%}{$PORT}{%UNSET%}", &env), "win1053");
         // Values are not expanded again.
@@ -681,7 +753,10 @@ mod tests {
                         sv(&["cache"])
                     ]
                 ),
-                (sv(&["."]), vec![sv(&["errors"]), sv(&["log", "{", "class", "all", "}"])]),
+                (
+                    sv(&["."]),
+                    vec![sv(&["errors"]), sv(&["log", "{", "class", "all", "}"])]
+                ),
             ]
         );
         // Snippet tokens keep the position of their definition.
@@ -692,13 +767,38 @@ mod tests {
         );
         // Snippet inside a nested block of a directive.
         let b = p("(opts) {\n max_fails 2\n}\n. {\n forward . 1.1.1.1 {\n  import opts\n }\n}");
-        assert_eq!(shape(&b)[0].1, vec![sv(&["forward", ".", "1.1.1.1", "{", "max_fails", "2", "}"])]);
+        assert_eq!(
+            shape(&b)[0].1,
+            vec![sv(&["forward", ".", "1.1.1.1", "{", "max_fails", "2", "}"])]
+        );
         // `import` mid-line is an ordinary argument.
         let b = p(". {\n log import x\n}");
         assert_eq!(shape(&b)[0].1, vec![sv(&["log", "import", "x"])]);
         // A snippet's tokens may hold keys: top-level import.
         let b = p("(site) {\n a.org {\n  log\n }\n}\nimport site");
         assert_eq!(shape(&b), vec![(sv(&["a.org"]), vec![sv(&["log"])])]);
+    }
+
+    #[test]
+    fn import_among_keys_after_a_comma() {
+        let b = p("(more) {\n b.org c.org\n}\na.org,\nimport more\n{\n log\n}");
+        assert_eq!(
+            shape(&b),
+            vec![(sv(&["a.org", "b.org", "c.org"]), vec![sv(&["log"])])]
+        );
+    }
+
+    #[test]
+    fn brace_on_a_new_line_belongs_to_the_directive() {
+        // As in Caddy: a `{` is counted before the end of the line is.
+        let b = p(". {\n forward . 1.1.1.1\n {\n  max_fails 2\n }\n log\n}");
+        assert_eq!(
+            shape(&b)[0].1,
+            vec![
+                sv(&["forward", ".", "1.1.1.1", "{", "max_fails", "2", "}"]),
+                sv(&["log"])
+            ]
+        );
     }
 
     #[test]
@@ -723,7 +823,10 @@ mod tests {
             perr(". {\n import a b\n}"),
             "Corefile:2: Import takes only one argument (glob pattern or file)"
         );
-        assert_eq!(perr(". {\n import {$UNSET}\n}"), "Corefile:2: Import requires a non-empty filepath");
+        assert_eq!(
+            perr(". {\n import {$UNSET}\n}"),
+            "Corefile:2: Import requires a non-empty filepath"
+        );
         assert_eq!(
             perr("import /nonexistent/dir/x.conf"),
             "Corefile:1: File to import not found: /nonexistent/dir/x.conf"
@@ -752,7 +855,11 @@ mod tests {
         fs::write(d.join("zones/extra.conf"), "extra.org {\n  log\n}\n").unwrap();
         // Directives, imported inside a block; a relative import inside it
         // resolves against its own directory.
-        fs::write(d.join("conf.d/b.conf"), "\n\nerrors\nimport ../zones/more.txt\n").unwrap();
+        fs::write(
+            d.join("conf.d/b.conf"),
+            "\n\nerrors\nimport ../zones/more.txt\n",
+        )
+        .unwrap();
         fs::write(d.join("conf.d/a.conf"), "cache 30\n").unwrap();
         fs::write(d.join("zones/more.txt"), "health").unwrap();
         let corefile = d.join("Corefile");
@@ -764,16 +871,31 @@ mod tests {
             vec![
                 (
                     sv(&["."]),
-                    vec![sv(&["whoami"]), sv(&["cache", "30"]), sv(&["errors"]), sv(&["health"]), sv(&["log"])]
+                    vec![
+                        sv(&["whoami"]),
+                        sv(&["cache", "30"]),
+                        sv(&["errors"]),
+                        sv(&["health"]),
+                        sv(&["log"])
+                    ]
                 ),
                 (sv(&["extra.org"]), vec![sv(&["log"])]),
             ]
         );
         let dd = d.display();
-        assert_eq!(b[0].directives[2].pos().to_string(), format!("{dd}/conf.d/b.conf:3"));
-        assert_eq!(b[0].directives[3].pos().to_string(), format!("{dd}/conf.d/../zones/more.txt:1"));
+        assert_eq!(
+            b[0].directives[2].pos().to_string(),
+            format!("{dd}/conf.d/b.conf:3")
+        );
+        assert_eq!(
+            b[0].directives[3].pos().to_string(),
+            format!("{dd}/conf.d/../zones/more.txt:1")
+        );
         assert_eq!(b[0].directives[4].pos().to_string(), format!("{cf}:4"));
-        assert_eq!(b[1].keys[0].pos.to_string(), format!("{dd}/zones/extra.conf:1"));
+        assert_eq!(
+            b[1].keys[0].pos.to_string(),
+            format!("{dd}/zones/extra.conf:1")
+        );
         // A glob that matches nothing is only a warning.
         assert_eq!(warnings.len(), 1);
         assert_eq!(
@@ -783,7 +905,10 @@ mod tests {
         // Errors in imported files name the imported file.
         fs::write(d.join("bad.conf"), "log\nbogus\n").unwrap();
         let e = parse_at(". {\n import bad.conf\n}", cf).unwrap_err();
-        assert_eq!(e.to_string(), format!("{dd}/bad.conf:2: Unknown directive 'bogus'"));
+        assert_eq!(
+            e.to_string(),
+            format!("{dd}/bad.conf:2: Unknown directive 'bogus'")
+        );
         assert_eq!(
             parse_at("import missing.conf", cf).unwrap_err().to_string(),
             format!("{cf}:1: File to import not found: missing.conf")
@@ -808,25 +933,39 @@ mod tests {
             format!("{cf}:1: import cycle or too many imports (limit 1000): Corefile")
         );
         // A file of directives importing itself inside a block.
-        fs::write(dir.path().join("inc"), "log
+        fs::write(
+            dir.path().join("inc"),
+            "log
 import inc
-").unwrap();
+",
+        )
+        .unwrap();
         let e = parse_at(". {\n  import inc\n}\n", cf).unwrap_err();
         assert_eq!(
             e.to_string(),
-            format!("{}:2: import cycle or too many imports (limit 1000): inc", dir.path().join("inc").display())
+            format!(
+                "{}:2: import cycle or too many imports (limit 1000): inc",
+                dir.path().join("inc").display()
+            )
         );
         // Two files importing each other at the top level.
         fs::write(dir.path().join("a"), "import b\n").unwrap();
         fs::write(dir.path().join("b"), "import a\n").unwrap();
         let e = parse_at("import a", cf).unwrap_err();
-        assert!(e.msg.starts_with("import cycle or too many imports (limit 1000): "), "{e}");
+        assert!(
+            e.msg
+                .starts_with("import cycle or too many imports (limit 1000): "),
+            "{e}"
+        );
     }
 
     #[test]
     fn stdin_imports_from_current_dir() {
         // "stdin" has no directory: the pattern is used as is.
         let e = parse_at("import no_such_file_here.conf", "stdin").unwrap_err();
-        assert_eq!(e.to_string(), "stdin:1: File to import not found: no_such_file_here.conf");
+        assert_eq!(
+            e.to_string(),
+            "stdin:1: File to import not found: no_such_file_here.conf"
+        );
     }
 }
