@@ -5,6 +5,11 @@
 //! block keys (schemes, ports, zones, reverse CIDR zones). Pure: no sockets,
 //! no plugin knowledge beyond the set of valid directive names. Every error
 //! names `file:line`.
+//!
+//! Line rule (Caddy's): two tokens are on the same line when they come from
+//! the same source and the second starts on the line where the first ends (a
+//! quoted token may span lines). Tokens spliced in by `import` always start a
+//! new line relative to the tokens around them.
 
 mod address;
 mod dispenser;
@@ -13,7 +18,7 @@ mod parser;
 
 pub use address::{parse_key, Transport, ZoneAddr};
 pub use dispenser::Dispenser;
-pub use parser::parse;
+pub use parser::{parse, parse_with_warnings, replace_env, MAX_IMPORTED_TOKENS, MAX_IMPORTS};
 
 use std::fmt;
 use std::sync::Arc;
