@@ -84,30 +84,28 @@ impl Handler {
 pub(crate) mod testutil {
     //! Building directives and requests for plugin unit tests.
 
-    use crate::corefile::{Directive, Pos, Token};
+    use crate::corefile::Directive;
     use crate::plugin::{Proto, Request};
     use hickory_proto::op::{Message, MessageType, OpCode, Query};
     use hickory_proto::rr::{Name, RecordType};
     use std::sync::Arc;
 
-    /// A directive from text, split on whitespace (no quotes), lines kept.
+    /// The first directive of `text`, parsed as a Corefile block's body with
+    /// the real parser; line numbers are those within `text`.
     pub fn directive(text: &str) -> Directive {
-        let file: Arc<str> = Arc::from("Corefile");
-        let tokens = text
-            .lines()
-            .enumerate()
-            .flat_map(|(i, l)| {
-                let file = file.clone();
-                l.split_whitespace().map(move |w| Token {
-                    text: w.to_string(),
-                    pos: Pos {
-                        file: file.clone(),
-                        line: i as u32 + 1,
-                    },
-                })
-            })
-            .collect();
-        Directive { tokens }
+        let src = format!(".\n{text}\n");
+        let blocks = crate::corefile::parse(&src, "Corefile", &|_| None, &|_| true)
+            .expect("test directive parses");
+        let mut d = blocks
+            .into_iter()
+            .next()
+            .expect("one block")
+            .directives
+            .remove(0);
+        for t in &mut d.tokens {
+            t.pos.line -= 1;
+        }
+        d
     }
 
     /// A UDP query from 192.0.2.1:53000 with no EDNS.

@@ -51,7 +51,7 @@ mod tests {
         assert_eq!(m.answers.len(), 1);
         assert_eq!(m.answers[0].ttl, 8482);
         assert_eq!(m.answers[0].name.to_string(), "Example.org.");
-        assert!(matches!(&m.answers[0].data, RData::HINFO(h) if h.cpu() == b"ANY obsoleted"));
+        assert!(matches!(&m.answers[0].data, RData::HINFO(h) if &*h.cpu == b"ANY obsoleted"));
     }
 
     #[test]

@@ -141,7 +141,7 @@ mod tests {
                 .answers
                 .iter()
                 .map(|r| match &r.data {
-                    RData::TXT(t) => String::from_utf8_lossy(&t.txt_data()[0]).into_owned(),
+                    RData::TXT(t) => String::from_utf8_lossy(&t.txt_data[0]).into_owned(),
                     _ => panic!("not TXT"),
                 })
                 .collect(),

@@ -1,0 +1,191 @@
+//! The command line, as a CoreDNS user types it.
+
+mod common;
+
+use common::*;
+use hickory_proto::rr::RecordType;
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn run(args: &[&str], dir: &std::path::Path) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn wait_listening(addr: SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "never listened on {addr}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn version_and_plugins() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, _) = run(&["-version"], dir.path());
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with(&format!("ferrodns-{}\n", env!("CARGO_PKG_VERSION"))),
+        "{out}"
+    );
+    let (code, out, _) = run(&["-plugins"], dir.path());
+    assert_eq!(code, 0);
+    assert!(out.starts_with("Server types:\n  dns\n"), "{out}");
+    let order: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("dns."))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "root", "nsid", "bufsize", "bind", "debug", "errors", "log", "any", "chaos", "minimal",
+            "hosts", "file", "whoami"
+        ]
+    );
+}
+
+#[test]
+fn bad_flags_print_usage_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(&["-bogus"], dir.path());
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with("flag provided but not defined: -bogus\nUsage of ferrodns:"),
+        "{err}"
+    );
+    let (code, _, err) = run(&["-conf", "x", "stray"], dir.path());
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("extra command line arguments: [stray]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_corefile_fails_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Corefile"),
+        ".:1053 {\n    whoami\n    bogus\n}\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(&["-conf", "Corefile"], dir.path());
+    assert_eq!(code, 1);
+    assert_eq!(err.trim(), "Corefile:3: Unknown directive 'bogus'");
+    std::fs::write(
+        dir.path().join("Corefile"),
+        ".:1053 {\n    bufsize 100000\n}\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(&["-validate", "-conf", "Corefile"], dir.path());
+    assert_eq!(code, 1);
+    assert_eq!(
+        err.trim(),
+        "Corefile:2: plugin/bufsize: Wrong argument count or unexpected line ending after '100000'"
+    );
+    std::fs::write(
+        dir.path().join("Corefile"),
+        "a.org:1053 {\n whoami\n}\na.org:1053 {\n whoami\n}\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(&["-validate", "-conf", "Corefile"], dir.path());
+    assert_eq!(code, 1);
+    assert_eq!(
+        err.trim(),
+        "Corefile:4: cannot serve dns://a.org.:1053 - it is already defined"
+    );
+    std::fs::write(dir.path().join("Corefile"), ".:1053 {\n    kubernetes\n}\n").unwrap();
+    let (code, _, err) = run(&["-validate", "-conf", "Corefile"], dir.path());
+    assert_eq!(code, 1);
+    assert!(err.starts_with("Corefile:2: plugin/kubernetes:"), "{err}");
+    let (code, _, err) = run(&["-conf", "missing"], dir.path());
+    assert_eq!(code, 1);
+    assert!(err.contains("missing"), "{err}");
+}
+
+#[test]
+fn validate_prints_what_would_be_served() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Corefile"),
+        "example.org:1053 10.0.0.0/23:1053 {\n    whoami\n}\n.:1054 {\n    bind 127.0.0.1\n    whoami\n}\n",
+    )
+    .unwrap();
+    let (code, out, _) = run(&["-validate", "-conf", "Corefile"], dir.path());
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        "0.0.10.in-addr.arpa.:1053\n1.0.10.in-addr.arpa.:1053\nexample.org.:1053\n.:1054 on 127.0.0.1\n"
+    );
+}
+
+#[test]
+fn corefile_from_stdin_and_pidfile() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("ferrodns.pid");
+    let mut child = Command::new(BIN)
+        .args(["-conf", "stdin", "-quiet", "-pidfile"])
+        .arg(&pidfile)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!(".:{port} {{\n whoami\n}}\n").as_bytes())
+        .unwrap();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    wait_listening(addr);
+    assert_eq!(
+        udp(addr, &query("a.b.", RecordType::A)).additionals.len(),
+        2
+    );
+    let pid = std::fs::read_to_string(&pidfile).unwrap();
+    assert_eq!(pid.trim(), child.id().to_string());
+    // SIGTERM: clean exit, pidfile removed.
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(!pidfile.exists());
+}
+
+#[test]
+fn no_corefile_serves_the_builtin_default() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["-dns.port", &port.to_string()])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    wait_listening(addr);
+    // whoami answers, and log writes a line
+    assert_eq!(
+        tcp(addr, &query("default.test.", RecordType::A))
+            .additionals
+            .len(),
+        2
+    );
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert!(out.starts_with(&format!(".:{port}\nferrodns-")), "{out}");
+    assert!(out.contains("\"A IN default.test. tcp "), "{out}");
+}

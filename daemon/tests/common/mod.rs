@@ -1,0 +1,222 @@
+//! Starts the real ferrodns binary on free ports and talks DNS to it over
+//! real UDP and TCP sockets.
+#![allow(dead_code)] // each test binary uses part of this
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+use hickory_proto::rr::{DNSClass, Name, RecordType};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_ferrodns");
+
+/// A port free for both UDP and TCP right now. Ports are handed out from a
+/// per-process sequence (not the kernel's ephemeral range), so two tests of
+/// one run never get the same port: ferrodns binds with SO_REUSEPORT, and a
+/// second server on a port would silently share it.
+pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 400) as u16 * 100;
+    loop {
+        let port = base + NEXT.fetch_add(1, Ordering::Relaxed) % 100;
+        let free = UdpSocket::bind(("::", port)).is_ok() && TcpListener::bind(("::", port)).is_ok();
+        if free {
+            return port;
+        }
+    }
+}
+
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    stdout: PathBuf,
+}
+
+impl Server {
+    /// Writes `corefile` and `files` (with `{PORT}` replaced) into a fresh
+    /// directory, starts ferrodns there and waits until it answers.
+    pub fn start(corefile: &str, files: &[(&str, &str)]) -> Server {
+        Self::start_with(corefile, files, &[])
+    }
+
+    pub fn start_with(corefile: &str, files: &[(&str, &str)], env: &[(&str, &str)]) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        for (name, body) in files {
+            let p = dir.path().join(name);
+            if let Some(parent) = p.parent() {
+                std::fs::create_dir_all(parent).unwrap();
+            }
+            std::fs::write(p, body.replace("{PORT}", &port.to_string())).unwrap();
+        }
+        let conf = dir.path().join("Corefile");
+        std::fs::write(&conf, corefile.replace("{PORT}", &port.to_string())).unwrap();
+        let stdout = dir.path().join("stdout.log");
+        let child = Command::new(BIN)
+            .arg("-conf")
+            .arg(&conf)
+            .current_dir(dir.path())
+            .envs(env.iter().copied())
+            .stdout(std::fs::File::create(&stdout).unwrap())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn ferrodns");
+        let mut s = Server {
+            child,
+            port,
+            dir,
+            stdout,
+        };
+        s.wait_ready();
+        s
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("ferrodns exited early: {status}\n{}", self.stdout());
+            }
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("ferrodns did not start listening on {}", self.port);
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.stdout).unwrap_or_default()
+    }
+
+    /// Waits until the server's standard output holds `needle`.
+    pub fn wait_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let out = self.stdout();
+            if out.contains(needle) || Instant::now() > deadline {
+                return out;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn udp(&self, name: &str, qtype: RecordType) -> Message {
+        udp(self.addr(), &query(name, qtype))
+    }
+
+    pub fn tcp(&self, name: &str, qtype: RecordType) -> Message {
+        tcp(self.addr(), &query(name, qtype))
+    }
+
+    /// The same question over UDP and over TCP; both replies.
+    pub fn both(&self, name: &str, qtype: RecordType) -> [Message; 2] {
+        [self.udp(name, qtype), self.tcp(name, qtype)]
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A recursive-desired query with a random ID and no EDNS.
+pub fn query(name: &str, qtype: RecordType) -> Message {
+    let mut m = Message::new(rand_id(), MessageType::Query, OpCode::Query);
+    m.metadata.recursion_desired = true;
+    m.queries
+        .push(Query::query(Name::from_ascii(name).unwrap(), qtype));
+    m
+}
+
+pub fn with_class(mut m: Message, class: DNSClass) -> Message {
+    m.queries[0].set_query_class(class);
+    m
+}
+
+pub fn with_edns(mut m: Message, size: u16, dnssec_ok: bool) -> Message {
+    let mut e = Edns::new();
+    e.set_max_payload(size);
+    e.set_dnssec_ok(dnssec_ok);
+    m.edns = Some(e);
+    m
+}
+
+fn rand_id() -> u16 {
+    rand::random()
+}
+
+/// Sends raw bytes over UDP; the reply's bytes, or None after `wait`.
+pub fn udp_raw(addr: SocketAddr, bytes: &[u8], wait: Duration) -> Option<Vec<u8>> {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(wait)).unwrap();
+    s.send_to(bytes, addr).unwrap();
+    let mut buf = vec![0u8; 65535];
+    match s.recv_from(&mut buf) {
+        Ok((n, _)) => Some(buf[..n].to_vec()),
+        Err(_) => None,
+    }
+}
+
+pub fn udp(addr: SocketAddr, q: &Message) -> Message {
+    let bytes = udp_raw(addr, &q.to_vec().unwrap(), Duration::from_secs(3)).expect("udp reply");
+    let m = Message::from_vec(&bytes).expect("reply parses");
+    assert_eq!(m.metadata.id, q.metadata.id, "reply ID matches");
+    m
+}
+
+/// One message over a fresh TCP connection.
+pub fn tcp(addr: SocketAddr, q: &Message) -> Message {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    tcp_send(&mut s, &q.to_vec().unwrap());
+    let m = Message::from_vec(&tcp_recv(&mut s).expect("tcp reply")).expect("reply parses");
+    assert_eq!(m.metadata.id, q.metadata.id);
+    m
+}
+
+pub fn tcp_send(s: &mut TcpStream, bytes: &[u8]) {
+    let mut framed = (bytes.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(bytes);
+    s.write_all(&framed).unwrap();
+}
+
+pub fn tcp_recv(s: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len).ok()?;
+    let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    s.read_exact(&mut buf).ok()?;
+    Some(buf)
+}
+
+/// The answer section as `name ttl type rdata` lines.
+pub fn answers(m: &Message) -> Vec<String> {
+    m.answers
+        .iter()
+        .map(|r| format!("{} {} {} {}", r.name, r.ttl, r.record_type(), r.data))
+        .collect()
+}
+
+pub fn section(rs: &[hickory_proto::rr::Record]) -> Vec<String> {
+    rs.iter()
+        .map(|r| format!("{} {} {} {}", r.name, r.ttl, r.record_type(), r.data))
+        .collect()
+}
+
+pub fn write_file(p: &Path, body: &str) {
+    std::fs::write(p, body).unwrap();
+}
