@@ -103,24 +103,22 @@ fn run(o: Options) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let addrs: Vec<_> = config.listeners.iter().map(|l| l.addr).collect();
     let shared = Arc::clone(&config);
-    let _workers = runtime::start(&addrs, runtime::default_workers(), move |_| {
-        Dispatcher::new(Arc::clone(&shared))
-    })?;
+    let bound = runtime::bind(&addrs, runtime::default_workers())?;
+    if !o.quiet {
+        print!("{}{}", config.banner(), version());
+    }
+    let _workers = bound.start(move |_| Dispatcher::new(Arc::clone(&shared)))?;
     if let Some(p) = &o.pidfile {
         std::fs::write(p, format!("{}\n", std::process::id()))
             .with_context(|| format!("write pidfile {p}"))?;
     }
-    if !o.quiet {
-        print!("{}{}", config.banner(), version());
-    }
-    loop {
-        match wait_signal(&signals) {
-            libc::SIGUSR1 | libc::SIGHUP => ferrodns::log::info(
-                None,
-                "reload on signal is not available yet; keeping the running config",
-            ),
-            _ => break,
-        }
+    // SIGTERM, SIGINT and SIGQUIT stop the server; reload comes with the
+    // reload plugin.
+    while let libc::SIGUSR1 | libc::SIGHUP = wait_signal(&signals) {
+        ferrodns::log::info(
+            None,
+            "reload on signal is not available yet; keeping the running config",
+        );
     }
     if let Some(p) = &o.pidfile {
         let _ = std::fs::remove_file(p);

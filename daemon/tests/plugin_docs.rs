@@ -35,9 +35,15 @@ fn examples(md: &str) -> Vec<(usize, String)> {
 fn every_corefile_example_validates() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let mut pages = vec![root.join("README.md")];
-    let mut docs: Vec<_> = std::fs::read_dir(root.join("docs/plugins")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut docs: Vec<_> = std::fs::read_dir(root.join("docs/plugins"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     docs.sort();
-    pages.extend(docs.into_iter().filter(|p| p.extension().is_some_and(|e| e == "md")));
+    pages.extend(
+        docs.into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "md")),
+    );
     let mut checked = 0;
     let mut failures = Vec::new();
     for page in &pages {
@@ -61,6 +67,11 @@ fn every_corefile_example_validates() {
             checked += 1;
         }
     }
-    assert!(failures.is_empty(), "{} of {checked} examples fail:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} examples fail:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(checked >= 20, "only {checked} examples found");
 }

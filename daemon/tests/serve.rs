@@ -313,8 +313,7 @@ fn log_lines_in_coredns_format() {
         .lines()
         .find(|l| l.contains("log.example.org."))
         .expect("a log line");
-    let expect = format!("[INFO] 127.0.0.1:");
-    assert!(line.starts_with(&expect), "{line}");
+    assert!(line.starts_with("[INFO] 127.0.0.1:"), "{line}");
     let tail = format!(" - {} \"AAAA IN log.example.org. udp ", m.metadata.id);
     assert!(line.contains(&tail), "{line}");
     assert!(line.contains("\" NOERROR qr,aa,rd "), "{line}");

@@ -25,7 +25,7 @@ impl Chain {
 
     /// Runs the query phase down the chain, then the response phase back up
     /// through the plugins that asked to watch. Allocates nothing itself.
-    pub fn serve(&self, req: &mut Request) -> Outcome {
+    pub async fn serve(&self, req: &mut Request) -> Outcome {
         let mut watchers: u64 = 0;
         let mut outcome = None;
         for (i, h) in self.handlers.iter().enumerate() {

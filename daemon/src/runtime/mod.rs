@@ -8,13 +8,15 @@
 mod sockets;
 mod worker;
 
-pub use worker::{start, Workers};
+pub use worker::{bind, Bound, Workers};
 
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 
 /// A message as read off a socket.
 pub struct Packet<'a> {
-    /// Which listener (index into the list given to [`start`]).
+    /// Which listener (index into the list given to [`bind`]).
     pub listener: usize,
     pub data: &'a [u8],
     /// The peer; IPv4-mapped IPv6 addresses are given as IPv4.
@@ -24,10 +26,20 @@ pub struct Packet<'a> {
     pub tcp: bool,
 }
 
+/// The answer to a message, now or later.
+pub enum Handled {
+    /// The reply is in `out`.
+    Reply,
+    /// Send nothing.
+    Drop,
+    /// The reply needs to wait (an upstream exchange): the worker runs the
+    /// future on its own thread and sends what it yields, if anything.
+    Later(Pin<Box<dyn Future<Output = Option<Vec<u8>>>>>),
+}
+
 /// What a worker runs for every message. Built on the worker's own thread.
 pub trait PacketHandler {
-    /// Fills `out` with the reply; false sends nothing.
-    fn handle(&mut self, p: &Packet<'_>, out: &mut Vec<u8>) -> bool;
+    fn handle(&mut self, p: &Packet<'_>, out: &mut Vec<u8>) -> Handled;
 }
 
 #[derive(Debug, thiserror::Error)]

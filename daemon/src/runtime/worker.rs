@@ -1,7 +1,7 @@
 //! Worker threads: each pinned to one core, running UDP receive loops and
 //! TCP connections for every listener on a current-thread runtime.
 
-use super::{sockets, unmap, Packet, PacketHandler, RuntimeError};
+use super::{sockets, unmap, Handled, Packet, PacketHandler, RuntimeError};
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 
 /// CoreDNS's defaults: the first message on a connection must arrive within
@@ -35,17 +36,16 @@ struct Sockets {
     tcp: Vec<std::net::TcpListener>,
 }
 
-/// Binds every listener once per worker (so bind errors come back here,
-/// before anything serves), then starts the workers. `make` builds each
-/// worker's handler on its own thread.
-pub fn start<H, F>(addrs: &[SocketAddr], workers: usize, make: F) -> Result<Workers, RuntimeError>
-where
-    H: PacketHandler + 'static,
-    F: Fn(usize) -> H + Send + Sync + 'static,
-{
-    let workers = workers.max(1);
-    let mut per_worker = Vec::with_capacity(workers);
-    for _ in 0..workers {
+/// Every listener's sockets, once per worker, bound and listening but not
+/// served yet: bind errors come back before anything serves, and the caller
+/// can announce the server before the first query is answered.
+pub struct Bound {
+    per_worker: Vec<Sockets>,
+}
+
+pub fn bind(addrs: &[SocketAddr], workers: usize) -> Result<Bound, RuntimeError> {
+    let mut per_worker = Vec::with_capacity(workers.max(1));
+    for _ in 0..workers.max(1) {
         let mut s = Sockets {
             udp: Vec::new(),
             tcp: Vec::new(),
@@ -58,24 +58,36 @@ where
         }
         per_worker.push(s);
     }
-    let cores = core_affinity::get_core_ids().unwrap_or_default();
-    let make = Arc::new(make);
-    let mut threads = Vec::with_capacity(workers);
-    for (index, socks) in per_worker.into_iter().enumerate() {
-        let core = cores.get(index % cores.len().max(1)).copied();
-        let make = Arc::clone(&make);
-        let t = std::thread::Builder::new()
-            .name(format!("ferrodns-w{index}"))
-            .spawn(move || {
-                if let Some(c) = core {
-                    core_affinity::set_for_current(c);
-                }
-                run(index, socks, make.as_ref());
-            })
-            .map_err(|source| RuntimeError::Thread { index, source })?;
-        threads.push(t);
+    Ok(Bound { per_worker })
+}
+
+impl Bound {
+    /// Starts one pinned worker thread per socket set. `make` builds each
+    /// worker's handler on its own thread.
+    pub fn start<H, F>(self, make: F) -> Result<Workers, RuntimeError>
+    where
+        H: PacketHandler + 'static,
+        F: Fn(usize) -> H + Send + Sync + 'static,
+    {
+        let cores = core_affinity::get_core_ids().unwrap_or_default();
+        let make = Arc::new(make);
+        let mut threads = Vec::with_capacity(self.per_worker.len());
+        for (index, socks) in self.per_worker.into_iter().enumerate() {
+            let core = cores.get(index % cores.len().max(1)).copied();
+            let make = Arc::clone(&make);
+            let t = std::thread::Builder::new()
+                .name(format!("ferrodns-w{index}"))
+                .spawn(move || {
+                    if let Some(c) = core {
+                        core_affinity::set_for_current(c);
+                    }
+                    run(index, socks, make.as_ref());
+                })
+                .map_err(|source| RuntimeError::Thread { index, source })?;
+            threads.push(t);
+        }
+        Ok(Workers { threads })
     }
-    Ok(Workers { threads })
 }
 
 fn run<H: PacketHandler + 'static, F: Fn(usize) -> H>(index: usize, socks: Sockets, make: &F) {
@@ -95,7 +107,7 @@ fn run<H: PacketHandler + 'static, F: Fn(usize) -> H>(index: usize, socks: Socke
         for (i, s) in socks.udp.into_iter().enumerate() {
             match UdpSocket::from_std(s) {
                 Ok(u) => {
-                    tokio::task::spawn_local(udp_loop(i, u, Rc::clone(&handler)));
+                    tokio::task::spawn_local(udp_loop(i, Rc::new(u), Rc::clone(&handler)));
                 }
                 Err(e) => crate::log::error(None, &format!("worker {index}: udp socket: {e}")),
             }
@@ -112,7 +124,7 @@ fn run<H: PacketHandler + 'static, F: Fn(usize) -> H>(index: usize, socks: Socke
     });
 }
 
-async fn udp_loop<H: PacketHandler>(listener: usize, sock: UdpSocket, handler: Rc<RefCell<H>>) {
+async fn udp_loop<H: PacketHandler>(listener: usize, sock: Rc<UdpSocket>, handler: Rc<RefCell<H>>) {
     let local = sock
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
@@ -131,9 +143,20 @@ async fn udp_loop<H: PacketHandler>(listener: usize, sock: UdpSocket, handler: R
             local,
             tcp: false,
         };
-        let send = handler.borrow_mut().handle(&p, &mut out);
-        if send {
-            let _ = sock.send_to(&out, src).await;
+        let handled = handler.borrow_mut().handle(&p, &mut out);
+        match handled {
+            Handled::Reply => {
+                let _ = sock.send_to(&out, src).await;
+            }
+            Handled::Drop => {}
+            Handled::Later(reply) => {
+                let sock = Rc::clone(&sock);
+                tokio::task::spawn_local(async move {
+                    if let Some(r) = reply.await {
+                        let _ = sock.send_to(&r, src).await;
+                    }
+                });
+            }
         }
     }
 }
@@ -159,11 +182,12 @@ async fn tcp_accept<H: PacketHandler + 'static>(
     }
 }
 
-/// Length-prefixed messages, answered in order, until the client closes,
-/// sends garbage framing or stays idle too long.
+/// Length-prefixed messages until the client closes, sends a broken frame
+/// or stays idle too long. Replies that must wait are written when ready,
+/// so they may overtake each other (RFC 7766 allows it).
 async fn tcp_conn<H: PacketHandler>(
     listener: usize,
-    mut s: TcpStream,
+    s: TcpStream,
     peer: SocketAddr,
     handler: Rc<RefCell<H>>,
 ) {
@@ -171,18 +195,20 @@ async fn tcp_conn<H: PacketHandler>(
     let local = s
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let (mut rd, wr) = s.into_split();
+    let wr = Rc::new(tokio::sync::Mutex::new(wr));
     let mut buf = Vec::with_capacity(512);
     let mut out = Vec::with_capacity(4096);
     let mut wait = TCP_READ_TIMEOUT;
     loop {
         let mut len = [0u8; 2];
-        match tokio::time::timeout(wait, s.read_exact(&mut len)).await {
+        match tokio::time::timeout(wait, rd.read_exact(&mut len)).await {
             Ok(Ok(_)) => {}
             _ => return,
         }
         let n = usize::from(u16::from_be_bytes(len));
         buf.resize(n, 0);
-        match tokio::time::timeout(TCP_READ_TIMEOUT, s.read_exact(&mut buf)).await {
+        match tokio::time::timeout(TCP_READ_TIMEOUT, rd.read_exact(&mut buf)).await {
             Ok(Ok(_)) => {}
             _ => return,
         }
@@ -194,19 +220,36 @@ async fn tcp_conn<H: PacketHandler>(
             local,
             tcp: true,
         };
-        let send = handler.borrow_mut().handle(&p, &mut out);
-        if !send {
-            continue;
-        }
-        let Ok(len) = u16::try_from(out.len()) else {
-            continue;
-        };
-        let mut framed = Vec::with_capacity(out.len() + 2);
-        framed.extend_from_slice(&len.to_be_bytes());
-        framed.extend_from_slice(&out);
-        match tokio::time::timeout(TCP_WRITE_TIMEOUT, s.write_all(&framed)).await {
-            Ok(Ok(())) => {}
-            _ => return,
+        let handled = handler.borrow_mut().handle(&p, &mut out);
+        match handled {
+            Handled::Reply => {
+                if !write_framed(&wr, &out).await {
+                    return;
+                }
+            }
+            Handled::Drop => {}
+            Handled::Later(reply) => {
+                let wr = Rc::clone(&wr);
+                tokio::task::spawn_local(async move {
+                    if let Some(r) = reply.await {
+                        write_framed(&wr, &r).await;
+                    }
+                });
+            }
         }
     }
+}
+
+async fn write_framed(wr: &tokio::sync::Mutex<OwnedWriteHalf>, msg: &[u8]) -> bool {
+    let Ok(len) = u16::try_from(msg.len()) else {
+        return true;
+    };
+    let mut framed = Vec::with_capacity(msg.len() + 2);
+    framed.extend_from_slice(&len.to_be_bytes());
+    framed.extend_from_slice(msg);
+    let mut w = wr.lock().await;
+    matches!(
+        tokio::time::timeout(TCP_WRITE_TIMEOUT, w.write_all(&framed)).await,
+        Ok(Ok(()))
+    )
 }

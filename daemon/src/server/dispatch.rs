@@ -1,15 +1,18 @@
 //! One query from bytes to reply bytes: the checks CoreDNS's server makes,
 //! routing to the most specific zone, the chain, then EDNS and truncation.
 
-use super::config::{Config, Listener, Route};
+use super::config::{Block, Config, Listener, Route};
 use super::edns;
 use crate::plugin::{client_write, Proto, Request};
-use crate::runtime::{Packet, PacketHandler};
+use crate::runtime::{Handled, Packet, PacketHandler};
 use crate::wire::{self, Accept, Header};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{DNSClass, RecordType};
+use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 /// A worker's view of the configuration; one per worker.
@@ -27,22 +30,22 @@ const FORMERR: u8 = 1;
 const NOTIMP: u8 = 4;
 
 impl PacketHandler for Dispatcher {
-    fn handle(&mut self, p: &Packet<'_>, out: &mut Vec<u8>) -> bool {
+    fn handle(&mut self, p: &Packet<'_>, out: &mut Vec<u8>) -> Handled {
         let Some(l) = self.config.listeners.get(p.listener) else {
-            return false;
+            return Handled::Drop;
         };
         let Ok(h) = Header::parse(p.data) else {
-            return false;
+            return Handled::Drop;
         };
         match wire::accept(&h) {
-            Accept::Ignore => return false,
+            Accept::Ignore => return Handled::Drop,
             Accept::Reject => {
                 wire::header_reply(&h, FORMERR, out);
-                return true;
+                return Handled::Reply;
             }
             Accept::NotImplemented => {
                 wire::header_reply(&h, NOTIMP, out);
-                return true;
+                return Handled::Reply;
             }
             Accept::Accept => {}
         }
@@ -50,14 +53,14 @@ impl PacketHandler for Dispatcher {
             Ok(m) => m,
             Err(_) => {
                 wire::header_reply(&h, FORMERR, out);
-                return true;
+                return Handled::Reply;
             }
         };
         serve(l, msg, p, out)
     }
 }
 
-fn serve(l: &Listener, msg: Message, p: &Packet<'_>, out: &mut Vec<u8>) -> bool {
+fn serve(l: &Listener, msg: Message, p: &Packet<'_>, out: &mut Vec<u8>) -> Handled {
     let proto = if p.tcp { Proto::Tcp } else { Proto::Udp };
     let Some(q) = msg.queries.first() else {
         return write_error(&msg, ResponseCode::ServFail, out);
@@ -66,7 +69,7 @@ fn serve(l: &Listener, msg: Message, p: &Packet<'_>, out: &mut Vec<u8>) -> bool 
         return write_error(&msg, ResponseCode::Refused, out);
     }
     if msg.edns.as_ref().is_some_and(|e| e.version() != 0) {
-        return edns::badvers(&msg, out).is_ok();
+        return sent(edns::badvers(&msg, out).is_ok());
     }
     let name = q.name().to_lowercase().to_string();
     let Some(route) = route(l, &name, q.query_type()) else {
@@ -75,7 +78,7 @@ fn serve(l: &Listener, msg: Message, p: &Packet<'_>, out: &mut Vec<u8>) -> bool 
     if route.block.chain.is_empty() {
         return write_error(&msg, ResponseCode::Refused, out);
     }
-    let mut req = Request {
+    let req = Request {
         msg,
         wire_len: p.data.len(),
         src: p.src,
@@ -85,10 +88,41 @@ fn serve(l: &Listener, msg: Message, p: &Packet<'_>, out: &mut Vec<u8>) -> bool 
         zone: Arc::clone(&route.zone),
         start: Instant::now(),
     };
-    let outcome = if route.block.debug {
-        route.block.chain.serve(&mut req)
+    let mut fut: Pin<Box<dyn Future<Output = Option<Vec<u8>>>>> =
+        Box::pin(run_chain(Arc::clone(&route.block), req, l.name.clone()));
+    // Most chains never wait: poll once here and answer at once; only a
+    // chain that waits on the network goes to the worker's task queue.
+    let mut cx = Context::from_waker(Waker::noop());
+    match fut.as_mut().poll(&mut cx) {
+        Poll::Ready(Some(bytes)) => {
+            out.clear();
+            out.extend_from_slice(&bytes);
+            Handled::Reply
+        }
+        Poll::Ready(None) => Handled::Drop,
+        Poll::Pending => Handled::Later(fut),
+    }
+}
+
+fn sent(ok: bool) -> Handled {
+    if ok {
+        Handled::Reply
     } else {
-        match catch_unwind(AssertUnwindSafe(|| route.block.chain.serve(&mut req))) {
+        Handled::Drop
+    }
+}
+
+/// Runs a block's chain for one query and encodes what it answers. A panic
+/// in a plugin is answered SERVFAIL and logged, unless the block has `debug`.
+async fn run_chain(block: Arc<Block>, mut req: Request, server: String) -> Option<Vec<u8>> {
+    let outcome = if block.debug {
+        block.chain.serve(&mut req).await
+    } else {
+        match (CatchUnwind {
+            inner: block.chain.serve(&mut req),
+        })
+        .await
+        {
             Ok(o) => o,
             Err(panic) => {
                 let what = panic
@@ -98,9 +132,11 @@ fn serve(l: &Listener, msg: Message, p: &Packet<'_>, out: &mut Vec<u8>) -> bool 
                     .unwrap_or_default();
                 crate::log::error(
                     None,
-                    &format!("Recovered from panic in server: \"{}\" {what}", l.name),
+                    &format!("Recovered from panic in server: \"{server}\" {what}"),
                 );
-                return write_error(&req.msg, ResponseCode::ServFail, out);
+                let mut out = Vec::new();
+                write_error(&req.msg, ResponseCode::ServFail, &mut out);
+                return Some(out);
             }
         }
     };
@@ -108,18 +144,39 @@ fn serve(l: &Listener, msg: Message, p: &Packet<'_>, out: &mut Vec<u8>) -> bool 
         Some(r) => r,
         None if !client_write(outcome.rcode) => req.error_reply(outcome.rcode),
         // A plugin chose to send nothing (acl's drop).
-        None => return false,
+        None => return None,
     };
     edns::size_and_do(&req.msg, &mut reply);
-    edns::encode_fitting(&mut reply, req.size(), out).is_ok()
+    let mut out = Vec::with_capacity(512);
+    edns::encode_fitting(&mut reply, req.size(), &mut out).ok()?;
+    Some(out)
+}
+
+/// Catches a panic raised while polling the inner future.
+struct CatchUnwind<F> {
+    inner: F,
+}
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = std::thread::Result<F::Output>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `inner` is structurally pinned: it is never moved out of
+        // `self`, and CatchUnwind has no Drop impl or Unpin impl of its own.
+        let inner = unsafe { self.map_unchecked_mut(|s| &mut s.inner) };
+        match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
 }
 
 /// CoreDNS's errorFunc: the rcode, the question, the client's OPT.
-fn write_error(q: &Message, rcode: ResponseCode, out: &mut Vec<u8>) -> bool {
+fn write_error(q: &Message, rcode: ResponseCode, out: &mut Vec<u8>) -> Handled {
     let mut m = crate::plugin::request::reply_to(q);
     m.metadata.response_code = rcode;
     edns::size_and_do(q, &mut m);
-    edns::encode_fitting(&mut m, usize::from(u16::MAX), out).is_ok()
+    sent(edns::encode_fitting(&mut m, usize::from(u16::MAX), out).is_ok())
 }
 
 /// The block for `name`: the longest zone on the listener that holds it;
