@@ -1,5 +1,8 @@
 //! hosts: PLACEHOLDER until the hosts plugin lands.
 
+#[allow(dead_code)]
+mod hostsfile;
+
 use crate::corefile::{Directive, Error};
 use crate::plugin::{Action, BlockSetup, Request};
 
