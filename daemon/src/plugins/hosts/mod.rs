@@ -6,11 +6,12 @@
 //! modification time or size changed. Inline entries never change.
 
 mod hostsfile;
+mod setup;
 
 pub use hostsfile::{parse, Hostsfile, Map};
+pub use setup::setup;
 
-use crate::corefile::{Directive, Error};
-use crate::plugin::{names, Action, BlockSetup, Outcome, Request};
+use crate::plugin::{names, Action, Outcome, Request};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::{A, AAAA, PTR};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
@@ -277,10 +278,6 @@ fn name_from_text(s: &str) -> Option<Name> {
         labels.push(cur);
     }
     Name::from_labels(labels.iter().map(Vec::as_slice)).ok()
-}
-
-pub fn setup(_b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
-    Err(Error::new(ds[0].pos(), "not implemented yet"))
 }
 
 #[cfg(test)]
