@@ -1,16 +1,284 @@
-//! hosts: PLACEHOLDER until the hosts plugin lands.
+//! hosts: answers A, AAAA and PTR from an `/etc/hosts` style file and
+//! from entries inlined in the Corefile, as CoreDNS's hosts plugin does.
+//!
+//! The file's parse sits behind an `ArcSwap`, shared by every worker; a
+//! background thread re-reads the file every `reload` interval when its
+//! modification time or size changed. Inline entries never change.
 
-use crate::corefile::{Directive, Error};
-use crate::plugin::{Action, BlockSetup, Request};
+mod hostsfile;
+mod setup;
 
-pub struct Hosts;
+pub use hostsfile::{parse, Hostsfile, Map};
+pub use setup::setup;
 
-impl Hosts {
-    pub fn query(&self, _req: &mut Request) -> Action {
-        Action::Next
+use crate::plugin::{names, Action, Outcome, Request};
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::rdata::{A, AAAA, PTR};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use std::sync::Arc;
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+pub struct Hosts {
+    file: Arc<Hostsfile>,
+    inline: Box<Map>,
+    /// The zones the plugin answers for, lowercased and fully qualified.
+    zones: Vec<String>,
+    ttl: u32,
+    fall: Fall,
+    /// `fallthrough_unsupported`: other query types fall through too.
+    fall_unsupported: bool,
+    /// The reload thread, woken when the plugin goes away.
+    reloader: Option<Thread>,
+}
+
+/// `fallthrough [ZONES...]`, kept here as plain zones so that the handler
+/// can be built without a Corefile (same rules as `plugin::Fallthrough`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Fall {
+    /// None: off. Some(empty): every name. Some(zones): names under them.
+    zones: Option<Vec<String>>,
+}
+
+impl Fall {
+    /// `fallthrough` with these arguments (zones, normalized).
+    pub fn from_args(args: &[String]) -> Self {
+        Self {
+            zones: Some(names::host_zones(args, &[])),
+        }
+    }
+    pub fn is_set(&self) -> bool {
+        self.zones.is_some()
+    }
+    pub fn through(&self, qname: &str) -> bool {
+        match &self.zones {
+            None => false,
+            Some(z) if z.is_empty() => true,
+            Some(z) => names::zone_match(z, qname).is_some(),
+        }
     }
 }
 
-pub fn setup(_b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
-    Err(Error::new(ds[0].pos(), "not implemented yet"))
+/// What setup hands over to build the handler.
+pub struct Config {
+    pub file: Arc<Hostsfile>,
+    pub inline: Map,
+    pub zones: Vec<String>,
+    pub ttl: u32,
+    pub fall: Fall,
+    pub fall_unsupported: bool,
+    /// Zero: the file is read once.
+    pub reload: Duration,
 }
+
+pub const DEFAULT_TTL: u32 = 3600;
+pub const DEFAULT_RELOAD: Duration = Duration::from_secs(5);
+
+impl Hosts {
+    /// Reads the file once (CoreDNS does at startup) and starts the reload
+    /// thread unless `reload` is zero.
+    pub fn new(c: Config) -> Self {
+        c.file.read_hosts();
+        let reloader = if c.reload.is_zero() {
+            None
+        } else {
+            spawn_reloader(&c.file, c.reload)
+        };
+        Self {
+            file: c.file,
+            inline: Box::new(c.inline),
+            zones: c.zones,
+            ttl: c.ttl,
+            fall: c.fall,
+            fall_unsupported: c.fall_unsupported,
+            reloader,
+        }
+    }
+
+    pub fn query(&self, req: &mut Request) -> Action {
+        // CoreDNS's state.Name(): miekg's presentation form, lowercased. The
+        // answers' owner name is this too, not the client's spelling.
+        let qname = presentation_lower(req.qname());
+        let qtype = req.qtype();
+        // PTR queries need not be under the plugin's zones.
+        if qtype != RecordType::PTR && names::zone_match(&self.zones, &qname).is_none() {
+            return Action::Next;
+        }
+        let owner = req.qname().to_lowercase();
+        let file = self.file.map();
+        let maps = [&**file, &self.inline];
+        let mut answers = Vec::new();
+        match qtype {
+            RecordType::PTR => {
+                let found: Vec<&String> = match hostsfile::address_from_reverse(&qname) {
+                    Some(ip) => maps.iter().flat_map(|m| m.names(&ip)).collect(),
+                    None => Vec::new(),
+                };
+                if found.is_empty() {
+                    return Action::Next;
+                }
+                for n in found {
+                    // A name miekg could not pack would fail the whole
+                    // write in CoreDNS; here the record is left out.
+                    if let Some(target) = name_from_text(n) {
+                        answers.push(self.record(&owner, RData::PTR(PTR(target))));
+                    }
+                }
+            }
+            RecordType::A => {
+                for ip in maps.iter().flat_map(|m| m.v4(&qname)) {
+                    answers.push(self.record(&owner, RData::A(A(*ip))));
+                }
+            }
+            RecordType::AAAA => {
+                for ip in maps.iter().flat_map(|m| m.v6(&qname)) {
+                    answers.push(self.record(&owner, RData::AAAA(AAAA(*ip))));
+                }
+            }
+            _ => {
+                if self.fall_unsupported && self.fall.through(&qname) {
+                    return Action::Next;
+                }
+            }
+        }
+        if answers.is_empty() && !maps.iter().any(|m| has_name(m, &qname)) {
+            if self.fall.through(&qname) {
+                return Action::Next;
+            }
+            // No SOA to build an NXDOMAIN with: CoreDNS returns SERVFAIL.
+            return Action::Done(Outcome::rcode(ResponseCode::ServFail));
+        }
+        let mut m = req.reply();
+        m.metadata.authoritative = true;
+        m.answers = answers;
+        Action::Done(Outcome::reply(m))
+    }
+
+    fn record(&self, owner: &Name, rdata: RData) -> Record {
+        Record::from_rdata(owner.clone(), self.ttl, rdata)
+    }
+}
+
+impl Drop for Hosts {
+    fn drop(&mut self) {
+        self.file.close();
+        if let Some(t) = &self.reloader {
+            t.unpark();
+        }
+    }
+}
+
+/// CoreDNS's `otherRecordsExist`: an address of either family.
+fn has_name(m: &Map, qname: &str) -> bool {
+    !m.v4(qname).is_empty() || !m.v6(qname).is_empty()
+}
+
+/// Re-reads the file every `every` until the plugin is dropped.
+fn spawn_reloader(file: &Arc<Hostsfile>, every: Duration) -> Option<Thread> {
+    let weak = Arc::downgrade(file);
+    let spawned = std::thread::Builder::new()
+        .name("hosts-reload".into())
+        .spawn(move || loop {
+            let deadline = Instant::now() + every;
+            loop {
+                match weak.upgrade() {
+                    Some(f) if !f.is_closed() => {}
+                    _ => return,
+                }
+                let now = Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                std::thread::park_timeout(deadline - now);
+            }
+            match weak.upgrade() {
+                Some(f) if !f.is_closed() => f.read_hosts(),
+                _ => return,
+            }
+        });
+    match spawned {
+        Ok(h) => Some(h.thread().clone()),
+        Err(e) => {
+            crate::log::error(
+                Some("hosts"),
+                &format!("Cannot start the reload of {}: {e}", file.path.display()),
+            );
+            None
+        }
+    }
+}
+
+/// miekg's presentation form of a name, lowercased: `.`, space, `'`, `@`,
+/// `;`, `(`, `)`, `"` and `\` escaped with a backslash, other bytes outside
+/// printable ASCII as `\DDD`.
+pub fn presentation_lower(name: &Name) -> String {
+    let mut s = String::with_capacity(name.len() + 1);
+    for label in name.iter() {
+        for &b in label {
+            let b = b.to_ascii_lowercase();
+            match b {
+                b'.' | b' ' | b'\'' | b'@' | b';' | b'(' | b')' | b'"' | b'\\' => {
+                    s.push('\\');
+                    s.push(char::from(b));
+                }
+                b' '..=b'~' => s.push(char::from(b)),
+                _ => s.push_str(&format!("\\{b:03}")),
+            }
+        }
+        s.push('.');
+    }
+    if s.is_empty() {
+        s.push('.');
+    }
+    s
+}
+
+/// A name in presentation form (`\X` and `\DDD` escapes) to a name, as miekg
+/// packs it; None where packing would fail (empty or long labels).
+fn name_from_text(s: &str) -> Option<Name> {
+    if s == "." {
+        return Some(Name::root());
+    }
+    let b = s.as_bytes();
+    let mut labels: Vec<Vec<u8>> = Vec::new();
+    let mut cur = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => {
+                let digits = b.get(i + 1..i + 4);
+                match digits {
+                    Some(d) if d.iter().all(u8::is_ascii_digit) => {
+                        let v = d
+                            .iter()
+                            .fold(0u32, |acc, &c| acc * 10 + u32::from(c - b'0'));
+                        cur.push(u8::try_from(v).ok()?);
+                        i += 4;
+                    }
+                    _ => {
+                        cur.push(*b.get(i + 1)?);
+                        i += 2;
+                    }
+                }
+            }
+            b'.' => {
+                if cur.is_empty() {
+                    return None;
+                }
+                labels.push(std::mem::take(&mut cur));
+                i += 1;
+            }
+            c => {
+                cur.push(c);
+                i += 1;
+            }
+        }
+    }
+    if !cur.is_empty() {
+        labels.push(cur);
+    }
+    Name::from_labels(labels.iter().map(Vec::as_slice)).ok()
+}
+
+#[cfg(test)]
+mod tests;
