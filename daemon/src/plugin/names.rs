@@ -1,6 +1,8 @@
 //! Domain name helpers working on lowercased, fully qualified text names, as
 //! CoreDNS's plugin package does.
 
+use hickory_proto::rr::Name;
+
 /// Appends the trailing dot when missing.
 pub fn fqdn(s: &str) -> String {
     if s.ends_with('.') {
@@ -39,6 +41,31 @@ pub fn host_zones(args: &[String], origins: &[String]) -> Vec<String> {
     args.iter().map(|a| fqdn(&a.to_ascii_lowercase())).collect()
 }
 
+/// miekg's presentation form of a name, lowercased: `.`, space, `'`, `@`,
+/// `;`, `(`, `)`, `"` and `\` escaped with a backslash, other bytes outside
+/// printable ASCII as `\DDD`.
+pub fn lower_text(name: &Name) -> String {
+    let mut s = String::with_capacity(name.len() + 1);
+    for label in name.iter() {
+        for &b in label {
+            let b = b.to_ascii_lowercase();
+            match b {
+                b'.' | b' ' | b'\'' | b'@' | b';' | b'(' | b')' | b'"' | b'\\' => {
+                    s.push('\\');
+                    s.push(char::from(b));
+                }
+                b' '..=b'~' => s.push(char::from(b)),
+                _ => s.push_str(&format!("\\{b:03}")),
+            }
+        }
+        s.push('.');
+    }
+    if s.is_empty() {
+        s.push('.');
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,6 +77,17 @@ mod tests {
         assert!(is_subdomain("a.b.", "a.b."));
         assert!(!is_subdomain("b.", "ab."));
         assert!(!is_subdomain("a.b.", "b."));
+    }
+
+    #[test]
+    fn presentation_text() {
+        let n = Name::from_ascii("WWW.Example.org.").unwrap();
+        assert_eq!(lower_text(&n), "www.example.org.");
+        let n = Name::from_labels(vec![b"a.b".to_vec(), b"c d".to_vec(), vec![0xff]]).unwrap();
+        assert_eq!(lower_text(&n), "a\\.b.c\\ d.\\255.");
+        assert_eq!(lower_text(&Name::root()), ".");
+        let idn = Name::from_ascii("xn--bcher-kva.example.").unwrap();
+        assert_eq!(lower_text(&idn), "xn--bcher-kva.example.");
     }
 
     #[test]

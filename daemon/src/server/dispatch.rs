@@ -71,7 +71,7 @@ fn serve(l: &Listener, msg: Message, p: &Packet<'_>, out: &mut Vec<u8>) -> Handl
     if msg.edns.as_ref().is_some_and(|e| e.version() != 0) {
         return sent(edns::badvers(&msg, out).is_ok());
     }
-    let name = q.name().to_lowercase().to_string();
+    let name = crate::plugin::names::lower_text(q.name());
     let Some(route) = route(l, &name, q.query_type()) else {
         return write_error(&msg, ResponseCode::Refused, out);
     };

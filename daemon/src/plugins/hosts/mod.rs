@@ -11,7 +11,7 @@ mod setup;
 pub use hostsfile::{parse, Hostsfile, Map};
 pub use setup::setup;
 
-use crate::plugin::{names, Action, Outcome, Request};
+use crate::plugin::{names, Action, Fallthrough, Outcome, Request};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::{A, AAAA, PTR};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
@@ -25,38 +25,11 @@ pub struct Hosts {
     /// The zones the plugin answers for, lowercased and fully qualified.
     zones: Vec<String>,
     ttl: u32,
-    fall: Fall,
+    fall: Fallthrough,
     /// `fallthrough_unsupported`: other query types fall through too.
     fall_unsupported: bool,
     /// The reload thread, woken when the plugin goes away.
     reloader: Option<Thread>,
-}
-
-/// `fallthrough [ZONES...]`, kept here as plain zones so that the handler
-/// can be built without a Corefile (same rules as `plugin::Fallthrough`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Fall {
-    /// None: off. Some(empty): every name. Some(zones): names under them.
-    zones: Option<Vec<String>>,
-}
-
-impl Fall {
-    /// `fallthrough` with these arguments (zones, normalized).
-    pub fn from_args(args: &[String]) -> Self {
-        Self {
-            zones: Some(names::host_zones(args, &[])),
-        }
-    }
-    pub fn is_set(&self) -> bool {
-        self.zones.is_some()
-    }
-    pub fn through(&self, qname: &str) -> bool {
-        match &self.zones {
-            None => false,
-            Some(z) if z.is_empty() => true,
-            Some(z) => names::zone_match(z, qname).is_some(),
-        }
-    }
 }
 
 /// What setup hands over to build the handler.
@@ -65,7 +38,7 @@ pub struct Config {
     pub inline: Map,
     pub zones: Vec<String>,
     pub ttl: u32,
-    pub fall: Fall,
+    pub fall: Fallthrough,
     pub fall_unsupported: bool,
     /// Zero: the file is read once.
     pub reload: Duration,
@@ -96,9 +69,9 @@ impl Hosts {
     }
 
     pub fn query(&self, req: &mut Request) -> Action {
-        // CoreDNS's state.Name(): miekg's presentation form, lowercased. The
-        // answers' owner name is this too, not the client's spelling.
-        let qname = presentation_lower(req.qname());
+        // CoreDNS's state.Name(), lowercased. The answers' owner name is
+        // this too, not the client's spelling.
+        let qname = req.name.clone();
         let qtype = req.qtype();
         // PTR queries need not be under the plugin's zones.
         if qtype != RecordType::PTR && names::zone_match(&self.zones, &qname).is_none() {
@@ -206,31 +179,6 @@ fn spawn_reloader(file: &Arc<Hostsfile>, every: Duration) -> Option<Thread> {
             None
         }
     }
-}
-
-/// miekg's presentation form of a name, lowercased: `.`, space, `'`, `@`,
-/// `;`, `(`, `)`, `"` and `\` escaped with a backslash, other bytes outside
-/// printable ASCII as `\DDD`.
-pub fn presentation_lower(name: &Name) -> String {
-    let mut s = String::with_capacity(name.len() + 1);
-    for label in name.iter() {
-        for &b in label {
-            let b = b.to_ascii_lowercase();
-            match b {
-                b'.' | b' ' | b'\'' | b'@' | b';' | b'(' | b')' | b'"' | b'\\' => {
-                    s.push('\\');
-                    s.push(char::from(b));
-                }
-                b' '..=b'~' => s.push(char::from(b)),
-                _ => s.push_str(&format!("\\{b:03}")),
-            }
-        }
-        s.push('.');
-    }
-    if s.is_empty() {
-        s.push('.');
-    }
-    s
 }
 
 /// A name in presentation form (`\X` and `\DDD` escapes) to a name, as miekg

@@ -1,10 +1,10 @@
 //! `hosts [FILE [ZONES...]] { INLINE... ttl no_reverse reload fallthrough
 //! fallthrough_unsupported }`, checked as CoreDNS's `hostsParse` does.
 
-use super::{Config, Fall, Hosts, Hostsfile, DEFAULT_RELOAD, DEFAULT_TTL};
+use super::{Config, Hosts, Hostsfile, DEFAULT_RELOAD, DEFAULT_TTL};
 use crate::corefile::{Directive, Dispenser, Error};
 use crate::plugin::registry::only_once;
-use crate::plugin::{duration, names, BlockSetup};
+use crate::plugin::{duration, names, BlockSetup, Fallthrough};
 use crate::plugins::Handler;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,12 +32,12 @@ fn parse(b: &BlockSetup, ds: &[&Directive]) -> Result<Config, Error> {
     let mut ttl = DEFAULT_TTL;
     let mut reload = DEFAULT_RELOAD;
     let mut auto_reverse = true;
-    let mut fall = Fall::default();
+    let mut fall = Fallthrough::default();
     let mut fall_unsupported = false;
     let mut inline: Vec<String> = Vec::new();
     while d.next_block() {
         match d.val() {
-            "fallthrough" => fall = Fall::from_args(&d.remaining_args()),
+            "fallthrough" => fall = Fallthrough::from_args(&d.remaining_args()),
             "fallthrough_unsupported" => {
                 if !d.remaining_args().is_empty() {
                     return Err(d.arg_err());
@@ -224,7 +224,6 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "needs corefile::Dispenser"]
     fn parses_directive() {
         let c = config("hosts").unwrap();
         assert_eq!(c.file.path, PathBuf::from("/etc/hosts"));
@@ -257,7 +256,6 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "needs corefile::Dispenser"]
     fn directive_errors() {
         let err = |t: &str| config(t).err().unwrap_or_default();
         assert_eq!(
@@ -303,7 +301,6 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "needs corefile::Dispenser"]
     fn relative_file_under_root_and_handler_added() {
         let mut b = BlockSetup::new(vec![".".into()]);
         b.root = Some(PathBuf::from("/nonexistent/root"));
@@ -315,7 +312,6 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "needs corefile::Dispenser"]
     fn only_once_per_block() {
         let b = BlockSetup::new(vec![".".into()]);
         let one = directive("hosts /nonexistent {\nreload 0\n}");
