@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod corefile;
 pub mod log;
+pub mod metrics;
 pub mod plugin;
 pub mod plugins;
 pub mod runtime;

@@ -107,7 +107,7 @@ fn run(o: Options) -> anyhow::Result<()> {
     if !o.quiet {
         print!("{}{}", config.banner(), version());
     }
-    let _workers = bound.start(move |_| Dispatcher::new(Arc::clone(&shared)))?;
+    let _workers = bound.start(move |i| Dispatcher::new(Arc::clone(&shared), i))?;
     if let Some(p) = &o.pidfile {
         std::fs::write(p, format!("{}\n", std::process::id()))
             .with_context(|| format!("write pidfile {p}"))?;

@@ -32,7 +32,8 @@ impl Chain {
             match h.query(req) {
                 Action::Next => {}
                 Action::Watch => watchers |= 1 << i,
-                Action::Done(o) => {
+                Action::Done(mut o) => {
+                    o.plugin = Some(h.name());
                     outcome = Some(o);
                     break;
                 }

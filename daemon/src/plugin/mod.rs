@@ -14,11 +14,13 @@ pub mod fallthrough;
 pub mod names;
 pub mod registry;
 pub mod request;
+pub mod worker;
 
 pub use chain::Chain;
 pub use fallthrough::Fallthrough;
 pub use registry::{BlockSetup, ORDER};
 pub use request::{Proto, Request};
+pub use worker::Worker;
 
 use hickory_proto::op::{Message, ResponseCode};
 use std::fmt;
@@ -40,6 +42,8 @@ pub struct Outcome {
     pub reply: Option<Message>,
     pub rcode: ResponseCode,
     pub error: Option<PluginError>,
+    /// The plugin that ended the chain (set by the chain).
+    pub plugin: Option<&'static str>,
 }
 
 impl Outcome {
@@ -50,6 +54,7 @@ impl Outcome {
             reply: Some(msg),
             rcode,
             error: None,
+            plugin: None,
         }
     }
     /// Nothing written; the server writes an error reply when `rcode` is not
@@ -60,6 +65,7 @@ impl Outcome {
             reply: None,
             rcode,
             error: None,
+            plugin: None,
         }
     }
     /// Nothing written, with an error to report.
@@ -68,6 +74,7 @@ impl Outcome {
             reply: None,
             rcode,
             error: Some(error),
+            plugin: None,
         }
     }
 }

@@ -1,8 +1,10 @@
 //! The query as plugins see it.
 
+use super::Worker;
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -41,6 +43,8 @@ pub struct Request {
     pub zone: Arc<str>,
     /// When the query was read off the socket.
     pub start: Instant,
+    /// The worker serving it.
+    pub worker: Rc<Worker>,
 }
 
 impl Request {

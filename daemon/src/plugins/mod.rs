@@ -123,6 +123,7 @@ pub(crate) mod testutil {
             name: name.to_ascii_lowercase(),
             zone: Arc::from("."),
             start: std::time::Instant::now(),
+            worker: std::rc::Rc::new(crate::plugin::Worker::new(0)),
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use super::config::{Block, Config, Listener, Route};
 use super::edns;
-use crate::plugin::{client_write, Proto, Request};
+use crate::plugin::{client_write, Proto, Request, Worker};
 use crate::runtime::{Handled, Packet, PacketHandler};
 use crate::wire::{self, Accept, Header};
 use hickory_proto::op::{Message, ResponseCode};
@@ -11,6 +11,7 @@ use hickory_proto::rr::{DNSClass, RecordType};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
@@ -18,11 +19,15 @@ use std::time::Instant;
 /// A worker's view of the configuration; one per worker.
 pub struct Dispatcher {
     config: Arc<Config>,
+    worker: Rc<Worker>,
 }
 
 impl Dispatcher {
-    pub fn new(config: Arc<Config>) -> Self {
-        Self { config }
+    pub fn new(config: Arc<Config>, index: usize) -> Self {
+        Self {
+            config,
+            worker: Rc::new(Worker::new(index)),
+        }
     }
 }
 
@@ -56,11 +61,17 @@ impl PacketHandler for Dispatcher {
                 return Handled::Reply;
             }
         };
-        serve(l, msg, p, out)
+        serve(l, msg, p, &self.worker, out)
     }
 }
 
-fn serve(l: &Listener, msg: Message, p: &Packet<'_>, out: &mut Vec<u8>) -> Handled {
+fn serve(
+    l: &Listener,
+    msg: Message,
+    p: &Packet<'_>,
+    worker: &Rc<Worker>,
+    out: &mut Vec<u8>,
+) -> Handled {
     let proto = if p.tcp { Proto::Tcp } else { Proto::Udp };
     let Some(q) = msg.queries.first() else {
         return write_error(&msg, ResponseCode::ServFail, out);
@@ -87,6 +98,7 @@ fn serve(l: &Listener, msg: Message, p: &Packet<'_>, out: &mut Vec<u8>) -> Handl
         name,
         zone: Arc::clone(&route.zone),
         start: Instant::now(),
+        worker: Rc::clone(worker),
     };
     let mut fut: Pin<Box<dyn Future<Output = Option<Vec<u8>>>>> =
         Box::pin(run_chain(Arc::clone(&route.block), req, l.name.clone()));
