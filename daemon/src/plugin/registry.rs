@@ -127,6 +127,9 @@ pub struct BlockSetup {
     /// `chaos` is loaded: CH class queries are let through to the chain.
     pub class_chaos: bool,
     handlers: Vec<Handler>,
+    /// The next per-worker state slot (see `Worker::state`), counted across
+    /// every block of one Corefile.
+    next_slot: usize,
 }
 
 impl BlockSetup {
@@ -139,7 +142,25 @@ impl BlockSetup {
             stacktrace: false,
             class_chaos: false,
             handlers: Vec::new(),
+            next_slot: 0,
         }
+    }
+
+    /// Continues slot numbering from the previous block of the Corefile.
+    pub fn with_first_slot(mut self, slot: usize) -> Self {
+        self.next_slot = slot;
+        self
+    }
+
+    /// A per-worker state slot for a plugin instance (see `Worker::state`).
+    pub fn slot(&mut self) -> usize {
+        self.next_slot += 1;
+        self.next_slot - 1
+    }
+
+    /// The slot the next block starts from.
+    pub fn slots_used(&self) -> usize {
+        self.next_slot
     }
 
     pub fn add(&mut self, h: Handler) {

@@ -61,6 +61,7 @@ fn socket_addr(h: &ListenHost, port: u16) -> SocketAddr {
 pub fn build(blocks: &[ServerBlock], default_port: u16) -> Result<Config, Error> {
     let mut listeners: Vec<Listener> = Vec::new();
     let mut debug = false;
+    let mut slots = 0;
     for sb in blocks {
         let mut addrs: Vec<(ZoneAddr, &corefile::Token)> = Vec::new();
         for key in &sb.keys {
@@ -79,8 +80,9 @@ pub fn build(blocks: &[ServerBlock], default_port: u16) -> Result<Config, Error>
             }
         }
         let origins: Vec<String> = addrs.iter().map(|(za, _)| za.zone.clone()).collect();
-        let mut setup = BlockSetup::new(origins);
+        let mut setup = BlockSetup::new(origins).with_first_slot(slots);
         setup.run(&sb.directives)?;
+        slots = setup.slots_used();
         debug |= setup.debug;
         let class_chaos = setup.class_chaos;
         let hosts = setup.listen_hosts.clone();
