@@ -7,6 +7,7 @@
 //! zone transfers and NOTIFY handling beyond CoreDNS's "dropping notify".
 
 mod lookup;
+mod raw;
 mod reload;
 mod setup;
 mod zone;

@@ -37,6 +37,11 @@ a.b.ent  IN A    192.0.2.5
 sub      IN NS   ns.sub
          IN NS   ns.other.net.
 ns.sub   IN A    192.0.2.6
+signed   IN NS   ns.other.net.
+         IN DS   12345 8 2 ( 00112233
+                             44556677 ) ; split digest
+@        IN RRSIG SOA 8 2 3600 20300101000000 20200101000000 12345 example.org. AQID
+         IN DNSKEY 257 3 8 AQID
 srv      IN SRV  10 5 80 www
 _sip._TCP IN SRV 0 5 5060 Mail
 twomx    IN MX   10 mail
@@ -379,6 +384,26 @@ fn ds_at_a_delegation_is_answered_by_the_parent() {
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
     assert!(m.answers.is_empty());
     assert_eq!(lines(&m.authorities), vec![SOA.to_string()]);
+    // With a DS at the cut, the parent answers it.
+    let m = ask(&f, "signed.example.org.", RecordType::DS).unwrap();
+    assert!(m.metadata.authoritative);
+    assert_eq!(m.answers.len(), 1);
+    assert_eq!(m.answers[0].record_type(), RecordType::DS);
+    let hickory_proto::rr::RData::Unknown { rdata, .. } = &m.answers[0].data else {
+        panic!("DS data")
+    };
+    // 12345 8 2 0011223344556677 on the wire.
+    assert_eq!(
+        rdata.anything,
+        [0x30, 0x39, 8, 2, 0, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77]
+    );
+    assert_eq!(lines(&m.authorities), apex_ns());
+    let m = ask(&f, "signed.example.org.", RecordType::A).unwrap();
+    assert!(!m.metadata.authoritative);
+    assert_eq!(
+        lines(&m.authorities),
+        vec![a("signed.example.org.", 3600, "NS", "ns.other.net.")]
+    );
     // Below the cut DS is referred like anything else.
     let m = ask(&f, "x.sub.example.org.", RecordType::DS).unwrap();
     assert!(!m.metadata.authoritative);
@@ -484,6 +509,18 @@ fn apex_without_records_of_its_own() {
     let m = ask(&f, "example.net.", RecordType::A).unwrap();
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
     assert_eq!(m.authorities.len(), 1);
+}
+
+#[test]
+fn dnssec_types_are_served_as_plain_rrsets() {
+    let f = plugin(Fall::default());
+    let m = ask(&f, "example.org.", RecordType::DNSKEY).unwrap();
+    assert_eq!(m.answers.len(), 1);
+    assert_eq!(m.answers[0].record_type(), RecordType::DNSKEY);
+    // The RRSIG over the SOA is kept out of the tree, as CoreDNS does.
+    let m = ask(&f, "example.org.", RecordType::RRSIG).unwrap();
+    assert!(m.answers.is_empty());
+    assert_eq!(lines(&m.authorities), vec![SOA.to_string()]);
 }
 
 #[test]

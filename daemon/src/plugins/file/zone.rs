@@ -3,6 +3,7 @@
 //! empty non-terminals can be found by looking at the next name, the apex
 //! SOA and NS kept aside.
 
+use super::raw;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_proto::serialize::txt::Parser;
 use std::collections::BTreeMap;
@@ -120,13 +121,16 @@ impl Zone {
         let origin = origin.to_lowercase();
         let origin_text = origin.to_ascii();
         let fname = file.display().to_string();
-        let parsed = Parser::new(text, Some(file.to_path_buf()), Some(origin.clone())).parse();
-        let (_, sets) = parsed.map_err(|e| {
+        let invalid = |e: &dyn fmt::Display| {
             LoadError::Invalid(format!(
                 "failed to parse file {} for origin {origin_text} with error {e}",
                 super::go_quote(&fname)
             ))
-        })?;
+        };
+        let rewritten = raw::rewrite(text, &origin);
+        let src = rewritten.as_ref().map_or(text, |r| r.text.as_str());
+        let parsed = Parser::new(src, Some(file.to_path_buf()), Some(origin.clone())).parse();
+        let (_, sets) = parsed.map_err(|e| invalid(&e))?;
         let mut z = Zone::empty(&origin);
         // The first SOA decides whether a reload has anything new.
         if serial >= 0 {
@@ -148,7 +152,19 @@ impl Zone {
         }
         for set in sets.into_values() {
             for r in set.records_without_rrsigs() {
-                z.insert(r.clone())?;
+                let mut r = r.clone();
+                if let Some(raw) = rewritten.as_ref().and_then(|rw| rw.raw_of(&r)) {
+                    // CoreDNS keeps RRSIGs over the SOA and the apex NS
+                    // aside, for DNSSEC answers this plugin does not give.
+                    if raw.covered() == Some(RecordType::SOA)
+                        || (raw.covered() == Some(RecordType::NS)
+                            && r.name.to_lowercase() == origin)
+                    {
+                        continue;
+                    }
+                    r.data = raw.rdata().map_err(|e| invalid(&e))?;
+                }
+                z.insert(r)?;
             }
         }
         if z.soa.is_none() {
