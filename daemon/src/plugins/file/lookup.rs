@@ -3,6 +3,7 @@
 //! CNAME chasing inside the zone; additional-section addresses.
 
 use super::zone::{labels, Node, Zone};
+use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use std::collections::HashSet;
 
@@ -111,6 +112,30 @@ impl Zone {
                 }
                 continue;
             };
+            // A DNAME above the name: substitute (RFC 6672).
+            if let Some(dname) = node.get(RecordType::DNAME).first() {
+                if let Some(cname) = synthesize_cname(qname, dname) {
+                    let target = cname_target(&cname).cloned();
+                    if target.is_some_and(|t| t == *qname) {
+                        // A substitution that does not change the name only loops.
+                        return Answer::fail();
+                    }
+                    let mut a = if qtype == RecordType::CNAME {
+                        Answer {
+                            answer: vec![cname],
+                            ns: self.ns.clone(),
+                            extra: Vec::new(),
+                            res: Res::Success,
+                        }
+                    } else {
+                        self.external_lookup(up, vec![cname], qtype, depth + 1)
+                    };
+                    let mut answer = node.get(RecordType::DNAME).to_vec();
+                    answer.append(&mut a.answer);
+                    a.answer = answer;
+                    return a;
+                }
+            }
             if let Some((ns, extra)) = self.delegation_from(node, qname, qtype) {
                 return Answer {
                     answer: Vec::new(),
@@ -359,6 +384,40 @@ impl Zone {
         }
         extra
     }
+}
+
+/// The CNAME a DNAME makes for a name strictly below its owner: owned by
+/// `qname`, with the DNAME's TTL.
+fn synthesize_cname(qname: &Name, dname: &Record) -> Option<Record> {
+    let RData::Unknown { rdata, .. } = &dname.data else {
+        return None;
+    };
+    let target = wire_name(&rdata.anything)?;
+    let owner = labels(&dname.name);
+    let q = labels(qname);
+    if q <= owner || !dname.name.zone_of(qname) {
+        return None;
+    }
+    let keep = qname.iter().take(q - owner);
+    let new = Name::from_labels(keep.chain(target.iter())).ok()?;
+    let mut r = Record::from_rdata(qname.clone(), dname.ttl, RData::CNAME(CNAME(new)));
+    r.dns_class = dname.dns_class;
+    Some(r)
+}
+
+/// An uncompressed domain name on the wire.
+fn wire_name(b: &[u8]) -> Option<Name> {
+    let mut labels: Vec<&[u8]> = Vec::new();
+    let mut i = 0;
+    loop {
+        let len = usize::from(*b.get(i)?);
+        if len == 0 {
+            break;
+        }
+        labels.push(b.get(i + 1..i + 1 + len)?);
+        i += 1 + len;
+    }
+    Name::from_labels(labels).ok()
 }
 
 /// `*.` in place of the leftmost label; None for names of fewer than two

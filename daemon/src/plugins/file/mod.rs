@@ -1,10 +1,10 @@
 //! file: serves zones from RFC 1035 master files, as CoreDNS's `file`
-//! plugin does (lookup, wildcards, CNAME chasing, delegations, reload on
-//! SOA serial change).
+//! plugin does (lookup, wildcards, CNAME and DNAME chasing, delegations,
+//! reload on SOA serial change).
 //!
-//! Not done: DNSSEC (no RRSIG/NSEC with the DO bit; hickory's parser, built
-//! without DNSSEC, rejects those types), DNAME (hickory cannot parse it),
-//! zone transfers and NOTIFY handling beyond CoreDNS's "dropping notify".
+//! Not done: DNSSEC answers (DS, DNSKEY, RRSIG and NSEC load and are served
+//! as plain RRsets, but the DO bit adds no signatures or denial proofs),
+//! zone transfers, and NOTIFY beyond CoreDNS's "dropping notify".
 
 mod lookup;
 mod raw;

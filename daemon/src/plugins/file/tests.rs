@@ -46,6 +46,8 @@ srv      IN SRV  10 5 80 www
 _sip._TCP IN SRV 0 5 5060 Mail
 twomx    IN MX   10 mail
          IN MX   20 mail
+dname    IN DNAME wild
+self     IN DNAME self
 "#;
 
 fn zone(text: &str, origin: &str) -> Zone {
@@ -519,6 +521,46 @@ fn dnssec_types_are_served_as_plain_rrsets() {
     assert_eq!(m.answers[0].record_type(), RecordType::DNSKEY);
     // The RRSIG over the SOA is kept out of the tree, as CoreDNS does.
     let m = ask(&f, "example.org.", RecordType::RRSIG).unwrap();
+    assert!(m.answers.is_empty());
+    assert_eq!(lines(&m.authorities), vec![SOA.to_string()]);
+}
+
+#[test]
+fn dname_substitution() {
+    let f = plugin(Fall::default());
+    let m = ask(&f, "Foo.dname.example.org.", RecordType::CNAME).unwrap();
+    assert_eq!(m.answers.len(), 2);
+    assert_eq!(m.answers[0].record_type(), RecordType::DNAME);
+    assert_eq!(
+        m.answers[1].to_string(),
+        a(
+            "foo.dname.example.org.",
+            3600,
+            "CNAME",
+            "foo.wild.example.org."
+        )
+    );
+    assert_eq!(lines(&m.authorities), apex_ns());
+    // Other types follow the CNAME (here to the wildcard).
+    let m = ask(&f, "foo.dname.example.org.", RecordType::A).unwrap();
+    assert_eq!(
+        lines(&m.answers[1..]),
+        vec![
+            a(
+                "foo.dname.example.org.",
+                3600,
+                "CNAME",
+                "foo.wild.example.org."
+            ),
+            a("foo.wild.example.org.", 3600, "A", "192.0.2.4"),
+        ]
+    );
+    // A substitution to the same name is a loop: SERVFAIL.
+    let o = done(&f, "x.self.example.org.", RecordType::A);
+    assert!(o.reply.is_none());
+    assert_eq!(o.rcode, ResponseCode::ServFail);
+    // The DNAME owner itself is not substituted.
+    let m = ask(&f, "dname.example.org.", RecordType::A).unwrap();
     assert!(m.answers.is_empty());
     assert_eq!(lines(&m.authorities), vec![SOA.to_string()]);
 }
