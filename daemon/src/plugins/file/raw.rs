@@ -1,0 +1,481 @@
+//! Record types hickory's zone parser cannot read in this build (it has no
+//! DNSSEC support and no DNAME): DS, CDS, DNSKEY, CDNSKEY, RRSIG, NSEC,
+//! DNAME and RFC 3597 `TYPEnnn \# ...` records. Before parsing, each one's
+//! type and data are swapped for a TXT placeholder, so hickory still does
+//! owner, TTL and class inheritance; afterwards the placeholders become
+//! opaque records of the real type, their data encoded here.
+
+use hickory_proto::rr::rdata::NULL;
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use hickory_proto::serialize::txt::parse_ttl;
+use std::str::FromStr;
+
+/// One swapped-out record: its type, data tokens and the `$ORIGIN` in force.
+pub(crate) struct Raw {
+    rtype: RecordType,
+    origin: Name,
+    tokens: Vec<String>,
+}
+
+/// The text with placeholders, and what they stand for.
+pub(crate) struct Rewritten {
+    pub text: String,
+    /// Placeholder TXT strings are `marker` followed by the index in `raws`.
+    pub marker: String,
+    pub raws: Vec<Raw>,
+}
+
+struct Tok {
+    start: usize,
+    text: String,
+    quoted: bool,
+    /// Parenthesis depth where the token starts.
+    depth: u32,
+}
+
+struct Entry {
+    /// The line starts with blank space: no owner.
+    blank: bool,
+    toks: Vec<Tok>,
+    /// Where the entry ends (its closing newline, or the end of the text).
+    end: usize,
+}
+
+fn entries(text: &str) -> Vec<Entry> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut depth = 0u32;
+    let mut cur = Entry {
+        blank: b.first().is_some_and(|c| *c == b' ' || *c == b'\t'),
+        toks: Vec::new(),
+        end: 0,
+    };
+    while i < b.len() {
+        match b[i] {
+            b'\n' => {
+                i += 1;
+                if depth == 0 {
+                    cur.end = i - 1;
+                    let next = Entry {
+                        blank: b.get(i).is_some_and(|c| *c == b' ' || *c == b'\t'),
+                        toks: Vec::new(),
+                        end: 0,
+                    };
+                    out.push(std::mem::replace(&mut cur, next));
+                }
+            }
+            b';' => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b' ' | b'\t' | b'\r' => i += 1,
+            b'(' => {
+                depth += 1;
+                i += 1;
+            }
+            b')' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            b'"' => {
+                let start = i;
+                i += 1;
+                let mut s = Vec::new();
+                while i < b.len() && b[i] != b'"' {
+                    if b[i] == b'\\' && i + 1 < b.len() {
+                        s.push(b[i]);
+                        i += 1;
+                    }
+                    s.push(b[i]);
+                    i += 1;
+                }
+                i = (i + 1).min(b.len());
+                cur.toks.push(Tok {
+                    start,
+                    text: String::from_utf8_lossy(&s).into_owned(),
+                    quoted: true,
+                    depth,
+                });
+            }
+            _ => {
+                let start = i;
+                while i < b.len() && !b" \t\r\n;()\"".contains(&b[i]) {
+                    if b[i] == b'\\' && i + 1 < b.len() {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                cur.toks.push(Tok {
+                    start,
+                    text: text[start..i].to_string(),
+                    quoted: false,
+                    depth,
+                });
+            }
+        }
+    }
+    cur.end = b.len();
+    out.push(cur);
+    out
+}
+
+/// The types swapped out, by mnemonic (`TYPEnnn` included).
+fn raw_type(t: &str) -> Option<RecordType> {
+    let up = t.to_ascii_uppercase();
+    if let Some(n) = up.strip_prefix("TYPE") {
+        return n.parse::<u16>().ok().map(RecordType::from);
+    }
+    match up.as_str() {
+        "DS" | "CDS" | "DNSKEY" | "CDNSKEY" | "RRSIG" | "NSEC" | "DNAME" => {
+            RecordType::from_str(&up).ok()
+        }
+        _ => None,
+    }
+}
+
+/// Swaps out the records hickory cannot parse; None when there are none.
+pub(crate) fn rewrite(text: &str, origin: &Name) -> Option<Rewritten> {
+    let marker = format!("ferrodns-raw-{:016x}-", rand::random::<u64>());
+    let mut origin = origin.clone();
+    let mut raws = Vec::new();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for e in entries(text) {
+        let Some(first) = e.toks.first() else {
+            continue;
+        };
+        if !e.blank && !first.quoted && first.text.starts_with('$') {
+            if first.text.eq_ignore_ascii_case("$ORIGIN") {
+                if let Some(o) = e.toks.get(1).and_then(|t| Name::parse(&t.text, None).ok()) {
+                    origin = o;
+                }
+            }
+            continue;
+        }
+        let mut i = usize::from(!e.blank);
+        while let Some(t) = e.toks.get(i) {
+            let class = DNSClass::from_str(&t.text.to_ascii_uppercase()).is_ok();
+            if t.quoted || !(parse_ttl(&t.text).is_ok() || class) {
+                break;
+            }
+            i += 1;
+        }
+        let Some(t) = e.toks.get(i) else { continue };
+        if t.quoted || t.depth > 0 {
+            continue;
+        }
+        let Some(rtype) = raw_type(&t.text) else {
+            continue;
+        };
+        out.push_str(&text[copied..t.start]);
+        out.push_str(&format!("TXT \"{marker}{}\"", raws.len()));
+        copied = e.end;
+        raws.push(Raw {
+            rtype,
+            origin: origin.clone(),
+            tokens: e.toks[i + 1..].iter().map(|t| t.text.clone()).collect(),
+        });
+    }
+    if raws.is_empty() {
+        return None;
+    }
+    out.push_str(&text[copied..]);
+    Some(Rewritten {
+        text: out,
+        marker,
+        raws,
+    })
+}
+
+impl Rewritten {
+    /// The swapped-out record a placeholder stands for.
+    pub fn raw_of(&self, r: &Record) -> Option<&Raw> {
+        let RData::TXT(t) = &r.data else { return None };
+        let [s] = &*t.txt_data else { return None };
+        let n: usize = std::str::from_utf8(s)
+            .ok()?
+            .strip_prefix(&self.marker)?
+            .parse()
+            .ok()?;
+        self.raws.get(n)
+    }
+}
+
+impl Raw {
+    /// The type an RRSIG covers.
+    pub fn covered(&self) -> Option<RecordType> {
+        if self.rtype != RecordType::RRSIG {
+            return None;
+        }
+        self.tokens
+            .first()
+            .and_then(|t| type_code(t))
+            .map(RecordType::from)
+    }
+
+    /// The record data, or why it cannot be read.
+    pub fn rdata(&self) -> Result<RData, String> {
+        let mut w: Vec<u8> = Vec::new();
+        let t = &self.tokens;
+        let arg = |i: usize| {
+            t.get(i)
+                .map(String::as_str)
+                .ok_or_else(|| format!("missing data in {} record", self.rtype))
+        };
+        let rest = |i: usize| t.get(i..).unwrap_or_default().concat();
+        match self.rtype {
+            RecordType::DS | RecordType::CDS => {
+                w.extend(num::<u16>(arg(0)?)?.to_be_bytes());
+                w.push(algorithm(arg(1)?)?);
+                w.push(num::<u8>(arg(2)?)?);
+                w.extend(hex(&rest(3))?);
+            }
+            RecordType::DNSKEY | RecordType::CDNSKEY => {
+                w.extend(num::<u16>(arg(0)?)?.to_be_bytes());
+                w.push(num::<u8>(arg(1)?)?);
+                w.push(algorithm(arg(2)?)?);
+                w.extend(base64(&rest(3))?);
+            }
+            RecordType::RRSIG => {
+                let covered = type_code(arg(0)?)
+                    .ok_or_else(|| format!("bad RRSIG type {}", arg(0).unwrap_or("")))?;
+                w.extend(covered.to_be_bytes());
+                w.push(algorithm(arg(1)?)?);
+                w.push(num::<u8>(arg(2)?)?);
+                w.extend(num::<u32>(arg(3)?)?.to_be_bytes());
+                w.extend(sig_time(arg(4)?)?.to_be_bytes());
+                w.extend(sig_time(arg(5)?)?.to_be_bytes());
+                w.extend(num::<u16>(arg(6)?)?.to_be_bytes());
+                self.name(arg(7)?, &mut w)?;
+                w.extend(base64(&rest(8))?);
+            }
+            RecordType::NSEC => {
+                self.name(arg(0)?, &mut w)?;
+                let mut types = Vec::new();
+                for x in t.iter().skip(1) {
+                    types.push(type_code(x).ok_or_else(|| format!("bad NSEC type {x}"))?);
+                }
+                w.extend(type_bitmap(types));
+            }
+            RecordType::DNAME => self.name(arg(0)?, &mut w)?,
+            _ => {
+                // RFC 3597: \# LENGTH HEX
+                if arg(0)? != "\\#" {
+                    return Err(format!("bad {} data: expected \\#", self.rtype));
+                }
+                let len = num::<usize>(arg(1)?)?;
+                w = hex(&rest(2))?;
+                if w.len() != len {
+                    return Err(format!("bad {} data length", self.rtype));
+                }
+            }
+        }
+        Ok(RData::Unknown {
+            code: self.rtype,
+            rdata: NULL::with(w),
+        })
+    }
+
+    fn name(&self, s: &str, w: &mut Vec<u8>) -> Result<(), String> {
+        let n = Name::parse(s, Some(&self.origin)).map_err(|e| format!("bad name {s}: {e}"))?;
+        for l in n.iter() {
+            w.push(l.len() as u8);
+            w.extend_from_slice(l);
+        }
+        w.push(0);
+        Ok(())
+    }
+}
+
+fn num<T: FromStr>(s: &str) -> Result<T, String> {
+    s.parse().map_err(|_| format!("bad number {s}"))
+}
+
+fn algorithm(s: &str) -> Result<u8, String> {
+    if let Ok(n) = s.parse() {
+        return Ok(n);
+    }
+    Ok(match s.to_ascii_uppercase().as_str() {
+        "RSAMD5" => 1,
+        "DH" => 2,
+        "DSA" => 3,
+        "RSASHA1" => 5,
+        "DSA-NSEC3-SHA1" => 6,
+        "RSASHA1-NSEC3-SHA1" => 7,
+        "RSASHA256" => 8,
+        "RSASHA512" => 10,
+        "ECC-GOST" => 12,
+        "ECDSAP256SHA256" => 13,
+        "ECDSAP384SHA384" => 14,
+        "ED25519" => 15,
+        "ED448" => 16,
+        "INDIRECT" => 252,
+        "PRIVATEDNS" => 253,
+        "PRIVATEOID" => 254,
+        _ => return Err(format!("bad algorithm {s}")),
+    })
+}
+
+fn type_code(s: &str) -> Option<u16> {
+    let up = s.to_ascii_uppercase();
+    if let Some(n) = up.strip_prefix("TYPE") {
+        return n.parse().ok();
+    }
+    RecordType::from_str(&up).ok().map(u16::from)
+}
+
+/// RRSIG times: YYYYMMDDHHmmSS (UTC) or seconds.
+fn sig_time(s: &str) -> Result<u32, String> {
+    let bad = || format!("bad RRSIG time {s}");
+    if s.len() != 14 {
+        return s.parse().map_err(|_| bad());
+    }
+    let f = |a: usize, b: usize| s[a..b].parse::<i64>().map_err(|_| bad());
+    let (y, mo, d, h, mi, se) = (
+        f(0, 4)?,
+        f(4, 6)?,
+        f(6, 8)?,
+        f(8, 10)?,
+        f(10, 12)?,
+        f(12, 14)?,
+    );
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y2 = if mo <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + h * 3600 + mi * 60 + se;
+    // Serial number arithmetic: the value modulo 2^32.
+    Ok(secs.rem_euclid(1 << 32) as u32)
+}
+
+fn hex(s: &str) -> Result<Vec<u8>, String> {
+    if s == "-" {
+        return Ok(Vec::new());
+    }
+    if s.len() % 2 != 0 {
+        return Err(format!("bad hex {s}"));
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| format!("bad hex {s}")))
+        .collect()
+}
+
+fn base64(s: &str) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => break,
+            _ => return Err(format!("bad base64 {s}")),
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Ok(out)
+}
+
+/// RFC 4034 section 4.1.2 type bit maps.
+fn type_bitmap(mut types: Vec<u16>) -> Vec<u8> {
+    types.sort_unstable();
+    types.dedup();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < types.len() {
+        let window = types[i] >> 8;
+        let mut map = [0u8; 32];
+        let mut len = 0;
+        while i < types.len() && types[i] >> 8 == window {
+            let low = (types[i] & 0xff) as usize;
+            map[low / 8] |= 0x80 >> (low % 8);
+            len = low / 8 + 1;
+            i += 1;
+        }
+        out.push(window as u8);
+        out.push(len as u8);
+        out.extend_from_slice(&map[..len]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rewrites_only_what_hickory_lacks() {
+        let o = Name::from_ascii("example.org.").unwrap();
+        let text = "$ORIGIN example.org.\n@ 60 IN SOA ns hm 1 2 3 4 5\nsub 60 IN DS 12345 8 2 ( 0011\n 2233 ) ; c\n  IN A 192.0.2.1\n";
+        let r = rewrite(text, &o).unwrap();
+        assert_eq!(r.raws.len(), 1);
+        assert_eq!(
+            r.text,
+            format!("$ORIGIN example.org.\n@ 60 IN SOA ns hm 1 2 3 4 5\nsub 60 IN TXT \"{}0\"\n  IN A 192.0.2.1\n", r.marker)
+        );
+        let RData::Unknown { code, rdata } = r.raws[0].rdata().unwrap() else {
+            panic!()
+        };
+        assert_eq!(code, RecordType::DS);
+        assert_eq!(rdata.anything, &[0x30, 0x39, 8, 2, 0x00, 0x11, 0x22, 0x33]);
+        assert!(rewrite("@ 60 IN SOA ns hm 1 2 3 4 5\n", &o).is_none());
+    }
+
+    #[test]
+    fn encodes() {
+        let o = Name::from_ascii("example.org.").unwrap();
+        let raw = |t: RecordType, toks: &str| Raw {
+            rtype: t,
+            origin: o.clone(),
+            tokens: toks.split_whitespace().map(String::from).collect(),
+        };
+        let d = |r: Raw| match r.rdata().unwrap() {
+            RData::Unknown { rdata, .. } => rdata.anything.clone(),
+            _ => panic!(),
+        };
+        assert_eq!(
+            d(raw(RecordType::DNAME, "x")),
+            b"\x01x\x07example\x03org\x00"
+        );
+        assert_eq!(
+            d(raw(RecordType::NSEC, "b.example.org. A MX RRSIG NSEC")),
+            [
+                b"\x01b\x07example\x03org\x00".as_slice(),
+                &[0, 6, 0x40, 0x01, 0, 0, 0, 0x03]
+            ]
+            .concat()
+        );
+        assert_eq!(
+            d(raw(RecordType::DNSKEY, "257 3 8 AQID")),
+            vec![1, 1, 3, 8, 1, 2, 3]
+        );
+        assert_eq!(sig_time("19700101000010").unwrap(), 10);
+        assert_eq!(sig_time("20160428190224").unwrap(), 1_461_870_144);
+        let r = raw(
+            RecordType::RRSIG,
+            "SOA 8 2 1800 20160428190224 20160329190224 14460 example.org. AQID",
+        );
+        assert_eq!(r.covered(), Some(RecordType::SOA));
+        assert_eq!(d(r).len(), 18 + 13 + 3);
+        assert_eq!(
+            d(raw(RecordType::from(65534), "\\# 2 abcd")),
+            vec![0xab, 0xcd]
+        );
+        assert!(raw(RecordType::DS, "1 8").rdata().is_err());
+    }
+}
