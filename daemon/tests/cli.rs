@@ -189,3 +189,19 @@ fn no_corefile_serves_the_builtin_default() {
     assert!(out.starts_with(&format!(".:{port}\nferrodns-")), "{out}");
     assert!(out.contains("\"A IN default.test. tcp "), "{out}");
 }
+
+#[test]
+fn a_second_server_on_the_same_port_fails() {
+    let s = Server::start(".:{PORT} {\n    whoami\n}\n", &[]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Corefile"),
+        format!(".:{} {{\n whoami\n}}\n", s.port),
+    )
+    .unwrap();
+    let (code, _, err) = run(&["-conf", "Corefile"], dir.path());
+    assert_eq!(code, 1);
+    assert!(err.contains("Address already in use"), "{err}");
+    // the first one still answers
+    assert_eq!(s.udp("a.b.", RecordType::A).additionals.len(), 2);
+}

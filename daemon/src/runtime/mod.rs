@@ -44,6 +44,11 @@ pub trait PacketHandler {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
+    #[error("listen {addr}: {source}")]
+    InUse {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("listen udp {addr}: {source}")]
     Udp {
         addr: SocketAddr,

@@ -29,3 +29,17 @@ pub fn tcp(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     s.listen(1024)?;
     Ok(s.into())
 }
+
+/// Fails with EADDRINUSE when another process holds `addr`: our own sockets
+/// use SO_REUSEPORT, which would otherwise let a second server silently
+/// share the port with the first.
+pub fn probe_free(addr: SocketAddr) -> std::io::Result<()> {
+    for (ty, proto) in [(Type::DGRAM, Protocol::UDP), (Type::STREAM, Protocol::TCP)] {
+        let s = Socket::new(Domain::for_address(addr), ty, Some(proto))?;
+        if addr.is_ipv6() {
+            s.set_only_v6(false)?;
+        }
+        s.bind(&addr.into())?;
+    }
+    Ok(())
+}

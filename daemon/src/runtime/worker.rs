@@ -44,6 +44,9 @@ pub struct Bound {
 }
 
 pub fn bind(addrs: &[SocketAddr], workers: usize) -> Result<Bound, RuntimeError> {
+    for &addr in addrs {
+        sockets::probe_free(addr).map_err(|source| RuntimeError::InUse { addr, source })?;
+    }
     let mut per_worker = Vec::with_capacity(workers.max(1));
     for _ in 0..workers.max(1) {
         let mut s = Sockets {

@@ -16,7 +16,7 @@ pub use lookup::{Answer, Res, Upstream};
 pub use setup::setup;
 pub use zone::{LoadError, Zone};
 
-use crate::plugin::{names, Action, Outcome, Request};
+use crate::plugin::{names, Action, Fallthrough, Outcome, Request};
 use arc_swap::ArcSwap;
 use hickory_proto::op::{OpCode, ResponseCode};
 use hickory_proto::rr::{Name, Record, RecordType};
@@ -52,37 +52,18 @@ impl Slot {
     }
 }
 
-/// `fallthrough [ZONES...]` as CoreDNS's `fall.F`: None is off, an empty
-/// list every name.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Fall(Option<Vec<String>>);
-
-impl Fall {
-    /// From the `fallthrough` arguments: none means the root zone.
-    pub fn from_args(args: &[String]) -> Self {
-        Fall(Some(names::host_zones(args, &[])))
-    }
-    pub fn through(&self, qname: &str) -> bool {
-        match &self.0 {
-            None => false,
-            Some(z) if z.is_empty() => true,
-            Some(z) => names::zone_match(z, qname).is_some(),
-        }
-    }
-}
-
 pub struct File {
     /// In Corefile order; a later slot for the same origin wins.
     slots: Vec<Arc<Slot>>,
     origins: Vec<String>,
-    fall: Fall,
+    fall: Fallthrough,
     /// Stops the reload thread when the plugin goes.
     _reloader: Option<reload::Reloader>,
 }
 
 impl File {
     /// A plugin over `slots`, starting the reload thread for those that reload.
-    pub fn new(slots: Vec<Slot>, fall: Fall) -> Self {
+    pub fn new(slots: Vec<Slot>, fall: Fallthrough) -> Self {
         let slots: Vec<Arc<Slot>> = slots.into_iter().map(Arc::new).collect();
         let origins = slots.iter().map(|s| s.origin.clone()).collect();
         // One reloader per origin: the slot that serves it.

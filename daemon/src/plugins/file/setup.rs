@@ -5,8 +5,9 @@
 //! the files, the properties, their errors) works on [`Spec`]s and is
 //! tested on its own.
 
-use super::{go_path_err, go_quote, Fall, File, Slot, Zone};
+use super::{go_path_err, go_quote, File, Slot, Zone};
 use crate::corefile::{Directive, Dispenser, Error, Pos};
+use crate::plugin::Fallthrough;
 use crate::plugin::{duration, names, BlockSetup};
 use crate::plugins::Handler;
 use hickory_proto::rr::Name;
@@ -73,7 +74,7 @@ pub(crate) fn build(
     specs: Vec<Spec>,
 ) -> Result<File, Error> {
     let mut slots: Vec<Slot> = Vec::new();
-    let mut fall = Fall::default();
+    let mut fall = Fallthrough::default();
     let mut reload = DEFAULT_RELOAD;
     let mut by_mtime = false;
     let mut open_err: Option<(Pos, String)> = None;
@@ -104,7 +105,7 @@ pub(crate) fn build(
 
         for p in &spec.props {
             match p.name.as_str() {
-                "fallthrough" => fall = Fall::from_args(&p.args),
+                "fallthrough" => fall = Fallthrough::from_args(&p.args),
                 "reload" => {
                     let Some(a) = p.args.first() else {
                         return Err(Error::new(&p.pos, "reload duration value is expected"));
@@ -371,7 +372,6 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "needs corefile::Dispenser"]
     fn parses_directives() {
         use crate::plugins::testutil::directive;
         let d = dir_with(&[("db", DB)]);

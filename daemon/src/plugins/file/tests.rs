@@ -60,7 +60,7 @@ fn zone(text: &str, origin: &str) -> Zone {
     .unwrap()
 }
 
-fn plugin(fall: Fall) -> File {
+fn plugin(fall: Fallthrough) -> File {
     let name = Name::from_ascii("example.org.").unwrap();
     let z = zone(ZONE, "example.org.");
     File::new(vec![Slot::new(name, PathBuf::from("db.test"), z)], fall)
@@ -103,7 +103,7 @@ fn apex_ns() -> Vec<String> {
 
 #[test]
 fn a_and_aaaa() {
-    let f = plugin(Fall::default());
+    let f = plugin(Fallthrough::default());
     let m = ask(&f, "www.example.org.", RecordType::A).unwrap();
     assert!(m.metadata.authoritative);
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
@@ -124,7 +124,7 @@ fn a_and_aaaa() {
 
 #[test]
 fn owner_names_are_lowercased_and_matched_case_insensitively() {
-    let f = plugin(Fall::default());
+    let f = plugin(Fallthrough::default());
     // CoreDNS lowercases owners on load and answers with them, whatever
     // the case of the question; the question keeps its case.
     let m = ask(&f, "wWw2.Example.ORG.", RecordType::A).unwrap();
@@ -157,7 +157,7 @@ fn owner_names_are_lowercased_and_matched_case_insensitively() {
 
 #[test]
 fn mx_with_additional_addresses() {
-    let f = plugin(Fall::default());
+    let f = plugin(Fallthrough::default());
     let m = ask(&f, "example.org.", RecordType::MX).unwrap();
     assert_eq!(
         lines(&m.answers),
@@ -192,7 +192,7 @@ fn mx_with_additional_addresses() {
 
 #[test]
 fn wildcards() {
-    let f = plugin(Fall::default());
+    let f = plugin(Fallthrough::default());
     let m = ask(&f, "foo.wild.example.org.", RecordType::A).unwrap();
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
     assert!(m.metadata.authoritative);
@@ -237,7 +237,7 @@ fn wildcards() {
 
 #[test]
 fn wildcard_cname() {
-    let f = plugin(Fall::default());
+    let f = plugin(Fallthrough::default());
     let m = ask(&f, "Host.wc.example.org.", RecordType::A).unwrap();
     assert_eq!(
         lines(&m.answers),
@@ -257,7 +257,7 @@ fn wildcard_cname() {
 
 #[test]
 fn cname_chain_in_zone() {
-    let f = plugin(Fall::default());
+    let f = plugin(Fallthrough::default());
     let m = ask(&f, "chain1.example.org.", RecordType::A).unwrap();
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
     assert!(m.metadata.authoritative);
@@ -282,7 +282,7 @@ fn cname_chain_in_zone() {
 
 #[test]
 fn cname_to_a_wildcard_is_resolved_like_a_new_query() {
-    let f = plugin(Fall::default());
+    let f = plugin(Fallthrough::default());
     let m = ask(&f, "towild.example.org.", RecordType::A).unwrap();
     assert_eq!(
         lines(&m.answers),
@@ -295,7 +295,7 @@ fn cname_to_a_wildcard_is_resolved_like_a_new_query() {
 
 #[test]
 fn cname_to_missing_in_zone_name_is_nxdomain() {
-    let f = plugin(Fall::default());
+    let f = plugin(Fallthrough::default());
     let m = ask(&f, "dangling.example.org.", RecordType::A).unwrap();
     assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
     assert_eq!(
@@ -312,7 +312,7 @@ fn cname_to_missing_in_zone_name_is_nxdomain() {
 
 #[test]
 fn cname_out_of_zone() {
-    let f = plugin(Fall::default());
+    let f = plugin(Fallthrough::default());
     let m = ask(&f, "ext.example.org.", RecordType::A).unwrap();
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
     assert!(m.metadata.authoritative);
@@ -325,7 +325,7 @@ fn cname_out_of_zone() {
 
 #[test]
 fn cname_loop_stops() {
-    let f = plugin(Fall::default());
+    let f = plugin(Fallthrough::default());
     let m = ask(&f, "loop1.example.org.", RecordType::A).unwrap();
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
     // The first CNAME and nine more hops, as CoreDNS gives.
@@ -334,7 +334,7 @@ fn cname_loop_stops() {
 
 #[test]
 fn delegation_with_glue() {
-    let f = plugin(Fall::default());
+    let f = plugin(Fallthrough::default());
     for q in [
         "sub.example.org.",
         "host.sub.example.org.",
@@ -379,7 +379,7 @@ fn delegation_with_glue() {
 
 #[test]
 fn ds_at_a_delegation_is_answered_by_the_parent() {
-    let f = plugin(Fall::default());
+    let f = plugin(Fallthrough::default());
     // No DS here: NODATA from the parent, authoritative.
     let m = ask(&f, "sub.example.org.", RecordType::DS).unwrap();
     assert!(m.metadata.authoritative);
@@ -414,7 +414,7 @@ fn ds_at_a_delegation_is_answered_by_the_parent() {
 
 #[test]
 fn nxdomain_with_soa() {
-    let f = plugin(Fall::default());
+    let f = plugin(Fallthrough::default());
     let m = ask(&f, "nope.example.org.", RecordType::A).unwrap();
     assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
     assert!(m.metadata.authoritative);
@@ -429,7 +429,7 @@ fn nxdomain_with_soa() {
 
 #[test]
 fn nodata_with_soa() {
-    let f = plugin(Fall::default());
+    let f = plugin(Fallthrough::default());
     let m = ask(&f, "www.example.org.", RecordType::MX).unwrap();
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
     assert!(m.metadata.authoritative);
@@ -443,7 +443,7 @@ fn nodata_with_soa() {
 
 #[test]
 fn empty_non_terminal_is_nodata() {
-    let f = plugin(Fall::default());
+    let f = plugin(Fallthrough::default());
     for q in ["b.ent.example.org.", "ent.example.org."] {
         let m = ask(&f, q, RecordType::A).unwrap();
         assert_eq!(m.metadata.response_code, ResponseCode::NoError, "{q}");
@@ -459,7 +459,7 @@ fn empty_non_terminal_is_nodata() {
 
 #[test]
 fn apex_soa_and_ns() {
-    let f = plugin(Fall::default());
+    let f = plugin(Fallthrough::default());
     let m = ask(&f, "example.org.", RecordType::SOA).unwrap();
     assert!(m.metadata.authoritative);
     assert_eq!(lines(&m.answers), vec![SOA.to_string()]);
@@ -495,7 +495,7 @@ fn apex_without_records_of_its_own() {
             "db".into(),
             z,
         )],
-        Fall::default(),
+        Fallthrough::default(),
     );
     let m = ask(&f, "example.net.", RecordType::A).unwrap();
     assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
@@ -506,7 +506,7 @@ fn apex_without_records_of_its_own() {
             "db".into(),
             z,
         )],
-        Fall::default(),
+        Fallthrough::default(),
     );
     let m = ask(&f, "example.net.", RecordType::A).unwrap();
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
@@ -515,7 +515,7 @@ fn apex_without_records_of_its_own() {
 
 #[test]
 fn dnssec_types_are_served_as_plain_rrsets() {
-    let f = plugin(Fall::default());
+    let f = plugin(Fallthrough::default());
     let m = ask(&f, "example.org.", RecordType::DNSKEY).unwrap();
     assert_eq!(m.answers.len(), 1);
     assert_eq!(m.answers[0].record_type(), RecordType::DNSKEY);
@@ -527,7 +527,7 @@ fn dnssec_types_are_served_as_plain_rrsets() {
 
 #[test]
 fn dname_substitution() {
-    let f = plugin(Fall::default());
+    let f = plugin(Fallthrough::default());
     let m = ask(&f, "Foo.dname.example.org.", RecordType::CNAME).unwrap();
     assert_eq!(m.answers.len(), 2);
     assert_eq!(m.answers[0].record_type(), RecordType::DNAME);
@@ -567,7 +567,7 @@ fn dname_substitution() {
 
 #[test]
 fn outside_the_zones_goes_on() {
-    let f = plugin(Fall::default());
+    let f = plugin(Fallthrough::default());
     assert!(matches!(
         f.query(&mut request("www.example.com.", RecordType::A)),
         Action::Next
@@ -580,7 +580,7 @@ fn outside_the_zones_goes_on() {
 
 #[test]
 fn transfers_are_refused() {
-    let f = plugin(Fall::default());
+    let f = plugin(Fallthrough::default());
     let o = done(&f, "example.org.", RecordType::AXFR);
     assert!(o.reply.is_none());
     assert_eq!(o.rcode, ResponseCode::Refused);
@@ -588,7 +588,7 @@ fn transfers_are_refused() {
 
 #[test]
 fn fallthrough() {
-    let f = plugin(Fall::from_args(&[]));
+    let f = plugin(Fallthrough::from_args(&[]));
     // NXDOMAIN goes on...
     assert!(ask(&f, "nope.example.org.", RecordType::A).is_none());
     // ... and so does the empty non-terminal answer, as in CoreDNS.
@@ -597,7 +597,7 @@ fn fallthrough() {
     assert!(ask(&f, "www.example.org.", RecordType::MX).is_some());
     assert!(ask(&f, "www.example.org.", RecordType::A).is_some());
 
-    let f = plugin(Fall::from_args(&["ent.example.org".into()]));
+    let f = plugin(Fallthrough::from_args(&["ent.example.org".into()]));
     assert!(ask(&f, "ent.example.org.", RecordType::A).is_none());
     let m = ask(&f, "nope.example.org.", RecordType::A).unwrap();
     assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
@@ -608,7 +608,7 @@ fn unloaded_zone_is_servfail() {
     let name = Name::from_ascii("example.org.").unwrap();
     let f = File::new(
         vec![Slot::new(name.clone(), "db".into(), Zone::empty(&name))],
-        Fall::default(),
+        Fallthrough::default(),
     );
     let o = done(&f, "www.example.org.", RecordType::A);
     assert!(o.reply.is_none());
@@ -626,7 +626,7 @@ fn several_zones_and_cname_between_them() {
             Slot::new(org.clone(), "db.org".into(), zone(ZONE, "example.org.")),
             Slot::new(net.clone(), "db.net".into(), zone(net_text, "example.net.")),
         ],
-        Fall::default(),
+        Fallthrough::default(),
     );
     // The target is in another zone of the plugin: resolved as a new query
     // to the server would.
@@ -689,7 +689,7 @@ fn reload_picks_up_a_new_serial() {
     let name = Name::from_ascii("example.org.").unwrap();
     let mut slot = Slot::new(name.clone(), path.clone(), zone(v1, "example.org."));
     slot.reload = Duration::from_millis(50);
-    let f = File::new(vec![slot], Fall::default());
+    let f = File::new(vec![slot], Fallthrough::default());
     let first = ask(&f, "www.example.org.", RecordType::A).unwrap();
     assert_eq!(
         lines(&first.answers),
