@@ -60,8 +60,54 @@ fn test() -> Result<()> {
         "-D",
         "warnings",
     ]))?;
-    run(cargo().args(["test", "--workspace"]))?;
+    let (passed, failed) = run_counting(cargo().args(["test", "--workspace"]))?;
+    // One closing line for the whole run, whatever crate ran last.
+    println!("test: {passed} passed, {failed} failed");
+    if failed > 0 {
+        bail!("{failed} tests failed");
+    }
     Ok(())
+}
+
+/// The number before `word` in a `test result:` line's `; `-separated parts.
+fn count(result: &str, word: &str) -> u64 {
+    result
+        .split(';')
+        .filter_map(|part| {
+            part.trim()
+                .rsplit(' ')
+                .nth(1)
+                .map(|n| (n, part.trim().ends_with(word)))
+        })
+        .find(|(_, is)| *is)
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Runs a `cargo test`, echoing its output, and adds up its `test result:` lines.
+fn run_counting(cmd: &mut Command) -> Result<(u64, u64)> {
+    use std::io::{BufRead, BufReader, Write};
+    eprintln!("xtask: running {cmd:?}");
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("start {cmd:?}"))?;
+    let stdout = child.stdout.take().context("test output")?;
+    let (mut passed, mut failed) = (0u64, 0u64);
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        println!("{line}");
+        std::io::stdout().flush()?;
+        if let Some(result) = line.strip_prefix("test result: ") {
+            passed += count(result, "passed");
+            failed += count(result, "failed");
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() && failed == 0 {
+        bail!("{cmd:?} failed: {status}");
+    }
+    Ok((passed, failed))
 }
 
 fn fuzz(args: &[String]) -> Result<()> {
