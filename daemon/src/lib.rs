@@ -9,4 +9,5 @@ pub mod plugin;
 pub mod plugins;
 pub mod runtime;
 pub mod server;
+pub mod service;
 pub mod wire;

@@ -2,12 +2,13 @@
 
 use anyhow::Context;
 use ferrodns::cli::{self, CliError, Options};
+use ferrodns::log;
 use ferrodns::plugin::registry;
 use ferrodns::runtime;
-use ferrodns::server::{self, Dispatcher};
-use std::io::Read;
+use ferrodns::service::{Service, ServiceError, Source};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -32,34 +33,6 @@ fn plugins() -> String {
         s.push('\n');
     }
     s
-}
-
-/// The Corefile text and the name errors use for it.
-fn corefile(o: &Options) -> anyhow::Result<(String, String)> {
-    match o.conf.as_deref() {
-        Some("stdin") => {
-            let mut s = String::new();
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .context("read Corefile from stdin")?;
-            Ok((s, "stdin".into()))
-        }
-        Some(path) => {
-            let s = std::fs::read_to_string(path).with_context(|| format!("open {path}"))?;
-            Ok((s, path.into()))
-        }
-        None => match std::fs::read_to_string("Corefile") {
-            Ok(s) => Ok((s, "Corefile".into())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                // CoreDNS's built-in default when there is no Corefile.
-                Ok((
-                    format!(".:{} {{\n    whoami\n    log\n}}\n", o.port),
-                    "default".into(),
-                ))
-            }
-            Err(e) => Err(e).context("open Corefile"),
-        },
-    }
 }
 
 /// Blocks the signals the main thread waits for, before any other thread
@@ -91,35 +64,118 @@ fn wait_signal(set: &libc::sigset_t) -> i32 {
     sig
 }
 
+/// What wakes the control loop.
+enum Event {
+    Signal(i32),
+    /// Time for the reload plugin to look at the Corefile.
+    Check,
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGINT => "SIGINT",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGHUP => "SIGHUP",
+        _ => "signal",
+    }
+}
+
 fn run(o: Options) -> anyhow::Result<()> {
-    let (src, file) = corefile(&o)?;
-    let config = server::load(&src, &file, o.port)?;
+    let mut source = Source::new(o.conf.clone(), o.port);
+    let config = source.load()?;
     if o.validate {
         print!("{}", config.banner());
         return Ok(());
     }
-    ferrodns::log::set_debug(config.debug);
     let signals = block_signals();
-    let config = Arc::new(config);
-    let addrs: Vec<_> = config.listeners.iter().map(|l| l.addr).collect();
-    let shared = Arc::clone(&config);
-    let bound = runtime::bind(&addrs, runtime::default_workers())?;
-    if !o.quiet {
-        print!("{}{}", config.banner(), version());
-    }
-    let _workers = bound.start(move |i| Dispatcher::new(Arc::clone(&shared), i))?;
+    let quiet = o.quiet;
+    let mut service = Service::start(config, runtime::default_workers(), |c| {
+        if !quiet {
+            print!("{}{}", c.banner(), version());
+        }
+    })?;
     if let Some(p) = &o.pidfile {
         std::fs::write(p, format!("{}\n", std::process::id()))
             .with_context(|| format!("write pidfile {p}"))?;
     }
-    // SIGTERM, SIGINT and SIGQUIT stop the server; reload comes with the
-    // reload plugin.
-    while let libc::SIGUSR1 | libc::SIGHUP = wait_signal(&signals) {
-        ferrodns::log::info(
-            None,
-            "reload on signal is not available yet; keeping the running config",
-        );
+
+    let (tx, events) = mpsc::channel();
+    let signal_tx = tx.clone();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(
+            move || {
+                while signal_tx.send(Event::Signal(wait_signal(&signals))).is_ok() {}
+            },
+        )?;
+    // The reload plugin's poll interval, as the running config says.
+    let interval = Arc::new(Mutex::new(service.config().reload));
+    let ticker_interval = Arc::clone(&interval);
+    std::thread::Builder::new()
+        .name("reload".into())
+        .spawn(move || loop {
+            let every = *ticker_interval.lock().unwrap_or_else(|e| e.into_inner());
+            std::thread::sleep(every.unwrap_or(Duration::from_secs(1)));
+            if every.is_some() && tx.send(Event::Check).is_err() {
+                break;
+            }
+        })?;
+
+    let mut digest = service.config().digest.clone();
+    for ev in events {
+        match ev {
+            Event::Signal(libc::SIGUSR1) => {
+                log::info(None, "SIGUSR1: Reloading");
+                match source.load().and_then(|c| service.reload(c)) {
+                    Ok(()) => {
+                        digest.clone_from(&service.config().digest);
+                        log::info(None, "Reloading complete");
+                    }
+                    Err(e) => {
+                        log::error(None, &format!("SIGUSR1: {e}"));
+                        service.reload_failed();
+                    }
+                }
+            }
+            Event::Signal(libc::SIGHUP) => {}
+            Event::Signal(sig) => {
+                log::info(None, &format!("{}: Shutting down", signal_name(sig)));
+                break;
+            }
+            Event::Check => {
+                if service.config().reload.is_none() {
+                    continue;
+                }
+                match source.digest() {
+                    Err(ServiceError::Config(e)) => {
+                        log::warning(Some("reload"), &format!("Corefile parse failed: {e}"))
+                    }
+                    // An unreadable Corefile is tried again next time.
+                    Err(_) => {}
+                    Ok(d) if d == digest => {}
+                    Ok(d) => {
+                        // Not tried again with the same file, even if it fails.
+                        digest = d;
+                        log::info(None, "Reloading");
+                        match source.load().and_then(|c| service.reload(c)) {
+                            Ok(()) => log::info(None, "Reloading complete"),
+                            Err(e) => {
+                                log::error(
+                                    Some("reload"),
+                                    &format!("Corefile changed but reload failed: {e}"),
+                                );
+                                service.reload_failed();
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        *interval.lock().unwrap_or_else(|e| e.into_inner()) = service.config().reload;
     }
+    service.stop();
     if let Some(p) = &o.pidfile {
         let _ = std::fs::remove_file(p);
     }

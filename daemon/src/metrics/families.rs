@@ -39,4 +39,8 @@ families! {
         "A metric that indicates whether a plugin is enabled on per server and zone basis.";
     8 BUILD_INFO "coredns_build_info" Kind::Gauge, ["version", "revision", "goversion"],
         "A metric with a constant '1' value labeled by version, revision, and goversion from which CoreDNS was built.";
+    9 RELOAD_FAILED "coredns_reload_failed_total" Kind::Counter, [],
+        "Counter of the number of failed reload attempts.";
+    10 RELOAD_VERSION_INFO "coredns_reload_version_info" Kind::Gauge, ["hash", "value"],
+        "A metric with a constant '1' value labeled by hash, and value which type of hash generated.";
 }

@@ -42,7 +42,7 @@ pub static ORDER: &[Entry] = &[
     lacks("https3"),
     lacks("timeouts"),
     lacks("multisocket"),
-    lacks("reload"),
+    has("reload", plugins::reload::setup),
     has("nsid", plugins::nsid::setup),
     has("bufsize", plugins::bufsize::setup),
     has("bind", plugins::bind::setup),
@@ -126,6 +126,8 @@ pub struct BlockSetup {
     pub stacktrace: bool,
     /// `chaos` is loaded: CH class queries are let through to the chain.
     pub class_chaos: bool,
+    /// `reload`: how often to check the Corefile for changes.
+    pub reload: Option<std::time::Duration>,
     handlers: Vec<Handler>,
     /// The next per-worker state slot (see `Worker::state`), counted across
     /// every block of one Corefile.
@@ -141,6 +143,7 @@ impl BlockSetup {
             debug: false,
             stacktrace: false,
             class_chaos: false,
+            reload: None,
             handlers: Vec::new(),
             next_slot: 0,
         }

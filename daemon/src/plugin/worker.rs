@@ -24,6 +24,16 @@ impl Worker {
         }
     }
 
+    /// The same worker for a new configuration: its metrics go on, its
+    /// plugins' state starts afresh.
+    pub fn renewed(&self) -> Self {
+        Self {
+            index: self.index,
+            metrics: Arc::clone(&self.metrics),
+            slots: RefCell::new(Vec::new()),
+        }
+    }
+
     /// Updates this worker's metrics.
     pub fn metrics<R>(&self, f: impl FnOnce(&mut Shard) -> R) -> R {
         metrics::with(&self.metrics, f)

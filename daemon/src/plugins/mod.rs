@@ -12,6 +12,7 @@ pub mod hosts;
 pub mod log;
 pub mod minimal;
 pub mod nsid;
+pub mod reload;
 pub mod root;
 pub mod whoami;
 

@@ -10,6 +10,9 @@ mod worker;
 
 pub use worker::{bind, Bound, Workers};
 
+/// How long a stopping worker waits for replies still in flight.
+pub const DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
+
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
@@ -39,7 +42,11 @@ pub enum Handled {
 
 /// What a worker runs for every message. Built on the worker's own thread.
 pub trait PacketHandler {
+    /// What the control plane sends every worker (a new configuration).
+    type Update: Clone + Send + Sync + 'static;
     fn handle(&mut self, p: &Packet<'_>, out: &mut Vec<u8>) -> Handled;
+    /// Takes an update between two messages.
+    fn update(&mut self, u: Self::Update);
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -2,7 +2,7 @@
 //! TCP connections for every listener on a current-thread runtime.
 
 use super::{sockets, unmap, Handled, Packet, PacketHandler, RuntimeError};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::watch;
 
 /// CoreDNS's defaults: the first message on a connection must arrive within
 /// the read timeout, later ones within the idle timeout.
@@ -18,16 +19,33 @@ const TCP_READ_TIMEOUT: Duration = Duration::from_secs(3);
 const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 const TCP_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
-pub struct Workers {
+/// The running workers, as the control plane holds them.
+pub struct Workers<U> {
     threads: Vec<JoinHandle<()>>,
+    updates: watch::Sender<Option<U>>,
+    stop: watch::Sender<bool>,
 }
 
-impl Workers {
+impl<U> Workers<U> {
     pub fn len(&self) -> usize {
         self.threads.len()
     }
     pub fn is_empty(&self) -> bool {
         self.threads.is_empty()
+    }
+
+    /// Hands `u` to every worker; each takes it between two messages.
+    pub fn update(&self, u: U) {
+        self.updates.send_replace(Some(u));
+    }
+
+    /// Stops reading new messages, lets replies in flight finish (up to
+    /// [`super::DRAIN`]), closes the sockets and joins the threads.
+    pub fn stop(self) {
+        self.stop.send_replace(true);
+        for t in self.threads {
+            let _ = t.join();
+        }
     }
 }
 
@@ -43,8 +61,14 @@ pub struct Bound {
     per_worker: Vec<Sockets>,
 }
 
-pub fn bind(addrs: &[SocketAddr], workers: usize) -> Result<Bound, RuntimeError> {
-    for &addr in addrs {
+/// `held` are addresses this process already serves (a reload): they are
+/// not checked for other owners.
+pub fn bind(
+    addrs: &[SocketAddr],
+    workers: usize,
+    held: &[SocketAddr],
+) -> Result<Bound, RuntimeError> {
+    for &addr in addrs.iter().filter(|a| !held.contains(a)) {
         sockets::probe_free(addr).map_err(|source| RuntimeError::InUse { addr, source })?;
     }
     let mut per_worker = Vec::with_capacity(workers.max(1));
@@ -67,33 +91,57 @@ pub fn bind(addrs: &[SocketAddr], workers: usize) -> Result<Bound, RuntimeError>
 impl Bound {
     /// Starts one pinned worker thread per socket set. `make` builds each
     /// worker's handler on its own thread.
-    pub fn start<H, F>(self, make: F) -> Result<Workers, RuntimeError>
+    pub fn start<H, F>(self, make: F) -> Result<Workers<H::Update>, RuntimeError>
     where
         H: PacketHandler + 'static,
         F: Fn(usize) -> H + Send + Sync + 'static,
     {
+        let (updates, _) = watch::channel(None);
+        let (stop, _) = watch::channel(false);
         let cores = core_affinity::get_core_ids().unwrap_or_default();
         let make = Arc::new(make);
         let mut threads = Vec::with_capacity(self.per_worker.len());
         for (index, socks) in self.per_worker.into_iter().enumerate() {
             let core = cores.get(index % cores.len().max(1)).copied();
             let make = Arc::clone(&make);
+            let control = Control {
+                updates: updates.subscribe(),
+                stop: stop.subscribe(),
+            };
             let t = std::thread::Builder::new()
                 .name(format!("ferrodns-w{index}"))
                 .spawn(move || {
                     if let Some(c) = core {
                         core_affinity::set_for_current(c);
                     }
-                    run(index, socks, make.as_ref());
+                    run(index, socks, make.as_ref(), control);
                 })
                 .map_err(|source| RuntimeError::Thread { index, source })?;
             threads.push(t);
         }
-        Ok(Workers { threads })
+        Ok(Workers {
+            threads,
+            updates,
+            stop,
+        })
     }
 }
 
-fn run<H: PacketHandler + 'static, F: Fn(usize) -> H>(index: usize, socks: Sockets, make: &F) {
+/// A worker's end of the control plane.
+struct Control<U> {
+    updates: watch::Receiver<Option<U>>,
+    stop: watch::Receiver<bool>,
+}
+
+/// Replies still being worked on (waiting on an upstream) by this worker.
+type InFlight = Rc<Cell<usize>>;
+
+fn run<H: PacketHandler + 'static, F: Fn(usize) -> H>(
+    index: usize,
+    socks: Sockets,
+    make: &F,
+    mut control: Control<H::Update>,
+) {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -105,12 +153,15 @@ fn run<H: PacketHandler + 'static, F: Fn(usize) -> H>(index: usize, socks: Socke
         }
     };
     let handler = Rc::new(RefCell::new(make(index)));
+    let in_flight: InFlight = Rc::new(Cell::new(0));
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
+        let mut serving = Vec::new();
         for (i, s) in socks.udp.into_iter().enumerate() {
             match UdpSocket::from_std(s) {
                 Ok(u) => {
-                    tokio::task::spawn_local(udp_loop(i, Rc::new(u), Rc::clone(&handler)));
+                    let task = udp_loop(i, Rc::new(u), Rc::clone(&handler), Rc::clone(&in_flight));
+                    serving.push(tokio::task::spawn_local(task));
                 }
                 Err(e) => crate::log::error(None, &format!("worker {index}: udp socket: {e}")),
             }
@@ -118,16 +169,53 @@ fn run<H: PacketHandler + 'static, F: Fn(usize) -> H>(index: usize, socks: Socke
         for (i, s) in socks.tcp.into_iter().enumerate() {
             match TcpListener::from_std(s) {
                 Ok(l) => {
-                    tokio::task::spawn_local(tcp_accept(i, l, Rc::clone(&handler)));
+                    let task = tcp_accept(i, l, Rc::clone(&handler), Rc::clone(&in_flight));
+                    serving.push(tokio::task::spawn_local(task));
                 }
                 Err(e) => crate::log::error(None, &format!("worker {index}: tcp socket: {e}")),
             }
         }
-        std::future::pending::<()>().await;
+        loop {
+            tokio::select! {
+                changed = control.updates.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    let u = control.updates.borrow_and_update().clone();
+                    if let Some(u) = u {
+                        handler.borrow_mut().update(u);
+                    }
+                }
+                _ = control.stop.changed() => break,
+            }
+        }
+        // Stop reading; replies already being worked on still go out.
+        for t in &serving {
+            t.abort();
+        }
+        let deadline = tokio::time::Instant::now() + super::DRAIN;
+        while in_flight.get() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     });
 }
 
-async fn udp_loop<H: PacketHandler>(listener: usize, sock: Rc<UdpSocket>, handler: Rc<RefCell<H>>) {
+/// Runs a reply that must wait, counting it as in flight meanwhile.
+fn spawn_later<F: std::future::Future<Output = ()> + 'static>(in_flight: &InFlight, f: F) {
+    let count = Rc::clone(in_flight);
+    count.set(count.get() + 1);
+    tokio::task::spawn_local(async move {
+        f.await;
+        count.set(count.get() - 1);
+    });
+}
+
+async fn udp_loop<H: PacketHandler>(
+    listener: usize,
+    sock: Rc<UdpSocket>,
+    handler: Rc<RefCell<H>>,
+    in_flight: InFlight,
+) {
     let local = sock
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
@@ -154,7 +242,7 @@ async fn udp_loop<H: PacketHandler>(listener: usize, sock: Rc<UdpSocket>, handle
             Handled::Drop => {}
             Handled::Later(reply) => {
                 let sock = Rc::clone(&sock);
-                tokio::task::spawn_local(async move {
+                spawn_later(&in_flight, async move {
                     if let Some(r) = reply.await {
                         let _ = sock.send_to(&r, src).await;
                     }
@@ -168,16 +256,19 @@ async fn tcp_accept<H: PacketHandler + 'static>(
     listener: usize,
     l: TcpListener,
     handler: Rc<RefCell<H>>,
+    in_flight: InFlight,
 ) {
     loop {
         match l.accept().await {
             Ok((stream, peer)) => {
-                tokio::task::spawn_local(tcp_conn(
+                let conn = tcp_conn(
                     listener,
                     stream,
                     unmap(peer),
+                    Rc::clone(&in_flight),
                     Rc::clone(&handler),
-                ));
+                );
+                tokio::task::spawn_local(conn);
             }
             // Out of descriptors and the like: back off instead of spinning.
             Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
@@ -192,6 +283,7 @@ async fn tcp_conn<H: PacketHandler>(
     listener: usize,
     s: TcpStream,
     peer: SocketAddr,
+    in_flight: InFlight,
     handler: Rc<RefCell<H>>,
 ) {
     let _ = s.set_nodelay(true);
@@ -233,7 +325,7 @@ async fn tcp_conn<H: PacketHandler>(
             Handled::Drop => {}
             Handled::Later(reply) => {
                 let wr = Rc::clone(&wr);
-                tokio::task::spawn_local(async move {
+                spawn_later(&in_flight, async move {
                     if let Some(r) = reply.await {
                         write_framed(&wr, &r).await;
                     }

@@ -4,10 +4,12 @@
 use crate::corefile::{self, parse_key, Error, ServerBlock, Transport, ZoneAddr};
 use crate::plugin::registry::{self, ListenHost};
 use crate::plugin::{BlockSetup, Chain};
+use sha2::{Digest, Sha512};
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// One server block after setup. Several keys of a block share it.
 pub struct Block {
@@ -37,6 +39,10 @@ pub struct Config {
     pub listeners: Vec<Listener>,
     /// Some block has `debug`.
     pub debug: bool,
+    /// Some block has `reload`: how often to look for a changed Corefile.
+    pub reload: Option<Duration>,
+    /// SHA-512 (hex) of the parsed Corefile, as the reload plugin compares.
+    pub digest: String,
 }
 
 /// Parses and sets up a Corefile. `file` names it in errors; `default_port`
@@ -45,6 +51,39 @@ pub fn load(src: &str, file: &str, default_port: u16) -> Result<Config, Error> {
     let env = |k: &str| std::env::var(k).ok();
     let blocks = corefile::parse(src, file, &env, &registry::is_directive)?;
     build(&blocks, default_port)
+}
+
+/// The parsed Corefile's digest: keys and tokens, not layout or comments,
+/// so only a change in meaning reloads (CoreDNS hashes its JSON form).
+pub fn digest(src: &str, file: &str) -> Result<String, Error> {
+    let env = |k: &str| std::env::var(k).ok();
+    let blocks = corefile::parse(src, file, &env, &registry::is_directive)?;
+    Ok(digest_blocks(&blocks))
+}
+
+fn digest_blocks(blocks: &[ServerBlock]) -> String {
+    let mut h = Sha512::new();
+    for b in blocks {
+        for k in &b.keys {
+            h.update(k.text.as_bytes());
+            h.update([0]);
+        }
+        h.update([1]);
+        for d in &b.directives {
+            for t in &d.tokens {
+                h.update(t.text.as_bytes());
+                h.update([0]);
+            }
+            h.update([2]);
+        }
+        h.update([3]);
+    }
+    h.finalize()
+        .iter()
+        .fold(String::with_capacity(128), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 fn wildcard(port: u16) -> SocketAddr {
@@ -61,6 +100,7 @@ fn socket_addr(h: &ListenHost, port: u16) -> SocketAddr {
 pub fn build(blocks: &[ServerBlock], default_port: u16) -> Result<Config, Error> {
     let mut listeners: Vec<Listener> = Vec::new();
     let mut debug = false;
+    let mut reload: Option<Duration> = None;
     let mut slots = 0;
     for sb in blocks {
         let mut addrs: Vec<(ZoneAddr, &corefile::Token)> = Vec::new();
@@ -84,6 +124,10 @@ pub fn build(blocks: &[ServerBlock], default_port: u16) -> Result<Config, Error>
         setup.run(&sb.directives)?;
         slots = setup.slots_used();
         debug |= setup.debug;
+        reload = match (reload, setup.reload) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let class_chaos = setup.class_chaos;
         let hosts = setup.listen_hosts.clone();
         let block = Arc::new(Block {
@@ -126,7 +170,12 @@ pub fn build(blocks: &[ServerBlock], default_port: u16) -> Result<Config, Error>
             }
         }
     }
-    Ok(Config { listeners, debug })
+    Ok(Config {
+        listeners,
+        debug,
+        reload,
+        digest: digest_blocks(blocks),
+    })
 }
 
 fn listener_name(addr: SocketAddr) -> String {

@@ -35,6 +35,16 @@ const FORMERR: u8 = 1;
 const NOTIMP: u8 = 4;
 
 impl PacketHandler for Dispatcher {
+    type Update = Arc<Config>;
+
+    /// A reloaded configuration: queries from now on use it; those in
+    /// flight finish on the old one. Per-worker plugin state starts afresh,
+    /// as it does in CoreDNS when a reload rebuilds the plugins.
+    fn update(&mut self, config: Arc<Config>) {
+        self.config = config;
+        self.worker = Rc::new(self.worker.renewed());
+    }
+
     fn handle(&mut self, p: &Packet<'_>, out: &mut Vec<u8>) -> Handled {
         let Some(l) = self.config.listeners.get(p.listener) else {
             return Handled::Drop;

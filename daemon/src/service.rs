@@ -1,0 +1,183 @@
+//! The running server as the control plane sees it: start from a Corefile,
+//! reload a new one (or keep the old one serving when it is broken), stop.
+
+use crate::corefile;
+use crate::metrics::{self, RELOAD_FAILED, RELOAD_VERSION_INFO};
+use crate::runtime::{self, RuntimeError, Workers};
+use crate::server::{self, Config, Dispatcher};
+use std::io::Read;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("open {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Config(#[from] corefile::Error),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+}
+
+/// Where the Corefile comes from: `-conf FILE`, `-conf stdin` (read once),
+/// `./Corefile`, or CoreDNS's built-in default.
+pub struct Source {
+    conf: Option<String>,
+    port: u16,
+    stdin: Option<String>,
+}
+
+impl Source {
+    pub fn new(conf: Option<String>, port: u16) -> Self {
+        Self {
+            conf,
+            port,
+            stdin: None,
+        }
+    }
+
+    /// The Corefile's text and the name errors use for it.
+    pub fn read(&mut self) -> Result<(String, String), ServiceError> {
+        let read = |path: &str| {
+            std::fs::read_to_string(path).map_err(|source| ServiceError::Read {
+                path: path.into(),
+                source,
+            })
+        };
+        match self.conf.as_deref() {
+            Some("stdin") => {
+                if self.stdin.is_none() {
+                    let mut s = String::new();
+                    std::io::stdin().read_to_string(&mut s).map_err(|source| {
+                        ServiceError::Read {
+                            path: "stdin".into(),
+                            source,
+                        }
+                    })?;
+                    self.stdin = Some(s);
+                }
+                Ok((self.stdin.clone().unwrap_or_default(), "stdin".into()))
+            }
+            Some(path) => Ok((read(path)?, path.into())),
+            None => match std::fs::read_to_string("Corefile") {
+                Ok(s) => Ok((s, "Corefile".into())),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((
+                    format!(".:{} {{\n    whoami\n    log\n}}\n", self.port),
+                    "default".into(),
+                )),
+                Err(source) => Err(ServiceError::Read {
+                    path: "Corefile".into(),
+                    source,
+                }),
+            },
+        }
+    }
+
+    /// Loads and sets up the Corefile as it is now.
+    pub fn load(&mut self) -> Result<Config, ServiceError> {
+        let (text, file) = self.read()?;
+        Ok(server::load(&text, &file, self.port)?)
+    }
+
+    /// The digest of the Corefile as it is now (for the reload plugin).
+    pub fn digest(&mut self) -> Result<String, ServiceError> {
+        let (text, file) = self.read()?;
+        Ok(server::config::digest(&text, &file)?)
+    }
+}
+
+pub struct Service {
+    config: Arc<Config>,
+    addrs: Vec<SocketAddr>,
+    workers: Workers<Arc<Config>>,
+    count: usize,
+}
+
+fn addrs(c: &Config) -> Vec<SocketAddr> {
+    c.listeners.iter().map(|l| l.addr).collect()
+}
+
+fn start_workers(
+    config: &Arc<Config>,
+    bound: runtime::Bound,
+) -> Result<Workers<Arc<Config>>, RuntimeError> {
+    let shared = Arc::clone(config);
+    bound.start(move |i| Dispatcher::new(Arc::clone(&shared), i))
+}
+
+impl Service {
+    /// Binds every listener (errors come back before anything serves),
+    /// calls `announce`, then starts `count` workers.
+    pub fn start(
+        config: Config,
+        count: usize,
+        announce: impl FnOnce(&Config),
+    ) -> Result<Service, ServiceError> {
+        let config = Arc::new(config);
+        let addrs = addrs(&config);
+        let bound = runtime::bind(&addrs, count, &[])?;
+        announce(&config);
+        let workers = start_workers(&config, bound)?;
+        let s = Service {
+            config,
+            addrs,
+            workers,
+            count,
+        };
+        s.started();
+        Ok(s)
+    }
+
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
+    fn started(&self) {
+        crate::log::set_debug(self.config.debug);
+        if self.config.reload.is_some() {
+            crate::log::info(
+                Some("reload"),
+                &format!("Running configuration SHA512 = {}", self.config.digest),
+            );
+            metrics::with(metrics::global(), |m| {
+                m.set(&RELOAD_VERSION_INFO, &["sha512", &self.config.digest], 1.0)
+            });
+        }
+    }
+
+    /// Serves `config` from now on. Listeners that stay keep their sockets,
+    /// so nothing in flight or queued is lost; if the set of listeners
+    /// changes, a new set of workers takes over and the old one drains. On
+    /// error the old configuration keeps serving.
+    pub fn reload(&mut self, config: Config) -> Result<(), ServiceError> {
+        let config = Arc::new(config);
+        let addrs = addrs(&config);
+        if addrs == self.addrs {
+            self.workers.update(Arc::clone(&config));
+        } else {
+            let bound = runtime::bind(&addrs, self.count, &self.addrs)?;
+            let workers = start_workers(&config, bound)?;
+            std::mem::replace(&mut self.workers, workers).stop();
+            self.addrs = addrs;
+        }
+        metrics::with(metrics::global(), |m| {
+            m.set(&RELOAD_VERSION_INFO, &["sha512", &self.config.digest], 0.0)
+        });
+        self.config = config;
+        self.started();
+        Ok(())
+    }
+
+    /// Counts a failed reload.
+    pub fn reload_failed(&self) {
+        metrics::with(metrics::global(), |m| m.inc(&RELOAD_FAILED, &[]));
+    }
+
+    /// Stops reading queries, lets those in flight finish, and returns.
+    pub fn stop(self) {
+        self.workers.stop();
+    }
+}

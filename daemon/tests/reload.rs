@@ -1,0 +1,174 @@
+//! Reloading the Corefile: SIGUSR1, the reload plugin, a broken Corefile
+//! keeping the old one serving, and no query lost across reloads.
+
+mod common;
+
+use common::*;
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::RecordType;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn any_answers(s: &Server) -> bool {
+    s.udp("x.test.", RecordType::ANY).answers.len() == 1
+}
+
+#[test]
+fn sigusr1_reloads_and_a_broken_corefile_keeps_the_old_one() {
+    let s = Server::start(".:{PORT} {\n    whoami\n}\n", &[]);
+    assert!(!any_answers(&s));
+    let corefile = s.path("Corefile");
+    write_file(
+        &corefile,
+        &format!(".:{} {{\n    any\n    whoami\n}}\n", s.port),
+    );
+    s.signal(libc::SIGUSR1);
+    until("the reload", 5, || any_answers(&s));
+    let out = s.wait_log("Reloading complete");
+    assert!(out.contains("[INFO] SIGUSR1: Reloading\n"), "{out}");
+    assert!(out.contains("[INFO] Reloading complete\n"), "{out}");
+
+    // A broken Corefile: the error is logged and the old config serves on.
+    write_file(
+        &corefile,
+        &format!(".:{} {{\n    any\n    bogus\n}}\n", s.port),
+    );
+    s.signal(libc::SIGUSR1);
+    let out = s.wait_log("[ERROR] SIGUSR1:");
+    assert!(
+        out.contains("[ERROR] SIGUSR1: ") && out.contains("Corefile:3: Unknown directive 'bogus'"),
+        "{out}"
+    );
+    assert!(any_answers(&s));
+    assert_eq!(s.tcp("x.test.", RecordType::A).additionals.len(), 2);
+}
+
+#[test]
+fn reload_plugin_notices_a_changed_corefile() {
+    let s = Server::start(".:{PORT} {\n    reload 2s 0\n    whoami\n}\n", &[]);
+    let out = s.wait_log("Running configuration SHA512 = ");
+    assert!(
+        out.contains("[INFO] plugin/reload: Running configuration SHA512 = "),
+        "{out}"
+    );
+    // Layout and comments alone do not count as a change.
+    write_file(
+        &s.path("Corefile"),
+        &format!(
+            "# a comment\n.:{}   {{\n reload 2s 0\n whoami\n}}\n",
+            s.port
+        ),
+    );
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(!s.stdout().contains("Reloading"), "{}", s.stdout());
+    write_file(
+        &s.path("Corefile"),
+        &format!(
+            ".:{} {{\n    reload 2s 0\n    any\n    whoami\n}}\n",
+            s.port
+        ),
+    );
+    until("the reload plugin", 10, || any_answers(&s));
+    let out = s.wait_log("Reloading complete");
+    assert!(
+        out.matches("Running configuration SHA512 = ").count() >= 2,
+        "{out}"
+    );
+}
+
+#[test]
+fn reload_moves_to_a_new_port() {
+    let s = Server::start(".:{PORT} {\n    whoami\n}\n", &[]);
+    let port = free_port();
+    write_file(&s.path("Corefile"), &format!(".:{port} {{\n    any\n}}\n"));
+    s.signal(libc::SIGUSR1);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    until("the new listener", 5, || {
+        udp_raw(
+            addr,
+            &query("x.test.", RecordType::ANY).to_vec().unwrap(),
+            Duration::from_millis(200),
+        )
+        .is_some()
+    });
+    assert_eq!(
+        udp(addr, &query("x.test.", RecordType::ANY)).answers.len(),
+        1
+    );
+    // the old port is closed
+    until("the old listener to close", 5, || {
+        udp_raw(
+            s.addr(),
+            &query("x.test.", RecordType::A).to_vec().unwrap(),
+            Duration::from_millis(200),
+        )
+        .is_none()
+    });
+}
+
+#[test]
+fn no_query_lost_across_reloads() {
+    let s = Server::start(".:{PORT} {\n    whoami\n}\n", &[]);
+    let addr = s.addr();
+    let stop = Arc::new(AtomicBool::new(false));
+    let client = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let (mut sent, mut lost) = (0u32, 0u32);
+            while !stop.load(Ordering::Relaxed) {
+                let q = query("during.reload.test.", RecordType::A);
+                sent += 1;
+                match udp_raw(addr, &q.to_vec().unwrap(), Duration::from_secs(2)) {
+                    Some(r) => {
+                        let m = Message::from_vec(&r).unwrap();
+                        assert_eq!(m.metadata.id, q.metadata.id);
+                        assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+                    }
+                    None => lost += 1,
+                }
+            }
+            (sent, lost)
+        })
+    };
+    for i in 0..5 {
+        std::thread::sleep(Duration::from_millis(150));
+        let extra = if i % 2 == 0 { "    any\n" } else { "" };
+        write_file(
+            &s.path("Corefile"),
+            &format!(".:{} {{\n{extra}    whoami\n}}\n", s.port),
+        );
+        s.signal(libc::SIGUSR1);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    let (sent, lost) = client.join().unwrap();
+    assert!(sent > 50, "only {sent} queries sent");
+    assert_eq!(lost, 0, "{lost} of {sent} queries lost");
+    assert_eq!(
+        s.stdout().matches("Reloading complete").count(),
+        5,
+        "{}",
+        s.stdout()
+    );
+}
+
+#[test]
+fn sigterm_exits_cleanly() {
+    let mut s = Server::start(".:{PORT} {\n    whoami\n}\n", &[]);
+    s.signal(libc::SIGTERM);
+    assert_eq!(s.wait_exit(10), Some(0));
+    assert!(
+        s.stdout().contains("[INFO] SIGTERM: Shutting down"),
+        "{}",
+        s.stdout()
+    );
+}
