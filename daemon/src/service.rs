@@ -3,7 +3,7 @@
 
 use crate::corefile;
 use crate::metrics::{self, RELOAD_FAILED, RELOAD_VERSION_INFO};
-use crate::runtime::{self, RuntimeError, Workers};
+use crate::runtime::{self, Listen, RuntimeError, Workers};
 use crate::server::{self, Config, Dispatcher};
 use std::io::Read;
 use std::net::SocketAddr;
@@ -91,13 +91,10 @@ impl Source {
 
 pub struct Service {
     config: Arc<Config>,
-    addrs: Vec<SocketAddr>,
+    listen: Vec<Listen>,
     workers: Workers<Arc<Config>>,
+    /// Workers when no `multisocket` says otherwise.
     count: usize,
-}
-
-fn addrs(c: &Config) -> Vec<SocketAddr> {
-    c.listeners.iter().map(|l| l.addr).collect()
 }
 
 fn start_workers(
@@ -117,13 +114,13 @@ impl Service {
         announce: impl FnOnce(&Config),
     ) -> Result<Service, ServiceError> {
         let config = Arc::new(config);
-        let addrs = addrs(&config);
-        let bound = runtime::bind(&addrs, count, &[])?;
+        let listen = config.listen();
+        let bound = runtime::bind(&listen, config.workers.unwrap_or(count), &[])?;
         announce(&config);
         let workers = start_workers(&config, bound)?;
         let s = Service {
             config,
-            addrs,
+            listen,
             workers,
             count,
         };
@@ -137,6 +134,9 @@ impl Service {
 
     fn started(&self) {
         crate::log::set_debug(self.config.debug);
+        for hook in &self.config.on_start {
+            hook();
+        }
         if self.config.reload.is_some() {
             crate::log::info(
                 Some("reload"),
@@ -154,14 +154,16 @@ impl Service {
     /// error the old configuration keeps serving.
     pub fn reload(&mut self, config: Config) -> Result<(), ServiceError> {
         let config = Arc::new(config);
-        let addrs = addrs(&config);
-        if addrs == self.addrs {
+        let listen = config.listen();
+        let count = config.workers.unwrap_or(self.count);
+        if listen == self.listen && count == self.workers.len() {
             self.workers.update(Arc::clone(&config));
         } else {
-            let bound = runtime::bind(&addrs, self.count, &self.addrs)?;
+            let held: Vec<SocketAddr> = self.listen.iter().map(|l| l.addr).collect();
+            let bound = runtime::bind(&listen, count, &held)?;
             let workers = start_workers(&config, bound)?;
             std::mem::replace(&mut self.workers, workers).stop();
-            self.addrs = addrs;
+            self.listen = listen;
         }
         metrics::with(metrics::global(), |m| {
             m.set(&RELOAD_VERSION_INFO, &["sha512", &self.config.digest], 0.0)

@@ -48,6 +48,15 @@ impl Class {
         }
     }
 
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::All => "all",
+            Class::Success => "success",
+            Class::Denial => "denial",
+            Class::Error => "error",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Class> {
         match s {
             "all" => Some(Class::All),

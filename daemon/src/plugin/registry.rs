@@ -32,16 +32,16 @@ const fn lacks(name: &'static str) -> Entry {
 /// CoreDNS v1.14.7 plugin.cfg, top to bottom.
 pub static ORDER: &[Entry] = &[
     has("root", plugins::root::setup),
-    lacks("metadata"),
+    has("metadata", plugins::metadata::setup),
     lacks("geoip"),
-    lacks("cancel"),
+    has("cancel", plugins::cancel::setup),
     lacks("proxyproto"),
     lacks("quic"),
     lacks("grpc_server"),
     lacks("https"),
     lacks("https3"),
-    lacks("timeouts"),
-    lacks("multisocket"),
+    has("timeouts", plugins::timeouts::setup),
+    has("multisocket", plugins::multisocket::setup),
     has("reload", plugins::reload::setup),
     has("nsid", plugins::nsid::setup),
     has("bufsize", plugins::bufsize::setup),
@@ -56,7 +56,7 @@ pub static ORDER: &[Entry] = &[
     has("errors", plugins::errors::setup),
     has("log", plugins::log::setup),
     lacks("dnstap"),
-    lacks("local"),
+    has("local", plugins::local::setup),
     lacks("dns64"),
     has("any", plugins::any::setup),
     has("chaos", plugins::chaos::setup),
@@ -82,7 +82,7 @@ pub static ORDER: &[Entry] = &[
     lacks("auto"),
     lacks("secondary"),
     lacks("etcd"),
-    lacks("loop"),
+    has("loop", plugins::r#loop::setup),
     lacks("forward"),
     lacks("grpc"),
     lacks("erratic"),
@@ -102,6 +102,9 @@ pub fn is_directive(name: &str) -> bool {
 pub fn available() -> impl Iterator<Item = &'static str> {
     ORDER.iter().filter(|e| e.setup.is_some()).map(|e| e.name)
 }
+
+/// Work a plugin needs done once its block serves (the loop probe).
+pub type StartHook = std::sync::Arc<dyn Fn() + Send + Sync>;
 
 /// An address a block listens on (the `bind` plugin); IPv6 link-local
 /// addresses keep their interface's scope.
@@ -128,6 +131,18 @@ pub struct BlockSetup {
     pub class_chaos: bool,
     /// `reload`: how often to check the Corefile for changes.
     pub reload: Option<std::time::Duration>,
+    /// The port of the block's first key.
+    pub port: u16,
+    /// `cancel`: every query's deadline.
+    pub cancel: Option<std::time::Duration>,
+    /// `multisocket`: how many workers.
+    pub multisocket: Option<usize>,
+    /// `timeouts`: the listeners' TCP timeouts.
+    pub tcp_timeouts: Option<crate::runtime::TcpTimeouts>,
+    /// `metadata`: queries carry a metadata map.
+    pub metadata: bool,
+    /// Run once the block serves (after start and after each reload).
+    pub on_start: Vec<StartHook>,
     handlers: Vec<Handler>,
     /// The next per-worker state slot (see `Worker::state`), counted across
     /// every block of one Corefile.
@@ -144,6 +159,12 @@ impl BlockSetup {
             stacktrace: false,
             class_chaos: false,
             reload: None,
+            port: 53,
+            cancel: None,
+            multisocket: None,
+            tcp_timeouts: None,
+            metadata: false,
+            on_start: Vec::new(),
             handlers: Vec::new(),
             next_slot: 0,
         }
@@ -164,6 +185,11 @@ impl BlockSetup {
     /// The slot the next block starts from.
     pub fn slots_used(&self) -> usize {
         self.next_slot
+    }
+
+    /// Runs `f` once the block serves.
+    pub fn on_start(&mut self, f: impl Fn() + Send + Sync + 'static) {
+        self.on_start.push(std::sync::Arc::new(f));
     }
 
     pub fn add(&mut self, h: Handler) {

@@ -45,6 +45,30 @@ pub struct Request {
     pub start: Instant,
     /// The worker serving it.
     pub worker: Rc<Worker>,
+    /// `cancel`: when plugins waiting on the network must give up.
+    pub deadline: Option<Instant>,
+    /// `metadata`: values plugins attach to the query; None without the plugin.
+    pub metadata: Option<Metadata>,
+}
+
+/// CoreDNS's request metadata: `NAME` to value, e.g. `forward/upstream`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Metadata(Vec<(String, String)>);
+
+impl Metadata {
+    pub fn set(&mut self, name: &str, value: String) {
+        match self.0.iter_mut().find(|(k, _)| k == name) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((name.to_string(), value)),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 impl Request {
@@ -81,6 +105,13 @@ impl Request {
     pub fn reply(&self) -> Message {
         reply_to(&self.msg)
     }
+    /// Attaches a metadata value, when the block collects metadata.
+    pub fn set_metadata(&mut self, name: &str, value: impl FnOnce() -> String) {
+        if let Some(m) = self.metadata.as_mut() {
+            m.set(name, value());
+        }
+    }
+
     /// A reply carrying only `rcode`.
     pub fn error_reply(&self, rcode: ResponseCode) -> Message {
         let mut m = self.reply();

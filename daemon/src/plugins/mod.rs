@@ -4,16 +4,22 @@
 pub mod any;
 pub mod bind;
 pub mod bufsize;
+pub mod cancel;
 pub mod chaos;
 pub mod debug;
 pub mod errors;
 pub mod file;
 pub mod hosts;
+pub mod local;
 pub mod log;
+pub mod r#loop;
+pub mod metadata;
 pub mod minimal;
+pub mod multisocket;
 pub mod nsid;
 pub mod reload;
 pub mod root;
+pub mod timeouts;
 pub mod whoami;
 
 use crate::plugin::{Action, Outcome, Request};
@@ -27,7 +33,9 @@ pub enum Handler {
     Errors(errors::Errors),
     File(file::File),
     Hosts(hosts::Hosts),
+    Local(local::Local),
     Log(log::Log),
+    Loop(r#loop::Loop),
     Minimal(minimal::Minimal),
     Nsid(nsid::Nsid),
     Whoami(whoami::Whoami),
@@ -42,7 +50,9 @@ impl Handler {
             Handler::Errors(_) => "errors",
             Handler::File(_) => "file",
             Handler::Hosts(_) => "hosts",
+            Handler::Local(_) => "local",
             Handler::Log(_) => "log",
+            Handler::Loop(_) => "loop",
             Handler::Minimal(_) => "minimal",
             Handler::Nsid(_) => "nsid",
             Handler::Whoami(_) => "whoami",
@@ -57,7 +67,9 @@ impl Handler {
             Handler::Errors(_) => Action::Watch,
             Handler::File(p) => p.query(req),
             Handler::Hosts(p) => p.query(req),
+            Handler::Local(p) => p.query(req),
             Handler::Log(p) => p.query(req),
+            Handler::Loop(p) => p.query(req),
             Handler::Minimal(_) => Action::Watch,
             Handler::Nsid(p) => p.query(req),
             Handler::Whoami(p) => p.query(req),
@@ -71,12 +83,8 @@ impl Handler {
             Handler::Log(p) => p.response(req, out),
             Handler::Minimal(p) => p.response(req, out),
             Handler::Nsid(p) => p.response(req, out),
-            Handler::Any(_)
-            | Handler::Bufsize(_)
-            | Handler::Chaos(_)
-            | Handler::File(_)
-            | Handler::Hosts(_)
-            | Handler::Whoami(_) => {}
+            // The rest never return Watch.
+            _ => {}
         }
     }
 }
@@ -125,6 +133,8 @@ pub(crate) mod testutil {
             zone: Arc::from("."),
             start: std::time::Instant::now(),
             worker: std::rc::Rc::new(crate::plugin::Worker::new(0)),
+            deadline: None,
+            metadata: None,
         }
     }
 }

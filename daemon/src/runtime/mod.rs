@@ -17,6 +17,32 @@ use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 
+/// TCP connection timeouts of a listener (CoreDNS's defaults: the first
+/// message must arrive within `read`, later ones within `idle`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TcpTimeouts {
+    pub read: std::time::Duration,
+    pub write: std::time::Duration,
+    pub idle: std::time::Duration,
+}
+
+impl Default for TcpTimeouts {
+    fn default() -> Self {
+        Self {
+            read: std::time::Duration::from_secs(3),
+            write: std::time::Duration::from_secs(5),
+            idle: std::time::Duration::from_secs(10),
+        }
+    }
+}
+
+/// An address to serve UDP and TCP on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Listen {
+    pub addr: SocketAddr,
+    pub tcp: TcpTimeouts,
+}
+
 /// A message as read off a socket.
 pub struct Packet<'a> {
     /// Which listener (index into the list given to [`bind`]).

@@ -1,7 +1,7 @@
 //! Worker threads: each pinned to one core, running UDP receive loops and
 //! TCP connections for every listener on a current-thread runtime.
 
-use super::{sockets, unmap, Handled, Packet, PacketHandler, RuntimeError};
+use super::{sockets, unmap, Handled, Listen, Packet, PacketHandler, RuntimeError, TcpTimeouts};
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -12,12 +12,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::watch;
-
-/// CoreDNS's defaults: the first message on a connection must arrive within
-/// the read timeout, later ones within the idle timeout.
-const TCP_READ_TIMEOUT: Duration = Duration::from_secs(3);
-const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-const TCP_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The running workers, as the control plane holds them.
 pub struct Workers<U> {
@@ -51,7 +45,7 @@ impl<U> Workers<U> {
 
 struct Sockets {
     udp: Vec<std::net::UdpSocket>,
-    tcp: Vec<std::net::TcpListener>,
+    tcp: Vec<(std::net::TcpListener, TcpTimeouts)>,
 }
 
 /// Every listener's sockets, once per worker, bound and listening but not
@@ -63,12 +57,8 @@ pub struct Bound {
 
 /// `held` are addresses this process already serves (a reload): they are
 /// not checked for other owners.
-pub fn bind(
-    addrs: &[SocketAddr],
-    workers: usize,
-    held: &[SocketAddr],
-) -> Result<Bound, RuntimeError> {
-    for &addr in addrs.iter().filter(|a| !held.contains(a)) {
+pub fn bind(listen: &[Listen], workers: usize, held: &[SocketAddr]) -> Result<Bound, RuntimeError> {
+    for addr in listen.iter().map(|l| l.addr).filter(|a| !held.contains(a)) {
         sockets::probe_free(addr).map_err(|source| RuntimeError::InUse { addr, source })?;
     }
     let mut per_worker = Vec::with_capacity(workers.max(1));
@@ -77,11 +67,14 @@ pub fn bind(
             udp: Vec::new(),
             tcp: Vec::new(),
         };
-        for &addr in addrs {
+        for l in listen {
+            let addr = l.addr;
             s.udp
                 .push(sockets::udp(addr).map_err(|source| RuntimeError::Udp { addr, source })?);
-            s.tcp
-                .push(sockets::tcp(addr).map_err(|source| RuntimeError::Tcp { addr, source })?);
+            s.tcp.push((
+                sockets::tcp(addr).map_err(|source| RuntimeError::Tcp { addr, source })?,
+                l.tcp,
+            ));
         }
         per_worker.push(s);
     }
@@ -166,10 +159,11 @@ fn run<H: PacketHandler + 'static, F: Fn(usize) -> H>(
                 Err(e) => crate::log::error(None, &format!("worker {index}: udp socket: {e}")),
             }
         }
-        for (i, s) in socks.tcp.into_iter().enumerate() {
+        for (i, (s, timeouts)) in socks.tcp.into_iter().enumerate() {
             match TcpListener::from_std(s) {
                 Ok(l) => {
-                    let task = tcp_accept(i, l, Rc::clone(&handler), Rc::clone(&in_flight));
+                    let task =
+                        tcp_accept(i, l, timeouts, Rc::clone(&handler), Rc::clone(&in_flight));
                     serving.push(tokio::task::spawn_local(task));
                 }
                 Err(e) => crate::log::error(None, &format!("worker {index}: tcp socket: {e}")),
@@ -255,16 +249,19 @@ async fn udp_loop<H: PacketHandler>(
 async fn tcp_accept<H: PacketHandler + 'static>(
     listener: usize,
     l: TcpListener,
+    timeouts: TcpTimeouts,
     handler: Rc<RefCell<H>>,
     in_flight: InFlight,
 ) {
     loop {
         match l.accept().await {
             Ok((stream, peer)) => {
+                let peer = unmap(peer);
                 let conn = tcp_conn(
                     listener,
                     stream,
-                    unmap(peer),
+                    peer,
+                    timeouts,
                     Rc::clone(&in_flight),
                     Rc::clone(&handler),
                 );
@@ -283,6 +280,7 @@ async fn tcp_conn<H: PacketHandler>(
     listener: usize,
     s: TcpStream,
     peer: SocketAddr,
+    timeouts: TcpTimeouts,
     in_flight: InFlight,
     handler: Rc<RefCell<H>>,
 ) {
@@ -294,7 +292,7 @@ async fn tcp_conn<H: PacketHandler>(
     let wr = Rc::new(tokio::sync::Mutex::new(wr));
     let mut buf = Vec::with_capacity(512);
     let mut out = Vec::with_capacity(4096);
-    let mut wait = TCP_READ_TIMEOUT;
+    let mut wait = timeouts.read;
     loop {
         let mut len = [0u8; 2];
         match tokio::time::timeout(wait, rd.read_exact(&mut len)).await {
@@ -303,11 +301,11 @@ async fn tcp_conn<H: PacketHandler>(
         }
         let n = usize::from(u16::from_be_bytes(len));
         buf.resize(n, 0);
-        match tokio::time::timeout(TCP_READ_TIMEOUT, rd.read_exact(&mut buf)).await {
+        match tokio::time::timeout(timeouts.read, rd.read_exact(&mut buf)).await {
             Ok(Ok(_)) => {}
             _ => return,
         }
-        wait = TCP_IDLE_TIMEOUT;
+        wait = timeouts.idle;
         let p = Packet {
             listener,
             data: &buf,
@@ -318,7 +316,7 @@ async fn tcp_conn<H: PacketHandler>(
         let handled = handler.borrow_mut().handle(&p, &mut out);
         match handled {
             Handled::Reply => {
-                if !write_framed(&wr, &out).await {
+                if !write_framed(&wr, &out, timeouts.write).await {
                     return;
                 }
             }
@@ -327,7 +325,7 @@ async fn tcp_conn<H: PacketHandler>(
                 let wr = Rc::clone(&wr);
                 spawn_later(&in_flight, async move {
                     if let Some(r) = reply.await {
-                        write_framed(&wr, &r).await;
+                        write_framed(&wr, &r, timeouts.write).await;
                     }
                 });
             }
@@ -335,7 +333,11 @@ async fn tcp_conn<H: PacketHandler>(
     }
 }
 
-async fn write_framed(wr: &tokio::sync::Mutex<OwnedWriteHalf>, msg: &[u8]) -> bool {
+async fn write_framed(
+    wr: &tokio::sync::Mutex<OwnedWriteHalf>,
+    msg: &[u8],
+    timeout: Duration,
+) -> bool {
     let Ok(len) = u16::try_from(msg.len()) else {
         return true;
     };
@@ -344,7 +346,7 @@ async fn write_framed(wr: &tokio::sync::Mutex<OwnedWriteHalf>, msg: &[u8]) -> bo
     framed.extend_from_slice(msg);
     let mut w = wr.lock().await;
     matches!(
-        tokio::time::timeout(TCP_WRITE_TIMEOUT, w.write_all(&framed)).await,
+        tokio::time::timeout(timeout, w.write_all(&framed)).await,
         Ok(Ok(()))
     )
 }

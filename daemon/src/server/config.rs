@@ -2,8 +2,9 @@
 //! compiled chain behind every zone.
 
 use crate::corefile::{self, parse_key, Error, ServerBlock, Transport, ZoneAddr};
-use crate::plugin::registry::{self, ListenHost};
+use crate::plugin::registry::{self, ListenHost, StartHook};
 use crate::plugin::{BlockSetup, Chain};
+use crate::runtime::{Listen, TcpTimeouts};
 use sha2::{Digest, Sha512};
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -16,6 +17,10 @@ pub struct Block {
     pub chain: Chain,
     /// `debug`: panics in this block's plugins are not recovered.
     pub debug: bool,
+    /// `cancel`: each query's deadline.
+    pub cancel: Option<Duration>,
+    /// `metadata`: queries carry a metadata map.
+    pub metadata: bool,
 }
 
 /// Where a zone on a listener leads.
@@ -27,6 +32,8 @@ pub struct Route {
 /// One address and port, serving UDP and TCP.
 pub struct Listener {
     pub addr: SocketAddr,
+    /// `timeouts` of the blocks on it (the first block that sets them wins).
+    pub tcp: TcpTimeouts,
     /// Keyed by lowercased, fully qualified zone.
     pub zones: HashMap<String, Route>,
     /// Some block on this listener loads `chaos`: non-IN classes are let in.
@@ -43,6 +50,10 @@ pub struct Config {
     pub reload: Option<Duration>,
     /// SHA-512 (hex) of the parsed Corefile, as the reload plugin compares.
     pub digest: String,
+    /// Plugins' work once the config serves (see `BlockSetup::on_start`).
+    pub on_start: Vec<StartHook>,
+    /// `multisocket`: how many workers (the largest any block asks for).
+    pub workers: Option<usize>,
 }
 
 /// Parses and sets up a Corefile. `file` names it in errors; `default_port`
@@ -101,6 +112,8 @@ pub fn build(blocks: &[ServerBlock], default_port: u16) -> Result<Config, Error>
     let mut listeners: Vec<Listener> = Vec::new();
     let mut debug = false;
     let mut reload: Option<Duration> = None;
+    let mut on_start = Vec::new();
+    let mut workers: Option<usize> = None;
     let mut slots = 0;
     for sb in blocks {
         let mut addrs: Vec<(ZoneAddr, &corefile::Token)> = Vec::new();
@@ -121,6 +134,7 @@ pub fn build(blocks: &[ServerBlock], default_port: u16) -> Result<Config, Error>
         }
         let origins: Vec<String> = addrs.iter().map(|(za, _)| za.zone.clone()).collect();
         let mut setup = BlockSetup::new(origins).with_first_slot(slots);
+        setup.port = addrs.first().map_or(default_port, |(za, _)| za.port);
         setup.run(&sb.directives)?;
         slots = setup.slots_used();
         debug |= setup.debug;
@@ -129,9 +143,14 @@ pub fn build(blocks: &[ServerBlock], default_port: u16) -> Result<Config, Error>
             (a, b) => a.or(b),
         };
         let class_chaos = setup.class_chaos;
+        workers = workers.max(setup.multisocket);
+        let tcp = setup.tcp_timeouts;
+        on_start.append(&mut setup.on_start);
         let hosts = setup.listen_hosts.clone();
         let block = Arc::new(Block {
             debug: setup.debug,
+            cancel: setup.cancel,
+            metadata: setup.metadata,
             chain: Chain::new(setup.into_handlers()),
         });
         for (za, key) in &addrs {
@@ -146,6 +165,7 @@ pub fn build(blocks: &[ServerBlock], default_port: u16) -> Result<Config, Error>
                     None => {
                         listeners.push(Listener {
                             addr,
+                            tcp: tcp.unwrap_or_default(),
                             zones: HashMap::new(),
                             class_chaos: false,
                             name: listener_name(addr),
@@ -175,6 +195,8 @@ pub fn build(blocks: &[ServerBlock], default_port: u16) -> Result<Config, Error>
         debug,
         reload,
         digest: digest_blocks(blocks),
+        on_start,
+        workers,
     })
 }
 
@@ -187,6 +209,17 @@ fn listener_name(addr: SocketAddr) -> String {
 }
 
 impl Config {
+    /// What the runtime binds.
+    pub fn listen(&self) -> Vec<Listen> {
+        self.listeners
+            .iter()
+            .map(|l| Listen {
+                addr: l.addr,
+                tcp: l.tcp,
+            })
+            .collect()
+    }
+
     /// What CoreDNS prints at start: one `zone:port` line per zone and
     /// listener, `on ADDRESS` for listeners bound to an address.
     pub fn banner(&self) -> String {

@@ -3,6 +3,7 @@
 
 use super::config::{Block, Config, Listener, Route};
 use super::edns;
+use crate::plugin::request::Metadata;
 use crate::plugin::{client_write, Proto, Request, Worker};
 use crate::runtime::{Handled, Packet, PacketHandler};
 use crate::wire::{self, Accept, Header};
@@ -99,6 +100,7 @@ fn serve(
     if route.block.chain.is_empty() {
         return write_error(&msg, ResponseCode::Refused, out);
     }
+    let start = Instant::now();
     let req = Request {
         msg,
         wire_len: p.data.len(),
@@ -107,8 +109,10 @@ fn serve(
         proto,
         name,
         zone: Arc::clone(&route.zone),
-        start: Instant::now(),
+        start,
         worker: Rc::clone(worker),
+        deadline: route.block.cancel.map(|d| start + d),
+        metadata: route.block.metadata.then(Metadata::default),
     };
     let mut fut: Pin<Box<dyn Future<Output = Option<Vec<u8>>>>> =
         Box::pin(run_chain(Arc::clone(&route.block), req, l.name.clone()));

@@ -31,14 +31,14 @@ enum Label {
     Rsize,
     Duration,
     Rflags,
-    /// `{/name}`: metadata, which ferrodns does not collect yet.
-    Metadata,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Node {
     Literal(String),
     Label(Label),
+    /// `{/NAME}`: a metadata value, `-` when there is none.
+    Metadata(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,7 +62,6 @@ fn label(s: &str) -> Option<Label> {
         "{rsize}" => Label::Rsize,
         "{duration}" => Label::Duration,
         "{>rflags}" => Label::Rflags,
-        _ if s.starts_with("{/") => Label::Metadata,
         _ => return None,
     })
 }
@@ -88,10 +87,15 @@ impl Format {
                 s = &s[j + 1..];
                 continue;
             };
-            match label(&s[i..=j]) {
+            let text = &s[i..=j];
+            match label(text) {
                 Some(l) => {
                     push_lit(&mut nodes, &s[..i]);
                     nodes.push(Node::Label(l));
+                }
+                None if text.starts_with("{/") => {
+                    push_lit(&mut nodes, &s[..i]);
+                    nodes.push(Node::Metadata(text[2..text.len() - 1].to_string()));
                 }
                 None => push_lit(&mut nodes, &s[..=j]),
             }
@@ -101,12 +105,25 @@ impl Format {
         Format(nodes)
     }
 
-    pub fn render(&self, req: &Request, reply: Option<&Message>) -> String {
+    /// `own` answers log's own metadata (`log/type`, `log/class`).
+    pub fn render(
+        &self,
+        req: &Request,
+        reply: Option<&Message>,
+        own: &dyn Fn(&str) -> Option<String>,
+    ) -> String {
         let mut b = String::with_capacity(128);
         for n in &self.0 {
             match n {
                 Node::Literal(t) => b.push_str(t),
                 Node::Label(l) => value(&mut b, *l, req, reply),
+                Node::Metadata(name) => {
+                    let v = req
+                        .metadata
+                        .as_ref()
+                        .and_then(|m| own(name).or_else(|| m.get(name).map(str::to_string)));
+                    b.push_str(v.as_deref().unwrap_or("-"));
+                }
             }
         }
         b
@@ -164,7 +181,6 @@ fn value(b: &mut String, l: Label, req: &Request, reply: Option<&Message>) {
             }
             None => write!(b, "-"),
         },
-        Label::Metadata => write!(b, "-"),
     };
 }
 
@@ -231,7 +247,7 @@ mod tests {
         let req = request("Example.ORG.", RecordType::A);
         let mut reply = req.reply();
         reply.metadata.authoritative = true;
-        let line = Format::parse(COMMON).render(&req, Some(&reply));
+        let line = Format::parse(COMMON).render(&req, Some(&reply), &|_| None);
         let expect =
             r#"192.0.2.1:53000 - 4242 "A IN example.org. udp 29 false 512" NOERROR qr,aa,rd 29 "#;
         assert!(line.starts_with(expect), "{line}");
@@ -241,11 +257,19 @@ mod tests {
     #[test]
     fn combined_and_literals() {
         let req = request("a.", RecordType::AAAA);
-        let line = Format::parse(COMBINED).render(&req, None);
+        let line = Format::parse(COMBINED).render(&req, None, &|_| None);
         assert!(line.contains(r#"- - 0 "#), "{line}");
         assert!(line.ends_with(r#" "0""#), "{line}");
         let f = Format::parse("{ {type} } {bogus} }x");
-        assert_eq!(f.render(&req, None), "{ AAAA } {bogus} }x");
-        assert_eq!(Format::parse("{/meta}").render(&req, None), "-");
+        assert_eq!(f.render(&req, None, &|_| None), "{ AAAA } {bogus} }x");
+        assert_eq!(Format::parse("{/meta}").render(&req, None, &|_| None), "-");
+        let mut req = req;
+        req.metadata = Some(Default::default());
+        req.set_metadata("forward/upstream", || "127.0.0.1:53".into());
+        let f = Format::parse("{/forward/upstream} {/log/type} {/none}");
+        assert_eq!(
+            f.render(&req, None, &|k| (k == "log/type").then(|| "NOERROR".into())),
+            "127.0.0.1:53 NOERROR -"
+        );
     }
 }

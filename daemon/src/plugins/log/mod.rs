@@ -3,7 +3,7 @@
 mod format;
 
 use crate::corefile::{Directive, Dispenser, Error};
-use crate::plugin::classify::{classify, Class};
+use crate::plugin::classify::{classify, Class, Kind};
 use crate::plugin::{client_write, names, Action, BlockSetup, Outcome, Request};
 use crate::plugins::Handler;
 use format::Format;
@@ -54,14 +54,20 @@ impl Log {
             }
             None => None,
         };
-        let class = reply.map_or(Class::Error, |m| Class::of(classify(m)));
+        let kind = reply.map_or(Kind::OtherError, classify);
+        let class = Class::of(kind);
         if !rule.classes.is_empty()
             && !rule.classes.contains(&Class::All)
             && !rule.classes.contains(&class)
         {
             return;
         }
-        let line = rule.format.render(req, reply);
+        let own = |name: &str| match name {
+            "log/type" => Some(kind.as_str().to_string()),
+            "log/class" => Some(class.as_str().to_string()),
+            _ => None,
+        };
+        let line = rule.format.render(req, reply, &own);
         crate::log::info(None, &line);
     }
 }

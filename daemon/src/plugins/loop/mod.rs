@@ -1,0 +1,162 @@
+//! loop: detects a forwarding loop by sending itself a random HINFO probe
+//! after start-up; seeing it come back more than twice ends the process.
+
+use crate::corefile::{Directive, Dispenser, Error};
+use crate::plugin::{names, Action, BlockSetup, Request};
+use crate::plugins::Handler;
+use hickory_proto::op::{Message, MessageType, OpCode, Query};
+use hickory_proto::rr::{Name, RecordType};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub struct Loop {
+    state: Arc<State>,
+}
+
+struct State {
+    zone: String,
+    /// `<random>.<random>.<zone>`, lowercased.
+    qname: String,
+    /// Where the probe goes: the block's first listen address and port.
+    addr: SocketAddr,
+    seen: AtomicU32,
+    off: AtomicBool,
+}
+
+impl Loop {
+    pub fn query(&self, req: &mut Request) -> Action {
+        let s = &self.state;
+        if req.qtype() != RecordType::HINFO || s.off.load(Ordering::Relaxed) {
+            return Action::Next;
+        }
+        if !names::is_subdomain(&s.zone, &req.name) {
+            return Action::Next;
+        }
+        if req.name == s.qname {
+            s.seen.fetch_add(1, Ordering::Relaxed);
+        }
+        if s.seen.load(Ordering::Relaxed) > 2 {
+            let listen = if s.addr.ip().is_loopback() {
+                format!(":{}", s.addr.port())
+            } else {
+                s.addr.to_string()
+            };
+            crate::log::line(
+                crate::log::Level::Fatal,
+                Some("loop"),
+                &format!(
+                    "Loop ({} -> {listen}) detected for zone \"{}\", see https://coredns.io/plugins/loop#troubleshooting. Query: \"HINFO {}\"",
+                    req.src, s.zone, s.qname
+                ),
+            );
+            std::process::exit(1);
+        }
+        Action::Next
+    }
+}
+
+impl State {
+    /// CoreDNS's start-up probe: send the HINFO query to ourselves until
+    /// something answers (for up to 30 s, once a second); a reply means no
+    /// loop so far, and detection stops 2 s later.
+    fn probe(self: Arc<Self>) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if self.exchange().is_ok() {
+                std::thread::sleep(Duration::from_secs(2));
+                break;
+            }
+            self.seen.store(0, Ordering::Relaxed);
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        self.off.store(true, Ordering::Relaxed);
+    }
+
+    fn exchange(&self) -> std::io::Result<()> {
+        let mut m = Message::new(rand::random(), MessageType::Query, OpCode::Query);
+        m.metadata.recursion_desired = true;
+        let name = Name::from_ascii(&self.qname).map_err(std::io::Error::other)?;
+        m.queries.push(Query::query(name, RecordType::HINFO));
+        let bytes = m.to_vec().map_err(std::io::Error::other)?;
+        let local: SocketAddr = if self.addr.is_ipv6() {
+            "[::]:0".parse()
+        } else {
+            "0.0.0.0:0".parse()
+        }
+        .expect("static address");
+        let sock = UdpSocket::bind(local)?;
+        sock.set_read_timeout(Some(Duration::from_secs(2)))?;
+        sock.send_to(&bytes, self.addr)?;
+        let mut buf = [0u8; 4096];
+        sock.recv_from(&mut buf).map(drop)
+    }
+}
+
+fn random_label() -> String {
+    (rand::random::<u64>() >> 2).to_string()
+}
+
+/// `loop` takes no arguments.
+pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+    crate::plugin::registry::only_once(ds)?;
+    let mut d = Dispenser::new(ds[0]);
+    d.next();
+    if d.next_arg() {
+        return Err(d.arg_err());
+    }
+    let zone = b.origins.first().cloned().unwrap_or_else(|| ".".into());
+    let qname = if zone == "." {
+        format!("{}.{}.", random_label(), random_label())
+    } else {
+        format!("{}.{}.{zone}", random_label(), random_label())
+    };
+    let ip = b
+        .listen_hosts
+        .first()
+        .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |h| h.ip);
+    let addr = SocketAddr::new(ip, b.port);
+    let state = Arc::new(State {
+        zone,
+        qname,
+        addr,
+        seen: AtomicU32::new(0),
+        off: AtomicBool::new(false),
+    });
+    let prober = Arc::clone(&state);
+    b.on_start(move || {
+        let s = Arc::clone(&prober);
+        let _ = std::thread::Builder::new()
+            .name("loop-probe".into())
+            .spawn(move || s.probe());
+    });
+    b.add(Handler::Loop(Loop { state }));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugins::testutil::{directive, request};
+
+    #[test]
+    fn counts_only_its_probe() {
+        let mut b = BlockSetup::new(vec!["example.org.".into()]);
+        setup(&mut b, &[&directive("loop")]).unwrap();
+        let Some(Handler::Loop(l)) = b.into_handlers().pop() else {
+            panic!("no handler")
+        };
+        assert!(l.state.qname.ends_with(".example.org."));
+        assert!(matches!(
+            l.query(&mut request("x.example.org.", RecordType::HINFO)),
+            Action::Next
+        ));
+        let probe = l.state.qname.clone();
+        l.query(&mut request(&probe, RecordType::HINFO));
+        l.query(&mut request(&probe, RecordType::A));
+        assert_eq!(l.state.seen.load(Ordering::Relaxed), 1);
+        let mut b = BlockSetup::new(vec![".".into()]);
+        assert!(setup(&mut b, &[&directive("loop x")]).is_err());
+    }
+}
