@@ -85,10 +85,12 @@ impl Weights {
             }
         }
         let name = self.file.display().to_string();
-        let domains = parse(&String::from_utf8_lossy(&bytes), &name).map_err(ReadError::Parse)?;
+        let parsed = parse(&String::from_utf8_lossy(&bytes), &name);
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        // Remembered even when it does not parse, as CoreDNS remembers the
+        // checksum: the same broken contents are not reported again.
         st.contents = Some(bytes);
-        st.domains = domains;
+        st.domains = parsed.map_err(ReadError::Parse)?;
         drop(st);
         crate::log::info(
             Some("loadbalance"),
