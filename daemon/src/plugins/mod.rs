@@ -1,6 +1,7 @@
 //! The plugins, one folder each: `setup` parses the directive (pure), the
 //! handler answers. [`Handler`] dispatches by enum, not by trait object.
 
+pub mod acl;
 pub mod any;
 pub mod bind;
 pub mod bufsize;
@@ -9,7 +10,9 @@ pub mod chaos;
 pub mod debug;
 pub mod errors;
 pub mod file;
+pub mod header;
 pub mod hosts;
+pub mod loadbalance;
 pub mod local;
 pub mod log;
 pub mod r#loop;
@@ -19,6 +22,7 @@ pub mod multisocket;
 pub mod nsid;
 pub mod reload;
 pub mod root;
+pub mod template;
 pub mod timeouts;
 pub mod whoami;
 
@@ -27,51 +31,63 @@ use crate::plugin::{Action, Outcome, Request};
 /// A plugin with a place in the chain. Setup-only plugins (root, bind,
 /// debug) change the block's settings and have no variant.
 pub enum Handler {
+    Acl(acl::Acl),
     Any(any::Any),
     Bufsize(bufsize::Bufsize),
     Chaos(chaos::Chaos),
     Errors(errors::Errors),
     File(file::File),
+    Header(header::Header),
     Hosts(hosts::Hosts),
+    Loadbalance(loadbalance::Loadbalance),
     Local(local::Local),
     Log(log::Log),
     Loop(r#loop::Loop),
     Minimal(minimal::Minimal),
     Nsid(nsid::Nsid),
+    Template(template::Template),
     Whoami(whoami::Whoami),
 }
 
 impl Handler {
     pub fn name(&self) -> &'static str {
         match self {
+            Handler::Acl(_) => "acl",
             Handler::Any(_) => "any",
             Handler::Bufsize(_) => "bufsize",
             Handler::Chaos(_) => "chaos",
             Handler::Errors(_) => "errors",
             Handler::File(_) => "file",
+            Handler::Header(_) => "header",
             Handler::Hosts(_) => "hosts",
+            Handler::Loadbalance(_) => "loadbalance",
             Handler::Local(_) => "local",
             Handler::Log(_) => "log",
             Handler::Loop(_) => "loop",
             Handler::Minimal(_) => "minimal",
             Handler::Nsid(_) => "nsid",
+            Handler::Template(_) => "template",
             Handler::Whoami(_) => "whoami",
         }
     }
 
     pub fn query(&self, req: &mut Request) -> Action {
         match self {
+            Handler::Acl(p) => p.query(req),
             Handler::Any(p) => p.query(req),
             Handler::Bufsize(p) => p.query(req),
             Handler::Chaos(p) => p.query(req),
             Handler::Errors(_) => Action::Watch,
             Handler::File(p) => p.query(req),
+            Handler::Header(p) => p.query(req),
             Handler::Hosts(p) => p.query(req),
+            Handler::Loadbalance(_) => Action::Watch,
             Handler::Local(p) => p.query(req),
             Handler::Log(p) => p.query(req),
             Handler::Loop(p) => p.query(req),
             Handler::Minimal(_) => Action::Watch,
             Handler::Nsid(p) => p.query(req),
+            Handler::Template(p) => p.query(req),
             Handler::Whoami(p) => p.query(req),
         }
     }
@@ -80,6 +96,8 @@ impl Handler {
     pub fn response(&self, req: &Request, out: &mut Outcome) {
         match self {
             Handler::Errors(p) => p.response(req, out),
+            Handler::Header(p) => p.response(req, out),
+            Handler::Loadbalance(p) => p.response(req, out),
             Handler::Log(p) => p.response(req, out),
             Handler::Minimal(p) => p.response(req, out),
             Handler::Nsid(p) => p.response(req, out),

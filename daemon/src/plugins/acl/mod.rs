@@ -1,0 +1,301 @@
+//! acl: allows, blocks, filters or drops queries by client address and
+//! query type, as CoreDNS's acl plugin does.
+//!
+//! Each `acl` directive is a rule for its zones; a rule's policies are
+//! tried in order and the first that matches the query's type and source
+//! address decides. `allow` ends the check for every rule; a rule with no
+//! matching policy hands the query to the next rule.
+
+use crate::corefile::{Directive, Dispenser, Error};
+use crate::plugin::{names, Action, BlockSetup, Outcome, Request};
+use crate::plugins::template::names as mnemonics;
+use crate::plugins::Handler;
+use hickory_proto::op::{Edns, Message, ResponseCode};
+use hickory_proto::rr::rdata::opt::EdnsOption;
+use std::collections::HashSet;
+use std::net::IpAddr;
+
+/// RFC 8914 extended error codes CoreDNS's acl attaches.
+const EDE_BLOCKED: u16 = 15;
+const EDE_FILTERED: u16 = 17;
+/// The EDNS option code of Extended DNS Errors.
+const EDNS_EDE: u16 = 15;
+
+pub struct Acl {
+    rules: Vec<Rule>,
+}
+
+struct Rule {
+    zones: Vec<String>,
+    policies: Vec<Policy>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verdict {
+    Allow,
+    Block,
+    Filter,
+    Drop,
+}
+
+struct Policy {
+    verdict: Verdict,
+    /// Query types; 0 (miekg's TypeNone) matches every type.
+    qtypes: HashSet<u16>,
+    /// None: every address.
+    nets: Option<Vec<Net>>,
+}
+
+/// An address prefix (Go's `net.IPNet`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Net {
+    addr: IpAddr,
+    bits: u8,
+}
+
+impl Net {
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.bits)).unwrap_or(0);
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.bits))
+                    .unwrap_or(0);
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Policy {
+    fn matches(&self, qtype: u16, ip: IpAddr) -> bool {
+        if !self.qtypes.contains(&0) && !self.qtypes.contains(&qtype) {
+            return false;
+        }
+        match &self.nets {
+            None => true,
+            Some(nets) => nets.iter().any(|n| n.contains(ip)),
+        }
+    }
+}
+
+impl Acl {
+    pub fn query(&self, req: &mut Request) -> Action {
+        let qtype = u16::from(req.qtype());
+        let ip = req.src.ip();
+        for rule in &self.rules {
+            if names::zone_match(&rule.zones, &req.name).is_none() {
+                continue;
+            }
+            let verdict = rule
+                .policies
+                .iter()
+                .find(|p| p.matches(qtype, ip))
+                .map(|p| p.verdict);
+            match verdict {
+                None => continue,
+                Some(Verdict::Allow) => break,
+                // Nothing written and success returned: no reply at all.
+                Some(Verdict::Drop) => return Action::Done(Outcome::rcode(ResponseCode::NoError)),
+                Some(Verdict::Block) => {
+                    return Action::Done(written(blocked(req, ResponseCode::Refused, EDE_BLOCKED)))
+                }
+                Some(Verdict::Filter) => {
+                    return Action::Done(written(blocked(req, ResponseCode::NoError, EDE_FILTERED)))
+                }
+            }
+        }
+        Action::Next
+    }
+}
+
+/// A reply the plugin wrote itself, returning success as CoreDNS's acl does.
+fn written(m: Message) -> Outcome {
+    let mut o = Outcome::reply(m);
+    o.rcode = ResponseCode::NoError;
+    o
+}
+
+/// The reply to a blocked or filtered query: `rcode`, an OPT of 4096 bytes
+/// with DO set, and the extended error `code` with no text.
+fn blocked(req: &Request, rcode: ResponseCode, code: u16) -> Message {
+    let mut m = req.error_reply(rcode);
+    m.edns = Some(ede_opt(code, ""));
+    m
+}
+
+/// miekg's `SetEdns0(4096, true)` with one Extended DNS Error option.
+pub(crate) fn ede_opt(code: u16, text: &str) -> Edns {
+    let mut e = Edns::new();
+    e.set_max_payload(4096);
+    e.set_version(0);
+    e.set_dnssec_ok(true);
+    let mut data = code.to_be_bytes().to_vec();
+    data.extend_from_slice(text.as_bytes());
+    e.options_mut().insert(EdnsOption::Unknown(EDNS_EDE, data));
+    e
+}
+
+/// `acl [ZONES...] { ACTION [type QTYPE...] [net SOURCE...] }`, one rule per directive.
+pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+    let mut rules = Vec::new();
+    for dir in ds {
+        rules.push(parse_rule(b, dir)?);
+    }
+    b.add(Handler::Acl(Acl { rules }));
+    Ok(())
+}
+
+fn parse_rule(b: &BlockSetup, dir: &Directive) -> Result<Rule, Error> {
+    let mut d = Dispenser::new(dir);
+    d.next();
+    let zones = names::host_zones(&d.remaining_args(), &b.origins);
+    let mut policies = Vec::new();
+    while d.next_block() {
+        let verdict = match d.val().to_ascii_lowercase().as_str() {
+            "allow" => Verdict::Allow,
+            "block" => Verdict::Block,
+            "filter" => Verdict::Filter,
+            "drop" => Verdict::Drop,
+            _ => {
+                return Err(d.err(format!(
+                    "unexpected token {}; expect 'allow', 'block', 'filter' or 'drop'",
+                    go_quote(d.val())
+                )))
+            }
+        };
+        let mut qtypes = HashSet::new();
+        let mut nets: Option<Vec<Net>> = Some(Vec::new());
+        let mut has_type = false;
+        let mut has_net = false;
+        let rest = d.remaining_args();
+        let mut i = 0;
+        while i < rest.len() {
+            if !is_section(&rest[i]) {
+                return Err(d.err(format!(
+                    "unexpected token {}; expect 'type | net'",
+                    go_quote(&rest[i])
+                )));
+            }
+            let section = rest[i].to_ascii_lowercase();
+            let start = i + 1;
+            let mut end = start;
+            while end < rest.len() && !is_section(&rest[end]) {
+                end += 1;
+            }
+            let tokens = &rest[start..end];
+            i = end;
+            if tokens.is_empty() {
+                return Err(d.err(format!(
+                    "no token specified in {} section",
+                    go_quote(&section)
+                )));
+            }
+            if section == "type" {
+                has_type = true;
+                for t in tokens {
+                    if t == "*" {
+                        qtypes.insert(0);
+                        break;
+                    }
+                    let Some(qt) = mnemonics::type_from_str(t) else {
+                        return Err(d.err(format!(
+                            "unexpected token {}; expect legal QTYPE",
+                            go_quote(t)
+                        )));
+                    };
+                    qtypes.insert(qt);
+                }
+            } else {
+                has_net = true;
+                for t in tokens {
+                    if t == "*" {
+                        nets = None;
+                        break;
+                    }
+                    let t = normalize(t);
+                    let Some(n) = parse_cidr(&t) else {
+                        return Err(d.err(format!("illegal CIDR notation {}", go_quote(&t))));
+                    };
+                    // A `*` earlier in another net section already covers all.
+                    if let Some(v) = nets.as_mut() {
+                        v.push(n);
+                    }
+                }
+            }
+        }
+        if !has_type {
+            qtypes.insert(0);
+        }
+        if !has_net {
+            nets = None;
+        }
+        policies.push(Policy {
+            verdict,
+            qtypes,
+            nets,
+        });
+    }
+    Ok(Rule { zones, policies })
+}
+
+fn is_section(t: &str) -> bool {
+    t.eq_ignore_ascii_case("type") || t.eq_ignore_ascii_case("net")
+}
+
+/// A bare address gets /32 (IPv4) or /128 (anything with a colon).
+fn normalize(raw: &str) -> String {
+    if raw.contains('/') {
+        raw.to_string()
+    } else if raw.contains(':') {
+        format!("{raw}/128")
+    } else {
+        format!("{raw}/32")
+    }
+}
+
+/// Go's `net.ParseCIDR`: an address without zone, `/`, a decimal prefix
+/// length (leading zeros allowed) no longer than the address.
+pub(crate) fn parse_cidr(s: &str) -> Option<Net> {
+    let (addr, bits) = s.split_once('/')?;
+    let addr: IpAddr = addr.parse().ok()?;
+    if bits.is_empty() || bits.len() > 8 || !bits.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let n: u32 = bits.parse().ok()?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    if n > max {
+        return None;
+    }
+    Some(Net {
+        addr,
+        bits: n as u8,
+    })
+}
+
+/// Go's `%q` for the plain text found in Corefiles.
+pub(crate) fn go_quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests;

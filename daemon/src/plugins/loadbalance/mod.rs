@@ -1,0 +1,241 @@
+//! loadbalance: reorders the address records of successful replies, as
+//! CoreDNS's loadbalance plugin does: `round_robin` shuffles A, AAAA and
+//! MX records (CNAMEs first), `weighted` moves one address, picked by the
+//! weights of a file, to the top; `prefer` then puts addresses from the
+//! given subnets first.
+
+mod weighted;
+
+use crate::corefile::{Directive, Dispenser, Error};
+use crate::plugin::{duration, Action, BlockSetup, Outcome, Request};
+use crate::plugins::acl::{go_quote, parse_cidr, Net};
+use crate::plugins::Handler;
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{RData, Record, RecordType};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use weighted::Weights;
+
+pub struct Loadbalance {
+    policy: Policy,
+    prefer: Vec<Net>,
+}
+
+enum Policy {
+    RoundRobin,
+    Weighted(Arc<Weights>),
+}
+
+impl Loadbalance {
+    pub fn query(&self, _req: &mut Request) -> Action {
+        Action::Watch
+    }
+
+    pub fn response(&self, _req: &Request, out: &mut Outcome) {
+        let Some(m) = out.reply.as_mut() else { return };
+        if m.metadata.response_code != ResponseCode::NoError {
+            return;
+        }
+        let qtype = m.queries.first().map(|q| q.query_type());
+        if matches!(qtype, Some(RecordType::AXFR | RecordType::IXFR)) {
+            return;
+        }
+        match &self.policy {
+            Policy::RoundRobin => {
+                round_robin(&mut m.answers);
+                round_robin(&mut m.authorities);
+                round_robin(&mut m.additionals);
+            }
+            Policy::Weighted(w) => {
+                if matches!(
+                    qtype,
+                    Some(RecordType::A | RecordType::AAAA | RecordType::SRV)
+                ) {
+                    w.top_record(&mut m.answers);
+                    w.top_record(&mut m.additionals);
+                }
+            }
+        }
+        if !self.prefer.is_empty() {
+            prefer(&mut m.answers, &self.prefer);
+            prefer(&mut m.additionals, &self.prefer);
+        }
+    }
+}
+
+impl Drop for Loadbalance {
+    fn drop(&mut self) {
+        if let Policy::Weighted(w) = &self.policy {
+            w.close();
+        }
+    }
+}
+
+/// CNAMEs, then other records, then the address records and the MX records,
+/// both shuffled.
+fn round_robin(rrs: &mut Vec<Record>) {
+    if rrs.is_empty() {
+        return;
+    }
+    let (mut cname, mut rest, mut addr, mut mx) = (vec![], vec![], vec![], vec![]);
+    for r in rrs.drain(..) {
+        match r.record_type() {
+            RecordType::CNAME => cname.push(r),
+            RecordType::A | RecordType::AAAA => addr.push(r),
+            RecordType::MX => mx.push(r),
+            _ => rest.push(r),
+        }
+    }
+    shuffle(&mut addr);
+    shuffle(&mut mx);
+    rrs.extend(cname);
+    rrs.extend(rest);
+    rrs.extend(addr);
+    rrs.extend(mx);
+}
+
+/// CoreDNS's shuffle, with a fresh random 16-bit message ID per step.
+fn shuffle(rrs: &mut [Record]) {
+    let l = rrs.len();
+    match l {
+        0 | 1 => {}
+        2 => {
+            if rand::random::<u16>() % 2 == 0 {
+                rrs.swap(0, 1);
+            }
+        }
+        _ => {
+            for j in 0..l {
+                let p = j + usize::from(rand::random::<u16>()) % (l - j);
+                rrs.swap(j, p);
+            }
+        }
+    }
+}
+
+/// The address of an A or AAAA record.
+fn address(r: &Record) -> Option<IpAddr> {
+    match &r.data {
+        RData::A(a) => Some(IpAddr::V4(a.0)),
+        RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+        _ => None,
+    }
+}
+
+/// CNAMEs, addresses in preferred subnets (in subnet order), the other
+/// addresses, MX, then the rest.
+fn prefer(rrs: &mut Vec<Record>, subnets: &[Net]) {
+    if rrs.is_empty() {
+        return;
+    }
+    let (mut cname, mut addr, mut mx, mut rest) = (vec![], vec![], vec![], vec![]);
+    for r in rrs.drain(..) {
+        match r.record_type() {
+            RecordType::CNAME => cname.push(r),
+            RecordType::A | RecordType::AAAA => addr.push(Some(r)),
+            RecordType::MX => mx.push(r),
+            _ => rest.push(r),
+        }
+    }
+    rrs.extend(cname);
+    for n in subnets {
+        for slot in addr.iter_mut() {
+            if slot
+                .as_ref()
+                .and_then(address)
+                .is_some_and(|ip| n.contains(ip))
+            {
+                rrs.extend(slot.take());
+            }
+        }
+    }
+    rrs.extend(addr.into_iter().flatten());
+    rrs.extend(mx);
+    rrs.extend(rest);
+}
+
+/// `loadbalance [round_robin | weighted FILE { reload DURATION }] { prefer CIDR... }`.
+pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+    let mut policy = Policy::RoundRobin;
+    let mut prefer = Vec::new();
+    for dir in ds {
+        let mut d = Dispenser::new(dir);
+        d.next();
+        let args = d.remaining_args();
+        match args.first().map(String::as_str) {
+            None => policy = Policy::RoundRobin,
+            Some("round_robin") => {
+                if args.len() > 1 {
+                    return Err(d.err("unknown property for round_robin"));
+                }
+                policy = Policy::RoundRobin;
+            }
+            Some("weighted") => {
+                if args.len() < 2 {
+                    return Err(d.err("missing weight file argument"));
+                }
+                if args.len() > 2 {
+                    return Err(d.err("unexpected argument(s)"));
+                }
+                let file = b.path(&args[1]);
+                let mut reload = Duration::from_secs(30);
+                while d.next_block() {
+                    match d.val() {
+                        "reload" => {
+                            let t = d.remaining_args();
+                            if t.is_empty() {
+                                return Err(d.err("reload duration value is missing"));
+                            }
+                            if t.len() > 1 {
+                                return Err(d.err("unexpected argument"));
+                            }
+                            reload = go_duration(&t[0]).ok_or_else(|| {
+                                d.err(format!("invalid reload duration '{}'", t[0]))
+                            })?;
+                        }
+                        other => return Err(d.err(format!("unknown property '{other}'"))),
+                    }
+                }
+                // CoreDNS replaces its whole state here, subnets included.
+                prefer.clear();
+                let w = Weights::start(file, reload).map_err(|m| d.err(m))?;
+                policy = Policy::Weighted(w);
+            }
+            Some(other) => return Err(d.err(format!("unknown policy: {other}"))),
+        }
+        while d.next_block() {
+            match d.val() {
+                "prefer" => {
+                    for cidr in d.remaining_args() {
+                        let Some(n) = parse_cidr(&cidr) else {
+                            return Err(d.err(format!(
+                                "invalid CIDR {}: invalid CIDR address: {cidr}",
+                                go_quote(&cidr)
+                            )));
+                        };
+                        prefer.push(n);
+                    }
+                }
+                other => return Err(d.err(format!("unknown property '{other}'"))),
+            }
+        }
+    }
+    b.add(Handler::Loadbalance(Loadbalance { policy, prefer }));
+    Ok(())
+}
+
+/// Go's `time.ParseDuration`. A negative one, which makes CoreDNS panic
+/// when it starts the reload ticker, is refused.
+fn go_duration(s: &str) -> Option<Duration> {
+    let (neg, rest) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let d = duration::parse(rest)?;
+    (!neg || d.is_zero()).then_some(d)
+}
+
+#[cfg(test)]
+mod tests;

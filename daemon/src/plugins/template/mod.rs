@@ -1,0 +1,352 @@
+//! template: answers queries from Go-style templates of resource records,
+//! as CoreDNS's template plugin does.
+//!
+//! Each `template` directive is one template with its class, type, zones
+//! and regexes. The first template whose zone, class, type and one regex
+//! match the query answers it; a template that matches the zone but no
+//! regex answers SERVFAIL unless `fallthrough` covers the name, in which
+//! case the next template (then the next plugin) gets the query.
+//!
+//! Not done: CoreDNS resolves the target of a templated CNAME (for A and
+//! AAAA queries) through the server itself and appends what it finds;
+//! ferrodns answers with the CNAME alone.
+
+mod gotmpl;
+pub mod names;
+
+use crate::corefile::{Directive, Dispenser, Error};
+use crate::plugin::names as zones;
+use crate::plugin::{Action, BlockSetup, Fallthrough, Outcome, PluginError, Request};
+use crate::plugins::acl::ede_opt;
+use crate::plugins::Handler;
+use gotmpl::{Data, MessageData, Question};
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{Name, Record};
+use hickory_proto::serialize::txt::Parser;
+use regex::Regex;
+use std::collections::BTreeMap;
+
+/// CoreDNS's limit on a regex's length.
+const MAX_REGEX_LEN: usize = 10000;
+const CLASS_ANY: u16 = 255;
+const TYPE_ANY: u16 = 255;
+
+pub struct Template {
+    /// Every template's zones, for the first check.
+    zones: Vec<String>,
+    templates: Vec<Tmpl>,
+}
+
+struct Tmpl {
+    zones: Vec<String>,
+    qclass: u16,
+    qtype: u16,
+    rcode: u16,
+    regex: Vec<Regex>,
+    answer: Vec<gotmpl::Template>,
+    additional: Vec<gotmpl::Template>,
+    authority: Vec<gotmpl::Template>,
+    ederror: Option<(u16, String)>,
+    fall: Fallthrough,
+}
+
+enum Match {
+    Yes(Box<Data>),
+    /// No match; whether the next template may try.
+    No {
+        through: bool,
+    },
+}
+
+impl Tmpl {
+    fn matches(&self, req: &Request) -> Match {
+        let Some(zone) = zones::zone_match(&self.zones, &req.name) else {
+            return Match::No { through: true };
+        };
+        let qclass = u16::from(req.qclass());
+        let qtype = u16::from(req.qtype());
+        if self.qclass != CLASS_ANY && qclass != CLASS_ANY && qclass != self.qclass {
+            return Match::No { through: true };
+        }
+        if self.qtype != TYPE_ANY && qtype != TYPE_ANY && qtype != self.qtype {
+            return Match::No { through: true };
+        }
+        for re in &self.regex {
+            let Some(caps) = re.captures(&req.name) else {
+                continue;
+            };
+            let matches: Vec<String> = caps
+                .iter()
+                .map(|m| m.map_or(String::new(), |m| m.as_str().to_string()))
+                .collect();
+            let mut group = BTreeMap::new();
+            for (i, m) in matches.iter().enumerate() {
+                group.insert(i.to_string(), m.clone());
+            }
+            for (i, n) in re.capture_names().enumerate() {
+                if let Some(n) = n {
+                    group.insert(n.to_string(), matches[i].clone());
+                }
+            }
+            let question = Question {
+                name: req.qname().to_string(),
+                qtype,
+                qclass,
+            };
+            let md = &req.msg.metadata;
+            return Match::Yes(Box::new(Data {
+                zone: zone.to_string(),
+                name: req.name.clone(),
+                regex: re.as_str().to_string(),
+                matches,
+                group,
+                class: names::class_to_str(if qclass != CLASS_ANY {
+                    qclass
+                } else {
+                    self.qclass
+                })
+                .to_string(),
+                qtype: names::type_to_str(if qtype != TYPE_ANY { qtype } else { self.qtype })
+                    .to_string(),
+                remote: req.src.ip().to_string(),
+                question: question.clone(),
+                message: MessageData {
+                    id: md.id,
+                    opcode: i64::from(u8::from(md.op_code)),
+                    recursion_desired: md.recursion_desired,
+                    checking_disabled: md.checking_disabled,
+                    authenticated_data: md.authentic_data,
+                    question: vec![question],
+                },
+            }));
+        }
+        Match::No {
+            through: self.fall.through(&req.name),
+        }
+    }
+}
+
+impl Template {
+    pub fn query(&self, req: &mut Request) -> Action {
+        if zones::zone_match(&self.zones, &req.name).is_none() {
+            return Action::Next;
+        }
+        for t in &self.templates {
+            let data = match t.matches(req) {
+                Match::Yes(d) => d,
+                Match::No { through: true } => continue,
+                Match::No { through: false } => {
+                    return Action::Done(Outcome::rcode(ResponseCode::ServFail))
+                }
+            };
+            let rcode = <ResponseCode as From<u16>>::from(t.rcode);
+            if rcode == ResponseCode::ServFail {
+                return Action::Done(Outcome::rcode(ResponseCode::ServFail));
+            }
+            let mut m = req.reply();
+            m.metadata.authoritative = true;
+            m.metadata.response_code = rcode;
+            let sections = [
+                (&t.answer, &mut m.answers),
+                (&t.additional, &mut m.additionals),
+                (&t.authority, &mut m.authorities),
+            ];
+            for (tmpls, out) in sections {
+                for tmpl in tmpls {
+                    match tmpl.execute(&data).and_then(|text| parse_rr(&text)) {
+                        Ok(rr) => out.push(rr),
+                        Err(e) => {
+                            return Action::Done(Outcome::fail(
+                                ResponseCode::ServFail,
+                                PluginError {
+                                    plugin: "template",
+                                    message: e,
+                                },
+                            ))
+                        }
+                    }
+                }
+            }
+            if let Some((code, reason)) = &t.ederror {
+                m.edns = Some(ede_opt(*code, reason));
+            }
+            // An extended rcode needs an OPT to travel in; miekg fails to
+            // pack the reply without one and the client gets nothing.
+            if t.rcode > 15 && m.edns.is_none() && req.msg.edns.is_none() {
+                return Action::Done(Outcome::fail(
+                    rcode,
+                    PluginError {
+                        plugin: "template",
+                        message: "dns: extended rcode needs OPT".into(),
+                    },
+                ));
+            }
+            return Action::Done(Outcome::reply(m));
+        }
+        Action::Next
+    }
+}
+
+/// miekg's `dns.NewRR`: one record in zone file syntax, relative names
+/// completed with the root, a TTL of 3600 and class IN when not given.
+/// `$` directives are refused (CoreDNS would read `$INCLUDE` files).
+fn parse_rr(text: &str) -> Result<Record, String> {
+    if text.lines().any(|l| l.trim_start().starts_with('$')) {
+        return Err(format!(
+            "dns: $ directives are not allowed in a record: {text:?}"
+        ));
+    }
+    let input = format!("$TTL 3600\n{text}\n");
+    let (_, sets) = Parser::new(input, None, Some(Name::root()))
+        .parse()
+        .map_err(|e| format!("dns: {e}: {text:?}"))?;
+    let mut rrs: Vec<Record> = sets
+        .into_values()
+        .flat_map(|s| s.into_iter().collect::<Vec<_>>())
+        .collect();
+    match rrs.len() {
+        1 => Ok(rrs.remove(0)),
+        0 => Err(format!("dns: no record in {text:?}")),
+        _ => Err(format!("dns: more than one record in {text:?}")),
+    }
+}
+
+/// `template CLASS TYPE [ZONE...] { match, answer, additional, authority,
+/// rcode, ederror, fallthrough }`, one template per directive.
+pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+    let mut h = Template {
+        zones: Vec::new(),
+        templates: Vec::new(),
+    };
+    for dir in ds {
+        let t = parse_one(b, dir)?;
+        h.zones.extend(t.zones.iter().cloned());
+        h.templates.push(t);
+    }
+    b.add(Handler::Template(h));
+    Ok(())
+}
+
+fn parse_one(b: &BlockSetup, dir: &Directive) -> Result<Tmpl, Error> {
+    let mut d = Dispenser::new(dir);
+    d.next();
+    if !d.next_arg() {
+        return Err(d.arg_err());
+    }
+    let qclass = names::class_from_str(d.val())
+        .ok_or_else(|| d.err(format!("invalid query class {}", d.val())))?;
+    if !d.next_arg() {
+        return Err(d.arg_err());
+    }
+    // CoreDNS's wording.
+    let qtype = names::type_from_str(d.val())
+        .ok_or_else(|| d.err(format!("invalid RR class {}", d.val())))?;
+    let zones = zones::host_zones(&d.remaining_args(), &b.origins);
+    let mut t = Tmpl {
+        zones,
+        qclass,
+        qtype,
+        rcode: 0,
+        regex: Vec::new(),
+        answer: Vec::new(),
+        additional: Vec::new(),
+        authority: Vec::new(),
+        ederror: None,
+        fall: Fallthrough::default(),
+    };
+    while d.next_block() {
+        match d.val() {
+            "match" => {
+                let args = d.remaining_args();
+                if args.is_empty() {
+                    return Err(d.arg_err());
+                }
+                for re in args {
+                    if re.len() > MAX_REGEX_LEN {
+                        return Err(d.err(format!(
+                            "regex pattern too long: {} > {MAX_REGEX_LEN}",
+                            re.len()
+                        )));
+                    }
+                    let r = Regex::new(&re).map_err(|e| {
+                        d.err(format!("could not parse regex: {re}, {}", regex_error(&e)))
+                    })?;
+                    t.regex.push(r);
+                }
+            }
+            section @ ("answer" | "additional" | "authority") => {
+                let args = d.remaining_args();
+                if args.is_empty() {
+                    return Err(d.arg_err());
+                }
+                for text in args {
+                    let tmpl = gotmpl::Template::parse(section, &text).map_err(|e| {
+                        d.err(format!("could not compile template: {}, {e}", d.val()))
+                    })?;
+                    match section {
+                        "answer" => t.answer.push(tmpl),
+                        "additional" => t.additional.push(tmpl),
+                        _ => t.authority.push(tmpl),
+                    }
+                }
+            }
+            "rcode" => {
+                if !d.next_arg() {
+                    return Err(d.arg_err());
+                }
+                t.rcode = names::rcode_from_str(d.val())
+                    .ok_or_else(|| d.err(format!("unknown rcode {}", d.val())))?;
+            }
+            "ederror" => {
+                let args = d.remaining_args();
+                if args.is_empty() || args.len() > 2 {
+                    return Err(d.arg_err());
+                }
+                let code = parse_u16(&args[0]).map_err(|e| {
+                    d.err(format!(
+                        "error parsing extended DNS error code {}, strconv.ParseUint: parsing {}: {e}",
+                        d.val(),
+                        crate::plugins::acl::go_quote(&args[0])
+                    ))
+                })?;
+                t.ederror = Some((code, args.get(1).cloned().unwrap_or_default()));
+            }
+            "fallthrough" => t.fall = Fallthrough::from_args(&d.remaining_args()),
+            // Accepted and ignored, as in CoreDNS.
+            "upstream" => {
+                d.remaining_args();
+            }
+            _ => return Err(d.arg_err()),
+        }
+    }
+    if t.regex.is_empty() {
+        t.regex.push(Regex::new(".*").expect("valid regex"));
+    }
+    Ok(t)
+}
+
+/// Go's `strconv.ParseUint(s, 10, 16)`; the error's last words.
+fn parse_u16(s: &str) -> Result<u16, &'static str> {
+    if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
+        return Err("invalid syntax");
+    }
+    s.parse::<u16>().map_err(|_| "value out of range")
+}
+
+/// The gist of a regex error, worded like Go's.
+fn regex_error(e: &regex::Error) -> String {
+    let text = e.to_string();
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
+    format!(
+        "error parsing regexp: {}",
+        last.strip_prefix("error: ").unwrap_or(last)
+    )
+}
+
+#[cfg(test)]
+mod tests;
