@@ -62,7 +62,7 @@ pub static ORDER: &[Entry] = &[
     has("chaos", plugins::chaos::setup),
     lacks("loadbalance"),
     lacks("tsig"),
-    lacks("rewrite"),
+    has("rewrite", plugins::rewrite::setup),
     lacks("autopath"),
     lacks("acl"),
     lacks("cache"),

@@ -12,6 +12,7 @@ pub mod hosts;
 pub mod log;
 pub mod minimal;
 pub mod nsid;
+pub mod rewrite;
 pub mod root;
 pub mod whoami;
 
@@ -29,6 +30,7 @@ pub enum Handler {
     Log(log::Log),
     Minimal(minimal::Minimal),
     Nsid(nsid::Nsid),
+    Rewrite(rewrite::Rewrite),
     Whoami(whoami::Whoami),
 }
 
@@ -44,6 +46,7 @@ impl Handler {
             Handler::Log(_) => "log",
             Handler::Minimal(_) => "minimal",
             Handler::Nsid(_) => "nsid",
+            Handler::Rewrite(_) => "rewrite",
             Handler::Whoami(_) => "whoami",
         }
     }
@@ -59,6 +62,7 @@ impl Handler {
             Handler::Log(p) => p.query(req),
             Handler::Minimal(_) => Action::Watch,
             Handler::Nsid(p) => p.query(req),
+            Handler::Rewrite(p) => p.query(req),
             Handler::Whoami(p) => p.query(req),
         }
     }
@@ -70,6 +74,7 @@ impl Handler {
             Handler::Log(p) => p.response(req, out),
             Handler::Minimal(p) => p.response(req, out),
             Handler::Nsid(p) => p.response(req, out),
+            Handler::Rewrite(p) => p.response(req, out),
             Handler::Any(_)
             | Handler::Bufsize(_)
             | Handler::Chaos(_)
