@@ -149,6 +149,12 @@ impl Rewrite {
                 res.edns = Some(self.mirror(&q));
             }
         }
+        if u16::from(res.metadata.response_code) > 15 && res.edns.is_none() {
+            // An extended rcode needs an OPT record to travel in; miekg
+            // refuses to pack the reply and the client gets nothing.
+            out.rcode = ResponseCode::NoError;
+            return;
+        }
         out.reply = Some(res);
     }
 

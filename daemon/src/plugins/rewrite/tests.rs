@@ -423,6 +423,24 @@ fn rcode_rules() {
     );
 }
 
+#[test]
+fn extended_rcode_without_opt_is_not_sent() {
+    let rw = parse("rewrite rcode example.org NXDOMAIN BADCOOKIE").unwrap();
+    let mut req = request("example.org.", RecordType::A);
+    let o = run(&rw, &mut req, |r| {
+        Outcome::reply(r.error_reply(ResponseCode::NXDomain))
+    });
+    assert!(o.reply.is_none());
+    assert!(crate::plugin::client_write(o.rcode));
+    // With EDNS the extended rcode goes out.
+    let mut req = request("example.org.", RecordType::A);
+    req.msg.edns = Some(Edns::new());
+    let o = run(&rw, &mut req, |r| {
+        Outcome::reply(r.error_reply(ResponseCode::NXDomain))
+    });
+    assert_eq!(u16::from(o.reply.unwrap().metadata.response_code), 23);
+}
+
 fn opt_data(e: &Edns, code: u16) -> Option<Vec<u8>> {
     e.options()
         .as_ref()
