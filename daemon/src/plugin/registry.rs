@@ -62,7 +62,7 @@ pub static ORDER: &[Entry] = &[
     has("chaos", plugins::chaos::setup),
     has("loadbalance", plugins::loadbalance::setup),
     lacks("tsig"),
-    lacks("rewrite"),
+    has("rewrite", plugins::rewrite::setup),
     lacks("autopath"),
     has("acl", plugins::acl::setup),
     lacks("cache"),

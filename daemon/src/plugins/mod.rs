@@ -21,6 +21,7 @@ pub mod minimal;
 pub mod multisocket;
 pub mod nsid;
 pub mod reload;
+pub mod rewrite;
 pub mod root;
 pub mod template;
 pub mod timeouts;
@@ -45,6 +46,7 @@ pub enum Handler {
     Loop(r#loop::Loop),
     Minimal(minimal::Minimal),
     Nsid(nsid::Nsid),
+    Rewrite(rewrite::Rewrite),
     Template(template::Template),
     Whoami(whoami::Whoami),
 }
@@ -66,6 +68,7 @@ impl Handler {
             Handler::Loop(_) => "loop",
             Handler::Minimal(_) => "minimal",
             Handler::Nsid(_) => "nsid",
+            Handler::Rewrite(_) => "rewrite",
             Handler::Template(_) => "template",
             Handler::Whoami(_) => "whoami",
         }
@@ -87,6 +90,7 @@ impl Handler {
             Handler::Loop(p) => p.query(req),
             Handler::Minimal(_) => Action::Watch,
             Handler::Nsid(p) => p.query(req),
+            Handler::Rewrite(p) => p.query(req),
             Handler::Template(p) => p.query(req),
             Handler::Whoami(p) => p.query(req),
         }
@@ -101,6 +105,7 @@ impl Handler {
             Handler::Log(p) => p.response(req, out),
             Handler::Minimal(p) => p.response(req, out),
             Handler::Nsid(p) => p.response(req, out),
+            Handler::Rewrite(p) => p.response(req, out),
             // The rest never return Watch.
             _ => {}
         }

@@ -1,0 +1,255 @@
+//! rewrite: changes the query before later plugins see it (name, type,
+//! class, EDNS0 options) and the reply on its way back (the question as the
+//! client asked it, answer names and values, TTLs, rcodes), as CoreDNS's
+//! rewrite plugin does.
+//!
+//! The query phase runs the rules in order; a rule that applies and is in
+//! `stop` mode ends the walk. The rules that applied leave response rules
+//! behind; the response phase restores the client's question and applies
+//! them to the reply in reverse order, the way CoreDNS's ResponseReverter
+//! does. What a query's response phase needs is kept in a small table keyed
+//! by the request, since the response phase sees only the rewritten request.
+
+mod rules;
+mod setup;
+#[cfg(test)]
+mod tests;
+
+pub use setup::setup;
+
+use crate::plugin::{client_write, Action, Outcome, Request};
+use hickory_proto::op::{Edns, Message, Query, ResponseCode};
+use hickory_proto::rr::Name;
+use rules::{Applied, Kind, Mode, Resp, Rule, Target};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub struct Rewrite {
+    rules: Vec<Rule>,
+    /// Option codes of `edns0 local` rules: CoreDNS registers them as
+    /// supported, so they are echoed in replies like NSID or COOKIE.
+    local_codes: Vec<u16>,
+    pending: Mutex<HashMap<usize, Pending>>,
+}
+
+/// What the response phase of one query needs.
+struct Pending {
+    start: Instant,
+    /// The question as the client asked it.
+    original: Query,
+    /// Serve through the reverter: restore the question, apply `rules`.
+    revert: bool,
+    rules: Vec<Resp>,
+}
+
+/// Entries older than this are dropped (their response phase never ran,
+/// e.g. after a panic further down the chain).
+const STALE: Duration = Duration::from_secs(60);
+
+impl Rewrite {
+    fn new(rules: Vec<Rule>) -> Self {
+        let mut local_codes: Vec<u16> = rules
+            .iter()
+            .filter_map(|r| match r.kind {
+                Kind::Local { code, .. } => Some(code),
+                _ => None,
+            })
+            .collect();
+        local_codes.sort_unstable();
+        local_codes.dedup();
+        Self {
+            rules,
+            local_codes,
+            pending: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn query(&self, req: &mut Request) -> Action {
+        let original = req.query().clone();
+        let mut resp = Vec::new();
+        let mut stopped = false;
+        for rule in &self.rules {
+            match rule.apply(req) {
+                Applied::Ignored => {}
+                Applied::BadName(text) => {
+                    req.msg.queries[0] = original;
+                    req.name = crate::plugin::names::lower_text(req.qname());
+                    return Action::Done(Outcome::fail(
+                        ResponseCode::ServFail,
+                        crate::plugin::PluginError {
+                            plugin: "rewrite",
+                            message: format!("invalid name after rewrite: {text}"),
+                        },
+                    ));
+                }
+                Applied::Done(r) => {
+                    resp.extend(r);
+                    if rule.mode == Mode::Stop {
+                        stopped = true;
+                        break;
+                    }
+                }
+            }
+        }
+        // CoreDNS serves through the reverter when a stop rule applied or
+        // when continue rules left response rules; otherwise the reply goes
+        // out as the later plugins wrote it (question included).
+        let revert = stopped || !resp.is_empty();
+        let echo = !self.local_codes.is_empty() && req.msg.edns.is_some();
+        if !revert && !echo {
+            return Action::Next;
+        }
+        let p = Pending {
+            start: req.start,
+            original,
+            revert,
+            rules: resp,
+        };
+        let mut t = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        if t.len() >= 1024 {
+            t.retain(|_, p| p.start.elapsed() < STALE);
+        }
+        t.insert(key(req), p);
+        Action::Watch
+    }
+
+    pub fn response(&self, req: &Request, out: &mut Outcome) {
+        let p = {
+            let mut t = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            match t.remove(&key(req)) {
+                Some(p) if p.start == req.start => p,
+                _ => return,
+            }
+        };
+        let mut res = match out.reply.take() {
+            Some(m) => m,
+            None if client_write(out.rcode) => return,
+            None => {
+                // The reply the server would write for this rcode; CoreDNS
+                // writes it here so that the response rules see it, and
+                // reports success with the error.
+                let mut m = req.error_reply(out.rcode);
+                m.edns = req.msg.edns.as_ref().map(|q| self.mirror(q));
+                if p.revert {
+                    out.rcode = ResponseCode::NoError;
+                }
+                m
+            }
+        };
+        if p.revert {
+            revert(&mut res, &p);
+        }
+        if res.edns.is_none() {
+            // The server's EDNS mirroring, with this plugin's local codes
+            // supported, from the request as the reverter leaves it.
+            if let Some(q) = req.msg.edns.as_ref() {
+                let mut q = q.clone();
+                undo_request_options(&mut q, &p.rules);
+                res.edns = Some(self.mirror(&q));
+            }
+        }
+        if u16::from(res.metadata.response_code) > 15 && res.edns.is_none() {
+            // An extended rcode needs an OPT record to travel in; miekg
+            // refuses to pack the reply and the client gets nothing.
+            out.rcode = ResponseCode::NoError;
+            return;
+        }
+        out.reply = Some(res);
+    }
+
+    /// The client's OPT as CoreDNS's SizeAndDo reuses it for a reply:
+    /// version 0, flags' low byte cleared, only supported options kept.
+    fn mirror(&self, q: &Edns) -> Edns {
+        let mut o = Edns::new();
+        o.set_max_payload(q.max_payload());
+        o.set_version(0);
+        o.flags_mut().dnssec_ok = q.flags().dnssec_ok;
+        o.flags_mut().z = q.flags().z & 0x7F00;
+        for (code, opt) in q.options().as_ref() {
+            let c = u16::from(*code);
+            if matches!(c, 3 | 9 | 10 | 11 | 12) || self.local_codes.contains(&c) {
+                o.options_mut().as_mut().push((*code, opt.clone()));
+            }
+        }
+        o
+    }
+}
+
+fn key(req: &Request) -> usize {
+    req as *const Request as usize
+}
+
+/// CoreDNS's ResponseReverter.WriteMsg: the client's question back, then
+/// every response rule, last first, on each record (authority, answer,
+/// additional, OPT); rcode rules once when there are no records.
+fn revert(res: &mut Message, p: &Pending) {
+    match res.queries.first_mut() {
+        Some(q) => *q = p.original.clone(),
+        None => res.queries.push(p.original.clone()),
+    }
+    if p.rules.is_empty() {
+        return;
+    }
+    let mut ns = std::mem::take(&mut res.authorities);
+    let mut an = std::mem::take(&mut res.answers);
+    let mut ex = std::mem::take(&mut res.additionals);
+    let records = ns.len() + an.len() + ex.len() + usize::from(res.edns.is_some());
+    for rr in ns.iter_mut().chain(an.iter_mut()).chain(ex.iter_mut()) {
+        let mut t = Target::Rec(rr);
+        for r in p.rules.iter().rev() {
+            r.apply(res, &mut t);
+        }
+    }
+    if res.edns.is_some() {
+        for r in p.rules.iter().rev() {
+            r.apply(res, &mut Target::Opt);
+        }
+    }
+    if records == 0 {
+        for r in p.rules.iter().rev().filter(|r| r.on_message()) {
+            r.apply(res, &mut Target::Opt);
+        }
+    }
+    res.authorities = ns;
+    res.answers = an;
+    res.additionals = ex;
+}
+
+/// The request's options as CoreDNS puts them back while the reply is
+/// written (the `revert` flag of edns0 rules), last rule first.
+fn undo_request_options(q: &mut Edns, rules: &[Resp]) {
+    let mut m = Message::query();
+    m.edns = Some(std::mem::take(q));
+    for r in rules.iter().rev() {
+        if matches!(r, Resp::EdnsRemove(_) | Resp::EdnsRestore(..)) {
+            r.apply(&mut m, &mut Target::Opt);
+        }
+    }
+    if let Some(e) = m.edns {
+        *q = e;
+    }
+}
+
+/// miekg's presentation form of a name, case kept: special characters
+/// escaped with a backslash, bytes outside printable ASCII as `\DDD`.
+pub(crate) fn text(name: &Name) -> String {
+    let mut s = String::with_capacity(name.len() + 1);
+    for label in name.iter() {
+        for &b in label {
+            match b {
+                b'.' | b' ' | b'\'' | b'@' | b';' | b'(' | b')' | b'"' | b'\\' => {
+                    s.push('\\');
+                    s.push(char::from(b));
+                }
+                b' '..=b'~' => s.push(char::from(b)),
+                _ => s.push_str(&format!("\\{b:03}")),
+            }
+        }
+        s.push('.');
+    }
+    if s.is_empty() {
+        s.push('.');
+    }
+    s
+}
