@@ -39,4 +39,20 @@ families! {
         "A metric that indicates whether a plugin is enabled on per server and zone basis.";
     8 BUILD_INFO "coredns_build_info" Kind::Gauge, ["version", "revision", "goversion"],
         "A metric with a constant '1' value labeled by version, revision, and goversion from which CoreDNS was built.";
+    9 CACHE_ENTRIES "coredns_cache_entries" Kind::Gauge, ["server", "type", "zones", "view"],
+        "The number of elements in the cache.";
+    10 CACHE_REQUESTS "coredns_cache_requests_total" Kind::Counter, ["server", "zones", "view"],
+        "The count of cache requests.";
+    11 CACHE_HITS "coredns_cache_hits_total" Kind::Counter, ["server", "type", "zones", "view"],
+        "The count of cache hits.";
+    12 CACHE_MISSES "coredns_cache_misses_total" Kind::Counter, ["server", "zones", "view"],
+        "The count of cache misses. Deprecated, derive misses from cache hits/requests counters.";
+    13 CACHE_PREFETCH "coredns_cache_prefetch_total" Kind::Counter, ["server", "zones", "view"],
+        "The number of times the cache has prefetched a cached item.";
+    14 CACHE_DROPS "coredns_cache_drops_total" Kind::Counter, ["server", "zones", "view"],
+        "The number responses that are not cached, because the reply is malformed.";
+    15 CACHE_SERVED_STALE "coredns_cache_served_stale_total" Kind::Counter, ["server", "zones", "view"],
+        "The number of requests served from stale cache entries.";
+    16 CACHE_EVICTIONS "coredns_cache_evictions_total" Kind::Counter, ["server", "type", "zones", "view"],
+        "The count of cache evictions.";
 }

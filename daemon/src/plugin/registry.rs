@@ -65,7 +65,7 @@ pub static ORDER: &[Entry] = &[
     lacks("rewrite"),
     lacks("autopath"),
     lacks("acl"),
-    lacks("cache"),
+    has("cache", plugins::cache::setup),
     lacks("header"),
     lacks("dnssec"),
     lacks("tls"),

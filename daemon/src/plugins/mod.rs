@@ -4,6 +4,7 @@
 pub mod any;
 pub mod bind;
 pub mod bufsize;
+pub mod cache;
 pub mod chaos;
 pub mod debug;
 pub mod errors;
@@ -22,6 +23,7 @@ use crate::plugin::{Action, Outcome, Request};
 pub enum Handler {
     Any(any::Any),
     Bufsize(bufsize::Bufsize),
+    Cache(cache::Cache),
     Chaos(chaos::Chaos),
     Errors(errors::Errors),
     File(file::File),
@@ -37,6 +39,7 @@ impl Handler {
         match self {
             Handler::Any(_) => "any",
             Handler::Bufsize(_) => "bufsize",
+            Handler::Cache(_) => "cache",
             Handler::Chaos(_) => "chaos",
             Handler::Errors(_) => "errors",
             Handler::File(_) => "file",
@@ -52,6 +55,7 @@ impl Handler {
         match self {
             Handler::Any(p) => p.query(req),
             Handler::Bufsize(p) => p.query(req),
+            Handler::Cache(p) => p.query(req),
             Handler::Chaos(p) => p.query(req),
             Handler::Errors(_) => Action::Watch,
             Handler::File(p) => p.query(req),
@@ -66,6 +70,7 @@ impl Handler {
     /// The response phase, for plugins whose query phase returned `Watch`.
     pub fn response(&self, req: &Request, out: &mut Outcome) {
         match self {
+            Handler::Cache(p) => p.response(req, out),
             Handler::Errors(p) => p.response(req, out),
             Handler::Log(p) => p.response(req, out),
             Handler::Minimal(p) => p.response(req, out),
