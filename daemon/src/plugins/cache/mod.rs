@@ -103,7 +103,7 @@ pub fn worker_capacity(total: usize, workers: usize) -> usize {
 }
 
 pub struct Cache {
-    c: Config,
+    c: Box<Config>,
     /// The `zones` metric label: the zones joined by commas.
     zones_label: String,
     /// Per worker capacities of the success and denial stores.
@@ -232,7 +232,7 @@ impl Cache {
             zones_label: c.zones.join(","),
             pcap: worker_capacity(total_capacity(c.pcap), workers),
             ncap: worker_capacity(total_capacity(c.ncap), workers),
-            c,
+            c: Box::new(c),
             slot,
         }
     }
@@ -283,7 +283,7 @@ impl Cache {
         if names::zone_match(&self.c.zones, &req.name).is_none() {
             return Action::Next;
         }
-        let now = Instant::now();
+        let now = now();
         let mut n = Counts::default();
         let decision = self.with_shard(req, |sh| self.lookup(sh, req, now, &mut n));
         self.record(req, &n);
@@ -427,7 +427,7 @@ impl Cache {
     /// The response phase: store what the chain answered, or answer with
     /// what the query phase decided.
     pub fn response(&self, req: &Request, out: &mut Outcome) {
-        let now = Instant::now();
+        let now = now();
         let k = pending_key(req);
         let Some(p) = self.with_shard(req, |sh| sh.pending.remove(&k)) else {
             return;
@@ -633,8 +633,7 @@ impl Cache {
                 if sh.pos.add(key, i) {
                     n.evicted = Some("success");
                 }
-                if (!self.c.prefer_positive && background)
-                    || (self.c.prefer_positive && answering)
+                if (!self.c.prefer_positive && background) || (self.c.prefer_positive && answering)
                 {
                     sh.neg.remove(key);
                 }
@@ -651,6 +650,16 @@ impl Cache {
             _ => {}
         }
     }
+}
+
+#[cfg(not(test))]
+fn now() -> Instant {
+    Instant::now()
+}
+
+#[cfg(test)]
+fn now() -> Instant {
+    tests::clock()
 }
 
 /// An answer the cache wrote in place of the chain's outcome.

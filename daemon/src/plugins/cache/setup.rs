@@ -93,9 +93,9 @@ pub fn parse(origins: &[String], ds: &[&Directive]) -> Result<Config, Error> {
                     };
                     let num = atoi(num).map_err(|e| d.err(e))?;
                     if !(10..=90).contains(&num) {
-                        return Err(d.err(format!(
-                            "percentage should fall in range [10, 90]: {num}"
-                        )));
+                        return Err(
+                            d.err(format!("percentage should fall in range [10, 90]: {num}"))
+                        );
                     }
                     c.percentage = num as u32;
                 }
@@ -173,9 +173,7 @@ pub fn parse(origins: &[String], ds: &[&Directive]) -> Result<Config, Error> {
                     return Err(d.err("invalid negative ttl for servfail"));
                 }
                 if t > 300_000_000_000 {
-                    return Err(d.err(
-                        "caching SERVFAIL responses over 5 minutes is not permitted",
-                    ));
+                    return Err(d.err("caching SERVFAIL responses over 5 minutes is not permitted"));
                 }
                 c.failttl = nonneg(t);
             }
@@ -196,9 +194,9 @@ pub fn parse(origins: &[String], ds: &[&Directive]) -> Result<Config, Error> {
                     "denial" => c.nexcept = zones,
                     "success" => c.pexcept = zones,
                     _ => {
-                        return Err(d.err(
-                            "cache type for disable must be \"success\" or \"denial\"",
-                        ))
+                        return Err(
+                            d.err("cache type for disable must be \"success\" or \"denial\"")
+                        )
                     }
                 }
             }
@@ -257,7 +255,10 @@ fn stale_recheck(s: &str) -> Result<Duration, String> {
 pub fn atoi(s: &str) -> Result<i64, String> {
     let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("strconv.Atoi: parsing {}: invalid syntax", go_quote(s)));
+        return Err(format!(
+            "strconv.Atoi: parsing {}: invalid syntax",
+            go_quote(s)
+        ));
     }
     s.parse::<i64>()
         .map_err(|_| format!("strconv.Atoi: parsing {}: value out of range", go_quote(s)))

@@ -336,9 +336,9 @@ pub fn answers_question(m: &Message) -> bool {
             let Some(terminal) = canonical_name(answers, name, qclass) else {
                 return false;
             };
-            answers.iter().any(|r| {
-                r.record_type() == qtype && class_ok(r) && lower_text(&r.name) == terminal
-            })
+            answers
+                .iter()
+                .any(|r| r.record_type() == qtype && class_ok(r) && lower_text(&r.name) == terminal)
         }
     }
 }
