@@ -26,6 +26,7 @@ use crate::plugin::{names, Action, Outcome, Request};
 use hickory_proto::op::{Message, ResponseCode};
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use store::{Item, Loc, Store};
 
@@ -110,6 +111,9 @@ pub struct Cache {
     pcap: usize,
     ncap: usize,
     slot: usize,
+    /// Tells this instance's worker state from that of an instance of an
+    /// older configuration that had the same slot.
+    instance: u64,
 }
 
 /// A query passed on by the cache, remembered until its response phase.
@@ -148,6 +152,7 @@ enum Mode {
 
 /// One worker's cache.
 pub struct Shard {
+    instance: u64,
     pos: Store,
     neg: Store,
     pending: HashMap<(Instant, SocketAddr, u16), Pending>,
@@ -155,8 +160,9 @@ pub struct Shard {
 }
 
 impl Shard {
-    pub fn new(pcap: usize, ncap: usize) -> Self {
+    pub fn new(instance: u64, pcap: usize, ncap: usize) -> Self {
         Self {
+            instance,
             pos: Store::new(pcap),
             neg: Store::new(ncap),
             pending: HashMap::new(),
@@ -227,8 +233,10 @@ enum Decision {
 
 impl Cache {
     pub fn new(c: Config, slot: usize) -> Self {
+        static INSTANCES: AtomicU64 = AtomicU64::new(0);
         let workers = crate::runtime::default_workers();
         Self {
+            instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
             zones_label: c.zones.join(","),
             pcap: worker_capacity(total_capacity(c.pcap), workers),
             ncap: worker_capacity(total_capacity(c.ncap), workers),
@@ -242,8 +250,13 @@ impl Cache {
     }
 
     fn with_shard<R>(&self, req: &Request, f: impl FnOnce(&mut Shard) -> R) -> R {
-        req.worker
-            .state(self.slot, || Shard::new(self.pcap, self.ncap), f)
+        let fresh = || Shard::new(self.instance, self.pcap, self.ncap);
+        req.worker.state(self.slot, fresh, |sh| {
+            if sh.instance != self.instance {
+                *sh = fresh();
+            }
+            f(sh)
+        })
     }
 
     fn record(&self, req: &Request, n: &Counts) {

@@ -433,20 +433,15 @@ fn do_and_cd_are_keyed_apart() {
 fn ad_bit_and_opt() {
     let rig = Rig::new("cache");
     let mut r = rig.req("ad.example.org.", RecordType::A);
-    let o = rig.ask(
-        Request {
-            ..rig.req("ad.example.org.", RecordType::A)
-        },
-        |r| {
-            // The query passed on asks for AD.
-            assert!(r.msg.metadata.authentic_data);
-            let mut m = r.reply();
-            m.metadata.authentic_data = true;
-            m.edns = Some(Edns::new());
-            m.answers = vec![a("ad.example.org.", 60, [192, 0, 2, 1])];
-            Outcome::reply(m)
-        },
-    );
+    let o = rig.ask(rig.req("ad.example.org.", RecordType::A), |r| {
+        // The query passed on asks for AD.
+        assert!(r.msg.metadata.authentic_data);
+        let mut m = r.reply();
+        m.metadata.authentic_data = true;
+        m.edns = Some(Edns::new());
+        m.answers = vec![a("ad.example.org.", 60, [192, 0, 2, 1])];
+        Outcome::reply(m)
+    });
     let m = o.reply.unwrap();
     assert!(
         !m.metadata.authentic_data,
@@ -788,4 +783,98 @@ fn servfail_does_not_shadow_positive() {
     });
     let o = rig.a("g.example.org.", vec![]);
     assert_eq!(ip(&o), "192.0.2.1");
+}
+
+#[test]
+fn prefetch_needs_popularity() {
+    // Two hits with no gap of a minute (the default) or more: the 91 s gap
+    // starts the count again, so no prefetch.
+    let rig = Rig::new("cache {\nprefetch 2\n}");
+    rig.a(
+        "p.example.org.",
+        vec![a("p.example.org.", 100, [192, 0, 2, 1])],
+    );
+    rig.a("p.example.org.", vec![]);
+    advance(Duration::from_secs(91));
+    let o = rig.a("p.example.org.", vec![]);
+    assert_eq!(rig.calls.get(), 1);
+    assert_eq!(ttls(&o), [9]);
+}
+
+#[test]
+fn serve_stale_failure_recheck() {
+    let rig = Rig::new("cache {\nserve_stale 1h verify 0 0 10s\n}");
+    rig.a(
+        "r.example.org.",
+        vec![a("r.example.org.", 10, [192, 0, 2, 1])],
+    );
+    advance(Duration::from_secs(20));
+    let fail = |_: &Request| Outcome::rcode(ResponseCode::ServFail);
+    assert_eq!(
+        ip(&rig.ask(rig.req("r.example.org.", RecordType::A), fail)),
+        "192.0.2.1"
+    );
+    assert_eq!(rig.calls.get(), 2);
+    // Within the recheck period: stale at once, nothing passed on.
+    advance(Duration::from_secs(5));
+    assert_eq!(
+        ip(&rig.ask(rig.req("r.example.org.", RecordType::A), fail)),
+        "192.0.2.1"
+    );
+    assert_eq!(rig.calls.get(), 2);
+    advance(Duration::from_secs(6));
+    rig.ask(rig.req("r.example.org.", RecordType::A), fail);
+    assert_eq!(rig.calls.get(), 3);
+}
+
+#[test]
+fn prefer_positive_keeps_the_answer() {
+    let rig = Rig::new("cache {\nserve_stale 1h verify\nserve_stale_policy prefer_positive\n}");
+    rig.a(
+        "pp.example.org.",
+        vec![a("pp.example.org.", 10, [192, 0, 2, 1])],
+    );
+    advance(Duration::from_secs(20));
+    let nx = |r: &Request| {
+        let mut m = r.reply();
+        m.metadata.response_code = ResponseCode::NXDomain;
+        m.authorities = vec![soa(60, 60)];
+        Outcome::reply(m)
+    };
+    // The NXDOMAIN does not answer the question: the client keeps the
+    // stale positive answer, and keeps getting it.
+    let o = rig.ask(rig.req("pp.example.org.", RecordType::A), nx);
+    assert_eq!(ip(&o), "192.0.2.1");
+    let o = rig.ask(rig.req("pp.example.org.", RecordType::A), nx);
+    assert_eq!(ip(&o), "192.0.2.1");
+    assert_eq!(ttls(&o), [0]);
+    // Without the policy the NXDOMAIN replaces it.
+    let rig = Rig::new("cache {\nserve_stale 1h verify\n}");
+    rig.a(
+        "pp.example.org.",
+        vec![a("pp.example.org.", 10, [192, 0, 2, 1])],
+    );
+    advance(Duration::from_secs(20));
+    let o = rig.ask(rig.req("pp.example.org.", RecordType::A), nx);
+    assert_eq!(o.rcode, ResponseCode::NXDomain);
+}
+
+#[test]
+fn a_new_instance_starts_empty() {
+    let rig = Rig::new("cache");
+    rig.a(
+        "n.example.org.",
+        vec![a("n.example.org.", 60, [192, 0, 2, 1])],
+    );
+    // A reloaded configuration whose cache got the same slot.
+    let rig2 = Rig {
+        cache: cache("cache"),
+        worker: Rc::clone(&rig.worker),
+        calls: Cell::new(0),
+    };
+    rig2.a(
+        "n.example.org.",
+        vec![a("n.example.org.", 60, [192, 0, 2, 2])],
+    );
+    assert_eq!(rig2.calls.get(), 1);
 }
