@@ -12,35 +12,58 @@ pub const SIZE_BUCKETS: &[f64] = &[
     0.0, 100.0, 200.0, 300.0, 400.0, 511.0, 1023.0, 2047.0, 4095.0, 8291.0, 16e3, 32e3, 48e3, 64e3,
 ];
 
+/// Declares the families in order; each gets its index in [`ALL`] as id,
+/// so adding one never means renumbering.
 macro_rules! families {
-    ($($id:literal $ident:ident $name:literal $kind:expr, [$($l:literal),*], $help:literal;)*) => {
-        $(pub static $ident: Family = Family { id: $id, name: $name, help: $help, kind: $kind, labels: &[$($l),*] };)*
+    (@each $n:expr;) => {};
+    (@each $n:expr; $ident:ident $name:literal $kind:expr, [$($l:literal),*], $help:literal; $($rest:tt)*) => {
+        pub static $ident: Family = Family { id: $n, name: $name, help: $help, kind: $kind, labels: &[$($l),*] };
+        families!(@each $n + 1; $($rest)*);
+    };
+    ($($ident:ident $name:literal $kind:expr, [$($l:literal),*], $help:literal;)*) => {
+        families!(@each 0usize; $($ident $name $kind, [$($l),*], $help;)*);
         /// Every family, indexed by `Family::id`.
         pub static ALL: &[&Family] = &[$(&$ident),*];
     };
 }
 
 families! {
-    0 REQUESTS "coredns_dns_requests_total" Kind::Counter, ["server", "zone", "view", "proto", "family", "type"],
+    REQUESTS "coredns_dns_requests_total" Kind::Counter, ["server", "zone", "view", "proto", "family", "type"],
         "Counter of DNS requests made per zone, protocol and family.";
-    1 REQUEST_DURATION "coredns_dns_request_duration_seconds" Kind::Histogram(TIME_BUCKETS), ["server", "zone", "view"],
+    REQUEST_DURATION "coredns_dns_request_duration_seconds" Kind::Histogram(TIME_BUCKETS), ["server", "zone", "view"],
         "Histogram of the time (in seconds) each request took per zone.";
-    2 REQUEST_SIZE "coredns_dns_request_size_bytes" Kind::Histogram(SIZE_BUCKETS), ["server", "zone", "view", "proto"],
+    REQUEST_SIZE "coredns_dns_request_size_bytes" Kind::Histogram(SIZE_BUCKETS), ["server", "zone", "view", "proto"],
         "Size of the EDNS0 UDP buffer in bytes (64K for TCP) per zone and protocol.";
-    3 DO_REQUESTS "coredns_dns_do_requests_total" Kind::Counter, ["server", "zone", "view"],
+    DO_REQUESTS "coredns_dns_do_requests_total" Kind::Counter, ["server", "zone", "view"],
         "Counter of DNS requests with DO bit set per zone.";
-    4 RESPONSE_SIZE "coredns_dns_response_size_bytes" Kind::Histogram(SIZE_BUCKETS), ["server", "zone", "view", "proto"],
+    RESPONSE_SIZE "coredns_dns_response_size_bytes" Kind::Histogram(SIZE_BUCKETS), ["server", "zone", "view", "proto"],
         "Size of the returned response in bytes.";
-    5 RESPONSES "coredns_dns_responses_total" Kind::Counter, ["server", "zone", "view", "rcode", "plugin"],
+    RESPONSES "coredns_dns_responses_total" Kind::Counter, ["server", "zone", "view", "rcode", "plugin"],
         "Counter of response status codes.";
-    6 PANICS "coredns_panics_total" Kind::Counter, [],
+    PANICS "coredns_panics_total" Kind::Counter, [],
         "A metrics that counts the number of panics.";
-    7 PLUGIN_ENABLED "coredns_plugin_enabled" Kind::Gauge, ["server", "zone", "view", "name"],
+    PLUGIN_ENABLED "coredns_plugin_enabled" Kind::Gauge, ["server", "zone", "view", "name"],
         "A metric that indicates whether a plugin is enabled on per server and zone basis.";
-    8 BUILD_INFO "coredns_build_info" Kind::Gauge, ["version", "revision", "goversion"],
+    BUILD_INFO "coredns_build_info" Kind::Gauge, ["version", "revision", "goversion"],
         "A metric with a constant '1' value labeled by version, revision, and goversion from which CoreDNS was built.";
-    9 RELOAD_FAILED "coredns_reload_failed_total" Kind::Counter, [],
+    RELOAD_FAILED "coredns_reload_failed_total" Kind::Counter, [],
         "Counter of the number of failed reload attempts.";
-    10 RELOAD_VERSION_INFO "coredns_reload_version_info" Kind::Gauge, ["hash", "value"],
+    RELOAD_VERSION_INFO "coredns_reload_version_info" Kind::Gauge, ["hash", "value"],
         "A metric with a constant '1' value labeled by hash, and value which type of hash generated.";
+    CACHE_ENTRIES "coredns_cache_entries" Kind::Gauge, ["server", "type", "zones", "view"],
+        "The number of elements in the cache.";
+    CACHE_REQUESTS "coredns_cache_requests_total" Kind::Counter, ["server", "zones", "view"],
+        "The count of cache requests.";
+    CACHE_HITS "coredns_cache_hits_total" Kind::Counter, ["server", "type", "zones", "view"],
+        "The count of cache hits.";
+    CACHE_MISSES "coredns_cache_misses_total" Kind::Counter, ["server", "zones", "view"],
+        "The count of cache misses. Deprecated, derive misses from cache hits/requests counters.";
+    CACHE_PREFETCH "coredns_cache_prefetch_total" Kind::Counter, ["server", "zones", "view"],
+        "The number of times the cache has prefetched a cached item.";
+    CACHE_DROPS "coredns_cache_drops_total" Kind::Counter, ["server", "zones", "view"],
+        "The number responses that are not cached, because the reply is malformed.";
+    CACHE_SERVED_STALE "coredns_cache_served_stale_total" Kind::Counter, ["server", "zones", "view"],
+        "The number of requests served from stale cache entries.";
+    CACHE_EVICTIONS "coredns_cache_evictions_total" Kind::Counter, ["server", "type", "zones", "view"],
+        "The count of cache evictions.";
 }

@@ -65,7 +65,7 @@ pub static ORDER: &[Entry] = &[
     has("rewrite", plugins::rewrite::setup),
     lacks("autopath"),
     has("acl", plugins::acl::setup),
-    lacks("cache"),
+    has("cache", plugins::cache::setup),
     has("header", plugins::header::setup),
     lacks("dnssec"),
     lacks("tls"),

@@ -5,6 +5,7 @@ pub mod acl;
 pub mod any;
 pub mod bind;
 pub mod bufsize;
+pub mod cache;
 pub mod cancel;
 pub mod chaos;
 pub mod debug;
@@ -35,6 +36,7 @@ pub enum Handler {
     Acl(acl::Acl),
     Any(any::Any),
     Bufsize(bufsize::Bufsize),
+    Cache(cache::Cache),
     Chaos(chaos::Chaos),
     Errors(errors::Errors),
     File(file::File),
@@ -57,6 +59,7 @@ impl Handler {
             Handler::Acl(_) => "acl",
             Handler::Any(_) => "any",
             Handler::Bufsize(_) => "bufsize",
+            Handler::Cache(_) => "cache",
             Handler::Chaos(_) => "chaos",
             Handler::Errors(_) => "errors",
             Handler::File(_) => "file",
@@ -79,6 +82,7 @@ impl Handler {
             Handler::Acl(p) => p.query(req),
             Handler::Any(p) => p.query(req),
             Handler::Bufsize(p) => p.query(req),
+            Handler::Cache(p) => p.query(req),
             Handler::Chaos(p) => p.query(req),
             Handler::Errors(_) => Action::Watch,
             Handler::File(p) => p.query(req),
@@ -99,6 +103,7 @@ impl Handler {
     /// The response phase, for plugins whose query phase returned `Watch`.
     pub fn response(&self, req: &Request, out: &mut Outcome) {
         match self {
+            Handler::Cache(p) => p.response(req, out),
             Handler::Errors(p) => p.response(req, out),
             Handler::Header(p) => p.response(req, out),
             Handler::Loadbalance(p) => p.response(req, out),

@@ -1,0 +1,683 @@
+//! cache: answers repeated queries from the replies the rest of the chain
+//! gave before, as CoreDNS's cache plugin does.
+//!
+//! Each worker keeps its own share of the cache (a [`Shard`] in the
+//! worker's state slot): a success store and a denial store, each holding
+//! the configured capacity divided by the number of workers. A miss passes
+//! the query on and watches the outcome; the response phase stores the
+//! reply. A refresh (prefetch, serve_stale) also passes the query on: the
+//! chain gives one outcome per query, so the client waits for the refresh
+//! and the response phase answers it as CoreDNS would have at once (see
+//! docs/plugins/cache.md).
+
+mod setup;
+pub mod store;
+#[cfg(test)]
+mod tests;
+
+pub use setup::setup;
+
+use crate::metrics::{
+    CACHE_DROPS, CACHE_ENTRIES, CACHE_EVICTIONS, CACHE_HITS, CACHE_MISSES, CACHE_PREFETCH,
+    CACHE_REQUESTS, CACHE_SERVED_STALE,
+};
+use crate::plugin::classify::Kind;
+use crate::plugin::{names, Action, Outcome, Request};
+use hickory_proto::op::{Message, ResponseCode};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use store::{Item, Loc, Store};
+
+/// CoreDNS's defaults: 3600 s (success) and 1800 s (denial) at most, 5 s
+/// at least, SERVFAIL for 5 s, 10000 entries asked for each store.
+pub const MAX_TTL: Duration = Duration::from_secs(3600);
+pub const MAX_NTTL: Duration = Duration::from_secs(1800);
+pub const MIN_TTL: Duration = Duration::from_secs(5);
+pub const DEFAULT_CAP: i64 = 10000;
+
+/// The settings of one `cache` directive.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub zones: Vec<String>,
+    /// The capacity asked for (CoreDNS takes any number; see [`total_capacity`]).
+    pub pcap: i64,
+    pub pttl: Duration,
+    pub minpttl: Duration,
+    pub ncap: i64,
+    pub nttl: Duration,
+    pub minnttl: Duration,
+    pub failttl: Duration,
+    pub prefetch: u32,
+    pub duration: Duration,
+    pub percentage: u32,
+    /// serve_stale: how long past expiry an item may be served; zero: off.
+    pub stale_up_to: Duration,
+    pub verify_stale: bool,
+    /// Accepted; ferrodns waits for the verify whatever its value.
+    pub verify_timeout: Duration,
+    pub stale_ttl: Duration,
+    pub stale_recheck: Duration,
+    pub prefer_positive: bool,
+    pub pexcept: Vec<String>,
+    pub nexcept: Vec<String>,
+    pub keepttl: bool,
+}
+
+impl Config {
+    pub fn new(zones: Vec<String>) -> Self {
+        Self {
+            zones,
+            pcap: DEFAULT_CAP,
+            pttl: MAX_TTL,
+            minpttl: MIN_TTL,
+            ncap: DEFAULT_CAP,
+            nttl: MAX_NTTL,
+            minnttl: MIN_TTL,
+            failttl: MIN_TTL,
+            prefetch: 0,
+            duration: Duration::from_secs(60),
+            percentage: 10,
+            stale_up_to: Duration::ZERO,
+            verify_stale: false,
+            verify_timeout: Duration::ZERO,
+            stale_ttl: Duration::ZERO,
+            stale_recheck: Duration::ZERO,
+            prefer_positive: false,
+            pexcept: Vec::new(),
+            nexcept: Vec::new(),
+            keepttl: false,
+        }
+    }
+}
+
+/// CoreDNS's total size for a requested capacity: 256 shards of
+/// `max(cap / 256, 4)` items.
+pub fn total_capacity(cap: i64) -> usize {
+    256 * (cap / 256).clamp(4, 1 << 40) as usize
+}
+
+/// One worker's share of `total` items.
+pub fn worker_capacity(total: usize, workers: usize) -> usize {
+    total.div_ceil(workers.max(1))
+}
+
+pub struct Cache {
+    c: Box<Config>,
+    /// The `zones` metric label: the zones joined by commas.
+    zones_label: String,
+    /// Per worker capacities of the success and denial stores.
+    pcap: usize,
+    ncap: usize,
+    slot: usize,
+    /// Tells this instance's worker state from that of an instance of an
+    /// older configuration that had the same slot.
+    instance: u64,
+}
+
+/// A query passed on by the cache, remembered until its response phase.
+#[derive(Debug)]
+struct Pending {
+    at: Instant,
+    /// The client's AD bit (the query passed on carries AD set).
+    ad: bool,
+    do_bit: bool,
+    cd: bool,
+    key: u64,
+    mode: Mode,
+}
+
+#[derive(Debug)]
+enum Mode {
+    /// A miss: store what comes back.
+    Fresh,
+    /// serve_stale verify: use what comes back if it refreshes the item,
+    /// else answer with the stale reply.
+    Verify {
+        stale: Message,
+        item: u64,
+        track: bool,
+    },
+    /// A prefetch or a serve_stale immediate refresh: the client gets
+    /// `client`, what comes back only refreshes the cache.
+    Refresh {
+        client: Message,
+        item: u64,
+        stale: bool,
+        hits: u32,
+        now: Instant,
+    },
+}
+
+/// One worker's cache.
+pub struct Shard {
+    instance: u64,
+    pos: Store,
+    neg: Store,
+    pending: HashMap<(Instant, SocketAddr, u16), Pending>,
+    next_id: u64,
+}
+
+impl Shard {
+    pub fn new(instance: u64, pcap: usize, ncap: usize) -> Self {
+        Self {
+            instance,
+            pos: Store::new(pcap),
+            neg: Store::new(ncap),
+            pending: HashMap::new(),
+            next_id: 0,
+        }
+    }
+
+    fn id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn item(&mut self, k: u64, loc: Loc) -> Option<&mut Item> {
+        match loc {
+            Loc::Pos => self.pos.get_mut(k),
+            Loc::PosKept => self
+                .pos
+                .get_mut(k)
+                .and_then(|i| i.last_known_good.as_deref_mut()),
+            Loc::Neg => self.neg.get_mut(k),
+        }
+    }
+
+    /// The item with this id under `k`, wherever it is now.
+    fn item_by_id(&mut self, k: u64, id: u64) -> Option<&mut Item> {
+        for loc in [Loc::Neg, Loc::Pos, Loc::PosKept] {
+            if self.item(k, loc).is_some_and(|i| i.id == id) {
+                return self.item(k, loc);
+            }
+        }
+        None
+    }
+
+    fn remember(&mut self, k: (Instant, SocketAddr, u16), p: Pending) {
+        // Queries whose response phase never ran (a panic) are dropped
+        // once they are old.
+        if self.pending.len() >= 4096 {
+            let now = p.at;
+            self.pending
+                .retain(|_, q| now.saturating_duration_since(q.at) < Duration::from_secs(60));
+        }
+        self.pending.insert(k, p);
+    }
+}
+
+fn pending_key(req: &Request) -> (Instant, SocketAddr, u16) {
+    (req.start, req.src, req.msg.metadata.id)
+}
+
+/// Metric updates gathered while the worker's cache is borrowed.
+#[derive(Default)]
+struct Counts {
+    request: bool,
+    hit: Option<&'static str>,
+    miss: bool,
+    prefetch: bool,
+    stale: bool,
+    drop: bool,
+    evicted: Option<&'static str>,
+    entries: Option<(usize, usize)>,
+}
+
+/// What the query phase decided.
+enum Decision {
+    Answer(Message),
+    Pass(Pending),
+}
+
+impl Cache {
+    pub fn new(c: Config, slot: usize) -> Self {
+        static INSTANCES: AtomicU64 = AtomicU64::new(0);
+        let workers = crate::runtime::default_workers();
+        Self {
+            instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
+            zones_label: c.zones.join(","),
+            pcap: worker_capacity(total_capacity(c.pcap), workers),
+            ncap: worker_capacity(total_capacity(c.ncap), workers),
+            c: Box::new(c),
+            slot,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.c
+    }
+
+    fn with_shard<R>(&self, req: &Request, f: impl FnOnce(&mut Shard) -> R) -> R {
+        let fresh = || Shard::new(self.instance, self.pcap, self.ncap);
+        req.worker.state(self.slot, fresh, |sh| {
+            if sh.instance != self.instance {
+                *sh = fresh();
+            }
+            f(sh)
+        })
+    }
+
+    fn record(&self, req: &Request, n: &Counts) {
+        // The server label is left empty until requests carry the
+        // listener's name.
+        let (server, zones, view) = ("", self.zones_label.as_str(), "");
+        req.worker.metrics(|m| {
+            if n.request {
+                m.inc(&CACHE_REQUESTS, &[server, zones, view]);
+            }
+            if let Some(t) = n.hit {
+                m.inc(&CACHE_HITS, &[server, t, zones, view]);
+            }
+            if n.miss {
+                m.inc(&CACHE_MISSES, &[server, zones, view]);
+            }
+            if n.prefetch {
+                m.inc(&CACHE_PREFETCH, &[server, zones, view]);
+            }
+            if n.stale {
+                m.inc(&CACHE_SERVED_STALE, &[server, zones, view]);
+            }
+            if n.drop {
+                m.inc(&CACHE_DROPS, &[server, zones, view]);
+            }
+            if let Some(t) = n.evicted {
+                m.inc(&CACHE_EVICTIONS, &[server, t, zones, view]);
+            }
+            if let Some((p, d)) = n.entries {
+                m.set(&CACHE_ENTRIES, &[server, "success", zones, view], p as f64);
+                m.set(&CACHE_ENTRIES, &[server, "denial", zones, view], d as f64);
+            }
+        });
+    }
+
+    pub fn query(&self, req: &mut Request) -> Action {
+        if names::zone_match(&self.c.zones, &req.name).is_none() {
+            return Action::Next;
+        }
+        let now = now();
+        let mut n = Counts::default();
+        let decision = self.with_shard(req, |sh| self.lookup(sh, req, now, &mut n));
+        self.record(req, &n);
+        match decision {
+            Decision::Answer(m) => Action::Done(Outcome::reply(m)),
+            Decision::Pass(p) => {
+                // CoreDNS asks with AD set so the stored reply keeps the
+                // upstream's AD for clients that want it.
+                req.msg.metadata.authentic_data = true;
+                let k = pending_key(req);
+                self.with_shard(req, |sh| sh.remember(k, p));
+                Action::Watch
+            }
+        }
+    }
+
+    /// CoreDNS's `getIfNotStale`: the item to answer from, unexpired or
+    /// within the serve_stale window.
+    fn find(&self, sh: &Shard, req: &Request, k: u64, now: Instant) -> Option<Loc> {
+        let stale_secs = self.c.stale_up_to.as_secs() as i64;
+        let usable = |i: &Item| {
+            let t = i.ttl(now);
+            t > 0 || (!self.c.stale_up_to.is_zero() && -t < stale_secs)
+        };
+        if self.c.prefer_positive && !self.c.stale_up_to.is_zero() {
+            if let Some(i) = sh.pos.get(k) {
+                if let Some(loc) = i.answering_item(req) {
+                    let a = match loc {
+                        Loc::PosKept => i.last_known_good.as_deref().unwrap_or(i),
+                        _ => i,
+                    };
+                    let t = a.ttl(now);
+                    if t > 0 || -t < stale_secs {
+                        return Some(loc);
+                    }
+                }
+            }
+        }
+        if let Some(i) = sh.neg.get(k) {
+            if i.matches(req) && usable(i) {
+                // A cached SERVFAIL does not shadow a good positive item.
+                if i.rcode == ResponseCode::ServFail {
+                    if let Some(p) = sh.pos.get(k) {
+                        if p.matches(req) && usable(p) {
+                            return Some(Loc::Pos);
+                        }
+                    }
+                }
+                return Some(Loc::Neg);
+            }
+        }
+        match sh.pos.get(k) {
+            Some(i) if i.matches(req) && usable(i) => Some(Loc::Pos),
+            _ => None,
+        }
+    }
+
+    fn lookup(&self, sh: &mut Shard, req: &Request, now: Instant, n: &mut Counts) -> Decision {
+        let do_bit = req.do_bit();
+        let cd = req.msg.metadata.checking_disabled;
+        let ad = req.msg.metadata.authentic_data;
+        let k = store::key(&req.name, req.qtype(), req.qclass(), do_bit, cd);
+        n.request = true;
+        let pending = |mode| Pending {
+            at: now,
+            ad,
+            do_bit,
+            cd,
+            key: k,
+            mode,
+        };
+        let Some(loc) = self.find(sh, req, k, now) else {
+            n.miss = true;
+            return Decision::Pass(pending(Mode::Fresh));
+        };
+        n.hit = Some(if loc == Loc::Neg { "denial" } else { "success" });
+        let c = &self.c;
+        let item = sh.item(k, loc).expect("found above");
+        let ttl = item.ttl(now);
+        let stale = ttl <= 0;
+        // The TTL of the reply: what is left, the original with keepttl,
+        // zero (or the configured response TTL) for a stale item.
+        let reply_ttl = if stale && !c.stale_ttl.is_zero() {
+            c.stale_ttl.as_secs() as u32
+        } else if c.keepttl {
+            item.orig_ttl
+        } else {
+            ttl.max(0) as u32
+        };
+        let reply = item.to_msg(req, reply_ttl, do_bit, ad);
+        if stale {
+            if c.verify_stale {
+                let track = !c.stale_recheck.is_zero();
+                if !track || item.begin_refresh(now, c.stale_recheck) {
+                    return Decision::Pass(pending(Mode::Verify {
+                        stale: reply,
+                        item: item.id,
+                        track,
+                    }));
+                }
+                n.stale = true;
+                return Decision::Answer(reply);
+            }
+            n.stale = true;
+            if item.begin_refresh(now, c.stale_recheck) {
+                n.prefetch = true;
+                let (id, hits) = (item.id, item.hits());
+                return Decision::Pass(pending(Mode::Refresh {
+                    client: reply,
+                    item: id,
+                    stale: true,
+                    hits,
+                    now,
+                }));
+            }
+            return Decision::Answer(reply);
+        }
+        if self.should_prefetch(item, now) && item.begin_refresh(now, Duration::ZERO) {
+            n.prefetch = true;
+            let (id, hits) = (item.id, item.hits());
+            return Decision::Pass(pending(Mode::Refresh {
+                client: reply,
+                item: id,
+                stale: false,
+                hits,
+                now,
+            }));
+        }
+        Decision::Answer(reply)
+    }
+
+    fn should_prefetch(&self, i: &mut Item, now: Instant) -> bool {
+        if self.c.prefetch == 0 {
+            return false;
+        }
+        let hits = i.update_freq(self.c.duration, now);
+        let threshold = (f64::from(self.c.percentage) / 100.0 * f64::from(i.orig_ttl)).ceil();
+        hits >= self.c.prefetch && (i.ttl(now) as f64) <= threshold
+    }
+
+    /// The response phase: store what the chain answered, or answer with
+    /// what the query phase decided.
+    pub fn response(&self, req: &Request, out: &mut Outcome) {
+        let now = now();
+        let k = pending_key(req);
+        let Some(p) = self.with_shard(req, |sh| sh.pending.remove(&k)) else {
+            return;
+        };
+        let mut n = Counts::default();
+        self.with_shard(req, |sh| self.respond(sh, req, p, out, now, &mut n));
+        self.record(req, &n);
+    }
+
+    fn respond(
+        &self,
+        sh: &mut Shard,
+        req: &Request,
+        p: Pending,
+        out: &mut Outcome,
+        now: Instant,
+        n: &mut Counts,
+    ) {
+        match p.mode {
+            Mode::Fresh => {
+                if let Some(reply) = out.reply.as_mut() {
+                    self.write(sh, req, &p, reply, now, false, n);
+                }
+            }
+            Mode::Verify {
+                ref stale,
+                item,
+                track,
+            } => {
+                let refreshed = match out.reply.as_mut() {
+                    Some(reply) => self.verify_write(sh, req, &p, reply, now, false, n),
+                    None => false,
+                };
+                if track {
+                    if let Some(i) = sh.item_by_id(p.key, item) {
+                        i.end_refresh(now, self.c.stale_recheck, refreshed);
+                    }
+                }
+                if !refreshed {
+                    n.stale = true;
+                    *out = served(stale.clone());
+                }
+            }
+            Mode::Refresh {
+                ref client,
+                item,
+                stale,
+                hits,
+                now: asked,
+            } => {
+                let refreshed = match out.reply.as_mut() {
+                    Some(reply) if stale => self.verify_write(sh, req, &p, reply, now, true, n),
+                    Some(reply) => {
+                        self.write(sh, req, &p, reply, now, true, n);
+                        true
+                    }
+                    None => !stale,
+                };
+                if refreshed {
+                    // Keep the popularity gathered so far on the new item.
+                    for loc in [Loc::Neg, Loc::Pos] {
+                        if let Some(i) = sh.item(p.key, loc) {
+                            i.reset_freq(asked, hits);
+                            break;
+                        }
+                    }
+                }
+                let recheck = if stale {
+                    self.c.stale_recheck
+                } else {
+                    Duration::ZERO
+                };
+                if let Some(i) = sh.item_by_id(p.key, item) {
+                    i.end_refresh(now, recheck, refreshed);
+                }
+                *out = served(client.clone());
+            }
+        }
+    }
+
+    /// CoreDNS's verifyStaleResponseWriter: a complete reply to the
+    /// question that is NOERROR or NXDOMAIN (with prefer_positive: one that
+    /// answers the question) refreshes the item and is written; returns
+    /// whether it did.
+    #[allow(clippy::too_many_arguments)]
+    fn verify_write(
+        &self,
+        sh: &mut Shard,
+        req: &Request,
+        p: &Pending,
+        reply: &mut Message,
+        now: Instant,
+        background: bool,
+        n: &mut Counts,
+    ) -> bool {
+        if reply.metadata.truncation || !store::reply_matches(req, reply) {
+            return false;
+        }
+        if self.c.prefer_positive {
+            if store::response_kind(reply) == Kind::NoError && store::answers_question(reply) {
+                self.write(sh, req, p, reply, now, background, n);
+                return true;
+            }
+            // Cached, but the client keeps the stale answer.
+            self.write(sh, req, p, &mut reply.clone(), now, true, n);
+            return false;
+        }
+        let kind = crate::plugin::classify::classify(reply);
+        if matches!(kind, Kind::OtherError | Kind::Meta | Kind::Update)
+            || !matches!(
+                reply.metadata.response_code,
+                ResponseCode::NoError | ResponseCode::NXDomain
+            )
+        {
+            return false;
+        }
+        self.write(sh, req, p, reply, now, background, n);
+        true
+    }
+
+    /// CoreDNS's ResponseWriter.WriteMsg: caps every record's TTL at the
+    /// time the reply is cached for, drops the OPT (the server adds the
+    /// client's), stores the reply when it is cacheable, and clears AD for
+    /// clients that asked for neither DNSSEC nor AD. `background`: a
+    /// refresh the client does not see.
+    #[allow(clippy::too_many_arguments)]
+    fn write(
+        &self,
+        sh: &mut Shard,
+        req: &Request,
+        p: &Pending,
+        reply: &mut Message,
+        now: Instant,
+        background: bool,
+        n: &mut Counts,
+    ) {
+        let c = &self.c;
+        let kind = store::response_kind(reply);
+        let duration = match kind {
+            Kind::NameError | Kind::NoData => {
+                let t = store::minimal_ttl(reply, kind, c.nttl);
+                t.max(c.minnttl).min(c.nttl)
+            }
+            Kind::ServerError => c.failttl,
+            _ => {
+                let t = store::minimal_ttl(reply, kind, c.pttl);
+                t.max(c.minpttl).min(c.pttl)
+            }
+        };
+        let ttl = duration.as_secs().min(u64::from(u32::MAX)) as u32;
+        store::set_ttl(&mut reply.answers, ttl);
+        store::set_ttl(&mut reply.authorities, ttl);
+        store::set_ttl(&mut reply.additionals, ttl);
+        reply.edns = None;
+
+        if store::cacheable(reply, kind) && !duration.is_zero() {
+            if store::reply_matches(req, reply) {
+                self.set(sh, req, p, reply, kind, duration, now, background, n);
+                n.entries = Some((sh.pos.len(), sh.neg.len()));
+            } else {
+                n.drop = true;
+            }
+        }
+        if !p.do_bit && !p.ad {
+            reply.metadata.authentic_data = false;
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn set(
+        &self,
+        sh: &mut Shard,
+        req: &Request,
+        p: &Pending,
+        m: &Message,
+        kind: Kind,
+        duration: Duration,
+        now: Instant,
+        background: bool,
+        n: &mut Counts,
+    ) {
+        let qname = names::lower_text(m.queries[0].name());
+        let key = store::key(
+            &req.name,
+            m.queries[0].query_type(),
+            m.queries[0].query_class(),
+            p.do_bit,
+            p.cd,
+        );
+        match kind {
+            Kind::NoError | Kind::Delegation => {
+                if names::zone_match(&self.c.pexcept, &qname).is_some() {
+                    return;
+                }
+                let id = sh.id();
+                let mut i = Item::new(m, now, duration, id);
+                if self.c.prefer_positive && !i.answering {
+                    if let Some(prev) = sh.pos.remove(key) {
+                        i.last_known_good = prev.into_answering(req);
+                    }
+                }
+                let answering = i.answering;
+                if sh.pos.add(key, i) {
+                    n.evicted = Some("success");
+                }
+                if (!self.c.prefer_positive && background) || (self.c.prefer_positive && answering)
+                {
+                    sh.neg.remove(key);
+                }
+            }
+            Kind::NameError | Kind::NoData | Kind::ServerError => {
+                if names::zone_match(&self.c.nexcept, &qname).is_some() {
+                    return;
+                }
+                let id = sh.id();
+                if sh.neg.add(key, Item::new(m, now, duration, id)) {
+                    n.evicted = Some("denial");
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(not(test))]
+fn now() -> Instant {
+    Instant::now()
+}
+
+#[cfg(test)]
+fn now() -> Instant {
+    tests::clock()
+}
+
+/// An answer the cache wrote in place of the chain's outcome.
+fn served(m: Message) -> Outcome {
+    let mut o = Outcome::reply(m);
+    o.plugin = Some("cache");
+    o
+}

@@ -1,0 +1,367 @@
+//! `cache [TTL] [ZONES...] { success denial prefetch serve_stale
+//! serve_stale_policy servfail disable keepttl }`, checked and worded as
+//! CoreDNS's `cacheParse`.
+
+use super::{Cache, Config};
+use crate::corefile::{Directive, Dispenser, Error};
+use crate::plugin::registry::only_once;
+use crate::plugin::{names, BlockSetup};
+use crate::plugins::Handler;
+use std::time::Duration;
+
+pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+    let c = parse(&b.origins, ds)?;
+    let slot = b.slot();
+    b.add(Handler::Cache(Cache::new(c, slot)));
+    Ok(())
+}
+
+pub fn parse(origins: &[String], ds: &[&Directive]) -> Result<Config, Error> {
+    let mut d = Dispenser::new(ds[0]);
+    d.next();
+    let mut args = d.remaining_args();
+    let mut c = Config::new(Vec::new());
+    if let Some(first) = args.first() {
+        // A number first is the TTL; anything else is a zone.
+        if let Ok(ttl) = atoi(first) {
+            if ttl <= 0 {
+                return Err(d.err(format!("cache TTL can not be zero or negative: {ttl}")));
+            }
+            c.pttl = secs(ttl);
+            c.nttl = secs(ttl);
+            args.remove(0);
+        }
+    }
+    let zones = names::host_zones(&args, origins);
+    let mut stale_set = false;
+    let mut policy_set = false;
+    while d.next_block() {
+        let prop = d.val();
+        match prop {
+            "success" | "denial" => {
+                let args = d.remaining_args();
+                if args.is_empty() {
+                    return Err(d.arg_err());
+                }
+                let cap = atoi(&args[0]).map_err(|e| d.err(e))?;
+                let (mut ttl, mut min) = if prop == "success" {
+                    (c.pttl, c.minpttl)
+                } else {
+                    (c.nttl, c.minnttl)
+                };
+                if let Some(a) = args.get(1) {
+                    let t = atoi(a).map_err(|e| d.err(e))?;
+                    if t <= 0 {
+                        return Err(d.err(format!("cache TTL can not be zero or negative: {t}")));
+                    }
+                    ttl = secs(t);
+                    if let Some(a) = args.get(2) {
+                        let m = atoi(a).map_err(|e| d.err(e))?;
+                        if m < 0 {
+                            return Err(d.err(format!("cache min TTL can not be negative: {m}")));
+                        }
+                        min = secs(m);
+                    }
+                }
+                if prop == "success" {
+                    (c.pcap, c.pttl, c.minpttl) = (cap, ttl, min);
+                } else {
+                    (c.ncap, c.nttl, c.minnttl) = (cap, ttl, min);
+                }
+            }
+            "prefetch" => {
+                let args = d.remaining_args();
+                if args.is_empty() || args.len() > 3 {
+                    return Err(d.arg_err());
+                }
+                let amount = atoi(&args[0]).map_err(|e| d.err(e))?;
+                if amount < 0 {
+                    return Err(d.err(format!("prefetch amount should be positive: {amount}")));
+                }
+                c.prefetch = amount.min(i64::from(u32::MAX)) as u32;
+                if let Some(a) = args.get(1) {
+                    // A negative window behaves as no window.
+                    c.duration = nonneg(parse_duration(a).map_err(|e| d.err(e))?);
+                }
+                if let Some(pct) = args.get(2) {
+                    let Some(num) = pct.strip_suffix('%') else {
+                        let last = pct.as_bytes()[pct.len() - 1];
+                        return Err(d.err(format!(
+                            "last character of percentage should be `%`, but is: {}",
+                            go_quote_byte(last)
+                        )));
+                    };
+                    let num = atoi(num).map_err(|e| d.err(e))?;
+                    if !(10..=90).contains(&num) {
+                        return Err(
+                            d.err(format!("percentage should fall in range [10, 90]: {num}"))
+                        );
+                    }
+                    c.percentage = num as u32;
+                }
+            }
+            "serve_stale" => {
+                stale_set = true;
+                let args = d.remaining_args();
+                if args.len() > 5 {
+                    return Err(d.arg_err());
+                }
+                c.stale_up_to = Duration::from_secs(3600);
+                c.stale_ttl = Duration::ZERO;
+                c.stale_recheck = Duration::ZERO;
+                if let Some(a) = args.first() {
+                    let t = parse_duration(a).map_err(|e| d.err(e))?;
+                    if t < 0 {
+                        return Err(d.err("invalid negative duration for serve_stale"));
+                    }
+                    c.stale_up_to = nonneg(t);
+                }
+                c.verify_stale = false;
+                c.verify_timeout = Duration::ZERO;
+                if let Some(mode) = args.get(1) {
+                    let mode = mode.to_lowercase();
+                    if mode != "immediate" && mode != "verify" {
+                        return Err(d.err(format!(
+                            "invalid value for serve_stale refresh mode: {mode}"
+                        )));
+                    }
+                    c.verify_stale = mode == "verify";
+                }
+                let rest = args.get(2..).unwrap_or_default();
+                let rest = if c.verify_stale && !rest.is_empty() {
+                    let t = parse_duration(&rest[0])
+                        .map_err(|e| d.err(format!("invalid serve_stale verify timeout: {e}")))?;
+                    if t < 0 {
+                        return Err(d.err("invalid negative timeout for serve_stale verify"));
+                    }
+                    c.verify_timeout = nonneg(t);
+                    &rest[1..]
+                } else {
+                    if rest.len() > 2 {
+                        return Err(d.arg_err());
+                    }
+                    rest
+                };
+                if let Some(a) = rest.first() {
+                    c.stale_ttl = stale_ttl(a).map_err(|e| d.err(e))?;
+                }
+                if let Some(a) = rest.get(1) {
+                    c.stale_recheck = stale_recheck(a).map_err(|e| d.err(e))?;
+                }
+            }
+            "serve_stale_policy" => {
+                if policy_set {
+                    return Err(d.err("serve_stale_policy can only be specified once"));
+                }
+                policy_set = true;
+                let args = d.remaining_args();
+                let [policy] = args.as_slice() else {
+                    return Err(d.arg_err());
+                };
+                if !policy.eq_ignore_ascii_case("prefer_positive") {
+                    return Err(d.err(format!("invalid serve_stale_policy: {policy}")));
+                }
+                c.prefer_positive = true;
+            }
+            "servfail" => {
+                let args = d.remaining_args();
+                let [a] = args.as_slice() else {
+                    return Err(d.arg_err());
+                };
+                let t = parse_duration(a).map_err(|e| d.err(e))?;
+                if t < 0 {
+                    return Err(d.err("invalid negative ttl for servfail"));
+                }
+                if t > 300_000_000_000 {
+                    return Err(d.err("caching SERVFAIL responses over 5 minutes is not permitted"));
+                }
+                c.failttl = nonneg(t);
+            }
+            "disable" => {
+                let args = d.remaining_args();
+                let Some((kind, zones)) = args.split_first() else {
+                    return Err(d.arg_err());
+                };
+                let zones = if zones.is_empty() {
+                    vec![".".to_string()]
+                } else {
+                    zones
+                        .iter()
+                        .map(|z| names::fqdn(&z.to_ascii_lowercase()))
+                        .collect()
+                };
+                match kind.as_str() {
+                    "denial" => c.nexcept = zones,
+                    "success" => c.pexcept = zones,
+                    _ => {
+                        return Err(
+                            d.err("cache type for disable must be \"success\" or \"denial\"")
+                        )
+                    }
+                }
+            }
+            "keepttl" => {
+                if !d.remaining_args().is_empty() {
+                    return Err(d.arg_err());
+                }
+                c.keepttl = true;
+            }
+            _ => return Err(d.arg_err()),
+        }
+    }
+    if policy_set && !stale_set {
+        return Err(d.err("serve_stale_policy requires serve_stale"));
+    }
+    // CoreDNS checks this when it reaches the second occurrence.
+    only_once(ds)?;
+    c.zones = zones;
+    Ok(c)
+}
+
+fn secs(n: i64) -> Duration {
+    Duration::from_secs(n.max(0) as u64)
+}
+
+fn nonneg(nanos: i64) -> Duration {
+    Duration::from_nanos(nanos.max(0) as u64)
+}
+
+fn stale_ttl(s: &str) -> Result<Duration, String> {
+    let t = parse_duration(s).map_err(|e| format!("invalid serve_stale response TTL: {e}"))?;
+    if t < 0 {
+        return Err("invalid negative response TTL for serve_stale".into());
+    }
+    if t % 1_000_000_000 != 0 {
+        return Err("serve_stale response TTL must be a whole number of seconds".into());
+    }
+    if t / 1_000_000_000 > i64::from(u32::MAX) {
+        return Err("serve_stale response TTL exceeds the DNS TTL range".into());
+    }
+    Ok(nonneg(t))
+}
+
+fn stale_recheck(s: &str) -> Result<Duration, String> {
+    let t = parse_duration(s).map_err(|e| format!("invalid serve_stale failure recheck: {e}"))?;
+    if t < 0 {
+        return Err("invalid negative failure recheck for serve_stale".into());
+    }
+    if t > 300_000_000_000 {
+        return Err("serve_stale failure recheck cannot exceed 5 minutes".into());
+    }
+    Ok(nonneg(t))
+}
+
+/// Go's `strconv.Atoi`, with its error text.
+pub fn atoi(s: &str) -> Result<i64, String> {
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "strconv.Atoi: parsing {}: invalid syntax",
+            go_quote(s)
+        ));
+    }
+    s.parse::<i64>()
+        .map_err(|_| format!("strconv.Atoi: parsing {}: value out of range", go_quote(s)))
+}
+
+/// Go's `time.ParseDuration` in nanoseconds (signed), with its error text.
+pub fn parse_duration(orig: &str) -> Result<i64, String> {
+    let invalid = || format!("time: invalid duration {}", go_quote(orig));
+    let mut s = orig;
+    let mut neg = false;
+    if let Some(r) = s.strip_prefix(['+', '-']) {
+        neg = s.starts_with('-');
+        s = r;
+    }
+    if s == "0" {
+        return Ok(0);
+    }
+    if s.is_empty() {
+        return Err(invalid());
+    }
+    let mut total: u128 = 0;
+    while !s.is_empty() {
+        let b = s.as_bytes();
+        if !(b[0] == b'.' || b[0].is_ascii_digit()) {
+            return Err(invalid());
+        }
+        let int_end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let int_part = &s[..int_end];
+        s = &s[int_end..];
+        let mut frac_part = "";
+        if let Some(r) = s.strip_prefix('.') {
+            let end = r.find(|c: char| !c.is_ascii_digit()).unwrap_or(r.len());
+            frac_part = &r[..end];
+            s = &r[end..];
+        }
+        if int_part.is_empty() && frac_part.is_empty() {
+            return Err(invalid());
+        }
+        let unit_end = s
+            .find(|c: char| c == '.' || c.is_ascii_digit())
+            .unwrap_or(s.len());
+        let unit = &s[..unit_end];
+        s = &s[unit_end..];
+        if unit.is_empty() {
+            return Err(format!("time: missing unit in duration {}", go_quote(orig)));
+        }
+        let scale: u128 = match unit {
+            "ns" => 1,
+            "us" | "µs" | "μs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            _ => {
+                return Err(format!(
+                    "time: unknown unit {} in duration {}",
+                    go_quote(unit),
+                    go_quote(orig)
+                ))
+            }
+        };
+        let whole: u128 = if int_part.is_empty() {
+            0
+        } else {
+            int_part.parse().map_err(|_| invalid())?
+        };
+        let mut v = whole.checked_mul(scale).ok_or_else(invalid)?;
+        // The fraction, to nanosecond precision (Go truncates too).
+        let mut f = scale;
+        for c in frac_part.bytes().take(30) {
+            f /= 10;
+            v += u128::from(c - b'0') * f;
+        }
+        total = total.checked_add(v).ok_or_else(invalid)?;
+        if total > i64::MAX as u128 {
+            return Err(invalid());
+        }
+    }
+    let t = total as i64;
+    Ok(if neg { -t } else { t })
+}
+
+/// Go's `strconv.Quote` for the plain text Corefiles hold.
+fn go_quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Go's `%q` of a byte: a quoted character literal.
+fn go_quote_byte(b: u8) -> String {
+    match b {
+        b'\'' => "'\\''".into(),
+        b'\\' => "'\\\\'".into(),
+        0x20..=0x7e => format!("'{}'", char::from(b)),
+        _ => format!("'\\x{b:02x}'"),
+    }
+}
