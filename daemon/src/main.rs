@@ -104,6 +104,7 @@ fn run(o: Options) -> anyhow::Result<()> {
     let addrs: Vec<_> = config.listeners.iter().map(|l| l.addr).collect();
     let shared = Arc::clone(&config);
     let bound = runtime::bind(&addrs, runtime::default_workers())?;
+    let http = ferrodns::control::Endpoints::start(&config.http)?;
     if !o.quiet {
         print!("{}{}", config.banner(), version());
     }
@@ -114,12 +115,20 @@ fn run(o: Options) -> anyhow::Result<()> {
     }
     // SIGTERM, SIGINT and SIGQUIT stop the server; reload comes with the
     // reload plugin.
-    while let libc::SIGUSR1 | libc::SIGHUP = wait_signal(&signals) {
-        ferrodns::log::info(
-            None,
-            "reload on signal is not available yet; keeping the running config",
-        );
+    let sig = loop {
+        match wait_signal(&signals) {
+            libc::SIGUSR1 | libc::SIGHUP => ferrodns::log::info(
+                None,
+                "reload on signal is not available yet; keeping the running config",
+            ),
+            s => break s,
+        }
+    };
+    // SIGTERM and SIGINT wait out health's lameduck, serving DNS meanwhile.
+    if sig != libc::SIGQUIT {
+        http.enter_lameduck();
     }
+    http.shutdown();
     if let Some(p) = &o.pidfile {
         let _ = std::fs::remove_file(p);
     }

@@ -7,6 +7,8 @@ pub const TIME_BUCKETS: &[f64] = &[
     0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024,
     2.048, 4.096, 8.192,
 ];
+/// CoreDNS's plugin.SlimTimeBuckets: 0.25 ms to 2.5 s in powers of ten.
+pub const SLIM_TIME_BUCKETS: &[f64] = &[0.00025, 0.0025, 0.025, 0.25, 2.5];
 /// CoreDNS's request and response size buckets.
 pub const SIZE_BUCKETS: &[f64] = &[
     0.0, 100.0, 200.0, 300.0, 400.0, 511.0, 1023.0, 2047.0, 4095.0, 8291.0, 16e3, 32e3, 48e3, 64e3,
@@ -39,4 +41,8 @@ families! {
         "A metric that indicates whether a plugin is enabled on per server and zone basis.";
     8 BUILD_INFO "coredns_build_info" Kind::Gauge, ["version", "revision", "goversion"],
         "A metric with a constant '1' value labeled by version, revision, and goversion from which CoreDNS was built.";
+    9 HEALTH_DURATION "coredns_health_request_duration_seconds" Kind::Histogram(SLIM_TIME_BUCKETS), [],
+        "Histogram of the time (in seconds) each request took.";
+    10 HEALTH_FAILURES "coredns_health_request_failures_total" Kind::Counter, [],
+        "The number of times the health check failed.";
 }

@@ -48,11 +48,11 @@ pub static ORDER: &[Entry] = &[
     has("bind", plugins::bind::setup),
     has("debug", plugins::debug::setup),
     lacks("trace"),
-    lacks("ready"),
-    lacks("health"),
+    has("ready", plugins::ready::setup),
+    has("health", plugins::health::setup),
     lacks("pprof"),
     lacks("shed"),
-    lacks("prometheus"),
+    has("prometheus", plugins::prometheus::setup),
     has("errors", plugins::errors::setup),
     has("log", plugins::log::setup),
     lacks("dnstap"),
@@ -126,6 +126,8 @@ pub struct BlockSetup {
     pub stacktrace: bool,
     /// `chaos` is loaded: CH class queries are let through to the chain.
     pub class_chaos: bool,
+    /// The HTTP endpoints of prometheus, health and ready.
+    pub http: Vec<crate::control::HttpSpec>,
     handlers: Vec<Handler>,
     /// The next per-worker state slot (see `Worker::state`), counted across
     /// every block of one Corefile.
@@ -141,6 +143,7 @@ impl BlockSetup {
             debug: false,
             stacktrace: false,
             class_chaos: false,
+            http: Vec::new(),
             handlers: Vec::new(),
             next_slot: 0,
         }

@@ -8,10 +8,13 @@ pub mod chaos;
 pub mod debug;
 pub mod errors;
 pub mod file;
+pub mod health;
 pub mod hosts;
 pub mod log;
 pub mod minimal;
 pub mod nsid;
+pub mod prometheus;
+pub mod ready;
 pub mod root;
 pub mod whoami;
 
@@ -29,6 +32,7 @@ pub enum Handler {
     Log(log::Log),
     Minimal(minimal::Minimal),
     Nsid(nsid::Nsid),
+    Prometheus(prometheus::Prometheus),
     Whoami(whoami::Whoami),
 }
 
@@ -44,6 +48,7 @@ impl Handler {
             Handler::Log(_) => "log",
             Handler::Minimal(_) => "minimal",
             Handler::Nsid(_) => "nsid",
+            Handler::Prometheus(_) => "prometheus",
             Handler::Whoami(_) => "whoami",
         }
     }
@@ -59,6 +64,7 @@ impl Handler {
             Handler::Log(p) => p.query(req),
             Handler::Minimal(_) => Action::Watch,
             Handler::Nsid(p) => p.query(req),
+            Handler::Prometheus(p) => p.query(req),
             Handler::Whoami(p) => p.query(req),
         }
     }
@@ -70,6 +76,7 @@ impl Handler {
             Handler::Log(p) => p.response(req, out),
             Handler::Minimal(p) => p.response(req, out),
             Handler::Nsid(p) => p.response(req, out),
+            Handler::Prometheus(p) => p.response(req, out),
             Handler::Any(_)
             | Handler::Bufsize(_)
             | Handler::Chaos(_)
@@ -77,6 +84,12 @@ impl Handler {
             | Handler::Hosts(_)
             | Handler::Whoami(_) => {}
         }
+    }
+
+    /// The plugin's readiness, for *ready* (CoreDNS's `ready.Readiness`).
+    /// No plugin of ferrodns has one yet: forward and kubernetes will.
+    pub fn readiness(&self) -> Option<crate::control::readiness::Flag> {
+        None
     }
 }
 
@@ -122,6 +135,7 @@ pub(crate) mod testutil {
             proto: Proto::Udp,
             name: name.to_ascii_lowercase(),
             zone: Arc::from("."),
+            server: Arc::from("dns://:53"),
             start: std::time::Instant::now(),
             worker: std::rc::Rc::new(crate::plugin::Worker::new(0)),
         }
