@@ -49,8 +49,22 @@ fn version_and_plugins() {
     assert_eq!(
         order,
         [
-            "root", "nsid", "bufsize", "bind", "debug", "errors", "log", "any", "chaos", "minimal",
-            "hosts", "file", "whoami"
+            "root",
+            "nsid",
+            "bufsize",
+            "bind",
+            "debug",
+            "ready",
+            "health",
+            "prometheus",
+            "errors",
+            "log",
+            "any",
+            "chaos",
+            "minimal",
+            "hosts",
+            "file",
+            "whoami"
         ]
     );
 }
