@@ -2,6 +2,7 @@
 //! thread-per-core data plane. See docs/ARCHITECTURE.md for the layers.
 
 pub mod cli;
+pub mod control;
 pub mod corefile;
 pub mod log;
 pub mod metrics;

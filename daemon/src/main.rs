@@ -124,6 +124,7 @@ fn run(o: Options) -> anyhow::Result<()> {
         })?;
 
     let mut digest = service.config().digest.clone();
+    let mut stop = libc::SIGTERM;
     for ev in events {
         match ev {
             Event::Signal(libc::SIGUSR1) => {
@@ -142,6 +143,7 @@ fn run(o: Options) -> anyhow::Result<()> {
             Event::Signal(libc::SIGHUP) => {}
             Event::Signal(sig) => {
                 log::info(None, &format!("{}: Shutting down", signal_name(sig)));
+                stop = sig;
                 break;
             }
             Event::Check => {
@@ -175,7 +177,8 @@ fn run(o: Options) -> anyhow::Result<()> {
         }
         *interval.lock().unwrap_or_else(|e| e.into_inner()) = service.config().reload;
     }
-    service.stop();
+    // SIGQUIT leaves at once; the others wait out health's lameduck.
+    service.stop(stop != libc::SIGQUIT);
     if let Some(p) = &o.pidfile {
         let _ = std::fs::remove_file(p);
     }

@@ -1,6 +1,7 @@
 //! The running server as the control plane sees it: start from a Corefile,
 //! reload a new one (or keep the old one serving when it is broken), stop.
 
+use crate::control::{self, Endpoints};
 use crate::corefile;
 use crate::metrics::{self, RELOAD_FAILED, RELOAD_VERSION_INFO};
 use crate::runtime::{self, Listen, RuntimeError, Workers};
@@ -20,6 +21,8 @@ pub enum ServiceError {
     Config(#[from] corefile::Error),
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    #[error("{0}")]
+    Http(#[from] control::Error),
 }
 
 /// Where the Corefile comes from: `-conf FILE`, `-conf stdin` (read once),
@@ -91,6 +94,8 @@ impl Source {
 
 pub struct Service {
     config: Arc<Config>,
+    /// prometheus, health and ready.
+    http: Endpoints,
     listen: Vec<Listen>,
     workers: Workers<Arc<Config>>,
     /// Workers when no `multisocket` says otherwise.
@@ -116,10 +121,12 @@ impl Service {
         let config = Arc::new(config);
         let listen = config.listen();
         let bound = runtime::bind(&listen, config.workers.unwrap_or(count), &[])?;
+        let http = Endpoints::start(&config.http)?;
         announce(&config);
         let workers = start_workers(&config, bound)?;
         let s = Service {
             config,
+            http,
             listen,
             workers,
             count,
@@ -156,6 +163,9 @@ impl Service {
         let config = Arc::new(config);
         let listen = config.listen();
         let count = config.workers.unwrap_or(self.count);
+        // HTTP first: it binds new addresses before letting go of old ones,
+        // and on failure changes nothing.
+        self.http.update(&config.http)?;
         if listen == self.listen && count == self.workers.len() {
             self.workers.update(Arc::clone(&config));
         } else {
@@ -178,8 +188,14 @@ impl Service {
         metrics::with(metrics::global(), |m| m.inc(&RELOAD_FAILED, &[]));
     }
 
-    /// Stops reading queries, lets those in flight finish, and returns.
-    pub fn stop(self) {
+    /// Stops: with `lameduck`, first keeps serving for health's lameduck
+    /// duration (SIGTERM, SIGINT); then stops reading queries, lets those in
+    /// flight finish, and closes the HTTP endpoints.
+    pub fn stop(self, lameduck: bool) {
+        if lameduck {
+            self.http.enter_lameduck();
+        }
         self.workers.stop();
+        self.http.shutdown();
     }
 }

@@ -7,6 +7,8 @@ pub const TIME_BUCKETS: &[f64] = &[
     0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024,
     2.048, 4.096, 8.192,
 ];
+/// CoreDNS's plugin.SlimTimeBuckets: 0.25 ms to 2.5 s in powers of ten.
+pub const SLIM_TIME_BUCKETS: &[f64] = &[0.00025, 0.0025, 0.025, 0.25, 2.5];
 /// CoreDNS's request and response size buckets.
 pub const SIZE_BUCKETS: &[f64] = &[
     0.0, 100.0, 200.0, 300.0, 400.0, 511.0, 1023.0, 2047.0, 4095.0, 8291.0, 16e3, 32e3, 48e3, 64e3,
@@ -66,4 +68,8 @@ families! {
         "The number of requests served from stale cache entries.";
     CACHE_EVICTIONS "coredns_cache_evictions_total" Kind::Counter, ["server", "type", "zones", "view"],
         "The count of cache evictions.";
+    HEALTH_DURATION "coredns_health_request_duration_seconds" Kind::Histogram(SLIM_TIME_BUCKETS), [],
+        "Histogram of the time (in seconds) each request took.";
+    HEALTH_FAILURES "coredns_health_request_failures_total" Kind::Counter, [],
+        "The number of times the health check failed.";
 }

@@ -100,6 +100,11 @@ impl Shard {
         }
     }
 
+    /// Removes every series of `f` (Prometheus' `Reset` of a vector).
+    pub fn clear(&mut self, f: &'static Family) {
+        self.families[f.id].clear();
+    }
+
     pub fn observe(&mut self, f: &'static Family, labels: &[&str], v: f64) {
         let Kind::Histogram(bounds) = f.kind else {
             return;

@@ -48,11 +48,11 @@ pub static ORDER: &[Entry] = &[
     has("bind", plugins::bind::setup),
     has("debug", plugins::debug::setup),
     lacks("trace"),
-    lacks("ready"),
-    lacks("health"),
+    has("ready", plugins::ready::setup),
+    has("health", plugins::health::setup),
     lacks("pprof"),
     lacks("shed"),
-    lacks("prometheus"),
+    has("prometheus", plugins::prometheus::setup),
     has("errors", plugins::errors::setup),
     has("log", plugins::log::setup),
     lacks("dnstap"),
@@ -143,6 +143,8 @@ pub struct BlockSetup {
     pub metadata: bool,
     /// Run once the block serves (after start and after each reload).
     pub on_start: Vec<StartHook>,
+    /// The HTTP endpoints of prometheus, health and ready.
+    pub http: Vec<crate::control::HttpSpec>,
     handlers: Vec<Handler>,
     /// The next per-worker state slot (see `Worker::state`), counted across
     /// every block of one Corefile.
@@ -165,6 +167,7 @@ impl BlockSetup {
             tcp_timeouts: None,
             metadata: false,
             on_start: Vec::new(),
+            http: Vec::new(),
             handlers: Vec::new(),
             next_slot: 0,
         }

@@ -41,6 +41,9 @@ pub struct Request {
     pub name: String,
     /// The zone of the server block key that routed this query.
     pub zone: Arc<str>,
+    /// The listener's name in CoreDNS's form (`dns://:53`), the `server`
+    /// label of metrics.
+    pub server: Arc<str>,
     /// When the query was read off the socket.
     pub start: Instant,
     /// The worker serving it.

@@ -12,6 +12,7 @@ pub mod debug;
 pub mod errors;
 pub mod file;
 pub mod header;
+pub mod health;
 pub mod hosts;
 pub mod loadbalance;
 pub mod local;
@@ -21,6 +22,8 @@ pub mod metadata;
 pub mod minimal;
 pub mod multisocket;
 pub mod nsid;
+pub mod prometheus;
+pub mod ready;
 pub mod reload;
 pub mod rewrite;
 pub mod root;
@@ -48,6 +51,7 @@ pub enum Handler {
     Loop(r#loop::Loop),
     Minimal(minimal::Minimal),
     Nsid(nsid::Nsid),
+    Prometheus(prometheus::Prometheus),
     Rewrite(rewrite::Rewrite),
     Template(template::Template),
     Whoami(whoami::Whoami),
@@ -71,6 +75,7 @@ impl Handler {
             Handler::Loop(_) => "loop",
             Handler::Minimal(_) => "minimal",
             Handler::Nsid(_) => "nsid",
+            Handler::Prometheus(_) => "prometheus",
             Handler::Rewrite(_) => "rewrite",
             Handler::Template(_) => "template",
             Handler::Whoami(_) => "whoami",
@@ -94,6 +99,7 @@ impl Handler {
             Handler::Loop(p) => p.query(req),
             Handler::Minimal(_) => Action::Watch,
             Handler::Nsid(p) => p.query(req),
+            Handler::Prometheus(p) => p.query(req),
             Handler::Rewrite(p) => p.query(req),
             Handler::Template(p) => p.query(req),
             Handler::Whoami(p) => p.query(req),
@@ -110,10 +116,17 @@ impl Handler {
             Handler::Log(p) => p.response(req, out),
             Handler::Minimal(p) => p.response(req, out),
             Handler::Nsid(p) => p.response(req, out),
+            Handler::Prometheus(p) => p.response(req, out),
             Handler::Rewrite(p) => p.response(req, out),
             // The rest never return Watch.
             _ => {}
         }
+    }
+
+    /// The plugin's readiness, for *ready* (CoreDNS's `ready.Readiness`).
+    /// No plugin of ferrodns has one yet: forward and kubernetes will.
+    pub fn readiness(&self) -> Option<crate::control::readiness::Flag> {
+        None
     }
 }
 
@@ -159,6 +172,7 @@ pub(crate) mod testutil {
             proto: Proto::Udp,
             name: name.to_ascii_lowercase(),
             zone: Arc::from("."),
+            server: Arc::from("dns://:53"),
             start: std::time::Instant::now(),
             worker: std::rc::Rc::new(crate::plugin::Worker::new(0)),
             deadline: None,

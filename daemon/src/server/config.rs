@@ -1,6 +1,7 @@
 //! A parsed Corefile turned into listeners, each with its zones and the
 //! compiled chain behind every zone.
 
+use crate::control::{HttpConfig, Route as HttpRoute};
 use crate::corefile::{self, parse_key, Error, ServerBlock, Transport, ZoneAddr};
 use crate::plugin::registry::{self, ListenHost, StartHook};
 use crate::plugin::{BlockSetup, Chain};
@@ -38,8 +39,8 @@ pub struct Listener {
     pub zones: HashMap<String, Route>,
     /// Some block on this listener loads `chaos`: non-IN classes are let in.
     pub class_chaos: bool,
-    /// `dns://:53` style, for log lines.
-    pub name: String,
+    /// `dns://:53` style, for log lines and the metrics' `server` label.
+    pub name: Arc<str>,
 }
 
 pub struct Config {
@@ -54,6 +55,8 @@ pub struct Config {
     pub on_start: Vec<StartHook>,
     /// `multisocket`: how many workers (the largest any block asks for).
     pub workers: Option<usize>,
+    /// The endpoints of prometheus, health and ready of every block.
+    pub http: HttpConfig,
 }
 
 /// Parses and sets up a Corefile. `file` names it in errors; `default_port`
@@ -115,6 +118,7 @@ pub fn build(blocks: &[ServerBlock], default_port: u16) -> Result<Config, Error>
     let mut on_start = Vec::new();
     let mut workers: Option<usize> = None;
     let mut slots = 0;
+    let mut http = HttpConfig::default();
     for sb in blocks {
         let mut addrs: Vec<(ZoneAddr, &corefile::Token)> = Vec::new();
         for key in &sb.keys {
@@ -147,11 +151,17 @@ pub fn build(blocks: &[ServerBlock], default_port: u16) -> Result<Config, Error>
         let tcp = setup.tcp_timeouts;
         on_start.append(&mut setup.on_start);
         let hosts = setup.listen_hosts.clone();
+        let block_debug = setup.debug;
+        let (cancel, metadata) = (setup.cancel, setup.metadata);
+        let block_http = std::mem::take(&mut setup.http);
+        let mut handlers = setup.into_handlers();
+        crate::plugins::prometheus::link(&mut handlers);
+        observe(&mut http, block_http, &addrs, &hosts, &handlers);
         let block = Arc::new(Block {
-            debug: setup.debug,
-            cancel: setup.cancel,
-            metadata: setup.metadata,
-            chain: Chain::new(setup.into_handlers()),
+            debug: block_debug,
+            cancel,
+            metadata,
+            chain: Chain::new(handlers),
         });
         for (za, key) in &addrs {
             let sockets: Vec<SocketAddr> = if hosts.is_empty() {
@@ -197,14 +207,61 @@ pub fn build(blocks: &[ServerBlock], default_port: u16) -> Result<Config, Error>
         digest: digest_blocks(blocks),
         on_start,
         workers,
+        http,
     })
 }
 
-fn listener_name(addr: SocketAddr) -> String {
+/// A block's endpoints into `http`; with prometheus, the block's
+/// `coredns_plugin_enabled` series (CoreDNS sets them for the block's first
+/// key only, once per `bind` address); with ready, its plugins' readiness.
+fn observe(
+    http: &mut HttpConfig,
+    specs: Vec<crate::control::HttpSpec>,
+    addrs: &[(ZoneAddr, &corefile::Token)],
+    hosts: &[ListenHost],
+    handlers: &[crate::plugins::Handler],
+) {
+    let metrics = specs.iter().any(|s| s.route == HttpRoute::Metrics);
+    let ready = specs
+        .iter()
+        .any(|s| matches!(s.route, HttpRoute::Ready { .. }));
+    if let (true, Some((first, _))) = (metrics, addrs.first()) {
+        let servers: Vec<String> = if hosts.is_empty() {
+            vec![format!("dns://:{}", first.port)]
+        } else {
+            hosts
+                .iter()
+                .map(|h| format!("dns://{}", SocketAddr::new(h.ip, first.port)))
+                .collect()
+        };
+        for server in servers {
+            for h in handlers {
+                http.plugin_enabled.push([
+                    server.clone(),
+                    first.zone.clone(),
+                    String::new(),
+                    h.name().to_string(),
+                ]);
+            }
+        }
+    }
+    if ready {
+        for h in handlers {
+            if let Some(f) = h.readiness() {
+                http.readiness.push((h.name(), f));
+            }
+        }
+    }
+    for s in specs {
+        http.add(s);
+    }
+}
+
+fn listener_name(addr: SocketAddr) -> Arc<str> {
     if addr.ip().is_unspecified() {
-        format!("dns://:{}", addr.port())
+        format!("dns://:{}", addr.port()).into()
     } else {
-        format!("dns://{addr}")
+        format!("dns://{addr}").into()
     }
 }
 

@@ -84,21 +84,31 @@ fn serve(
     out: &mut Vec<u8>,
 ) -> Handled {
     let proto = if p.tcp { Proto::Tcp } else { Proto::Udp };
+    let drop = |rcode, out: &mut Vec<u8>| {
+        let d = Dropped {
+            server: &l.name,
+            proto,
+            src: p.src,
+            wire_len: p.data.len(),
+            start: Instant::now(),
+        };
+        dropped(&d, &msg, rcode, worker, out)
+    };
     let Some(q) = msg.queries.first() else {
-        return write_error(&msg, ResponseCode::ServFail, out);
+        return drop(ResponseCode::ServFail, out);
     };
     if !l.class_chaos && q.query_class() != DNSClass::IN {
-        return write_error(&msg, ResponseCode::Refused, out);
+        return drop(ResponseCode::Refused, out);
     }
     if msg.edns.as_ref().is_some_and(|e| e.version() != 0) {
         return sent(edns::badvers(&msg, out).is_ok());
     }
     let name = crate::plugin::names::lower_text(q.name());
     let Some(route) = route(l, &name, q.query_type()) else {
-        return write_error(&msg, ResponseCode::Refused, out);
+        return drop(ResponseCode::Refused, out);
     };
     if route.block.chain.is_empty() {
-        return write_error(&msg, ResponseCode::Refused, out);
+        return drop(ResponseCode::Refused, out);
     }
     let start = Instant::now();
     let req = Request {
@@ -109,13 +119,14 @@ fn serve(
         proto,
         name,
         zone: Arc::clone(&route.zone),
+        server: Arc::clone(&l.name),
         start,
         worker: Rc::clone(worker),
         deadline: route.block.cancel.map(|d| start + d),
         metadata: route.block.metadata.then(Metadata::default),
     };
     let mut fut: Pin<Box<dyn Future<Output = Option<Vec<u8>>>>> =
-        Box::pin(run_chain(Arc::clone(&route.block), req, l.name.clone()));
+        Box::pin(run_chain(Arc::clone(&route.block), req));
     // Most chains never wait: poll once here and answer at once; only a
     // chain that waits on the network goes to the worker's task queue.
     let mut cx = Context::from_waker(Waker::noop());
@@ -140,7 +151,7 @@ fn sent(ok: bool) -> Handled {
 
 /// Runs a block's chain for one query and encodes what it answers. A panic
 /// in a plugin is answered SERVFAIL and logged, unless the block has `debug`.
-async fn run_chain(block: Arc<Block>, mut req: Request, server: String) -> Option<Vec<u8>> {
+async fn run_chain(block: Arc<Block>, mut req: Request) -> Option<Vec<u8>> {
     let outcome = if block.debug {
         block.chain.serve(&mut req).await
     } else {
@@ -158,10 +169,18 @@ async fn run_chain(block: Arc<Block>, mut req: Request, server: String) -> Optio
                     .unwrap_or_default();
                 crate::log::error(
                     None,
-                    &format!("Recovered from panic in server: \"{server}\" {what}"),
+                    &format!("Recovered from panic in server: \"{}\" {what}", req.server),
                 );
+                req.worker.metrics(|m| m.inc(&crate::metrics::PANICS, &[]));
+                let d = Dropped {
+                    server: &req.server,
+                    proto: req.proto,
+                    src: req.src,
+                    wire_len: req.wire_len,
+                    start: Instant::now(),
+                };
                 let mut out = Vec::new();
-                write_error(&req.msg, ResponseCode::ServFail, &mut out);
+                dropped(&d, &req.msg, ResponseCode::ServFail, &req.worker, &mut out);
                 return Some(out);
             }
         }
@@ -198,10 +217,47 @@ impl<F: Future> Future for CatchUnwind<F> {
 }
 
 /// CoreDNS's errorFunc: the rcode, the question, the client's OPT.
-fn write_error(q: &Message, rcode: ResponseCode, out: &mut Vec<u8>) -> Handled {
+fn error_answer(q: &Message, rcode: ResponseCode) -> Message {
     let mut m = crate::plugin::request::reply_to(q);
     m.metadata.response_code = rcode;
     edns::size_and_do(q, &mut m);
+    m
+}
+
+/// A query the server answers itself, before any chain.
+struct Dropped<'a> {
+    server: &'a str,
+    proto: Proto,
+    src: std::net::SocketAddr,
+    wire_len: usize,
+    start: Instant,
+}
+
+/// CoreDNS's errorAndMetricsFunc: the error reply, counted under the zone
+/// "dropped" with no plugin.
+fn dropped(
+    d: &Dropped<'_>,
+    q: &Message,
+    rcode: ResponseCode,
+    worker: &Worker,
+    out: &mut Vec<u8>,
+) -> Handled {
+    use crate::plugins::prometheus;
+    let mut m = error_answer(q, rcode);
+    let r = prometheus::Report {
+        server: d.server,
+        zone: "dropped",
+        rcode,
+        plugin: "",
+        size: prometheus::message_len(&m),
+        request_size: d.wire_len,
+        proto: d.proto,
+        src: d.src,
+        qtype: q.queries.first().map_or(0, |q| u16::from(q.query_type())),
+        do_bit: q.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok),
+        start: d.start,
+    };
+    worker.metrics(|s| prometheus::report(s, &r));
     sent(edns::encode_fitting(&mut m, usize::from(u16::MAX), out).is_ok())
 }
 

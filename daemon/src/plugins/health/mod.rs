@@ -1,0 +1,165 @@
+//! health: serves `/health` (200 `OK` while the process runs) and, with
+//! `lameduck`, keeps serving DNS for a while after being told to stop. The
+//! endpoint lives in `crate::control`; the plugin has no place in the chain.
+
+use crate::control::{addr, HttpSpec, Route};
+use crate::corefile::{Directive, Dispenser, Error};
+use crate::plugin::{duration, BlockSetup};
+use std::time::Duration;
+
+pub const DEFAULT_ADDR: &str = ":8080";
+
+/// `health [ADDRESS] { lameduck DURATION }`. Every occurrence is read; the
+/// last address and lameduck given win.
+pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+    let mut addr = String::new();
+    let mut lameduck = Duration::ZERO;
+    for dir in ds {
+        let mut d = Dispenser::new(dir);
+        d.next();
+        let args = d.remaining_args();
+        match args.as_slice() {
+            [] => {}
+            [a] => {
+                addr::split_host_port(a).map_err(|e| d.err(e))?;
+                addr = a.clone();
+            }
+            _ => return Err(d.arg_err()),
+        }
+        while d.next_block() {
+            match d.val() {
+                "lameduck" => {
+                    let args = d.remaining_args();
+                    let [v] = args.as_slice() else {
+                        return Err(d.arg_err());
+                    };
+                    lameduck = go_duration(v).map_err(|e| {
+                        d.err(format!(
+                            "unable to parse lameduck duration value: '{v}' : {e}"
+                        ))
+                    })?;
+                }
+                v => return Err(d.err(format!("unknown property '{v}'"))),
+            }
+        }
+    }
+    if addr.is_empty() {
+        addr = DEFAULT_ADDR.into();
+    }
+    b.http.push(HttpSpec {
+        addr,
+        route: Route::Health { lameduck },
+    });
+    Ok(())
+}
+
+/// Go's `time.ParseDuration` with its error text. A negative duration is
+/// valid and means no lameduck.
+pub fn go_duration(s: &str) -> Result<Duration, String> {
+    let (neg, body) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if let Some(d) = duration::parse(body) {
+        return Ok(if neg { Duration::ZERO } else { d });
+    }
+    let q = format!("{s:?}");
+    let num_end = body
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(body.len());
+    if body.is_empty() || num_end == 0 {
+        return Err(format!("time: invalid duration {q}"));
+    }
+    if num_end == body.len() {
+        return Err(format!("time: missing unit in duration {q}"));
+    }
+    let rest = &body[num_end..];
+    let unit_end = rest
+        .find(|c: char| c.is_ascii_digit() || c == '.')
+        .unwrap_or(rest.len());
+    let unit = &rest[..unit_end];
+    if !matches!(unit, "ns" | "us" | "µs" | "μs" | "ms" | "s" | "m" | "h") {
+        return Err(format!("time: unknown unit {unit:?} in duration {q}"));
+    }
+    Err(format!("time: invalid duration {q}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugins::testutil::directive;
+
+    fn run(text: &str) -> Result<HttpSpec, String> {
+        let d = directive(text);
+        let mut b = BlockSetup::new(vec![".".into()]);
+        setup(&mut b, &[&d]).map_err(|e| e.msg)?;
+        Ok(b.http.remove(0))
+    }
+
+    #[test]
+    fn parses() {
+        let s = run("health").unwrap();
+        assert_eq!(s.addr, ":8080");
+        assert_eq!(
+            s.route,
+            Route::Health {
+                lameduck: Duration::ZERO
+            }
+        );
+        assert_eq!(run("health localhost:1234").unwrap().addr, "localhost:1234");
+        assert_eq!(
+            run("health localhost:1234 {\n lameduck 4s\n}")
+                .unwrap()
+                .route,
+            Route::Health {
+                lameduck: Duration::from_secs(4)
+            }
+        );
+        assert_eq!(run("health bla:a").unwrap().addr, "bla:a");
+        assert_eq!(
+            run("health {\n lameduck -1s\n}").unwrap().route,
+            Route::Health {
+                lameduck: Duration::ZERO
+            }
+        );
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(
+            run("health bla").unwrap_err(),
+            "address bla: missing port in address"
+        );
+        assert_eq!(
+            run("health bla bla").unwrap_err(),
+            "Wrong argument count or unexpected line ending after 'bla'"
+        );
+        assert_eq!(
+            run("health localhost:1234 {\n lameduck a\n}").unwrap_err(),
+            "unable to parse lameduck duration value: 'a' : time: invalid duration \"a\""
+        );
+        assert_eq!(
+            run("health localhost:1234 {\n lameduck 4\n}").unwrap_err(),
+            "unable to parse lameduck duration value: '4' : time: missing unit in duration \"4\""
+        );
+        assert_eq!(
+            run("health {\n lameduck 4x\n}").unwrap_err(),
+            "unable to parse lameduck duration value: '4x' : time: unknown unit \"x\" in duration \"4x\""
+        );
+        assert_eq!(
+            run("health localhost:1234 {\n lamedudk 4\n}").unwrap_err(),
+            "unknown property 'lamedudk'"
+        );
+    }
+
+    #[test]
+    fn last_occurrence_wins() {
+        let a = directive("health :1111 {\n lameduck 2s\n}");
+        let b2 = directive("health");
+        let mut b = BlockSetup::new(vec![".".into()]);
+        setup(&mut b, &[&a, &b2]).unwrap();
+        assert_eq!(b.http.len(), 1);
+        assert_eq!(b.http[0].addr, ":1111");
+    }
+}

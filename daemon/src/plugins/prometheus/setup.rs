@@ -1,0 +1,107 @@
+use super::Prometheus;
+use crate::control::{addr, HttpSpec, Route};
+use crate::corefile::{Directive, Dispenser, Error};
+use crate::plugin::BlockSetup;
+use crate::plugins::Handler;
+
+/// Where CoreDNS serves `/metrics` unless told otherwise.
+pub const DEFAULT_ADDR: &str = "localhost:9153";
+
+/// `prometheus [ADDRESS] { runtime_metrics }`, once per block.
+pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+    let mut d = Dispenser::new(ds[0]);
+    d.next();
+    let args = d.remaining_args();
+    let addr = match args.as_slice() {
+        [] => DEFAULT_ADDR.to_string(),
+        [a] => {
+            addr::split_host_port(a).map_err(|e| d.err(e))?;
+            a.clone()
+        }
+        _ => return Err(d.arg_err()),
+    };
+    while d.next_block() {
+        match d.val() {
+            // Go's runtime metrics; there is no Go runtime to export.
+            "runtime_metrics" => {
+                if !d.remaining_args().is_empty() {
+                    return Err(d.arg_err());
+                }
+            }
+            "tls" => {
+                if d.remaining_args().len() != 1 {
+                    return Err(d.arg_err());
+                }
+                return Err(
+                    d.err("tls is not supported by ferrodns: /metrics is served over plain HTTP")
+                );
+            }
+            v => return Err(d.err(format!("unknown option: {v}"))),
+        }
+    }
+    crate::plugin::registry::only_once(ds)?;
+    b.http.push(HttpSpec {
+        addr,
+        route: Route::Metrics,
+    });
+    b.add(Handler::Prometheus(Prometheus {
+        zones: b.origins.clone(),
+        next: "",
+    }));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugins::testutil::directive;
+
+    fn run(text: &str) -> Result<BlockSetup, String> {
+        let d = directive(text);
+        let mut b = BlockSetup::new(vec!["example.org.".into()]);
+        setup(&mut b, &[&d]).map_err(|e| e.msg)?;
+        Ok(b)
+    }
+
+    #[test]
+    fn addresses() {
+        assert_eq!(run("prometheus").unwrap().http[0].addr, "localhost:9153");
+        assert_eq!(
+            run("prometheus localhost:53").unwrap().http[0].addr,
+            "localhost:53"
+        );
+        assert_eq!(
+            run("prometheus :9253 {\n runtime_metrics\n}").unwrap().http[0].addr,
+            ":9253"
+        );
+        assert_eq!(
+            run("prometheus {\n runtime_metrics\n}").unwrap().http[0].route,
+            Route::Metrics
+        );
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(
+            run("prometheus /foo").err().unwrap(),
+            "address /foo: missing port in address"
+        );
+        assert_eq!(
+            run("prometheus {}").err().unwrap(),
+            "address {}: missing port in address"
+        );
+        assert_eq!(
+            run("prometheus a b c").err().unwrap(),
+            "Wrong argument count or unexpected line ending after 'c'"
+        );
+        assert!(run("prometheus {\n runtime_metrics extra\n}").is_err());
+        assert_eq!(
+            run("prometheus {\n bogus\n}").err().unwrap(),
+            "unknown option: bogus"
+        );
+        let d1 = directive("prometheus");
+        let mut b = BlockSetup::new(vec![".".into()]);
+        let e = setup(&mut b, &[&d1, &d1]).unwrap_err();
+        assert_eq!(e.msg, "this plugin can only be used once per Server Block");
+    }
+}

@@ -1,0 +1,108 @@
+//! ready: serves `/ready`, 200 `OK` once every plugin of the blocks that
+//! load *ready* and can report readiness has said it is ready, 503 with the
+//! names of those that have not otherwise. The endpoint and the readiness
+//! list live in `crate::control`; the plugin has no place in the chain.
+
+use crate::control::{addr, HttpSpec, Route};
+use crate::corefile::{Directive, Dispenser, Error};
+use crate::plugin::BlockSetup;
+
+pub const DEFAULT_ADDR: &str = ":8181";
+
+/// `ready [ADDRESS] { monitor until-ready|continuously }`, once per block.
+pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+    let mut d = Dispenser::new(ds[0]);
+    d.next();
+    let args = d.remaining_args();
+    let addr = match args.as_slice() {
+        [] => DEFAULT_ADDR.to_string(),
+        [a] => {
+            addr::split_host_port(a).map_err(|e| d.err(e))?;
+            a.clone()
+        }
+        _ => return Err(d.arg_err()),
+    };
+    let mut continuously = false;
+    while d.next_block() {
+        match d.val() {
+            "monitor" => {
+                let args = d.remaining_args();
+                let [v] = args.as_slice() else {
+                    return Err(d.arg_err());
+                };
+                continuously = match v.as_str() {
+                    "until-ready" => false,
+                    "continuously" => true,
+                    _ => return Err(d.err(format!("monitor type '{v}' not supported"))),
+                };
+            }
+            v => return Err(d.err(format!("unknown property '{v}'"))),
+        }
+    }
+    crate::plugin::registry::only_once(ds)?;
+    b.http.push(HttpSpec {
+        addr,
+        route: Route::Ready { continuously },
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugins::testutil::directive;
+
+    fn run(text: &str) -> Result<HttpSpec, String> {
+        let d = directive(text);
+        let mut b = BlockSetup::new(vec![".".into()]);
+        setup(&mut b, &[&d]).map_err(|e| e.msg)?;
+        Ok(b.http.remove(0))
+    }
+
+    #[test]
+    fn parses() {
+        let s = run("ready").unwrap();
+        assert_eq!(s.addr, ":8181");
+        assert_eq!(
+            s.route,
+            Route::Ready {
+                continuously: false
+            }
+        );
+        assert_eq!(run("ready localhost:1234").unwrap().addr, "localhost:1234");
+        assert_eq!(
+            run("ready {\n monitor continuously\n}").unwrap().route,
+            Route::Ready { continuously: true }
+        );
+        assert_eq!(
+            run("ready {\n monitor until-ready\n}").unwrap().route,
+            Route::Ready {
+                continuously: false
+            }
+        );
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(
+            run("ready bla").unwrap_err(),
+            "address bla: missing port in address"
+        );
+        assert!(run("ready a b").is_err());
+        assert_eq!(
+            run("ready {\n monitor sometimes\n}").unwrap_err(),
+            "monitor type 'sometimes' not supported"
+        );
+        assert!(run("ready {\n monitor\n}").is_err());
+        assert_eq!(
+            run("ready {\n bogus\n}").unwrap_err(),
+            "unknown property 'bogus'"
+        );
+        let d = directive("ready");
+        let mut b = BlockSetup::new(vec![".".into()]);
+        assert_eq!(
+            setup(&mut b, &[&d, &d]).unwrap_err().msg,
+            "this plugin can only be used once per Server Block"
+        );
+    }
+}

@@ -1,0 +1,198 @@
+//! prometheus, health and ready with the real binary: the HTTP endpoints,
+//! the metrics queries leave behind, and health's lameduck on shutdown.
+
+mod common;
+
+use common::{free_port, Server, BIN};
+use hickory_proto::rr::RecordType;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// GET `path` from 127.0.0.1:`port`: status line, headers and body.
+fn get(port: u16, path: &str) -> (u16, String, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a head");
+    let status = head[9..12].parse().unwrap();
+    (status, head.to_string(), body.to_string())
+}
+
+fn wait_http(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn metrics_after_queries() {
+    let mp = free_port();
+    let corefile = format!(
+        "example.org:{{PORT}} {{
+    prometheus 127.0.0.1:{mp}
+    whoami
+}}
+example.net:{{PORT}} {{
+    prometheus 127.0.0.1:{mp}
+    errors
+    hosts {{
+        192.0.2.7 www.example.net
+    }}
+}}
+"
+    );
+    let s = Server::start(&corefile, &[]);
+    s.udp("www.example.org.", RecordType::A);
+    s.tcp("a.b.example.org.", RecordType::MX);
+    s.udp("www.example.net.", RecordType::A);
+    s.udp("www.example.net.", RecordType::NAPTR);
+    s.udp("example.com.", RecordType::A); // no zone: REFUSED by the server
+    let (status, head, body) = get(mp, "/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        head.contains("Content-Type: text/plain; version=0.0.4"),
+        "{head}"
+    );
+    let server = format!("dns://:{}", s.port);
+    let has = |line: &str| {
+        assert!(
+            body.lines().any(|l| l == line),
+            "missing {line:?} in\n{body}"
+        )
+    };
+    has(&format!("coredns_dns_requests_total{{server=\"{server}\",zone=\"example.org.\",view=\"\",proto=\"udp\",family=\"1\",type=\"A\"}} 1"));
+    has(&format!("coredns_dns_requests_total{{server=\"{server}\",zone=\"example.org.\",view=\"\",proto=\"tcp\",family=\"1\",type=\"MX\"}} 1"));
+    has(&format!("coredns_dns_requests_total{{server=\"{server}\",zone=\"example.net.\",view=\"\",proto=\"udp\",family=\"1\",type=\"other\"}} 1"));
+    has(&format!("coredns_dns_responses_total{{server=\"{server}\",zone=\"example.org.\",view=\"\",rcode=\"NOERROR\",plugin=\"whoami\"}} 2"));
+    // CoreDNS 1.14.7 names the plugin right after prometheus (here errors).
+    has(&format!("coredns_dns_responses_total{{server=\"{server}\",zone=\"example.net.\",view=\"\",rcode=\"NOERROR\",plugin=\"errors\"}} 2"));
+    has(&format!("coredns_dns_responses_total{{server=\"{server}\",zone=\"dropped\",view=\"\",rcode=\"REFUSED\",plugin=\"\"}} 1"));
+    has(&format!("coredns_plugin_enabled{{server=\"{server}\",zone=\"example.net.\",view=\"\",name=\"hosts\"}} 1"));
+    has(&format!("coredns_plugin_enabled{{server=\"{server}\",zone=\"example.org.\",view=\"\",name=\"prometheus\"}} 1"));
+    assert!(body.contains("# TYPE coredns_dns_request_duration_seconds histogram\n"));
+    assert!(body.contains("coredns_build_info{"), "{body}");
+    assert_eq!(get(mp, "/health").0, 404);
+}
+
+#[test]
+fn health_and_ready() {
+    let (hp, rp) = (free_port(), free_port());
+    let corefile = format!(
+        ".:{{PORT}} {{
+    health 127.0.0.1:{hp}
+    ready 127.0.0.1:{rp}
+    whoami
+}}
+"
+    );
+    let _s = Server::start(&corefile, &[]);
+    wait_http(hp);
+    let (status, head, body) = get(hp, "/health");
+    assert_eq!((status, body.as_str()), (200, "OK"));
+    assert!(head.contains("Content-Type: text/plain; charset=utf-8"));
+    let (status, _, body) = get(rp, "/ready");
+    assert_eq!((status, body.as_str()), (200, "OK"));
+    assert_eq!(get(rp, "/health").0, 404);
+    let (status, _, body) = get(hp, "/nothing");
+    assert_eq!((status, body.as_str()), (404, "404 page not found\n"));
+}
+
+#[test]
+fn shared_address() {
+    let p = free_port();
+    let corefile = format!(
+        "a.example:{{PORT}} {{
+    prometheus 127.0.0.1:{p}
+    health 127.0.0.1:{p}
+    whoami
+}}
+b.example:{{PORT}} {{
+    prometheus 127.0.0.1:{p}
+    ready 127.0.0.1:{p}
+    whoami
+}}
+"
+    );
+    let _s = Server::start(&corefile, &[]);
+    wait_http(p);
+    assert_eq!(get(p, "/metrics").0, 200);
+    assert_eq!(get(p, "/health").2, "OK");
+    assert_eq!(get(p, "/ready").2, "OK");
+}
+
+#[test]
+fn http_bind_failure_exits_1() {
+    let held = TcpListener::bind("127.0.0.1:0").unwrap();
+    let hp = held.local_addr().unwrap().port();
+    let dns = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Corefile"),
+        format!(".:{dns} {{\n    health 127.0.0.1:{hp}\n    whoami\n}}\n"),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["-conf", "Corefile"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "listen tcp 127.0.0.1:{hp}: bind: address already in use"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn lameduck_keeps_serving_then_exits_0() {
+    let (dns, hp) = (free_port(), free_port());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Corefile"),
+        format!(".:{dns} {{\n    health 127.0.0.1:{hp} {{\n        lameduck 1500ms\n    }}\n    whoami\n}}\n"),
+    )
+    .unwrap();
+    let stdout = dir.path().join("stdout.log");
+    let mut child = Command::new(BIN)
+        .args(["-conf", "Corefile"])
+        .current_dir(dir.path())
+        .stdout(std::fs::File::create(&stdout).unwrap())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    wait_http(hp);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], dns));
+    let q = common::query("example.org.", RecordType::A);
+    common::udp(addr, &q);
+    let sent = Instant::now();
+    // SAFETY: signalling our own child by its pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "exited during lameduck"
+    );
+    common::udp(addr, &common::query("example.org.", RecordType::A));
+    assert_eq!(get(hp, "/health").2, "OK", "health answers during lameduck");
+    let status = child.wait().unwrap();
+    assert!(sent.elapsed() >= Duration::from_millis(1500));
+    assert_eq!(status.code(), Some(0));
+    let log = std::fs::read_to_string(&stdout).unwrap();
+    assert!(
+        log.contains("[INFO] plugin/health: Going into lameduck mode for 1.5s\n"),
+        "{log}"
+    );
+}
