@@ -39,4 +39,16 @@ families! {
         "A metric that indicates whether a plugin is enabled on per server and zone basis.";
     8 BUILD_INFO "coredns_build_info" Kind::Gauge, ["version", "revision", "goversion"],
         "A metric with a constant '1' value labeled by version, revision, and goversion from which CoreDNS was built.";
+    9 PROXY_REQUEST_DURATION "coredns_proxy_request_duration_seconds" Kind::Histogram(TIME_BUCKETS), ["proxy_name", "to", "rcode"],
+        "Histogram of the time each request took.";
+    10 PROXY_HEALTHCHECK_FAILURES "coredns_proxy_healthcheck_failures_total" Kind::Counter, ["proxy_name", "to"],
+        "Counter of the number of failed healthchecks.";
+    11 PROXY_CONN_CACHE_HITS "coredns_proxy_conn_cache_hits_total" Kind::Counter, ["proxy_name", "to", "proto"],
+        "Counter of connection cache hits per upstream and protocol.";
+    12 PROXY_CONN_CACHE_MISSES "coredns_proxy_conn_cache_misses_total" Kind::Counter, ["proxy_name", "to", "proto"],
+        "Counter of connection cache misses per upstream and protocol.";
+    13 FORWARD_HEALTHCHECK_BROKEN "coredns_forward_healthcheck_broken_total" Kind::Counter, [],
+        "Counter of the number of complete failures of the healthchecks.";
+    14 FORWARD_MAX_CONCURRENT_REJECTS "coredns_forward_max_concurrent_rejects_total" Kind::Counter, [],
+        "Counter of the number of queries rejected because the concurrent queries were at maximum.";
 }

@@ -83,7 +83,9 @@ pub static ORDER: &[Entry] = &[
     lacks("secondary"),
     lacks("etcd"),
     lacks("loop"),
-    lacks("forward"),
+    has("forward", plugins::forward::setup),
+    // Not in CoreDNS 1.14: the old proxy plugin, accepted and read as forward.
+    has("proxy", plugins::forward::setup_proxy),
     lacks("grpc"),
     lacks("erratic"),
     has("whoami", plugins::whoami::setup),

@@ -8,6 +8,7 @@ pub mod chaos;
 pub mod debug;
 pub mod errors;
 pub mod file;
+pub mod forward;
 pub mod hosts;
 pub mod log;
 pub mod minimal;
@@ -25,6 +26,7 @@ pub enum Handler {
     Chaos(chaos::Chaos),
     Errors(errors::Errors),
     File(file::File),
+    Forward(forward::Forward),
     Hosts(hosts::Hosts),
     Log(log::Log),
     Minimal(minimal::Minimal),
@@ -40,6 +42,7 @@ impl Handler {
             Handler::Chaos(_) => "chaos",
             Handler::Errors(_) => "errors",
             Handler::File(_) => "file",
+            Handler::Forward(_) => "forward",
             Handler::Hosts(_) => "hosts",
             Handler::Log(_) => "log",
             Handler::Minimal(_) => "minimal",
@@ -55,11 +58,21 @@ impl Handler {
             Handler::Chaos(p) => p.query(req),
             Handler::Errors(_) => Action::Watch,
             Handler::File(p) => p.query(req),
+            Handler::Forward(p) => p.query(req),
             Handler::Hosts(p) => p.query(req),
             Handler::Log(p) => p.query(req),
             Handler::Minimal(_) => Action::Watch,
             Handler::Nsid(p) => p.query(req),
             Handler::Whoami(p) => p.query(req),
+        }
+    }
+
+    /// The query phase of a plugin whose `query` returned `Await`.
+    pub async fn query_async(&self, req: &mut Request) -> Action {
+        match self {
+            Handler::Forward(p) => p.query_async(req).await,
+            // Only forward waits on the network.
+            _ => Action::Next,
         }
     }
 
@@ -74,6 +87,7 @@ impl Handler {
             | Handler::Bufsize(_)
             | Handler::Chaos(_)
             | Handler::File(_)
+            | Handler::Forward(_)
             | Handler::Hosts(_)
             | Handler::Whoami(_) => {}
         }
