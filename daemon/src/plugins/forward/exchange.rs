@@ -156,7 +156,8 @@ pub fn go_io_text(e: &io::Error) -> String {
     let s = match e.raw_os_error() {
         Some(n) => {
             let s = io::Error::from_raw_os_error(n).to_string();
-            s.rfind(" (os error").map_or(s.clone(), |i| s[..i].to_string())
+            s.rfind(" (os error")
+                .map_or(s.clone(), |i| s[..i].to_string())
         }
         None => e.to_string(),
     };
@@ -294,9 +295,9 @@ pub async fn lookup(
         .map_err(|e| ExError::Invalid(format!("proxy: invalid request: {e}")))?;
 
     let t = p.transport;
-    let taken = req.worker.state(pool_slot, &new_pool, |pool| {
-        pool.take(p.index, t, p.limits)
-    });
+    let taken = req
+        .worker
+        .state(pool_slot, &new_pool, |pool| pool.take(p.index, t, p.limits));
     let labels = [up.proxy_name, up.addr_text.as_str(), t.label()];
     let (mut conn, cached, created) = match taken {
         Some((c, created)) => {
@@ -427,7 +428,10 @@ pub async fn probe(up: &Upstream, t: Transport, domain: &Name, rec: bool) -> boo
         return false;
     };
     let deadline = tokio::time::Instant::now() + HC_TIMEOUT;
-    if !matches!(timeout_at(deadline, write(&mut conn, &wire)).await, Ok(Ok(()))) {
+    if !matches!(
+        timeout_at(deadline, write(&mut conn, &wire)).await,
+        Ok(Ok(()))
+    ) {
         return false;
     }
     let mut buf = vec![0u8; 65535];

@@ -223,12 +223,8 @@ impl Forward {
 
             let mut force_tcp = self.force_tcp;
             let result = loop {
-                let transport = exchange::choose(
-                    up.tls.is_some(),
-                    force_tcp,
-                    self.prefer_udp,
-                    req.proto,
-                );
+                let transport =
+                    exchange::choose(up.tls.is_some(), force_tcp, self.prefer_udp, req.proto);
                 let params = LookupParams {
                     index: idx,
                     upstream: up,

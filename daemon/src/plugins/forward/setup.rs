@@ -362,7 +362,8 @@ fn parse_block(b: &BlockSetup, d: &mut Dispenser<'_>, c: &mut Config) -> Result<
                 return Err(d.arg_err());
             }
             for a in args {
-                let rc = rcode_from_str(&a).ok_or_else(|| d.err(format!("{a} is not a valid rcode")))?;
+                let rc =
+                    rcode_from_str(&a).ok_or_else(|| d.err(format!("{a} is not a valid rcode")))?;
                 c.next_rcodes.push(rc);
             }
         }
@@ -384,7 +385,8 @@ fn parse_block(b: &BlockSetup, d: &mut Dispenser<'_>, c: &mut Config) -> Result<
                 return Err(d.arg_err());
             }
             for a in args {
-                let rc = rcode_from_str(&a).ok_or_else(|| d.err(format!("{a} is not a valid rcode")))?;
+                let rc =
+                    rcode_from_str(&a).ok_or_else(|| d.err(format!("{a} is not a valid rcode")))?;
                 if rc == 0 {
                     return Err(d.err("NoError cannot be used in failover"));
                 }
@@ -408,9 +410,7 @@ fn parse_block(b: &BlockSetup, d: &mut Dispenser<'_>, c: &mut Config) -> Result<
         }
         "source_address" => {
             let v = one_arg(d)?;
-            c.source = Some(
-                parse_ip(v).ok_or_else(|| d.err(format!("invalid IP address: {v}")))?,
-            );
+            c.source = Some(parse_ip(v).ok_or_else(|| d.err(format!("invalid IP address: {v}")))?);
         }
         other => return Err(d.err(format!("unknown property '{other}'"))),
     }
@@ -437,7 +437,9 @@ fn normalize_exact(t: &Token) -> Vec<String> {
 /// Go's `strconv.ParseUint(s, 10, 32)`.
 fn parse_uint32(s: &str) -> Result<u32, String> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("strconv.ParseUint: parsing \"{s}\": invalid syntax"));
+        return Err(format!(
+            "strconv.ParseUint: parsing \"{s}\": invalid syntax"
+        ));
     }
     s.parse::<u32>()
         .map_err(|_| format!("strconv.ParseUint: parsing \"{s}\": value out of range"))

@@ -71,8 +71,7 @@ pub fn client_config(args: &TlsArgs, server_name: Option<&str>) -> Result<Arc<Tl
         .with_root_certificates(roots);
     let config = match (&args.cert, &args.key) {
         (Some(cert), Some(key)) => {
-            let chain =
-                read_certs(cert).map_err(|e| format!("could not load TLS cert: {e}"))?;
+            let chain = read_certs(cert).map_err(|e| format!("could not load TLS cert: {e}"))?;
             let key = PrivateKeyDer::from_pem_file(key)
                 .map_err(|e| format!("could not load TLS cert: {}: {e}", key.display()))?;
             builder
