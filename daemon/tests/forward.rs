@@ -612,3 +612,21 @@ fn setup_errors_stop_the_server() {
         assert!(text.contains(want), "{conf}: {text}");
     }
 }
+
+#[test]
+fn host_name_upstream_resolved_with_resolver() {
+    // The upstream answers every A query with 127.0.0.1, its own address.
+    let up = Upstream::start([127, 0, 0, 1]);
+    let s = Server::start(
+        &format!(
+            ".:{{PORT}} {{\n    forward . upstream.example:{} {{\n        resolver {}\n    }}\n}}\n",
+            up.port,
+            up.addr()
+        ),
+        &[],
+    );
+    assert_eq!(ips(&s.udp("h.example.", RecordType::A)), ["127.0.0.1"]);
+    let q = up.queries();
+    assert_eq!(q[0], ("udp", "upstream.example.".to_string()));
+    assert_eq!(q.last().unwrap(), &("udp", "h.example.".to_string()));
+}

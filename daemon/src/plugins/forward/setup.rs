@@ -548,7 +548,7 @@ fn transport(s: &str) -> (&str, &str) {
 }
 
 /// CoreDNS's `splitZone`: `tls://1.1.1.1%name:853` to (`tls://1.1.1.1:853`, `name`).
-fn split_zone(h: &str) -> (String, String) {
+pub(super) fn split_zone(h: &str) -> (String, String) {
     let (trans, host) = match h.split_once("://") {
         Some((t, rest)) => (t, rest),
         None => ("", h),
@@ -655,7 +655,7 @@ fn classify(to: &[String]) -> Result<Vec<Entry>, String> {
 
 /// CoreDNS's `parse.HostPortOrFile` for one argument: the upstreams it
 /// names (empty for a resolv.conf without nameservers).
-fn host_port_or_file(h: &str) -> Result<Vec<String>, String> {
+pub(super) fn host_port_or_file(h: &str) -> Result<Vec<String>, String> {
     let (scheme, host) = transport(h);
     if host.is_empty() {
         return Err(format!("invalid address: \"{h}\""));
@@ -693,7 +693,7 @@ fn host_port_or_file(h: &str) -> Result<Vec<String>, String> {
 }
 
 /// A resolv.conf-style file's nameservers, port 53.
-fn try_file(path: &str) -> Result<Vec<String>, String> {
+pub(super) fn try_file(path: &str) -> Result<Vec<String>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             format!("failed to open file \"{path}\": \"open {path}: no such file or directory\"")
@@ -852,9 +852,4 @@ impl Policy {
             PolicyKind::Sequential => Policy::Sequential,
         }
     }
-}
-
-#[cfg(test)]
-pub(super) mod helpers {
-    pub use super::{classify, host_port_or_file, split_zone, try_file};
 }
