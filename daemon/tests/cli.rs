@@ -50,7 +50,7 @@ fn version_and_plugins() {
         order,
         [
             "root", "nsid", "bufsize", "bind", "debug", "errors", "log", "any", "chaos", "minimal",
-            "hosts", "file", "whoami"
+            "hosts", "file", "forward", "whoami"
         ]
     );
 }

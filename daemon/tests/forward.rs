@@ -14,6 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// (transport, lowercased question name, type) of each query received.
+type Log = Mutex<Vec<(&'static str, String, RecordType)>>;
+
 /// How the test upstream behaves; changed while it runs.
 #[derive(Clone)]
 struct Mode {
@@ -33,7 +36,7 @@ struct Upstream {
     port: u16,
     mode: Arc<Mutex<Mode>>,
     /// (transport, lowercased question name, type) of what came in.
-    log: Arc<Mutex<Vec<(&'static str, String, RecordType)>>>,
+    log: Arc<Log>,
     stop: Arc<AtomicBool>,
 }
 
@@ -128,12 +131,7 @@ impl Drop for Upstream {
     }
 }
 
-fn serve_tcp(
-    mut s: TcpStream,
-    mode: &Mutex<Mode>,
-    log: &Mutex<Vec<(&'static str, String, RecordType)>>,
-    stop: &AtomicBool,
-) {
+fn serve_tcp(mut s: TcpStream, mode: &Mutex<Mode>, log: &Log, stop: &AtomicBool) {
     s.set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();
     while !stop.load(Ordering::Relaxed) {
@@ -161,12 +159,7 @@ fn serve_tcp(
 }
 
 /// The replies to one query, in the order to send them.
-fn respond(
-    wire: &[u8],
-    proto: &'static str,
-    mode: &Mutex<Mode>,
-    log: &Mutex<Vec<(&'static str, String, RecordType)>>,
-) -> Vec<Vec<u8>> {
+fn respond(wire: &[u8], proto: &'static str, mode: &Mutex<Mode>, log: &Log) -> Vec<Vec<u8>> {
     let Ok(q) = Message::from_vec(wire) else {
         return Vec::new();
     };

@@ -102,7 +102,11 @@ pub fn is_directive(name: &str) -> bool {
 
 /// The plugins ferrodns has, in execution order.
 pub fn available() -> impl Iterator<Item = &'static str> {
-    ORDER.iter().filter(|e| e.setup.is_some()).map(|e| e.name)
+    // proxy is only read as forward: CoreDNS 1.14 does not list it.
+    ORDER
+        .iter()
+        .filter(|e| e.setup.is_some() && e.name != "proxy")
+        .map(|e| e.name)
 }
 
 /// An address a block listens on (the `bind` plugin); IPv6 link-local
