@@ -72,4 +72,16 @@ families! {
         "Histogram of the time (in seconds) each request took.";
     HEALTH_FAILURES "coredns_health_request_failures_total" Kind::Counter, [],
         "The number of times the health check failed.";
+    PROXY_REQUEST_DURATION "coredns_proxy_request_duration_seconds" Kind::Histogram(TIME_BUCKETS), ["proxy_name", "to", "rcode"],
+        "Histogram of the time each request took.";
+    PROXY_HEALTHCHECK_FAILURES "coredns_proxy_healthcheck_failures_total" Kind::Counter, ["proxy_name", "to"],
+        "Counter of the number of failed healthchecks.";
+    PROXY_CONN_CACHE_HITS "coredns_proxy_conn_cache_hits_total" Kind::Counter, ["proxy_name", "to", "proto"],
+        "Counter of connection cache hits per upstream and protocol.";
+    PROXY_CONN_CACHE_MISSES "coredns_proxy_conn_cache_misses_total" Kind::Counter, ["proxy_name", "to", "proto"],
+        "Counter of connection cache misses per upstream and protocol.";
+    FORWARD_HEALTHCHECK_BROKEN "coredns_forward_healthcheck_broken_total" Kind::Counter, [],
+        "Counter of the number of complete failures of the healthchecks.";
+    FORWARD_MAX_CONCURRENT_REJECTS "coredns_forward_max_concurrent_rejects_total" Kind::Counter, [],
+        "Counter of the number of queries rejected because the concurrent queries were at maximum.";
 }

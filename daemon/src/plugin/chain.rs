@@ -29,8 +29,12 @@ impl Chain {
         let mut watchers: u64 = 0;
         let mut outcome = None;
         for (i, h) in self.handlers.iter().enumerate() {
-            match h.query(req) {
-                Action::Next => {}
+            let mut action = h.query(req);
+            if let Action::Await = action {
+                action = h.query_async(req).await;
+            }
+            match action {
+                Action::Next | Action::Await => {}
                 Action::Watch => watchers |= 1 << i,
                 Action::Done(mut o) => {
                     o.plugin = Some(h.name());

@@ -36,6 +36,8 @@ pub enum Action {
     Next,
     /// Pass it on, and run this plugin's response phase on the outcome.
     Watch,
+    /// The plugin must wait on the network: the chain calls its `query_async`.
+    Await,
 }
 
 /// The result of running a chain: the reply a plugin wrote (if any), the

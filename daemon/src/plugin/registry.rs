@@ -83,7 +83,9 @@ pub static ORDER: &[Entry] = &[
     lacks("secondary"),
     lacks("etcd"),
     has("loop", plugins::r#loop::setup),
-    lacks("forward"),
+    has("forward", plugins::forward::setup),
+    // Not in CoreDNS 1.14: the old proxy plugin, accepted and read as forward.
+    has("proxy", plugins::forward::setup_proxy),
     lacks("grpc"),
     lacks("erratic"),
     has("whoami", plugins::whoami::setup),
@@ -100,7 +102,11 @@ pub fn is_directive(name: &str) -> bool {
 
 /// The plugins ferrodns has, in execution order.
 pub fn available() -> impl Iterator<Item = &'static str> {
-    ORDER.iter().filter(|e| e.setup.is_some()).map(|e| e.name)
+    // proxy is only read as forward: CoreDNS 1.14 does not list it.
+    ORDER
+        .iter()
+        .filter(|e| e.setup.is_some() && e.name != "proxy")
+        .map(|e| e.name)
 }
 
 /// Work a plugin needs done once its block serves (the loop probe).

@@ -11,6 +11,7 @@ pub mod chaos;
 pub mod debug;
 pub mod errors;
 pub mod file;
+pub mod forward;
 pub mod header;
 pub mod health;
 pub mod hosts;
@@ -43,6 +44,7 @@ pub enum Handler {
     Chaos(chaos::Chaos),
     Errors(errors::Errors),
     File(file::File),
+    Forward(forward::Forward),
     Header(header::Header),
     Hosts(hosts::Hosts),
     Loadbalance(loadbalance::Loadbalance),
@@ -67,6 +69,7 @@ impl Handler {
             Handler::Chaos(_) => "chaos",
             Handler::Errors(_) => "errors",
             Handler::File(_) => "file",
+            Handler::Forward(_) => "forward",
             Handler::Header(_) => "header",
             Handler::Hosts(_) => "hosts",
             Handler::Loadbalance(_) => "loadbalance",
@@ -91,6 +94,7 @@ impl Handler {
             Handler::Chaos(p) => p.query(req),
             Handler::Errors(_) => Action::Watch,
             Handler::File(p) => p.query(req),
+            Handler::Forward(p) => p.query(req),
             Handler::Header(p) => p.query(req),
             Handler::Hosts(p) => p.query(req),
             Handler::Loadbalance(_) => Action::Watch,
@@ -103,6 +107,15 @@ impl Handler {
             Handler::Rewrite(p) => p.query(req),
             Handler::Template(p) => p.query(req),
             Handler::Whoami(p) => p.query(req),
+        }
+    }
+
+    /// The query phase of a plugin whose `query` returned `Await`.
+    pub async fn query_async(&self, req: &mut Request) -> Action {
+        match self {
+            Handler::Forward(p) => p.query_async(req).await,
+            // Only forward waits on the network.
+            _ => Action::Next,
         }
     }
 

@@ -26,6 +26,7 @@ fn verdict(a: &Acl, name: &str, qtype: RecordType, src: &str) -> String {
     match a.query(&mut req) {
         Action::Next => "next".into(),
         Action::Watch => "watch".into(),
+        Action::Await => "await".into(),
         Action::Done(o) => match o.reply {
             None => format!("none {}", o.rcode),
             Some(m) => {

@@ -1,0 +1,496 @@
+//! One exchange with an upstream (CoreDNS's `lookupDNS`), the per-worker
+//! cache of idle connections (its `Transport`), and the health probe's
+//! exchange.
+//!
+//! Each exchange uses a fresh random query ID. UDP sockets are connected
+//! sockets on kernel-chosen (random) ports, kept for reuse like TCP and TLS
+//! connections; a socket or connection idle longer than `expire` is closed.
+
+use super::upstream::{Upstream, HC_TIMEOUT};
+use crate::metrics as families;
+use crate::plugin::{Proto, Request};
+use hickory_proto::op::{Message, MessageType, OpCode, Query};
+use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::serialize::binary::BinDecodable;
+use std::collections::VecDeque;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream, UdpSocket};
+use tokio::time::timeout_at;
+
+/// The write deadline of an exchange (CoreDNS's `maxTimeout`).
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+    Tls,
+}
+
+impl Transport {
+    /// The `proto` label of the connection cache metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+            Transport::Tls => "tcp-tls",
+        }
+    }
+    fn bucket(self) -> usize {
+        usize::from(self != Transport::Udp)
+    }
+}
+
+pub enum Conn {
+    Udp(UdpSocket),
+    Tcp(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl Conn {
+    fn local(&self) -> Option<SocketAddr> {
+        match self {
+            Conn::Udp(s) => s.local_addr().ok(),
+            Conn::Tcp(s) => s.local_addr().ok(),
+            Conn::Tls(s) => s.get_ref().0.local_addr().ok(),
+        }
+    }
+}
+
+struct Idle {
+    conn: Conn,
+    created: Instant,
+    used: Instant,
+}
+
+/// One worker's idle connections, per upstream, UDP and stream apart.
+pub struct Pool {
+    lists: Vec<[VecDeque<Idle>; 2]>,
+}
+
+/// The connection settings of a plugin instance.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnLimits {
+    pub expire: Duration,
+    pub max_age: Duration,
+    pub max_idle: usize,
+}
+
+impl Pool {
+    pub fn new(upstreams: usize) -> Self {
+        Self {
+            lists: (0..upstreams).map(|_| Default::default()).collect(),
+        }
+    }
+
+    /// The oldest idle connection still fresh; stale ones are closed.
+    fn take(&mut self, i: usize, t: Transport, l: ConnLimits) -> Option<(Conn, Instant)> {
+        let list = &mut self.lists.get_mut(i)?[t.bucket()];
+        let now = Instant::now();
+        while let Some(idle) = list.pop_front() {
+            if now.duration_since(idle.used) > l.expire {
+                continue;
+            }
+            if !l.max_age.is_zero() && now.duration_since(idle.created) > l.max_age {
+                continue;
+            }
+            return Some((idle.conn, idle.created));
+        }
+        None
+    }
+
+    fn put(&mut self, i: usize, t: Transport, conn: Conn, created: Instant, l: ConnLimits) {
+        let Some(lists) = self.lists.get_mut(i) else {
+            return;
+        };
+        let list = &mut lists[t.bucket()];
+        if l.max_idle > 0 && list.len() >= l.max_idle {
+            return;
+        }
+        list.push_back(Idle {
+            conn,
+            created,
+            used: Instant::now(),
+        });
+    }
+
+    /// Closes what has been idle longer than `expire` (or lived past `max_age`).
+    pub fn cleanup(&mut self, l: ConnLimits) {
+        let now = Instant::now();
+        for lists in &mut self.lists {
+            for list in lists.iter_mut() {
+                list.retain(|c| {
+                    now.duration_since(c.used) <= l.expire
+                        && (l.max_age.is_zero() || now.duration_since(c.created) <= l.max_age)
+                });
+            }
+        }
+    }
+}
+
+/// Why an exchange failed.
+#[derive(Debug)]
+pub enum ExError {
+    /// The query could not be packed: FORMERR.
+    Invalid(String),
+    /// A cached connection the upstream had closed: try again at once.
+    CachedClosed,
+    /// Anything else, in Go's words where it matters.
+    Other(String),
+}
+
+impl ExError {
+    pub fn text(&self) -> String {
+        match self {
+            ExError::Invalid(m) | ExError::Other(m) => m.clone(),
+            ExError::CachedClosed => "cached connection was closed by peer".into(),
+        }
+    }
+}
+
+/// An OS error as Go words it: no `(os error N)`, lowercase first letter.
+pub fn go_io_text(e: &io::Error) -> String {
+    let s = match e.raw_os_error() {
+        Some(n) => {
+            let s = io::Error::from_raw_os_error(n).to_string();
+            s.rfind(" (os error")
+                .map_or(s.clone(), |i| s[..i].to_string())
+        }
+        None => e.to_string(),
+    };
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => s,
+    }
+}
+
+fn pair(local: Option<SocketAddr>, remote: SocketAddr) -> String {
+    match local {
+        Some(l) => format!("{l}->{remote}"),
+        None => remote.to_string(),
+    }
+}
+
+fn unspecified(addr: &SocketAddr) -> IpAddr {
+    match addr {
+        SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    }
+}
+
+/// A new connection to `up` over `t`, within `limit`.
+async fn dial(up: &Upstream, t: Transport, limit: Duration) -> Result<Conn, String> {
+    let net = match t {
+        Transport::Udp => "udp",
+        _ => "tcp",
+    };
+    let fail = |e: &io::Error| format!("dial {net} {}: {}", up.addr, go_io_text(e));
+    let timeout = |_| format!("dial {net} {}: i/o timeout", up.addr);
+    let deadline = tokio::time::Instant::now() + limit;
+    let local = SocketAddr::new(up.source.unwrap_or_else(|| unspecified(&up.addr)), 0);
+    match t {
+        Transport::Udp => {
+            let s = UdpSocket::bind(local).await.map_err(|e| fail(&e))?;
+            s.connect(up.addr).await.map_err(|e| fail(&e))?;
+            Ok(Conn::Udp(s))
+        }
+        Transport::Tcp | Transport::Tls => {
+            let sock = match up.addr {
+                SocketAddr::V4(_) => TcpSocket::new_v4(),
+                SocketAddr::V6(_) => TcpSocket::new_v6(),
+            }
+            .map_err(|e| fail(&e))?;
+            if up.source.is_some() {
+                sock.bind(local).map_err(|e| fail(&e))?;
+            }
+            let tcp = timeout_at(deadline, sock.connect(up.addr))
+                .await
+                .map_err(timeout)?
+                .map_err(|e| format!("dial tcp {}: connect: {}", up.addr, go_io_text(&e)))?;
+            let _ = tcp.set_nodelay(true);
+            if t == Transport::Tcp {
+                return Ok(Conn::Tcp(tcp));
+            }
+            let Some(tls) = &up.tls else {
+                return Ok(Conn::Tcp(tcp));
+            };
+            let name = tls
+                .server_name
+                .clone()
+                .unwrap_or_else(|| rustls::pki_types::ServerName::IpAddress(up.addr.ip().into()));
+            let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::clone(&tls.config));
+            let s = timeout_at(deadline, connector.connect(name, tcp))
+                .await
+                .map_err(timeout)?
+                .map_err(|e| go_io_text(&e))?;
+            Ok(Conn::Tls(Box::new(s)))
+        }
+    }
+}
+
+async fn write_stream<S: AsyncWrite + Unpin>(s: &mut S, wire: &[u8]) -> io::Result<()> {
+    let mut buf = Vec::with_capacity(wire.len() + 2);
+    buf.extend_from_slice(&(wire.len() as u16).to_be_bytes());
+    buf.extend_from_slice(wire);
+    s.write_all(&buf).await?;
+    s.flush().await
+}
+
+async fn read_stream<S: AsyncRead + Unpin>(s: &mut S) -> io::Result<Vec<u8>> {
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len).await?;
+    let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    s.read_exact(&mut buf).await?;
+    Ok(buf)
+}
+
+async fn write(conn: &mut Conn, wire: &[u8]) -> io::Result<()> {
+    match conn {
+        Conn::Udp(s) => s.send(wire).await.map(|_| ()),
+        Conn::Tcp(s) => write_stream(s, wire).await,
+        Conn::Tls(s) => write_stream(s.as_mut(), wire).await,
+    }
+}
+
+/// One message off the connection (a whole datagram for UDP).
+async fn read(conn: &mut Conn, buf: &mut [u8]) -> io::Result<Vec<u8>> {
+    match conn {
+        Conn::Udp(s) => {
+            let n = s.recv(buf).await?;
+            Ok(buf[..n].to_vec())
+        }
+        Conn::Tcp(s) => read_stream(s).await,
+        Conn::Tls(s) => read_stream(s.as_mut()).await,
+    }
+}
+
+/// What `lookup` needs of the plugin instance.
+pub struct LookupParams<'a> {
+    pub index: usize,
+    pub upstream: &'a Upstream,
+    pub transport: Transport,
+    pub limits: ConnLimits,
+    pub read_timeout: Duration,
+}
+
+/// Sends the client's query (with a new random ID) to one upstream and
+/// waits for the reply with that ID, skipping any other. Returns the
+/// reply as received: the caller restores the client's ID.
+pub async fn lookup(
+    p: &LookupParams<'_>,
+    req: &Request,
+    pool_slot: usize,
+    new_pool: impl Fn() -> Pool,
+) -> Result<Message, ExError> {
+    let up = p.upstream;
+    let id: u16 = rand::random();
+    let mut q = req.msg.clone();
+    q.metadata.id = id;
+    let wire = q
+        .to_vec()
+        .map_err(|e| ExError::Invalid(format!("proxy: invalid request: {e}")))?;
+
+    let t = p.transport;
+    let taken = req
+        .worker
+        .state(pool_slot, &new_pool, |pool| pool.take(p.index, t, p.limits));
+    let labels = [up.proxy_name, up.addr_text.as_str(), t.label()];
+    let (mut conn, cached, created) = match taken {
+        Some((c, created)) => {
+            req.worker
+                .metrics(|m| m.inc(&families::PROXY_CONN_CACHE_HITS, &labels));
+            (c, true, created)
+        }
+        None => {
+            req.worker
+                .metrics(|m| m.inc(&families::PROXY_CONN_CACHE_MISSES, &labels));
+            let start = Instant::now();
+            let r = dial(up, t, up.dial_timeout()).await;
+            up.dialed(start.elapsed());
+            (r.map_err(ExError::Other)?, false, Instant::now())
+        }
+    };
+    let net = if t == Transport::Udp { "udp" } else { "tcp" };
+    let local = conn.local();
+    let closed = |e: &io::Error| {
+        matches!(
+            e.kind(),
+            io::ErrorKind::UnexpectedEof
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+        )
+    };
+
+    let wdeadline = tokio::time::Instant::now() + WRITE_TIMEOUT;
+    match timeout_at(wdeadline, write(&mut conn, &wire)).await {
+        Err(_) => {
+            return Err(ExError::Other(format!(
+                "write {net} {}: i/o timeout",
+                pair(local, up.addr)
+            )))
+        }
+        Ok(Err(e)) if cached && closed(&e) => return Err(ExError::CachedClosed),
+        Ok(Err(e)) => {
+            return Err(ExError::Other(format!(
+                "write {net} {}: {}",
+                pair(local, up.addr),
+                go_io_text(&e)
+            )))
+        }
+        Ok(Ok(())) => {}
+    }
+
+    // The client's buffer size; a larger UDP reply is cut to a bare TC reply.
+    let udp_size = req.size().max(512);
+    let deadline = tokio::time::Instant::now() + p.read_timeout;
+    let mut buf = vec![0u8; 65535];
+    let reply = loop {
+        let got = match timeout_at(deadline, read(&mut conn, &mut buf)).await {
+            Err(_) => {
+                return Err(ExError::Other(format!(
+                    "read {net} {}: i/o timeout",
+                    pair(local, up.addr)
+                )))
+            }
+            Ok(Err(e)) if cached && closed(&e) => return Err(ExError::CachedClosed),
+            Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                return Err(ExError::Other("EOF".into()))
+            }
+            Ok(Err(e)) => {
+                return Err(ExError::Other(format!(
+                    "read {net} {}: read: {}",
+                    pair(local, up.addr),
+                    go_io_text(&e)
+                )))
+            }
+            Ok(Ok(b)) => b,
+        };
+        if got.len() < 12 {
+            if t == Transport::Udp {
+                continue; // a short datagram: not the reply
+            }
+            return Err(ExError::Other("dns: short read".into()));
+        }
+        // Replies to other IDs (late ones, or spoofed) are dropped.
+        if u16::from_be_bytes([got[0], got[1]]) != id {
+            crate::log::line(
+                crate::log::Level::Debug,
+                Some("forward"),
+                &format!("dropped a reply with a wrong ID from {}", up.addr),
+            );
+            continue;
+        }
+        if t == Transport::Udp && got.len() > udp_size {
+            // miekg read it into a buffer of the client's size and failed to
+            // unpack: CoreDNS answers an empty reply with TC set.
+            break truncated(&got).map_err(ExError::Other)?;
+        }
+        break Message::from_bytes(&got).map_err(|e| ExError::Other(format!("dns: {e}")))?;
+    };
+    req.worker.state(pool_slot, &new_pool, |pool| {
+        pool.put(p.index, t, conn, created, p.limits)
+    });
+    Ok(reply)
+}
+
+/// The header and question of an oversized reply, TC set, no records.
+fn truncated(wire: &[u8]) -> Result<Message, String> {
+    let mut m = match Message::from_bytes(wire) {
+        Ok(m) => m,
+        Err(_) => {
+            let mut hdr = wire[..12].to_vec();
+            hdr[4..12].fill(0);
+            Message::from_bytes(&hdr).map_err(|e| format!("dns: {e}"))?
+        }
+    };
+    m.answers.clear();
+    m.authorities.clear();
+    m.additionals.clear();
+    m.edns = None;
+    m.metadata.truncation = true;
+    Ok(m)
+}
+
+/// A health probe: `DOMAIN IN NS` on a connection of its own; any reply
+/// is good.
+pub async fn probe(up: &Upstream, t: Transport, domain: &Name, rec: bool) -> bool {
+    let mut m = Message::new(rand::random(), MessageType::Query, OpCode::Query);
+    m.metadata.recursion_desired = rec;
+    m.queries.push(Query::query(domain.clone(), RecordType::NS));
+    let Ok(wire) = m.to_vec() else { return false };
+    // miekg's client dials with a 2s timeout.
+    let Ok(mut conn) = dial(up, t, Duration::from_secs(2)).await else {
+        return false;
+    };
+    let deadline = tokio::time::Instant::now() + HC_TIMEOUT;
+    if !matches!(
+        timeout_at(deadline, write(&mut conn, &wire)).await,
+        Ok(Ok(()))
+    ) {
+        return false;
+    }
+    let mut buf = vec![0u8; 65535];
+    let deadline = tokio::time::Instant::now() + HC_TIMEOUT;
+    matches!(timeout_at(deadline, read(&mut conn, &mut buf)).await, Ok(Ok(b)) if b.len() >= 12)
+}
+
+/// A and AAAA of `name` from one resolver, over UDP (for host names in
+/// **TO**, at setup).
+pub fn blocking_lookup(name: &Name, server: SocketAddr) -> Result<Vec<IpAddr>, String> {
+    let local = SocketAddr::new(unspecified(&server), 0);
+    let sock = std::net::UdpSocket::bind(local).map_err(|e| go_io_text(&e))?;
+    sock.connect(server).map_err(|e| go_io_text(&e))?;
+    sock.set_read_timeout(Some(Duration::from_secs(2)))
+        .map_err(|e| go_io_text(&e))?;
+    let mut ips = Vec::new();
+    for (i, qtype) in [RecordType::A, RecordType::AAAA].into_iter().enumerate() {
+        let id: u16 = rand::random();
+        let mut m = Message::new(id, MessageType::Query, OpCode::Query);
+        m.metadata.recursion_desired = true;
+        m.queries.push(Query::query(name.clone(), qtype));
+        let wire = m.to_vec().map_err(|e| e.to_string())?;
+        let got = sock.send(&wire).and_then(|_| {
+            let mut buf = vec![0u8; 65535];
+            loop {
+                let n = sock.recv(&mut buf)?;
+                if n >= 2 && u16::from_be_bytes([buf[0], buf[1]]) == id {
+                    return Ok(buf[..n].to_vec());
+                }
+            }
+        });
+        let got = match got {
+            Ok(g) => g,
+            Err(_) if i == 1 && !ips.is_empty() => return Ok(ips),
+            Err(e) => return Err(go_io_text(&e)),
+        };
+        let r = Message::from_bytes(&got).map_err(|e| e.to_string())?;
+        for rr in &r.answers {
+            match &rr.data {
+                RData::A(a) => ips.push(IpAddr::V4(a.0)),
+                RData::AAAA(a) => ips.push(IpAddr::V6(a.0)),
+                _ => {}
+            }
+        }
+    }
+    Ok(ips)
+}
+
+/// The transport of an exchange: `force_tcp`, else `prefer_udp`, else the
+/// client's; TLS upstreams always use TLS.
+pub fn choose(tls: bool, force_tcp: bool, prefer_udp: bool, client: Proto) -> Transport {
+    if tls {
+        return Transport::Tls;
+    }
+    if force_tcp {
+        Transport::Tcp
+    } else if prefer_udp || client == Proto::Udp {
+        Transport::Udp
+    } else {
+        Transport::Tcp
+    }
+}

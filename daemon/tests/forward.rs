@@ -1,0 +1,625 @@
+//! The forward plugin, through the real binary, against upstreams this test
+//! runs on loopback ports.
+
+mod common;
+
+use common::*;
+use hickory_proto::op::{Message, MessageType, ResponseCode};
+use hickory_proto::rr::rdata::A;
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use std::io::ErrorKind;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// (transport, lowercased question name, type) of each query received.
+type Log = Mutex<Vec<(&'static str, String, RecordType)>>;
+
+/// How the test upstream behaves; changed while it runs.
+#[derive(Clone)]
+struct Mode {
+    /// The address in every A answer (tells upstreams apart).
+    ip: Ipv4Addr,
+    /// Drop queries other than health probes.
+    drop_queries: bool,
+    /// Drop health probes (`. NS`).
+    drop_probes: bool,
+}
+
+/// A DNS responder on UDP and TCP. By question name:
+/// `nx.*` NXDOMAIN; `slow.*` answers after 1s; `tc.*` over UDP a bare TC
+/// reply; `spoof-id.*` first a reply with another ID; `spoof-q.*` first a
+/// reply to another question; anything else an A record.
+struct Upstream {
+    port: u16,
+    mode: Arc<Mutex<Mode>>,
+    /// (transport, lowercased question name, type) of what came in.
+    log: Arc<Log>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Upstream {
+    fn start(ip: [u8; 4]) -> Upstream {
+        Self::start_on(free_port(), ip)
+    }
+
+    fn start_on(port: u16, ip: [u8; 4]) -> Upstream {
+        let u = Upstream {
+            port,
+            mode: Arc::new(Mutex::new(Mode {
+                ip: Ipv4Addr::from(ip),
+                drop_queries: false,
+                drop_probes: false,
+            })),
+            log: Arc::default(),
+            stop: Arc::default(),
+        };
+        let udp = UdpSocket::bind(("127.0.0.1", port)).expect("bind upstream udp");
+        udp.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let tcp = TcpListener::bind(("127.0.0.1", port)).expect("bind upstream tcp");
+        tcp.set_nonblocking(true).unwrap();
+        let (mode, log, stop) = (u.mode.clone(), u.log.clone(), u.stop.clone());
+        thread::spawn(move || {
+            let udp = Arc::new(udp);
+            let mut buf = vec![0u8; 65535];
+            while !stop.load(Ordering::Relaxed) {
+                let Ok((n, from)) = udp.recv_from(&mut buf) else {
+                    continue;
+                };
+                let q = buf[..n].to_vec();
+                let (udp, mode, log) = (udp.clone(), mode.clone(), log.clone());
+                thread::spawn(move || {
+                    for r in respond(&q, "udp", &mode, &log) {
+                        let _ = udp.send_to(&r, from);
+                    }
+                });
+            }
+        });
+        let (mode, log, stop) = (u.mode.clone(), u.log.clone(), u.stop.clone());
+        thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                match tcp.accept() {
+                    Ok((s, _)) => {
+                        let (mode, log, stop) = (mode.clone(), log.clone(), stop.clone());
+                        thread::spawn(move || serve_tcp(s, &mode, &log, &stop));
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        thread::sleep(Duration::from_millis(10))
+                    }
+                    Err(_) => return,
+                }
+            }
+        });
+        u
+    }
+
+    fn set(&self, f: impl FnOnce(&mut Mode)) {
+        f(&mut self.mode.lock().unwrap());
+    }
+
+    /// What came in other than health probes.
+    fn queries(&self) -> Vec<(&'static str, String)> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, n, t)| !(n == "." && *t == RecordType::NS))
+            .map(|(p, n, _)| (*p, n.clone()))
+            .collect()
+    }
+
+    fn probes(&self) -> usize {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, n, t)| n == "." && *t == RecordType::NS)
+            .count()
+    }
+
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn serve_tcp(mut s: TcpStream, mode: &Mutex<Mode>, log: &Log, stop: &AtomicBool) {
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    while !stop.load(Ordering::Relaxed) {
+        let q = match tcp_recv(&mut s) {
+            Some(q) => q,
+            None => {
+                // A read timeout leaves the connection open; EOF ends it.
+                let mut probe = [0u8; 1];
+                match s.peek(&mut probe) {
+                    Ok(0) => return,
+                    Ok(_) => continue,
+                    Err(e)
+                        if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut =>
+                    {
+                        continue
+                    }
+                    Err(_) => return,
+                }
+            }
+        };
+        for r in respond(&q, "tcp", mode, log) {
+            tcp_send(&mut s, &r);
+        }
+    }
+}
+
+/// The replies to one query, in the order to send them.
+fn respond(wire: &[u8], proto: &'static str, mode: &Mutex<Mode>, log: &Log) -> Vec<Vec<u8>> {
+    let Ok(q) = Message::from_vec(wire) else {
+        return Vec::new();
+    };
+    let Some(question) = q.queries.first().cloned() else {
+        return Vec::new();
+    };
+    let name = question.name().to_lowercase().to_string();
+    let qtype = question.query_type();
+    log.lock().unwrap().push((proto, name.clone(), qtype));
+    let mode = mode.lock().unwrap().clone();
+    let probe = name == "." && qtype == RecordType::NS;
+    if (probe && mode.drop_probes) || (!probe && mode.drop_queries) {
+        return Vec::new();
+    }
+    let mut r = Message::new(q.metadata.id, MessageType::Response, q.metadata.op_code);
+    r.metadata.recursion_desired = q.metadata.recursion_desired;
+    r.metadata.recursion_available = true;
+    r.queries.push(question.clone());
+    let mut out = Vec::new();
+    if name.starts_with("nx.") {
+        r.metadata.response_code = ResponseCode::NXDomain;
+        return vec![r.to_vec().unwrap()];
+    }
+    if name.starts_with("slow.") {
+        thread::sleep(Duration::from_secs(1));
+    }
+    if name.starts_with("tc.") && proto == "udp" {
+        r.metadata.truncation = true;
+        return vec![r.to_vec().unwrap()];
+    }
+    if qtype == RecordType::A {
+        r.answers.push(Record::from_rdata(
+            question.name().clone(),
+            60,
+            RData::A(A(mode.ip)),
+        ));
+    }
+    if name.starts_with("spoof-id.") {
+        let mut bad = r.clone();
+        bad.metadata.id = q.metadata.id.wrapping_add(1);
+        bad.answers[0] =
+            Record::from_rdata(question.name().clone(), 60, RData::A(A::new(6, 6, 6, 6)));
+        out.push(bad.to_vec().unwrap());
+    }
+    if name.starts_with("spoof-q.") {
+        let mut bad = r.clone();
+        let other = Name::from_ascii("evil.example.").unwrap();
+        bad.queries[0].set_name(other.clone());
+        bad.answers[0] = Record::from_rdata(other, 60, RData::A(A::new(6, 6, 6, 6)));
+        out.push(bad.to_vec().unwrap());
+    }
+    out.push(r.to_vec().unwrap());
+    out
+}
+
+/// The A answers' addresses.
+fn ips(m: &Message) -> Vec<String> {
+    m.answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::A(a) => Some(a.0.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Polls `f` every 50ms until it is true; false after `secs`.
+fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+#[test]
+fn forwards_over_udp_and_tcp() {
+    let up = Upstream::start([10, 0, 0, 1]);
+    let s = Server::start(
+        &format!(".:{{PORT}} {{\n    forward . {}\n}}\n", up.addr()),
+        &[],
+    );
+    let [u, t] = s.both("WwW.Example.ORG.", RecordType::A);
+    for m in [&u, &t] {
+        assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+        assert_eq!(answers(m), ["WwW.Example.ORG. 60 A 10.0.0.1"]);
+        assert_eq!(m.queries[0].name().to_string(), "WwW.Example.ORG.");
+        assert!(m.metadata.recursion_available);
+    }
+    assert_eq!(
+        up.queries(),
+        [
+            ("udp", "www.example.org.".to_string()),
+            ("tcp", "www.example.org.".to_string())
+        ]
+    );
+    // Several in a row reuse connections and still match replies.
+    for i in 0..5 {
+        let m = s.udp(&format!("n{i}.example."), RecordType::A);
+        assert_eq!(ips(&m), ["10.0.0.1"]);
+        let m = s.tcp(&format!("t{i}.example."), RecordType::A);
+        assert_eq!(ips(&m), ["10.0.0.1"]);
+    }
+    // NXDOMAIN comes back as it is.
+    let m = s.udp("nx.example.", RecordType::A);
+    assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
+}
+
+#[test]
+fn dns_scheme_and_force_tcp() {
+    let up = Upstream::start([10, 0, 0, 2]);
+    let s = Server::start(
+        &format!(
+            ".:{{PORT}} {{\n    forward . dns://{} {{\n        force_tcp\n    }}\n}}\n",
+            up.addr()
+        ),
+        &[],
+    );
+    let m = s.udp("a.example.", RecordType::A);
+    assert_eq!(ips(&m), ["10.0.0.2"]);
+    assert_eq!(up.queries(), [("tcp", "a.example.".to_string())]);
+}
+
+#[test]
+fn truncated_reply_passed_on_or_retried_over_tcp_with_prefer_udp() {
+    let up = Upstream::start([10, 0, 0, 3]);
+    // Without prefer_udp the client gets the TC reply and retries itself.
+    let s = Server::start(
+        &format!(".:{{PORT}} {{\n    forward . {}\n}}\n", up.addr()),
+        &[],
+    );
+    let m = s.udp("tc.example.", RecordType::A);
+    assert!(m.metadata.truncation);
+    assert!(m.answers.is_empty());
+    assert_eq!(up.queries(), [("udp", "tc.example.".to_string())]);
+    drop(s);
+
+    let up = Upstream::start([10, 0, 0, 3]);
+    let s = Server::start(
+        &format!(
+            ".:{{PORT}} {{\n    forward . {} {{\n        prefer_udp\n    }}\n}}\n",
+            up.addr()
+        ),
+        &[],
+    );
+    let m = s.udp("tc.example.", RecordType::A);
+    assert!(!m.metadata.truncation);
+    assert_eq!(ips(&m), ["10.0.0.3"]);
+    // A TCP client too is forwarded over UDP first.
+    let m = s.tcp("tc.example.", RecordType::A);
+    assert_eq!(ips(&m), ["10.0.0.3"]);
+    assert_eq!(
+        up.queries(),
+        [
+            ("udp", "tc.example.".to_string()),
+            ("tcp", "tc.example.".to_string()),
+            ("udp", "tc.example.".to_string()),
+            ("tcp", "tc.example.".to_string())
+        ]
+    );
+}
+
+#[test]
+fn failing_upstream_is_marked_down_skipped_and_used_again() {
+    let a = Upstream::start([10, 0, 0, 10]);
+    let b = Upstream::start([10, 0, 0, 20]);
+    let s = Server::start(
+        &format!(
+            ".:{{PORT}} {{\n    forward . {} {} {{\n        policy sequential\n        health_check 100ms\n        read_timeout 300ms\n    }}\n}}\n",
+            a.addr(),
+            b.addr()
+        ),
+        &[],
+    );
+    assert_eq!(ips(&s.udp("one.example.", RecordType::A)), ["10.0.0.10"]);
+    assert_eq!(a.probes(), 0, "no probe while all is well");
+
+    // A stops answering: the query times out there and B answers.
+    a.set(|m| {
+        m.drop_queries = true;
+        m.drop_probes = true;
+    });
+    assert_eq!(ips(&s.udp("two.example.", RecordType::A)), ["10.0.0.20"]);
+    // A answers queries again but not probes: once more than 2 probes
+    // failed it is down, and queries go to B without reaching A.
+    a.set(|m| m.drop_queries = false);
+    assert!(
+        eventually(15, || {
+            let before = a.queries().len();
+            let m = s.udp("three.example.", RecordType::A);
+            ips(&m) == ["10.0.0.20"] && a.queries().len() == before
+        }),
+        "A never marked down"
+    );
+    assert!(a.probes() >= 3);
+    // Probes get answers again: A is up and first in line.
+    a.set(|m| m.drop_probes = false);
+    assert!(
+        eventually(10, || ips(&s.udp("four.example.", RecordType::A))
+            == ["10.0.0.10"]),
+        "A never back up"
+    );
+}
+
+#[test]
+fn all_upstreams_down_is_servfail() {
+    let dead = free_port();
+    let s = Server::start(
+        &format!(
+            ".:{{PORT}} {{\n    errors\n    forward . 127.0.0.1:{dead} {{\n        health_check 100ms\n    }}\n}}\n"
+        ),
+        &[],
+    );
+    let m = s.udp("a.example.", RecordType::A);
+    assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
+    let out = s.wait_log("a.example. A");
+    assert!(
+        out.contains("[ERROR] plugin/errors: 2 a.example. A:"),
+        "{out}"
+    );
+    // Down by now or soon: a random upstream is still tried.
+    thread::sleep(Duration::from_millis(500));
+    let m = s.tcp("b.example.", RecordType::A);
+    assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
+
+    // With failfast, once down, no upstream is tried at all.
+    let s = Server::start(
+        &format!(
+            ".:{{PORT}} {{\n    errors\n    forward . 127.0.0.1:{dead} {{\n        health_check 100ms\n        failfast_all_unhealthy_upstreams\n    }}\n}}\n"
+        ),
+        &[],
+    );
+    let m = s.udp("c.example.", RecordType::A);
+    assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
+    assert!(
+        eventually(5, || {
+            let m = s.udp("d.example.", RecordType::A);
+            m.metadata.response_code == ResponseCode::ServFail
+                && s.stdout()
+                    .contains("d.example. A: plugin/forward: no healthy proxies")
+        }),
+        "{}",
+        s.stdout()
+    );
+}
+
+#[test]
+fn max_concurrent_refuses_over_the_limit() {
+    let up = Upstream::start([10, 0, 0, 4]);
+    let s = Server::start(
+        &format!(
+            ".:{{PORT}} {{\n    forward . {} {{\n        max_concurrent 1\n    }}\n}}\n",
+            up.addr()
+        ),
+        &[],
+    );
+    let addr = s.addr();
+    let slow = thread::spawn(move || udp(addr, &query("slow.example.", RecordType::A)));
+    assert!(eventually(3, || !up.queries().is_empty()));
+    let m = s.udp("fast.example.", RecordType::A);
+    assert_eq!(m.metadata.response_code, ResponseCode::Refused);
+    let m = slow.join().unwrap();
+    assert_eq!(ips(&m), ["10.0.0.4"]);
+    // The slot is free again.
+    assert_eq!(ips(&s.udp("fast.example.", RecordType::A)), ["10.0.0.4"]);
+}
+
+#[test]
+fn replies_with_another_id_are_skipped() {
+    let up = Upstream::start([10, 0, 0, 5]);
+    let s = Server::start(
+        &format!(".:{{PORT}} {{\n    forward . {}\n}}\n", up.addr()),
+        &[],
+    );
+    for m in s.both("spoof-id.example.", RecordType::A) {
+        assert_eq!(ips(&m), ["10.0.0.5"]);
+    }
+    // A reply with the right ID to another question is taken as the reply,
+    // and does not match: FORMERR, as CoreDNS does.
+    for m in s.both("spoof-q.example.", RecordType::A) {
+        assert_eq!(m.metadata.response_code, ResponseCode::FormErr);
+        assert!(m.answers.is_empty());
+        assert_eq!(m.queries[0].name().to_string(), "spoof-q.example.");
+    }
+}
+
+#[test]
+fn next_passes_only_to_another_forward() {
+    let first = Upstream::start([10, 0, 0, 6]);
+    let second = Upstream::start([10, 0, 0, 7]);
+    let s = Server::start(
+        &format!(
+            ".:{{PORT}} {{\n    forward . {} {{\n        next NXDOMAIN\n    }}\n    forward . {}\n}}\n",
+            first.addr(),
+            second.addr()
+        ),
+        &[],
+    );
+    let m = s.udp("nx.example.", RecordType::A);
+    assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
+    assert_eq!(first.queries().len(), 1);
+    assert_eq!(second.queries().len(), 1);
+    assert_eq!(ips(&s.udp("ok.example.", RecordType::A)), ["10.0.0.6"]);
+
+    // A next plugin that is not a forward: the NXDOMAIN is the answer.
+    let s = Server::start(
+        &format!(
+            ".:{{PORT}} {{\n    forward . {} {{\n        next NXDOMAIN\n    }}\n    whoami\n}}\n",
+            first.addr()
+        ),
+        &[],
+    );
+    let m = s.udp("nx.example.", RecordType::A);
+    assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
+    assert!(m.additionals.is_empty());
+}
+
+#[test]
+fn except_and_from_leave_names_to_the_next_plugin() {
+    let up = Upstream::start([10, 0, 0, 8]);
+    let s = Server::start(
+        &format!(
+            ".:{{PORT}} {{\n    forward example.org {} {{\n        except private.example.org\n    }}\n    whoami\n}}\n",
+            up.addr()
+        ),
+        &[],
+    );
+    assert_eq!(ips(&s.udp("www.example.org.", RecordType::A)), ["10.0.0.8"]);
+    // Under an except zone, or outside FROM: whoami answers.
+    for name in [
+        "db.private.example.org.",
+        "private.example.org.",
+        "example.net.",
+    ] {
+        let m = s.udp(name, RecordType::A);
+        assert!(m.answers.is_empty(), "{name}");
+        assert_eq!(m.additionals.len(), 2, "{name}");
+    }
+    assert_eq!(up.queries().len(), 1);
+}
+
+#[test]
+fn proxy_is_read_as_forward_with_a_warning() {
+    let up = Upstream::start([10, 0, 0, 9]);
+    let s = Server::start(
+        &format!(".:{{PORT}} {{\n    proxy . {}\n}}\n", up.addr()),
+        &[],
+    );
+    assert_eq!(ips(&s.udp("p.example.", RecordType::A)), ["10.0.0.9"]);
+    let out = s.wait_log("[WARNING] plugin/proxy:");
+    assert!(
+        out.contains("[WARNING] plugin/proxy:") && out.contains("use forward"),
+        "{out}"
+    );
+}
+
+#[test]
+fn resolv_conf_names_the_upstreams() {
+    // resolv.conf has no ports: its nameservers are on port 53. Take
+    // 127.0.0.53? No: a loopback address of our own, where we may bind 53.
+    let ns = Ipv4Addr::new(127, 0, 0, 77);
+    let bound = UdpSocket::bind((ns, 53)).is_ok() && TcpListener::bind((ns, 53)).is_ok();
+    let s = Server::start(
+        ".:{PORT} {\n    forward . resolv.conf {\n        max_fails 0\n    }\n}\n",
+        &[(
+            "resolv.conf",
+            "# a resolv.conf\nsearch example.org\nnameserver 127.0.0.77\noptions ndots:2\n",
+        )],
+    );
+    if !bound {
+        eprintln!("cannot bind 127.0.0.77:53 here: only checking the setup");
+        let m = s.udp("r.example.", RecordType::A);
+        assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
+        return;
+    }
+    let up = upstream_at(ns, 53);
+    assert_eq!(ips(&s.udp("r.example.", RecordType::A)), ["10.0.0.77"]);
+    drop(up);
+}
+
+/// An upstream on a given address (port 53 for resolv.conf).
+fn upstream_at(ip: Ipv4Addr, port: u16) -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let udp = UdpSocket::bind(SocketAddr::from((ip, port))).unwrap();
+    udp.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let mode = Arc::new(Mutex::new(Mode {
+        ip: Ipv4Addr::new(10, 0, 0, 77),
+        drop_queries: false,
+        drop_probes: false,
+    }));
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let st = stop.clone();
+    thread::spawn(move || {
+        let mut buf = vec![0u8; 65535];
+        while !st.load(Ordering::Relaxed) {
+            if let Ok((n, from)) = udp.recv_from(&mut buf) {
+                for r in respond(&buf[..n], "udp", &mode, &log) {
+                    let _ = udp.send_to(&r, from);
+                }
+            }
+        }
+    });
+    stop
+}
+
+#[test]
+fn setup_errors_stop_the_server() {
+    for (conf, want) in [
+        (".:{PORT} {\n    forward\n}\n", "Wrong argument count"),
+        (".:{PORT} {\n    forward .\n}\n", "Wrong argument count"),
+        (
+            ".:{PORT} {\n    forward . 127.0.0.1 {\n        policy best\n    }\n}\n",
+            "unknown policy 'best'",
+        ),
+        (
+            ".:{PORT} {\n    forward . 127.0.0.1 {\n        bogus\n    }\n}\n",
+            "unknown property 'bogus'",
+        ),
+        (
+            ".:{PORT} {\n    forward . 127.0.0.1 127.0.0.2 127.0.0.3 127.0.0.4 127.0.0.5 127.0.0.6 127.0.0.7 127.0.0.8 127.0.0.9 127.0.0.10 127.0.0.11 127.0.0.12 127.0.0.13 127.0.0.14 127.0.0.15 127.0.0.16\n}\n",
+            "more than 15 TOs configured: 16",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("Corefile");
+        std::fs::write(&path, conf.replace("{PORT}", &free_port().to_string())).unwrap();
+        let out = std::process::Command::new(BIN)
+            .arg("-conf")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{conf}");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("plugin/forward: "), "{conf}: {text}");
+        assert!(text.contains(want), "{conf}: {text}");
+    }
+}
+
+#[test]
+fn host_name_upstream_resolved_with_resolver() {
+    // The upstream answers every A query with 127.0.0.1, its own address.
+    let up = Upstream::start([127, 0, 0, 1]);
+    let s = Server::start(
+        &format!(
+            ".:{{PORT}} {{\n    forward . upstream.example:{} {{\n        resolver {}\n    }}\n}}\n",
+            up.port,
+            up.addr()
+        ),
+        &[],
+    );
+    assert_eq!(ips(&s.udp("h.example.", RecordType::A)), ["127.0.0.1"]);
+    let q = up.queries();
+    assert_eq!(q[0], ("udp", "upstream.example.".to_string()));
+    assert_eq!(q.last().unwrap(), &("udp", "h.example.".to_string()));
+}
