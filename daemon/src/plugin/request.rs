@@ -3,6 +3,8 @@
 use super::Worker;
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
+use std::any::Any;
+use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -52,6 +54,28 @@ pub struct Request {
     pub deadline: Option<Instant>,
     /// `metadata`: values plugins attach to the query; None without the plugin.
     pub metadata: Option<Metadata>,
+    /// What a plugin's query phase leaves for its own response phase.
+    pub stash: Stash,
+}
+
+/// Per-query notes from a plugin's query phase to its response phase (which
+/// sees the request only by shared reference), keyed by the plugin instance.
+#[derive(Default)]
+pub struct Stash(RefCell<Vec<(usize, Box<dyn Any>)>>);
+
+impl Stash {
+    pub fn put<T: 'static>(&self, owner: &impl Sized, value: T) {
+        self.0
+            .borrow_mut()
+            .push((owner as *const _ as usize, Box::new(value)));
+    }
+
+    pub fn take<T: 'static>(&self, owner: &impl Sized) -> Option<T> {
+        let key = owner as *const _ as usize;
+        let mut v = self.0.borrow_mut();
+        let i = v.iter().position(|(k, b)| *k == key && b.is::<T>())?;
+        v.swap_remove(i).1.downcast().ok().map(|b| *b)
+    }
 }
 
 /// CoreDNS's request metadata: `NAME` to value, e.g. `forward/upstream`.

@@ -190,6 +190,7 @@ pub(crate) mod testutil {
             worker: std::rc::Rc::new(crate::plugin::Worker::new(0)),
             deadline: None,
             metadata: None,
+            stash: Default::default(),
         }
     }
 }

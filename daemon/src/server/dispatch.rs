@@ -124,6 +124,7 @@ fn serve(
         worker: Rc::clone(worker),
         deadline: route.block.cancel.map(|d| start + d),
         metadata: route.block.metadata.then(Metadata::default),
+        stash: Default::default(),
     };
     let mut fut: Pin<Box<dyn Future<Output = Option<Vec<u8>>>>> =
         Box::pin(run_chain(Arc::clone(&route.block), req));

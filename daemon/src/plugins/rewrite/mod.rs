@@ -7,8 +7,7 @@
 //! `stop` mode ends the walk. The rules that applied leave response rules
 //! behind; the response phase restores the client's question and applies
 //! them to the reply in reverse order, the way CoreDNS's ResponseReverter
-//! does. What a query's response phase needs is kept in a small table keyed
-//! by the request, since the response phase sees only the rewritten request.
+//! does. What a query's response phase needs travels in the request's stash.
 
 mod rules;
 mod setup;
@@ -21,31 +20,22 @@ use crate::plugin::{client_write, Action, Outcome, Request};
 use hickory_proto::op::{Edns, Message, Query, ResponseCode};
 use hickory_proto::rr::Name;
 use rules::{Applied, Kind, Mode, Resp, Rule, Target};
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 pub struct Rewrite {
     rules: Vec<Rule>,
     /// Option codes of `edns0 local` rules: CoreDNS registers them as
     /// supported, so they are echoed in replies like NSID or COOKIE.
     local_codes: Vec<u16>,
-    pending: Mutex<HashMap<usize, Pending>>,
 }
 
 /// What the response phase of one query needs.
 struct Pending {
-    start: Instant,
     /// The question as the client asked it.
     original: Query,
     /// Serve through the reverter: restore the question, apply `rules`.
     revert: bool,
     rules: Vec<Resp>,
 }
-
-/// Entries older than this are dropped (their response phase never ran,
-/// e.g. after a panic further down the chain).
-const STALE: Duration = Duration::from_secs(60);
 
 impl Rewrite {
     fn new(rules: Vec<Rule>) -> Self {
@@ -58,11 +48,7 @@ impl Rewrite {
             .collect();
         local_codes.sort_unstable();
         local_codes.dedup();
-        Self {
-            rules,
-            local_codes,
-            pending: Mutex::new(HashMap::new()),
-        }
+        Self { rules, local_codes }
     }
 
     pub fn query(&self, req: &mut Request) -> Action {
@@ -100,27 +86,20 @@ impl Rewrite {
         if !revert && !echo {
             return Action::Next;
         }
-        let p = Pending {
-            start: req.start,
-            original,
-            revert,
-            rules: resp,
-        };
-        let mut t = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        if t.len() >= 1024 {
-            t.retain(|_, p| p.start.elapsed() < STALE);
-        }
-        t.insert(key(req), p);
+        req.stash.put(
+            self,
+            Pending {
+                original,
+                revert,
+                rules: resp,
+            },
+        );
         Action::Watch
     }
 
     pub fn response(&self, req: &Request, out: &mut Outcome) {
-        let p = {
-            let mut t = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            match t.remove(&key(req)) {
-                Some(p) if p.start == req.start => p,
-                _ => return,
-            }
+        let Some(p) = req.stash.take::<Pending>(self) else {
+            return;
         };
         let mut res = match out.reply.take() {
             Some(m) => m,
@@ -174,10 +153,6 @@ impl Rewrite {
         }
         o
     }
-}
-
-fn key(req: &Request) -> usize {
-    req as *const Request as usize
 }
 
 /// CoreDNS's ResponseReverter.WriteMsg: the client's question back, then
