@@ -3,28 +3,12 @@
 
 mod common;
 
-use common::{free_port, Server, BIN};
+use common::{free_port, http_get as get, Server, BIN};
 use hickory_proto::rr::RecordType;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// GET `path` from 127.0.0.1:`port`: status line, headers and body.
-fn get(port: u16, path: &str) -> (u16, String, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").expect("a head");
-    let status = head[9..12].parse().unwrap();
-    (status, head.to_string(), body.to_string())
-}
 
 fn wait_http(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(5);

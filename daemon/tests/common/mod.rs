@@ -247,3 +247,19 @@ pub fn section(rs: &[hickory_proto::rr::Record]) -> Vec<String> {
 pub fn write_file(p: &Path, body: &str) {
     std::fs::write(p, body).unwrap();
 }
+
+/// GET `path` from 127.0.0.1:`port`: status, head and body.
+pub fn http_get(port: u16, path: &str) -> (u16, String, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a head");
+    let status = head[9..12].parse().unwrap();
+    (status, head.to_string(), body.to_string())
+}

@@ -188,7 +188,10 @@ impl Forward {
 
         let n = self.upstreams.len();
         let list = self.policy.list(n);
-        let deadline = Instant::now() + DEADLINE;
+        // The cancel plugin's deadline, if sooner, ends the query's attempts.
+        let deadline = req.deadline.map_or(Instant::now() + DEADLINE, |d| {
+            d.min(Instant::now() + DEADLINE)
+        });
         let max_attempts = self.max_connect_attempts.map_or(2 * n as u64, u64::from);
         let mut attempts = 0u64;
         let mut fails = 0usize;
@@ -233,7 +236,15 @@ impl Forward {
                     read_timeout: self.read_timeout,
                 };
                 let start = Instant::now();
-                let r = exchange::lookup(&params, req, self.slot, &new_pool).await;
+                let r = match tokio::time::timeout_at(
+                    deadline.into(),
+                    exchange::lookup(&params, req, self.slot, &new_pool),
+                )
+                .await
+                {
+                    Ok(r) => r,
+                    Err(_) => Err(ExError::Other("context deadline exceeded".into())),
+                };
                 match r {
                     Err(ExError::CachedClosed) => continue,
                     Ok(m) => {
@@ -277,6 +288,7 @@ impl Forward {
                 }
             };
             ret.metadata.id = req.msg.metadata.id;
+            req.set_metadata("forward/upstream", || up.addr_text.clone());
 
             if !reply_matches(req, &ret) {
                 let mut m = req.reply();
