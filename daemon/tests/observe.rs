@@ -5,7 +5,6 @@ mod common;
 
 use common::{free_port, http_get as get, Server, BIN};
 use hickory_proto::rr::RecordType;
-use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
