@@ -205,3 +205,15 @@ fn a_second_server_on_the_same_port_fails() {
     // the first one still answers
     assert_eq!(s.udp("a.b.", RecordType::A).additionals.len(), 2);
 }
+
+#[test]
+fn example_configs_validate() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    for conf in ["config/Corefile", "config/edge-resolver.Corefile"] {
+        let (code, out, err) = run(&["-validate", "-conf", conf], root);
+        assert_eq!(code, 0, "{conf}: {err}");
+        assert!(out.contains(".:"), "{conf}: {out}");
+    }
+}

@@ -44,6 +44,21 @@ impl Server {
     }
 
     pub fn start_with(corefile: &str, files: &[(&str, &str)], env: &[(&str, &str)]) -> Server {
+        Self::launch(corefile, files, env, None)
+    }
+
+    /// A server whose Corefile names its own addresses: ready once
+    /// `ready` accepts TCP connections.
+    pub fn start_at(corefile: &str, files: &[(&str, &str)], ready: SocketAddr) -> Server {
+        Self::launch(corefile, files, &[], Some(ready))
+    }
+
+    fn launch(
+        corefile: &str,
+        files: &[(&str, &str)],
+        env: &[(&str, &str)],
+        ready: Option<SocketAddr>,
+    ) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         for (name, body) in files {
@@ -71,22 +86,22 @@ impl Server {
             dir,
             stdout,
         };
-        s.wait_ready();
+        s.wait_ready(ready.unwrap_or(SocketAddr::from(([127, 0, 0, 1], port))));
         s
     }
 
-    fn wait_ready(&mut self) {
+    fn wait_ready(&mut self, addr: SocketAddr) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait().unwrap() {
                 panic!("ferrodns exited early: {status}\n{}", self.stdout());
             }
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if TcpStream::connect(addr).is_ok() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("ferrodns did not start listening on {}", self.port);
+        panic!("ferrodns did not start listening on {addr}");
     }
 
     pub fn pid(&self) -> i32 {

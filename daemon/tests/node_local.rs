@@ -1,0 +1,177 @@
+//! Kubernetes NodeLocal DNSCache's Corefile (config/node-local.Corefile),
+//! placeholders filled with loopback test addresses, runs unchanged: the
+//! cluster domain and reverse zones go to the "cluster DNS" over TCP, the
+//! rest to the "upstream servers", answers are cached, and metrics and
+//! health answer where the Corefile says.
+//!
+//! The Corefile binds port 53 (and 8080, 9253), so this needs root.
+
+mod common;
+
+use common::*;
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+const LOCAL_DNS: &str = "127.0.9.1";
+const DNS_SERVER: &str = "127.0.9.2";
+const CLUSTER_DNS: &str = "127.0.9.3";
+const UPSTREAM: &str = "127.0.9.4";
+
+const CLUSTER_ZONE: &str = "$ORIGIN cluster.local.
+$TTL 30
+@ IN SOA ns.dns.cluster.local. hostmaster.cluster.local. 1 7200 1800 86400 5
+  IN NS ns.dns.cluster.local.
+ns.dns IN A 10.96.0.10
+web.default.svc IN A 10.96.1.1
+";
+
+const REVERSE_ZONE: &str = "$ORIGIN in-addr.arpa.
+$TTL 30
+@ IN SOA ns.dns.cluster.local. hostmaster.cluster.local. 1 7200 1800 86400 5
+  IN NS ns.dns.cluster.local.
+1.1.96.10 IN PTR web.default.svc.cluster.local.
+";
+
+const WORLD_ZONE: &str = "$ORIGIN example.org.
+$TTL 300
+@ IN SOA ns1.example.org. hostmaster.example.org. 1 7200 3600 1209600 60
+  IN NS ns1.example.org.
+www IN A 192.0.2.80
+";
+
+fn addr(ip: &str, port: u16) -> SocketAddr {
+    format!("{ip}:{port}").parse().unwrap()
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[test]
+fn node_local_dns_cache_corefile_runs_unchanged() {
+    if !is_root() {
+        eprintln!(
+            "SKIPPED node_local_dns_cache_corefile_runs_unchanged: binding port 53 needs root"
+        );
+        return;
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    let template = std::fs::read_to_string(root.join("config/node-local.Corefile")).unwrap();
+    let corefile = template
+        .replace("__PILLAR__DNS__DOMAIN__", "cluster.local")
+        .replace("__PILLAR__LOCAL__DNS__", LOCAL_DNS)
+        .replace("__PILLAR__DNS__SERVER__", DNS_SERVER)
+        .replace("__PILLAR__CLUSTER__DNS__", CLUSTER_DNS)
+        .replace("__PILLAR__UPSTREAM__SERVERS__", UPSTREAM);
+    assert!(!corefile.contains("__PILLAR__"));
+
+    // The cluster DNS (kube-dns) and the world, each another ferrodns that
+    // logs what reaches it.
+    let cluster = Server::start_at(
+        &format!(
+            "cluster.local:53 in-addr.arpa:53 {{\n    bind {CLUSTER_DNS}\n    log\n    file cluster.db cluster.local\n    file reverse.db in-addr.arpa\n}}\n"
+        ),
+        &[("cluster.db", CLUSTER_ZONE), ("reverse.db", REVERSE_ZONE)],
+        addr(CLUSTER_DNS, 53),
+    );
+    let world = Server::start_at(
+        &format!(".:53 {{\n    bind {UPSTREAM}\n    log\n    file world.db example.org\n}}\n"),
+        &[("world.db", WORLD_ZONE)],
+        addr(UPSTREAM, 53),
+    );
+    let node = Server::start_at(&corefile, &[], addr(LOCAL_DNS, 53));
+
+    for listen in [LOCAL_DNS, DNS_SERVER] {
+        let a = addr(listen, 53);
+        let m = udp(a, &query("web.default.svc.cluster.local.", RecordType::A));
+        assert_eq!(
+            answers(&m),
+            ["web.default.svc.cluster.local. 30 A 10.96.1.1"],
+            "via {listen}"
+        );
+        let m = tcp(a, &query("1.1.96.10.in-addr.arpa.", RecordType::PTR));
+        assert_eq!(
+            answers(&m),
+            ["1.1.96.10.in-addr.arpa. 30 PTR web.default.svc.cluster.local."]
+        );
+        let m = udp(a, &query("www.example.org.", RecordType::A));
+        assert_eq!(
+            answers(&m),
+            ["www.example.org. 30 A 192.0.2.80"],
+            "cache 30 caps the TTL"
+        );
+        let m = udp(a, &query("nope.cluster.local.", RecordType::A));
+        assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
+    }
+
+    // force_tcp: the cluster DNS saw TCP only. Each worker has its own
+    // cache shard, so a name reaches the upstream at most once per worker.
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let log = cluster.wait_log("web.default.svc.cluster.local.");
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("IN web.default.svc.cluster.local."))
+        .collect();
+    assert!(
+        !lines.is_empty() && lines.len() <= workers,
+        "at most one query per worker: {log}"
+    );
+    assert!(lines.iter().all(|l| l.contains(" tcp ")), "{log}");
+    let log = world.wait_log("www.example.org.");
+    let n = log
+        .lines()
+        .filter(|l| l.contains("IN www.example.org."))
+        .count();
+    assert!(n >= 1 && n <= workers, "{log}");
+    // Asked again on each address: all from the cache now.
+    for _ in 0..4 {
+        for listen in [LOCAL_DNS, DNS_SERVER] {
+            udp(addr(listen, 53), &query("www.example.org.", RecordType::A));
+        }
+    }
+    let again = world
+        .stdout()
+        .lines()
+        .filter(|l| l.contains("IN www.example.org."))
+        .count();
+    assert!(again <= workers, "{}", world.stdout());
+
+    // prometheus :9253 and health on the local address
+    let (status, _, body) = http_get(9253, "/metrics");
+    assert_eq!(status, 200);
+    assert!(body.contains("coredns_cache_hits_total{"), "{body}");
+    assert!(
+        body.contains(
+            "coredns_dns_requests_total{server=\"dns://127.0.9.1:53\",zone=\"cluster.local.\""
+        ),
+        "{body}"
+    );
+    let mut s = std::net::TcpStream::connect(addr(LOCAL_DNS, 8080)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    std::io::Write::write_all(
+        &mut s,
+        b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut s, &mut text).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+
+    // loop's probes went around without finding a loop: still serving.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        udp(
+            addr(LOCAL_DNS, 53),
+            &query("www.example.org.", RecordType::A)
+        )
+        .answers
+        .len(),
+        1
+    );
+    assert!(!node.stdout().contains("[FATAL]"), "{}", node.stdout());
+}
