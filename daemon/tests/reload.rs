@@ -172,3 +172,74 @@ fn sigterm_exits_cleanly() {
         s.stdout()
     );
 }
+
+/// dnsperf, as an operator would run it, keeps querying through reloads.
+#[test]
+fn dnsperf_during_reloads_loses_no_query() {
+    if std::process::Command::new("dnsperf")
+        .arg("-h")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED dnsperf_during_reloads_loses_no_query: dnsperf is not installed (cargo xtask test installs it)");
+        return;
+    }
+    let s = Server::start(".:{PORT} {\n    any\n    whoami\n}\n", &[]);
+    let queries = s.path("queries.txt");
+    write_file(
+        &queries,
+        "www.example.org A\nexample.org ANY\nmail.example.org AAAA\n",
+    );
+    let perf = std::process::Command::new("dnsperf")
+        .args([
+            "-s",
+            "127.0.0.1",
+            "-p",
+            &s.port.to_string(),
+            "-l",
+            "3",
+            "-Q",
+            "3000",
+            "-t",
+            "2",
+            "-d",
+        ])
+        .arg(&queries)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    for i in 0..6 {
+        std::thread::sleep(Duration::from_millis(400));
+        let extra = if i % 2 == 0 { "    chaos\n" } else { "" };
+        write_file(
+            &s.path("Corefile"),
+            &format!(".:{} {{\n{extra}    any\n    whoami\n}}\n", s.port),
+        );
+        s.signal(libc::SIGUSR1);
+    }
+    let out = perf.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |name: &str| -> u64 {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("{name}?\n{text}"));
+        line.split(':')
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let (sent, lost) = (field("Queries sent"), field("Queries lost"));
+    assert!(sent > 3000, "dnsperf sent only {sent}:\n{text}");
+    assert_eq!(lost, 0, "{text}");
+    assert_eq!(
+        s.stdout().matches("Reloading complete").count(),
+        6,
+        "{}",
+        s.stdout()
+    );
+}
