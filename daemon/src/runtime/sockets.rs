@@ -39,7 +39,16 @@ pub fn probe_free(addr: SocketAddr) -> std::io::Result<()> {
         if addr.is_ipv6() {
             s.set_only_v6(false)?;
         }
-        s.bind(&addr.into())?;
+        // TCP connections of an earlier server in TIME_WAIT must not count;
+        // SO_REUSEADDR still refuses a port someone listens on. (For UDP it
+        // would let us share with another SO_REUSEADDR socket, so not there.)
+        if ty == Type::STREAM {
+            s.set_reuse_address(true)?;
+            s.bind(&addr.into())?;
+            s.listen(1)?;
+        } else {
+            s.bind(&addr.into())?;
+        }
     }
     Ok(())
 }
