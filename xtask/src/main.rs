@@ -1,6 +1,8 @@
 //! Project chores: `cargo xtask test` (the README's test command) and
 //! `cargo xtask fuzz`. Each installs what it needs first.
 
+mod coredns;
+
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,9 +12,10 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   test                 formatting, clippy (-D warnings) and every test of the workspace
   fuzz [--seconds N]   run each cargo-fuzz target for N seconds (default 60; needs nightly)
+  coredns              build CoreDNS (pinned version) once from the Go module proxy; print its path
 ";
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives in the workspace")
@@ -194,6 +197,10 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("test") => test(),
         Some("fuzz") => fuzz(&args[1..]),
+        Some("coredns") => {
+            println!("{}", coredns::binary()?.display());
+            Ok(())
+        }
         _ => {
             eprint!("{USAGE}");
             std::process::exit(2);
