@@ -84,4 +84,6 @@ families! {
         "Counter of the number of complete failures of the healthchecks.";
     FORWARD_MAX_CONCURRENT_REJECTS "coredns_forward_max_concurrent_rejects_total" Kind::Counter, [],
         "Counter of the number of queries rejected because the concurrent queries were at maximum.";
+    FORWARD_DROPPED_REPLIES "ferrodns_forward_dropped_replies_total" Kind::Counter, ["to", "reason"],
+        "Replies from an upstream dropped because their ID or question did not match the query sent.";
 }

@@ -293,6 +293,7 @@ pub async fn lookup(
     let wire = q
         .to_vec()
         .map_err(|e| ExError::Invalid(format!("proxy: invalid request: {e}")))?;
+    let question = Question::of(&wire);
 
     let t = p.transport;
     let taken = req
@@ -376,12 +377,23 @@ pub async fn lookup(
             }
             return Err(ExError::Other("dns: short read".into()));
         }
-        // Replies to other IDs (late ones, or spoofed) are dropped.
-        if u16::from_be_bytes([got[0], got[1]]) != id {
+        // A reply is taken only when its ID and question are those of the
+        // query sent: late replies and spoofed ones are counted and dropped,
+        // and the wait goes on for the real one.
+        let reason = if u16::from_be_bytes([got[0], got[1]]) != id {
+            Some("id")
+        } else if !same_question(&got, &question) {
+            Some("question")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            req.worker
+                .metrics(|m| m.inc(&families::FORWARD_DROPPED_REPLIES, &[&up.addr_text, reason]));
             crate::log::line(
                 crate::log::Level::Debug,
                 Some("forward"),
-                &format!("dropped a reply with a wrong ID from {}", up.addr),
+                &format!("dropped a reply with a wrong {reason} from {}", up.addr),
             );
             continue;
         }
@@ -396,6 +408,42 @@ pub async fn lookup(
         pool.put(p.index, t, conn, created, p.limits)
     });
     Ok(reply)
+}
+
+/// The question as sent: name lowercased (wire form), type and class.
+struct Question {
+    name: Vec<u8>,
+    qtype: u16,
+    qclass: u16,
+}
+
+impl Question {
+    fn of(query: &[u8]) -> Option<Question> {
+        let v = crate::wire::QueryView::parse(query).ok()?;
+        let mut name = Vec::with_capacity(v.qname.len());
+        v.lower_qname_into(&mut name);
+        Some(Question {
+            name,
+            qtype: v.qtype,
+            qclass: v.qclass,
+        })
+    }
+}
+
+/// Whether a reply asks the question we sent (the name case-insensitively).
+fn same_question(reply: &[u8], sent: &Option<Question>) -> bool {
+    let Some(sent) = sent else { return true };
+    let Ok(v) = crate::wire::QueryView::parse(reply) else {
+        return false;
+    };
+    v.header.qdcount == 1
+        && v.qtype == sent.qtype
+        && v.qclass == sent.qclass
+        && v.qname.len() == sent.name.len()
+        && v.qname
+            .iter()
+            .zip(&sent.name)
+            .all(|(a, b)| a.to_ascii_lowercase() == *b)
 }
 
 /// The header and question of an oversized reply, TC set, no records.
