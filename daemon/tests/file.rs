@@ -167,3 +167,25 @@ fn reloads_on_a_new_serial() {
         "{out}"
     );
 }
+
+#[test]
+fn minimal_drops_authority_and_additional_from_positive_answers() {
+    let s = Server::start(
+        "example.org:{PORT} {\n    minimal\n    file db.example.org\n}\n",
+        &[("db.example.org", ZONE)],
+    );
+    for m in s.both("example.org.", RecordType::MX) {
+        assert_eq!(answers(&m), ["example.org. 3600 MX 10 mail.example.org."]);
+        assert!(
+            m.authorities.is_empty() && m.additionals.is_empty(),
+            "{m:?}"
+        );
+    }
+    // denials keep their SOA
+    let m = s.udp("nope.example.org.", RecordType::A);
+    assert_eq!(m.authorities[0].record_type(), RecordType::SOA);
+    // without minimal the same answer carries the extra sections
+    let full = server();
+    let m = full.udp("example.org.", RecordType::MX);
+    assert!(!m.additionals.is_empty());
+}
