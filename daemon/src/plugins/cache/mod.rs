@@ -24,8 +24,6 @@ use crate::metrics::{
 use crate::plugin::classify::Kind;
 use crate::plugin::{names, Action, Outcome, Request};
 use hickory_proto::op::{Message, ResponseCode};
-use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use store::{Item, Loc, Store};
@@ -119,7 +117,6 @@ pub struct Cache {
 /// A query passed on by the cache, remembered until its response phase.
 #[derive(Debug)]
 struct Pending {
-    at: Instant,
     /// The client's AD bit (the query passed on carries AD set).
     ad: bool,
     do_bit: bool,
@@ -155,7 +152,6 @@ pub struct Shard {
     instance: u64,
     pos: Store,
     neg: Store,
-    pending: HashMap<(Instant, SocketAddr, u16), Pending>,
     next_id: u64,
 }
 
@@ -165,7 +161,6 @@ impl Shard {
             instance,
             pos: Store::new(pcap),
             neg: Store::new(ncap),
-            pending: HashMap::new(),
             next_id: 0,
         }
     }
@@ -195,21 +190,6 @@ impl Shard {
         }
         None
     }
-
-    fn remember(&mut self, k: (Instant, SocketAddr, u16), p: Pending) {
-        // Queries whose response phase never ran (a panic) are dropped
-        // once they are old.
-        if self.pending.len() >= 4096 {
-            let now = p.at;
-            self.pending
-                .retain(|_, q| now.saturating_duration_since(q.at) < Duration::from_secs(60));
-        }
-        self.pending.insert(k, p);
-    }
-}
-
-fn pending_key(req: &Request) -> (Instant, SocketAddr, u16) {
-    (req.start, req.src, req.msg.metadata.id)
 }
 
 /// Metric updates gathered while the worker's cache is borrowed.
@@ -260,9 +240,7 @@ impl Cache {
     }
 
     fn record(&self, req: &Request, n: &Counts) {
-        // The server label is left empty until requests carry the
-        // listener's name.
-        let (server, zones, view) = ("", self.zones_label.as_str(), "");
+        let (server, zones, view) = (&*req.server, self.zones_label.as_str(), "");
         req.worker.metrics(|m| {
             if n.request {
                 m.inc(&CACHE_REQUESTS, &[server, zones, view]);
@@ -306,8 +284,7 @@ impl Cache {
                 // CoreDNS asks with AD set so the stored reply keeps the
                 // upstream's AD for clients that want it.
                 req.msg.metadata.authentic_data = true;
-                let k = pending_key(req);
-                self.with_shard(req, |sh| sh.remember(k, p));
+                req.stash.put(self, p);
                 Action::Watch
             }
         }
@@ -361,7 +338,6 @@ impl Cache {
         let k = store::key(&req.name, req.qtype(), req.qclass(), do_bit, cd);
         n.request = true;
         let pending = |mode| Pending {
-            at: now,
             ad,
             do_bit,
             cd,
@@ -441,8 +417,7 @@ impl Cache {
     /// what the query phase decided.
     pub fn response(&self, req: &Request, out: &mut Outcome) {
         let now = now();
-        let k = pending_key(req);
-        let Some(p) = self.with_shard(req, |sh| sh.pending.remove(&k)) else {
+        let Some(p) = req.stash.take::<Pending>(self) else {
             return;
         };
         let mut n = Counts::default();
