@@ -5,8 +5,11 @@
 //! own SO_REUSEPORT UDP and TCP sockets for every listener and its own
 //! handler, on a current-thread tokio runtime.
 
+mod mmsg;
 mod sockets;
 mod worker;
+
+use worker::{spawn_later, InFlight};
 
 pub use worker::{bind, Bound, Workers};
 

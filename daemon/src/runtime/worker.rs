@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 /// The running workers, as the control plane holds them.
@@ -127,7 +127,7 @@ struct Control<U> {
 }
 
 /// Replies still being worked on (waiting on an upstream) by this worker.
-type InFlight = Rc<Cell<usize>>;
+pub(super) type InFlight = Rc<Cell<usize>>;
 
 fn run<H: PacketHandler + 'static, F: Fn(usize) -> H>(
     index: usize,
@@ -151,13 +151,8 @@ fn run<H: PacketHandler + 'static, F: Fn(usize) -> H>(
     local.block_on(&rt, async move {
         let mut serving = Vec::new();
         for (i, s) in socks.udp.into_iter().enumerate() {
-            match UdpSocket::from_std(s) {
-                Ok(u) => {
-                    let task = udp_loop(i, Rc::new(u), Rc::clone(&handler), Rc::clone(&in_flight));
-                    serving.push(tokio::task::spawn_local(task));
-                }
-                Err(e) => crate::log::error(None, &format!("worker {index}: udp socket: {e}")),
-            }
+            let task = super::mmsg::udp_loop(i, s, Rc::clone(&handler), Rc::clone(&in_flight));
+            serving.push(tokio::task::spawn_local(task));
         }
         for (i, (s, timeouts)) in socks.tcp.into_iter().enumerate() {
             match TcpListener::from_std(s) {
@@ -195,55 +190,13 @@ fn run<H: PacketHandler + 'static, F: Fn(usize) -> H>(
 }
 
 /// Runs a reply that must wait, counting it as in flight meanwhile.
-fn spawn_later<F: std::future::Future<Output = ()> + 'static>(in_flight: &InFlight, f: F) {
+pub(super) fn spawn_later<F: std::future::Future<Output = ()> + 'static>(in_flight: &InFlight, f: F) {
     let count = Rc::clone(in_flight);
     count.set(count.get() + 1);
     tokio::task::spawn_local(async move {
         f.await;
         count.set(count.get() - 1);
     });
-}
-
-async fn udp_loop<H: PacketHandler>(
-    listener: usize,
-    sock: Rc<UdpSocket>,
-    handler: Rc<RefCell<H>>,
-    in_flight: InFlight,
-) {
-    let local = sock
-        .local_addr()
-        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-    let mut buf = vec![0u8; 65535];
-    let mut out = Vec::with_capacity(4096);
-    loop {
-        let (n, src) = match sock.recv_from(&mut buf).await {
-            Ok(v) => v,
-            // ICMP errors from earlier sends surface here; keep serving.
-            Err(_) => continue,
-        };
-        let p = Packet {
-            listener,
-            data: &buf[..n],
-            src: unmap(src),
-            local,
-            tcp: false,
-        };
-        let handled = handler.borrow_mut().handle(&p, &mut out);
-        match handled {
-            Handled::Reply => {
-                let _ = sock.send_to(&out, src).await;
-            }
-            Handled::Drop => {}
-            Handled::Later(reply) => {
-                let sock = Rc::clone(&sock);
-                spawn_later(&in_flight, async move {
-                    if let Some(r) = reply.await {
-                        let _ = sock.send_to(&r, src).await;
-                    }
-                });
-            }
-        }
-    }
 }
 
 async fn tcp_accept<H: PacketHandler + 'static>(

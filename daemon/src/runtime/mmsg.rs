@@ -1,0 +1,190 @@
+//! Batched UDP: recvmmsg reads up to [`BATCH`] datagrams per system call,
+//! every one is answered, and sendmmsg sends the replies in one call.
+//! Buffers are allocated once per socket and reused.
+
+use super::{spawn_later, unmap, Handled, InFlight, Packet, PacketHandler};
+use socket2::{SockAddr, SockAddrStorage};
+use std::cell::RefCell;
+use std::io;
+use std::mem::MaybeUninit;
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+
+/// Datagrams per recvmmsg/sendmmsg call.
+pub const BATCH: usize = 64;
+/// Larger queries are truncated by the kernel and fail to parse: DNS
+/// queries over UDP are far smaller.
+const RECV_SIZE: usize = 4096;
+
+struct Slots {
+    bufs: Vec<u8>,
+    names: Vec<SockAddrStorage>,
+    iovs: Vec<libc::iovec>,
+    hdrs: Vec<libc::mmsghdr>,
+    outs: Vec<Vec<u8>>,
+    /// Which replies go out in this round.
+    send: Vec<usize>,
+    peers: Vec<SockAddr>,
+}
+
+impl Slots {
+    fn new() -> Self {
+        Slots {
+            bufs: vec![0u8; BATCH * RECV_SIZE],
+            names: (0..BATCH).map(|_| SockAddrStorage::zeroed()).collect(),
+            iovs: Vec::with_capacity(BATCH),
+            // SAFETY: mmsghdr is plain old data; all zeroes is valid.
+            hdrs: vec![unsafe { MaybeUninit::<libc::mmsghdr>::zeroed().assume_init() }; BATCH],
+            outs: (0..BATCH).map(|_| Vec::with_capacity(1024)).collect(),
+            send: Vec::with_capacity(BATCH),
+            peers: Vec::with_capacity(BATCH),
+        }
+    }
+
+    /// Points every header at its buffer and address slot.
+    fn arm_recv(&mut self) {
+        self.iovs.clear();
+        for i in 0..BATCH {
+            self.iovs.push(libc::iovec {
+                iov_base: self.bufs[i * RECV_SIZE..].as_mut_ptr().cast(),
+                iov_len: RECV_SIZE,
+            });
+        }
+        for i in 0..BATCH {
+            let h = &mut self.hdrs[i];
+            h.msg_hdr.msg_name = (&mut self.names[i] as *mut SockAddrStorage).cast();
+            h.msg_hdr.msg_namelen = self.names[i].size_of();
+            h.msg_hdr.msg_iov = &mut self.iovs[i];
+            h.msg_hdr.msg_iovlen = 1;
+            h.msg_hdr.msg_control = std::ptr::null_mut();
+            h.msg_hdr.msg_controllen = 0;
+            h.msg_hdr.msg_flags = 0;
+            h.msg_len = 0;
+        }
+    }
+}
+
+fn recvmmsg(fd: i32, s: &mut Slots) -> io::Result<usize> {
+    s.arm_recv();
+    // SAFETY: every header points into buffers owned by `s` that outlive the
+    // call, with the lengths set by arm_recv.
+    let n = unsafe { libc::recvmmsg(fd, s.hdrs.as_mut_ptr(), BATCH as u32, libc::MSG_DONTWAIT, std::ptr::null_mut()) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// Sends `s.outs[i]` to `s.peers[k]` for each `i = s.send[k]`. A reply the
+/// kernel will not take right now (EAGAIN) is dropped, as a full socket
+/// buffer drops datagrams anyway.
+fn sendmmsg(fd: i32, s: &mut Slots) {
+    let n = s.send.len();
+    s.iovs.clear();
+    for &i in &s.send {
+        s.iovs.push(libc::iovec { iov_base: s.outs[i].as_mut_ptr().cast(), iov_len: s.outs[i].len() });
+    }
+    for k in 0..n {
+        let h = &mut s.hdrs[k];
+        h.msg_hdr.msg_name = s.peers[k].as_ptr() as *mut libc::c_void;
+        h.msg_hdr.msg_namelen = s.peers[k].len();
+        h.msg_hdr.msg_iov = &mut s.iovs[k];
+        h.msg_hdr.msg_iovlen = 1;
+        h.msg_hdr.msg_control = std::ptr::null_mut();
+        h.msg_hdr.msg_controllen = 0;
+        h.msg_hdr.msg_flags = 0;
+    }
+    let mut done = 0;
+    while done < n {
+        // SAFETY: headers `done..n` point at reply buffers and addresses
+        // owned by `s`, which outlive the call.
+        let r = unsafe {
+            libc::sendmmsg(fd, s.hdrs[done..].as_mut_ptr(), (n - done) as u32, libc::MSG_DONTWAIT)
+        };
+        if r <= 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            // EAGAIN or an error for one peer (ICMP): skip that datagram.
+            done += 1;
+            continue;
+        }
+        done += r as usize;
+    }
+}
+
+/// Serves one UDP socket until the task is aborted.
+pub async fn udp_loop<H: PacketHandler>(
+    listener: usize,
+    sock: UdpSocket,
+    handler: Rc<RefCell<H>>,
+    in_flight: InFlight,
+) {
+    let local = sock.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    // SAFETY: the AsyncFd owns the socket, so its descriptor stays open and
+    // the same for the AsyncFd's whole life.
+    let sock = match unsafe { AsyncFd::register_with_interest(sock, Interest::READABLE) } {
+        Ok(s) => Rc::new(s),
+        Err(e) => {
+            crate::log::error(None, &format!("udp {local}: {e}"));
+            return;
+        }
+    };
+    let fd = sock.get_ref().as_raw_fd();
+    let mut s = Slots::new();
+    loop {
+        let Ok(mut guard) = sock.readable().await else { return };
+        loop {
+            let n = match recvmmsg(fd, &mut s) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    guard.clear_ready();
+                    break;
+                }
+                // ICMP errors from earlier sends surface here; keep serving.
+                Err(_) => continue,
+            };
+            s.send.clear();
+            s.peers.clear();
+            for i in 0..n {
+                let len = (s.hdrs[i].msg_len as usize).min(RECV_SIZE);
+                // SAFETY: the kernel wrote a valid address of msg_namelen bytes
+                // into this storage.
+                let storage = std::mem::replace(&mut s.names[i], SockAddrStorage::zeroed());
+                let peer = unsafe { SockAddr::new(storage, s.hdrs[i].msg_hdr.msg_namelen) };
+                let Some(src) = peer.as_socket() else { continue };
+                let p = Packet { listener, data: &s.bufs[i * RECV_SIZE..i * RECV_SIZE + len], src: unmap(src), local, tcp: false };
+                let handled = handler.borrow_mut().handle(&p, &mut s.outs[i]);
+                match handled {
+                    Handled::Reply => {
+                        s.send.push(i);
+                        s.peers.push(peer);
+                    }
+                    Handled::Drop => {}
+                    Handled::Later(reply) => {
+                        let sock = Rc::clone(&sock);
+                        spawn_later(&in_flight, async move {
+                            if let Some(r) = reply.await {
+                                let _ = sock.get_ref().send_to(&r, src);
+                            }
+                        });
+                    }
+                }
+            }
+            if !s.send.is_empty() {
+                sendmmsg(fd, &mut s);
+            }
+            if n < BATCH {
+                // Drained for now; the next read will most likely block.
+                guard.clear_ready();
+                break;
+            }
+        }
+    }
+}
