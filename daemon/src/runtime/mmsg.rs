@@ -71,7 +71,15 @@ fn recvmmsg(fd: i32, s: &mut Slots) -> io::Result<usize> {
     s.arm_recv();
     // SAFETY: every header points into buffers owned by `s` that outlive the
     // call, with the lengths set by arm_recv.
-    let n = unsafe { libc::recvmmsg(fd, s.hdrs.as_mut_ptr(), BATCH as u32, libc::MSG_DONTWAIT, std::ptr::null_mut()) };
+    let n = unsafe {
+        libc::recvmmsg(
+            fd,
+            s.hdrs.as_mut_ptr(),
+            BATCH as u32,
+            libc::MSG_DONTWAIT,
+            std::ptr::null_mut(),
+        )
+    };
     if n < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -86,7 +94,10 @@ fn sendmmsg(fd: i32, s: &mut Slots) {
     let n = s.send.len();
     s.iovs.clear();
     for &i in &s.send {
-        s.iovs.push(libc::iovec { iov_base: s.outs[i].as_mut_ptr().cast(), iov_len: s.outs[i].len() });
+        s.iovs.push(libc::iovec {
+            iov_base: s.outs[i].as_mut_ptr().cast(),
+            iov_len: s.outs[i].len(),
+        });
     }
     for k in 0..n {
         let h = &mut s.hdrs[k];
@@ -103,7 +114,12 @@ fn sendmmsg(fd: i32, s: &mut Slots) {
         // SAFETY: headers `done..n` point at reply buffers and addresses
         // owned by `s`, which outlive the call.
         let r = unsafe {
-            libc::sendmmsg(fd, s.hdrs[done..].as_mut_ptr(), (n - done) as u32, libc::MSG_DONTWAIT)
+            libc::sendmmsg(
+                fd,
+                s.hdrs[done..].as_mut_ptr(),
+                (n - done) as u32,
+                libc::MSG_DONTWAIT,
+            )
         };
         if r <= 0 {
             let e = io::Error::last_os_error();
@@ -125,7 +141,9 @@ pub async fn udp_loop<H: PacketHandler>(
     handler: Rc<RefCell<H>>,
     in_flight: InFlight,
 ) {
-    let local = sock.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let local = sock
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     // SAFETY: the AsyncFd owns the socket, so its descriptor stays open and
     // the same for the AsyncFd's whole life.
     let sock = match unsafe { AsyncFd::register_with_interest(sock, Interest::READABLE) } {
@@ -138,7 +156,9 @@ pub async fn udp_loop<H: PacketHandler>(
     let fd = sock.get_ref().as_raw_fd();
     let mut s = Slots::new();
     loop {
-        let Ok(mut guard) = sock.readable().await else { return };
+        let Ok(mut guard) = sock.readable().await else {
+            return;
+        };
         loop {
             let n = match recvmmsg(fd, &mut s) {
                 Ok(0) => break,
@@ -158,8 +178,16 @@ pub async fn udp_loop<H: PacketHandler>(
                 // into this storage.
                 let storage = std::mem::replace(&mut s.names[i], SockAddrStorage::zeroed());
                 let peer = unsafe { SockAddr::new(storage, s.hdrs[i].msg_hdr.msg_namelen) };
-                let Some(src) = peer.as_socket() else { continue };
-                let p = Packet { listener, data: &s.bufs[i * RECV_SIZE..i * RECV_SIZE + len], src: unmap(src), local, tcp: false };
+                let Some(src) = peer.as_socket() else {
+                    continue;
+                };
+                let p = Packet {
+                    listener,
+                    data: &s.bufs[i * RECV_SIZE..i * RECV_SIZE + len],
+                    src: unmap(src),
+                    local,
+                    tcp: false,
+                };
                 let handled = handler.borrow_mut().handle(&p, &mut s.outs[i]);
                 match handled {
                     Handled::Reply => {

@@ -190,7 +190,10 @@ fn run<H: PacketHandler + 'static, F: Fn(usize) -> H>(
 }
 
 /// Runs a reply that must wait, counting it as in flight meanwhile.
-pub(super) fn spawn_later<F: std::future::Future<Output = ()> + 'static>(in_flight: &InFlight, f: F) {
+pub(super) fn spawn_later<F: std::future::Future<Output = ()> + 'static>(
+    in_flight: &InFlight,
+    f: F,
+) {
     let count = Rc::clone(in_flight);
     count.set(count.get() + 1);
     tokio::task::spawn_local(async move {

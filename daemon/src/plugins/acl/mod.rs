@@ -7,8 +7,8 @@
 //! matching policy hands the query to the next rule.
 
 use crate::corefile::{Directive, Dispenser, Error};
+use crate::plugin::mnemonics;
 use crate::plugin::{names, Action, BlockSetup, Outcome, Request};
-use crate::plugins::template::names as mnemonics;
 use crate::plugins::Handler;
 use hickory_proto::op::{Edns, Message, ResponseCode};
 use hickory_proto::rr::rdata::opt::EdnsOption;

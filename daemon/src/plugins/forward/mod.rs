@@ -252,7 +252,11 @@ impl Forward {
                         req.worker.metrics(|s| {
                             s.observe(
                                 &families::PROXY_REQUEST_DURATION,
-                                &[up.proxy_name, &up.addr_text, &setup::rcode_text(rc)],
+                                &[
+                                    up.proxy_name,
+                                    &up.addr_text,
+                                    &crate::plugin::mnemonics::rcode_text(rc),
+                                ],
                                 start.elapsed().as_secs_f64(),
                             )
                         });

@@ -6,6 +6,7 @@ use super::tls::{self, TlsArgs};
 use super::upstream::{HealthConfig, Trans, Upstream};
 use super::{Forward, Policy};
 use crate::corefile::{parse_key, Directive, Dispenser, Error, Token};
+use crate::plugin::mnemonics;
 use crate::plugin::{duration, BlockSetup};
 use crate::plugins::Handler;
 use hickory_proto::rr::Name;
@@ -362,8 +363,8 @@ fn parse_block(b: &BlockSetup, d: &mut Dispenser<'_>, c: &mut Config) -> Result<
                 return Err(d.arg_err());
             }
             for a in args {
-                let rc =
-                    rcode_from_str(&a).ok_or_else(|| d.err(format!("{a} is not a valid rcode")))?;
+                let rc = mnemonics::rcode_from_str(&a.to_ascii_uppercase())
+                    .ok_or_else(|| d.err(format!("{a} is not a valid rcode")))?;
                 c.next_rcodes.push(rc);
             }
         }
@@ -385,8 +386,8 @@ fn parse_block(b: &BlockSetup, d: &mut Dispenser<'_>, c: &mut Config) -> Result<
                 return Err(d.arg_err());
             }
             for a in args {
-                let rc =
-                    rcode_from_str(&a).ok_or_else(|| d.err(format!("{a} is not a valid rcode")))?;
+                let rc = mnemonics::rcode_from_str(&a.to_ascii_uppercase())
+                    .ok_or_else(|| d.err(format!("{a} is not a valid rcode")))?;
                 if rc == 0 {
                     return Err(d.err("NoError cannot be used in failover"));
                 }
@@ -473,59 +474,6 @@ pub fn go_duration(s: &str) -> Result<(bool, Duration), String> {
             }
         }
     }
-}
-
-/// miekg's `StringToRcode`, upper-cased lookup.
-pub fn rcode_from_str(s: &str) -> Option<u16> {
-    Some(match s.to_ascii_uppercase().as_str() {
-        "NOERROR" => 0,
-        "FORMERR" => 1,
-        "SERVFAIL" => 2,
-        "NXDOMAIN" => 3,
-        "NOTIMP" | "NOTIMPL" => 4,
-        "REFUSED" => 5,
-        "YXDOMAIN" => 6,
-        "YXRRSET" => 7,
-        "NXRRSET" => 8,
-        "NOTAUTH" => 9,
-        "NOTZONE" => 10,
-        "BADSIG" => 16,
-        "BADKEY" => 17,
-        "BADTIME" => 18,
-        "BADMODE" => 19,
-        "BADNAME" => 20,
-        "BADALG" => 21,
-        "BADTRUNC" => 22,
-        "BADCOOKIE" => 23,
-        _ => return None,
-    })
-}
-
-/// miekg's `RcodeToString`, or the number.
-pub fn rcode_text(rc: u16) -> String {
-    let s = match rc {
-        0 => "NOERROR",
-        1 => "FORMERR",
-        2 => "SERVFAIL",
-        3 => "NXDOMAIN",
-        4 => "NOTIMP",
-        5 => "REFUSED",
-        6 => "YXDOMAIN",
-        7 => "YXRRSET",
-        8 => "NXRRSET",
-        9 => "NOTAUTH",
-        10 => "NOTZONE",
-        16 => "BADSIG",
-        17 => "BADKEY",
-        18 => "BADTIME",
-        19 => "BADMODE",
-        20 => "BADNAME",
-        21 => "BADALG",
-        22 => "BADTRUNC",
-        23 => "BADCOOKIE",
-        n => return n.to_string(),
-    };
-    s.into()
 }
 
 /// miekg's `IsDomainName`, roughly: labels of 1..=63 bytes, 255 in all.

@@ -1,4 +1,4 @@
-use super::setup::{self as helpers, go_duration, parse, rcode_from_str, rcode_text};
+use super::setup::{self as helpers, go_duration, parse};
 use super::*;
 use crate::plugin::BlockSetup;
 use crate::plugins::testutil::{directive, request};
@@ -219,7 +219,8 @@ fn durations_and_rcodes() {
     );
     assert_eq!(go_duration("-0"), Ok((false, Duration::ZERO)));
     assert_eq!(go_duration("-2s"), Ok((true, Duration::from_secs(2))));
-    assert_eq!(rcode_from_str("nxdomain"), Some(3));
+    use crate::plugin::mnemonics::{rcode_from_str, rcode_text};
+    assert_eq!(rcode_from_str("NXDOMAIN"), Some(3));
     assert_eq!(rcode_from_str("NOTIMPL"), Some(4));
     assert_eq!(rcode_from_str("BADCOOKIE"), Some(23));
     assert_eq!(rcode_text(2), "SERVFAIL");

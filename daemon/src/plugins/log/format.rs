@@ -162,7 +162,11 @@ fn value(b: &mut String, l: Label, req: &Request, reply: Option<&Message>) {
         Label::Do => write!(b, "{}", req.do_bit()),
         Label::Bufsize => write!(b, "{}", req.size()),
         Label::Rcode => match reply {
-            Some(m) => write!(b, "{}", rcode_name(u16::from(m.metadata.response_code))),
+            Some(m) => write!(
+                b,
+                "{}",
+                crate::plugin::mnemonics::rcode_text(u16::from(m.metadata.response_code))
+            ),
             None => write!(b, "-"),
         },
         Label::Rsize => write!(
@@ -182,32 +186,6 @@ fn value(b: &mut String, l: Label, req: &Request, reply: Option<&Message>) {
             None => write!(b, "-"),
         },
     };
-}
-
-/// miekg's RcodeToString.
-pub fn rcode_name(rc: u16) -> String {
-    match rc {
-        0 => "NOERROR".into(),
-        1 => "FORMERR".into(),
-        2 => "SERVFAIL".into(),
-        3 => "NXDOMAIN".into(),
-        4 => "NOTIMP".into(),
-        5 => "REFUSED".into(),
-        6 => "YXDOMAIN".into(),
-        7 => "YXRRSET".into(),
-        8 => "NXRRSET".into(),
-        9 => "NOTAUTH".into(),
-        10 => "NOTZONE".into(),
-        16 => "BADSIG".into(),
-        17 => "BADKEY".into(),
-        18 => "BADTIME".into(),
-        19 => "BADMODE".into(),
-        20 => "BADNAME".into(),
-        21 => "BADALG".into(),
-        22 => "BADTRUNC".into(),
-        23 => "BADCOOKIE".into(),
-        n => n.to_string(),
-    }
 }
 
 fn flags(b: &mut String, m: &Message) {

@@ -157,29 +157,10 @@ pub fn qtype_label(t: u16) -> &'static str {
 /// CoreDNS's `rcode.ToString`: miekg's names, `RCODE<n>` otherwise.
 pub fn rcode_label(rc: ResponseCode) -> Cow<'static, str> {
     let n = u16::from(rc);
-    Cow::Borrowed(match n {
-        0 => "NOERROR",
-        1 => "FORMERR",
-        2 => "SERVFAIL",
-        3 => "NXDOMAIN",
-        4 => "NOTIMP",
-        5 => "REFUSED",
-        6 => "YXDOMAIN",
-        7 => "YXRRSET",
-        8 => "NXRRSET",
-        9 => "NOTAUTH",
-        10 => "NOTZONE",
-        11 => "DSOTYPENI",
-        16 => "BADSIG",
-        17 => "BADKEY",
-        18 => "BADTIME",
-        19 => "BADMODE",
-        20 => "BADNAME",
-        21 => "BADALG",
-        22 => "BADTRUNC",
-        23 => "BADCOOKIE",
-        _ => return Cow::Owned(format!("RCODE{n}")),
-    })
+    match crate::plugin::mnemonics::rcode_to_str(n) {
+        "" => Cow::Owned(format!("RCODE{n}")),
+        s => Cow::Borrowed(s),
+    }
 }
 
 /// miekg's `Msg.Len()` of a reply a plugin wrote: its size without name

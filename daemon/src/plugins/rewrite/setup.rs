@@ -3,6 +3,7 @@
 
 use super::rules::{is_fqdn, Data, EdnsAction, Kind, Matcher, Mode, NameRule, Resp, Rule, Rw, Var};
 use crate::corefile::{Directive, Dispenser, Error};
+use crate::plugin::mnemonics;
 use crate::plugin::BlockSetup;
 use crate::plugins::Handler;
 use regex::Regex;
@@ -358,151 +359,26 @@ fn rcode_rule(args: &[String]) -> Result<Kind, String> {
     })
 }
 
-/// A number up to 23, or one of miekg's rcode names.
+/// A number up to 23, or one of miekg's rcode names (any case).
 pub(super) fn rcode(v: &str) -> Option<u16> {
     if let Ok(n) = parse_uint(v, 10, 32) {
         if n <= 23 {
             return Some(n as u16);
         }
     }
-    let code = match v.to_uppercase().as_str() {
-        "NOERROR" => 0,
-        "FORMERR" => 1,
-        "SERVFAIL" => 2,
-        "NXDOMAIN" => 3,
-        "NOTIMP" | "NOTIMPL" => 4,
-        "REFUSED" => 5,
-        "YXDOMAIN" => 6,
-        "YXRRSET" => 7,
-        "NXRRSET" => 8,
-        "NOTAUTH" => 9,
-        "NOTZONE" => 10,
-        "DSOTYPENI" => 11,
-        "BADSIG" => 16,
-        "BADKEY" => 17,
-        "BADTIME" => 18,
-        "BADMODE" => 19,
-        "BADNAME" => 20,
-        "BADALG" => 21,
-        "BADTRUNC" => 22,
-        "BADCOOKIE" => 23,
-        _ => return None,
-    };
-    Some(code)
+    mnemonics::rcode_from_str(&v.to_uppercase())
 }
 
-/// The type names miekg knows, as CoreDNS looks them up (uppercased, so
-/// `None` and `Reserved` never match).
-const TYPES: &[(&str, u16)] = &[
-    ("A", 1),
-    ("NS", 2),
-    ("MD", 3),
-    ("MF", 4),
-    ("CNAME", 5),
-    ("SOA", 6),
-    ("MB", 7),
-    ("MG", 8),
-    ("MR", 9),
-    ("NULL", 10),
-    ("PTR", 12),
-    ("HINFO", 13),
-    ("MINFO", 14),
-    ("MX", 15),
-    ("TXT", 16),
-    ("RP", 17),
-    ("AFSDB", 18),
-    ("X25", 19),
-    ("ISDN", 20),
-    ("RT", 21),
-    ("NSAP-PTR", 23),
-    ("SIG", 24),
-    ("KEY", 25),
-    ("PX", 26),
-    ("GPOS", 27),
-    ("AAAA", 28),
-    ("LOC", 29),
-    ("NXT", 30),
-    ("EID", 31),
-    ("NIMLOC", 32),
-    ("SRV", 33),
-    ("ATMA", 34),
-    ("NAPTR", 35),
-    ("KX", 36),
-    ("CERT", 37),
-    ("DNAME", 39),
-    ("OPT", 41),
-    ("APL", 42),
-    ("DS", 43),
-    ("SSHFP", 44),
-    ("IPSECKEY", 45),
-    ("RRSIG", 46),
-    ("NSEC", 47),
-    ("DNSKEY", 48),
-    ("DHCID", 49),
-    ("NSEC3", 50),
-    ("NSEC3PARAM", 51),
-    ("TLSA", 52),
-    ("SMIMEA", 53),
-    ("HIP", 55),
-    ("NINFO", 56),
-    ("RKEY", 57),
-    ("TALINK", 58),
-    ("CDS", 59),
-    ("CDNSKEY", 60),
-    ("OPENPGPKEY", 61),
-    ("CSYNC", 62),
-    ("ZONEMD", 63),
-    ("SVCB", 64),
-    ("HTTPS", 65),
-    ("SPF", 99),
-    ("UINFO", 100),
-    ("UID", 101),
-    ("GID", 102),
-    ("UNSPEC", 103),
-    ("NID", 104),
-    ("L32", 105),
-    ("L64", 106),
-    ("LP", 107),
-    ("EUI48", 108),
-    ("EUI64", 109),
-    ("NXNAME", 128),
-    ("TKEY", 249),
-    ("TSIG", 250),
-    ("IXFR", 251),
-    ("AXFR", 252),
-    ("MAILB", 253),
-    ("MAILA", 254),
-    ("ANY", 255),
-    ("URI", 256),
-    ("CAA", 257),
-    ("AVC", 258),
-    ("AMTRELAY", 260),
-    ("RESINFO", 261),
-    ("TA", 32768),
-    ("DLV", 32769),
-];
-
+/// A type mnemonic, uppercased first (so miekg's `None` and `Reserved`
+/// never match, as in CoreDNS).
 fn type_code(s: &str) -> Result<u16, String> {
     let up = s.to_uppercase();
-    TYPES
-        .iter()
-        .find(|(n, _)| *n == up)
-        .map(|&(_, c)| c)
-        .ok_or_else(|| format!("invalid type {}", go_quote(&up)))
+    mnemonics::type_from_str(&up).ok_or_else(|| format!("invalid type {}", go_quote(&up)))
 }
 
 fn class_code(s: &str) -> Result<u16, String> {
     let up = s.to_uppercase();
-    let c = match up.as_str() {
-        "IN" => 1,
-        "CS" => 2,
-        "CH" => 3,
-        "HS" => 4,
-        "NONE" => 254,
-        "ANY" => 255,
-        _ => return Err(format!("invalid class {}", go_quote(&up))),
-    };
-    Ok(c)
+    mnemonics::class_from_str(&up).ok_or_else(|| format!("invalid class {}", go_quote(&up)))
 }
 
 fn edns0_rule(args: &[String]) -> Result<Kind, String> {

@@ -170,8 +170,8 @@ fn question_text(q: &Question) -> String {
     format!(
         ";{}\t{}\t {}",
         q.name,
-        super::names::class_text(q.qclass),
-        super::names::type_text(q.qtype)
+        crate::plugin::mnemonics::class_text(q.qclass),
+        crate::plugin::mnemonics::type_text(q.qtype)
     )
 }
 

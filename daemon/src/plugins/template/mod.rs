@@ -12,9 +12,9 @@
 //! ferrodns answers with the CNAME alone.
 
 mod gotmpl;
-pub mod names;
 
 use crate::corefile::{Directive, Dispenser, Error};
+use crate::plugin::mnemonics;
 use crate::plugin::names as zones;
 use crate::plugin::{Action, BlockSetup, Fallthrough, Outcome, PluginError, Request};
 use crate::plugins::acl::ede_opt;
@@ -100,13 +100,13 @@ impl Tmpl {
                 regex: re.as_str().to_string(),
                 matches,
                 group,
-                class: names::class_to_str(if qclass != CLASS_ANY {
+                class: mnemonics::class_to_str(if qclass != CLASS_ANY {
                     qclass
                 } else {
                     self.qclass
                 })
                 .to_string(),
-                qtype: names::type_to_str(if qtype != TYPE_ANY { qtype } else { self.qtype })
+                qtype: mnemonics::type_to_str(if qtype != TYPE_ANY { qtype } else { self.qtype })
                     .to_string(),
                 remote: req.src.ip().to_string(),
                 question: question.clone(),
@@ -233,13 +233,13 @@ fn parse_one(b: &BlockSetup, dir: &Directive) -> Result<Tmpl, Error> {
     if !d.next_arg() {
         return Err(d.arg_err());
     }
-    let qclass = names::class_from_str(d.val())
+    let qclass = mnemonics::class_from_str(d.val())
         .ok_or_else(|| d.err(format!("invalid query class {}", d.val())))?;
     if !d.next_arg() {
         return Err(d.arg_err());
     }
     // CoreDNS's wording.
-    let qtype = names::type_from_str(d.val())
+    let qtype = mnemonics::type_from_str(d.val())
         .ok_or_else(|| d.err(format!("invalid RR class {}", d.val())))?;
     let zones = zones::host_zones(&d.remaining_args(), &b.origins);
     let mut t = Tmpl {
@@ -294,7 +294,7 @@ fn parse_one(b: &BlockSetup, dir: &Directive) -> Result<Tmpl, Error> {
                 if !d.next_arg() {
                     return Err(d.arg_err());
                 }
-                t.rcode = names::rcode_from_str(d.val())
+                t.rcode = mnemonics::rcode_from_str(d.val())
                     .ok_or_else(|| d.err(format!("unknown rcode {}", d.val())))?;
             }
             "ederror" => {

@@ -109,12 +109,15 @@ const RCODES: &[(&str, u16)] = &[
     ("SERVFAIL", 2),
     ("NXDOMAIN", 3),
     ("NOTIMP", 4),
+    // miekg's StringToRcode also takes the old spelling.
+    ("NOTIMPL", 4),
     ("REFUSED", 5),
     ("YXDOMAIN", 6),
     ("YXRRSET", 7),
     ("NXRRSET", 8),
     ("NOTAUTH", 9),
     ("NOTZONE", 10),
+    ("DSOTYPENI", 11),
     ("BADSIG", 16),
     ("BADVERS", 16),
     ("BADKEY", 17),
@@ -178,6 +181,19 @@ pub fn rcode_from_str(s: &str) -> Option<u16> {
     lookup(RCODES, s)
 }
 
+/// `dns.RcodeToString`: empty for numbers without a mnemonic (16 is BADSIG).
+pub fn rcode_to_str(rc: u16) -> &'static str {
+    name_of(RCODES, rc)
+}
+
+/// The mnemonic, or the number.
+pub fn rcode_text(rc: u16) -> String {
+    match rcode_to_str(rc) {
+        "" => rc.to_string(),
+        s => s.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,5 +210,8 @@ mod tests {
         assert_eq!(rcode_from_str("NXDOMAIN"), Some(3));
         assert_eq!(rcode_from_str("BADVERS"), Some(16));
         assert_eq!(rcode_from_str("nxdomain"), None);
+        assert_eq!(rcode_to_str(16), "BADSIG");
+        assert_eq!(rcode_text(12), "12");
+        assert_eq!(rcode_text(11), "DSOTYPENI");
     }
 }
