@@ -41,14 +41,23 @@ pub fn host_zones(args: &[String], origins: &[String]) -> Vec<String> {
     args.iter().map(|a| fqdn(&a.to_ascii_lowercase())).collect()
 }
 
-/// miekg's presentation form of a name, lowercased: `.`, space, `'`, `@`,
-/// `;`, `(`, `)`, `"` and `\` escaped with a backslash, other bytes outside
-/// printable ASCII as `\DDD`.
+/// miekg's presentation form of a name: `.`, space, `'`, `@`, `;`, `(`,
+/// `)`, `"` and `\` escaped with a backslash, other bytes outside printable
+/// ASCII as `\DDD`; case as given.
+pub fn text(name: &Name) -> String {
+    present(name, false)
+}
+
+/// The presentation form, lowercased (CoreDNS's `state.Name()`).
 pub fn lower_text(name: &Name) -> String {
+    present(name, true)
+}
+
+fn present(name: &Name, lower: bool) -> String {
     let mut s = String::with_capacity(name.len() + 1);
     for label in name.iter() {
         for &b in label {
-            let b = b.to_ascii_lowercase();
+            let b = if lower { b.to_ascii_lowercase() } else { b };
             match b {
                 b'.' | b' ' | b'\'' | b'@' | b';' | b'(' | b')' | b'"' | b'\\' => {
                     s.push('\\');

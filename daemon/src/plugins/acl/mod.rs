@@ -7,6 +7,7 @@
 //! matching policy hands the query to the next rule.
 
 use crate::corefile::{Directive, Dispenser, Error};
+use crate::plugin::gotext::quote as go_quote;
 use crate::plugin::mnemonics;
 use crate::plugin::{names, Action, BlockSetup, Outcome, Request};
 use crate::plugins::Handler;
@@ -275,26 +276,6 @@ pub(crate) fn parse_cidr(s: &str) -> Option<Net> {
         addr,
         bits: n as u8,
     })
-}
-
-/// Go's `%q` for the plain text found in Corefiles.
-pub(crate) fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]

@@ -187,5 +187,4 @@ fn cidrs() {
     assert!(parse_cidr("0.0.0.0/0")
         .unwrap()
         .contains("10.0.0.1".parse().unwrap()));
-    assert_eq!(go_quote("a\"b"), "\"a\\\"b\"");
 }

@@ -4,6 +4,7 @@
 
 use super::{Cache, Config};
 use crate::corefile::{Directive, Dispenser, Error};
+use crate::plugin::gotext::quote as go_quote;
 use crate::plugin::registry::only_once;
 use crate::plugin::{names, BlockSetup};
 use crate::plugins::Handler;
@@ -339,21 +340,6 @@ pub fn parse_duration(orig: &str) -> Result<i64, String> {
     }
     let t = total as i64;
     Ok(if neg { -t } else { t })
-}
-
-/// Go's `strconv.Quote` for the plain text Corefiles hold.
-fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// Go's `%q` of a byte: a quoted character literal.

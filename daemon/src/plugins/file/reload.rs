@@ -2,7 +2,8 @@
 //! interval the file is parsed again and the zone swapped in when its SOA
 //! serial changed. One thread per plugin instance serves all its zones.
 
-use super::{go_path_err, go_quote, LoadError, Slot, Zone};
+use super::{go_path_err, LoadError, Slot, Zone};
+use crate::plugin::gotext::quote as go_quote;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::Instant;

@@ -5,8 +5,9 @@
 //! the files, the properties, their errors) works on [`Spec`]s and is
 //! tested on its own.
 
-use super::{go_path_err, go_quote, File, Slot, Zone};
+use super::{go_path_err, File, Slot, Zone};
 use crate::corefile::{Directive, Dispenser, Error, Pos};
+use crate::plugin::gotext::quote as go_quote;
 use crate::plugin::Fallthrough;
 use crate::plugin::{duration, names, BlockSetup};
 use crate::plugins::Handler;

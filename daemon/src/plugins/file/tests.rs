@@ -744,7 +744,6 @@ fn reload_loads_a_file_that_appears_later() {
 
 #[test]
 fn go_helpers() {
-    assert_eq!(go_quote("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
     assert_eq!(go_clean("./db"), "db");
     assert_eq!(go_clean("/etc//coredns/../db"), "/etc/db");
     assert_eq!(go_clean("a/./b/"), "a/b");

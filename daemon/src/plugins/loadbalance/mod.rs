@@ -7,8 +7,9 @@
 mod weighted;
 
 use crate::corefile::{Directive, Dispenser, Error};
+use crate::plugin::gotext::quote as go_quote;
 use crate::plugin::{duration, Action, BlockSetup, Outcome, Request};
-use crate::plugins::acl::{go_quote, parse_cidr, Net};
+use crate::plugins::acl::{parse_cidr, Net};
 use crate::plugins::Handler;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, Record, RecordType};

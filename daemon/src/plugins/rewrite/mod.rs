@@ -18,7 +18,6 @@ pub use setup::setup;
 
 use crate::plugin::{client_write, Action, Outcome, Request};
 use hickory_proto::op::{Edns, Message, Query, ResponseCode};
-use hickory_proto::rr::Name;
 use rules::{Applied, Kind, Mode, Resp, Rule, Target};
 
 pub struct Rewrite {
@@ -204,27 +203,4 @@ fn undo_request_options(q: &mut Edns, rules: &[Resp]) {
     if let Some(e) = m.edns {
         *q = e;
     }
-}
-
-/// miekg's presentation form of a name, case kept: special characters
-/// escaped with a backslash, bytes outside printable ASCII as `\DDD`.
-pub(crate) fn text(name: &Name) -> String {
-    let mut s = String::with_capacity(name.len() + 1);
-    for label in name.iter() {
-        for &b in label {
-            match b {
-                b'.' | b' ' | b'\'' | b'@' | b';' | b'(' | b')' | b'"' | b'\\' => {
-                    s.push('\\');
-                    s.push(char::from(b));
-                }
-                b' '..=b'~' => s.push(char::from(b)),
-                _ => s.push_str(&format!("\\{b:03}")),
-            }
-        }
-        s.push('.');
-    }
-    if s.is_empty() {
-        s.push('.');
-    }
-    s
 }

@@ -449,7 +449,7 @@ fn var_data(req: &Request, v: Var) -> Option<Vec<u8>> {
         }
     };
     match v {
-        Var::Qname => Some(super::text(req.qname()).into_bytes()),
+        Var::Qname => Some(crate::plugin::names::text(req.qname()).into_bytes()),
         Var::Qtype => Some(u16::from(req.qtype()).to_be_bytes().to_vec()),
         Var::ClientIp => wire(req.src.ip()),
         Var::ServerIp => wire(req.local.ip()),
@@ -623,7 +623,7 @@ impl Resp {
 
 /// The rewritten name, when the rewrite changes it and gives a name.
 fn rewrite_name(n: &Name, rw: &Rw) -> Option<Name> {
-    let s = super::text(n);
+    let s = crate::plugin::names::text(n);
     let new = rw.rewrite(&s);
     if new == s {
         return None;

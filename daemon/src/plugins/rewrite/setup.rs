@@ -3,6 +3,7 @@
 
 use super::rules::{is_fqdn, Data, EdnsAction, Kind, Matcher, Mode, NameRule, Resp, Rule, Rw, Var};
 use crate::corefile::{Directive, Dispenser, Error};
+use crate::plugin::gotext::quote as go_quote;
 use crate::plugin::mnemonics;
 use crate::plugin::BlockSetup;
 use crate::plugins::Handler;
@@ -674,25 +675,4 @@ fn go_rune(c: u8) -> String {
     } else {
         format!("U+{c:04X}")
     }
-}
-
-/// Go's `%q` of a string (strconv.Quote) for the text CoreDNS quotes.
-pub(super) fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }

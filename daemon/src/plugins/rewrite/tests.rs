@@ -572,6 +572,9 @@ fn client_options_echoed_only_when_supported() {
 
 #[test]
 fn presentation_text_keeps_case() {
-    assert_eq!(text(&name("WWW.Example.org.")), "WWW.Example.org.");
-    assert_eq!(text(&Name::root()), ".");
+    assert_eq!(
+        crate::plugin::names::text(&name("WWW.Example.org.")),
+        "WWW.Example.org."
+    );
+    assert_eq!(crate::plugin::names::text(&Name::root()), ".");
 }

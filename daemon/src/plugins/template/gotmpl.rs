@@ -940,7 +940,7 @@ fn sprintf(format: &str, args: &[Value]) -> Result<String, String> {
             ('X', Value::Int(i)) => format!("{i:X}"),
             ('X', Value::Uint(u)) => format!("{u:X}"),
             ('x', Value::Str(s)) => s.bytes().map(|b| format!("{b:02x}")).collect(),
-            ('q', Value::Str(s)) => crate::plugins::acl::go_quote(s),
+            ('q', Value::Str(s)) => crate::plugin::gotext::quote(s),
             ('s' | 'v', v) => {
                 let mut s = String::new();
                 v.print(&mut s)?;

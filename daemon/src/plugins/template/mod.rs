@@ -306,7 +306,7 @@ fn parse_one(b: &BlockSetup, dir: &Directive) -> Result<Tmpl, Error> {
                     d.err(format!(
                         "error parsing extended DNS error code {}, strconv.ParseUint: parsing {}: {e}",
                         d.val(),
-                        crate::plugins::acl::go_quote(&args[0])
+                        crate::plugin::gotext::quote(&args[0])
                     ))
                 })?;
                 t.ederror = Some((code, args.get(1).cloned().unwrap_or_default()));
