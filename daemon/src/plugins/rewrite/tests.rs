@@ -1,6 +1,7 @@
 use super::rules::{ecs_data, is_domain_name};
 use super::setup::{parse_uint, ttl_range};
 use super::*;
+use hickory_proto::rr::Name;
 use crate::plugin::{BlockSetup, PluginError};
 use crate::plugins::testutil::request;
 use crate::plugins::Handler;
