@@ -253,6 +253,18 @@ fn prefixed(name: &str, e: Error) -> Error {
     }
 }
 
+/// For plugins that take no arguments: an argument error at the first one.
+pub fn no_args(directives: &[&Directive]) -> Result<(), Error> {
+    for dir in directives {
+        let mut d = crate::corefile::Dispenser::new(dir);
+        d.next();
+        if d.next_arg() {
+            return Err(d.arg_err());
+        }
+    }
+    Ok(())
+}
+
 /// CoreDNS's `plugin.ErrOnce`, at the second occurrence.
 pub fn only_once(directives: &[&Directive]) -> Result<(), Error> {
     match directives.get(1) {

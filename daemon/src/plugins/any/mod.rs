@@ -1,6 +1,6 @@
 //! any: answers ANY queries with RFC 8482's HINFO.
 
-use crate::corefile::{Directive, Dispenser, Error};
+use crate::corefile::{Directive, Error};
 use crate::plugin::{Action, BlockSetup, Outcome, Request};
 use crate::plugins::Handler;
 use hickory_proto::rr::rdata::HINFO;
@@ -27,11 +27,7 @@ impl Any {
 
 /// `any` takes no arguments.
 pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
-    let mut d = Dispenser::new(ds[0]);
-    d.next();
-    if d.next_arg() {
-        return Err(d.arg_err());
-    }
+    crate::plugin::registry::no_args(ds)?;
     b.add(Handler::Any(Any));
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! loop: detects a forwarding loop by sending itself a random HINFO probe
 //! after start-up; seeing it come back more than twice ends the process.
 
-use crate::corefile::{Directive, Dispenser, Error};
+use crate::corefile::{Directive, Error};
 use crate::plugin::{names, Action, BlockSetup, Request};
 use crate::plugins::Handler;
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
@@ -101,11 +101,7 @@ fn random_label() -> String {
 /// `loop` takes no arguments.
 pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
     crate::plugin::registry::only_once(ds)?;
-    let mut d = Dispenser::new(ds[0]);
-    d.next();
-    if d.next_arg() {
-        return Err(d.arg_err());
-    }
+    crate::plugin::registry::no_args(ds)?;
     let zone = b.origins.first().cloned().unwrap_or_else(|| ".".into());
     let qname = if zone == "." {
         format!("{}.{}.", random_label(), random_label())

@@ -1,7 +1,7 @@
 //! minimal: strips the authority and additional sections from positive
 //! answers (CoreDNS's minimal-responses).
 
-use crate::corefile::{Directive, Dispenser, Error};
+use crate::corefile::{Directive, Error};
 use crate::plugin::classify::{classify, Class, Kind};
 use crate::plugin::{BlockSetup, Outcome, PluginError, Request};
 use crate::plugins::Handler;
@@ -39,11 +39,7 @@ impl Minimal {
 
 /// `minimal` takes no arguments.
 pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
-    let mut d = Dispenser::new(ds[0]);
-    d.next();
-    if d.next_arg() {
-        return Err(d.arg_err());
-    }
+    crate::plugin::registry::no_args(ds)?;
     b.add(Handler::Minimal(Minimal));
     Ok(())
 }

@@ -1,12 +1,12 @@
 use super::rules::{ecs_data, is_domain_name};
 use super::setup::{parse_uint, ttl_range};
 use super::*;
-use hickory_proto::rr::Name;
 use crate::plugin::{BlockSetup, PluginError};
 use crate::plugins::testutil::request;
 use crate::plugins::Handler;
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_proto::rr::rdata::{A, CNAME, MX};
+use hickory_proto::rr::Name;
 use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
 
 /// Every directive of `text` (one block's body) set up as one handler;
