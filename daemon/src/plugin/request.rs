@@ -7,7 +7,6 @@ use std::any::Any;
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Instant;
 
 /// The transport a query arrived on.
@@ -41,11 +40,9 @@ pub struct Request {
     pub proto: Proto,
     /// The question name lowercased, fully qualified (CoreDNS's `state.Name()`).
     pub name: String,
-    /// The zone of the server block key that routed this query.
-    pub zone: Arc<str>,
     /// The listener's name in CoreDNS's form (`dns://:53`), the `server`
     /// label of metrics.
-    pub server: Arc<str>,
+    pub server: Rc<str>,
     /// When the query was read off the socket.
     pub start: Instant,
     /// The worker serving it.

@@ -151,7 +151,6 @@ pub(crate) mod testutil {
     use crate::plugin::{Proto, Request};
     use hickory_proto::op::{Message, MessageType, OpCode, Query};
     use hickory_proto::rr::{Name, RecordType};
-    use std::sync::Arc;
 
     /// The first directive of `text`, parsed as a Corefile block's body with
     /// the real parser; line numbers are those within `text`.
@@ -184,8 +183,7 @@ pub(crate) mod testutil {
             local: "192.0.2.53:53".parse().unwrap(),
             proto: Proto::Udp,
             name: name.to_ascii_lowercase(),
-            zone: Arc::from("."),
-            server: Arc::from("dns://:53"),
+            server: std::rc::Rc::from("dns://:53"),
             start: std::time::Instant::now(),
             worker: std::rc::Rc::new(crate::plugin::Worker::new(0)),
             deadline: None,

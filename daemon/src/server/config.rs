@@ -26,7 +26,6 @@ pub struct Block {
 
 /// Where a zone on a listener leads.
 pub struct Route {
-    pub zone: Arc<str>,
     pub block: Arc<Block>,
 }
 
@@ -193,7 +192,6 @@ pub fn build(blocks: &[ServerBlock], default_port: u16) -> Result<Config, Error>
                 l.zones.insert(
                     za.zone.clone(),
                     Route {
-                        zone: Arc::from(za.zone.as_str()),
                         block: Arc::clone(&block),
                     },
                 );

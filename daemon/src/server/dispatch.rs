@@ -21,11 +21,23 @@ use std::time::Instant;
 pub struct Dispatcher {
     config: Arc<Config>,
     worker: Rc<Worker>,
+    /// The listeners' names, this worker's own copies: a query takes one
+    /// without touching a reference count other workers share.
+    names: Vec<Rc<str>>,
+}
+
+fn names(config: &Config) -> Vec<Rc<str>> {
+    config
+        .listeners
+        .iter()
+        .map(|l| Rc::from(&*l.name))
+        .collect()
 }
 
 impl Dispatcher {
     pub fn new(config: Arc<Config>, index: usize) -> Self {
         Self {
+            names: names(&config),
             config,
             worker: Rc::new(Worker::new(index)),
         }
@@ -42,6 +54,7 @@ impl PacketHandler for Dispatcher {
     /// flight finish on the old one. Per-worker plugin state starts afresh,
     /// as it does in CoreDNS when a reload rebuilds the plugins.
     fn update(&mut self, config: Arc<Config>) {
+        self.names = names(&config);
         self.config = config;
         self.worker = Rc::new(self.worker.renewed());
     }
@@ -72,7 +85,7 @@ impl PacketHandler for Dispatcher {
                 return Handled::Reply;
             }
         };
-        serve(l, msg, p, &self.worker, out)
+        serve(l, msg, p, &self.worker, &self.names, out)
     }
 }
 
@@ -81,6 +94,7 @@ fn serve(
     msg: Message,
     p: &Packet<'_>,
     worker: &Rc<Worker>,
+    names: &[Rc<str>],
     out: &mut Vec<u8>,
 ) -> Handled {
     let proto = if p.tcp { Proto::Tcp } else { Proto::Udp };
@@ -118,8 +132,7 @@ fn serve(
         local: p.local,
         proto,
         name,
-        zone: Arc::clone(&route.zone),
-        server: Arc::clone(&l.name),
+        server: Rc::clone(&names[p.listener]),
         start,
         worker: Rc::clone(worker),
         deadline: route.block.cancel.map(|d| start + d),
