@@ -26,7 +26,8 @@ pub struct Block {
 
 /// Where a zone on a listener leads.
 pub struct Route {
-    pub block: Arc<Block>,
+    /// Index into `Config::blocks`.
+    pub block: usize,
 }
 
 /// One address and port, serving UDP and TCP.
@@ -44,6 +45,8 @@ pub struct Listener {
 
 pub struct Config {
     pub listeners: Vec<Listener>,
+    /// Every server block's chain; routes point here by index.
+    pub blocks: Vec<Arc<Block>>,
     /// Some block has `debug`.
     pub debug: bool,
     /// Some block has `reload`: how often to look for a changed Corefile.
@@ -112,6 +115,7 @@ fn socket_addr(h: &ListenHost, port: u16) -> SocketAddr {
 
 pub fn build(blocks: &[ServerBlock], default_port: u16) -> Result<Config, Error> {
     let mut listeners: Vec<Listener> = Vec::new();
+    let mut chains: Vec<Arc<Block>> = Vec::new();
     let mut debug = false;
     let mut reload: Option<Duration> = None;
     let mut on_start = Vec::new();
@@ -156,12 +160,13 @@ pub fn build(blocks: &[ServerBlock], default_port: u16) -> Result<Config, Error>
         let mut handlers = setup.into_handlers();
         crate::plugins::prometheus::link(&mut handlers);
         observe(&mut http, block_http, &addrs, &hosts, &handlers);
-        let block = Arc::new(Block {
+        let block = chains.len();
+        chains.push(Arc::new(Block {
             debug: block_debug,
             cancel,
             metadata,
             chain: Chain::new(handlers),
-        });
+        }));
         for (za, key) in &addrs {
             let sockets: Vec<SocketAddr> = if hosts.is_empty() {
                 vec![wildcard(za.port)]
@@ -189,17 +194,13 @@ pub fn build(blocks: &[ServerBlock], default_port: u16) -> Result<Config, Error>
                     ));
                 }
                 l.class_chaos |= class_chaos;
-                l.zones.insert(
-                    za.zone.clone(),
-                    Route {
-                        block: Arc::clone(&block),
-                    },
-                );
+                l.zones.insert(za.zone.clone(), Route { block });
             }
         }
     }
     Ok(Config {
         listeners,
+        blocks: chains,
         debug,
         reload,
         digest: digest_blocks(blocks),
