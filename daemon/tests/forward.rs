@@ -37,6 +37,8 @@ struct Upstream {
     mode: Arc<Mutex<Mode>>,
     /// (transport, lowercased question name, type) of what came in.
     log: Arc<Log>,
+    /// (source port, query ID) of each UDP query that came in.
+    udp_from: Arc<Mutex<Vec<(u16, u16)>>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -54,6 +56,7 @@ impl Upstream {
                 drop_probes: false,
             })),
             log: Arc::default(),
+            udp_from: Arc::default(),
             stop: Arc::default(),
         };
         let udp = UdpSocket::bind(("127.0.0.1", port)).expect("bind upstream udp");
@@ -62,6 +65,7 @@ impl Upstream {
         let tcp = TcpListener::bind(("127.0.0.1", port)).expect("bind upstream tcp");
         tcp.set_nonblocking(true).unwrap();
         let (mode, log, stop) = (u.mode.clone(), u.log.clone(), u.stop.clone());
+        let udp_from = u.udp_from.clone();
         thread::spawn(move || {
             let udp = Arc::new(udp);
             let mut buf = vec![0u8; 65535];
@@ -70,6 +74,12 @@ impl Upstream {
                     continue;
                 };
                 let q = buf[..n].to_vec();
+                if n >= 2 {
+                    udp_from
+                        .lock()
+                        .unwrap()
+                        .push((from.port(), u16::from_be_bytes([q[0], q[1]])));
+                }
                 let (udp, mode, log) = (udp.clone(), mode.clone(), log.clone());
                 thread::spawn(move || {
                     for r in respond(&q, "udp", &mode, &log) {
@@ -623,4 +633,29 @@ fn host_name_upstream_resolved_with_resolver() {
     let q = up.queries();
     assert_eq!(q[0], ("udp", "upstream.example.".to_string()));
     assert_eq!(q.last().unwrap(), &("udp", "h.example.".to_string()));
+}
+
+#[test]
+fn every_udp_exchange_has_its_own_source_port_and_id() {
+    let up = Upstream::start([10, 0, 0, 8]);
+    let s = Server::start(
+        &format!(".:{{PORT}} {{\n    forward . {}\n}}\n", up.addr()),
+        &[],
+    );
+    for i in 0..8 {
+        assert_eq!(
+            ips(&s.udp(&format!("q{i}.example."), RecordType::A)),
+            ["10.0.0.8"]
+        );
+    }
+    let seen = up.udp_from.lock().unwrap().clone();
+    let queries: Vec<&(u16, u16)> = seen.iter().collect();
+    assert!(queries.len() >= 8, "{seen:?}");
+    let ports: std::collections::HashSet<u16> = queries.iter().map(|(p, _)| *p).collect();
+    let ids: std::collections::HashSet<u16> = queries.iter().map(|(_, id)| *id).collect();
+    assert!(
+        ports.len() >= queries.len() - 1,
+        "source ports reused: {seen:?}"
+    );
+    assert!(ids.len() >= queries.len() - 1, "IDs reused: {seen:?}");
 }

@@ -296,9 +296,15 @@ pub async fn lookup(
     let question = Question::of(&wire);
 
     let t = p.transport;
-    let taken = req
-        .worker
-        .state(pool_slot, &new_pool, |pool| pool.take(p.index, t, p.limits));
+    // UDP gets a new socket, so a new random source port, for every
+    // exchange: together with the random ID that is what makes a spoofed
+    // reply hard to land. TCP and TLS connections are reused.
+    let taken = if t == Transport::Udp {
+        None
+    } else {
+        req.worker
+            .state(pool_slot, &new_pool, |pool| pool.take(p.index, t, p.limits))
+    };
     let labels = [up.proxy_name, up.addr_text.as_str(), t.label()];
     let (mut conn, cached, created) = match taken {
         Some((c, created)) => {
@@ -404,9 +410,11 @@ pub async fn lookup(
         }
         break Message::from_bytes(&got).map_err(|e| ExError::Other(format!("dns: {e}")))?;
     };
-    req.worker.state(pool_slot, &new_pool, |pool| {
-        pool.put(p.index, t, conn, created, p.limits)
-    });
+    if t != Transport::Udp {
+        req.worker.state(pool_slot, &new_pool, |pool| {
+            pool.put(p.index, t, conn, created, p.limits)
+        });
+    }
     Ok(reply)
 }
 
