@@ -92,7 +92,9 @@ fn serve(
             wire_len: p.data.len(),
             start: Instant::now(),
         };
-        dropped(&d, &msg, rcode, worker, out)
+        let handled = dropped(&d, &msg, rcode, worker, out);
+        edns::mirror_small_udp_size(out, edns::raw_udp_size(p.data));
+        handled
     };
     let Some(q) = msg.queries.first() else {
         return drop(ResponseCode::ServFail, out);
@@ -126,8 +128,9 @@ fn serve(
         metadata: route.block.metadata.then(Metadata::default),
         stash: Default::default(),
     };
+    let udp_size = edns::raw_udp_size(p.data);
     let mut fut: Pin<Box<dyn Future<Output = Option<Vec<u8>>>>> =
-        Box::pin(run_chain(Arc::clone(&route.block), req));
+        Box::pin(run_chain(Arc::clone(&route.block), req, udp_size));
     // Most chains never wait: poll once here and answer at once; only a
     // chain that waits on the network goes to the worker's task queue.
     let mut cx = Context::from_waker(Waker::noop());
@@ -152,7 +155,7 @@ fn sent(ok: bool) -> Handled {
 
 /// Runs a block's chain for one query and encodes what it answers. A panic
 /// in a plugin is answered SERVFAIL and logged, unless the block has `debug`.
-async fn run_chain(block: Arc<Block>, mut req: Request) -> Option<Vec<u8>> {
+async fn run_chain(block: Arc<Block>, mut req: Request, udp_size: Option<u16>) -> Option<Vec<u8>> {
     let outcome = if block.debug {
         block.chain.serve(&mut req).await
     } else {
@@ -195,6 +198,7 @@ async fn run_chain(block: Arc<Block>, mut req: Request) -> Option<Vec<u8>> {
     edns::size_and_do(&req.msg, &mut reply);
     let mut out = Vec::with_capacity(512);
     edns::encode_fitting(&mut reply, req.size(), &mut out).ok()?;
+    edns::mirror_small_udp_size(&mut out, udp_size);
     Some(out)
 }
 
