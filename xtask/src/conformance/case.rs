@@ -109,7 +109,7 @@ pub fn load(dir: &Path) -> Result<Case> {
         let l = parse_line(line).with_context(at)?;
         case.steps.push(Step::Query(Box::new(l)));
     }
-    if case.known.is_some() && !case.known.as_deref().is_some_and(|k| !k.is_empty()) {
+    if case.known.as_deref() == Some("") {
         bail!("{}: `known:` needs a reason", case.name);
     }
     Ok(case)

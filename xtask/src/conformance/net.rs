@@ -88,8 +88,14 @@ impl Proc {
                     qclass: 1,
                     ..Default::default()
                 };
-                udp_exchange(&q.encode(1)?, &[loopback(port)], Duration::from_millis(200))
-                    .is_ok_and(|r| r[0].is_ok())
+                let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
+                udp_exchange(
+                    &sock,
+                    &q.encode(1)?,
+                    &[loopback(port)],
+                    Duration::from_millis(200),
+                )
+                .is_ok_and(|r| r[0].is_ok())
             } else {
                 TcpStream::connect_timeout(&loopback(port), Duration::from_millis(200)).is_ok()
             };
@@ -115,10 +121,16 @@ impl Drop for Proc {
 
 pub type Reply = std::result::Result<Vec<u8>, String>;
 
-/// Sends `msg` to each server in turn from one UDP socket (so that every
-/// server sees the same client address and port) and returns each reply.
-pub fn udp_exchange(msg: &[u8], to: &[SocketAddr], timeout: Duration) -> Result<Vec<Reply>> {
-    let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
+/// Sends `msg` to each server in turn from `sock` (one socket for a whole
+/// case, so that every server sees the same client address and port, and
+/// a server with per-worker state sees every query on one worker) and
+/// returns each reply.
+pub fn udp_exchange(
+    sock: &UdpSocket,
+    msg: &[u8],
+    to: &[SocketAddr],
+    timeout: Duration,
+) -> Result<Vec<Reply>> {
     let id = [msg[0], msg[1]];
     let mut out = Vec::new();
     for &addr in to {
