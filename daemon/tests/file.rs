@@ -189,3 +189,17 @@ fn minimal_drops_authority_and_additional_from_positive_answers() {
     let m = full.udp("example.org.", RecordType::MX);
     assert!(!m.additionals.is_empty());
 }
+
+/// CoreDNS's file plugin answers REFUSED, not NextOrFailure's SERVFAIL,
+/// for a name outside its zones when no plugin follows it (here the name
+/// was rewritten out of the zone).
+#[test]
+fn names_outside_the_zones_are_refused_when_file_is_last() {
+    let s = Server::start(
+        ".:{PORT} {\n    rewrite name suffix .example.org .example.com\n    file db.example.org example.org\n}\n",
+        &[("db.example.org", ZONE)],
+    );
+    for m in s.both("www.example.org.", RecordType::A) {
+        assert_eq!(m.metadata.response_code, ResponseCode::Refused, "{m:?}");
+    }
+}

@@ -1,6 +1,7 @@
 //! Project chores: `cargo xtask test` (the README's test command) and
 //! `cargo xtask fuzz`. Each installs what it needs first.
 
+mod conformance;
 mod coredns;
 
 use anyhow::{bail, Context, Result};
@@ -12,6 +13,7 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   test                 formatting, clippy (-D warnings) and every test of the workspace
   fuzz [--seconds N]   run each cargo-fuzz target for N seconds (default 60; needs nightly)
+  conformance [NAME]   answer like CoreDNS: every case of tests/conformance/ (or those whose name holds NAME)
   coredns              build CoreDNS (pinned version) once from the Go module proxy; print its path
 ";
 
@@ -109,7 +111,12 @@ fn test() -> Result<()> {
     if failed > 0 {
         bail!("{failed} tests failed");
     }
-    Ok(())
+    if have("go") {
+        conformance::main(&[])
+    } else {
+        println!("SKIPPED conformance: go not installed");
+        Ok(())
+    }
 }
 
 /// The number before `word` in a `test result:` line's `; `-separated parts.
@@ -197,6 +204,7 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("test") => test(),
         Some("fuzz") => fuzz(&args[1..]),
+        Some("conformance") => conformance::main(&args[1..]),
         Some("coredns") => {
             println!("{}", coredns::binary()?.display());
             Ok(())

@@ -43,6 +43,14 @@ impl Chain {
                 }
             }
         }
+        if outcome.is_none() {
+            if let Some(h) = self.handlers.last() {
+                outcome = h.last_in_chain(req).map(|mut o| {
+                    o.plugin = Some(h.name());
+                    o
+                });
+            }
+        }
         let mut outcome = outcome.unwrap_or_else(|| {
             // CoreDNS's NextOrFailure: the last plugin passed the query on
             // with nothing after it.

@@ -85,6 +85,18 @@ impl Handler {
         }
     }
 
+    /// The answer of a plugin that passed the query on with nothing after
+    /// it, where CoreDNS does not answer NextOrFailure's SERVFAIL: `file`
+    /// with no zone for the name answers REFUSED (it is authoritative).
+    pub fn last_in_chain(&self, req: &Request) -> Option<Outcome> {
+        match self {
+            Handler::File(p) if !p.serves(&req.name) => {
+                Some(Outcome::rcode(hickory_proto::op::ResponseCode::Refused))
+            }
+            _ => None,
+        }
+    }
+
     pub fn query(&self, req: &mut Request) -> Action {
         match self {
             Handler::Acl(p) => p.query(req),

@@ -123,7 +123,9 @@ fn serve(
             wire_len: p.data.len(),
             start: Instant::now(),
         };
-        dropped(&d, &msg, rcode, worker, out)
+        let handled = dropped(&d, &msg, rcode, worker, out);
+        edns::mirror_small_udp_size(out, edns::raw_udp_size(p.data));
+        handled
     };
     let Some(q) = msg.queries.first() else {
         return drop(ResponseCode::ServFail, out);
@@ -157,8 +159,9 @@ fn serve(
         metadata: block.metadata.then(Metadata::default),
         stash: Default::default(),
     };
+    let udp_size = edns::raw_udp_size(p.data);
     let mut fut: Pin<Box<dyn Future<Output = Option<Vec<u8>>>>> =
-        Box::pin(run_chain(Rc::clone(block), req));
+        Box::pin(run_chain(Rc::clone(block), req, udp_size));
     // Most chains never wait: poll once here and answer at once; only a
     // chain that waits on the network goes to the worker's task queue.
     let mut cx = Context::from_waker(Waker::noop());
@@ -183,7 +186,7 @@ fn sent(ok: bool) -> Handled {
 
 /// Runs a block's chain for one query and encodes what it answers. A panic
 /// in a plugin is answered SERVFAIL and logged, unless the block has `debug`.
-async fn run_chain(block: BlockRef, mut req: Request) -> Option<Vec<u8>> {
+async fn run_chain(block: BlockRef, mut req: Request, udp_size: Option<u16>) -> Option<Vec<u8>> {
     let outcome = if block.debug {
         block.chain.serve(&mut req).await
     } else {
@@ -226,6 +229,7 @@ async fn run_chain(block: BlockRef, mut req: Request) -> Option<Vec<u8>> {
     edns::size_and_do(&req.msg, &mut reply);
     let mut out = Vec::with_capacity(512);
     edns::encode_fitting(&mut reply, req.size(), &mut out).ok()?;
+    edns::mirror_small_udp_size(&mut out, udp_size);
     Some(out)
 }
 

@@ -110,6 +110,65 @@ pub fn encode_fitting(
     Ok(())
 }
 
+/// Skips a name at `p` (labels, ending in the root or a pointer).
+fn skip_name(b: &[u8], mut p: usize) -> Option<usize> {
+    loop {
+        let len = *b.get(p)?;
+        match len & 0xC0 {
+            0xC0 => return Some(p + 2),
+            0x00 if len == 0 => return Some(p + 1),
+            0x00 => p += 1 + usize::from(len),
+            _ => return None,
+        }
+    }
+}
+
+/// Where the OPT record's CLASS field (the UDP size) sits in a message on
+/// the wire, if it has one in its additional section.
+fn opt_class_offset(b: &[u8]) -> Option<usize> {
+    let count = |i: usize| -> Option<usize> {
+        Some(usize::from(u16::from_be_bytes([
+            *b.get(i)?,
+            *b.get(i + 1)?,
+        ])))
+    };
+    let counts = [count(4)?, count(6)?, count(8)?, count(10)?];
+    let mut p = 12;
+    for _ in 0..counts[0] {
+        p = skip_name(b, p)? + 4;
+    }
+    for (section, &n) in counts.iter().enumerate().skip(1) {
+        for _ in 0..n {
+            p = skip_name(b, p)?;
+            let rtype = u16::from_be_bytes([*b.get(p)?, *b.get(p + 1)?]);
+            if section == 3 && rtype == 41 {
+                return (p + 4 <= b.len()).then_some(p + 2);
+            }
+            p += 10 + count(p + 8)?;
+        }
+    }
+    None
+}
+
+/// The UDP size in the client's OPT exactly as sent (hickory raises values
+/// under 512 to 512 when it parses).
+pub fn raw_udp_size(query: &[u8]) -> Option<u16> {
+    let p = opt_class_offset(query)?;
+    Some(u16::from_be_bytes([query[p], query[p + 1]]))
+}
+
+/// CoreDNS's SizeAndDo copies the client's UDP size into the reply's OPT as
+/// it is, even under 512 (it still truncates at 512): puts `size` back
+/// into an encoded reply whose OPT was given the client's size.
+pub fn mirror_small_udp_size(reply: &mut [u8], size: Option<u16>) {
+    let Some(size) = size.filter(|s| *s < 512) else {
+        return;
+    };
+    if let Some(p) = opt_class_offset(reply) {
+        reply[p..p + 2].copy_from_slice(&size.to_be_bytes());
+    }
+}
+
 fn encode(m: &Message, out: &mut Vec<u8>) -> Result<(), hickory_proto::ProtoError> {
     out.clear();
     let mut enc = BinEncoder::new(out);
@@ -118,6 +177,23 @@ fn encode(m: &Message, out: &mut Vec<u8>) -> Result<(), hickory_proto::ProtoErro
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn small_udp_sizes_are_mirrored_as_sent() {
+        // Query example.org. A with an OPT of size 100 and DO.
+        let mut q = vec![0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1];
+        q.extend_from_slice(b"\x07example\x03org\x00\x00\x01\x00\x01");
+        q.extend_from_slice(&[0, 0, 41, 0, 100, 0, 0, 0x80, 0, 0, 0]);
+        assert_eq!(super::raw_udp_size(&q), Some(100));
+        let mut r = q.clone();
+        r[13 + 16 + 3] = 2; // as hickory writes it: 512
+        r[13 + 16 + 4] = 0;
+        super::mirror_small_udp_size(&mut r, Some(100));
+        assert_eq!(r, q);
+        super::mirror_small_udp_size(&mut r, Some(1232));
+        assert_eq!(r, q);
+        assert_eq!(super::raw_udp_size(&q[..q.len() - 11]), None);
+    }
+
     use super::*;
     use hickory_proto::op::{MessageType, OpCode, Query};
     use hickory_proto::rr::rdata::opt::EdnsOption;

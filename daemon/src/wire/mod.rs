@@ -97,13 +97,14 @@ pub fn accept(h: &Header) -> Accept {
     Accept::Accept
 }
 
-/// A header-only reply, as miekg writes for rejected messages: the ID,
-/// opcode and (for standard queries) RD and CD copied, QR set, no records.
+/// A header-only reply, as miekg writes for rejected messages: the
+/// request's header with QR set and AA and Z cleared (TC, RD, RA, AD and
+/// CD stay as the client sent them), the opcode kept for NOTIMP and QUERY
+/// otherwise (SetRcodeFormatError), no records.
 pub fn header_reply(h: &Header, rcode: u8, out: &mut Vec<u8>) {
-    let mut flags = 0x8000 | (u16::from(h.opcode()) << 11) | u16::from(rcode & 0xF);
-    if h.opcode() == OPCODE_QUERY {
-        flags |= h.flags & (0x0100 | 0x0010);
-    }
+    let opcode = if rcode == 4 { h.opcode() } else { OPCODE_QUERY };
+    let kept = h.flags & (0x0200 | 0x0100 | 0x0080 | 0x0020 | 0x0010);
+    let flags = 0x8000 | (u16::from(opcode) << 11) | kept | u16::from(rcode & 0xF);
     out.clear();
     out.extend_from_slice(&h.id.to_be_bytes());
     out.extend_from_slice(&flags.to_be_bytes());
@@ -253,5 +254,19 @@ mod tests {
         let mut out = Vec::new();
         header_reply(&h, 1, &mut out);
         assert_eq!(out, [0xBE, 0xEF, 0x81, 0x11, 0, 0, 0, 0, 0, 0, 0, 0]);
+        // NOTIMP keeps the opcode and the client's RD, AD and CD; AA and Z go.
+        let h = Header {
+            flags: (5 << 11) | 0x0400 | 0x0100 | 0x0040 | 0x0020 | 0x0010,
+            ..h
+        };
+        header_reply(&h, 4, &mut out);
+        assert_eq!(&out[2..4], [0xA9, 0x34]);
+        // FORMERR answers with opcode QUERY whatever the client sent.
+        let h = Header {
+            flags: (4 << 11) | 0x0100,
+            ..h
+        };
+        header_reply(&h, 1, &mut out);
+        assert_eq!(&out[2..4], [0x81, 0x01]);
     }
 }

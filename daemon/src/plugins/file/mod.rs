@@ -91,6 +91,11 @@ impl File {
             .map(|s| &**s)
     }
 
+    /// Whether one of the plugin's zones holds `qname`.
+    pub fn serves(&self, qname: &str) -> bool {
+        self.slot(qname).is_some()
+    }
+
     pub fn query(&self, req: &mut Request) -> Action {
         let Some(slot) = self.slot(&req.name) else {
             return Action::Next;
