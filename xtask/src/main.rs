@@ -1,6 +1,7 @@
 //! Project chores: `cargo xtask test` (the README's test command) and
 //! `cargo xtask fuzz`. Each installs what it needs first.
 
+mod bench;
 mod coredns;
 
 use anyhow::{bail, Context, Result};
@@ -197,6 +198,7 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("test") => test(),
         Some("fuzz") => fuzz(&args[1..]),
+        Some("bench") => bench::main(&args[1..]),
         Some("coredns") => {
             println!("{}", coredns::binary()?.display());
             Ok(())
