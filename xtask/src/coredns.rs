@@ -9,15 +9,24 @@ pub const VERSION: &str = "v1.14.7";
 
 /// target/coredns-VERSION/coredns, built on first use.
 pub fn binary() -> Result<PathBuf> {
-    let dir = crate::root().join("target").join(format!("coredns-{VERSION}"));
+    let dir = crate::root()
+        .join("target")
+        .join(format!("coredns-{VERSION}"));
     let bin = dir.join("coredns");
     if bin.is_file() {
         return Ok(bin);
     }
-    if !Command::new("go").arg("version").output().is_ok_and(|o| o.status.success()) {
+    if !Command::new("go")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
         bail!("Go is not installed: CoreDNS {VERSION} is built from the Go module proxy with `go install`");
     }
-    eprintln!("xtask: building CoreDNS {VERSION} (once; cached in {})", dir.display());
+    eprintln!(
+        "xtask: building CoreDNS {VERSION} (once; cached in {})",
+        dir.display()
+    );
     std::fs::create_dir_all(&dir)?;
     let status = Command::new("go")
         .args(["install", &format!("github.com/coredns/coredns@{VERSION}")])
