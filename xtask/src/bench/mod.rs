@@ -218,8 +218,11 @@ pub fn main(args: &[String]) -> Result<()> {
             rig::check_interrupted()?;
             upstream.check_alive()?;
             eprintln!("bench: [{}] {} ...", sc.name, server.label());
-            let row = run_one(sc, server, &bins, &work, &xdp, &rig, &load, &q.probe)
-                .with_context(|| format!("scenario {}, server {}", sc.name, server.label()))?;
+            let row = run_one(sc, server, &bins, &work, &xdp, &rig, &load, &q.probe);
+            // Ctrl-C reaches the generators too; say so rather than that they failed.
+            rig::check_interrupted()?;
+            let row =
+                row.with_context(|| format!("scenario {}, server {}", sc.name, server.label()))?;
             eprintln!("bench: [{}] {}", sc.name, report::one_line(&row));
             rows.push(row);
         }
