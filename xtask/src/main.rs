@@ -1,6 +1,7 @@
 //! Project chores: `cargo xtask test` (the README's test command) and
 //! `cargo xtask fuzz`. Each installs what it needs first.
 
+mod bench;
 mod conformance;
 mod coredns;
 
@@ -15,6 +16,9 @@ commands:
   fuzz [--seconds N]   run each cargo-fuzz target for N seconds (default 60; needs nightly)
   conformance [NAME]   answer like CoreDNS: every case of tests/conformance/ (or those whose name holds NAME)
   coredns              build CoreDNS (pinned version) once from the Go module proxy; print its path
+  bench [--quick] [--scenario LIST] [--servers LIST]
+                       ferrodns against CoreDNS, unbound, dnsdist and two bare reflectors
+                       (needs root: network namespaces, XDP); results in bench/results/
 ";
 
 pub(crate) fn root() -> PathBuf {
@@ -204,6 +208,7 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("test") => test(),
         Some("fuzz") => fuzz(&args[1..]),
+        Some("bench") => bench::main(&args[1..]),
         Some("conformance") => conformance::main(&args[1..]),
         Some("coredns") => {
             println!("{}", coredns::binary()?.display());

@@ -1,0 +1,220 @@
+//! One server under load: kxdpgun at full rate (with CPU readings around it),
+//! dnsperf, and the project's generator at a fixed rate for latency.
+
+use super::rig::{
+    self, in_ns, run_bounded, CLIENT_CORE, CLIENT_IF, CLIENT_IP, CLIENT_NS, SERVER_IP,
+};
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+pub struct Load<'a> {
+    pub queries: &'a Path,
+    pub seconds: u64,
+    pub latency_seconds: u64,
+    pub latency_rate: u64,
+    pub server_mac: &'a str,
+    pub bench_bin: &'a Path,
+}
+
+fn client(program: &str, args: &[String]) -> Command {
+    in_ns(CLIENT_NS, CLIENT_CORE, Path::new(program), args)
+}
+
+/// The number after `label` up to the next space (or before `(`).
+fn number_after(text: &str, label: &str) -> Option<f64> {
+    let at = text.find(label)? + label.len();
+    text[at..]
+        .split_whitespace()
+        .next()?
+        .trim_start_matches('(')
+        .trim_end_matches('%')
+        .trim_end_matches(')')
+        .parse()
+        .ok()
+}
+
+/// kxdpgun at its full rate; the server's and the machine's CPU around it.
+pub fn kxdpgun(load: &Load, server_pid: Option<u32>) -> Result<Value> {
+    let args: Vec<String> = [
+        "-t",
+        &load.seconds.to_string(),
+        "-Q",
+        "10000000",
+        "-F",
+        CLIENT_CORE,
+        "-i",
+        &load.queries.to_string_lossy(),
+        "-I",
+        CLIENT_IF,
+        "-l",
+        CLIENT_IP,
+        "-R",
+        load.server_mac,
+        SERVER_IP,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let cpu0 = server_pid.map(rig::proc_cpu_s);
+    let (box0, cores0) = rig::box_busy_s();
+    let t0 = std::time::Instant::now();
+    let (ok, out) = run_bounded(
+        "kxdpgun",
+        client("kxdpgun", &args),
+        Duration::from_secs(load.seconds + 20),
+    )?;
+    let (box1, cores1) = rig::box_busy_s();
+    let cpu1 = server_pid.map(rig::proc_cpu_s);
+    // kxdpgun starts up and waits for late replies around its `-t` seconds:
+    // CPU shares are over the whole time it ran.
+    let wall = t0.elapsed().as_secs_f64();
+    // Every packet's at the server has left by now: kxdpgun waits for late
+    // replies before it exits.
+    if !ok {
+        bail!("kxdpgun failed:\n{out}");
+    }
+    let sent = number_after(&out, "total queries:").context(format!("kxdpgun output:\n{out}"))?;
+    let replies = number_after(&out, "total replies:").unwrap_or(0.0);
+    let secs = load.seconds as f64;
+    let server_cpu = match (cpu0, cpu1) {
+        (Some(a), Some(b)) => Some(b - a),
+        _ => None,
+    };
+    let core = |v: &[f64]| v.get(1).copied().unwrap_or(0.0);
+    Ok(json!({
+        "sent": sent,
+        "answered": replies,
+        "offered_qps": sent / secs,
+        "answered_qps": replies / secs,
+        "answered_pct": if sent > 0.0 { 100.0 * replies / sent } else { 0.0 },
+        "server_cpu_s": server_cpu,
+        "cpu_s_per_million": server_cpu.filter(|_| replies > 0.0).map(|c| c * 1e6 / replies),
+        "wall_s": wall,
+        "box_busy_cores": (box1 - box0) / wall,
+        "server_core_busy": (core(&cores1) - core(&cores0)) / wall,
+        "client_core_busy": (cores1.first().unwrap_or(&0.0) - cores0.first().unwrap_or(&0.0)) / wall,
+    }))
+}
+
+pub fn dnsperf(load: &Load) -> Result<Value> {
+    let args: Vec<String> = [
+        "-s",
+        SERVER_IP,
+        "-d",
+        &load.queries.to_string_lossy(),
+        "-l",
+        &load.seconds.to_string(),
+        "-c",
+        "1",
+        "-T",
+        "1",
+        "-q",
+        "1000",
+        "-t",
+        "1",
+        "-O",
+        "suppress=timeout,unexpected",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let (ok, out) = run_bounded(
+        "dnsperf",
+        client("dnsperf", &args),
+        Duration::from_secs(load.seconds + 20),
+    )?;
+    if !ok {
+        bail!("dnsperf failed:\n{out}");
+    }
+    let qps =
+        number_after(&out, "Queries per second:").context(format!("dnsperf output:\n{out}"))?;
+    let sent = number_after(&out, "Queries sent:").unwrap_or(0.0);
+    let done = number_after(&out, "Queries completed:").unwrap_or(0.0);
+    Ok(json!({
+        "answered_qps": qps,
+        "sent": sent,
+        "answered": done,
+        "answered_pct": if sent > 0.0 { 100.0 * done / sent } else { 0.0 },
+    }))
+}
+
+/// The project's generator: open loop at `rate` queries/s for `seconds`.
+pub fn generator(load: &Load, rate: u64, seconds: f64, json_out: &Path) -> Result<Value> {
+    let args: Vec<String> = [
+        "gen",
+        "--server",
+        &format!("{SERVER_IP}:53"),
+        "--queries",
+        &load.queries.to_string_lossy(),
+        "--duration",
+        &seconds.to_string(),
+        "--rate",
+        &rate.to_string(),
+        "--json",
+        &json_out.to_string_lossy(),
+        "--quiet",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let (ok, out) = run_bounded(
+        "ferrodns-bench-gen",
+        in_ns(CLIENT_NS, CLIENT_CORE, load.bench_bin, &args),
+        Duration::from_secs_f64(seconds + 20.0),
+    )?;
+    if !ok {
+        bail!("the generator failed:\n{out}");
+    }
+    let text = std::fs::read_to_string(json_out)
+        .with_context(|| format!("read {}", json_out.display()))?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+/// Asks `name A` of the server until a NOERROR answer comes, or `limit` passes.
+pub fn wait_ready(
+    ns: &str,
+    addr: &str,
+    port: u16,
+    name: &str,
+    limit: Duration,
+    mut alive: impl FnMut() -> Result<()>,
+) -> Result<()> {
+    let end = std::time::Instant::now() + limit;
+    let mut last = String::new();
+    while std::time::Instant::now() < end {
+        alive()?;
+        let out = Command::new("ip")
+            .args(["netns", "exec", ns, "kdig"])
+            .arg(format!("@{addr}"))
+            .args(["-p", &port.to_string(), "+timeout=1", "+retry=0", name, "A"])
+            .output()
+            .context("run kdig")?;
+        last = String::from_utf8_lossy(&out.stdout).into_owned();
+        if last.contains("status: NOERROR") {
+            return Ok(());
+        }
+        rig::sleep(Duration::from_millis(200))?;
+    }
+    bail!(
+        "no NOERROR answer to `{name} A` from {addr}:{port} within {}s; last reply:\n{last}",
+        limit.as_secs()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::number_after;
+
+    #[test]
+    fn reads_tool_output() {
+        let kx = "total queries:     1808290 (602763 pps)\ntotal replies:     1808290 (602763 pps) (100%)\n";
+        assert_eq!(number_after(kx, "total queries:"), Some(1808290.0));
+        assert_eq!(number_after(kx, "total replies:"), Some(1808290.0));
+        let dp = "  Queries completed:    255732 (99.67%)\n  Queries per second:   85217.184992\n";
+        assert_eq!(number_after(dp, "Queries completed:"), Some(255732.0));
+        assert_eq!(number_after(dp, "Queries per second:"), Some(85217.184992));
+    }
+}

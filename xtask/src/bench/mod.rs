@@ -1,0 +1,435 @@
+//! `cargo xtask bench`: ferrodns against CoreDNS, unbound, dnsdist and two
+//! bare reflectors (the hardware's limits), on the rig of
+//! shared/BENCHMARKING.md. See docs/benchmarks.md for the method.
+
+mod measure;
+mod report;
+mod rig;
+mod setup;
+
+use anyhow::{bail, Context, Result};
+use measure::Load;
+use rig::{in_ns, Proc, Rig, CLIENT_NS, SERVER_CORE, SERVER_IP, SERVER_NS};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+pub const USAGE: &str = "  bench [--quick] [--scenario NAME[,NAME]] [--servers LIST]
+                       ferrodns vs CoreDNS, unbound, dnsdist and bare reflectors in two
+                       network namespaces (root); scenarios cache, zipf, forward, auth;
+                       servers ferrodns, coredns, unbound, dnsdist, reflect-socket,
+                       reflect-xdp; results in bench/results/, docs/benchmarks.md
+";
+
+pub struct Scenario {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub queries: &'static str,
+    /// Send every name once before measuring, to fill caches.
+    pub warm: bool,
+}
+
+pub const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "cache",
+        about: "cache hits: 10,000 names, every answer from the cache (warmed first)",
+        queries: "cache.q",
+        warm: true,
+    },
+    Scenario {
+        name: "zipf",
+        about: "Zipf(1.0) mix over 1,000,000 names, 100,000-entry cache, local authoritative upstream",
+        queries: "zipf.q",
+        warm: true,
+    },
+    Scenario {
+        name: "forward",
+        about: "forward only: no cache, every query a miss to the local upstream (TTL 0 answers)",
+        queries: "fwd.q",
+        warm: false,
+    },
+    Scenario {
+        name: "auth",
+        about: "authoritative: a 10,000-record zone served by `file` (unbound: auth-zone; dnsdist: packet cache in front of the upstream)",
+        queries: "auth.q",
+        warm: true,
+    },
+];
+
+#[derive(Clone, Copy, PartialEq)]
+pub enum Server {
+    Ferrodns,
+    CoreDns,
+    Unbound,
+    Dnsdist,
+    ReflectSocket,
+    ReflectXdp,
+}
+
+pub const SERVERS: &[Server] = &[
+    Server::Ferrodns,
+    Server::CoreDns,
+    Server::Unbound,
+    Server::Dnsdist,
+    Server::ReflectSocket,
+    Server::ReflectXdp,
+];
+
+impl Server {
+    pub fn id(self) -> &'static str {
+        match self {
+            Server::Ferrodns => "ferrodns",
+            Server::CoreDns => "coredns",
+            Server::Unbound => "unbound",
+            Server::Dnsdist => "dnsdist",
+            Server::ReflectSocket => "reflect-socket",
+            Server::ReflectXdp => "reflect-xdp",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Server::Ferrodns => "ferrodns",
+            Server::CoreDns => "CoreDNS",
+            Server::Unbound => "unbound",
+            Server::Dnsdist => "dnsdist",
+            Server::ReflectSocket => "socket reflector",
+            Server::ReflectXdp => "XDP reflector",
+        }
+    }
+}
+
+struct Opts {
+    quick: bool,
+    scenarios: Vec<&'static Scenario>,
+    servers: Vec<Server>,
+}
+
+fn parse(args: &[String]) -> Result<Opts> {
+    let mut o = Opts {
+        quick: false,
+        scenarios: SCENARIOS.iter().collect(),
+        servers: SERVERS.to_vec(),
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--quick" => o.quick = true,
+            "--scenario" => {
+                let v = it.next().context("--scenario takes a name")?;
+                o.scenarios = v
+                    .split(',')
+                    .map(|n| {
+                        SCENARIOS.iter().find(|s| s.name == n).with_context(|| {
+                            format!("unknown scenario {n:?}: cache, zipf, forward or auth")
+                        })
+                    })
+                    .collect::<Result<_>>()?;
+            }
+            "--servers" => {
+                let v = it.next().context("--servers takes a list")?;
+                o.servers = v
+                    .split(',')
+                    .map(|n| {
+                        SERVERS
+                            .iter()
+                            .copied()
+                            .find(|s| s.id() == n.to_lowercase())
+                            .with_context(|| {
+                                format!(
+                                    "unknown server {n:?}: {}",
+                                    SERVERS
+                                        .iter()
+                                        .map(|s| s.id())
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                )
+                            })
+                    })
+                    .collect::<Result<_>>()?;
+            }
+            other => bail!("unknown bench option {other:?}\nusage:\n{USAGE}"),
+        }
+    }
+    Ok(o)
+}
+
+pub fn main(args: &[String]) -> Result<()> {
+    let opts = parse(args)?;
+    // SAFETY: getuid has no preconditions.
+    if unsafe { libc::getuid() } != 0 {
+        bail!("cargo xtask bench needs root: it creates network namespaces and loads XDP programs");
+    }
+    rig::catch_signals();
+    setup::packages()?;
+    let bins = setup::binaries()?;
+    let work = crate::root().join("target/bench");
+    setup::data(&work, 10_000, 10_000)?;
+    let xdp = Xdp {
+        reflect: setup::xdp_object(&work, "reflect")?,
+        pass: setup::xdp_object(&work, "pass")?,
+    };
+    rig::check_interrupted()?;
+
+    let (seconds, latency_seconds) = if opts.quick { (2, 2) } else { (6, 5) };
+    let latency_rate = 5000;
+    let rig = Rig::up()?;
+    eprintln!(
+        "bench: rig up: {CLIENT_NS} {} <-> {SERVER_NS} {SERVER_IP}; server on core {SERVER_CORE}, load on core 0",
+        rig::CLIENT_IP
+    );
+    // One upstream for the whole run, on core 0 with the load generators.
+    let upstream_conf = setup::render("upstream.Corefile", &work, "upstream.Corefile")?;
+    let mut upstream = Proc::spawn(
+        "upstream (ferrodns, file)",
+        in_ns(
+            SERVER_NS,
+            "0",
+            &bins.ferrodns,
+            &["-conf".into(), upstream_conf.to_string_lossy().into_owned()],
+        ),
+        work.join("upstream.log"),
+    )?;
+    measure::wait_ready(
+        SERVER_NS,
+        "127.0.0.1",
+        5300,
+        "x.cache.bench",
+        Duration::from_secs(15),
+        || upstream.check_alive(),
+    )
+    .context("the upstream did not start")?;
+
+    let started = std::time::Instant::now();
+    let mut results = Vec::new();
+    for sc in &opts.scenarios {
+        let q = setup::queries(&work, sc.queries)?;
+        let load = Load {
+            queries: &q.file,
+            seconds,
+            latency_seconds,
+            latency_rate,
+            server_mac: &rig.server_mac,
+            bench_bin: &bins.bench,
+        };
+        let mut rows = Vec::new();
+        for &server in &opts.servers {
+            rig::check_interrupted()?;
+            upstream.check_alive()?;
+            eprintln!("bench: [{}] {} ...", sc.name, server.label());
+            let row = run_one(sc, server, &bins, &work, &xdp, &rig, &load, &q.probe);
+            // Ctrl-C reaches the generators too; say so rather than that they failed.
+            rig::check_interrupted()?;
+            let row =
+                row.with_context(|| format!("scenario {}, server {}", sc.name, server.label()))?;
+            eprintln!("bench: [{}] {}", sc.name, report::one_line(&row));
+            rows.push(row);
+        }
+        results.push(json!({
+            "name": sc.name,
+            "about": sc.about,
+            "ratios": report::ratios(&rows),
+            "servers": rows,
+        }));
+    }
+    upstream.stop();
+    drop(rig);
+
+    let meta = report::machine();
+    let out = json!({
+        "machine": meta.0,
+        "machine_detail": meta.1,
+        "date": meta.2,
+        "quick": opts.quick,
+        "seconds_per_load": seconds,
+        "latency_rate_qps": latency_rate,
+        "latency_seconds": latency_seconds,
+        "wall_s": started.elapsed().as_secs_f64(),
+        "coredns_version": crate::coredns::VERSION,
+        "scenarios": results,
+    });
+    report::write(&out, &bins.bench, opts.quick)
+}
+
+struct Xdp {
+    reflect: PathBuf,
+    pass: PathBuf,
+}
+
+/// Starts one server (or attaches the XDP reflector), drives it, stops it.
+#[allow(clippy::too_many_arguments)]
+fn run_one(
+    sc: &Scenario,
+    server: Server,
+    bins: &setup::Binaries,
+    work: &Path,
+    xdp_objs: &Xdp,
+    rig: &Rig,
+    load: &Load,
+    probe: &str,
+) -> Result<Value> {
+    let dir = work.join(sc.name);
+    std::fs::create_dir_all(&dir)?;
+    let log = dir.join(format!("{}.log", server.id()));
+    let conf = |template: &str, name: &str| -> Result<String> {
+        Ok(setup::render(
+            &format!("{}/{template}", sc.name),
+            work,
+            &format!("{}/{name}", sc.name),
+        )?
+        .to_string_lossy()
+        .into_owned())
+    };
+    let mut xdp = None;
+    let mut proc = match server {
+        Server::Ferrodns => Some(start(
+            server,
+            in_ns(
+                SERVER_NS,
+                SERVER_CORE,
+                &bins.ferrodns,
+                &["-conf".into(), conf("Corefile", "Corefile")?],
+            ),
+            log,
+        )?),
+        Server::CoreDns => {
+            let mut c = in_ns(
+                SERVER_NS,
+                SERVER_CORE,
+                &bins.coredns,
+                &["-conf".into(), conf("Corefile", "Corefile")?],
+            );
+            c.env("GOMAXPROCS", "1");
+            Some(start(server, c, log)?)
+        }
+        Server::Unbound => Some(start(
+            server,
+            in_ns(
+                SERVER_NS,
+                SERVER_CORE,
+                Path::new("unbound"),
+                &[
+                    "-d".into(),
+                    "-c".into(),
+                    conf("unbound.conf", "unbound.conf")?,
+                ],
+            ),
+            log,
+        )?),
+        Server::Dnsdist => Some(start(
+            server,
+            in_ns(
+                SERVER_NS,
+                SERVER_CORE,
+                Path::new("dnsdist"),
+                &[
+                    "--supervised".into(),
+                    "--disable-syslog".into(),
+                    "-C".into(),
+                    conf("dnsdist.conf", "dnsdist.conf")?,
+                ],
+            ),
+            log,
+        )?),
+        Server::ReflectSocket => Some(start(
+            server,
+            in_ns(
+                SERVER_NS,
+                SERVER_CORE,
+                &bins.bench,
+                &[
+                    "reflect".into(),
+                    "--listen".into(),
+                    format!("{SERVER_IP}:53"),
+                ],
+            ),
+            log,
+        )?),
+        Server::ReflectXdp => {
+            xdp = Some(rig.attach_xdp(&xdp_objs.reflect)?);
+            rig.attach_client_pass(&xdp_objs.pass)?;
+            None
+        }
+    };
+    let pid = proc.as_ref().map(|p| p.pid());
+    let mut alive = || match proc.as_mut() {
+        Some(p) => p.check_alive(),
+        None => Ok(()),
+    };
+    measure::wait_ready(
+        CLIENT_NS,
+        SERVER_IP,
+        53,
+        probe,
+        Duration::from_secs(20),
+        &mut alive,
+    )
+    .with_context(|| format!("{} did not start", server.label()))?;
+
+    let is_reflector = matches!(server, Server::ReflectSocket | Server::ReflectXdp);
+    if sc.warm && !is_reflector {
+        // Every name once (the first 10,000 of the Zipf stream), at a rate
+        // every server keeps up with; then a pause for in-flight fills.
+        let n = std::fs::read_to_string(load.queries)?
+            .lines()
+            .count()
+            .min(10_000) as f64;
+        let rate = 5000u64;
+        measure::generator(
+            load,
+            rate,
+            n / rate as f64,
+            &dir.join(format!("{}-warm.json", server.id())),
+        )?;
+        rig::sleep(Duration::from_millis(300))?;
+    }
+    alive()?;
+    rig.detach_client_xdp();
+    let kx = measure::kxdpgun(load, pid);
+    rig.detach_client_xdp();
+    let kx = kx?;
+    if xdp.is_some() {
+        rig.attach_client_pass(&xdp_objs.pass)?;
+    }
+    rig::sleep(Duration::from_millis(500))?;
+    alive()?;
+    let dp = measure::dnsperf(load)?;
+    rig::sleep(Duration::from_millis(500))?;
+    alive()?;
+    let lat = measure::generator(
+        load,
+        load.latency_rate,
+        load.latency_seconds as f64,
+        &dir.join(format!("{}-latency.json", server.id())),
+    )?;
+    alive()?;
+    let rss = pid.map(rig::peak_rss_kib);
+    drop(xdp);
+    drop(proc);
+    Ok(json!({
+        "server": server.label(),
+        "id": server.id(),
+        "kxdpgun": kx,
+        "dnsperf": dp,
+        "latency": lat,
+        "peak_rss_kib": rss,
+        // Flattened for the chart and the tables.
+        "kxdpgun_qps": kx["answered_qps"],
+        "cpu_s_per_million": kx["cpu_s_per_million"],
+    }))
+}
+
+fn start(server: Server, cmd: Command, log: PathBuf) -> Result<Proc> {
+    let program = cmd
+        .get_args()
+        .nth(5)
+        .map(|s| s.to_string_lossy().into_owned());
+    Proc::spawn(server.label(), cmd, log).with_context(|| {
+        format!(
+            "{} cannot start ({})",
+            server.label(),
+            program.unwrap_or_default()
+        )
+    })
+}

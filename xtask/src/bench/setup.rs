@@ -1,0 +1,230 @@
+//! What a run needs before the rig: packages, binaries, the XDP object, and
+//! the work folder with zone files, query files and rendered configurations.
+
+use anyhow::{bail, Context, Result};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Debian packages the bench drives, by the command each installs.
+const PACKAGES: &[(&str, &str)] = &[
+    ("unbound", "unbound"),
+    ("dnsdist", "dnsdist"),
+    ("dnsperf", "dnsperf"),
+    ("kxdpgun", "knot-dnsutils"),
+    ("kdig", "knot-dnsutils"),
+    ("clang", "clang"),
+    ("ethtool", "ethtool"),
+    ("taskset", "util-linux"),
+];
+
+pub fn packages() -> Result<()> {
+    crate::ensure_packages(PACKAGES)?;
+    if !Path::new("/usr/include/bpf/bpf_helpers.h").exists() {
+        // No command to probe for: it is a header.
+        crate::ensure_packages(&[("/usr/include/bpf/bpf_helpers.h", "libbpf-dev")])?;
+    }
+    Ok(())
+}
+
+pub struct Binaries {
+    pub ferrodns: PathBuf,
+    pub bench: PathBuf,
+    pub coredns: PathBuf,
+}
+
+pub fn binaries() -> Result<Binaries> {
+    crate::run(crate::cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "ferrodns",
+        "-p",
+        "ferrodns-bench",
+    ]))?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|p| {
+            if p.is_relative() {
+                crate::root().join(p)
+            } else {
+                p
+            }
+        })
+        .unwrap_or_else(|| crate::root().join("target"));
+    let release = target.join("release");
+    Ok(Binaries {
+        ferrodns: release.join("ferrodns"),
+        bench: release.join("ferrodns-bench"),
+        coredns: crate::coredns::binary()?,
+    })
+}
+
+/// Compiles bench/xdp/NAME.c into an eBPF object with clang.
+pub fn xdp_object(work: &Path, name: &str) -> Result<PathBuf> {
+    let src = crate::root().join(format!("bench/xdp/{name}.c"));
+    let obj = work.join(format!("{name}.o"));
+    let arch_include = format!("/usr/include/{}-linux-gnu", std::env::consts::ARCH);
+    let out = Command::new("clang")
+        .args(["-O2", "-g", "-Wall", "-target", "bpf"])
+        .arg(format!("-I{arch_include}"))
+        .arg("-c")
+        .arg(&src)
+        .arg("-o")
+        .arg(&obj)
+        .output()
+        .context("run clang")?;
+    if !out.status.success() {
+        bail!(
+            "clang could not build the XDP reflector {}:\n{}",
+            src.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(obj)
+}
+
+/// A scenario's query file and the names it warms the servers with.
+pub struct Queries {
+    pub file: PathBuf,
+    /// First name of the file, to probe a server with.
+    pub probe: String,
+}
+
+const SOA: &str = "@ 3600 IN SOA ns.bench. hostmaster.bench. 1 7200 3600 1209600 3600\n\
+                   @ 3600 IN NS ns.bench.\n";
+
+/// Zone files for the upstream and the auth scenario; query files; written
+/// once per work folder (the 1M-line files take a moment).
+pub fn data(work: &Path, auth_names: usize, cache_names: usize) -> Result<()> {
+    std::fs::create_dir_all(work)?;
+    let zone = |name: &str, body: &str| -> Result<()> {
+        let text = format!("$ORIGIN {name}.bench.\n{SOA}{body}");
+        std::fs::write(work.join(format!("{name}.zone")), text)?;
+        Ok(())
+    };
+    zone("cache", "* 3600 IN A 198.18.1.1\n")?;
+    zone("zipf", "* 3600 IN A 198.18.1.2\n")?;
+    // TTL 0: no server may keep these, so every query in `forward` is a miss.
+    zone("fwd", "* 0 IN A 198.18.1.3\n")?;
+    let mut auth = String::new();
+    for i in 0..auth_names {
+        let _ = writeln!(
+            auth,
+            "h{i} 3600 IN A 198.18.{}.{}",
+            2 + i / 250 % 250,
+            1 + i % 250
+        );
+    }
+    zone("auth", &auth)?;
+
+    write_lines(
+        &work.join("cache.q"),
+        (0..cache_names).map(|i| format!("n{i}.cache.bench A")),
+    )?;
+    write_lines(
+        &work.join("auth.q"),
+        (0..auth_names).map(|i| format!("h{i}.auth.bench A")),
+    )?;
+    let fwd = work.join("fwd.q");
+    if !fwd.exists() {
+        write_lines(&fwd, (0..1_000_000).map(|i| format!("f{i}.fwd.bench A")))?;
+    }
+    let zipf = work.join("zipf.q");
+    if !zipf.exists() {
+        let mut z = Zipf::new(1_000_000, 1.0, 0x5eed_f00d);
+        write_lines(
+            &zipf,
+            (0..1_000_000).map(|_| format!("z{}.zipf.bench A", z.sample())),
+        )?;
+    }
+    Ok(())
+}
+
+fn write_lines(path: &Path, lines: impl Iterator<Item = String>) -> Result<()> {
+    let mut text = String::new();
+    for l in lines {
+        text.push_str(&l);
+        text.push('\n');
+    }
+    std::fs::write(path, text).with_context(|| format!("write {}", path.display()))
+}
+
+pub fn queries(work: &Path, file: &str) -> Result<Queries> {
+    let path = work.join(file);
+    let first = std::fs::read_to_string(&path)?
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or("bench.")
+        .to_string();
+    Ok(Queries {
+        file: path,
+        probe: first,
+    })
+}
+
+/// Zipf(s) over ranks 1..=n by inverse CDF; a fixed seed, so every run and
+/// every server sees the same stream.
+struct Zipf {
+    cdf: Vec<f64>,
+    state: u64,
+}
+
+impl Zipf {
+    fn new(n: usize, s: f64, seed: u64) -> Zipf {
+        let mut cdf = Vec::with_capacity(n);
+        let mut sum = 0.0;
+        for k in 1..=n {
+            sum += 1.0 / (k as f64).powf(s);
+            cdf.push(sum);
+        }
+        for c in &mut cdf {
+            *c /= sum;
+        }
+        Zipf { cdf, state: seed }
+    }
+
+    fn sample(&mut self) -> usize {
+        // xorshift64*
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        let r = self.state.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        let u = (r >> 11) as f64 / (1u64 << 53) as f64;
+        self.cdf.partition_point(|&c| c < u) + 1
+    }
+}
+
+/// Copies a configuration from bench/configs/, filling in the placeholders.
+pub fn render(template: &str, work: &Path, out_name: &str) -> Result<PathBuf> {
+    let dir = crate::root().join("bench/configs");
+    let src = dir.join(template);
+    let mut text =
+        std::fs::read_to_string(&src).with_context(|| format!("read {}", src.display()))?;
+    if text.contains("@COMMON@") {
+        let common = std::fs::read_to_string(dir.join("unbound-common.conf"))?;
+        text = text.replace("@COMMON@", common.trim_end());
+    }
+    let text = text
+        .replace("@DIR@", &work.to_string_lossy())
+        .replace("@SERVER_IP@", super::rig::SERVER_IP);
+    let out = work.join(out_name);
+    std::fs::write(&out, text)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Zipf;
+
+    #[test]
+    fn zipf_favours_low_ranks() {
+        let mut z = Zipf::new(1000, 1.0, 7);
+        let draws: Vec<usize> = (0..20_000).map(|_| z.sample()).collect();
+        assert!(draws.iter().all(|&r| (1..=1000).contains(&r)));
+        let ones = draws.iter().filter(|&&r| r == 1).count() as f64 / 20_000.0;
+        // P(1) = 1/H(1000) ~ 0.134
+        assert!((0.11..0.16).contains(&ones), "{ones}");
+    }
+}
