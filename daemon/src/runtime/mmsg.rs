@@ -159,16 +159,21 @@ pub async fn udp_loop<H: PacketHandler>(
         let Ok(mut guard) = sock.readable().await else {
             return;
         };
-        loop {
+        // A few batches at a time, then the worker's other tasks (TCP,
+        // replies waiting on upstreams, reloads) get their turn.
+        let mut drained = false;
+        for _ in 0..8 {
             let n = match recvmmsg(fd, &mut s) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                Ok(n) if n > 0 => n,
+                Err(e) if e.kind() != io::ErrorKind::WouldBlock => {
+                    // ICMP errors from earlier sends surface here; keep serving.
+                    continue;
+                }
+                _ => {
                     guard.clear_ready();
+                    drained = true;
                     break;
                 }
-                // ICMP errors from earlier sends surface here; keep serving.
-                Err(_) => continue,
             };
             s.send.clear();
             s.peers.clear();
@@ -208,11 +213,11 @@ pub async fn udp_loop<H: PacketHandler>(
             if !s.send.is_empty() {
                 sendmmsg(fd, &mut s);
             }
-            if n < BATCH {
-                // Drained for now; the next read will most likely block.
-                guard.clear_ready();
-                break;
-            }
+            // Readiness is only given up on EAGAIN: a datagram that came in
+            // after this read would otherwise wait for the next one's edge.
+        }
+        if !drained {
+            tokio::task::yield_now().await;
         }
     }
 }
