@@ -110,17 +110,20 @@ fn test() -> Result<()> {
         "warnings",
     ]))?;
     let (passed, failed) = run_counting(cargo().args(["test", "--workspace"]))?;
-    // One closing line for the whole run, whatever crate ran last.
-    println!("test: {passed} passed, {failed} failed");
     if failed > 0 {
+        println!("test: {passed} passed, {failed} failed");
         bail!("{failed} tests failed");
     }
-    if have("go") {
-        conformance::main(&[])
+    let cases = if have("go") {
+        conformance::summary(None)?.0 as u64
     } else {
         println!("SKIPPED conformance: go not installed");
-        Ok(())
-    }
+        0
+    };
+    // One closing line for the whole run: the workspace's tests and the
+    // conformance cases.
+    println!("test: {} passed, 0 failed", passed + cases);
+    Ok(())
 }
 
 /// The number before `word` in a `test result:` line's `; `-separated parts.

@@ -346,11 +346,17 @@ pub fn run(filter: Option<&str>) -> Result<(usize, usize, usize)> {
 /// `cargo xtask conformance [FILTER]`: prints the summary line and fails on
 /// any unexpected difference.
 pub fn main(args: &[String]) -> Result<()> {
-    let (passed, failed, known) = run(args.first().map(String::as_str))?;
+    summary(args.first().map(String::as_str)).map(drop)
+}
+
+/// Runs the cases, prints `N passed, M failed, K known`, fails on any
+/// unexpected difference; the counts otherwise.
+pub fn summary(filter: Option<&str>) -> Result<(usize, usize, usize)> {
+    let (passed, failed, known) = run(filter)?;
     println!("{passed} passed, {failed} failed, {known} known");
     if failed > 0 {
         eprintln!("conformance: {failed} cases differ from CoreDNS");
         std::process::exit(1);
     }
-    Ok(())
+    Ok((passed, failed, known))
 }
