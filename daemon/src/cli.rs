@@ -15,6 +15,8 @@ pub struct Options {
     pub quiet: bool,
     /// `-validate` (ferrodns): set up, print what would be served, exit.
     pub validate: bool,
+    /// `-io mmsg|uring` (ferrodns): how workers do UDP.
+    pub io: crate::runtime::Io,
 }
 
 impl Default for Options {
@@ -27,6 +29,7 @@ impl Default for Options {
             version: false,
             quiet: false,
             validate: false,
+            io: crate::runtime::Io::Mmsg,
         }
     }
 }
@@ -53,6 +56,8 @@ pub const USAGE: &str = "Usage of ferrodns:
     \tCorefile to load (default \"Corefile\")
   -dns.port string
     \tDefault port (default \"53\")
+  -io string
+    \tUDP I/O of the workers: mmsg (recvmmsg/sendmmsg) or uring (io_uring) (default \"mmsg\")
   -p string
     \tDefault port (default \"53\")
   -pidfile string
@@ -119,6 +124,12 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Options, CliErro
                     CliError::Bad(format!(
                         "invalid value \"{v}\" for flag -{name}: not a port"
                     ))
+                })?;
+            }
+            "io" => {
+                let v = value(inline)?;
+                o.io = crate::runtime::Io::parse(&v).ok_or_else(|| {
+                    CliError::Bad(format!("invalid value \"{v}\" for flag -io: mmsg or uring"))
                 })?;
             }
             "plugins" => o.plugins = inline.map_or(Ok(true), |v| parse_bool(&name, &v))?,

@@ -91,7 +91,7 @@ fn run(o: Options) -> anyhow::Result<()> {
     }
     let signals = block_signals();
     let quiet = o.quiet;
-    let mut service = Service::start(config, runtime::default_workers(), |c| {
+    let mut service = Service::start(config, runtime::default_workers(), o.io, |c| {
         if !quiet {
             print!("{}{}", c.banner(), version());
         }

@@ -100,6 +100,7 @@ pub struct Service {
     workers: Workers<Arc<Config>>,
     /// Workers when no `multisocket` says otherwise.
     count: usize,
+    io: runtime::Io,
 }
 
 fn start_workers(
@@ -116,11 +117,12 @@ impl Service {
     pub fn start(
         config: Config,
         count: usize,
+        io: runtime::Io,
         announce: impl FnOnce(&Config),
     ) -> Result<Service, ServiceError> {
         let config = Arc::new(config);
         let listen = config.listen();
-        let bound = runtime::bind(&listen, config.workers.unwrap_or(count), &[])?;
+        let bound = runtime::bind(&listen, config.workers.unwrap_or(count), &[])?.with_io(io);
         let http = Endpoints::start(&config.http)?;
         announce(&config);
         let workers = start_workers(&config, bound)?;
@@ -130,6 +132,7 @@ impl Service {
             listen,
             workers,
             count,
+            io,
         };
         s.started();
         Ok(s)
@@ -170,7 +173,7 @@ impl Service {
             self.workers.update(Arc::clone(&config));
         } else {
             let held: Vec<SocketAddr> = self.listen.iter().map(|l| l.addr).collect();
-            let bound = runtime::bind(&listen, count, &held)?;
+            let bound = runtime::bind(&listen, count, &held)?.with_io(self.io);
             let workers = start_workers(&config, bound)?;
             std::mem::replace(&mut self.workers, workers).stop();
             self.listen = listen;

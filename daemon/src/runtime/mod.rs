@@ -7,6 +7,7 @@
 
 mod mmsg;
 mod sockets;
+mod uring;
 mod worker;
 
 use worker::{spawn_later, InFlight};
@@ -35,6 +36,26 @@ impl Default for TcpTimeouts {
             read: std::time::Duration::from_secs(3),
             write: std::time::Duration::from_secs(5),
             idle: std::time::Duration::from_secs(10),
+        }
+    }
+}
+
+/// How workers read and write UDP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Io {
+    /// recvmmsg/sendmmsg, 64 datagrams a call.
+    Mmsg,
+    /// io_uring: multishot RecvMsg into provided buffers, SendMsg; falls back
+    /// to `Mmsg` where the kernel or a seccomp filter refuses rings.
+    Uring,
+}
+
+impl Io {
+    pub fn parse(s: &str) -> Option<Io> {
+        match s {
+            "mmsg" | "recvmmsg" => Some(Io::Mmsg),
+            "uring" | "io_uring" => Some(Io::Uring),
+            _ => None,
         }
     }
 }

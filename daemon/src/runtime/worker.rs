@@ -1,7 +1,9 @@
 //! Worker threads: each pinned to one core, running UDP receive loops and
 //! TCP connections for every listener on a current-thread runtime.
 
-use super::{sockets, unmap, Handled, Listen, Packet, PacketHandler, RuntimeError, TcpTimeouts};
+use super::{
+    sockets, unmap, Handled, Io, Listen, Packet, PacketHandler, RuntimeError, TcpTimeouts,
+};
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -53,6 +55,7 @@ struct Sockets {
 /// can announce the server before the first query is answered.
 pub struct Bound {
     per_worker: Vec<Sockets>,
+    io: Io,
 }
 
 /// `held` are addresses this process already serves (a reload): they are
@@ -78,10 +81,19 @@ pub fn bind(listen: &[Listen], workers: usize, held: &[SocketAddr]) -> Result<Bo
         }
         per_worker.push(s);
     }
-    Ok(Bound { per_worker })
+    Ok(Bound {
+        per_worker,
+        io: Io::Mmsg,
+    })
 }
 
 impl Bound {
+    /// How the workers will do UDP.
+    pub fn with_io(mut self, io: Io) -> Self {
+        self.io = io;
+        self
+    }
+
     /// Starts one pinned worker thread per socket set. `make` builds each
     /// worker's handler on its own thread.
     pub fn start<H, F>(self, make: F) -> Result<Workers<H::Update>, RuntimeError>
@@ -94,6 +106,7 @@ impl Bound {
         let cores = core_affinity::get_core_ids().unwrap_or_default();
         let make = Arc::new(make);
         let mut threads = Vec::with_capacity(self.per_worker.len());
+        let io = self.io;
         for (index, socks) in self.per_worker.into_iter().enumerate() {
             let core = cores.get(index % cores.len().max(1)).copied();
             let make = Arc::clone(&make);
@@ -107,7 +120,7 @@ impl Bound {
                     if let Some(c) = core {
                         core_affinity::set_for_current(c);
                     }
-                    run(index, socks, make.as_ref(), control);
+                    run(index, socks, io, make.as_ref(), control);
                 })
                 .map_err(|source| RuntimeError::Thread { index, source })?;
             threads.push(t);
@@ -132,6 +145,7 @@ pub(super) type InFlight = Rc<Cell<usize>>;
 fn run<H: PacketHandler + 'static, F: Fn(usize) -> H>(
     index: usize,
     socks: Sockets,
+    io: Io,
     make: &F,
     mut control: Control<H::Update>,
 ) {
@@ -151,8 +165,24 @@ fn run<H: PacketHandler + 'static, F: Fn(usize) -> H>(
     local.block_on(&rt, async move {
         let mut serving = Vec::new();
         for (i, s) in socks.udp.into_iter().enumerate() {
-            let task = super::mmsg::udp_loop(i, s, Rc::clone(&handler), Rc::clone(&in_flight));
-            serving.push(tokio::task::spawn_local(task));
+            let ring = match io {
+                Io::Mmsg => None,
+                Io::Uring => match super::uring::ring() {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        crate::log::warning(
+                            None,
+                            &format!("worker {index}: io_uring unavailable ({e}); using recvmmsg"),
+                        );
+                        None
+                    }
+                },
+            };
+            let (h, f) = (Rc::clone(&handler), Rc::clone(&in_flight));
+            serving.push(match ring {
+                Some(r) => tokio::task::spawn_local(super::uring::udp_loop(i, s, r, h, f)),
+                None => tokio::task::spawn_local(super::mmsg::udp_loop(i, s, h, f)),
+            });
         }
         for (i, (s, timeouts)) in socks.tcp.into_iter().enumerate() {
             match TcpListener::from_std(s) {

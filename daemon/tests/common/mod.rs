@@ -44,13 +44,18 @@ impl Server {
     }
 
     pub fn start_with(corefile: &str, files: &[(&str, &str)], env: &[(&str, &str)]) -> Server {
-        Self::launch(corefile, files, env, None)
+        Self::launch(corefile, files, env, None, &[])
+    }
+
+    /// With extra command-line flags (e.g. `-io uring`).
+    pub fn start_args(corefile: &str, files: &[(&str, &str)], args: &[&str]) -> Server {
+        Self::launch(corefile, files, &[], None, args)
     }
 
     /// A server whose Corefile names its own addresses: ready once
     /// `ready` accepts TCP connections.
     pub fn start_at(corefile: &str, files: &[(&str, &str)], ready: SocketAddr) -> Server {
-        Self::launch(corefile, files, &[], Some(ready))
+        Self::launch(corefile, files, &[], Some(ready), &[])
     }
 
     fn launch(
@@ -58,6 +63,7 @@ impl Server {
         files: &[(&str, &str)],
         env: &[(&str, &str)],
         ready: Option<SocketAddr>,
+        args: &[&str],
     ) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
@@ -74,6 +80,7 @@ impl Server {
         let child = Command::new(BIN)
             .arg("-conf")
             .arg(&conf)
+            .args(args)
             .current_dir(dir.path())
             .envs(env.iter().copied())
             .stdout(std::fs::File::create(&stdout).unwrap())
