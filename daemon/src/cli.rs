@@ -15,7 +15,8 @@ pub struct Options {
     pub quiet: bool,
     /// `-validate` (ferrodns): set up, print what would be served, exit.
     pub validate: bool,
-    /// `-io mmsg|uring` (ferrodns): how workers do UDP.
+    /// `-io uring|mmsg` (ferrodns): how workers do UDP; io_uring measured
+    /// faster here (docs/benchmarks.md), so it is the default.
     pub io: crate::runtime::Io,
 }
 
@@ -29,7 +30,7 @@ impl Default for Options {
             version: false,
             quiet: false,
             validate: false,
-            io: crate::runtime::Io::Mmsg,
+            io: crate::runtime::Io::Uring,
         }
     }
 }
@@ -57,7 +58,7 @@ pub const USAGE: &str = "Usage of ferrodns:
   -dns.port string
     \tDefault port (default \"53\")
   -io string
-    \tUDP I/O of the workers: mmsg (recvmmsg/sendmmsg) or uring (io_uring) (default \"mmsg\")
+    \tUDP I/O of the workers: uring (io_uring; recvmmsg where refused) or mmsg (recvmmsg/sendmmsg) (default \"uring\")
   -p string
     \tDefault port (default \"53\")
   -pidfile string

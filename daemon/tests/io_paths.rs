@@ -73,7 +73,16 @@ fn mmsg_and_io_uring_answer_byte_for_byte_alike() {
 
 #[test]
 fn io_uring_serves_a_burst_and_survives_garbage() {
-    let s = server("uring");
+    burst_and_garbage("uring");
+}
+
+#[test]
+fn recvmmsg_serves_a_burst_and_survives_garbage() {
+    burst_and_garbage("mmsg");
+}
+
+fn burst_and_garbage(io: &str) {
+    let s = server(io);
     // A burst larger than the provided-buffer ring, from one socket, read
     // while it is sent (the client's own receive buffer is small).
     let c = UdpSocket::bind("127.0.0.1:0").unwrap();

@@ -60,6 +60,8 @@ pub const SCENARIOS: &[Scenario] = &[
 #[derive(Clone, Copy, PartialEq)]
 pub enum Server {
     Ferrodns,
+    /// ferrodns with `-io uring`.
+    FerrodnsUring,
     CoreDns,
     Unbound,
     Dnsdist,
@@ -69,6 +71,7 @@ pub enum Server {
 
 pub const SERVERS: &[Server] = &[
     Server::Ferrodns,
+    Server::FerrodnsUring,
     Server::CoreDns,
     Server::Unbound,
     Server::Dnsdist,
@@ -80,6 +83,7 @@ impl Server {
     pub fn id(self) -> &'static str {
         match self {
             Server::Ferrodns => "ferrodns",
+            Server::FerrodnsUring => "ferrodns-uring",
             Server::CoreDns => "coredns",
             Server::Unbound => "unbound",
             Server::Dnsdist => "dnsdist",
@@ -91,6 +95,7 @@ impl Server {
     pub fn label(self) -> &'static str {
         match self {
             Server::Ferrodns => "ferrodns",
+            Server::FerrodnsUring => "ferrodns (io_uring)",
             Server::CoreDns => "CoreDNS",
             Server::Unbound => "unbound",
             Server::Dnsdist => "dnsdist",
@@ -283,16 +288,17 @@ fn run_one(
     };
     let mut xdp = None;
     let mut proc = match server {
-        Server::Ferrodns => Some(start(
-            server,
-            in_ns(
-                SERVER_NS,
-                SERVER_CORE,
-                &bins.ferrodns,
-                &["-conf".into(), conf("Corefile", "Corefile")?],
-            ),
-            log,
-        )?),
+        Server::Ferrodns | Server::FerrodnsUring => {
+            let mut args = vec!["-conf".to_string(), conf("Corefile", "Corefile")?];
+            if server == Server::FerrodnsUring {
+                args.extend(["-io".to_string(), "uring".to_string()]);
+            }
+            Some(start(
+                server,
+                in_ns(SERVER_NS, SERVER_CORE, &bins.ferrodns, &args),
+                log,
+            )?)
+        }
         Server::CoreDns => {
             let mut c = in_ns(
                 SERVER_NS,
