@@ -15,8 +15,9 @@ pub struct Options {
     pub quiet: bool,
     /// `-validate` (ferrodns): set up, print what would be served, exit.
     pub validate: bool,
-    /// `-io uring|mmsg` (ferrodns): how workers do UDP; io_uring measured
-    /// faster here (docs/benchmarks.md), so it is the default.
+    /// `-io mmsg|uring` (ferrodns): how workers do UDP. recvmmsg is the
+    /// default: it answered more in three of the bench's four scenarios here
+    /// (docs/benchmarks.md).
     pub io: crate::runtime::Io,
 }
 
@@ -30,7 +31,7 @@ impl Default for Options {
             version: false,
             quiet: false,
             validate: false,
-            io: crate::runtime::Io::Uring,
+            io: crate::runtime::Io::Mmsg,
         }
     }
 }
@@ -58,7 +59,7 @@ pub const USAGE: &str = "Usage of ferrodns:
   -dns.port string
     \tDefault port (default \"53\")
   -io string
-    \tUDP I/O of the workers: uring (io_uring; recvmmsg where refused) or mmsg (recvmmsg/sendmmsg) (default \"uring\")
+    \tUDP I/O of the workers: mmsg (recvmmsg/sendmmsg) or uring (io_uring; recvmmsg where refused) (default \"mmsg\")
   -p string
     \tDefault port (default \"53\")
   -pidfile string
