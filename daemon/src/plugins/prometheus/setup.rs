@@ -12,14 +12,7 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
     let mut d = Dispenser::new(ds[0]);
     d.next();
     let args = d.remaining_args();
-    let addr = match args.as_slice() {
-        [] => DEFAULT_ADDR.to_string(),
-        [a] => {
-            addr::split_host_port(a).map_err(|e| d.err(e))?;
-            a.clone()
-        }
-        _ => return Err(d.arg_err()),
-    };
+    let addr = addr::optional_arg(&d, &args, DEFAULT_ADDR)?;
     while d.next_block() {
         match d.val() {
             // Go's runtime metrics; there is no Go runtime to export.
