@@ -33,17 +33,24 @@ fuzz_target!(|data: &[u8]| {
                 assert!(h.opcode() == wire::OPCODE_QUERY || h.opcode() == wire::OPCODE_NOTIFY);
                 assert_eq!(h.qdcount, 1);
             }
-            // The header-only reply: 12 bytes, same ID and opcode, QR set,
+            // The header-only reply: 12 bytes, same ID, QR set, the opcode
+            // kept for NOTIMP and QUERY for FORMERR (miekg's
+            // SetRcodeFormatError), TC/RD/RA/AD/CD as sent, AA and Z clear,
             // nothing counted; `out` is overwritten, not appended to.
-            let mut out = vec![0xAA; 40];
-            wire::header_reply(&h, 1, &mut out);
-            assert_eq!(out.len(), HEADER_LEN);
-            assert_eq!(be16(&out, 0), h.id);
-            let rf = be16(&out, 2);
-            assert!(rf & 0x8000 != 0);
-            assert_eq!((rf >> 11) & 0xF, u16::from(h.opcode()));
-            assert_eq!(rf & 0xF, 1);
-            assert_eq!(&out[4..], &[0; 8]);
+            for rcode in [1u8, 4] {
+                let mut out = vec![0xAA; 40];
+                wire::header_reply(&h, rcode, &mut out);
+                assert_eq!(out.len(), HEADER_LEN);
+                assert_eq!(be16(&out, 0), h.id);
+                let rf = be16(&out, 2);
+                assert!(rf & 0x8000 != 0);
+                let opcode = if rcode == 4 { u16::from(h.opcode()) } else { 0 };
+                assert_eq!((rf >> 11) & 0xF, opcode);
+                assert_eq!(rf & 0x03B0, h.flags & 0x03B0);
+                assert_eq!(rf & 0x0440, 0);
+                assert_eq!(rf & 0xF, u16::from(rcode));
+                assert_eq!(&out[4..], &[0; 8]);
+            }
             Some(h)
         }
         Err(e) => {

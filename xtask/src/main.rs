@@ -194,8 +194,17 @@ fn fuzz(args: &[String]) -> Result<()> {
         })
         .collect::<Vec<_>>();
     for t in targets {
-        run(cargo().args([
-            "+nightly",
+        // `cargo` here is the stable toolchain's own binary (CARGO), which
+        // takes no `+nightly`: go through rustup for the nightly one.
+        let mut c = Command::new("rustup");
+        c.current_dir(root())
+            .env_remove("CARGO")
+            .env_remove("RUSTUP_TOOLCHAIN")
+            .env_remove("RUSTC");
+        run(c.args([
+            "run",
+            "nightly",
+            "cargo",
             "fuzz",
             "run",
             &t,
