@@ -108,7 +108,8 @@ fn start_workers(
     bound: runtime::Bound,
 ) -> Result<Workers<Arc<Config>>, RuntimeError> {
     let shared = Arc::clone(config);
-    bound.start(move |i| Dispatcher::new(Arc::clone(&shared), i))
+    let count = bound.workers();
+    bound.start(move |i| Dispatcher::new(Arc::clone(&shared), i, count))
 }
 
 impl Service {

@@ -380,9 +380,10 @@ fn failing_upstream_is_marked_down_skipped_and_used_again() {
 #[test]
 fn all_upstreams_down_is_servfail() {
     let dead = free_port();
+    let mp = free_port();
     let s = Server::start(
         &format!(
-            ".:{{PORT}} {{\n    errors\n    forward . 127.0.0.1:{dead} {{\n        health_check 100ms\n    }}\n}}\n"
+            ".:{{PORT}} {{\n    errors\n    prometheus 127.0.0.1:{mp}\n    forward . 127.0.0.1:{dead} {{\n        health_check 100ms\n    }}\n}}\n"
         ),
         &[],
     );
@@ -397,6 +398,23 @@ fn all_upstreams_down_is_servfail() {
     thread::sleep(Duration::from_millis(500));
     let m = s.tcp("b.example.", RecordType::A);
     assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
+    // Failed probes are counted per upstream; a query with every upstream
+    // down counts as a broken health check.
+    let (_, _, body) = http_get(mp, "/metrics");
+    let failures = format!(
+        "coredns_proxy_healthcheck_failures_total{{proxy_name=\"forward\",to=\"127.0.0.1:{dead}\"}} "
+    );
+    assert!(
+        body.lines().any(|l| l
+            .strip_prefix(&failures)
+            .is_some_and(|v| v.parse::<f64>().unwrap() >= 2.0)),
+        "{body}"
+    );
+    assert!(
+        body.lines()
+            .any(|l| l.starts_with("coredns_forward_healthcheck_broken_total ")),
+        "{body}"
+    );
 
     // With failfast, once down, no upstream is tried at all.
     let s = Server::start(
@@ -422,9 +440,10 @@ fn all_upstreams_down_is_servfail() {
 #[test]
 fn max_concurrent_refuses_over_the_limit() {
     let up = Upstream::start([10, 0, 0, 4]);
+    let mp = free_port();
     let s = Server::start(
         &format!(
-            ".:{{PORT}} {{\n    forward . {} {{\n        max_concurrent 1\n    }}\n}}\n",
+            ".:{{PORT}} {{\n    prometheus 127.0.0.1:{mp}\n    forward . {} {{\n        max_concurrent 1\n    }}\n}}\n",
             up.addr()
         ),
         &[],
@@ -438,6 +457,12 @@ fn max_concurrent_refuses_over_the_limit() {
     assert_eq!(ips(&m), ["10.0.0.4"]);
     // The slot is free again.
     assert_eq!(ips(&s.udp("fast.example.", RecordType::A)), ["10.0.0.4"]);
+    let (_, _, body) = http_get(mp, "/metrics");
+    assert!(
+        body.lines()
+            .any(|l| l == "coredns_forward_max_concurrent_rejects_total 1"),
+        "{body}"
+    );
 }
 
 #[test]

@@ -18,18 +18,31 @@ fn until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
     }
 }
 
+fn get_metrics(port: u16) -> String {
+    let (status, _, body) = http_get(port, "/metrics");
+    assert_eq!(status, 200);
+    body
+}
+
 fn any_answers(s: &Server) -> bool {
     s.udp("x.test.", RecordType::ANY).answers.len() == 1
 }
 
 #[test]
 fn sigusr1_reloads_and_a_broken_corefile_keeps_the_old_one() {
-    let s = Server::start(".:{PORT} {\n    whoami\n}\n", &[]);
+    let mp = free_port();
+    let s = Server::start(
+        &format!(".:{{PORT}} {{\n    prometheus 127.0.0.1:{mp}\n    whoami\n}}\n"),
+        &[],
+    );
     assert!(!any_answers(&s));
     let corefile = s.path("Corefile");
     write_file(
         &corefile,
-        &format!(".:{} {{\n    any\n    whoami\n}}\n", s.port),
+        &format!(
+            ".:{} {{\n    prometheus 127.0.0.1:{mp}\n    any\n    whoami\n}}\n",
+            s.port
+        ),
     );
     s.signal(libc::SIGUSR1);
     until("the reload", 5, || any_answers(&s));
@@ -38,18 +51,27 @@ fn sigusr1_reloads_and_a_broken_corefile_keeps_the_old_one() {
     assert!(out.contains("[INFO] Reloading complete\n"), "{out}");
 
     // A broken Corefile: the error is logged and the old config serves on.
+    assert!(!get_metrics(mp).contains("coredns_reload_failed_total 1"));
     write_file(
         &corefile,
-        &format!(".:{} {{\n    any\n    bogus\n}}\n", s.port),
+        &format!(
+            ".:{} {{\n    prometheus 127.0.0.1:{mp}\n    any\n    bogus\n}}\n",
+            s.port
+        ),
     );
     s.signal(libc::SIGUSR1);
     let out = s.wait_log("[ERROR] SIGUSR1:");
     assert!(
-        out.contains("[ERROR] SIGUSR1: ") && out.contains("Corefile:3: Unknown directive 'bogus'"),
+        out.contains("[ERROR] SIGUSR1: ") && out.contains("Corefile:4: Unknown directive 'bogus'"),
         "{out}"
     );
     assert!(any_answers(&s));
     assert_eq!(s.tcp("x.test.", RecordType::A).additionals.len(), 2);
+    let body = get_metrics(mp);
+    assert!(
+        body.lines().any(|l| l == "coredns_reload_failed_total 1"),
+        "{body}"
+    );
 }
 
 #[test]

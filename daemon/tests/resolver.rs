@@ -126,9 +126,10 @@ fn do_and_cd_are_cached_apart() {
 #[test]
 fn serve_stale_answers_after_the_upstream_is_gone() {
     let up = upstream();
+    let mp = free_port();
     let r = resolver(
         &up,
-        "cache 30 {\n        success 9984 30 1\n        serve_stale 1h\n    }",
+        &format!("prometheus 127.0.0.1:{mp}\n    cache 30 {{\n        success 9984 30 1\n        serve_stale 1h\n    }}"),
     );
     assert_eq!(
         answers(&r.udp("short.example.org.", RecordType::A)),
@@ -140,14 +141,24 @@ fn serve_stale_answers_after_the_upstream_is_gone() {
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
     assert_eq!(m.answers.len(), 1, "the expired entry is served: {m:?}");
     assert_eq!(m.answers[0].data.to_string(), "192.0.2.2");
+    let (_, _, body) = http_get(mp, "/metrics");
+    let server = format!("dns://:{}", r.port);
+    assert!(
+        body.lines().any(|l| l
+            == format!(
+                "coredns_cache_served_stale_total{{server=\"{server}\",zones=\".\",view=\"\"}} 1"
+            )),
+        "{body}"
+    );
 }
 
 #[test]
 fn prefetch_refreshes_a_hot_entry_before_it_expires() {
     let up = upstream();
+    let mp = free_port();
     let r = resolver(
         &up,
-        "cache 30 {\n        success 9984 30 1\n        prefetch 1 1m 50%\n    }",
+        &format!("prometheus 127.0.0.1:{mp}\n    cache 30 {{\n        success 9984 30 1\n        prefetch 1 1m 50%\n    }}"),
     );
     let start = Instant::now();
     r.udp("hot.example.org.", RecordType::A);
@@ -166,6 +177,46 @@ fn prefetch_refreshes_a_hot_entry_before_it_expires() {
     let m = r.udp("hot.example.org.", RecordType::A);
     assert!(m.answers[0].ttl >= 2, "fresh TTL after the refresh: {m:?}");
     assert_eq!(seen(&up, "hot.example.org."), 2);
+    let (_, _, body) = http_get(mp, "/metrics");
+    let server = format!("dns://:{}", r.port);
+    assert!(
+        body.lines().any(|l| l
+            == format!(
+                "coredns_cache_prefetch_total{{server=\"{server}\",zones=\".\",view=\"\"}} 1"
+            )),
+        "{body}"
+    );
+}
+
+#[test]
+fn a_full_cache_evicts_and_counts_it() {
+    let up = upstream();
+    let mp = free_port();
+    // The smallest store CoreDNS makes: 256 shards of 4 items.
+    let r = resolver(
+        &up,
+        &format!("prometheus 127.0.0.1:{mp}\n    cache 30 {{\n        denial 1\n    }}"),
+    );
+    for i in 0..1100 {
+        let m = r.udp(&format!("nx{i}.example.org."), RecordType::A);
+        assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
+    }
+    let (_, _, body) = http_get(mp, "/metrics");
+    let server = format!("dns://:{}", r.port);
+    let value = |prefix: String| -> f64 {
+        body.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {prefix} in\n{body}"))
+    };
+    let evicted = value(format!(
+        "coredns_cache_evictions_total{{server=\"{server}\",type=\"denial\",zones=\".\",view=\"\"}}"
+    ));
+    assert!(evicted >= 76.0, "1100 names into 1024 slots: {evicted}");
+    let entries = value(format!(
+        "coredns_cache_entries{{server=\"{server}\",type=\"denial\",zones=\".\",view=\"\"}}"
+    ));
+    assert_eq!(entries, 1024.0);
 }
 
 #[test]
@@ -194,6 +245,9 @@ fn metrics_carry_coredns_names() {
         "coredns_proxy_request_duration_seconds_bucket{",
         "coredns_build_info{",
         "coredns_plugin_enabled{",
+        "coredns_cache_requests_total{",
+        "coredns_dns_request_size_bytes_bucket{",
+        "coredns_dns_response_size_bytes_bucket{",
     ] {
         assert!(body.contains(name), "{name} missing:\n{body}");
     }

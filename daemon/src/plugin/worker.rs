@@ -10,15 +10,19 @@ use std::sync::{Arc, Mutex};
 
 pub struct Worker {
     pub index: usize,
+    /// How many workers serve this configuration (per-worker shares of a
+    /// plugin's capacity are sized by it).
+    pub count: usize,
     metrics: Arc<Mutex<Shard>>,
     /// Indexed by the slot a plugin got from `BlockSetup::slot`.
     slots: RefCell<Vec<Option<Box<dyn Any>>>>,
 }
 
 impl Worker {
-    pub fn new(index: usize) -> Self {
+    pub fn new(index: usize, count: usize) -> Self {
         Self {
             index,
+            count: count.max(1),
             metrics: metrics::worker_shard(),
             slots: RefCell::new(Vec::new()),
         }
@@ -29,6 +33,7 @@ impl Worker {
     pub fn renewed(&self) -> Self {
         Self {
             index: self.index,
+            count: self.count,
             metrics: Arc::clone(&self.metrics),
             slots: RefCell::new(Vec::new()),
         }
@@ -71,7 +76,7 @@ mod tests {
 
     #[test]
     fn state_per_slot() {
-        let w = Worker::new(0);
+        let w = Worker::new(0, 1);
         assert_eq!(w.state(2, || 10u32, |v| *v), 10);
         w.state(2, || 0u32, |v| *v += 5);
         assert_eq!(w.state(2, || 0u32, |v| *v), 15);

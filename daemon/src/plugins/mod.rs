@@ -197,7 +197,7 @@ pub(crate) mod testutil {
             name: name.to_ascii_lowercase(),
             server: std::rc::Rc::from("dns://:53"),
             start: std::time::Instant::now(),
-            worker: std::rc::Rc::new(crate::plugin::Worker::new(0)),
+            worker: std::rc::Rc::new(crate::plugin::Worker::new(0, 1)),
             deadline: None,
             metadata: None,
             stash: Default::default(),

@@ -88,6 +88,11 @@ pub fn bind(listen: &[Listen], workers: usize, held: &[SocketAddr]) -> Result<Bo
 }
 
 impl Bound {
+    /// How many workers will serve.
+    pub fn workers(&self) -> usize {
+        self.per_worker.len()
+    }
+
     /// How the workers will do UDP.
     pub fn with_io(mut self, io: Io) -> Self {
         self.io = io;

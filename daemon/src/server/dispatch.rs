@@ -49,12 +49,13 @@ fn blocks(config: &Config) -> Vec<BlockRef> {
 }
 
 impl Dispatcher {
-    pub fn new(config: Arc<Config>, index: usize) -> Self {
+    /// The dispatcher of worker `index` of `count`.
+    pub fn new(config: Arc<Config>, index: usize, count: usize) -> Self {
         Self {
             names: names(&config),
             blocks: blocks(&config),
             config,
-            worker: Rc::new(Worker::new(index)),
+            worker: Rc::new(Worker::new(index, count)),
         }
     }
 }

@@ -427,9 +427,10 @@ fn run_one(
 }
 
 fn start(server: Server, cmd: Command, log: PathBuf) -> Result<Proc> {
+    // ip netns exec NS taskset -c CORE PROGRAM ...
     let program = cmd
         .get_args()
-        .nth(5)
+        .nth(6)
         .map(|s| s.to_string_lossy().into_owned());
     Proc::spawn(server.label(), cmd, log).with_context(|| {
         format!(

@@ -105,7 +105,7 @@ pub struct Cache {
     c: Box<Config>,
     /// The `zones` metric label: the zones joined by commas.
     zones_label: String,
-    /// Per worker capacities of the success and denial stores.
+    /// Capacities of the success and denial stores, all workers together.
     pcap: usize,
     ncap: usize,
     slot: usize,
@@ -214,12 +214,11 @@ enum Decision {
 impl Cache {
     pub fn new(c: Config, slot: usize) -> Self {
         static INSTANCES: AtomicU64 = AtomicU64::new(0);
-        let workers = crate::runtime::default_workers();
         Self {
             instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
             zones_label: c.zones.join(","),
-            pcap: worker_capacity(total_capacity(c.pcap), workers),
-            ncap: worker_capacity(total_capacity(c.ncap), workers),
+            pcap: total_capacity(c.pcap),
+            ncap: total_capacity(c.ncap),
             c: Box::new(c),
             slot,
         }
@@ -230,7 +229,11 @@ impl Cache {
     }
 
     fn with_shard<R>(&self, req: &Request, f: impl FnOnce(&mut Shard) -> R) -> R {
-        let fresh = || Shard::new(self.instance, self.pcap, self.ncap);
+        let n = req.worker.count;
+        let fresh = || {
+            let (p, d) = (worker_capacity(self.pcap, n), worker_capacity(self.ncap, n));
+            Shard::new(self.instance, p, d)
+        };
         req.worker.state(self.slot, fresh, |sh| {
             if sh.instance != self.instance {
                 *sh = fresh();

@@ -71,7 +71,7 @@ impl Rig {
     fn new(text: &str) -> Self {
         Self {
             cache: cache(text),
-            worker: Rc::new(Worker::new(0)),
+            worker: Rc::new(Worker::new(0, 1)),
             calls: Cell::new(0),
         }
     }
