@@ -42,24 +42,65 @@ enum Value {
     },
 }
 
-/// One worker's values: per family, label values joined by NUL to their value.
+/// One family's series in a shard: label values joined by NUL, and their
+/// values, addressed by index so hot paths can keep a [`Handle`].
+#[derive(Debug, Default)]
+struct Series {
+    index: HashMap<Box<str>, u32>,
+    keys: Vec<Box<str>>,
+    values: Vec<Value>,
+}
+
+/// One worker's values, per family.
 #[derive(Debug)]
 pub struct Shard {
-    families: Vec<HashMap<Box<str>, Value>>,
+    families: Vec<Series>,
     key: String,
+    /// Bumped whenever series are removed: handles taken before are stale.
+    epoch: u64,
+}
+
+/// Where one series lives in a shard, for updates without a label lookup.
+/// Valid while the shard's [`Shard::epoch`] stays the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Handle {
+    family: u16,
+    index: u32,
 }
 
 impl Default for Shard {
     fn default() -> Self {
         Self {
-            families: (0..ALL.len()).map(|_| HashMap::new()).collect(),
+            families: (0..ALL.len()).map(|_| Series::default()).collect(),
             key: String::new(),
+            epoch: 0,
         }
     }
 }
 
+fn zero(f: &Family) -> Value {
+    match f.kind {
+        Kind::Histogram(b) => Value::Histogram {
+            buckets: vec![0; b.len()],
+            sum: 0.0,
+            count: 0,
+        },
+        _ => Value::Scalar(0.0),
+    }
+}
+
+impl Series {
+    fn insert(&mut self, key: &str, v: Value) -> u32 {
+        let i = self.values.len() as u32;
+        self.index.insert(key.into(), i);
+        self.keys.push(key.into());
+        self.values.push(v);
+        i
+    }
+}
+
 impl Shard {
-    fn slot(&mut self, f: &'static Family, labels: &[&str]) -> &mut Value {
+    fn index(&mut self, f: &'static Family, labels: &[&str]) -> u32 {
         debug_assert_eq!(labels.len(), f.labels.len(), "{}", f.name);
         self.key.clear();
         for (i, l) in labels.iter().enumerate() {
@@ -68,19 +109,29 @@ impl Shard {
             }
             self.key.push_str(l);
         }
-        let map = &mut self.families[f.id];
-        if !map.contains_key(self.key.as_str()) {
-            let v = match f.kind {
-                Kind::Histogram(b) => Value::Histogram {
-                    buckets: vec![0; b.len()],
-                    sum: 0.0,
-                    count: 0,
-                },
-                _ => Value::Scalar(0.0),
-            };
-            map.insert(self.key.clone().into_boxed_str(), v);
+        let series = &mut self.families[f.id];
+        match series.index.get(self.key.as_str()) {
+            Some(&i) => i,
+            None => series.insert(&self.key, zero(f)),
         }
-        map.get_mut(self.key.as_str()).expect("inserted above")
+    }
+
+    fn slot(&mut self, f: &'static Family, labels: &[&str]) -> &mut Value {
+        let i = self.index(f, labels) as usize;
+        &mut self.families[f.id].values[i]
+    }
+
+    /// The series of `f` with these label values (made if new).
+    pub fn handle(&mut self, f: &'static Family, labels: &[&str]) -> Handle {
+        Handle {
+            family: f.id as u16,
+            index: self.index(f, labels),
+        }
+    }
+
+    /// Changes whenever series are removed ([`Shard::clear`]).
+    pub fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     pub fn inc(&mut self, f: &'static Family, labels: &[&str]) {
@@ -93,6 +144,16 @@ impl Shard {
         }
     }
 
+    /// Adds one to the counter `h`.
+    pub fn inc_at(&mut self, h: Handle) {
+        if let Some(Value::Scalar(x)) = self.families[usize::from(h.family)]
+            .values
+            .get_mut(h.index as usize)
+        {
+            *x += 1.0;
+        }
+    }
+
     /// Sets a gauge. Per-worker gauges are summed across workers.
     pub fn set(&mut self, f: &'static Family, labels: &[&str], v: f64) {
         if let Value::Scalar(x) = self.slot(f, labels) {
@@ -102,18 +163,30 @@ impl Shard {
 
     /// Removes every series of `f` (Prometheus' `Reset` of a vector).
     pub fn clear(&mut self, f: &'static Family) {
-        self.families[f.id].clear();
+        let s = &mut self.families[f.id];
+        s.index.clear();
+        s.keys.clear();
+        s.values.clear();
+        self.epoch += 1;
     }
 
     pub fn observe(&mut self, f: &'static Family, labels: &[&str], v: f64) {
-        let Kind::Histogram(bounds) = f.kind else {
+        let h = self.handle(f, labels);
+        self.observe_at(h, v);
+    }
+
+    /// Adds `v` to the histogram `h`.
+    pub fn observe_at(&mut self, h: Handle, v: f64) {
+        let Kind::Histogram(bounds) = ALL[usize::from(h.family)].kind else {
             return;
         };
-        if let Value::Histogram {
+        if let Some(Value::Histogram {
             buckets,
             sum,
             count,
-        } = self.slot(f, labels)
+        }) = self.families[usize::from(h.family)]
+            .values
+            .get_mut(h.index as usize)
         {
             for (i, b) in bounds.iter().enumerate() {
                 if v <= *b {
@@ -126,19 +199,21 @@ impl Shard {
     }
 
     fn merge_into(&self, total: &mut Shard) {
-        for (id, map) in self.families.iter().enumerate() {
-            for (k, v) in map {
-                match (total.families[id].get_mut(k), v) {
-                    (None, v) => {
-                        total.families[id].insert(k.clone(), v.clone());
-                    }
-                    (Some(Value::Scalar(a)), Value::Scalar(b)) => *a += b,
+        for (id, series) in self.families.iter().enumerate() {
+            let into = &mut total.families[id];
+            for (k, v) in series.keys.iter().zip(&series.values) {
+                let Some(&i) = into.index.get(k) else {
+                    into.insert(k, v.clone());
+                    continue;
+                };
+                match (&mut into.values[i as usize], v) {
+                    (Value::Scalar(a), Value::Scalar(b)) => *a += b,
                     (
-                        Some(Value::Histogram {
+                        Value::Histogram {
                             buckets: ab,
                             sum: asum,
                             count: ac,
-                        }),
+                        },
                         Value::Histogram {
                             buckets: bb,
                             sum: bsum,
@@ -241,8 +316,8 @@ pub fn render() -> String {
     fams.sort_by_key(|f| f.name);
     let mut out = String::new();
     for f in fams {
-        let map = &total.families[f.id];
-        if map.is_empty() {
+        let series = &total.families[f.id];
+        if series.keys.is_empty() {
             continue;
         }
         let kind = match f.kind {
@@ -252,10 +327,11 @@ pub fn render() -> String {
         };
         let _ = writeln!(out, "# HELP {} {}", f.name, f.help);
         let _ = writeln!(out, "# TYPE {} {kind}", f.name);
-        let mut keys: Vec<&Box<str>> = map.keys().collect();
-        keys.sort();
-        for k in keys {
-            match &map[k] {
+        let mut order: Vec<usize> = (0..series.keys.len()).collect();
+        order.sort_by(|a, b| series.keys[*a].cmp(&series.keys[*b]));
+        for i in order {
+            let k = &series.keys[i];
+            match &series.values[i] {
                 Value::Scalar(v) => {
                     let _ = writeln!(out, "{}{} {}", f.name, label_text(f, k, None), number(*v));
                 }

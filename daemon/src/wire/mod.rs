@@ -2,6 +2,8 @@
 //! the checks the server makes before a full parse, and the small replies it
 //! writes without one. Full parsing and building use hickory-proto.
 
+pub mod fast;
+
 use thiserror::Error;
 
 pub const HEADER_LEN: usize = 12;

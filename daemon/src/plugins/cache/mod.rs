@@ -22,11 +22,11 @@ use crate::metrics::{
     CACHE_REQUESTS, CACHE_SERVED_STALE,
 };
 use crate::plugin::classify::Kind;
-use crate::plugin::{names, Action, Outcome, Request};
+use crate::plugin::{names, Action, Outcome, Request, Worker};
 use hickory_proto::op::{Message, ResponseCode};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
-use store::{Item, Loc, Store};
+use std::time::Duration;
+use store::{Item, Loc, Question, Store, Tick};
 
 /// CoreDNS's defaults: 3600 s (success) and 1800 s (denial) at most, 5 s
 /// at least, SERVFAIL for 5 s, 10000 entries asked for each store.
@@ -143,7 +143,7 @@ enum Mode {
         item: u64,
         stale: bool,
         hits: u32,
-        now: Instant,
+        now: Tick,
     },
 }
 
@@ -228,13 +228,13 @@ impl Cache {
         &self.c
     }
 
-    fn with_shard<R>(&self, req: &Request, f: impl FnOnce(&mut Shard) -> R) -> R {
-        let n = req.worker.count;
+    fn with_shard<R>(&self, worker: &Worker, f: impl FnOnce(&mut Shard) -> R) -> R {
+        let n = worker.count;
         let fresh = || {
             let (p, d) = (worker_capacity(self.pcap, n), worker_capacity(self.ncap, n));
             Shard::new(self.instance, p, d)
         };
-        req.worker.state(self.slot, fresh, |sh| {
+        worker.state(self.slot, fresh, |sh| {
             if sh.instance != self.instance {
                 *sh = fresh();
             }
@@ -279,7 +279,7 @@ impl Cache {
         }
         let now = now();
         let mut n = Counts::default();
-        let decision = self.with_shard(req, |sh| self.lookup(sh, req, now, &mut n));
+        let decision = self.with_shard(&req.worker, |sh| self.lookup(sh, req, now, &mut n));
         self.record(req, &n);
         match decision {
             Decision::Answer(m) => Action::Done(Outcome::reply(m)),
@@ -295,7 +295,7 @@ impl Cache {
 
     /// CoreDNS's `getIfNotStale`: the item to answer from, unexpired or
     /// within the serve_stale window.
-    fn find(&self, sh: &Shard, req: &Request, k: u64, now: Instant) -> Option<Loc> {
+    fn find(&self, sh: &Shard, q: &Question<'_>, k: u64, now: Tick) -> Option<Loc> {
         let stale_secs = self.c.stale_up_to.as_secs() as i64;
         let usable = |i: &Item| {
             let t = i.ttl(now);
@@ -303,7 +303,7 @@ impl Cache {
         };
         if self.c.prefer_positive && !self.c.stale_up_to.is_zero() {
             if let Some(i) = sh.pos.get(k) {
-                if let Some(loc) = i.answering_item(req) {
+                if let Some(loc) = i.answering_item(q) {
                     let a = match loc {
                         Loc::PosKept => i.last_known_good.as_deref().unwrap_or(i),
                         _ => i,
@@ -316,11 +316,11 @@ impl Cache {
             }
         }
         if let Some(i) = sh.neg.get(k) {
-            if i.matches(req) && usable(i) {
+            if i.matches(q) && usable(i) {
                 // A cached SERVFAIL does not shadow a good positive item.
-                if i.rcode == ResponseCode::ServFail {
+                if i.rcode == u16::from(ResponseCode::ServFail) {
                     if let Some(p) = sh.pos.get(k) {
-                        if p.matches(req) && usable(p) {
+                        if p.matches(q) && usable(p) {
                             return Some(Loc::Pos);
                         }
                     }
@@ -329,16 +329,18 @@ impl Cache {
             }
         }
         match sh.pos.get(k) {
-            Some(i) if i.matches(req) && usable(i) => Some(Loc::Pos),
+            Some(i) if i.matches(q) && usable(i) => Some(Loc::Pos),
             _ => None,
         }
     }
 
-    fn lookup(&self, sh: &mut Shard, req: &Request, now: Instant, n: &mut Counts) -> Decision {
+    fn lookup(&self, sh: &mut Shard, req: &Request, now: Tick, n: &mut Counts) -> Decision {
         let do_bit = req.do_bit();
         let cd = req.msg.metadata.checking_disabled;
         let ad = req.msg.metadata.authentic_data;
-        let k = store::key(&req.name, req.qtype(), req.qclass(), do_bit, cd);
+        let mut buf = [0; crate::wire::MAX_NAME_LEN];
+        let q = Question::of(req, &mut buf);
+        let k = store::key(&q, do_bit, cd);
         n.request = true;
         let pending = |mode| Pending {
             ad,
@@ -347,7 +349,7 @@ impl Cache {
             key: k,
             mode,
         };
-        let Some(loc) = self.find(sh, req, k, now) else {
+        let Some(loc) = self.find(sh, &q, k, now) else {
             n.miss = true;
             return Decision::Pass(pending(Mode::Fresh));
         };
@@ -407,11 +409,17 @@ impl Cache {
         Decision::Answer(reply)
     }
 
-    fn should_prefetch(&self, i: &mut Item, now: Instant) -> bool {
+    /// Counts the hit for prefetch; whether the item is due for one.
+    fn should_prefetch(&self, i: &mut Item, now: Tick) -> bool {
         if self.c.prefetch == 0 {
             return false;
         }
         let hits = i.update_freq(self.c.duration, now);
+        self.prefetch_due(i, hits, now)
+    }
+
+    /// Whether an item with `hits` recent hits is due for a prefetch.
+    fn prefetch_due(&self, i: &Item, hits: u32, now: Tick) -> bool {
         let threshold = (f64::from(self.c.percentage) / 100.0 * f64::from(i.orig_ttl)).ceil();
         hits >= self.c.prefetch && (i.ttl(now) as f64) <= threshold
     }
@@ -424,7 +432,7 @@ impl Cache {
             return;
         };
         let mut n = Counts::default();
-        self.with_shard(req, |sh| self.respond(sh, req, p, out, now, &mut n));
+        self.with_shard(&req.worker, |sh| self.respond(sh, req, p, out, now, &mut n));
         self.record(req, &n);
     }
 
@@ -434,7 +442,7 @@ impl Cache {
         req: &Request,
         p: Pending,
         out: &mut Outcome,
-        now: Instant,
+        now: Tick,
         n: &mut Counts,
     ) {
         match p.mode {
@@ -510,7 +518,7 @@ impl Cache {
         req: &Request,
         p: &Pending,
         reply: &mut Message,
-        now: Instant,
+        now: Tick,
         background: bool,
         n: &mut Counts,
     ) -> bool {
@@ -551,7 +559,7 @@ impl Cache {
         req: &Request,
         p: &Pending,
         reply: &mut Message,
-        now: Instant,
+        now: Tick,
         background: bool,
         n: &mut Counts,
     ) {
@@ -596,28 +604,26 @@ impl Cache {
         m: &Message,
         kind: Kind,
         duration: Duration,
-        now: Instant,
+        now: Tick,
         background: bool,
         n: &mut Counts,
     ) {
         let qname = names::lower_text(m.queries[0].name());
-        let key = store::key(
-            &req.name,
-            m.queries[0].query_type(),
-            m.queries[0].query_class(),
-            p.do_bit,
-            p.cd,
-        );
+        let mut buf = [0; crate::wire::MAX_NAME_LEN];
+        let q = Question::of(req, &mut buf);
+        let key = store::key(&q, p.do_bit, p.cd);
         match kind {
             Kind::NoError | Kind::Delegation => {
                 if names::zone_match(&self.c.pexcept, &qname).is_some() {
                     return;
                 }
                 let id = sh.id();
-                let mut i = Item::new(m, now, duration, id);
+                let Some(mut i) = Item::new(m, req.query(), kind, now, duration, id) else {
+                    return;
+                };
                 if self.c.prefer_positive && !i.answering {
                     if let Some(prev) = sh.pos.remove(key) {
-                        i.last_known_good = prev.into_answering(req);
+                        i.last_known_good = prev.into_answering(&q);
                     }
                 }
                 let answering = i.answering;
@@ -634,7 +640,10 @@ impl Cache {
                     return;
                 }
                 let id = sh.id();
-                if sh.neg.add(key, Item::new(m, now, duration, id)) {
+                let Some(i) = Item::new(m, req.query(), kind, now, duration, id) else {
+                    return;
+                };
+                if sh.neg.add(key, i) {
                     n.evicted = Some("denial");
                 }
             }
@@ -644,13 +653,13 @@ impl Cache {
 }
 
 #[cfg(not(test))]
-fn now() -> Instant {
-    Instant::now()
+fn now() -> Tick {
+    Tick::of(std::time::Instant::now())
 }
 
 #[cfg(test)]
-fn now() -> Instant {
-    tests::clock()
+fn now() -> Tick {
+    Tick::of(tests::clock())
 }
 
 /// An answer the cache wrote in place of the chain's outcome.

@@ -1,19 +1,72 @@
 //! One worker's share of the cache: the cached items, the capacity-bounded
 //! maps that hold them (random eviction, as CoreDNS's sharded map), the
 //! cache key and the reading of replies that decides what is cached.
+//!
+//! An item keeps its reply in wire form, as the cache answers it: the
+//! fast path copies and patches those bytes, the chain parses them.
 
 use crate::plugin::classify::{classify, Kind};
 use crate::plugin::names::lower_text;
 use crate::plugin::Request;
-use hickory_proto::op::{Message, MessageType, ResponseCode};
+use crate::wire::fast as wire;
+use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-/// CoreDNS's cache key: FNV-1 (64 bit) over the DO bit, the CD bit (each as
-/// the text `1` or `0`), qtype and qclass (big endian) and the lowercased
-/// question name.
-pub fn key(qname: &str, qtype: RecordType, qclass: DNSClass, do_bit: bool, cd: bool) -> u64 {
+/// A point in time for the cache: nanoseconds since the process's first
+/// look at the clock. Half the size of an Instant, and with [`Tick::NEVER`]
+/// in place of an Option.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Tick(pub u64);
+
+impl Tick {
+    pub const NEVER: Tick = Tick(u64::MAX);
+
+    /// `i` on the cache's clock.
+    pub fn of(i: Instant) -> Tick {
+        static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        let base = *BASE.get_or_init(Instant::now);
+        Tick(i.saturating_duration_since(base).as_nanos() as u64)
+    }
+
+    fn since(self, earlier: Tick) -> Duration {
+        Duration::from_nanos(self.0.saturating_sub(earlier.0))
+    }
+
+    fn add(self, d: Duration) -> Tick {
+        Tick(self.0.saturating_add(d.as_nanos() as u64))
+    }
+
+    fn is_never(self) -> bool {
+        self == Tick::NEVER
+    }
+}
+
+/// A question as the cache compares it: the name lowercased, in wire form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Question<'a> {
+    pub name: &'a [u8],
+    pub qtype: u16,
+    pub qclass: u16,
+}
+
+impl<'a> Question<'a> {
+    /// The request's (current) question; `buf` holds its name.
+    pub fn of(req: &Request, buf: &'a mut wire::NameBuf) -> Question<'a> {
+        Question {
+            name: crate::plugin::names::lower_wire(req.qname(), buf),
+            qtype: u16::from(req.qtype()),
+            qclass: u16::from(req.qclass()),
+        }
+    }
+}
+
+/// The cache key (CoreDNS's, over the wire name instead of its text):
+/// FNV-1 (64 bit) over the DO bit, the CD bit (each as the text `1` or
+/// `0`), qtype and qclass (big endian) and the lowercased question name.
+pub fn key(q: &Question<'_>, do_bit: bool, cd: bool) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut write = |bytes: &[u8]| {
         for &b in bytes {
@@ -23,116 +76,173 @@ pub fn key(qname: &str, qtype: RecordType, qclass: DNSClass, do_bit: bool, cd: b
     };
     write(if do_bit { b"1" } else { b"0" });
     write(if cd { b"1" } else { b"0" });
-    write(&u16::from(qtype).to_be_bytes());
-    write(&u16::from(qclass).to_be_bytes());
-    write(qname.as_bytes());
+    write(&q.qtype.to_be_bytes());
+    write(&q.qclass.to_be_bytes());
+    write(q.name);
     h
 }
 
-/// A cached reply, as CoreDNS's `item`: the parts of the message that go
-/// back into a reply built from it, when it was stored and for how long.
+/// A cached reply, as CoreDNS's `item`: the reply, when it was stored and
+/// for how long.
 #[derive(Debug)]
 pub struct Item {
-    /// The reply's question name, lowercased.
-    pub name: String,
-    pub qtype: RecordType,
-    pub qclass: DNSClass,
-    pub rcode: ResponseCode,
+    /// The reply as the cache answers it, on the wire: the header (its ID
+    /// and flags are set for each answer), the question as the client that
+    /// filled the item asked it, every record (TTLs set for each answer),
+    /// no OPT (the server adds the client's).
+    wire: Box<[u8]>,
+    pub qtype: u16,
+    pub qclass: u16,
+    pub rcode: u16,
     pub ad: bool,
     pub ra: bool,
-    pub answers: Vec<Record>,
-    pub authorities: Vec<Record>,
-    pub additionals: Vec<Record>,
     /// The reply answers its question (see [`answers_question`]).
     pub answering: bool,
+    /// What kind of reply it is (for log's classes).
+    pub kind: Kind,
+    /// The reply's length without name compression (the size prometheus
+    /// reports); 0 until first asked for.
+    plain_len: u16,
     /// `serve_stale_policy prefer_positive`: the answering item a
     /// non-answer replaced under the same key.
     pub last_known_good: Option<Box<Item>>,
     /// Seconds the item lives.
     pub orig_ttl: u32,
-    pub stored: Instant,
+    stored: Tick,
     /// Unique within a worker: names the item a refresh started from.
     pub id: u64,
     // Prefetch popularity (CoreDNS's freq.Freq).
-    freq_last: Option<Instant>,
+    freq_last: Tick,
     freq_hits: u32,
-    /// When a refresh of this item started; None when none is in flight.
-    refreshing: Option<Instant>,
+    /// When a refresh of this item started; NEVER when none is in flight.
+    refreshing: Tick,
     /// A failed refresh suppresses another until then (failure recheck).
-    retry_after: Option<Instant>,
+    retry_after: Tick,
 }
 
 /// A refresh that never came back (a panicking plugin) stops blocking new
 /// ones after this long.
 const REFRESH_LIMIT: Duration = Duration::from_secs(30);
 
+/// The reply a cache answers with for `m` (the reply as cached, its TTLs
+/// capped and without OPT) to the question `q`, header flags aside.
+fn wire_form(m: &Message, q: &Query) -> Option<Box<[u8]>> {
+    let mut r = Message::new(0, MessageType::Response, OpCode::Query);
+    r.metadata.authoritative = true;
+    r.metadata.response_code = m.metadata.response_code;
+    r.queries.push(q.clone());
+    r.answers.clone_from(&m.answers);
+    r.authorities.clone_from(&m.authorities);
+    r.additionals.clone_from(&m.additionals);
+    let mut out = Vec::with_capacity(512);
+    r.emit(&mut BinEncoder::new(&mut out)).ok()?;
+    Some(out.into_boxed_slice())
+}
+
 impl Item {
-    pub fn new(m: &Message, now: Instant, d: Duration, id: u64) -> Self {
-        let (name, qtype, qclass) = match m.queries.first() {
-            Some(q) => (lower_text(q.name()), q.query_type(), q.query_class()),
-            None => (String::new(), RecordType::Unknown(0), DNSClass::IN),
-        };
-        Self {
-            name,
-            qtype,
-            qclass,
-            rcode: m.metadata.response_code,
+    /// `m` is the reply as cached; `q` the question of the query that
+    /// filled it; `kind` the reply's kind. None if it cannot be encoded.
+    pub fn new(
+        m: &Message,
+        q: &Query,
+        kind: Kind,
+        now: Tick,
+        d: Duration,
+        id: u64,
+    ) -> Option<Self> {
+        Some(Self {
+            wire: wire_form(m, q)?,
+            qtype: u16::from(q.query_type()),
+            qclass: u16::from(q.query_class()),
+            rcode: u16::from(m.metadata.response_code),
             ad: m.metadata.authentic_data,
             ra: m.metadata.recursion_available,
-            answers: m.answers.clone(),
-            authorities: m.authorities.clone(),
-            // OPT is hop-by-hop; hickory keeps it apart from the records.
-            additionals: m.additionals.clone(),
             answering: answers_question(m),
+            kind,
+            plain_len: 0,
             last_known_good: None,
             orig_ttl: d.as_secs().min(u64::from(u32::MAX)) as u32,
             stored: now,
             id,
-            freq_last: None,
+            freq_last: Tick::NEVER,
             freq_hits: 0,
-            refreshing: None,
-            retry_after: None,
+            refreshing: Tick::NEVER,
+            retry_after: Tick::NEVER,
+        })
+    }
+
+    /// The stored reply (see the field's comment).
+    pub fn wire(&self) -> &[u8] {
+        &self.wire
+    }
+
+    /// The question name as stored (case as the filling client sent it).
+    pub fn qname(&self) -> &[u8] {
+        wire::question_name(&self.wire).unwrap_or_default()
+    }
+
+    /// The reply's uncompressed length (miekg's `Len`, which prometheus
+    /// reports), worked out the first time it is asked for.
+    pub fn plain_len(&mut self) -> usize {
+        if self.plain_len == 0 {
+            let len = Message::from_vec(&self.wire)
+                .map_or(0, |m| crate::plugins::prometheus::message_len(&m));
+            self.plain_len = len.min(usize::from(u16::MAX)) as u16;
         }
+        usize::from(self.plain_len)
     }
 
     /// Seconds left; zero or less once expired (whole seconds of age, as Go's
     /// `int(Duration.Seconds())`).
-    pub fn ttl(&self, now: Instant) -> i64 {
-        i64::from(self.orig_ttl) - now.saturating_duration_since(self.stored).as_secs() as i64
+    pub fn ttl(&self, now: Tick) -> i64 {
+        i64::from(self.orig_ttl) - now.since(self.stored).as_secs() as i64
     }
 
     /// The item is for this question (guards against key collisions).
-    pub fn matches(&self, req: &Request) -> bool {
-        self.qtype == req.qtype() && self.qclass == req.qclass() && self.name == req.name
+    pub fn matches(&self, q: &Question<'_>) -> bool {
+        self.qtype == q.qtype
+            && self.qclass == q.qclass
+            && self.qname().eq_ignore_ascii_case(q.name)
     }
 
     /// This item, or the last known good one it keeps, when it answers the question.
-    pub fn answering_item(&self, req: &Request) -> Option<Loc> {
-        if self.answering && self.matches(req) {
+    pub fn answering_item(&self, q: &Question<'_>) -> Option<Loc> {
+        if self.answering && self.matches(q) {
             return Some(Loc::Pos);
         }
         match &self.last_known_good {
-            Some(l) if l.answering && l.matches(req) => Some(Loc::PosKept),
+            Some(l) if l.answering && l.matches(q) => Some(Loc::PosKept),
             _ => None,
         }
     }
 
     /// The answering item itself, moved out (for `last_known_good`).
-    pub fn into_answering(self, req: &Request) -> Option<Box<Item>> {
-        match self.answering_item(req)? {
+    pub fn into_answering(self, q: &Question<'_>) -> Option<Box<Item>> {
+        match self.answering_item(q)? {
             Loc::PosKept => self.last_known_good,
             _ => Some(Box::new(self)),
         }
     }
 
-    /// Counts a hit for prefetch: hits within `window` of the previous one
-    /// add up, a longer gap starts again at one. Returns the hits.
-    pub fn update_freq(&mut self, window: Duration, now: Instant) -> u32 {
-        let recent = self
-            .freq_last
-            .is_some_and(|last| now.checked_sub(window).is_none_or(|e| last >= e));
-        self.freq_hits = if recent { self.freq_hits + 1 } else { 1 };
-        self.freq_last = Some(now);
+    /// The hits a hit now would make: hits within `window` of the previous
+    /// one add up, a longer gap starts again at one.
+    pub fn peek_freq(&self, window: Duration, now: Tick) -> u32 {
+        let recent = !self.freq_last.is_never()
+            && now
+                .0
+                .checked_sub(window.as_nanos() as u64)
+                .is_none_or(|e| self.freq_last.0 >= e);
+        if recent {
+            self.freq_hits + 1
+        } else {
+            1
+        }
+    }
+
+    /// Counts a hit for prefetch (see [`Item::peek_freq`]); returns the hits.
+    pub fn update_freq(&mut self, window: Duration, now: Tick) -> u32 {
+        self.freq_hits = self.peek_freq(window, now);
+        self.freq_last = now;
         self.freq_hits
     }
 
@@ -140,30 +250,31 @@ impl Item {
         self.freq_hits
     }
 
-    pub fn reset_freq(&mut self, now: Instant, hits: u32) {
-        self.freq_last = Some(now);
+    pub fn reset_freq(&mut self, now: Tick, hits: u32) {
+        self.freq_last = now;
         self.freq_hits = hits;
     }
 
     /// Claims the item's single refresh slot; false while another refresh
     /// is in flight or a failed one's recheck period runs.
-    pub fn begin_refresh(&mut self, now: Instant, recheck: Duration) -> bool {
-        if !recheck.is_zero() && self.retry_after.is_some_and(|t| now < t) {
+    pub fn begin_refresh(&mut self, now: Tick, recheck: Duration) -> bool {
+        if !recheck.is_zero() && !self.retry_after.is_never() && now < self.retry_after {
             return false;
         }
-        if self
-            .refreshing
-            .is_some_and(|t| now.saturating_duration_since(t) < REFRESH_LIMIT)
-        {
+        if !self.refreshing.is_never() && now.since(self.refreshing) < REFRESH_LIMIT {
             return false;
         }
-        self.refreshing = Some(now);
+        self.refreshing = now;
         true
     }
 
-    pub fn end_refresh(&mut self, now: Instant, recheck: Duration, refreshed: bool) {
-        self.retry_after = (!recheck.is_zero() && !refreshed).then(|| now + recheck);
-        self.refreshing = None;
+    pub fn end_refresh(&mut self, now: Tick, recheck: Duration, refreshed: bool) {
+        self.retry_after = if !recheck.is_zero() && !refreshed {
+            now.add(recheck)
+        } else {
+            Tick::NEVER
+        };
+        self.refreshing = Tick::NEVER;
     }
 
     /// A reply to `req` from this item with every record's TTL set to
@@ -174,22 +285,17 @@ impl Item {
         m.metadata.authoritative = true;
         m.metadata.authentic_data = self.ad && (do_bit || ad);
         m.metadata.recursion_available = self.ra;
-        m.metadata.response_code = self.rcode;
-        m.answers = with_ttl(&self.answers, ttl);
-        m.authorities = with_ttl(&self.authorities, ttl);
-        m.additionals = with_ttl(&self.additionals, ttl);
+        m.metadata.response_code = <ResponseCode as From<u16>>::from(self.rcode);
+        if let Ok(stored) = Message::from_vec(&self.wire) {
+            m.answers = stored.answers;
+            m.authorities = stored.authorities;
+            m.additionals = stored.additionals;
+        }
+        set_ttl(&mut m.answers, ttl);
+        set_ttl(&mut m.authorities, ttl);
+        set_ttl(&mut m.additionals, ttl);
         m
     }
-}
-
-fn with_ttl(rs: &[Record], ttl: u32) -> Vec<Record> {
-    rs.iter()
-        .map(|r| {
-            let mut r = r.clone();
-            r.ttl = ttl;
-            r
-        })
-        .collect()
 }
 
 /// Sets every record's TTL in `rs` to `ttl`.

@@ -319,18 +319,23 @@ fn go_durations() {
 
 #[test]
 fn key_is_fnv1_and_separates_do_cd() {
-    // FNV-1 64 of "00" + type A + class IN + "example.org.".
-    let k = store::key("example.org.", RecordType::A, DNSClass::IN, false, false);
+    // FNV-1 64 of "00" + type A + class IN + the wire name.
+    let q = |qtype: u16| store::Question {
+        name: b"\x07example\x03org\x00",
+        qtype,
+        qclass: 1,
+    };
+    let k = store::key(&q(1), false, false);
     let mut h: u64 = 0xcbf29ce484222325;
-    for b in b"00\x00\x01\x00\x01example.org." {
+    for b in b"00\x00\x01\x00\x01\x07example\x03org\x00" {
         h = h.wrapping_mul(0x100000001b3) ^ u64::from(*b);
     }
     assert_eq!(k, h);
     let keys = [
         k,
-        store::key("example.org.", RecordType::A, DNSClass::IN, true, false),
-        store::key("example.org.", RecordType::A, DNSClass::IN, false, true),
-        store::key("example.org.", RecordType::AAAA, DNSClass::IN, false, false),
+        store::key(&q(1), true, false),
+        store::key(&q(1), false, true),
+        store::key(&q(28), false, false),
     ];
     for i in 0..keys.len() {
         for j in i + 1..keys.len() {
@@ -338,8 +343,6 @@ fn key_is_fnv1_and_separates_do_cd() {
         }
     }
 }
-
-use hickory_proto::rr::DNSClass;
 
 #[test]
 fn hit_counts_down_and_clamps() {
@@ -643,10 +646,14 @@ fn store_evicts_at_capacity() {
         m.answers = vec![a("e.example.org.", 60, [192, 0, 2, 1])];
         m
     };
-    let now = Instant::now();
+    let now = store::Tick(1);
+    let item = |id| {
+        let kind = crate::plugin::classify::Kind::NoError;
+        Item::new(&m, &m.queries[0], kind, now, Duration::from_secs(60), id).unwrap()
+    };
     let mut evictions = 0;
     for k in 0..10u64 {
-        if s.add(k, Item::new(&m, now, Duration::from_secs(60), k)) {
+        if s.add(k, item(k)) {
             evictions += 1;
         }
         assert!(s.len() <= 4);
@@ -655,7 +662,7 @@ fn store_evicts_at_capacity() {
     assert_eq!(s.len(), 4);
     // The newest is always there; replacing a key evicts nothing.
     assert!(s.get(9).is_some());
-    assert!(!s.add(9, Item::new(&m, now, Duration::from_secs(60), 99)));
+    assert!(!s.add(9, item(99)));
     assert_eq!(s.get(9).unwrap().id, 99);
     for k in 0..10 {
         s.remove(k);

@@ -1,0 +1,281 @@
+//! What the cache fast path reads and writes without a full parse: the
+//! queries it may answer from raw bytes, names lowercased into a buffer,
+//! and the patching of a stored reply (ID, flags, TTLs, the client's OPT).
+
+use super::{Header, QueryView, HEADER_LEN, MAX_NAME_LEN, OPCODE_QUERY, TYPE_OPT};
+
+/// The client's OPT record, as the fast path mirrors it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Opt {
+    /// The UDP size exactly as sent (even under 512).
+    pub size: u16,
+    /// The flags word (DO and the Z bits).
+    pub flags: u16,
+}
+
+impl Opt {
+    pub fn do_bit(&self) -> bool {
+        self.flags & 0x8000 != 0
+    }
+}
+
+/// A query the fast path can answer: a standard query (opcode QUERY) with
+/// one question, no answer or authority records, and in the additional
+/// section at most an OPT of version 0, without options, ending the message.
+/// Anything else is left to the full parse.
+#[derive(Clone, Copy, Debug)]
+pub struct Simple<'a> {
+    pub header: Header,
+    /// The question name as sent (case kept).
+    pub qname: &'a [u8],
+    pub qtype: u16,
+    pub qclass: u16,
+    pub opt: Option<Opt>,
+}
+
+impl<'a> Simple<'a> {
+    pub fn parse(b: &'a [u8]) -> Option<Simple<'a>> {
+        let v = QueryView::parse(b).ok()?;
+        let h = v.header;
+        if h.qr() || h.opcode() != OPCODE_QUERY || h.qdcount != 1 || h.ancount != 0 {
+            return None;
+        }
+        if h.nscount != 0 || h.arcount > 1 {
+            return None;
+        }
+        let rest = &b[v.question_end..];
+        let opt = match (h.arcount, rest) {
+            (0, []) => None,
+            // Root name, type OPT, size, extended rcode 0, version 0,
+            // flags, no options; nothing after it.
+            (1, [0, t0, t1, s0, s1, 0, 0, f0, f1, 0, 0])
+                if u16::from_be_bytes([*t0, *t1]) == TYPE_OPT =>
+            {
+                Some(Opt {
+                    size: u16::from_be_bytes([*s0, *s1]),
+                    flags: u16::from_be_bytes([*f0, *f1]),
+                })
+            }
+            _ => return None,
+        };
+        Some(Simple {
+            header: h,
+            qname: v.qname,
+            qtype: v.qtype,
+            qclass: v.qclass,
+            opt,
+        })
+    }
+
+    pub fn do_bit(&self) -> bool {
+        self.opt.is_some_and(|o| o.do_bit())
+    }
+}
+
+/// Room for the longest name.
+pub type NameBuf = [u8; MAX_NAME_LEN];
+
+/// `name` (a wire name, no compression) lowercased into `buf`.
+pub fn lower<'b>(name: &[u8], buf: &'b mut NameBuf) -> &'b [u8] {
+    let out = &mut buf[..name.len()];
+    for (o, b) in out.iter_mut().zip(name) {
+        *o = b.to_ascii_lowercase();
+    }
+    out
+}
+
+/// The suffixes of a wire name at each label, longest first, ending with
+/// the root (`\x00`).
+pub fn suffixes(name: &[u8]) -> Suffixes<'_> {
+    Suffixes { name, at: Some(0) }
+}
+
+pub struct Suffixes<'a> {
+    name: &'a [u8],
+    at: Option<usize>,
+}
+
+impl<'a> Iterator for Suffixes<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let at = self.at?;
+        let len = usize::from(*self.name.get(at)?);
+        self.at = (len != 0).then_some(at + 1 + len);
+        self.name.get(at..)
+    }
+}
+
+/// Whether wire name `name` is `zone` or below it (both lowercased).
+pub fn is_subdomain(zone: &[u8], name: &[u8]) -> bool {
+    suffixes(name).any(|s| s == zone)
+}
+
+/// The presentation form of a lowercased wire name when it needs no
+/// escapes (letters, digits, `-`, `_`, `*` and the like), written into
+/// `buf`; None for names the full path must spell.
+pub fn plain_text<'b>(name: &[u8], buf: &'b mut [u8; MAX_NAME_LEN + 1]) -> Option<&'b str> {
+    let mut n = 0;
+    let mut at = 0;
+    loop {
+        let len = usize::from(*name.get(at)?);
+        if len == 0 {
+            break;
+        }
+        for &b in name.get(at + 1..at + 1 + len)? {
+            match b {
+                b'.' | b' ' | b'\'' | b'@' | b';' | b'(' | b')' | b'"' | b'\\' => return None,
+                b'!'..=b'~' => {}
+                _ => return None,
+            }
+            buf[n] = b;
+            n += 1;
+        }
+        buf[n] = b'.';
+        n += 1;
+        at += 1 + len;
+    }
+    if n == 0 {
+        buf[0] = b'.';
+        n = 1;
+    }
+    std::str::from_utf8(&buf[..n]).ok()
+}
+
+/// Skips a name at `p` (labels, ending in the root or a pointer).
+fn skip_name(b: &[u8], mut p: usize) -> Option<usize> {
+    loop {
+        let len = *b.get(p)?;
+        match len & 0xC0 {
+            0xC0 => return Some(p + 2),
+            0x00 if len == 0 => return Some(p + 1),
+            0x00 => p += 1 + usize::from(len),
+            _ => return None,
+        }
+    }
+}
+
+fn count(b: &[u8], i: usize) -> usize {
+    usize::from(u16::from_be_bytes([b[i], b[i + 1]]))
+}
+
+/// The question name of a message (the first name, never compressed).
+pub fn question_name(msg: &[u8]) -> Option<&[u8]> {
+    let end = skip_name(msg, HEADER_LEN)?;
+    msg.get(HEADER_LEN..end)
+}
+
+/// Sets the TTL of every record after the question to `ttl`. Returns false
+/// (leaving the message partly patched) if it is not well formed.
+pub fn set_ttls(msg: &mut [u8], ttl: u32) -> bool {
+    if msg.len() < HEADER_LEN {
+        return false;
+    }
+    let records = count(msg, 6) + count(msg, 8) + count(msg, 10);
+    let mut p = HEADER_LEN;
+    for _ in 0..count(msg, 4) {
+        match skip_name(msg, p) {
+            Some(e) => p = e + 4,
+            None => return false,
+        }
+    }
+    for _ in 0..records {
+        let Some(e) = skip_name(msg, p) else {
+            return false;
+        };
+        let Some(fixed) = msg.get_mut(e..e + 10) else {
+            return false;
+        };
+        fixed[4..8].copy_from_slice(&ttl.to_be_bytes());
+        p = e + 10 + usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
+    }
+    p == msg.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(name: &[u8], extra: &[u8], arcount: u16) -> Vec<u8> {
+        let mut b = vec![0x12, 0x34, 0x01, 0x20, 0, 1, 0, 0, 0, 0];
+        b.extend_from_slice(&arcount.to_be_bytes());
+        b.extend_from_slice(name);
+        b.extend_from_slice(&[0, 1, 0, 1]);
+        b.extend_from_slice(extra);
+        b
+    }
+
+    const OPT: [u8; 11] = [0, 0, 41, 4, 0xd0, 0, 0, 0x80, 0, 0, 0];
+
+    #[test]
+    fn simple_queries() {
+        let q = query(b"\x03WwW\x07example\x03org\x00", &[], 0);
+        let s = Simple::parse(&q).unwrap();
+        assert_eq!(s.qname, b"\x03WwW\x07example\x03org\x00");
+        assert_eq!((s.qtype, s.qclass, s.opt), (1, 1, None));
+        let q = query(b"\x00", &OPT, 1);
+        let s = Simple::parse(&q).unwrap();
+        assert_eq!(
+            s.opt,
+            Some(Opt {
+                size: 1232,
+                flags: 0x8000
+            })
+        );
+        assert!(s.do_bit());
+        // Not for the fast path: options, version 1, extended rcode, a
+        // second record, trailing bytes, a count without the record.
+        let mut with_option = OPT.to_vec();
+        with_option[10] = 4;
+        with_option.extend_from_slice(&[0, 10, 0, 0]);
+        let mut v1 = OPT;
+        v1[6] = 1;
+        let mut ext = OPT;
+        ext[5] = 1;
+        for (extra, ar) in [
+            (with_option.as_slice(), 1),
+            (&v1, 1),
+            (&ext, 1),
+            (&OPT, 2),
+            (&[0u8][..], 0),
+            (&[], 1),
+        ] {
+            assert!(Simple::parse(&query(b"\x00", extra, ar)).is_none());
+        }
+        let mut notify = query(b"\x00", &[], 0);
+        notify[2] |= 4 << 3;
+        assert!(Simple::parse(&notify).is_none());
+    }
+
+    #[test]
+    fn names() {
+        let mut buf = [0u8; MAX_NAME_LEN];
+        let n = b"\x03WwW\x07Example\x03org\x00";
+        assert_eq!(lower(n, &mut buf), b"\x03www\x07example\x03org\x00");
+        let all: Vec<&[u8]> = suffixes(b"\x01a\x02bc\x00").collect();
+        assert_eq!(all, [&b"\x01a\x02bc\x00"[..], b"\x02bc\x00", b"\x00"]);
+        assert_eq!(suffixes(b"\x00").count(), 1);
+        assert!(is_subdomain(b"\x02bc\x00", b"\x01a\x02bc\x00"));
+        assert!(is_subdomain(b"\x00", b"\x01a\x00"));
+        assert!(!is_subdomain(b"\x01c\x00", b"\x02bc\x00"));
+        let mut t = [0u8; MAX_NAME_LEN + 1];
+        assert_eq!(plain_text(b"\x01a\x02b-\x00", &mut t), Some("a.b-."));
+        assert_eq!(plain_text(b"\x00", &mut t), Some("."));
+        assert_eq!(plain_text(b"\x03a.b\x00", &mut t), None);
+        assert_eq!(plain_text(b"\x01\xff\x00", &mut t), None);
+    }
+
+    #[test]
+    fn ttls_patched_in_every_section() {
+        // Header: 1 question, 1 answer, 1 authority, 0 additional.
+        let mut m = vec![0, 0, 0x81, 0x80, 0, 1, 0, 1, 0, 1, 0, 0];
+        m.extend_from_slice(b"\x01a\x00\x00\x01\x00\x01");
+        m.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 1, 2, 3, 4]);
+        m.extend_from_slice(&[0xc0, 12, 0, 2, 0, 1, 0, 0, 1, 0, 0, 2, 0xc0, 12]);
+        assert!(set_ttls(&mut m, 7));
+        assert_eq!(&m[25..29], [0, 0, 0, 7]);
+        assert_eq!(&m[41..45], [0, 0, 0, 7]);
+        assert_eq!(question_name(&m), Some(&b"\x01a\x00"[..]));
+        m.push(0);
+        assert!(!set_ttls(&mut m, 7), "trailing byte");
+    }
+}
