@@ -661,26 +661,45 @@ fn host_name_upstream_resolved_with_resolver() {
 }
 
 #[test]
-fn every_udp_exchange_has_its_own_source_port_and_id() {
+fn udp_exchanges_have_random_ids_and_rotating_source_ports() {
     let up = Upstream::start([10, 0, 0, 8]);
     let s = Server::start(
         &format!(".:{{PORT}} {{\n    forward . {}\n}}\n", up.addr()),
         &[],
     );
-    for i in 0..8 {
+    for i in 0..200 {
         assert_eq!(
             ips(&s.udp(&format!("q{i}.example."), RecordType::A)),
             ["10.0.0.8"]
         );
     }
     let seen = up.udp_from.lock().unwrap().clone();
-    let queries: Vec<&(u16, u16)> = seen.iter().collect();
-    assert!(queries.len() >= 8, "{seen:?}");
-    let ports: std::collections::HashSet<u16> = queries.iter().map(|(p, _)| *p).collect();
-    let ids: std::collections::HashSet<u16> = queries.iter().map(|(_, id)| *id).collect();
-    assert!(
-        ports.len() >= queries.len() - 1,
-        "source ports reused: {seen:?}"
+    assert!(seen.len() >= 200, "{seen:?}");
+    let ids: std::collections::HashSet<u16> = seen.iter().map(|(_, id)| *id).collect();
+    assert!(ids.len() >= seen.len() - 2, "IDs reused: {seen:?}");
+    // A socket carries at most 64 exchanges, then a new one (a new random
+    // port) takes over.
+    let mut per_port = std::collections::HashMap::<u16, usize>::new();
+    for (port, _) in &seen {
+        *per_port.entry(*port).or_default() += 1;
+    }
+    assert!(per_port.values().all(|n| *n <= 64), "{per_port:?}");
+    assert!(per_port.len() >= 4, "{per_port:?}");
+}
+
+#[test]
+fn a_query_waiting_on_the_upstream_is_answered_across_sigterm() {
+    let up = Upstream::start([10, 0, 0, 9]);
+    let mut s = Server::start(
+        &format!(".:{{PORT}} {{\n    forward . {}\n}}\n", up.addr()),
+        &[],
     );
-    assert!(ids.len() >= queries.len() - 1, "IDs reused: {seen:?}");
+    let addr = s.addr();
+    let slow = thread::spawn(move || udp(addr, &query("slow.example.", RecordType::A)));
+    assert!(eventually(3, || !up.queries().is_empty()));
+    s.signal(libc::SIGTERM);
+    // The upstream answers a second later; the worker has stopped reading
+    // by then, but the reply still goes out before the process exits.
+    assert_eq!(ips(&slow.join().unwrap()), ["10.0.0.9"]);
+    assert_eq!(s.wait_exit(5), Some(0));
 }

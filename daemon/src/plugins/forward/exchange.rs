@@ -4,7 +4,12 @@
 //!
 //! Each exchange uses a fresh random query ID. UDP sockets are connected
 //! sockets on kernel-chosen (random) ports, kept for reuse like TCP and TLS
-//! connections; a socket or connection idle longer than `expire` is closed.
+//! connections (as CoreDNS does); a socket or connection idle longer than
+//! `expire` is closed. A UDP socket serves one exchange at a time, the
+//! next exchange takes a random idle one, and a socket is closed after
+//! [`UDP_USES`] exchanges, so source ports keep changing: a new socket per
+//! exchange would cost more than the rest of the exchange (about 8 µs to
+//! open, connect, register and close one here).
 
 use super::upstream::{Upstream, HC_TIMEOUT};
 use crate::metrics as families;
@@ -64,7 +69,13 @@ struct Idle {
     conn: Conn,
     created: Instant,
     used: Instant,
+    /// Exchanges it has carried.
+    uses: u32,
 }
+
+/// Exchanges a UDP socket carries before it is closed (and a new one, on a
+/// new random port, takes its place).
+pub const UDP_USES: u32 = 64;
 
 /// One worker's idle connections, per upstream, UDP and stream apart.
 pub struct Pool {
@@ -86,34 +97,47 @@ impl Pool {
         }
     }
 
-    /// The oldest idle connection still fresh; stale ones are closed.
-    fn take(&mut self, i: usize, t: Transport, l: ConnLimits) -> Option<(Conn, Instant)> {
+    /// An idle connection still fresh (stale ones are closed): the oldest
+    /// stream connection, a random UDP socket.
+    fn take(&mut self, i: usize, t: Transport, l: ConnLimits) -> Option<Taken> {
         let list = &mut self.lists.get_mut(i)?[t.bucket()];
         let now = Instant::now();
-        while let Some(idle) = list.pop_front() {
+        loop {
+            let idle = if t == Transport::Udp && !list.is_empty() {
+                let k = rand::random_range(0..list.len());
+                list.swap_remove_back(k)?
+            } else {
+                list.pop_front()?
+            };
             if now.duration_since(idle.used) > l.expire {
                 continue;
             }
             if !l.max_age.is_zero() && now.duration_since(idle.created) > l.max_age {
                 continue;
             }
-            return Some((idle.conn, idle.created));
+            return Some(Taken {
+                conn: idle.conn,
+                created: idle.created,
+                uses: idle.uses,
+            });
         }
-        None
     }
 
-    fn put(&mut self, i: usize, t: Transport, conn: Conn, created: Instant, l: ConnLimits) {
+    fn put(&mut self, i: usize, t: Transport, c: Taken, l: ConnLimits) {
         let Some(lists) = self.lists.get_mut(i) else {
             return;
         };
         let list = &mut lists[t.bucket()];
-        if l.max_idle > 0 && list.len() >= l.max_idle {
+        if (l.max_idle > 0 && list.len() >= l.max_idle)
+            || (t == Transport::Udp && c.uses >= UDP_USES)
+        {
             return;
         }
         list.push_back(Idle {
-            conn,
-            created,
+            conn: c.conn,
+            created: c.created,
             used: Instant::now(),
+            uses: c.uses,
         });
     }
 
@@ -129,6 +153,13 @@ impl Pool {
             }
         }
     }
+}
+
+/// A connection out of the pool (or new), while an exchange uses it.
+struct Taken {
+    conn: Conn,
+    created: Instant,
+    uses: u32,
 }
 
 /// Why an exchange failed.
@@ -240,12 +271,11 @@ async fn write_stream<S: AsyncWrite + Unpin>(s: &mut S, wire: &[u8]) -> io::Resu
     s.flush().await
 }
 
-async fn read_stream<S: AsyncRead + Unpin>(s: &mut S) -> io::Result<Vec<u8>> {
+async fn read_stream<S: AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>) -> io::Result<()> {
     let mut len = [0u8; 2];
     s.read_exact(&mut len).await?;
-    let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
-    s.read_exact(&mut buf).await?;
-    Ok(buf)
+    buf.resize(usize::from(u16::from_be_bytes(len)), 0);
+    s.read_exact(buf).await.map(drop)
 }
 
 async fn write(conn: &mut Conn, wire: &[u8]) -> io::Result<()> {
@@ -256,15 +286,14 @@ async fn write(conn: &mut Conn, wire: &[u8]) -> io::Result<()> {
     }
 }
 
-/// One message off the connection (a whole datagram for UDP).
-async fn read(conn: &mut Conn, buf: &mut [u8]) -> io::Result<Vec<u8>> {
+/// One message off the connection (a whole datagram for UDP) into `buf`,
+/// which has room for the largest (its capacity is not zeroed first).
+async fn read(conn: &mut Conn, buf: &mut Vec<u8>) -> io::Result<()> {
+    buf.clear();
     match conn {
-        Conn::Udp(s) => {
-            let n = s.recv(buf).await?;
-            Ok(buf[..n].to_vec())
-        }
-        Conn::Tcp(s) => read_stream(s).await,
-        Conn::Tls(s) => read_stream(s.as_mut()).await,
+        Conn::Udp(s) => s.recv_buf(buf).await.map(drop),
+        Conn::Tcp(s) => read_stream(s, buf).await,
+        Conn::Tls(s) => read_stream(s.as_mut(), buf).await,
     }
 }
 
@@ -288,29 +317,27 @@ pub async fn lookup(
 ) -> Result<Message, ExError> {
     let up = p.upstream;
     let id: u16 = rand::random();
-    let mut q = req.msg.clone();
-    q.metadata.id = id;
-    let wire = q
+    let mut wire = req
+        .msg
         .to_vec()
         .map_err(|e| ExError::Invalid(format!("proxy: invalid request: {e}")))?;
+    wire[0..2].copy_from_slice(&id.to_be_bytes());
     let question = Question::of(&wire);
 
     let t = p.transport;
-    // UDP gets a new socket, so a new random source port, for every
-    // exchange: together with the random ID that is what makes a spoofed
-    // reply hard to land. TCP and TLS connections are reused.
-    let taken = if t == Transport::Udp {
-        None
-    } else {
-        req.worker
-            .state(pool_slot, &new_pool, |pool| pool.take(p.index, t, p.limits))
-    };
+    // A random ID per exchange, a connected socket (the kernel drops what
+    // does not come from the upstream's address and port) on a random port
+    // that changes every few exchanges, and a reply taken only when its ID
+    // and question match: that is what makes a spoofed reply hard to land.
+    let taken = req
+        .worker
+        .state(pool_slot, &new_pool, |pool| pool.take(p.index, t, p.limits));
     let labels = [up.proxy_name, up.addr_text.as_str(), t.label()];
-    let (mut conn, cached, created) = match taken {
-        Some((c, created)) => {
+    let (mut conn, cached, created, uses) = match taken {
+        Some(c) => {
             req.worker
                 .metrics(|m| m.inc(&families::PROXY_CONN_CACHE_HITS, &labels));
-            (c, true, created)
+            (c.conn, true, c.created, c.uses)
         }
         None => {
             req.worker
@@ -318,11 +345,10 @@ pub async fn lookup(
             let start = Instant::now();
             let r = dial(up, t, up.dial_timeout()).await;
             up.dialed(start.elapsed());
-            (r.map_err(ExError::Other)?, false, Instant::now())
+            (r.map_err(ExError::Other)?, false, Instant::now(), 0)
         }
     };
     let net = if t == Transport::Udp { "udp" } else { "tcp" };
-    let local = conn.local();
     let closed = |e: &io::Error| {
         matches!(
             e.kind(),
@@ -338,30 +364,34 @@ pub async fn lookup(
         Err(_) => {
             return Err(ExError::Other(format!(
                 "write {net} {}: i/o timeout",
-                pair(local, up.addr)
+                pair(conn.local(), up.addr)
             )))
         }
         Ok(Err(e)) if cached && closed(&e) => return Err(ExError::CachedClosed),
         Ok(Err(e)) => {
             return Err(ExError::Other(format!(
                 "write {net} {}: {}",
-                pair(local, up.addr),
+                pair(conn.local(), up.addr),
                 go_io_text(&e)
             )))
         }
         Ok(Ok(())) => {}
     }
 
-    // The client's buffer size; a larger UDP reply is cut to a bare TC reply.
+    // The client's buffer size; a larger UDP reply is cut to a bare TC
+    // reply, so a byte more than that is all a datagram needs.
     let udp_size = req.size().max(512);
     let deadline = tokio::time::Instant::now() + p.read_timeout;
-    let mut buf = vec![0u8; 65535];
+    let mut buf = Vec::with_capacity(match t {
+        Transport::Udp => udp_size + 1,
+        _ => 0,
+    });
     let reply = loop {
-        let got = match timeout_at(deadline, read(&mut conn, &mut buf)).await {
+        match timeout_at(deadline, read(&mut conn, &mut buf)).await {
             Err(_) => {
                 return Err(ExError::Other(format!(
                     "read {net} {}: i/o timeout",
-                    pair(local, up.addr)
+                    pair(conn.local(), up.addr)
                 )))
             }
             Ok(Err(e)) if cached && closed(&e) => return Err(ExError::CachedClosed),
@@ -371,12 +401,13 @@ pub async fn lookup(
             Ok(Err(e)) => {
                 return Err(ExError::Other(format!(
                     "read {net} {}: read: {}",
-                    pair(local, up.addr),
+                    pair(conn.local(), up.addr),
                     go_io_text(&e)
                 )))
             }
-            Ok(Ok(b)) => b,
+            Ok(Ok(())) => {}
         };
+        let got = buf.as_slice();
         if got.len() < 12 {
             if t == Transport::Udp {
                 continue; // a short datagram: not the reply
@@ -388,7 +419,7 @@ pub async fn lookup(
         // and the wait goes on for the real one.
         let reason = if u16::from_be_bytes([got[0], got[1]]) != id {
             Some("id")
-        } else if !same_question(&got, &question) {
+        } else if !same_question(got, &question) {
             Some("question")
         } else {
             None
@@ -406,15 +437,18 @@ pub async fn lookup(
         if t == Transport::Udp && got.len() > udp_size {
             // miekg read it into a buffer of the client's size and failed to
             // unpack: CoreDNS answers an empty reply with TC set.
-            break truncated(&got).map_err(ExError::Other)?;
+            break truncated(got).map_err(ExError::Other)?;
         }
-        break Message::from_bytes(&got).map_err(|e| ExError::Other(format!("dns: {e}")))?;
+        break Message::from_bytes(got).map_err(|e| ExError::Other(format!("dns: {e}")))?;
     };
-    if t != Transport::Udp {
-        req.worker.state(pool_slot, &new_pool, |pool| {
-            pool.put(p.index, t, conn, created, p.limits)
-        });
-    }
+    let back = Taken {
+        conn,
+        created,
+        uses: uses + 1,
+    };
+    req.worker.state(pool_slot, &new_pool, |pool| {
+        pool.put(p.index, t, back, p.limits)
+    });
     Ok(reply)
 }
 
@@ -455,15 +489,15 @@ fn same_question(reply: &[u8], sent: &Option<Question>) -> bool {
 }
 
 /// The header and question of an oversized reply, TC set, no records.
+/// `wire` may be cut short (read into a buffer of the client's size).
 fn truncated(wire: &[u8]) -> Result<Message, String> {
-    let mut m = match Message::from_bytes(wire) {
-        Ok(m) => m,
-        Err(_) => {
-            let mut hdr = wire[..12].to_vec();
-            hdr[4..12].fill(0);
-            Message::from_bytes(&hdr).map_err(|e| format!("dns: {e}"))?
-        }
-    };
+    // The header and the first question, when it is whole.
+    let end = crate::wire::QueryView::parse(wire).map_or(12, |v| v.question_end);
+    let mut head = wire[..end].to_vec();
+    let qd = if end > 12 { 1u16 } else { 0 };
+    head[4..6].copy_from_slice(&qd.to_be_bytes());
+    head[6..12].fill(0);
+    let mut m = Message::from_bytes(&head).map_err(|e| format!("dns: {e}"))?;
     m.answers.clear();
     m.authorities.clear();
     m.additionals.clear();
@@ -490,9 +524,12 @@ pub async fn probe(up: &Upstream, t: Transport, domain: &Name, rec: bool) -> boo
     ) {
         return false;
     }
-    let mut buf = vec![0u8; 65535];
+    let mut buf = Vec::with_capacity(usize::from(u16::MAX));
     let deadline = tokio::time::Instant::now() + HC_TIMEOUT;
-    matches!(timeout_at(deadline, read(&mut conn, &mut buf)).await, Ok(Ok(b)) if b.len() >= 12)
+    matches!(
+        timeout_at(deadline, read(&mut conn, &mut buf)).await,
+        Ok(Ok(()))
+    ) && buf.len() >= 12
 }
 
 /// A and AAAA of `name` from one resolver, over UDP (for host names in
