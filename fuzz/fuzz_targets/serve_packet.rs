@@ -1,5 +1,6 @@
 //! Arbitrary bytes through the whole query path: `Dispatcher::handle` with a
-//! Corefile that loads the small built-in plugins.
+//! Corefile that loads the small built-in plugins and a cache (so the cache
+//! fast path sees them too).
 //!
 //! The first input byte picks the transport (bit 0: TCP) and the client's
 //! address family (bit 1: IPv6); the rest is the message. `handle` must not
@@ -24,13 +25,16 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-const COREFILE: &str = ".:53 {\n any\n chaos\n whoami\n minimal\n bufsize 1232\n nsid test\n}\n";
+// The second block caches what template answers, so repeated questions
+// go through the cache fast path.
+const COREFILE: &str = ".:53 {\n any\n chaos\n whoami\n minimal\n bufsize 1232\n nsid test\n}\n\
+example.org:53 {\n bufsize 1400\n acl {\n  block type AAAA net 192.0.2.0/24\n }\n cache 30\n template IN A {\n  answer \"{{ .Name }} 60 IN A 192.0.2.1\"\n }\n template IN MX {\n  rcode NXDOMAIN\n }\n}\n";
 
 thread_local! {
     static DISPATCHER: RefCell<Dispatcher> = RefCell::new({
         let config = ferrodns::server::load(COREFILE, "Corefile", 53)
             .expect("the fuzz Corefile loads");
-        Dispatcher::new(Arc::new(config), 0)
+        Dispatcher::new(Arc::new(config), 0, 1, true)
     });
     /// Reused across runs without clearing, as a worker reuses its buffer.
     static OUT: RefCell<Vec<u8>> = RefCell::new(vec![0xEE; 700]);
@@ -61,6 +65,7 @@ fuzz_target!(|input: &[u8]| {
         src,
         local,
         tcp,
+        at: std::time::Instant::now(),
     };
     DISPATCHER.with_borrow_mut(|d| {
         OUT.with_borrow_mut(|out| {

@@ -2,8 +2,9 @@
 //! every one is answered, and sendmmsg sends the replies in one call.
 //! Buffers are allocated once per socket and reused.
 
+use super::worker::{CloseOutbox, Outbox};
 use super::{spawn_later, unmap, Handled, InFlight, Packet, PacketHandler};
-use socket2::{SockAddr, SockAddrStorage};
+use socket2::SockAddrStorage;
 use std::cell::RefCell;
 use std::io;
 use std::mem::MaybeUninit;
@@ -21,13 +22,15 @@ const RECV_SIZE: usize = 4096;
 
 struct Slots {
     bufs: Vec<u8>,
+    /// The senders' addresses, as recvmmsg wrote them; replies go back to
+    /// them from where they are.
     names: Vec<SockAddrStorage>,
+    namelens: Vec<libc::socklen_t>,
     iovs: Vec<libc::iovec>,
     hdrs: Vec<libc::mmsghdr>,
     outs: Vec<Vec<u8>>,
     /// Which replies go out in this round.
     send: Vec<usize>,
-    peers: Vec<SockAddr>,
 }
 
 impl Slots {
@@ -38,9 +41,9 @@ impl Slots {
             iovs: Vec::with_capacity(BATCH),
             // SAFETY: mmsghdr is plain old data; all zeroes is valid.
             hdrs: vec![unsafe { MaybeUninit::<libc::mmsghdr>::zeroed().assume_init() }; BATCH],
+            namelens: vec![0; BATCH],
             outs: (0..BATCH).map(|_| Vec::with_capacity(1024)).collect(),
             send: Vec::with_capacity(BATCH),
-            peers: Vec::with_capacity(BATCH),
         }
     }
 
@@ -67,6 +70,34 @@ impl Slots {
     }
 }
 
+/// The address recvmmsg wrote into `name` (`len` bytes), read in place.
+fn peer(name: &SockAddrStorage, len: libc::socklen_t) -> Option<SocketAddr> {
+    let p = (name as *const SockAddrStorage).cast::<libc::sockaddr>();
+    let len = len as usize;
+    // SAFETY: the storage is large and aligned enough for any sockaddr; the
+    // family says which one the kernel wrote, and `len` that it is whole.
+    unsafe {
+        match i32::from((*p).sa_family) {
+            libc::AF_INET if len >= std::mem::size_of::<libc::sockaddr_in>() => {
+                let a = &*p.cast::<libc::sockaddr_in>();
+                let ip = std::net::Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+                Some(SocketAddr::from((ip, u16::from_be(a.sin_port))))
+            }
+            libc::AF_INET6 if len >= std::mem::size_of::<libc::sockaddr_in6>() => {
+                let a = &*p.cast::<libc::sockaddr_in6>();
+                let ip = std::net::Ipv6Addr::from(a.sin6_addr.s6_addr);
+                Some(SocketAddr::V6(std::net::SocketAddrV6::new(
+                    ip,
+                    u16::from_be(a.sin6_port),
+                    a.sin6_flowinfo,
+                    a.sin6_scope_id,
+                )))
+            }
+            _ => None,
+        }
+    }
+}
+
 fn recvmmsg(fd: i32, s: &mut Slots) -> io::Result<usize> {
     s.arm_recv();
     // SAFETY: every header points into buffers owned by `s` that outlive the
@@ -87,8 +118,8 @@ fn recvmmsg(fd: i32, s: &mut Slots) -> io::Result<usize> {
     }
 }
 
-/// Sends `s.outs[i]` to `s.peers[k]` for each `i = s.send[k]`. A reply the
-/// kernel will not take right now (EAGAIN) is dropped, as a full socket
+/// Sends `s.outs[i]` back to `s.names[i]` for each `i` in `s.send`. A reply
+/// the kernel will not take right now (EAGAIN) is dropped, as a full socket
 /// buffer drops datagrams anyway.
 fn sendmmsg(fd: i32, s: &mut Slots) {
     let n = s.send.len();
@@ -99,10 +130,10 @@ fn sendmmsg(fd: i32, s: &mut Slots) {
             iov_len: s.outs[i].len(),
         });
     }
-    for k in 0..n {
+    for (k, &i) in s.send.iter().enumerate() {
         let h = &mut s.hdrs[k];
-        h.msg_hdr.msg_name = s.peers[k].as_ptr() as *mut libc::c_void;
-        h.msg_hdr.msg_namelen = s.peers[k].len();
+        h.msg_hdr.msg_name = (&mut s.names[i] as *mut SockAddrStorage).cast();
+        h.msg_hdr.msg_namelen = s.namelens[i];
         h.msg_hdr.msg_iov = &mut s.iovs[k];
         h.msg_hdr.msg_iovlen = 1;
         h.msg_hdr.msg_control = std::ptr::null_mut();
@@ -155,8 +186,20 @@ pub async fn udp_loop<H: PacketHandler>(
     };
     let fd = sock.get_ref().as_raw_fd();
     let mut s = Slots::new();
+    let outbox = Outbox::new(fd, Rc::clone(&sock) as Rc<dyn std::any::Any>);
+    // Sends what is left in the outbox when this loop is dropped (aborted).
+    let _close = CloseOutbox(Rc::clone(&outbox));
     loop {
-        let Ok(mut guard) = sock.readable().await else {
+        let ready = tokio::select! {
+            biased;
+            r = sock.readable() => Some(r),
+            _ = outbox.pushed() => None,
+        };
+        let Some(ready) = ready else {
+            outbox.flush();
+            continue;
+        };
+        let Ok(mut guard) = ready else {
             return;
         };
         // A few batches at a time, then the worker's other tasks (TCP,
@@ -175,15 +218,12 @@ pub async fn udp_loop<H: PacketHandler>(
                     break;
                 }
             };
+            let at = std::time::Instant::now();
             s.send.clear();
-            s.peers.clear();
             for i in 0..n {
                 let len = (s.hdrs[i].msg_len as usize).min(RECV_SIZE);
-                // SAFETY: the kernel wrote a valid address of msg_namelen bytes
-                // into this storage.
-                let storage = std::mem::replace(&mut s.names[i], SockAddrStorage::zeroed());
-                let peer = unsafe { SockAddr::new(storage, s.hdrs[i].msg_hdr.msg_namelen) };
-                let Some(src) = peer.as_socket() else {
+                s.namelens[i] = s.hdrs[i].msg_hdr.msg_namelen;
+                let Some(src) = peer(&s.names[i], s.namelens[i]) else {
                     continue;
                 };
                 let p = Packet {
@@ -192,19 +232,17 @@ pub async fn udp_loop<H: PacketHandler>(
                     src: unmap(src),
                     local,
                     tcp: false,
+                    at,
                 };
                 let handled = handler.borrow_mut().handle(&p, &mut s.outs[i]);
                 match handled {
-                    Handled::Reply => {
-                        s.send.push(i);
-                        s.peers.push(peer);
-                    }
+                    Handled::Reply => s.send.push(i),
                     Handled::Drop => {}
                     Handled::Later(reply) => {
-                        let sock = Rc::clone(&sock);
+                        let outbox = Rc::clone(&outbox);
                         spawn_later(&in_flight, async move {
                             if let Some(r) = reply.await {
-                                let _ = sock.get_ref().send_to(&r, src);
+                                outbox.push(r, src);
                             }
                         });
                     }
@@ -213,6 +251,7 @@ pub async fn udp_loop<H: PacketHandler>(
             if !s.send.is_empty() {
                 sendmmsg(fd, &mut s);
             }
+            outbox.flush();
             // Readiness is only given up on EAGAIN: a datagram that came in
             // after this read would otherwise wait for the next one's edge.
         }

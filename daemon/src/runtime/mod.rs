@@ -77,6 +77,8 @@ pub struct Packet<'a> {
     /// The socket's own address.
     pub local: SocketAddr,
     pub tcp: bool,
+    /// When it was read (for a batch of datagrams, when the batch was).
+    pub at: std::time::Instant,
 }
 
 /// The answer to a message, now or later.

@@ -4,6 +4,7 @@
 //! processed when this thread asks), and its descriptor wakes the worker's
 //! runtime, so replies that wait on upstreams run on the same thread.
 
+use super::worker::{CloseOutbox, Outbox};
 use super::{spawn_later, unmap, Handled, InFlight, Packet, PacketHandler};
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use socket2::{SockAddr, SockAddrStorage};
@@ -151,9 +152,18 @@ async fn serve<H: PacketHandler>(
     // SAFETY: the AsyncFd owns this duplicate of the socket's descriptor.
     let wake =
         Rc::new(unsafe { AsyncFd::register_with_interest(sock.try_clone()?, Interest::READABLE) }?);
+    // The duplicate descriptor: it lives as long as the outbox holds `wake`.
+    let outbox = Outbox::new(
+        wake.get_ref().as_raw_fd(),
+        Rc::clone(&wake) as Rc<dyn std::any::Any>,
+    );
+    // Sends what is left in the outbox when this loop is dropped (aborted).
+    let _close = CloseOutbox(Rc::clone(&outbox));
     let mut slots: Vec<Box<SendSlot>> = Vec::new();
     let mut free: Vec<usize> = Vec::new();
     let mut out = Vec::with_capacity(4096);
+    // Completions of one round, taken off the ring before they are handled.
+    let mut cqes: Vec<cqueue::Entry> = Vec::with_capacity(4096);
     let mut armed = false;
     loop {
         if !armed {
@@ -173,8 +183,10 @@ async fn serve<H: PacketHandler>(
                 .enter::<libc::sigset_t>(queued, 0, 1, None)?
         };
         let mut got = 0;
-        let cqes: Vec<cqueue::Entry> = ring.completion().collect();
-        for cqe in cqes {
+        cqes.clear();
+        cqes.extend(ring.completion());
+        let at = std::time::Instant::now();
+        for cqe in cqes.drain(..) {
             got += 1;
 
             if cqe.user_data() != RECV {
@@ -211,6 +223,7 @@ async fn serve<H: PacketHandler>(
                                 src: unmap(src),
                                 local,
                                 tcp: false,
+                                at,
                             };
                             let handled = handler.borrow_mut().handle(&p, &mut out);
                             match handled {
@@ -248,10 +261,10 @@ async fn serve<H: PacketHandler>(
                                 }
                                 Handled::Drop => {}
                                 Handled::Later(reply) => {
-                                    let sock = Rc::clone(&wake);
+                                    let outbox = Rc::clone(&outbox);
                                     spawn_later(in_flight, async move {
                                         if let Some(r) = reply.await {
-                                            let _ = sock.get_ref().send_to(&r, src);
+                                            outbox.push(r, src);
                                         }
                                     });
                                 }
@@ -263,13 +276,20 @@ async fn serve<H: PacketHandler>(
             bufs.give(bid);
         }
         bufs.publish();
+        outbox.flush();
         if got == 0 && armed {
-            // Nothing to do: sleep until a datagram arrives. A receive the
-            // kernel completed without a new arrival to wake us (the socket
-            // was already readable when the request was re-armed) is picked
-            // up by the next enter, at the latest 10 ms later.
-            if let Ok(guard) = tokio::time::timeout(IDLE_POLL, wake.readable()).await {
-                guard?.clear_ready();
+            // Nothing to do: sleep until a datagram arrives or a reply that
+            // waited is ready. A receive the kernel completed without a new
+            // arrival to wake us (the socket was already readable when the
+            // request was re-armed) is picked up by the next enter, at the
+            // latest 10 ms later.
+            tokio::select! {
+                r = tokio::time::timeout(IDLE_POLL, wake.readable()) => {
+                    if let Ok(guard) = r {
+                        guard?.clear_ready();
+                    }
+                }
+                _ = outbox.pushed() => {}
             }
         } else if got > 0 {
             // Let the worker's other tasks run between rounds.

@@ -224,6 +224,106 @@ fn run<H: PacketHandler + 'static, F: Fn(usize) -> H>(
     });
 }
 
+/// Replies to UDP queries that waited on an upstream: pushed by the tasks
+/// that waited, sent by the socket's loop with sendmmsg in one call per
+/// round; once the loop has stopped (the worker drains), sent at once.
+pub(super) struct Outbox {
+    fd: std::os::fd::RawFd,
+    /// Keeps the socket behind `fd` open while replies may still come.
+    _socket: Rc<dyn std::any::Any>,
+    queue: RefCell<Vec<(Vec<u8>, SocketAddr)>>,
+    wake: tokio::sync::Notify,
+    /// The socket's loop runs (and will flush).
+    open: Cell<bool>,
+}
+
+/// Most replies one sendmmsg call takes from the outbox.
+const OUTBOX_BATCH: usize = 64;
+
+impl Outbox {
+    /// For the socket `fd`, which `socket` owns.
+    pub(super) fn new(fd: std::os::fd::RawFd, socket: Rc<dyn std::any::Any>) -> Rc<Outbox> {
+        Rc::new(Outbox {
+            fd,
+            _socket: socket,
+            queue: RefCell::new(Vec::new()),
+            wake: tokio::sync::Notify::new(),
+            open: Cell::new(true),
+        })
+    }
+
+    pub(super) fn push(&self, reply: Vec<u8>, to: SocketAddr) {
+        self.queue.borrow_mut().push((reply, to));
+        if self.open.get() {
+            self.wake.notify_one();
+        } else {
+            self.flush();
+        }
+    }
+
+    /// Resolves once something was pushed since the last flush.
+    pub(super) async fn pushed(&self) {
+        self.wake.notified().await
+    }
+
+    /// Sends what is queued. A reply the kernel will not take now is
+    /// dropped, as a full socket buffer drops datagrams anyway.
+    pub(super) fn flush(&self) {
+        let mut q = self.queue.borrow_mut();
+        for chunk in q.chunks(OUTBOX_BATCH) {
+            let names: Vec<socket2::SockAddr> = chunk.iter().map(|(_, to)| (*to).into()).collect();
+            let mut iovs: Vec<libc::iovec> = chunk
+                .iter()
+                .map(|(r, _)| libc::iovec {
+                    iov_base: r.as_ptr() as *mut libc::c_void,
+                    iov_len: r.len(),
+                })
+                .collect();
+            // SAFETY: mmsghdr is plain old data; all zeroes is valid.
+            let mut hdrs: Vec<libc::mmsghdr> =
+                vec![unsafe { std::mem::zeroed::<libc::mmsghdr>() }; chunk.len()];
+            for (k, h) in hdrs.iter_mut().enumerate() {
+                h.msg_hdr.msg_name = names[k].as_ptr() as *mut libc::c_void;
+                h.msg_hdr.msg_namelen = names[k].len();
+                h.msg_hdr.msg_iov = &mut iovs[k];
+                h.msg_hdr.msg_iovlen = 1;
+            }
+            let mut done = 0;
+            while done < hdrs.len() {
+                // SAFETY: headers `done..` point at replies, addresses and
+                // iovecs that live until the end of this iteration.
+                let r = unsafe {
+                    libc::sendmmsg(
+                        self.fd,
+                        hdrs[done..].as_mut_ptr(),
+                        (hdrs.len() - done) as u32,
+                        libc::MSG_DONTWAIT,
+                    )
+                };
+                if r <= 0 {
+                    if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                        continue;
+                    }
+                    done += 1;
+                    continue;
+                }
+                done += r as usize;
+            }
+        }
+        q.clear();
+    }
+}
+
+/// Marks the outbox closed (its loop is gone) and sends what it holds.
+pub(super) struct CloseOutbox(pub(super) Rc<Outbox>);
+
+impl Drop for CloseOutbox {
+    fn drop(&mut self) {
+        self.0.open.set(false);
+        self.0.flush();
+    }
+}
+
 /// Runs a reply that must wait, counting it as in flight meanwhile.
 pub(super) fn spawn_later<F: std::future::Future<Output = ()> + 'static>(
     in_flight: &InFlight,
@@ -303,6 +403,7 @@ async fn tcp_conn<H: PacketHandler>(
             src: peer,
             local,
             tcp: true,
+            at: std::time::Instant::now(),
         };
         let handled = handler.borrow_mut().handle(&p, &mut out);
         match handled {
