@@ -19,6 +19,9 @@ pub struct Options {
     /// default: it answered more in three of the bench's four scenarios here
     /// (docs/benchmarks.md).
     pub io: crate::runtime::Io,
+    /// `-fastpath` (ferrodns, default true): cache hits answered from the
+    /// query's bytes, without the chain, where the block allows it.
+    pub fast_path: bool,
 }
 
 impl Default for Options {
@@ -32,6 +35,7 @@ impl Default for Options {
             quiet: false,
             validate: false,
             io: crate::runtime::Io::Mmsg,
+            fast_path: true,
         }
     }
 }
@@ -58,6 +62,8 @@ pub const USAGE: &str = "Usage of ferrodns:
     \tCorefile to load (default \"Corefile\")
   -dns.port string
     \tDefault port (default \"53\")
+  -fastpath
+    \tAnswer cache hits from the query's bytes where the Corefile allows (default true)
   -io string
     \tUDP I/O of the workers: mmsg (recvmmsg/sendmmsg) or uring (io_uring; recvmmsg where refused) (default \"mmsg\")
   -p string
@@ -138,6 +144,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Options, CliErro
             "version" => o.version = inline.map_or(Ok(true), |v| parse_bool(&name, &v))?,
             "quiet" => o.quiet = inline.map_or(Ok(true), |v| parse_bool(&name, &v))?,
             "validate" => o.validate = inline.map_or(Ok(true), |v| parse_bool(&name, &v))?,
+            "fastpath" => o.fast_path = inline.map_or(Ok(true), |v| parse_bool(&name, &v))?,
             _ => {
                 return Err(CliError::Bad(format!(
                     "flag provided but not defined: -{name}"

@@ -5,7 +5,7 @@ use ferrodns::cli::{self, CliError, Options};
 use ferrodns::log;
 use ferrodns::plugin::registry;
 use ferrodns::runtime;
-use ferrodns::service::{Service, ServiceError, Source};
+use ferrodns::service::{Plane, Service, ServiceError, Source};
 use std::process::ExitCode;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
@@ -91,7 +91,11 @@ fn run(o: Options) -> anyhow::Result<()> {
     }
     let signals = block_signals();
     let quiet = o.quiet;
-    let mut service = Service::start(config, runtime::default_workers(), o.io, |c| {
+    let plane = Plane {
+        io: o.io,
+        fast_path: o.fast_path,
+    };
+    let mut service = Service::start(config, runtime::default_workers(), plane, |c| {
         if !quiet {
             print!("{}{}", c.banner(), version());
         }

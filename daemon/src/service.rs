@@ -92,6 +92,15 @@ impl Source {
     }
 }
 
+/// How the workers serve, whatever the Corefile says (command-line flags).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Plane {
+    /// How workers do UDP.
+    pub io: runtime::Io,
+    /// Cache hits answered from the query's bytes where the blocks allow.
+    pub fast_path: bool,
+}
+
 pub struct Service {
     config: Arc<Config>,
     /// prometheus, health and ready.
@@ -100,16 +109,17 @@ pub struct Service {
     workers: Workers<Arc<Config>>,
     /// Workers when no `multisocket` says otherwise.
     count: usize,
-    io: runtime::Io,
+    plane: Plane,
 }
 
 fn start_workers(
     config: &Arc<Config>,
     bound: runtime::Bound,
+    fast: bool,
 ) -> Result<Workers<Arc<Config>>, RuntimeError> {
     let shared = Arc::clone(config);
     let count = bound.workers();
-    bound.start(move |i| Dispatcher::new(Arc::clone(&shared), i, count))
+    bound.start(move |i| Dispatcher::new(Arc::clone(&shared), i, count, fast))
 }
 
 impl Service {
@@ -118,22 +128,22 @@ impl Service {
     pub fn start(
         config: Config,
         count: usize,
-        io: runtime::Io,
+        plane: Plane,
         announce: impl FnOnce(&Config),
     ) -> Result<Service, ServiceError> {
         let config = Arc::new(config);
         let listen = config.listen();
-        let bound = runtime::bind(&listen, config.workers.unwrap_or(count), &[])?.with_io(io);
+        let bound = runtime::bind(&listen, config.workers.unwrap_or(count), &[])?.with_io(plane.io);
         let http = Endpoints::start(&config.http)?;
         announce(&config);
-        let workers = start_workers(&config, bound)?;
+        let workers = start_workers(&config, bound, plane.fast_path)?;
         let s = Service {
             config,
             http,
             listen,
             workers,
             count,
-            io,
+            plane,
         };
         s.started();
         Ok(s)
@@ -174,8 +184,8 @@ impl Service {
             self.workers.update(Arc::clone(&config));
         } else {
             let held: Vec<SocketAddr> = self.listen.iter().map(|l| l.addr).collect();
-            let bound = runtime::bind(&listen, count, &held)?.with_io(self.io);
-            let workers = start_workers(&config, bound)?;
+            let bound = runtime::bind(&listen, count, &held)?.with_io(self.plane.io);
+            let workers = start_workers(&config, bound, self.plane.fast_path)?;
             std::mem::replace(&mut self.workers, workers).stop();
             self.listen = listen;
         }

@@ -126,3 +126,66 @@ fn burst_and_garbage(io: &str) {
         "still serving"
     );
 }
+
+#[test]
+fn both_paths_send_replies_that_waited_on_an_upstream() {
+    let upstream = Server::start(
+        "example.org:{PORT} {\n    file db.example.org\n}\n",
+        &[("db.example.org", "$ORIGIN example.org.\n$TTL 300\n@ IN SOA ns1.example.org. h.example.org. 1 7200 3600 1209600 60\n  IN NS ns1.example.org.\n* IN A 192.0.2.99\n")],
+    );
+    for io in ["mmsg", "uring"] {
+        let s = Server::start_args(
+            &format!(
+                ".:{{PORT}} {{\n    cache 300\n    forward . 127.0.0.1:{}\n}}\n",
+                upstream.port
+            ),
+            &[],
+            &["-io", io],
+        );
+        // Twice: first every reply waits on the upstream (sent from the
+        // worker's outbox), then every one is a cache hit.
+        for round in 0..2 {
+            let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+            // Room for the whole burst of replies.
+            let _ = socket2::SockRef::from(&c).set_recv_buffer_size(4 << 20);
+            let n = 500u16;
+            let reader = {
+                let c = c.try_clone().unwrap();
+                std::thread::spawn(move || {
+                    let mut seen = std::collections::HashSet::new();
+                    let mut buf = [0u8; 4096];
+                    while let Ok((len, _)) = c.recv_from(&mut buf) {
+                        let m = Message::from_vec(&buf[..len]).unwrap();
+                        let id = m.metadata.id;
+                        assert_eq!(
+                            m.queries[0].name().to_string(),
+                            format!("h{id}.example.org."),
+                            "the reply answers its query"
+                        );
+                        assert!(answers(&m)[0].ends_with(" 192.0.2.99"), "{m:?}");
+                        seen.insert(id);
+                        if seen.len() == usize::from(n) {
+                            break;
+                        }
+                    }
+                    seen
+                })
+            };
+            for i in 0..n {
+                let mut q = query(&format!("h{i}.example.org."), RecordType::A);
+                q.metadata.id = i;
+                c.send_to(&q.to_vec().unwrap(), s.addr()).unwrap();
+                if i % 100 == 99 {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+            let seen = reader.join().unwrap();
+            assert!(
+                seen.len() >= usize::from(n) * 9 / 10,
+                "{io} round {round}: only {} of {n} answered",
+                seen.len()
+            );
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! A parsed Corefile turned into listeners, each with its zones and the
 //! compiled chain behind every zone.
 
+use super::fastpath;
 use crate::control::{HttpConfig, Route as HttpRoute};
 use crate::corefile::{self, parse_key, Error, ServerBlock, Transport, ZoneAddr};
 use crate::plugin::registry::{self, ListenHost, StartHook};
@@ -22,6 +23,9 @@ pub struct Block {
     pub cancel: Option<Duration>,
     /// `metadata`: queries carry a metadata map.
     pub metadata: bool,
+    /// How the cache fast path serves this block; None: every query takes
+    /// the chain.
+    pub fast: Option<fastpath::Plan>,
 }
 
 /// Where a zone on a listener leads.
@@ -41,6 +45,8 @@ pub struct Listener {
     pub class_chaos: bool,
     /// `dns://:53` style, for log lines and the metrics' `server` label.
     pub name: Arc<str>,
+    /// The zones in wire form, for the fast path.
+    pub fast: fastpath::Zones,
 }
 
 pub struct Config {
@@ -161,12 +167,15 @@ pub fn build(blocks: &[ServerBlock], default_port: u16) -> Result<Config, Error>
         crate::plugins::prometheus::link(&mut handlers);
         observe(&mut http, block_http, &addrs, &hosts, &handlers);
         let block = chains.len();
-        chains.push(Arc::new(Block {
+        let mut b = Block {
             debug: block_debug,
             cancel,
             metadata,
             chain: Chain::new(handlers),
-        }));
+            fast: None,
+        };
+        b.fast = fastpath::Plan::of(&b).ok();
+        chains.push(Arc::new(b));
         for (za, key) in &addrs {
             let sockets: Vec<SocketAddr> = if hosts.is_empty() {
                 vec![wildcard(za.port)]
@@ -183,6 +192,7 @@ pub fn build(blocks: &[ServerBlock], default_port: u16) -> Result<Config, Error>
                             zones: HashMap::new(),
                             class_chaos: false,
                             name: listener_name(addr),
+                            fast: fastpath::Zones::default(),
                         });
                         listeners.last_mut().expect("just pushed")
                     }
@@ -197,6 +207,10 @@ pub fn build(blocks: &[ServerBlock], default_port: u16) -> Result<Config, Error>
                 l.zones.insert(za.zone.clone(), Route { block });
             }
         }
+    }
+    let mut route_ids = 0;
+    for l in &mut listeners {
+        l.fast = fastpath::Zones::of(l, &mut route_ids);
     }
     Ok(Config {
         listeners,

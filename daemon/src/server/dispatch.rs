@@ -3,6 +3,7 @@
 
 use super::config::{Block, Config, Listener, Route};
 use super::edns;
+use super::fastpath::FastPath;
 use crate::plugin::request::Metadata;
 use crate::plugin::{client_write, Proto, Request, Worker};
 use crate::runtime::{Handled, Packet, PacketHandler};
@@ -30,6 +31,8 @@ pub struct Dispatcher {
     /// query takes one without touching a reference count other workers share.
     names: Vec<Rc<str>>,
     blocks: Vec<BlockRef>,
+    /// The cache fast path; None when turned off (`-fastpath=false`).
+    fast: Option<FastPath>,
 }
 
 fn names(config: &Config) -> Vec<Rc<str>> {
@@ -49,19 +52,38 @@ fn blocks(config: &Config) -> Vec<BlockRef> {
 }
 
 impl Dispatcher {
-    /// The dispatcher of worker `index` of `count`.
-    pub fn new(config: Arc<Config>, index: usize, count: usize) -> Self {
+    /// The dispatcher of worker `index` of `count`; `fast`: answer cache
+    /// hits from the query's bytes where the configuration allows.
+    pub fn new(config: Arc<Config>, index: usize, count: usize, fast: bool) -> Self {
         Self {
             names: names(&config),
             blocks: blocks(&config),
             config,
             worker: Rc::new(Worker::new(index, count)),
+            fast: fast.then(FastPath::default),
         }
     }
 }
 
 const FORMERR: u8 = 1;
 const NOTIMP: u8 = 4;
+
+impl Dispatcher {
+    /// Runs `f` with the fast path off (to compare it with the chain).
+    #[cfg(test)]
+    pub(crate) fn without_fast_path<R>(&mut self, f: impl FnOnce(&mut Self) -> R) -> R {
+        let fast = self.fast.take();
+        let r = f(self);
+        self.fast = fast;
+        r
+    }
+
+    /// How many queries the fast path answered.
+    #[cfg(test)]
+    pub(crate) fn fast_answers(&self) -> u64 {
+        self.fast.as_ref().map_or(0, |f| f.answered)
+    }
+}
 
 impl PacketHandler for Dispatcher {
     type Update = Arc<Config>;
@@ -74,6 +96,9 @@ impl PacketHandler for Dispatcher {
         self.blocks = blocks(&config);
         self.config = config;
         self.worker = Rc::new(self.worker.renewed());
+        if let Some(f) = &mut self.fast {
+            *f = FastPath::default();
+        }
     }
 
     fn handle(&mut self, p: &Packet<'_>, out: &mut Vec<u8>) -> Handled {
@@ -94,6 +119,11 @@ impl PacketHandler for Dispatcher {
                 return Handled::Reply;
             }
             Accept::Accept => {}
+        }
+        if let Some(f) = &mut self.fast {
+            if f.serve(&self.config, p.listener, p, &self.worker, out) {
+                return Handled::Reply;
+            }
         }
         let msg = match Message::from_vec(p.data) {
             Ok(m) => m,
@@ -145,7 +175,7 @@ fn serve(
     if block.chain.is_empty() {
         return drop(ResponseCode::Refused, out);
     }
-    let start = Instant::now();
+    let start = p.at;
     let req = Request {
         msg,
         wire_len: p.data.len(),

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod dispatch;
 pub mod edns;
+pub mod fastpath;
 
 pub use config::{load, Config};
 pub use dispatch::Dispatcher;

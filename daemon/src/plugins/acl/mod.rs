@@ -85,11 +85,12 @@ impl Policy {
 }
 
 impl Acl {
-    pub fn query(&self, req: &mut Request) -> Action {
-        let qtype = u16::from(req.qtype());
-        let ip = req.src.ip();
+    /// What the rules say of a query for `name` (lowercased text) of `qtype`
+    /// from `ip`: the first matching policy of the first rule that has one;
+    /// None lets it through.
+    fn verdict(&self, name: &str, qtype: u16, ip: IpAddr) -> Option<Verdict> {
         for rule in &self.rules {
-            if names::zone_match(&rule.zones, &req.name).is_none() {
+            if names::zone_match(&rule.zones, name).is_none() {
                 continue;
             }
             let verdict = rule
@@ -99,18 +100,30 @@ impl Acl {
                 .map(|p| p.verdict);
             match verdict {
                 None => continue,
-                Some(Verdict::Allow) => break,
-                // Nothing written and success returned: no reply at all.
-                Some(Verdict::Drop) => return Action::Done(Outcome::rcode(ResponseCode::NoError)),
-                Some(Verdict::Block) => {
-                    return Action::Done(written(blocked(req, ResponseCode::Refused, EDE_BLOCKED)))
-                }
-                Some(Verdict::Filter) => {
-                    return Action::Done(written(blocked(req, ResponseCode::NoError, EDE_FILTERED)))
-                }
+                Some(Verdict::Allow) => return None,
+                v => return v,
             }
         }
-        Action::Next
+        None
+    }
+
+    /// Whether the query passes on to the next plugin (for the fast path).
+    pub fn allows(&self, name: &str, qtype: u16, ip: IpAddr) -> bool {
+        self.verdict(name, qtype, ip).is_none()
+    }
+
+    pub fn query(&self, req: &mut Request) -> Action {
+        match self.verdict(&req.name, u16::from(req.qtype()), req.src.ip()) {
+            None | Some(Verdict::Allow) => Action::Next,
+            // Nothing written and success returned: no reply at all.
+            Some(Verdict::Drop) => Action::Done(Outcome::rcode(ResponseCode::NoError)),
+            Some(Verdict::Block) => {
+                Action::Done(written(blocked(req, ResponseCode::Refused, EDE_BLOCKED)))
+            }
+            Some(Verdict::Filter) => {
+                Action::Done(written(blocked(req, ResponseCode::NoError, EDE_FILTERED)))
+            }
+        }
     }
 }
 

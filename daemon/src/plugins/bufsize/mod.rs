@@ -9,6 +9,11 @@ pub struct Bufsize {
 }
 
 impl Bufsize {
+    /// The largest UDP size honoured.
+    pub fn size(&self) -> u16 {
+        self.size
+    }
+
     pub fn query(&self, req: &mut Request) -> Action {
         if let Some(e) = req.msg.edns.as_mut() {
             if e.max_payload() > self.size {

@@ -10,10 +10,11 @@
 //! and the response phase answers it as CoreDNS would have at once (see
 //! docs/plugins/cache.md).
 
+pub mod fast;
 mod setup;
 pub mod store;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use setup::setup;
 
@@ -105,6 +106,9 @@ pub struct Cache {
     c: Box<Config>,
     /// The `zones` metric label: the zones joined by commas.
     zones_label: String,
+    /// The zones in wire form, for the fast path; None if one has no wire
+    /// form (the fast path then leaves the cache to the chain).
+    zones_wire: Option<Vec<Box<[u8]>>>,
     /// Capacities of the success and denial stores, all workers together.
     pcap: usize,
     ncap: usize,
@@ -217,6 +221,7 @@ impl Cache {
         Self {
             instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
             zones_label: c.zones.join(","),
+            zones_wire: c.zones.iter().map(|z| fast::wire_name(z)).collect(),
             pcap: total_capacity(c.pcap),
             ncap: total_capacity(c.ncap),
             c: Box::new(c),
@@ -652,13 +657,18 @@ impl Cache {
     }
 }
 
-#[cfg(not(test))]
 fn now() -> Tick {
-    Tick::of(std::time::Instant::now())
+    tick(std::time::Instant::now())
+}
+
+/// `at` on the cache's clock (in tests, the clock tests move).
+#[cfg(not(test))]
+fn tick(at: std::time::Instant) -> Tick {
+    Tick::of(at)
 }
 
 #[cfg(test)]
-fn now() -> Tick {
+fn tick(_: std::time::Instant) -> Tick {
     Tick::of(tests::clock())
 }
 

@@ -12,7 +12,6 @@ use crate::wire::fast as wire;
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// A point in time for the cache: nanoseconds since the process's first
@@ -90,12 +89,14 @@ pub struct Item {
     /// and flags are set for each answer), the question as the client that
     /// filled the item asked it, every record (TTLs set for each answer),
     /// no OPT (the server adds the client's).
-    wire: Box<[u8]>,
+    wire: Wire,
     pub qtype: u16,
     pub qclass: u16,
     pub rcode: u16,
     pub ad: bool,
     pub ra: bool,
+    /// The question name's length in `wire`.
+    qname_len: u8,
     /// The reply answers its question (see [`answers_question`]).
     pub answering: bool,
     /// What kind of reply it is (for log's classes).
@@ -120,13 +121,51 @@ pub struct Item {
     retry_after: Tick,
 }
 
+/// Replies up to this long are kept inside the item (most answers to one
+/// question with a record or two), so a hit reads one allocation.
+const INLINE: usize = 80;
+
+/// An item's reply bytes: inline when short, else on the heap.
+enum Wire {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Heap(Box<[u8]>),
+}
+
+impl Wire {
+    fn new(b: &[u8]) -> Wire {
+        if b.len() <= INLINE {
+            let mut bytes = [0; INLINE];
+            bytes[..b.len()].copy_from_slice(b);
+            Wire::Inline {
+                len: b.len() as u8,
+                bytes,
+            }
+        } else {
+            Wire::Heap(b.into())
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Wire::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Wire::Heap(b) => b,
+        }
+    }
+}
+
+impl std::fmt::Debug for Wire {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:02x?}", self.bytes())
+    }
+}
+
 /// A refresh that never came back (a panicking plugin) stops blocking new
 /// ones after this long.
 const REFRESH_LIMIT: Duration = Duration::from_secs(30);
 
 /// The reply a cache answers with for `m` (the reply as cached, its TTLs
 /// capped and without OPT) to the question `q`, header flags aside.
-fn wire_form(m: &Message, q: &Query) -> Option<Box<[u8]>> {
+fn wire_form(m: &Message, q: &Query) -> Option<Vec<u8>> {
     let mut r = Message::new(0, MessageType::Response, OpCode::Query);
     r.metadata.authoritative = true;
     r.metadata.response_code = m.metadata.response_code;
@@ -136,7 +175,7 @@ fn wire_form(m: &Message, q: &Query) -> Option<Box<[u8]>> {
     r.additionals.clone_from(&m.additionals);
     let mut out = Vec::with_capacity(512);
     r.emit(&mut BinEncoder::new(&mut out)).ok()?;
-    Some(out.into_boxed_slice())
+    Some(out)
 }
 
 impl Item {
@@ -150,8 +189,11 @@ impl Item {
         d: Duration,
         id: u64,
     ) -> Option<Self> {
+        let bytes = wire_form(m, q)?;
+        let qname_len = wire::question_name(&bytes)?.len() as u8;
         Some(Self {
-            wire: wire_form(m, q)?,
+            wire: Wire::new(&bytes),
+            qname_len,
             qtype: u16::from(q.query_type()),
             qclass: u16::from(q.query_class()),
             rcode: u16::from(m.metadata.response_code),
@@ -173,19 +215,19 @@ impl Item {
 
     /// The stored reply (see the field's comment).
     pub fn wire(&self) -> &[u8] {
-        &self.wire
+        self.wire.bytes()
     }
 
     /// The question name as stored (case as the filling client sent it).
     pub fn qname(&self) -> &[u8] {
-        wire::question_name(&self.wire).unwrap_or_default()
+        &self.wire()[crate::wire::HEADER_LEN..crate::wire::HEADER_LEN + usize::from(self.qname_len)]
     }
 
     /// The reply's uncompressed length (miekg's `Len`, which prometheus
     /// reports), worked out the first time it is asked for.
     pub fn plain_len(&mut self) -> usize {
         if self.plain_len == 0 {
-            let len = Message::from_vec(&self.wire)
+            let len = Message::from_vec(self.wire())
                 .map_or(0, |m| crate::plugins::prometheus::message_len(&m));
             self.plain_len = len.min(usize::from(u16::MAX)) as u16;
         }
@@ -200,9 +242,12 @@ impl Item {
 
     /// The item is for this question (guards against key collisions).
     pub fn matches(&self, q: &Question<'_>) -> bool {
+        let n = self.qname();
+        // Mostly stored as asked, in lower case: one memcmp.
         self.qtype == q.qtype
             && self.qclass == q.qclass
-            && self.qname().eq_ignore_ascii_case(q.name)
+            && n.len() == q.name.len()
+            && (n == q.name || n.eq_ignore_ascii_case(q.name))
     }
 
     /// This item, or the last known good one it keeps, when it answers the question.
@@ -286,7 +331,7 @@ impl Item {
         m.metadata.authentic_data = self.ad && (do_bit || ad);
         m.metadata.recursion_available = self.ra;
         m.metadata.response_code = <ResponseCode as From<u16>>::from(self.rcode);
-        if let Ok(stored) = Message::from_vec(&self.wire) {
+        if let Ok(stored) = Message::from_vec(self.wire()) {
             m.answers = stored.answers;
             m.authorities = stored.authorities;
             m.additionals = stored.additionals;
@@ -317,11 +362,13 @@ pub enum Loc {
 }
 
 /// A map of at most `cap` items; adding to a full one evicts a random other.
+/// Items are boxed: the table stays small (a key, a pointer and the key's
+/// place in `keys` per slot) however much of it is empty.
 #[derive(Debug)]
 pub struct Store {
     cap: usize,
     keys: Vec<u64>,
-    items: HashMap<u64, (Item, usize)>,
+    items: crate::hash::MixMap<u64, (Box<Item>, u32)>,
 }
 
 impl Store {
@@ -329,7 +376,7 @@ impl Store {
         Self {
             cap: cap.max(1),
             keys: Vec::new(),
-            items: HashMap::new(),
+            items: Default::default(),
         }
     }
 
@@ -342,18 +389,18 @@ impl Store {
     }
 
     pub fn get(&self, k: u64) -> Option<&Item> {
-        self.items.get(&k).map(|(i, _)| i)
+        self.items.get(&k).map(|(i, _)| &**i)
     }
 
     pub fn get_mut(&mut self, k: u64) -> Option<&mut Item> {
-        self.items.get_mut(&k).map(|(i, _)| i)
+        self.items.get_mut(&k).map(|(i, _)| &mut **i)
     }
 
     /// Stores `item` under `k`, replacing any item there. Returns whether
     /// another item was evicted to make room.
     pub fn add(&mut self, k: u64, item: Item) -> bool {
         if let Some(slot) = self.items.get_mut(&k) {
-            slot.0 = item;
+            *slot.0 = item;
             return false;
         }
         let mut evicted = false;
@@ -363,19 +410,20 @@ impl Store {
             evicted = true;
         }
         self.keys.push(k);
-        self.items.insert(k, (item, self.keys.len() - 1));
+        let idx = (self.keys.len() - 1) as u32;
+        self.items.insert(k, (Box::new(item), idx));
         evicted
     }
 
     pub fn remove(&mut self, k: u64) -> Option<Item> {
         let (item, idx) = self.items.remove(&k)?;
-        self.keys.swap_remove(idx);
-        if let Some(&moved) = self.keys.get(idx) {
+        self.keys.swap_remove(idx as usize);
+        if let Some(&moved) = self.keys.get(idx as usize) {
             if let Some(slot) = self.items.get_mut(&moved) {
                 slot.1 = idx;
             }
         }
-        Some(item)
+        Some(*item)
     }
 }
 

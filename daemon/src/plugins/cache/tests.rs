@@ -20,7 +20,7 @@ pub fn clock() -> Instant {
     BASE.with(|b| *b) + OFFSET.with(Cell::get)
 }
 
-fn advance(d: Duration) {
+pub(crate) fn advance(d: Duration) {
     OFFSET.with(|o| o.set(o.get() + d));
 }
 

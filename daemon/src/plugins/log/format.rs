@@ -1,9 +1,110 @@
 //! CoreDNS's log replacer: `{label}` placeholders in a format string.
 
-use crate::plugin::Request;
-use hickory_proto::op::Message;
+use crate::plugin::{Proto, Request};
+use hickory_proto::op::{Message, MessageType};
+use hickory_proto::rr::{DNSClass, RecordType};
 use std::fmt::Write;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+/// What a log line reads of a query and its reply: a request on its way
+/// through the chain ([`Chained`]), or a fast path hit.
+pub trait Fields {
+    fn qtype(&self) -> RecordType;
+    fn qclass(&self) -> DNSClass;
+    /// The question name lowercased (CoreDNS's `state.Name()`).
+    fn name(&self) -> &str;
+    fn proto(&self) -> Proto;
+    /// The query's size on the wire.
+    fn size(&self) -> usize;
+    fn remote(&self) -> SocketAddr;
+    fn local(&self) -> SocketAddr;
+    fn id(&self) -> u16;
+    fn opcode(&self) -> u8;
+    fn do_bit(&self) -> bool;
+    /// The largest reply the client takes.
+    fn bufsize(&self) -> usize;
+    fn start(&self) -> Instant;
+    /// A metadata value; None also when the block collects no metadata.
+    fn metadata(&self, name: &str) -> Option<String>;
+    fn collects_metadata(&self) -> bool;
+    /// The reply's rcode, flags word and length (as plugins built it,
+    /// compressed, without the server's OPT); None without a reply.
+    fn reply(&self) -> Option<(u16, u16, usize)>;
+}
+
+/// A request and the reply the chain gave it.
+pub struct Chained<'a> {
+    pub req: &'a Request,
+    pub reply: Option<&'a Message>,
+}
+
+/// The header flags word of a message (QR, AA, TC, RD, RA, AD, CD).
+fn flags_word(m: &Message) -> u16 {
+    let h = &m.metadata;
+    [
+        (h.message_type == MessageType::Response, 0x8000),
+        (h.authoritative, 0x0400),
+        (h.truncation, 0x0200),
+        (h.recursion_desired, 0x0100),
+        (h.recursion_available, 0x0080),
+        (h.authentic_data, 0x0020),
+        (h.checking_disabled, 0x0010),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .fold(0, |w, (_, bit)| w | bit)
+}
+
+impl Fields for Chained<'_> {
+    fn qtype(&self) -> RecordType {
+        self.req.qtype()
+    }
+    fn qclass(&self) -> DNSClass {
+        self.req.qclass()
+    }
+    fn name(&self) -> &str {
+        &self.req.name
+    }
+    fn proto(&self) -> Proto {
+        self.req.proto
+    }
+    fn size(&self) -> usize {
+        self.req.wire_len
+    }
+    fn remote(&self) -> SocketAddr {
+        self.req.src
+    }
+    fn local(&self) -> SocketAddr {
+        self.req.local
+    }
+    fn id(&self) -> u16 {
+        self.req.msg.metadata.id
+    }
+    fn opcode(&self) -> u8 {
+        u8::from(self.req.msg.metadata.op_code)
+    }
+    fn do_bit(&self) -> bool {
+        self.req.do_bit()
+    }
+    fn bufsize(&self) -> usize {
+        self.req.size()
+    }
+    fn start(&self) -> Instant {
+        self.req.start
+    }
+    fn metadata(&self, name: &str) -> Option<String> {
+        self.req.metadata.as_ref()?.get(name).map(str::to_string)
+    }
+    fn collects_metadata(&self) -> bool {
+        self.req.metadata.is_some()
+    }
+    fn reply(&self) -> Option<(u16, u16, usize)> {
+        let m = self.reply?;
+        let len = m.to_vec().map_or(0, |v| v.len());
+        Some((u16::from(m.metadata.response_code), flags_word(m), len))
+    }
+}
 
 /// CoreDNS's `{common}` format.
 pub const COMMON: &str = r#"{remote}:{port} - {>id} "{type} {class} {name} {proto} {size} {>do} {>bufsize}" {rcode} {>rflags} {rsize} {duration}"#;
@@ -106,22 +207,20 @@ impl Format {
     }
 
     /// `own` answers log's own metadata (`log/type`, `log/class`).
-    pub fn render(
-        &self,
-        req: &Request,
-        reply: Option<&Message>,
-        own: &dyn Fn(&str) -> Option<String>,
-    ) -> String {
+    pub fn render(&self, f: &dyn Fields, own: &dyn Fn(&str) -> Option<String>) -> String {
         let mut b = String::with_capacity(128);
+        // Encoded only when a label asks about the reply.
+        let reply = std::cell::OnceCell::new();
+        let reply = || *reply.get_or_init(|| f.reply());
         for n in &self.0 {
             match n {
                 Node::Literal(t) => b.push_str(t),
-                Node::Label(l) => value(&mut b, *l, req, reply),
+                Node::Label(l) => value(&mut b, *l, f, &reply),
                 Node::Metadata(name) => {
-                    let v = req
-                        .metadata
-                        .as_ref()
-                        .and_then(|m| own(name).or_else(|| m.get(name).map(str::to_string)));
+                    let v = f
+                        .collects_metadata()
+                        .then(|| own(name).or_else(|| f.metadata(name)))
+                        .flatten();
                     b.push_str(v.as_deref().unwrap_or("-"));
                 }
             }
@@ -141,46 +240,38 @@ fn ip(b: &mut String, ip: IpAddr) {
     }
 }
 
-fn value(b: &mut String, l: Label, req: &Request, reply: Option<&Message>) {
+fn value(b: &mut String, l: Label, f: &dyn Fields, reply: &dyn Fn() -> Option<(u16, u16, usize)>) {
     let _ = match l {
-        Label::Type => write!(b, "{}", req.qtype()),
-        Label::Name => write!(b, "{}", req.name),
-        Label::Class => write!(b, "{}", req.qclass()),
-        Label::Proto => write!(b, "{}", req.proto.as_str()),
-        Label::Size => write!(b, "{}", req.wire_len),
+        Label::Type => write!(b, "{}", f.qtype()),
+        Label::Name => write!(b, "{}", f.name()),
+        Label::Class => write!(b, "{}", f.qclass()),
+        Label::Proto => write!(b, "{}", f.proto().as_str()),
+        Label::Size => write!(b, "{}", f.size()),
         Label::Remote => {
-            ip(b, req.src.ip());
+            ip(b, f.remote().ip());
             Ok(())
         }
-        Label::Port => write!(b, "{}", req.src.port()),
+        Label::Port => write!(b, "{}", f.remote().port()),
         Label::Local => {
-            ip(b, req.local.ip());
+            ip(b, f.local().ip());
             Ok(())
         }
-        Label::Id => write!(b, "{}", req.msg.metadata.id),
-        Label::Opcode => write!(b, "{}", u8::from(req.msg.metadata.op_code)),
-        Label::Do => write!(b, "{}", req.do_bit()),
-        Label::Bufsize => write!(b, "{}", req.size()),
-        Label::Rcode => match reply {
-            Some(m) => write!(
-                b,
-                "{}",
-                crate::plugin::mnemonics::rcode_text(u16::from(m.metadata.response_code))
-            ),
+        Label::Id => write!(b, "{}", f.id()),
+        Label::Opcode => write!(b, "{}", f.opcode()),
+        Label::Do => write!(b, "{}", f.do_bit()),
+        Label::Bufsize => write!(b, "{}", f.bufsize()),
+        Label::Rcode => match reply() {
+            Some((rcode, _, _)) => write!(b, "{}", crate::plugin::mnemonics::rcode_text(rcode)),
             None => write!(b, "-"),
         },
-        Label::Rsize => write!(
-            b,
-            "{}",
-            reply.map_or(0, |m| m.to_vec().map_or(0, |v| v.len()))
-        ),
+        Label::Rsize => write!(b, "{}", reply().map_or(0, |(_, _, len)| len)),
         Label::Duration => {
-            let secs = req.start.elapsed().as_secs_f64();
+            let secs = f.start().elapsed().as_secs_f64();
             write!(b, "{secs}s")
         }
-        Label::Rflags => match reply {
-            Some(m) => {
-                flags(b, m);
+        Label::Rflags => match reply() {
+            Some((_, w, _)) => {
+                flags(b, w);
                 Ok(())
             }
             None => write!(b, "-"),
@@ -188,23 +279,19 @@ fn value(b: &mut String, l: Label, req: &Request, reply: Option<&Message>) {
     };
 }
 
-fn flags(b: &mut String, m: &Message) {
-    let h = &m.metadata;
-    let set = [
-        (
-            h.message_type == hickory_proto::op::MessageType::Response,
-            "qr",
-        ),
-        (h.authoritative, "aa"),
-        (h.truncation, "tc"),
-        (h.recursion_desired, "rd"),
-        (h.recursion_available, "ra"),
-        (h.authentic_data, "ad"),
-        (h.checking_disabled, "cd"),
+fn flags(b: &mut String, w: u16) {
+    let names = [
+        (0x8000, "qr"),
+        (0x0400, "aa"),
+        (0x0200, "tc"),
+        (0x0100, "rd"),
+        (0x0080, "ra"),
+        (0x0020, "ad"),
+        (0x0010, "cd"),
     ];
     let mut first = true;
-    for (on, name) in set {
-        if on {
+    for (bit, name) in names {
+        if w & bit != 0 {
             if !first {
                 b.push(',');
             }
@@ -220,12 +307,16 @@ mod tests {
     use crate::plugins::testutil::request;
     use hickory_proto::rr::RecordType;
 
+    fn chained<'a>(req: &'a Request, reply: Option<&'a Message>) -> Chained<'a> {
+        Chained { req, reply }
+    }
+
     #[test]
     fn common_line() {
         let req = request("Example.ORG.", RecordType::A);
         let mut reply = req.reply();
         reply.metadata.authoritative = true;
-        let line = Format::parse(COMMON).render(&req, Some(&reply), &|_| None);
+        let line = Format::parse(COMMON).render(&chained(&req, Some(&reply)), &|_| None);
         let expect =
             r#"192.0.2.1:53000 - 4242 "A IN example.org. udp 29 false 512" NOERROR qr,aa,rd 29 "#;
         assert!(line.starts_with(expect), "{line}");
@@ -235,18 +326,25 @@ mod tests {
     #[test]
     fn combined_and_literals() {
         let req = request("a.", RecordType::AAAA);
-        let line = Format::parse(COMBINED).render(&req, None, &|_| None);
+        let line = Format::parse(COMBINED).render(&chained(&req, None), &|_| None);
         assert!(line.contains(r#"- - 0 "#), "{line}");
         assert!(line.ends_with(r#" "0""#), "{line}");
         let f = Format::parse("{ {type} } {bogus} }x");
-        assert_eq!(f.render(&req, None, &|_| None), "{ AAAA } {bogus} }x");
-        assert_eq!(Format::parse("{/meta}").render(&req, None, &|_| None), "-");
+        assert_eq!(
+            f.render(&chained(&req, None), &|_| None),
+            "{ AAAA } {bogus} }x"
+        );
+        assert_eq!(
+            Format::parse("{/meta}").render(&chained(&req, None), &|_| None),
+            "-"
+        );
         let mut req = req;
         req.metadata = Some(Default::default());
         req.set_metadata("forward/upstream", || "127.0.0.1:53".into());
         let f = Format::parse("{/forward/upstream} {/log/type} {/none}");
         assert_eq!(
-            f.render(&req, None, &|k| (k == "log/type").then(|| "NOERROR".into())),
+            f.render(&chained(&req, None), &|k| (k == "log/type")
+                .then(|| "NOERROR".into())),
             "127.0.0.1:53 NOERROR -"
         );
     }

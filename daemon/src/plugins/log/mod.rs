@@ -10,7 +10,7 @@ use format::Format;
 use hickory_proto::op::Message;
 use std::collections::HashSet;
 
-pub use format::{COMBINED, COMMON};
+pub use format::{Chained, Fields, COMBINED, COMMON};
 
 pub struct Log {
     rules: Vec<Rule>,
@@ -40,9 +40,6 @@ impl Log {
     }
 
     pub fn response(&self, req: &Request, out: &mut Outcome) {
-        let Some(rule) = self.rule(&req.name) else {
-            return;
-        };
         // A plugin that returned an error rcode wrote nothing; log the reply
         // the server will write for it.
         let synthesized;
@@ -55,6 +52,18 @@ impl Log {
             None => None,
         };
         let kind = reply.map_or(Kind::OtherError, classify);
+        self.write(&Chained { req, reply }, kind);
+    }
+
+    /// The line for a query answered by the fast path, of `kind`.
+    pub fn fast(&self, f: &dyn Fields, kind: Kind) {
+        self.write(f, kind);
+    }
+
+    fn write(&self, f: &dyn Fields, kind: Kind) {
+        let Some(rule) = self.rule(f.name()) else {
+            return;
+        };
         let class = Class::of(kind);
         if !rule.classes.is_empty()
             && !rule.classes.contains(&Class::All)
@@ -67,7 +76,7 @@ impl Log {
             "log/class" => Some(class.as_str().to_string()),
             _ => None,
         };
-        let line = rule.format.render(req, reply, &own);
+        let line = rule.format.render(f, &own);
         crate::log::info(None, &line);
     }
 }

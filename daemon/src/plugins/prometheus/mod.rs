@@ -59,6 +59,11 @@ impl Prometheus {
         });
     }
 
+    /// The `plugin` label of replies written below this plugin.
+    pub fn next(&self) -> &'static str {
+        self.next
+    }
+
     /// The longest of the block's zones that holds `name`, else the root.
     fn zone(&self, name: &str) -> &str {
         crate::plugin::names::zone_match(&self.zones, name).unwrap_or(".")

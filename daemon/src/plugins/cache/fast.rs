@@ -1,0 +1,137 @@
+//! The cache's half of the fast path (see `server::fastpath`): a hit
+//! answered from the query's bytes by copying the item's stored reply and
+//! patching ID, flags, TTLs and the client's OPT into it. Whatever the
+//! chain would do more than answer (a stale item, a prefetch due, another
+//! case of the name, a reply that does not fit) is left to the chain.
+
+use super::store::{self, Question};
+use super::Cache;
+use crate::plugin::classify::Kind;
+use crate::plugin::Worker;
+use crate::wire::fast::{self as wire, Opt};
+use hickory_proto::rr::Name;
+
+/// A query as the fast path read it.
+pub struct Ask<'a> {
+    pub id: u16,
+    /// The query's header flags.
+    pub flags: u16,
+    /// The question name as sent.
+    pub qname: &'a [u8],
+    /// The question, its name lowercased.
+    pub q: Question<'a>,
+    /// The OPT to give the reply: the client's size as the reply carries it
+    /// and its flags; None when the query had none.
+    pub opt: Option<Opt>,
+    /// The largest reply the client takes.
+    pub limit: usize,
+    /// The hit's uncompressed length is wanted (for prometheus).
+    pub plain_len: bool,
+    /// When the query was read.
+    pub at: std::time::Instant,
+}
+
+/// The hit, for metrics and the log.
+#[derive(Clone, Copy, Debug)]
+pub struct Hit {
+    pub rcode: u16,
+    /// From the denial store.
+    pub denial: bool,
+    pub kind: Kind,
+    /// The reply's flags as the log shows them.
+    pub flags: u16,
+    /// The reply's length without OPT (log's `{rsize}`).
+    pub len: usize,
+    /// Its uncompressed length, if asked for.
+    pub plain_len: usize,
+}
+
+const QR: u16 = 0x8000;
+const AA: u16 = 0x0400;
+const RD: u16 = 0x0100;
+const RA: u16 = 0x0080;
+const AD: u16 = 0x0020;
+const CD: u16 = 0x0010;
+/// An OPT record without options.
+const OPT_LEN: usize = 11;
+
+/// `zone` (lowercased text) in wire form.
+pub fn wire_name(zone: &str) -> Option<Box<[u8]>> {
+    let n = Name::from_ascii(zone).ok()?.to_lowercase();
+    let mut buf = [0u8; crate::wire::MAX_NAME_LEN];
+    Some(crate::plugin::names::lower_wire(&n, &mut buf).into())
+}
+
+impl Cache {
+    /// The `zones` label of this cache's metrics.
+    pub fn zones_label(&self) -> &str {
+        &self.zones_label
+    }
+
+    /// Answers `a` into `out` from this worker's shard when the chain would
+    /// answer it from the cache with nothing else to do; `out` is left alone
+    /// otherwise.
+    pub fn fast_answer(&self, worker: &Worker, a: &Ask<'_>, out: &mut Vec<u8>) -> Option<Hit> {
+        let zones = self.zones_wire.as_ref()?;
+        if !zones.iter().any(|z| wire::is_subdomain(z, a.q.name)) {
+            return None;
+        }
+        let do_bit = a.opt.is_some_and(|o| o.do_bit());
+        let (cd, ad) = (a.flags & CD != 0, a.flags & AD != 0);
+        let k = store::key(&a.q, do_bit, cd);
+        let now = super::tick(a.at);
+        let c = &self.c;
+        self.with_shard(worker, |sh| {
+            let loc = self.find(sh, &a.q, k, now)?;
+            let item = sh.item(k, loc)?;
+            let ttl = item.ttl(now);
+            // Stale items are refreshed by the chain; other cases of the
+            // name compress differently; extended rcodes need an OPT.
+            if ttl <= 0 || item.qname() != a.qname || item.rcode > 0xF {
+                return None;
+            }
+            let len = item.wire().len();
+            if len + if a.opt.is_some() { OPT_LEN } else { 0 } > a.limit {
+                return None;
+            }
+            if c.prefetch > 0 {
+                let hits = item.peek_freq(c.duration, now);
+                if self.prefetch_due(item, hits, now) {
+                    return None;
+                }
+                item.update_freq(c.duration, now);
+            }
+            let reply_ttl = if c.keepttl { item.orig_ttl } else { ttl as u32 };
+            let mut flags = QR | AA | (a.flags & (RD | CD)) | (item.rcode & 0xF);
+            if item.ra {
+                flags |= RA;
+            }
+            if item.ad && (do_bit || ad) {
+                flags |= AD;
+            }
+            out.clear();
+            out.extend_from_slice(item.wire());
+            out[0..2].copy_from_slice(&a.id.to_be_bytes());
+            out[2..4].copy_from_slice(&flags.to_be_bytes());
+            if !wire::set_ttls(out, reply_ttl) {
+                out.clear();
+                return None;
+            }
+            if let Some(o) = a.opt {
+                let [s0, s1] = o.size.to_be_bytes();
+                // Version 0, DO and the Z bits of the client's high byte.
+                out.extend_from_slice(&[0, 0, 41, s0, s1, 0, 0, (o.flags >> 8) as u8, 0, 0, 0]);
+                let ar = u16::from_be_bytes([out[10], out[11]]) + 1;
+                out[10..12].copy_from_slice(&ar.to_be_bytes());
+            }
+            Some(Hit {
+                rcode: item.rcode,
+                denial: loc == store::Loc::Neg,
+                kind: item.kind,
+                flags,
+                len,
+                plain_len: if a.plain_len { item.plain_len() } else { 0 },
+            })
+        })
+    }
+}
