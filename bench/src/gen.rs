@@ -197,6 +197,8 @@ impl Conn {
 struct Stats {
     sent: u64,
     answered: u64,
+    /// Bytes of the answers counted in `answered`.
+    answer_bytes: u64,
     late: u64,
     mismatched: u64,
     unexpected: u64,
@@ -216,6 +218,7 @@ pub fn run(cfg: &Config, queries: &[Query]) -> Result<serde_json::Value> {
     let mut st = Stats {
         sent: 0,
         answered: 0,
+        answer_bytes: 0,
         late: 0,
         mismatched: 0,
         unexpected: 0,
@@ -360,6 +363,7 @@ pub fn run(cfg: &Config, queries: &[Query]) -> Result<serde_json::Value> {
         "rate": cfg.rate,
         "sent": st.sent,
         "answered": st.answered,
+        "answer_bytes": st.answer_bytes,
         "lost": lost,
         "late": st.late,
         "mismatched": st.mismatched,
@@ -413,6 +417,7 @@ fn take_answer(
         return;
     }
     st.answered += 1;
+    st.answer_bytes += resp.len() as u64;
     st.rcodes[(resp[3] & 0x0f) as usize] += 1;
     st.hist.saturating_record((latency_ns / 1000).max(1));
 }

@@ -21,8 +21,9 @@ commands:
         at QPS queries/s (open loop; 0 = as fast as possible), match answers by
         ID and question, report answered queries/s, loss, rcodes and latency
         percentiles; --sockets is UDP sockets or TCP connections (default 4)
-  reflect --listen IP:PORT [--batch N]
-        echo every UDP datagram with QR set (recvmmsg/sendmmsg, batch 64)
+  reflect --listen IP:PORT [--batch N] [--io mmsg|uring]
+        echo every UDP datagram with QR set (recvmmsg/sendmmsg, batch 64; or
+        io_uring: multishot RecvMsg into provided buffers, SendMsg per datagram)
   chart --input RESULTS.json --output CHART.svg
         bar charts of answered queries/s and CPU seconds per million answers
 ";

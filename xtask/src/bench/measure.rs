@@ -204,6 +204,22 @@ pub fn wait_ready(
     )
 }
 
+/// GET `path` from `addr` inside namespace `ns` (curl); the body.
+pub fn http_get(ns: &str, addr: &str, path: &str) -> Result<String> {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "curl", "-sS", "--max-time", "10"])
+        .arg(format!("http://{addr}{path}"))
+        .output()
+        .context("run curl")?;
+    if !out.status.success() {
+        bail!(
+            "GET http://{addr}{path} in {ns}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::number_after;

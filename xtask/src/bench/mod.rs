@@ -17,43 +17,64 @@ use std::time::Duration;
 
 pub const USAGE: &str = "  bench [--quick] [--scenario NAME[,NAME]] [--servers LIST]
                        ferrodns vs CoreDNS, unbound, dnsdist and bare reflectors in two
-                       network namespaces (root); scenarios cache, zipf, forward, auth;
-                       servers ferrodns, coredns, unbound, dnsdist, reflect-socket,
-                       reflect-xdp; results in bench/results/, docs/benchmarks.md
+                       network namespaces (root); scenarios cache (cache-hits), zipf,
+                       forward, auth, memory; servers ferrodns, ferrodns-uring, coredns,
+                       unbound, dnsdist, reflect-socket, reflect-uring, reflect-xdp;
+                       results in bench/results/ (a full run: latest.*, docs/benchmarks.md)
 ";
 
 pub struct Scenario {
     pub name: &'static str,
+    /// Other names `--scenario` takes for it.
+    pub aliases: &'static [&'static str],
     pub about: &'static str,
     pub queries: &'static str,
     /// Send every name once before measuring, to fill caches.
     pub warm: bool,
+    /// Not a load: resident memory per cached answer (ferrodns only).
+    pub memory: bool,
 }
 
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "cache",
+        aliases: &["cache-hits"],
         about: "cache hits: 10,000 names, every answer from the cache (warmed first)",
         queries: "cache.q",
         warm: true,
+        memory: false,
     },
     Scenario {
         name: "zipf",
+        aliases: &[],
         about: "Zipf(1.0) mix over 1,000,000 names, 100,000-entry cache, local authoritative upstream",
         queries: "zipf.q",
         warm: true,
+        memory: false,
     },
     Scenario {
         name: "forward",
+        aliases: &["forward-only"],
         about: "forward only: no cache, every query a miss to the local upstream (TTL 0 answers)",
         queries: "fwd.q",
         warm: false,
+        memory: false,
     },
     Scenario {
         name: "auth",
+        aliases: &[],
         about: "authoritative: a 10,000-record zone served by `file` (unbound: auth-zone; dnsdist: packet cache in front of the upstream)",
         queries: "auth.q",
         warm: true,
+        memory: false,
+    },
+    Scenario {
+        name: "memory",
+        aliases: &[],
+        about: "resident memory per cached answer: 1,000,000 distinct names (100,000 with --quick) asked once each, ferrodns with one worker",
+        queries: "mem.q",
+        warm: false,
+        memory: true,
     },
 ];
 
@@ -66,9 +87,12 @@ pub enum Server {
     Unbound,
     Dnsdist,
     ReflectSocket,
+    ReflectUring,
     ReflectXdp,
 }
 
+/// In the order they run: ferrodns first, so that the latency at half its
+/// saturation rate can be taken for the reflectors too.
 pub const SERVERS: &[Server] = &[
     Server::Ferrodns,
     Server::FerrodnsUring,
@@ -76,6 +100,7 @@ pub const SERVERS: &[Server] = &[
     Server::Unbound,
     Server::Dnsdist,
     Server::ReflectSocket,
+    Server::ReflectUring,
     Server::ReflectXdp,
 ];
 
@@ -88,6 +113,7 @@ impl Server {
             Server::Unbound => "unbound",
             Server::Dnsdist => "dnsdist",
             Server::ReflectSocket => "reflect-socket",
+            Server::ReflectUring => "reflect-uring",
             Server::ReflectXdp => "reflect-xdp",
         }
     }
@@ -100,6 +126,7 @@ impl Server {
             Server::Unbound => "unbound",
             Server::Dnsdist => "dnsdist",
             Server::ReflectSocket => "socket reflector",
+            Server::ReflectUring => "io_uring reflector",
             Server::ReflectXdp => "XDP reflector",
         }
     }
@@ -126,9 +153,14 @@ fn parse(args: &[String]) -> Result<Opts> {
                 o.scenarios = v
                     .split(',')
                     .map(|n| {
-                        SCENARIOS.iter().find(|s| s.name == n).with_context(|| {
-                            format!("unknown scenario {n:?}: cache, zipf, forward or auth")
-                        })
+                        SCENARIOS
+                            .iter()
+                            .find(|s| s.name == n || s.aliases.contains(&n))
+                            .with_context(|| {
+                                format!(
+                                    "unknown scenario {n:?}: cache (cache-hits), zipf, forward, auth or memory"
+                                )
+                            })
                     })
                     .collect::<Result<_>>()?;
             }
@@ -170,7 +202,12 @@ pub fn main(args: &[String]) -> Result<()> {
     setup::packages()?;
     let bins = setup::binaries()?;
     let work = crate::root().join("target/bench");
-    setup::data(&work, 10_000, 10_000)?;
+    setup::data(
+        &work,
+        10_000,
+        10_000,
+        if opts.quick { 100_000 } else { 1_000_000 },
+    )?;
     let xdp = Xdp {
         reflect: setup::xdp_object(&work, "reflect")?,
         pass: setup::xdp_object(&work, "pass")?,
@@ -219,11 +256,30 @@ pub fn main(args: &[String]) -> Result<()> {
             bench_bin: &bins.bench,
         };
         let mut rows = Vec::new();
+        // Half of ferrodns's saturation rate (kxdpgun), once it is measured.
+        let mut half_rate = None;
         for &server in &opts.servers {
+            if sc.memory && server != Server::Ferrodns {
+                continue;
+            }
             rig::check_interrupted()?;
             upstream.check_alive()?;
             eprintln!("bench: [{}] {} ...", sc.name, server.label());
-            let row = run_one(sc, server, &bins, &work, &xdp, &rig, &load, &q.probe);
+            let row = if sc.memory {
+                run_memory(sc, &bins, &work, &load, &q.probe)
+            } else {
+                run_one(
+                    sc,
+                    server,
+                    &bins,
+                    &work,
+                    &xdp,
+                    &rig,
+                    &load,
+                    &q.probe,
+                    &mut half_rate,
+                )
+            };
             // Ctrl-C reaches the generators too; say so rather than that they failed.
             rig::check_interrupted()?;
             let row =
@@ -231,13 +287,21 @@ pub fn main(args: &[String]) -> Result<()> {
             eprintln!("bench: [{}] {}", sc.name, report::one_line(&row));
             rows.push(row);
         }
+        let targets = report::targets(sc.name, &rows);
+        for t in &targets {
+            eprintln!("bench: [{}] {}", sc.name, report::target_line(t));
+        }
         results.push(json!({
             "name": sc.name,
             "about": sc.about,
             "ratios": report::ratios(&rows),
+            "targets": targets,
             "servers": rows,
         }));
     }
+    let full = !opts.quick
+        && opts.scenarios.len() == SCENARIOS.len()
+        && opts.servers.len() == SERVERS.len();
     upstream.stop();
     drop(rig);
 
@@ -254,7 +318,14 @@ pub fn main(args: &[String]) -> Result<()> {
         "coredns_version": crate::coredns::VERSION,
         "scenarios": results,
     });
-    report::write(&out, &bins.bench, opts.quick)
+    let stem = if opts.quick {
+        "quick"
+    } else if full {
+        "latest"
+    } else {
+        "partial"
+    };
+    report::write(&out, &bins.bench, stem)
 }
 
 struct Xdp {
@@ -273,6 +344,7 @@ fn run_one(
     rig: &Rig,
     load: &Load,
     probe: &str,
+    half_rate: &mut Option<u64>,
 ) -> Result<Value> {
     let dir = work.join(sc.name);
     std::fs::create_dir_all(&dir)?;
@@ -338,20 +410,25 @@ fn run_one(
             ),
             log,
         )?),
-        Server::ReflectSocket => Some(start(
-            server,
-            in_ns(
-                SERVER_NS,
-                SERVER_CORE,
-                &bins.bench,
-                &[
-                    "reflect".into(),
-                    "--listen".into(),
-                    format!("{SERVER_IP}:53"),
-                ],
-            ),
-            log,
-        )?),
+        Server::ReflectSocket | Server::ReflectUring => {
+            let io = if server == Server::ReflectUring {
+                "uring"
+            } else {
+                "mmsg"
+            };
+            let args = [
+                "reflect".into(),
+                "--listen".into(),
+                format!("{SERVER_IP}:53"),
+                "--io".into(),
+                io.into(),
+            ];
+            Some(start(
+                server,
+                in_ns(SERVER_NS, SERVER_CORE, &bins.bench, &args),
+                log,
+            )?)
+        }
         Server::ReflectXdp => {
             xdp = Some(rig.attach_xdp(&xdp_objs.reflect)?);
             rig.attach_client_pass(&xdp_objs.pass)?;
@@ -373,7 +450,10 @@ fn run_one(
     )
     .with_context(|| format!("{} did not start", server.label()))?;
 
-    let is_reflector = matches!(server, Server::ReflectSocket | Server::ReflectXdp);
+    let is_reflector = matches!(
+        server,
+        Server::ReflectSocket | Server::ReflectUring | Server::ReflectXdp
+    );
     if sc.warm && !is_reflector {
         // Every name once (the first 10,000 of the Zipf stream), at a rate
         // every server keeps up with; then a pause for in-flight fills.
@@ -410,6 +490,41 @@ fn run_one(
         &dir.join(format!("{}-latency.json", server.id())),
     )?;
     alive()?;
+    // Latency at half of ferrodns's saturation rate, for ferrodns and the
+    // socket reflectors at that same rate.
+    if server == Server::Ferrodns {
+        *half_rate = kx["answered_qps"].as_f64().map(|q| (q / 2.0) as u64);
+    }
+    // Only where the target is (cache hits); three runs, the one with the
+    // median p99 kept: a single run's tail is at the mercy of the noisy
+    // machine (the reflectors' too).
+    let half_sat = sc.name == "cache"
+        && matches!(
+            server,
+            Server::Ferrodns | Server::FerrodnsUring | Server::ReflectSocket | Server::ReflectUring
+        );
+    let lat_half = match (*half_rate, half_sat) {
+        (Some(rate), true) if rate > 0 => {
+            let mut runs = Vec::new();
+            for k in 0..3 {
+                rig::sleep(Duration::from_millis(500))?;
+                runs.push(measure::generator(
+                    load,
+                    rate,
+                    load.latency_seconds as f64,
+                    &dir.join(format!("{}-latency-half-{k}.json", server.id())),
+                )?);
+                alive()?;
+            }
+            let p99 = |v: &Value| v["latency_us"]["p99"].as_f64().unwrap_or(f64::MAX);
+            let all: Vec<f64> = runs.iter().map(p99).collect();
+            runs.sort_by(|a, b| p99(a).total_cmp(&p99(b)));
+            let mut median = runs.swap_remove(1);
+            median["p99_of_each_run_us"] = json!(all);
+            median
+        }
+        _ => Value::Null,
+    };
     let rss = pid.map(rig::peak_rss_kib);
     drop(xdp);
     drop(proc);
@@ -419,10 +534,92 @@ fn run_one(
         "kxdpgun": kx,
         "dnsperf": dp,
         "latency": lat,
+        "latency_half_saturation": lat_half,
         "peak_rss_kib": rss,
         // Flattened for the chart and the tables.
         "kxdpgun_qps": kx["answered_qps"],
         "cpu_s_per_million": kx["cpu_s_per_million"],
+    }))
+}
+
+/// The memory scenario: ferrodns (one worker) asked every name of the
+/// query file once, each answer cached; resident memory before and after,
+/// less the answers' own bytes, per cached entry.
+fn run_memory(
+    sc: &Scenario,
+    bins: &setup::Binaries,
+    work: &Path,
+    load: &Load,
+    probe: &str,
+) -> Result<Value> {
+    let dir = work.join(sc.name);
+    std::fs::create_dir_all(&dir)?;
+    let conf = setup::render(
+        &format!("{}/Corefile", sc.name),
+        work,
+        &format!("{}/Corefile", sc.name),
+    )?;
+    let server = Server::Ferrodns;
+    let mut proc = start(
+        server,
+        in_ns(
+            SERVER_NS,
+            SERVER_CORE,
+            &bins.ferrodns,
+            &["-conf".into(), conf.to_string_lossy().into_owned()],
+        ),
+        dir.join("ferrodns.log"),
+    )?;
+    measure::wait_ready(
+        CLIENT_NS,
+        SERVER_IP,
+        53,
+        probe,
+        Duration::from_secs(20),
+        || proc.check_alive(),
+    )
+    .context("ferrodns did not start")?;
+    let pid = proc.pid();
+    rig::sleep(Duration::from_secs(1))?;
+    let before = rig::rss_kib(pid);
+    let names = std::fs::read_to_string(load.queries)?.lines().count() as u64;
+    // A rate the upstream keeps up with: every name asked once.
+    let rate = 40_000u64;
+    let warm = measure::generator(
+        load,
+        rate,
+        names as f64 / rate as f64,
+        &dir.join("ferrodns-fill.json"),
+    )?;
+    rig::sleep(Duration::from_secs(2))?;
+    proc.check_alive()?;
+    let after = rig::rss_kib(pid);
+    let metrics = measure::http_get(SERVER_NS, "127.0.0.1:9153", "/metrics")?;
+    let entries = metrics
+        .lines()
+        .filter(|l| l.starts_with("coredns_cache_entries{") && l.contains("type=\"success\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>();
+    let answer_bytes = warm["answer_bytes"].as_f64().unwrap_or(0.0);
+    let grown = (after as f64 - before as f64) * 1024.0;
+    let per_entry = if entries > 0.0 {
+        Some((grown - answer_bytes) / entries)
+    } else {
+        None
+    };
+    let peak = rig::peak_rss_kib(pid);
+    drop(proc);
+    Ok(json!({
+        "server": server.label(),
+        "id": server.id(),
+        "names": names,
+        "answered": warm["answered"],
+        "cached_entries": entries,
+        "answer_bytes": answer_bytes,
+        "rss_before_kib": before,
+        "rss_after_kib": after,
+        "bytes_per_entry_beyond_answers": per_entry,
+        "peak_rss_kib": peak,
     }))
 }
 

@@ -60,6 +60,27 @@ fn kq(v: Option<f64>) -> String {
 }
 
 pub fn one_line(row: &Value) -> String {
+    if row.get("bytes_per_entry_beyond_answers").is_some() {
+        return format!(
+            "{} entries cached, RSS {} -> {} MiB, answers {} MiB: {} bytes per entry beyond the answers",
+            f(at(row, &["cached_entries"]), 0),
+            f(at(row, &["rss_before_kib"]).map(|k| k / 1024.0), 1),
+            f(at(row, &["rss_after_kib"]).map(|k| k / 1024.0), 1),
+            f(at(row, &["answer_bytes"]).map(|b| b / 1048576.0), 1),
+            f(at(row, &["bytes_per_entry_beyond_answers"]), 0),
+        );
+    }
+    let half = match at(row, &["latency_half_saturation", "rate"]) {
+        Some(rate) => format!(
+            ", p99 {} µs at {} q/s (half ferrodns's saturation)",
+            f(
+                at(row, &["latency_half_saturation", "latency_us", "p99"]),
+                0
+            ),
+            f(Some(rate), 0)
+        ),
+        None => String::new(),
+    };
     format!(
         "kxdpgun {} q/s ({}% answered), dnsperf {} q/s, {} CPU s/1M, p99 {} µs at fixed rate, peak RSS {} MiB",
         kq(at(row, &["kxdpgun", "answered_qps"])),
@@ -68,6 +89,92 @@ pub fn one_line(row: &Value) -> String {
         f(at(row, &["kxdpgun", "cpu_s_per_million"]), 2),
         f(at(row, &["latency", "latency_us", "p99"]), 0),
         f(at(row, &["peak_rss_kib"]).map(|k| k / 1024.0), 1),
+    ) + &half
+}
+
+fn row<'a>(rows: &'a [Value], id: &str) -> Option<&'a Value> {
+    rows.iter().find(|r| r["id"] == id)
+}
+
+fn target(what: &str, value: Option<f64>, at_least: bool, need: f64) -> Value {
+    json!({
+        "what": what,
+        "value": value,
+        "need": format!("{} {need}", if at_least { "≥" } else { "≤" }),
+        "met": value.map(|v| if at_least { v >= need } else { v <= need }),
+    })
+}
+
+/// The targets of the data-plane work (issue 6) a scenario's rows can be
+/// checked against: ferrodns (the default I/O path, one worker) as ratios to
+/// peers and baselines of the same run, and memory per cached entry.
+pub fn targets(scenario: &str, rows: &[Value]) -> Vec<Value> {
+    let q = |id: &str| row(rows, id).and_then(|r| at(r, &["kxdpgun", "answered_qps"]));
+    let ratio = |peer: Option<f64>| match (q("ferrodns"), peer) {
+        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+        _ => None,
+    };
+    match scenario {
+        "cache" => {
+            // The faster bare socket reflector, and its latency at the rate
+            // ferrodns was measured at (half its saturation).
+            let reflector = ["reflect-socket", "reflect-uring"]
+                .into_iter()
+                .filter_map(|id| Some((id, q(id)?)))
+                .max_by(|a, b| a.1.total_cmp(&b.1));
+            let p99_half = |id: &str| {
+                row(rows, id).and_then(|r| at(r, &["latency_half_saturation", "latency_us", "p99"]))
+            };
+            let latency = match (
+                p99_half("ferrodns"),
+                reflector.and_then(|(id, _)| p99_half(id)),
+            ) {
+                (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+                _ => None,
+            };
+            vec![
+                target(
+                    "cache hits q/s ÷ the faster bare reflector (socket or io_uring)",
+                    ratio(reflector.map(|r| r.1)),
+                    true,
+                    0.9,
+                ),
+                target("cache hits q/s ÷ dnsdist", ratio(q("dnsdist")), true, 1.6),
+                target("cache hits q/s ÷ unbound", ratio(q("unbound")), true, 1.6),
+                target("cache hits q/s ÷ CoreDNS", ratio(q("coredns")), true, 4.0),
+                target(
+                    "p99 at half saturation ÷ the bare reflector's p99 at the same rate",
+                    latency,
+                    false,
+                    2.0,
+                ),
+            ]
+        }
+        "forward" => vec![
+            target("forward-only q/s ÷ CoreDNS", ratio(q("coredns")), true, 2.0),
+            target("forward-only q/s ÷ dnsdist", ratio(q("dnsdist")), true, 1.0),
+        ],
+        "memory" => vec![target(
+            "resident bytes per cached answer beyond the answer bytes",
+            row(rows, "ferrodns").and_then(|r| at(r, &["bytes_per_entry_beyond_answers"])),
+            false,
+            300.0,
+        )],
+        _ => Vec::new(),
+    }
+}
+
+pub fn target_line(t: &Value) -> String {
+    let verdict = match t["met"].as_bool() {
+        Some(true) => "met",
+        Some(false) => "MISSED",
+        None => "not measured (a row is missing)",
+    };
+    format!(
+        "target: {} = {} (need {}): {verdict}",
+        t["what"].as_str().unwrap_or("?"),
+        f(t["value"].as_f64(), 2),
+        t["need"].as_str().unwrap_or("?"),
     )
 }
 
@@ -83,6 +190,29 @@ pub fn markdown(results: &Value) -> String {
             sc["name"].as_str().unwrap_or("?"),
             sc["about"].as_str().unwrap_or("")
         );
+        let targets = sc["targets"].as_array().cloned().unwrap_or_default();
+        if sc["name"] == "memory" {
+            let _ = writeln!(
+                md,
+                "| server | names asked | entries cached | RSS before MiB | RSS after MiB | answer bytes MiB | bytes per entry beyond the answers |\n|---|---:|---:|---:|---:|---:|---:|"
+            );
+            for r in &rows {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    r["server"].as_str().unwrap_or("?"),
+                    f(at(r, &["names"]), 0),
+                    f(at(r, &["cached_entries"]), 0),
+                    f(at(r, &["rss_before_kib"]).map(|k| k / 1024.0), 1),
+                    f(at(r, &["rss_after_kib"]).map(|k| k / 1024.0), 1),
+                    f(at(r, &["answer_bytes"]).map(|b| b / 1048576.0), 1),
+                    f(at(r, &["bytes_per_entry_beyond_answers"]), 0),
+                );
+            }
+            md.push('\n');
+            targets_md(&mut md, &targets);
+            continue;
+        }
         let _ = writeln!(
             md,
             "| server | kxdpgun q/s | answered % | dnsperf q/s | answered % | CPU s / 1M answers | box busy cores | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | answered % at {rate:.0} q/s | peak RSS MiB |"
@@ -146,8 +276,59 @@ pub fn markdown(results: &Value) -> String {
             md.push('\n');
         }
         md.push('\n');
+        let half: Vec<&Value> = rows
+            .iter()
+            .filter(|r| r["latency_half_saturation"].is_object())
+            .collect();
+        if !half.is_empty() {
+            let _ = writeln!(
+                md,
+                "Latency at half of ferrodns's saturation rate ({} q/s):\n\n| server | p50 µs | p90 µs | p99 µs | p99.9 µs | answered % |\n|---|---:|---:|---:|---:|---:|",
+                f(at(half[0], &["latency_half_saturation", "rate"]), 0)
+            );
+            for r in half {
+                let l = |p: &str| f(at(r, &["latency_half_saturation", "latency_us", p]), 0);
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {} | {} | {} |",
+                    r["server"].as_str().unwrap_or("?"),
+                    l("p50"),
+                    l("p90"),
+                    l("p99"),
+                    l("p999"),
+                    f(at(r, &["latency_half_saturation", "answered_pct"]), 1),
+                );
+            }
+            md.push('\n');
+        }
+        targets_md(&mut md, &targets);
     }
     md
+}
+
+fn targets_md(md: &mut String, targets: &[Value]) {
+    if targets.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "Targets:\n\n| target | measured | need | |\n|---|---:|---:|---|"
+    );
+    for t in targets {
+        let verdict = match t["met"].as_bool() {
+            Some(true) => "met",
+            Some(false) => "**missed**",
+            None => "not measured",
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {verdict} |",
+            t["what"].as_str().unwrap_or("?"),
+            f(t["value"].as_f64(), 2),
+            t["need"].as_str().unwrap_or("?"),
+        );
+    }
+    md.push('\n');
 }
 
 /// A short name for the machine, a longer description, and the date (UTC).
@@ -187,12 +368,12 @@ pub fn machine() -> (String, String, String) {
 const BEGIN: &str = "<!-- bench:results:begin -->";
 const END: &str = "<!-- bench:results:end -->";
 
-/// Writes bench/results/{latest|quick}.{json,md,svg}, prints the tables, and
-/// after a full run puts them in docs/benchmarks.md.
-pub fn write(results: &Value, bench_bin: &Path, quick: bool) -> Result<()> {
+/// Writes bench/results/STEM.{json,md,svg} (`latest` for a full run,
+/// `quick`, or `partial` for some scenarios or servers), prints the tables,
+/// and after a full run puts them in docs/benchmarks.md.
+pub fn write(results: &Value, bench_bin: &Path, stem: &str) -> Result<()> {
     let dir = crate::root().join("bench/results");
     std::fs::create_dir_all(&dir)?;
-    let stem = if quick { "quick" } else { "latest" };
     let json_path = dir.join(format!("{stem}.json"));
     std::fs::write(&json_path, serde_json::to_string_pretty(results)? + "\n")?;
     let svg = dir.join(format!("{stem}.svg"));
@@ -222,7 +403,7 @@ pub fn write(results: &Value, bench_bin: &Path, quick: bool) -> Result<()> {
         dir.join(format!("{stem}.md")).display(),
         svg.display()
     );
-    if !quick {
+    if stem == "latest" {
         let doc = crate::root().join("docs/benchmarks.md");
         let text =
             std::fs::read_to_string(&doc).with_context(|| format!("read {}", doc.display()))?;

@@ -16,6 +16,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("clang", "clang"),
     ("ethtool", "ethtool"),
     ("taskset", "util-linux"),
+    ("curl", "curl"),
 ];
 
 pub fn packages() -> Result<()> {
@@ -96,7 +97,7 @@ const SOA: &str = "@ 3600 IN SOA ns.bench. hostmaster.bench. 1 7200 3600 1209600
 
 /// Zone files for the upstream and the auth scenario; query files; written
 /// once per work folder (the 1M-line files take a moment).
-pub fn data(work: &Path, auth_names: usize, cache_names: usize) -> Result<()> {
+pub fn data(work: &Path, auth_names: usize, cache_names: usize, memory_names: usize) -> Result<()> {
     std::fs::create_dir_all(work)?;
     let zone = |name: &str, body: &str| -> Result<()> {
         let text = format!("$ORIGIN {name}.bench.\n{SOA}{body}");
@@ -130,6 +131,11 @@ pub fn data(work: &Path, auth_names: usize, cache_names: usize) -> Result<()> {
     if !fwd.exists() {
         write_lines(&fwd, (0..1_000_000).map(|i| format!("f{i}.fwd.bench A")))?;
     }
+    // Distinct names the zipf zone's wildcard answers (TTL 3600).
+    write_lines(
+        &work.join("mem.q"),
+        (0..memory_names).map(|i| format!("m{i}.zipf.bench A")),
+    )?;
     let zipf = work.join("zipf.q");
     if !zipf.exists() {
         let mut z = Zipf::new(1_000_000, 1.0, 0x5eed_f00d);
