@@ -128,6 +128,7 @@ struct Series {
     prometheus: Option<PromSeries>,
     cache_requests: Handle,
     cache_hits: Handle,
+    fast_hits: Handle,
 }
 
 #[derive(Clone, Copy)]
@@ -409,6 +410,7 @@ fn resolve(
         prometheus,
         cache_requests: m.handle(&metrics::CACHE_REQUESTS, &[server, zones, ""]),
         cache_hits: m.handle(&metrics::CACHE_HITS, &[server, kind, zones, ""]),
+        fast_hits: m.handle(&metrics::CACHE_FAST_HITS, &[server, zones, ""]),
     }
 }
 
@@ -417,6 +419,7 @@ fn resolve(
 fn count(m: &mut Shard, s: &Series, p: &Packet<'_>, hit: &Hit, start: Instant) {
     m.inc_at(s.cache_requests);
     m.inc_at(s.cache_hits);
+    m.inc_at(s.fast_hits);
     if let Some(pr) = &s.prometheus {
         if let Some(h) = pr.do_requests {
             m.inc_at(h);
