@@ -22,6 +22,9 @@ pub struct Options {
     /// `-fastpath` (ferrodns, default true): cache hits answered from the
     /// query's bytes, without the chain, where the block allows it.
     pub fast_path: bool,
+    /// `-workers N` (ferrodns): workers when the Corefile has no
+    /// `multisocket`; None: one per CPU the process may run on.
+    pub workers: Option<usize>,
 }
 
 impl Default for Options {
@@ -36,6 +39,7 @@ impl Default for Options {
             validate: false,
             io: crate::runtime::Io::Mmsg,
             fast_path: true,
+            workers: None,
         }
     }
 }
@@ -78,6 +82,8 @@ pub const USAGE: &str = "Usage of ferrodns:
     \tCheck the Corefile, print what would be served, and exit
   -version
     \tShow version
+  -workers int
+    \tWorkers (one pinned thread each) when the Corefile has no multisocket (default: one per CPU the process may run on)
 ";
 
 fn parse_bool(name: &str, v: &str) -> Result<bool, CliError> {
@@ -126,6 +132,17 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Options, CliErro
             "h" | "help" => return Err(CliError::Help),
             "conf" => o.conf = Some(value(inline)?),
             "pidfile" => o.pidfile = Some(value(inline)?),
+            "workers" => {
+                let v = value(inline)?;
+                o.workers = Some(match v.parse::<usize>() {
+                    Ok(n) if (1..=1024).contains(&n) => n,
+                    _ => {
+                        return Err(CliError::Bad(format!(
+                            "invalid value \"{v}\" for flag -workers: a number from 1 to 1024"
+                        )))
+                    }
+                });
+            }
             "dns.port" | "p" => {
                 let v = value(inline)?;
                 o.port = v.parse().map_err(|_| {
@@ -180,6 +197,10 @@ mod tests {
         assert_eq!(p(&["-p", "5353"]).unwrap().port, 5353);
         assert!(!p(&["-quiet=false"]).unwrap().quiet);
         assert!(p(&["-validate"]).unwrap().validate);
+        assert!(p(&[]).unwrap().fast_path);
+        assert!(!p(&["-fastpath=false"]).unwrap().fast_path);
+        assert_eq!(p(&["-workers", "3"]).unwrap().workers, Some(3));
+        assert_eq!(p(&[]).unwrap().workers, None);
     }
 
     #[test]
@@ -201,6 +222,12 @@ mod tests {
             Err(CliError::Bad("flag needs an argument: -conf".into()))
         );
         assert!(p(&["-p", "99999"]).is_err());
+        assert_eq!(
+            p(&["-workers", "0"]),
+            Err(CliError::Bad(
+                "invalid value \"0\" for flag -workers: a number from 1 to 1024".into()
+            ))
+        );
         assert_eq!(p(&["-h"]), Err(CliError::Help));
     }
 }

@@ -95,7 +95,8 @@ fn run(o: Options) -> anyhow::Result<()> {
         io: o.io,
         fast_path: o.fast_path,
     };
-    let mut service = Service::start(config, runtime::default_workers(), plane, |c| {
+    let workers = o.workers.unwrap_or_else(runtime::default_workers);
+    let mut service = Service::start(config, workers, plane, |c| {
         if !quiet {
             print!("{}{}", c.banner(), version());
         }

@@ -217,3 +217,68 @@ fn example_configs_validate() {
         assert!(out.contains(".:"), "{conf}: {out}");
     }
 }
+
+/// The worker threads of process `pid`: (name, CPUs it may run on).
+fn workers(pid: u32) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+    {
+        let status = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+        let field = |k: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(k))
+                .map(|v| v.trim().to_string())
+                .unwrap_or_default()
+        };
+        let name = field("Name:");
+        if name.starts_with("ferrodns-w") {
+            out.push((name, field("Cpus_allowed_list:")));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn one_pinned_worker_per_allowed_cpu_or_as_many_as_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    std::fs::write(
+        dir.path().join("Corefile"),
+        format!(".:{port} {{\n    whoami\n}}\n"),
+    )
+    .unwrap();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    // Under taskset: the CPUs the process may use decide, each worker
+    // pinned to one of them.
+    let mut child = Command::new("taskset")
+        .args(["-c", "0", BIN, "-quiet"])
+        .current_dir(dir.path())
+        .spawn()
+        .expect("taskset runs");
+    wait_listening(addr);
+    let w = workers(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(w, [("ferrodns-w0".to_string(), "0".to_string())]);
+    // -workers when the Corefile has no multisocket.
+    let mut child = Command::new(BIN)
+        .args(["-quiet", "-workers", "3"])
+        .current_dir(dir.path())
+        .spawn()
+        .unwrap();
+    wait_listening(addr);
+    let w = workers(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    let names: Vec<&str> = w.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["ferrodns-w0", "ferrodns-w1", "ferrodns-w2"]);
+    // Each pinned to a single CPU.
+    assert!(
+        w.iter().all(|(_, cpus)| !cpus.contains(['-', ','])),
+        "{w:?}"
+    );
+}
