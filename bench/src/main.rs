@@ -5,6 +5,7 @@
 //! - `reflect`: the socket baseline, a UDP reflector that does no DNS work.
 //! - `chart`: draws the harness's results JSON as an SVG.
 
+mod answer;
 mod chart;
 mod gen;
 mod query;
@@ -24,6 +25,9 @@ commands:
   reflect --listen IP:PORT [--batch N] [--io mmsg|uring]
         echo every UDP datagram with QR set (recvmmsg/sendmmsg, batch 64; or
         io_uring: multishot RecvMsg into provided buffers, SendMsg per datagram)
+  answer --listen IP:PORT [--ttl SECS] [--address IPV4]
+        a minimal upstream: every query answered with one A record (default
+        198.18.1.3, TTL 0), recvmmsg/sendmmsg batch 64
   chart --input RESULTS.json --output CHART.svg
         bar charts of answered queries/s and CPU seconds per million answers
 ";
@@ -38,6 +42,7 @@ fn main() -> Result<()> {
     match cmd.as_str() {
         "gen" => gen::main(&opts),
         "reflect" => reflect::main(&opts),
+        "answer" => answer::main(&opts),
         "chart" => chart::main(&opts),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");

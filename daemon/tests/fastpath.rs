@@ -167,3 +167,119 @@ fn fast_path_keeps_metrics_log_lines_and_acl() {
     assert_eq!(la.len(), 18, "{la:#?}");
     assert_eq!(la, lb);
 }
+
+const BIG: &str = "$ORIGIN example.org.
+$TTL 300
+@    IN SOA ns1.example.org. hostmaster.example.org. 1 7200 3600 1209600 60
+     IN NS  ns1.example.org.
+     IN MX  10 mail.example.org.
+ns1  IN A   192.0.2.1
+mail IN A   192.0.2.25
+www  IN A   192.0.2.80
+     IN AAAA 2001:db8::80
+web  IN CNAME www.example.org.
+big  IN TXT \"0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789\"
+     IN TXT \"1123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789\"
+     IN TXT \"2123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789\"
+     IN TXT \"3123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789\"
+     IN TXT \"4123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789\"
+     IN TXT \"5123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789\"
+";
+
+/// A reply as a client reads it: header, sections and OPT.
+fn read(m: &Message) -> String {
+    let h = &m.metadata;
+    let mut text = format!(
+        "id {} {:?} {:?} aa {} tc {} rd {} ra {} ad {} cd {} | {:?}",
+        h.id,
+        h.message_type,
+        h.response_code,
+        h.authoritative,
+        h.truncation,
+        h.recursion_desired,
+        h.recursion_available,
+        h.authentic_data,
+        h.checking_disabled,
+        m.queries
+    );
+    for r in m.answers.iter().chain(&m.authorities).chain(&m.additionals) {
+        text.push_str(&format!(
+            " | {} {} {} {}",
+            r.name,
+            r.ttl,
+            r.record_type(),
+            r.data
+        ));
+    }
+    let opt = m
+        .edns
+        .as_ref()
+        .map(|e| (e.max_payload(), e.version(), e.flags().dnssec_ok));
+    text.push_str(&format!(" | opt {opt:?}"));
+    text
+}
+
+/// Queries relayed to forward as bytes are answered as the chain answers
+/// them: a forward-only server against one with the fast paths off.
+#[test]
+fn relayed_answers_read_as_the_chains() {
+    let up = Server::start(
+        "example.org:{PORT} {\n    file db.example.org\n}\n",
+        &[("db.example.org", BIG)],
+    );
+    // A second block only to have /metrics.
+    let mp = free_port();
+    let corefile = format!(
+        ".:{{PORT}} {{\n    errors\n    forward . 127.0.0.1:{}\n}}\nmetrics.test:{{PORT}} {{\n    prometheus 127.0.0.1:{mp}\n    whoami\n}}\n",
+        up.port
+    );
+    let relay = Server::start(&corefile, &[]);
+    let chain = Server::start_args(
+        &corefile.replace(&mp.to_string(), &free_port().to_string()),
+        &[],
+        &["-fastpath=false"],
+    );
+    let mut id = 7u16;
+    for (name, qtype) in [
+        ("www.example.org.", RecordType::A),
+        ("www.example.org.", RecordType::AAAA),
+        ("web.example.org.", RecordType::A),
+        ("example.org.", RecordType::MX),
+        ("nope.example.org.", RecordType::A),
+        ("www.example.org.", RecordType::TXT),
+        ("big.example.org.", RecordType::TXT),
+        ("Big.Example.ORG.", RecordType::TXT),
+    ] {
+        for edns in [
+            None,
+            Some((512, false)),
+            Some((1232, true)),
+            Some((300, true)),
+            Some((4096, false)),
+        ] {
+            id += 1;
+            let mut q = query(name, qtype);
+            q.metadata.id = id;
+            if let Some((size, dnssec)) = edns {
+                q = with_edns(q, size, dnssec);
+            }
+            let (a, b) = (udp(relay.addr(), &q), udp(chain.addr(), &q));
+            assert_eq!(read(&a), read(&b), "{name} {qtype} {edns:?}");
+        }
+    }
+    let (_, _, body) = http_get(mp, "/metrics");
+    let relayed = format!(
+        "ferrodns_forward_relayed_total{{to=\"127.0.0.1:{}\"}} 40",
+        up.port
+    );
+    assert!(body.lines().any(|l| l == relayed), "{body}");
+    // A dead upstream: both give up alike.
+    let dead = free_port();
+    let corefile = format!(".:{{PORT}} {{\n    forward . 127.0.0.1:{dead}\n}}\n");
+    let relay = Server::start(&corefile, &[]);
+    let m = udp(relay.addr(), &query("www.example.org.", RecordType::A));
+    assert_eq!(
+        m.metadata.response_code,
+        hickory_proto::op::ResponseCode::ServFail
+    );
+}

@@ -667,23 +667,24 @@ fn udp_exchanges_have_random_ids_and_rotating_source_ports() {
         &format!(".:{{PORT}} {{\n    forward . {}\n}}\n", up.addr()),
         &[],
     );
-    for i in 0..200 {
+    for i in 0..600 {
         assert_eq!(
             ips(&s.udp(&format!("q{i}.example."), RecordType::A)),
             ["10.0.0.8"]
         );
     }
     let seen = up.udp_from.lock().unwrap().clone();
-    assert!(seen.len() >= 200, "{seen:?}");
+    assert!(seen.len() >= 600, "{seen:?}");
     let ids: std::collections::HashSet<u16> = seen.iter().map(|(_, id)| *id).collect();
-    assert!(ids.len() >= seen.len() - 2, "IDs reused: {seen:?}");
-    // A socket carries at most 64 exchanges, then a new one (a new random
+    // Random IDs: a few repeat by chance among 600 (the birthday bound).
+    assert!(ids.len() >= seen.len() * 99 / 100, "IDs reused: {seen:?}");
+    // A socket carries at most 128 exchanges, then a new one (a new random
     // port) takes over.
     let mut per_port = std::collections::HashMap::<u16, usize>::new();
     for (port, _) in &seen {
         *per_port.entry(*port).or_default() += 1;
     }
-    assert!(per_port.values().all(|n| *n <= 64), "{per_port:?}");
+    assert!(per_port.values().all(|n| *n <= 128), "{per_port:?}");
     assert!(per_port.len() >= 4, "{per_port:?}");
 }
 

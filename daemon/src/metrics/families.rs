@@ -86,6 +86,8 @@ families! {
         "Counter of the number of queries rejected because the concurrent queries were at maximum.";
     FORWARD_DROPPED_REPLIES "ferrodns_forward_dropped_replies_total" Kind::Counter, ["to", "reason"],
         "Replies from an upstream dropped because their ID or question did not match the query sent.";
+    FORWARD_RELAYED "ferrodns_forward_relayed_total" Kind::Counter, ["to"],
+        "Queries forward relayed to an upstream as bytes, without the plugin chain.";
     CACHE_FAST_HITS "ferrodns_cache_fast_hits_total" Kind::Counter, ["server", "zones", "view"],
         "Cache hits answered from the query's bytes, without the plugin chain (part of coredns_cache_hits_total).";
 }

@@ -202,6 +202,8 @@ pub async fn udp_loop<H: PacketHandler>(
         let Ok(mut guard) = ready else {
             return;
         };
+        // Too many replies waiting on upstreams: read on once some are done.
+        in_flight.room().await;
         // A few batches at a time, then the worker's other tasks (TCP,
         // replies waiting on upstreams, reloads) get their turn.
         let mut drained = false;

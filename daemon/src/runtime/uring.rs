@@ -166,6 +166,10 @@ async fn serve<H: PacketHandler>(
     let mut cqes: Vec<cqueue::Entry> = Vec::with_capacity(4096);
     let mut armed = false;
     loop {
+        // Too many replies waiting on upstreams: take datagrams on once some
+        // are done (meanwhile the provided buffers fill and the socket
+        // buffer holds the rest).
+        in_flight.room().await;
         if !armed {
             let e = opcode::RecvMsgMulti::new(types::Fd(fd), &recv_hdr, GROUP)
                 .build()

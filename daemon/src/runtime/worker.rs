@@ -145,7 +145,32 @@ struct Control<U> {
 }
 
 /// Replies still being worked on (waiting on an upstream) by this worker.
-pub(super) type InFlight = Rc<Cell<usize>>;
+pub(super) type InFlight = Rc<Waiting>;
+
+/// The most replies a worker lets wait on upstreams before it stops reading
+/// new UDP queries (the kernel's socket buffer then holds or drops them):
+/// memory stays bounded however the upstreams keep up. At 20 ms a round
+/// trip that is still 400,000 queries/s per worker.
+pub(super) const MAX_IN_FLIGHT: usize = 8192;
+
+#[derive(Default)]
+pub(super) struct Waiting {
+    n: Cell<usize>,
+    room: tokio::sync::Notify,
+}
+
+impl Waiting {
+    pub(super) fn get(&self) -> usize {
+        self.n.get()
+    }
+
+    /// Resolves once fewer than [`MAX_IN_FLIGHT`] replies wait.
+    pub(super) async fn room(&self) {
+        while self.n.get() >= MAX_IN_FLIGHT {
+            self.room.notified().await;
+        }
+    }
+}
 
 fn run<H: PacketHandler + 'static, F: Fn(usize) -> H>(
     index: usize,
@@ -165,7 +190,7 @@ fn run<H: PacketHandler + 'static, F: Fn(usize) -> H>(
         }
     };
     let handler = Rc::new(RefCell::new(make(index)));
-    let in_flight: InFlight = Rc::new(Cell::new(0));
+    let in_flight: InFlight = Rc::new(Waiting::default());
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
         let mut serving = Vec::new();
@@ -329,11 +354,14 @@ pub(super) fn spawn_later<F: std::future::Future<Output = ()> + 'static>(
     in_flight: &InFlight,
     f: F,
 ) {
-    let count = Rc::clone(in_flight);
-    count.set(count.get() + 1);
+    let w = Rc::clone(in_flight);
+    w.n.set(w.n.get() + 1);
     tokio::task::spawn_local(async move {
         f.await;
-        count.set(count.get() - 1);
+        w.n.set(w.n.get() - 1);
+        if w.n.get() + 1 == MAX_IN_FLIGHT {
+            w.room.notify_waiters();
+        }
     });
 }
 

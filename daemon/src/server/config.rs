@@ -26,6 +26,9 @@ pub struct Block {
     /// How the cache fast path serves this block; None: every query takes
     /// the chain.
     pub fast: Option<fastpath::Plan>,
+    /// The forward (its place in the chain) UDP queries are relayed to as
+    /// bytes; None: they take the chain.
+    pub relay: Option<usize>,
 }
 
 /// Where a zone on a listener leads.
@@ -173,8 +176,10 @@ pub fn build(blocks: &[ServerBlock], default_port: u16) -> Result<Config, Error>
             metadata,
             chain: Chain::new(handlers),
             fast: None,
+            relay: None,
         };
         b.fast = fastpath::Plan::of(&b).ok();
+        b.relay = fastpath::relay_plan(&b);
         chains.push(Arc::new(b));
         for (za, key) in &addrs {
             let sockets: Vec<SocketAddr> = if hosts.is_empty() {

@@ -3,7 +3,7 @@
 
 use super::config::{Block, Config, Listener, Route};
 use super::edns;
-use super::fastpath::FastPath;
+use super::fastpath::{Fast, FastPath};
 use crate::plugin::request::Metadata;
 use crate::plugin::{client_write, Proto, Request, Worker};
 use crate::runtime::{Handled, Packet, PacketHandler};
@@ -121,8 +121,25 @@ impl PacketHandler for Dispatcher {
             Accept::Accept => {}
         }
         if let Some(f) = &mut self.fast {
-            if f.serve(&self.config, p.listener, p, &self.worker, out) {
-                return Handled::Reply;
+            match f.serve(&self.config, p.listener, p, &self.worker, out) {
+                Fast::Answered => return Handled::Reply,
+                Fast::Relay {
+                    block,
+                    forward,
+                    opt,
+                    limit,
+                } => {
+                    let r = Relay {
+                        block: Rc::clone(&self.blocks[block]),
+                        forward,
+                        worker: Rc::clone(&self.worker),
+                        server: Rc::clone(&self.names[p.listener]),
+                        opt,
+                        limit,
+                    };
+                    return Handled::Later(Box::pin(r.run(p)));
+                }
+                Fast::No => {}
             }
         }
         let msg = match Message::from_vec(p.data) {
@@ -175,21 +192,14 @@ fn serve(
     if block.chain.is_empty() {
         return drop(ResponseCode::Refused, out);
     }
-    let start = p.at;
-    let req = Request {
+    let req = request(
         msg,
-        wire_len: p.data.len(),
-        src: p.src,
-        local: p.local,
-        proto,
         name,
-        server: Rc::clone(&names[p.listener]),
-        start,
-        worker: Rc::clone(worker),
-        deadline: block.cancel.map(|d| start + d),
-        metadata: block.metadata.then(Metadata::default),
-        stash: Default::default(),
-    };
+        p,
+        block,
+        Rc::clone(&names[p.listener]),
+        Rc::clone(worker),
+    );
     let udp_size = edns::raw_udp_size(p.data);
     let mut fut: Pin<Box<dyn Future<Output = Option<Vec<u8>>>>> =
         Box::pin(run_chain(Rc::clone(block), req, udp_size));
@@ -204,6 +214,117 @@ fn serve(
         }
         Poll::Ready(None) => Handled::Drop,
         Poll::Pending => Handled::Later(fut),
+    }
+}
+
+/// The request a block's chain serves.
+fn request(
+    msg: Message,
+    name: String,
+    p: &Packet<'_>,
+    block: &Block,
+    server: Rc<str>,
+    worker: Rc<Worker>,
+) -> Request {
+    let start = p.at;
+    Request {
+        msg,
+        wire_len: p.data.len(),
+        src: p.src,
+        local: p.local,
+        proto: if p.tcp { Proto::Tcp } else { Proto::Udp },
+        name,
+        server,
+        start,
+        worker,
+        deadline: block.cancel.map(|d| start + d),
+        metadata: block.metadata.then(Metadata::default),
+        stash: Default::default(),
+    }
+}
+
+/// forward's whole query time (CoreDNS's `defaultTimeout`).
+const FORWARD_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A UDP query of a block whose chain is forward alone, relayed as bytes
+/// (see `fastpath::relay_plan`).
+struct Relay {
+    block: BlockRef,
+    forward: usize,
+    worker: Rc<Worker>,
+    server: Rc<str>,
+    opt: Option<crate::wire::fast::Opt>,
+    limit: usize,
+}
+
+impl Relay {
+    /// The upstream's reply made the chain's; where that takes more than
+    /// patching bytes, the reply parsed and finished as the chain would;
+    /// where forward would do more than pass it on, the chain itself, on
+    /// what is left of forward's deadline.
+    fn run(self, p: &Packet<'_>) -> impl Future<Output = Option<Vec<u8>>> + 'static {
+        let query = p.data.to_vec();
+        let (src, local, at) = (p.src, p.local, p.at);
+        async move {
+            let crate::plugins::Handler::Forward(f) = &self.block.chain.handlers()[self.forward]
+            else {
+                return None;
+            };
+            let id = u16::from_be_bytes([query[0], query[1]]);
+            let reply = f.relay(&self.worker, &query, at + FORWARD_DEADLINE).await;
+            let p = Packet {
+                listener: 0,
+                data: &query,
+                src,
+                local,
+                tcp: false,
+                at,
+            };
+            let msg = match reply {
+                crate::plugins::forward::Relayed::Reply(mut r) => {
+                    // forward cuts a reply larger than the client takes to a
+                    // bare TC reply; what fits goes on as it is.
+                    let cut = r.len() > self.limit;
+                    if !cut && edns::relay_reply(&mut r, id, self.opt, self.limit) {
+                        return Some(r);
+                    }
+                    let q = Message::from_vec(&query).ok()?;
+                    let parsed = if cut {
+                        crate::plugins::forward::cut_reply(&r).ok()
+                    } else {
+                        Message::from_vec(&r).ok()
+                    };
+                    let Some(mut reply) = parsed else {
+                        // What forward answers for an upstream reply it cannot read.
+                        return self.chain(q, &p).await;
+                    };
+                    reply.metadata.id = id;
+                    edns::size_and_do(&q, &mut reply);
+                    let mut out = Vec::with_capacity(512);
+                    edns::encode_fitting(&mut reply, self.limit.max(512), &mut out).ok()?;
+                    edns::mirror_small_udp_size(&mut out, edns::raw_udp_size(&query));
+                    return Some(out);
+                }
+                crate::plugins::forward::Relayed::Chain => Message::from_vec(&query).ok()?,
+            };
+            self.chain(msg, &p).await
+        }
+    }
+
+    /// The query through the block's chain, within forward's deadline.
+    async fn chain(&self, msg: Message, p: &Packet<'_>) -> Option<Vec<u8>> {
+        let name = crate::plugin::names::lower_text(msg.queries.first()?.name());
+        let mut req = request(
+            msg,
+            name,
+            p,
+            &self.block,
+            Rc::clone(&self.server),
+            Rc::clone(&self.worker),
+        );
+        let deadline = p.at + FORWARD_DEADLINE;
+        req.deadline = Some(req.deadline.map_or(deadline, |d| d.min(deadline)));
+        run_chain(Rc::clone(&self.block), req, edns::raw_udp_size(p.data)).await
     }
 }
 

@@ -110,6 +110,45 @@ pub fn encode_fitting(
     Ok(())
 }
 
+/// Makes an upstream's reply, relayed as bytes, what the chain would send
+/// for it (the reply parsed, `size_and_do`, encoded, the small UDP size
+/// mirrored): the client's ID, the Z bit clear, the client's OPT size and
+/// DO on the reply's OPT (or the client's OPT when the reply has none),
+/// anything after the last record gone. False when only the full path can
+/// do it: a reply that does not read through, an OPT the client did not
+/// send one for, or one too large for `limit`.
+pub fn relay_reply(
+    reply: &mut Vec<u8>,
+    id: u16,
+    client: Option<crate::wire::fast::Opt>,
+    limit: usize,
+) -> bool {
+    let Some(l) = crate::wire::fast::layout(reply) else {
+        return false;
+    };
+    reply.truncate(l.end);
+    reply[0..2].copy_from_slice(&id.to_be_bytes());
+    reply[3] &= !0x40;
+    match (client, l.opt) {
+        (Some(o), Some(at)) => {
+            reply[at + 2..at + 4].copy_from_slice(&o.size.to_be_bytes());
+            reply[at + 5] = 0;
+            let f = u16::from_be_bytes([reply[at + 6], reply[at + 7]]);
+            let f = (f & 0x7F00) | ((f | o.flags) & 0x8000);
+            reply[at + 6..at + 8].copy_from_slice(&f.to_be_bytes());
+        }
+        (Some(o), None) => {
+            let [s0, s1] = o.size.to_be_bytes();
+            reply.extend_from_slice(&[0, 0, 41, s0, s1, 0, 0, (o.flags >> 8) as u8, 0, 0, 0]);
+            let ar = u16::from_be_bytes([reply[10], reply[11]]) + 1;
+            reply[10..12].copy_from_slice(&ar.to_be_bytes());
+        }
+        (None, Some(_)) => return false,
+        (None, None) => {}
+    }
+    reply.len() <= limit
+}
+
 /// Skips a name at `p` (labels, ending in the root or a pointer).
 fn skip_name(b: &[u8], mut p: usize) -> Option<usize> {
     loop {

@@ -74,6 +74,40 @@ impl Plan {
     }
 }
 
+/// The forward a block's UDP queries can be relayed to as bytes: a chain
+/// of `forward` alone (after `errors` or `loop`, which do nothing to a
+/// query forward answers; loop's HINFO probes take the chain), with plain
+/// DNS upstreams. The index of the forward in the chain.
+pub fn relay_plan(block: &Block) -> Option<usize> {
+    if block.metadata {
+        return None;
+    }
+    let handlers = block.chain.handlers();
+    let (last, before) = handlers.split_last()?;
+    let Handler::Forward(f) = last else {
+        return None;
+    };
+    let quiet = before
+        .iter()
+        .all(|h| matches!(h, Handler::Errors(_) | Handler::Loop(_)));
+    (quiet && f.relays()).then_some(handlers.len() - 1)
+}
+
+/// What the fast path did with a query.
+pub enum Fast {
+    /// Answered into `out`.
+    Answered,
+    /// To be relayed to forward (the chain's index) of the block.
+    Relay {
+        block: usize,
+        forward: usize,
+        opt: Option<Opt>,
+        limit: usize,
+    },
+    /// The chain's.
+    No,
+}
+
 /// Where a zone on a listener leads, for the fast path.
 struct ZoneRoute {
     /// The zone, lowercased, in wire form.
@@ -250,9 +284,55 @@ fn sizes(q: &Simple<'_>, tcp: bool, bufsize: Option<u16>) -> (Option<Opt>, usize
 }
 
 impl FastPath {
-    /// Answers `p` into `out` if the fast path can; false leaves the query
-    /// (and `out`) to the chain.
+    /// Answers `p` into `out` if the fast path can, or says it is to be
+    /// relayed; anything else (and `out`) is left to the chain.
     pub fn serve(
+        &mut self,
+        cfg: &Config,
+        listener: usize,
+        p: &Packet<'_>,
+        worker: &Worker,
+        out: &mut Vec<u8>,
+    ) -> Fast {
+        if self.answer(cfg, listener, p, worker, out) {
+            Fast::Answered
+        } else {
+            self.relay(cfg, listener, p).unwrap_or(Fast::No)
+        }
+    }
+
+    /// A UDP query of a block whose chain is forward alone.
+    fn relay(&mut self, cfg: &Config, listener: usize, p: &Packet<'_>) -> Option<Fast> {
+        if p.tcp {
+            return None;
+        }
+        let l = cfg.listeners.get(listener)?;
+        let q = Simple::parse(p.data)?;
+        if q.qclass != 1 || matches!(q.qtype, 13 | 41 | 43 | 250..=254) {
+            return None;
+        }
+        let lower = wire::lower(q.qname, &mut self.name);
+        let route = l.fast.route(lower)?;
+        let block = &cfg.blocks[route.block];
+        let forward = block.relay?;
+        let Handler::Forward(f) = &block.chain.handlers()[forward] else {
+            return None;
+        };
+        if !f.handles(wire::plain_text(lower, &mut self.text)?) {
+            return None;
+        }
+        let (opt, limit) = sizes(&q, false, None);
+        Some(Fast::Relay {
+            block: route.block,
+            forward,
+            opt,
+            limit,
+        })
+    }
+
+    /// A cache hit answered into `out`; false leaves the query (and `out`)
+    /// alone.
+    fn answer(
         &mut self,
         cfg: &Config,
         listener: usize,

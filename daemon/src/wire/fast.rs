@@ -191,6 +191,82 @@ pub fn set_ttls(msg: &mut [u8], ttl: u32) -> bool {
     p == msg.len()
 }
 
+/// Checks the name at `at` (labels, pointers only backwards, at most 255
+/// bytes spelled out); where it ends in place.
+fn name_end(msg: &[u8], at: usize) -> Option<usize> {
+    let (mut p, mut end, mut len, mut hops) = (at, None, 0usize, 0);
+    loop {
+        let b = *msg.get(p)?;
+        match b & 0xC0 {
+            0xC0 => {
+                let target = usize::from(u16::from_be_bytes([b & 0x3F, *msg.get(p + 1)?]));
+                if target >= p || hops > 127 {
+                    return None;
+                }
+                end.get_or_insert(p + 2);
+                hops += 1;
+                p = target;
+            }
+            0x00 if b == 0 => return Some(end.unwrap_or(p + 1)),
+            0x00 => {
+                len += 1 + usize::from(b);
+                if len > MAX_NAME_LEN {
+                    return None;
+                }
+                p += 1 + usize::from(b);
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// A reply's layout, read through: every name and record in bounds; where
+/// the OPT record's TYPE field is, if the additional section has one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    pub opt: Option<usize>,
+    /// Where the last record ends.
+    pub end: usize,
+}
+
+pub fn layout(msg: &[u8]) -> Option<Layout> {
+    if msg.len() < HEADER_LEN {
+        return None;
+    }
+    let (an, ns, ar) = (count(msg, 6), count(msg, 8), count(msg, 10));
+    let mut p = HEADER_LEN;
+    for _ in 0..count(msg, 4) {
+        p = name_end(msg, p)? + 4;
+    }
+    let mut opt = None;
+    for k in 0..an + ns + ar {
+        let at = name_end(msg, p)?;
+        let fixed = msg.get(at..at + 10)?;
+        let rtype = u16::from_be_bytes([fixed[0], fixed[1]]);
+        if rtype == TYPE_OPT {
+            // One OPT, in the additional section, owned by the root.
+            if k < an + ns || opt.is_some() || at != p + 1 || msg[p] != 0 {
+                return None;
+            }
+            opt = Some(at);
+        }
+        p = at + 10 + usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
+        if p > msg.len() {
+            return None;
+        }
+    }
+    Some(Layout { opt, end: p })
+}
+
+/// A message's rcode: the header's four bits and the OPT's upper eight.
+pub fn rcode(msg: &[u8]) -> u16 {
+    let low = u16::from(msg.get(3).map_or(0, |b| b & 0x0F));
+    match layout(msg).and_then(|l| l.opt) {
+        Some(at) => (u16::from(msg[at + 4]) << 4) | low,
+        None => low,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,6 +338,28 @@ mod tests {
         assert_eq!(plain_text(b"\x00", &mut t), Some("."));
         assert_eq!(plain_text(b"\x03a.b\x00", &mut t), None);
         assert_eq!(plain_text(b"\x01\xff\x00", &mut t), None);
+    }
+
+    #[test]
+    fn layout_and_rcode() {
+        // 1 question, 1 answer, 0, 1 additional (OPT, extended rcode 1).
+        let mut m = vec![0, 0, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 1];
+        m.extend_from_slice(b"\x01a\x00\x00\x01\x00\x01");
+        m.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 1, 2, 3, 4]);
+        m.extend_from_slice(&[0, 0, 41, 4, 0xd0, 1, 0, 0x80, 0, 0, 0]);
+        let l = layout(&m).unwrap();
+        assert_eq!(l.opt, Some(m.len() - 10));
+        assert_eq!(l.end, m.len());
+        assert_eq!(rcode(&m), 16);
+        // A pointer forward, a record past the end, an OPT in the answers.
+        let mut fwd = m.clone();
+        fwd[19] = 0xc0;
+        fwd[20] = 40;
+        assert!(layout(&fwd).is_none());
+        assert!(layout(&m[..m.len() - 3]).is_none());
+        let mut in_answer = m.clone();
+        in_answer[6..12].copy_from_slice(&[0, 2, 0, 0, 0, 0]);
+        assert!(layout(&in_answer).is_none());
     }
 
     #[test]

@@ -242,6 +242,34 @@ pub fn main(args: &[String]) -> Result<()> {
         || upstream.check_alive(),
     )
     .context("the upstream did not start")?;
+    // The forward scenario's upstream: one A record for any name, TTL 0, with
+    // the least work an answer takes, so that the server under test and not
+    // the upstream sets the pace.
+    let mut answerer = Proc::spawn(
+        "upstream (ferrodns-bench answer)",
+        in_ns(
+            SERVER_NS,
+            "0",
+            &bins.bench,
+            &[
+                "answer".into(),
+                "--listen".into(),
+                "127.0.0.1:5301".into(),
+                "--ttl".into(),
+                "0".into(),
+            ],
+        ),
+        work.join("answer.log"),
+    )?;
+    measure::wait_ready(
+        SERVER_NS,
+        "127.0.0.1",
+        5301,
+        "x.fwd.bench",
+        Duration::from_secs(15),
+        || answerer.check_alive(),
+    )
+    .context("the forward scenario's upstream did not start")?;
 
     let started = std::time::Instant::now();
     let mut results = Vec::new();
@@ -264,6 +292,7 @@ pub fn main(args: &[String]) -> Result<()> {
             }
             rig::check_interrupted()?;
             upstream.check_alive()?;
+            answerer.check_alive()?;
             eprintln!("bench: [{}] {} ...", sc.name, server.label());
             let row = if sc.memory {
                 run_memory(sc, &bins, &work, &load, &q.probe)
@@ -303,6 +332,7 @@ pub fn main(args: &[String]) -> Result<()> {
         && opts.scenarios.len() == SCENARIOS.len()
         && opts.servers.len() == SERVERS.len();
     upstream.stop();
+    answerer.stop();
     drop(rig);
 
     let meta = report::machine();

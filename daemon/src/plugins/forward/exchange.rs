@@ -2,15 +2,12 @@
 //! cache of idle connections (its `Transport`), and the health probe's
 //! exchange.
 //!
-//! Each exchange uses a fresh random query ID. UDP sockets are connected
-//! sockets on kernel-chosen (random) ports, kept for reuse like TCP and TLS
-//! connections (as CoreDNS does); a socket or connection idle longer than
-//! `expire` is closed. A UDP socket serves one exchange at a time, the
-//! next exchange takes a random idle one, and a socket is closed after
-//! [`UDP_USES`] exchanges, so source ports keep changing: a new socket per
-//! exchange would cost more than the rest of the exchange (about 8 µs to
-//! open, connect, register and close one here).
+//! Each exchange uses a fresh random query ID. UDP exchanges share one
+//! connected socket per upstream (see `udp`), changed every few exchanges;
+//! TCP and TLS connections carry one exchange at a time and are kept for
+//! reuse; a socket or connection idle longer than `expire` is closed.
 
+use super::udp::Mux;
 use super::upstream::{Upstream, HC_TIMEOUT};
 use crate::metrics as families;
 use crate::plugin::{Proto, Request};
@@ -20,6 +17,7 @@ use hickory_proto::serialize::binary::BinDecodable;
 use std::collections::VecDeque;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream, UdpSocket};
@@ -69,17 +67,13 @@ struct Idle {
     conn: Conn,
     created: Instant,
     used: Instant,
-    /// Exchanges it has carried.
-    uses: u32,
 }
 
-/// Exchanges a UDP socket carries before it is closed (and a new one, on a
-/// new random port, takes its place).
-pub const UDP_USES: u32 = 64;
-
-/// One worker's idle connections, per upstream, UDP and stream apart.
+/// One worker's idle connections per upstream (UDP and stream apart), and
+/// the UDP socket each upstream's exchanges share now.
 pub struct Pool {
     lists: Vec<[VecDeque<Idle>; 2]>,
+    udp: Vec<Option<Rc<Mux>>>,
 }
 
 /// The connection settings of a plugin instance.
@@ -94,21 +88,39 @@ impl Pool {
     pub fn new(upstreams: usize) -> Self {
         Self {
             lists: (0..upstreams).map(|_| Default::default()).collect(),
+            udp: (0..upstreams).map(|_| None).collect(),
         }
     }
 
-    /// An idle connection still fresh (stale ones are closed): the oldest
-    /// stream connection, a random UDP socket.
+    /// Upstream `i`'s shared UDP socket while it takes new exchanges; one
+    /// that has carried its share or sat idle past `expire` is retired.
+    fn mux(&mut self, i: usize, expire: Duration) -> Option<Rc<Mux>> {
+        let slot = self.udp.get_mut(i)?;
+        match slot {
+            Some(m) if m.usable(expire) => Some(Rc::clone(m)),
+            Some(m) => {
+                m.retire();
+                *slot = None;
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn set_mux(&mut self, i: usize, m: Rc<Mux>) {
+        if let Some(slot) = self.udp.get_mut(i) {
+            if let Some(old) = slot.replace(m) {
+                old.retire();
+            }
+        }
+    }
+
+    /// The oldest idle connection still fresh; stale ones are closed.
     fn take(&mut self, i: usize, t: Transport, l: ConnLimits) -> Option<Taken> {
         let list = &mut self.lists.get_mut(i)?[t.bucket()];
         let now = Instant::now();
         loop {
-            let idle = if t == Transport::Udp && !list.is_empty() {
-                let k = rand::random_range(0..list.len());
-                list.swap_remove_back(k)?
-            } else {
-                list.pop_front()?
-            };
+            let idle = list.pop_front()?;
             if now.duration_since(idle.used) > l.expire {
                 continue;
             }
@@ -118,7 +130,6 @@ impl Pool {
             return Some(Taken {
                 conn: idle.conn,
                 created: idle.created,
-                uses: idle.uses,
             });
         }
     }
@@ -128,21 +139,25 @@ impl Pool {
             return;
         };
         let list = &mut lists[t.bucket()];
-        if (l.max_idle > 0 && list.len() >= l.max_idle)
-            || (t == Transport::Udp && c.uses >= UDP_USES)
-        {
+        if l.max_idle > 0 && list.len() >= l.max_idle {
             return;
         }
         list.push_back(Idle {
             conn: c.conn,
             created: c.created,
             used: Instant::now(),
-            uses: c.uses,
         });
     }
 
     /// Closes what has been idle longer than `expire` (or lived past `max_age`).
     pub fn cleanup(&mut self, l: ConnLimits) {
+        for slot in &mut self.udp {
+            if slot.as_ref().is_some_and(|m| !m.usable(l.expire)) {
+                if let Some(m) = slot.take() {
+                    m.retire();
+                }
+            }
+        }
         let now = Instant::now();
         for lists in &mut self.lists {
             for list in lists.iter_mut() {
@@ -159,7 +174,6 @@ impl Pool {
 struct Taken {
     conn: Conn,
     created: Instant,
-    uses: u32,
 }
 
 /// Why an exchange failed.
@@ -227,6 +241,9 @@ async fn dial(up: &Upstream, t: Transport, limit: Duration) -> Result<Conn, Stri
         Transport::Udp => {
             let s = UdpSocket::bind(local).await.map_err(|e| fail(&e))?;
             s.connect(up.addr).await.map_err(|e| fail(&e))?;
+            // Every exchange of the worker with this upstream shares the
+            // socket: room for a burst of replies.
+            let _ = socket2::SockRef::from(&s).set_recv_buffer_size(4 << 20);
             Ok(Conn::Udp(s))
         }
         Transport::Tcp | Transport::Tls => {
@@ -304,6 +321,8 @@ pub struct LookupParams<'a> {
     pub transport: Transport,
     pub limits: ConnLimits,
     pub read_timeout: Duration,
+    /// When the query's time is up (forward's 5 s, or cancel's sooner).
+    pub deadline: std::time::Instant,
 }
 
 /// Sends the client's query (with a new random ID) to one upstream and
@@ -325,19 +344,20 @@ pub async fn lookup(
     let question = Question::of(&wire);
 
     let t = p.transport;
-    // A random ID per exchange, a connected socket (the kernel drops what
-    // does not come from the upstream's address and port) on a random port
-    // that changes every few exchanges, and a reply taken only when its ID
-    // and question match: that is what makes a spoofed reply hard to land.
+    if t == Transport::Udp {
+        return lookup_udp(p, req, pool_slot, &new_pool, wire, question).await;
+    }
+    // TCP and TLS: a connection of the pool (one exchange at a time), and
+    // a reply taken only when its ID and question match.
     let taken = req
         .worker
         .state(pool_slot, &new_pool, |pool| pool.take(p.index, t, p.limits));
     let labels = [up.proxy_name, up.addr_text.as_str(), t.label()];
-    let (mut conn, cached, created, uses) = match taken {
+    let (mut conn, cached, created) = match taken {
         Some(c) => {
             req.worker
                 .metrics(|m| m.inc(&families::PROXY_CONN_CACHE_HITS, &labels));
-            (c.conn, true, c.created, c.uses)
+            (c.conn, true, c.created)
         }
         None => {
             req.worker
@@ -345,10 +365,10 @@ pub async fn lookup(
             let start = Instant::now();
             let r = dial(up, t, up.dial_timeout()).await;
             up.dialed(start.elapsed());
-            (r.map_err(ExError::Other)?, false, Instant::now(), 0)
+            (r.map_err(ExError::Other)?, false, Instant::now())
         }
     };
-    let net = if t == Transport::Udp { "udp" } else { "tcp" };
+    let net = "tcp";
     let closed = |e: &io::Error| {
         matches!(
             e.kind(),
@@ -378,14 +398,8 @@ pub async fn lookup(
         Ok(Ok(())) => {}
     }
 
-    // The client's buffer size; a larger UDP reply is cut to a bare TC
-    // reply, so a byte more than that is all a datagram needs.
-    let udp_size = req.size().max(512);
     let deadline = tokio::time::Instant::now() + p.read_timeout;
-    let mut buf = Vec::with_capacity(match t {
-        Transport::Udp => udp_size + 1,
-        _ => 0,
-    });
+    let mut buf = Vec::new();
     let reply = loop {
         match timeout_at(deadline, read(&mut conn, &mut buf)).await {
             Err(_) => {
@@ -409,9 +423,6 @@ pub async fn lookup(
         };
         let got = buf.as_slice();
         if got.len() < 12 {
-            if t == Transport::Udp {
-                continue; // a short datagram: not the reply
-            }
             return Err(ExError::Other("dns: short read".into()));
         }
         // A reply is taken only when its ID and question are those of the
@@ -434,33 +445,138 @@ pub async fn lookup(
             );
             continue;
         }
-        if t == Transport::Udp && got.len() > udp_size {
-            // miekg read it into a buffer of the client's size and failed to
-            // unpack: CoreDNS answers an empty reply with TC set.
-            break truncated(got).map_err(ExError::Other)?;
-        }
         break Message::from_bytes(got).map_err(|e| ExError::Other(format!("dns: {e}")))?;
     };
-    let back = Taken {
-        conn,
-        created,
-        uses: uses + 1,
-    };
+    let back = Taken { conn, created };
     req.worker.state(pool_slot, &new_pool, |pool| {
         pool.put(p.index, t, back, p.limits)
     });
     Ok(reply)
 }
 
+/// The UDP half of [`lookup`]: the query goes out on the upstream's shared
+/// socket under an ID no other exchange there holds, and the socket's
+/// reader hands back the reply with that ID and question.
+async fn lookup_udp(
+    p: &LookupParams<'_>,
+    req: &Request,
+    pool_slot: usize,
+    new_pool: &impl Fn() -> Pool,
+    wire: Vec<u8>,
+    question: Option<Question>,
+) -> Result<Message, ExError> {
+    let reply = exchange_udp(p, &req.worker, pool_slot, new_pool, wire, question).await?;
+    // The client's buffer size; a larger reply is cut to a bare TC reply.
+    let udp_size = req.size().max(512);
+    if reply.cut || reply.bytes.len() > udp_size {
+        // miekg read it into a buffer of the client's size and failed to
+        // unpack: CoreDNS answers an empty reply with TC set.
+        return truncated(&reply.bytes).map_err(ExError::Other);
+    }
+    Message::from_bytes(&reply.bytes).map_err(|e| ExError::Other(format!("dns: {e}")))
+}
+
+/// One UDP exchange of `wire` (its ID set here) with upstream `p`, on the
+/// worker's shared socket: the reply's bytes as received.
+pub async fn exchange_udp(
+    p: &LookupParams<'_>,
+    worker: &crate::plugin::Worker,
+    pool_slot: usize,
+    new_pool: &impl Fn() -> Pool,
+    mut wire: Vec<u8>,
+    question: Option<Question>,
+) -> Result<super::udp::Reply, ExError> {
+    let up = p.upstream;
+    let t = Transport::Udp;
+    let labels = [up.proxy_name, up.addr_text.as_str(), t.label()];
+    let shared = worker.state(pool_slot, new_pool, |pool| {
+        pool.mux(p.index, p.limits.expire)
+    });
+    let mux = match shared {
+        Some(m) => {
+            worker.metrics(|m| m.inc(&families::PROXY_CONN_CACHE_HITS, &labels));
+            m
+        }
+        None => {
+            worker.metrics(|m| m.inc(&families::PROXY_CONN_CACHE_MISSES, &labels));
+            let start = Instant::now();
+            let r = dial(up, t, up.dial_timeout()).await;
+            up.dialed(start.elapsed());
+            let Conn::Udp(sock) = r.map_err(ExError::Other)? else {
+                return Err(ExError::Other("dial udp: not a UDP socket".into()));
+            };
+            let m = Mux::start(sock);
+            worker.state(pool_slot, new_pool, |pool| {
+                pool.set_mux(p.index, Rc::clone(&m))
+            });
+            m
+        }
+    };
+    let pending = mux.register(question);
+    wire[0..2].copy_from_slice(&pending.id.to_be_bytes());
+    // One timer for the exchange: the read timeout, or the query's deadline
+    // when that comes first (a UDP send does not wait in practice).
+    let read_limit = std::time::Instant::now() + p.read_timeout;
+    let (limit, deadline_first) = if p.deadline < read_limit {
+        (p.deadline, true)
+    } else {
+        (read_limit, false)
+    };
+    let exchange = async {
+        if let Err(e) = mux.send(&wire).await {
+            return Err(ExError::Other(format!(
+                "write udp {}: {}",
+                pair(mux.local_addr(), up.addr),
+                go_io_text(&e)
+            )));
+        }
+        Ok(pending.await)
+    };
+    let got = timeout_at(limit.into(), exchange).await;
+    // Replies the socket's reader dropped meanwhile (for any exchange).
+    let (bad_id, bad_q) = mux.take_dropped();
+    for (n, reason) in [(bad_id, "id"), (bad_q, "question")] {
+        if n == 0 {
+            continue;
+        }
+        worker.metrics(|m| {
+            m.add(
+                &families::FORWARD_DROPPED_REPLIES,
+                &[&up.addr_text, reason],
+                n as f64,
+            )
+        });
+        crate::log::line(
+            crate::log::Level::Debug,
+            Some("forward"),
+            &format!("dropped {n} replies with a wrong {reason} from {}", up.addr),
+        );
+    }
+    match got {
+        Err(_) if deadline_first => Err(ExError::Other("context deadline exceeded".into())),
+        Err(_) => Err(ExError::Other(format!(
+            "read udp {}: i/o timeout",
+            pair(mux.local_addr(), up.addr)
+        ))),
+        Ok(Err(e)) => Err(e),
+        Ok(Ok(Err(e))) => Err(ExError::Other(format!(
+            "read udp {}: read: {}",
+            pair(mux.local_addr(), up.addr),
+            go_io_text(&e)
+        ))),
+        Ok(Ok(Ok(r))) => Ok(r),
+    }
+}
+
 /// The question as sent: name lowercased (wire form), type and class.
-struct Question {
+pub struct Question {
     name: Vec<u8>,
     qtype: u16,
     qclass: u16,
 }
 
 impl Question {
-    fn of(query: &[u8]) -> Option<Question> {
+    pub fn of(query: &[u8]) -> Option<Question> {
         let v = crate::wire::QueryView::parse(query).ok()?;
         let mut name = Vec::with_capacity(v.qname.len());
         v.lower_qname_into(&mut name);
@@ -473,7 +589,7 @@ impl Question {
 }
 
 /// Whether a reply asks the question we sent (the name case-insensitively).
-fn same_question(reply: &[u8], sent: &Option<Question>) -> bool {
+pub(super) fn same_question(reply: &[u8], sent: &Option<Question>) -> bool {
     let Some(sent) = sent else { return true };
     let Ok(v) = crate::wire::QueryView::parse(reply) else {
         return false;
@@ -490,7 +606,7 @@ fn same_question(reply: &[u8], sent: &Option<Question>) -> bool {
 
 /// The header and question of an oversized reply, TC set, no records.
 /// `wire` may be cut short (read into a buffer of the client's size).
-fn truncated(wire: &[u8]) -> Result<Message, String> {
+pub fn truncated(wire: &[u8]) -> Result<Message, String> {
     // The header and the first question, when it is whole.
     let end = crate::wire::QueryView::parse(wire).map_or(12, |v| v.question_end);
     let mut head = wire[..end].to_vec();

@@ -10,6 +10,7 @@
 mod exchange;
 mod setup;
 mod tls;
+mod udp;
 mod upstream;
 
 pub use setup::{setup, setup_proxy, Config, PolicyKind};
@@ -158,9 +159,9 @@ impl Forward {
         ))
     }
 
-    fn pool(&self, req: &Request) -> impl Fn() -> Pool {
+    fn pool(&self, worker: &std::rc::Rc<crate::plugin::Worker>) -> impl Fn() -> Pool {
         let n = self.upstreams.len();
-        let worker = std::rc::Rc::downgrade(&req.worker);
+        let worker = std::rc::Rc::downgrade(worker);
         let slot = self.slot;
         let limits = self.limits;
         let stopped = Arc::clone(&self.stopped);
@@ -168,6 +169,96 @@ impl Forward {
             spawn_cleanup(worker.clone(), slot, n, limits, Arc::clone(&stopped));
             Pool::new(n)
         }
+    }
+
+    /// Whether this forward's UDP queries can be relayed as bytes (see
+    /// [`Forward::relay`]): plain DNS upstreams over UDP, and none of the
+    /// options that act on a reply before it goes on (`prefer_udp`, `next`,
+    /// failover rcodes) or count queries (`max_concurrent`).
+    pub fn relays(&self) -> bool {
+        !self.force_tcp
+            && !self.prefer_udp
+            && self.max_concurrent == 0
+            && self.next_rcodes.is_empty()
+            && !self.next_on_nodata
+            && self.failover_rcodes.is_empty()
+            && self.upstreams.iter().all(|u| u.tls.is_none())
+    }
+
+    /// Whether the query for `name` (lowercased text) is this forward's.
+    pub fn handles(&self, name: &str) -> bool {
+        self.matches(name)
+    }
+
+    /// Sends a client's UDP query, as the client sent it (but for a new
+    /// ID), to the first healthy upstream in policy order and gives back
+    /// the reply's bytes as received. Whatever the chain would do more than
+    /// pass that reply on gives `Relayed::Chain` instead: no healthy
+    /// upstream, a failed exchange (its health check started as the chain
+    /// would), a reply cut short or not a response. The chain then asks
+    /// again in its own way.
+    pub async fn relay(
+        &self,
+        worker: &std::rc::Rc<crate::plugin::Worker>,
+        query: &[u8],
+        deadline: Instant,
+    ) -> Relayed {
+        let n = self.upstreams.len();
+        let list = self.policy.list(n);
+        let Some(&idx) = list
+            .iter()
+            .find(|&&i| !self.upstreams[i].down(self.max_fails))
+        else {
+            return Relayed::Chain;
+        };
+        let up = &self.upstreams[idx];
+        let params = LookupParams {
+            index: idx,
+            upstream: up,
+            transport: exchange::Transport::Udp,
+            limits: self.limits,
+            read_timeout: self.read_timeout,
+            deadline,
+        };
+        let new_pool = self.pool(worker);
+        let start = Instant::now();
+        let question = exchange::Question::of(query);
+        let r = exchange::exchange_udp(
+            &params,
+            worker,
+            self.slot,
+            &new_pool,
+            query.to_vec(),
+            question,
+        )
+        .await;
+        let reply = match r {
+            Ok(r) if !r.cut && r.bytes.len() >= 12 => r.bytes,
+            Ok(_) => return Relayed::Chain,
+            Err(_) => {
+                if self.max_fails != 0 {
+                    up.healthcheck();
+                }
+                return Relayed::Chain;
+            }
+        };
+        let rc = crate::wire::fast::rcode(&reply);
+        worker.metrics(|s| {
+            s.observe(
+                &families::PROXY_REQUEST_DURATION,
+                &[
+                    up.proxy_name,
+                    &up.addr_text,
+                    &crate::plugin::mnemonics::rcode_text(rc),
+                ],
+                start.elapsed().as_secs_f64(),
+            )
+        });
+        if reply[2] & 0x80 == 0 {
+            return Relayed::Chain;
+        }
+        worker.metrics(|s| s.inc(&families::FORWARD_RELAYED, &[&up.addr_text]));
+        Relayed::Reply(reply)
     }
 
     /// CoreDNS's `ServeDNS` after the match: try upstreams in policy order
@@ -198,7 +289,7 @@ impl Forward {
         let mut failovers = 0usize;
         let mut i = 0usize;
         let mut upstream_err: Option<String> = None;
-        let new_pool = self.pool(req);
+        let new_pool = self.pool(&req.worker);
 
         while Instant::now() < deadline && (max_attempts == 0 || attempts < max_attempts) {
             if i >= list.len() {
@@ -234,16 +325,18 @@ impl Forward {
                     transport,
                     limits: self.limits,
                     read_timeout: self.read_timeout,
+                    deadline,
                 };
                 let start = Instant::now();
-                let r = match tokio::time::timeout_at(
-                    deadline.into(),
-                    exchange::lookup(&params, req, self.slot, &new_pool),
-                )
-                .await
-                {
-                    Ok(r) => r,
-                    Err(_) => Err(ExError::Other("context deadline exceeded".into())),
+                let lookup = exchange::lookup(&params, req, self.slot, &new_pool);
+                let r = if transport == exchange::Transport::Udp {
+                    // Keeps to the deadline itself, on its one timer.
+                    lookup.await
+                } else {
+                    match tokio::time::timeout_at(deadline.into(), lookup).await {
+                        Ok(r) => r,
+                        Err(_) => Err(ExError::Other("context deadline exceeded".into())),
+                    }
                 };
                 match r {
                     Err(ExError::CachedClosed) => continue,
@@ -319,6 +412,20 @@ impl Forward {
         let message = upstream_err.unwrap_or_else(|| "no healthy proxies".into());
         self.fail(ResponseCode::ServFail, message)
     }
+}
+
+/// forward's answer for an upstream reply larger than the client takes:
+/// its header and question, TC set, no records.
+pub fn cut_reply(wire: &[u8]) -> Result<hickory_proto::op::Message, String> {
+    exchange::truncated(wire)
+}
+
+/// What [`Forward::relay`] came back with.
+pub enum Relayed {
+    /// The upstream's reply, as received (the ID is the one we sent).
+    Reply(Vec<u8>),
+    /// The chain must answer this query.
+    Chain,
 }
 
 impl Drop for Forward {
