@@ -1,7 +1,6 @@
 //! A hasher for the integer keys of per-query maps (cache keys, metric
-//! series keys): one multiply and fold instead of SipHash. The maps are a
-//! worker's own and keyed by values clients cannot choose freely enough to
-//! matter (the cache key is itself a hash of the question).
+//! series keys): one multiply and fold instead of SipHash. Maps whose keys
+//! clients can steer take it with a random seed ([`Seeded`]).
 
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -25,6 +24,28 @@ impl Hasher for Mix {
 
 /// A `HashMap` built with [`Mix`].
 pub type MixMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<Mix>>;
+
+/// [`Mix`] started from a random seed, for maps whose keys clients can
+/// steer (the cache's: its keys are an unkeyed hash of the question, so
+/// without a seed a client could work out names that share a bucket).
+#[derive(Clone)]
+pub struct Seeded(u64);
+
+impl Default for Seeded {
+    fn default() -> Self {
+        Seeded(rand::random())
+    }
+}
+
+impl std::hash::BuildHasher for Seeded {
+    type Hasher = Mix;
+    fn build_hasher(&self) -> Mix {
+        Mix(self.0)
+    }
+}
+
+/// A `HashMap` built with [`Seeded`].
+pub type SeededMap<K, V> = std::collections::HashMap<K, V, Seeded>;
 
 #[cfg(test)]
 mod tests {

@@ -218,8 +218,21 @@ fn example_configs_validate() {
     }
 }
 
-/// The worker threads of process `pid`: (name, CPUs it may run on).
-fn workers(pid: u32) -> Vec<(String, String)> {
+/// The worker threads of process `pid`: (name, CPUs it may run on), once
+/// `n` of them run pinned to one CPU each (or after 5 s, as they are).
+fn workers(pid: u32, n: usize) -> Vec<(String, String)> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let w = threads(pid);
+        let pinned = w.iter().all(|(_, cpus)| !cpus.contains(['-', ',']));
+        if (w.len() == n && pinned) || Instant::now() > deadline {
+            return w;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn threads(pid: u32) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for t in std::fs::read_dir(format!("/proc/{pid}/task"))
         .unwrap()
@@ -260,7 +273,7 @@ fn one_pinned_worker_per_allowed_cpu_or_as_many_as_asked() {
         .spawn()
         .expect("taskset runs");
     wait_listening(addr);
-    let w = workers(child.id());
+    let w = workers(child.id(), 1);
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(w, [("ferrodns-w0".to_string(), "0".to_string())]);
@@ -271,7 +284,7 @@ fn one_pinned_worker_per_allowed_cpu_or_as_many_as_asked() {
         .spawn()
         .unwrap();
     wait_listening(addr);
-    let w = workers(child.id());
+    let w = workers(child.id(), 3);
     let _ = child.kill();
     let _ = child.wait();
     let names: Vec<&str> = w.iter().map(|(n, _)| n.as_str()).collect();

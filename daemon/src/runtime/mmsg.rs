@@ -203,7 +203,7 @@ pub async fn udp_loop<H: PacketHandler>(
             return;
         };
         // Too many replies waiting on upstreams: read on once some are done.
-        in_flight.room().await;
+        in_flight.room(&outbox).await;
         // A few batches at a time, then the worker's other tasks (TCP,
         // replies waiting on upstreams, reloads) get their turn.
         let mut drained = false;

@@ -169,7 +169,7 @@ async fn serve<H: PacketHandler>(
         // Too many replies waiting on upstreams: take datagrams on once some
         // are done (meanwhile the provided buffers fill and the socket
         // buffer holds the rest).
-        in_flight.room().await;
+        in_flight.room(&outbox).await;
         if !armed {
             let e = opcode::RecvMsgMulti::new(types::Fd(fd), &recv_hdr, GROUP)
                 .build()

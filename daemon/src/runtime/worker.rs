@@ -164,10 +164,14 @@ impl Waiting {
         self.n.get()
     }
 
-    /// Resolves once fewer than [`MAX_IN_FLIGHT`] replies wait.
-    pub(super) async fn room(&self) {
+    /// Resolves once fewer than [`MAX_IN_FLIGHT`] replies wait; replies
+    /// that come meanwhile go out of `outbox`.
+    pub(super) async fn room(&self, outbox: &Outbox) {
         while self.n.get() >= MAX_IN_FLIGHT {
-            self.room.notified().await;
+            tokio::select! {
+                _ = self.room.notified() => {}
+                _ = outbox.pushed() => outbox.flush(),
+            }
         }
     }
 }

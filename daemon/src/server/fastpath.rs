@@ -77,9 +77,11 @@ impl Plan {
 /// The forward a block's UDP queries can be relayed to as bytes: a chain
 /// of `forward` alone (after `errors` or `loop`, which do nothing to a
 /// query forward answers; loop's HINFO probes take the chain), with plain
-/// DNS upstreams. The index of the forward in the chain.
+/// DNS upstreams, in a block without `cancel` or `metadata`. The index of
+/// the forward in the chain.
 pub fn relay_plan(block: &Block) -> Option<usize> {
-    if block.metadata {
+    // cancel's deadline and metadata's values are the chain's to keep.
+    if block.metadata || block.cancel.is_some() {
         return None;
     }
     let handlers = block.chain.handlers();

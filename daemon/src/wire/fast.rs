@@ -220,8 +220,27 @@ fn name_end(msg: &[u8], at: usize) -> Option<usize> {
     }
 }
 
-/// A reply's layout, read through: every name and record in bounds; where
-/// the OPT record's TYPE field is, if the additional section has one.
+/// Whether the RDATA of a record of type `t` at `rd..end` reads as that
+/// type's: the fixed sizes of A and AAAA, the names (and fields) of NS,
+/// CNAME, PTR, DNAME, MX, SRV and SOA. Other types: in bounds is enough.
+fn rdata_ok(msg: &[u8], t: u16, rd: usize, end: usize) -> bool {
+    let name_to_end = |at: usize| name_end(msg, at) == Some(end);
+    match t {
+        1 => end - rd == 4,
+        28 => end - rd == 16,
+        2 | 5 | 12 | 39 => name_to_end(rd),
+        15 => end - rd > 2 && name_to_end(rd + 2),
+        33 => end - rd > 6 && name_to_end(rd + 6),
+        6 => name_end(msg, rd)
+            .and_then(|m| name_end(msg, m))
+            .is_some_and(|r| r + 20 == end),
+        _ => true,
+    }
+}
+
+/// A reply's layout, read through: every name and record in bounds (and
+/// the RDATA of the common types as they should be, see [`rdata_ok`]);
+/// where the OPT record's TYPE field is, if the additional section has one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Layout {
     pub opt: Option<usize>,
@@ -250,8 +269,9 @@ pub fn layout(msg: &[u8]) -> Option<Layout> {
             }
             opt = Some(at);
         }
-        p = at + 10 + usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
-        if p > msg.len() {
+        let rd = at + 10;
+        p = rd + usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
+        if p > msg.len() || !rdata_ok(msg, rtype, rd, p) {
             return None;
         }
     }
@@ -360,6 +380,19 @@ mod tests {
         let mut in_answer = m.clone();
         in_answer[6..12].copy_from_slice(&[0, 2, 0, 0, 0, 0]);
         assert!(layout(&in_answer).is_none());
+        // An A record of three bytes does not read as one.
+        let mut short = vec![0, 0, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
+        short.extend_from_slice(b"\x01a\x00\x00\x01\x00\x01");
+        short.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 3, 1, 2, 3]);
+        assert!(layout(&short).is_none());
+        // A CNAME whose target points past itself.
+        let mut cname = vec![0, 0, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
+        cname.extend_from_slice(b"\x01a\x00\x00\x05\x00\x01");
+        cname.extend_from_slice(&[0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 2, 0xc0, 40]);
+        assert!(layout(&cname).is_none());
+        cname.truncate(cname.len() - 2);
+        cname.extend_from_slice(&[0xc0, 12]);
+        assert!(layout(&cname).is_some());
     }
 
     #[test]

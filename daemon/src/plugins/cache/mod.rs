@@ -623,7 +623,7 @@ impl Cache {
                     return;
                 }
                 let id = sh.id();
-                let Some(mut i) = Item::new(m, req.query(), kind, now, duration, id) else {
+                let Some(mut i) = Item::new(m, req.query(), now, duration, id) else {
                     return;
                 };
                 if self.c.prefer_positive && !i.answering {
@@ -645,7 +645,7 @@ impl Cache {
                     return;
                 }
                 let id = sh.id();
-                let Some(i) = Item::new(m, req.query(), kind, now, duration, id) else {
+                let Some(i) = Item::new(m, req.query(), now, duration, id) else {
                     return;
                 };
                 if sh.neg.add(key, i) {

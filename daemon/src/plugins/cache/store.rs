@@ -99,7 +99,8 @@ pub struct Item {
     qname_len: u8,
     /// The reply answers its question (see [`answers_question`]).
     pub answering: bool,
-    /// What kind of reply it is (for log's classes).
+    /// What kind of reply it is as log classifies it (`classify`, not the
+    /// cache's own reading, which takes some NOERROR replies for NODATA).
     pub kind: Kind,
     /// The reply's length without name compression (the size prometheus
     /// reports); 0 until first asked for.
@@ -180,15 +181,8 @@ fn wire_form(m: &Message, q: &Query) -> Option<Vec<u8>> {
 
 impl Item {
     /// `m` is the reply as cached; `q` the question of the query that
-    /// filled it; `kind` the reply's kind. None if it cannot be encoded.
-    pub fn new(
-        m: &Message,
-        q: &Query,
-        kind: Kind,
-        now: Tick,
-        d: Duration,
-        id: u64,
-    ) -> Option<Self> {
+    /// filled it. None if it cannot be encoded.
+    pub fn new(m: &Message, q: &Query, now: Tick, d: Duration, id: u64) -> Option<Self> {
         let bytes = wire_form(m, q)?;
         let qname_len = wire::question_name(&bytes)?.len() as u8;
         Some(Self {
@@ -200,7 +194,7 @@ impl Item {
             ad: m.metadata.authentic_data,
             ra: m.metadata.recursion_available,
             answering: answers_question(m),
-            kind,
+            kind: classify(m),
             plain_len: 0,
             last_known_good: None,
             orig_ttl: d.as_secs().min(u64::from(u32::MAX)) as u32,
@@ -368,7 +362,7 @@ pub enum Loc {
 pub struct Store {
     cap: usize,
     keys: Vec<u64>,
-    items: crate::hash::MixMap<u64, (Box<Item>, u32)>,
+    items: crate::hash::SeededMap<u64, (Box<Item>, u32)>,
 }
 
 impl Store {

@@ -647,10 +647,7 @@ fn store_evicts_at_capacity() {
         m
     };
     let now = store::Tick(1);
-    let item = |id| {
-        let kind = crate::plugin::classify::Kind::NoError;
-        Item::new(&m, &m.queries[0], kind, now, Duration::from_secs(60), id).unwrap()
-    };
+    let item = |id| Item::new(&m, &m.queries[0], now, Duration::from_secs(60), id).unwrap();
     let mut evictions = 0;
     for k in 0..10u64 {
         if s.add(k, item(k)) {

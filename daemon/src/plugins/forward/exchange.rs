@@ -76,6 +76,16 @@ pub struct Pool {
     udp: Vec<Option<Rc<Mux>>>,
 }
 
+impl Drop for Pool {
+    /// A worker's state goes (a reload): its shared UDP sockets take no new
+    /// exchanges, and each closes once its last exchange is over.
+    fn drop(&mut self) {
+        for m in self.udp.iter().flatten() {
+            m.retire();
+        }
+    }
+}
+
 /// The connection settings of a plugin instance.
 #[derive(Clone, Copy, Debug)]
 pub struct ConnLimits {
