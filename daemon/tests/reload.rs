@@ -295,3 +295,45 @@ fn dnsperf_through_reloads(s: &Server, queries_text: &str, corefile: &dyn Fn(usi
         s.stdout()
     );
 }
+
+/// Open descriptors of process `pid`.
+fn descriptors(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+/// A reload gives forward new per-worker state; the old state's sockets to
+/// the upstream must close, not pile up.
+#[test]
+fn reloads_do_not_leak_upstream_sockets() {
+    let up = Server::start(".:{PORT} {\n    whoami\n}\n", &[]);
+    let corefile = |extra: &str, port: &str| {
+        format!(
+            ".:{port} {{\n{extra}    forward . 127.0.0.1:{}\n}}\n",
+            up.port
+        )
+    };
+    let s = Server::start(&corefile("", "{PORT}"), &[]);
+    let ask = |s: &Server| {
+        for i in 0..20 {
+            let m = s.udp(&format!("q{i}.example."), RecordType::A);
+            assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+        }
+    };
+    ask(&s);
+    let before = descriptors(s.pid());
+    for i in 0..8 {
+        let extra = if i % 2 == 0 { "    errors\n" } else { "" };
+        write_file(&s.path("Corefile"), &corefile(extra, &s.port.to_string()));
+        s.signal(libc::SIGUSR1);
+        until("the reload", 5, || {
+            s.stdout().matches("Reloading complete").count() > i
+        });
+        ask(&s);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let after = descriptors(s.pid());
+    assert!(
+        after <= before + 2,
+        "descriptors {before} before 8 reloads, {after} after"
+    );
+}
