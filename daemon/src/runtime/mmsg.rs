@@ -207,7 +207,13 @@ pub async fn udp_loop<H: PacketHandler>(
         // A few batches at a time, then the worker's other tasks (TCP,
         // replies waiting on upstreams, reloads) get their turn.
         let mut drained = false;
+        // Queries that now wait on upstreams: their exchanges start when
+        // this loop yields, so it yields at the end of the batch.
+        let mut waiting = false;
         for _ in 0..8 {
+            if waiting {
+                break;
+            }
             let n = match recvmmsg(fd, &mut s) {
                 Ok(n) if n > 0 => n,
                 Err(e) if e.kind() != io::ErrorKind::WouldBlock => {
@@ -241,6 +247,7 @@ pub async fn udp_loop<H: PacketHandler>(
                     Handled::Reply => s.send.push(i),
                     Handled::Drop => {}
                     Handled::Later(reply) => {
+                        waiting = true;
                         let outbox = Rc::clone(&outbox);
                         spawn_later(&in_flight, async move {
                             if let Some(r) = reply.await {

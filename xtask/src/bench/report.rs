@@ -105,14 +105,53 @@ fn target(what: &str, value: Option<f64>, at_least: bool, need: f64) -> Value {
     })
 }
 
+/// The servers a scenario's ratio targets compare ferrodns with.
+pub fn target_peers(scenario: &str) -> &'static [&'static str] {
+    match scenario {
+        "cache" => &[
+            "reflect-socket",
+            "reflect-uring",
+            "dnsdist",
+            "unbound",
+            "coredns",
+        ],
+        "forward" => &["coredns", "dnsdist"],
+        _ => &[],
+    }
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    Some(v[v.len() / 2])
+}
+
 /// The targets of the data-plane work (issue 6) a scenario's rows can be
 /// checked against: ferrodns (the default I/O path, one worker) as ratios to
-/// peers and baselines of the same run, and memory per cached entry.
-pub fn targets(scenario: &str, rows: &[Value]) -> Vec<Value> {
+/// peers and baselines of the same run, and memory per cached entry. With
+/// `rounds` (ferrodns and the peers measured one after the other, again
+/// and again), a ratio is the median of the rounds' ratios, else that of
+/// the rows.
+pub fn targets(scenario: &str, rows: &[Value], rounds: &[Value]) -> Vec<Value> {
     let q = |id: &str| row(rows, id).and_then(|r| at(r, &["kxdpgun", "answered_qps"]));
-    let ratio = |peer: Option<f64>| match (q("ferrodns"), peer) {
-        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
-        _ => None,
+    let of_rounds = |peer: &str| {
+        median(
+            rounds
+                .iter()
+                .filter_map(|r| {
+                    let b = r[peer].as_f64().filter(|b| *b > 0.0)?;
+                    Some(r["ferrodns"].as_f64()? / b)
+                })
+                .collect(),
+        )
+    };
+    let to = |peer: &str| {
+        of_rounds(peer).or_else(|| match (q("ferrodns"), q(peer)) {
+            (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+            _ => None,
+        })
     };
     match scenario {
         "cache" => {
@@ -120,8 +159,8 @@ pub fn targets(scenario: &str, rows: &[Value]) -> Vec<Value> {
             // ferrodns was measured at (half its saturation).
             let reflector = ["reflect-socket", "reflect-uring"]
                 .into_iter()
-                .filter_map(|id| Some((id, q(id)?)))
-                .max_by(|a, b| a.1.total_cmp(&b.1));
+                .filter_map(|id| Some((id, to(id)?)))
+                .min_by(|a, b| a.1.total_cmp(&b.1));
             let p99_half = |id: &str| {
                 row(rows, id).and_then(|r| at(r, &["latency_half_saturation", "latency_us", "p99"]))
             };
@@ -135,13 +174,13 @@ pub fn targets(scenario: &str, rows: &[Value]) -> Vec<Value> {
             vec![
                 target(
                     "cache hits q/s ÷ the faster bare reflector (socket or io_uring)",
-                    ratio(reflector.map(|r| r.1)),
+                    reflector.map(|r| r.1),
                     true,
                     0.9,
                 ),
-                target("cache hits q/s ÷ dnsdist", ratio(q("dnsdist")), true, 1.6),
-                target("cache hits q/s ÷ unbound", ratio(q("unbound")), true, 1.6),
-                target("cache hits q/s ÷ CoreDNS", ratio(q("coredns")), true, 4.0),
+                target("cache hits q/s ÷ dnsdist", to("dnsdist"), true, 1.6),
+                target("cache hits q/s ÷ unbound", to("unbound"), true, 1.6),
+                target("cache hits q/s ÷ CoreDNS", to("coredns"), true, 4.0),
                 target(
                     "p99 at half saturation ÷ the bare reflector's p99 at the same rate",
                     latency,
@@ -151,8 +190,8 @@ pub fn targets(scenario: &str, rows: &[Value]) -> Vec<Value> {
             ]
         }
         "forward" => vec![
-            target("forward-only q/s ÷ CoreDNS", ratio(q("coredns")), true, 2.0),
-            target("forward-only q/s ÷ dnsdist", ratio(q("dnsdist")), true, 1.0),
+            target("forward-only q/s ÷ CoreDNS", to("coredns"), true, 2.0),
+            target("forward-only q/s ÷ dnsdist", to("dnsdist"), true, 1.0),
         ],
         "memory" => vec![target(
             "resident bytes per cached answer beyond the answer bytes",
@@ -298,6 +337,30 @@ pub fn markdown(results: &Value) -> String {
                     l("p999"),
                     f(at(r, &["latency_half_saturation", "answered_pct"]), 1),
                 );
+            }
+            md.push('\n');
+        }
+        let rounds = sc["paired_rounds"].as_array().cloned().unwrap_or_default();
+        if let Some(first) = rounds.first().and_then(Value::as_object) {
+            let ids: Vec<&String> = first.keys().collect();
+            let _ = write!(
+                md,
+                "Rounds for the ratio targets (kxdpgun q/s; each round ferrodns then each peer, freshly started; a target's ratio is the median of the rounds' ratios):\n\n| round |"
+            );
+            for id in &ids {
+                let _ = write!(md, " {id} |");
+            }
+            let _ = write!(md, "\n|---|");
+            for _ in &ids {
+                let _ = write!(md, "---:|");
+            }
+            md.push('\n');
+            for (i, r) in rounds.iter().enumerate() {
+                let _ = write!(md, "| {} |", i + 1);
+                for id in &ids {
+                    let _ = write!(md, " {} |", kq(r[id.as_str()].as_f64()));
+                }
+                md.push('\n');
             }
             md.push('\n');
         }
