@@ -186,6 +186,10 @@ fn parse(args: &[String]) -> Result<Opts> {
                     })
                     .collect::<Result<_>>()?;
             }
+            "-h" | "--help" => {
+                println!("usage:\n{USAGE}");
+                std::process::exit(0);
+            }
             other => bail!("unknown bench option {other:?}\nusage:\n{USAGE}"),
         }
     }
