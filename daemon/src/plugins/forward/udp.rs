@@ -31,6 +31,16 @@ const BATCH: usize = 32;
 /// The largest datagram read whole; a longer one is marked cut (a reply
 /// larger than the client takes is cut to a bare TC reply anyway).
 const MAX_REPLY: usize = 4096;
+/// Buffers a cache line apart past each 4 KiB (at a 4 KiB stride every
+/// datagram's head would fall in one L1 set).
+const STRIDE: usize = MAX_REPLY + 64;
+
+thread_local! {
+    /// The receive buffers of every reader on this worker: a reader holds
+    /// them only between two awaits, so one set serves all the sockets (a
+    /// socket lasts 128 exchanges; its own set would be 128 KiB each time).
+    static BUFS: RefCell<Vec<u8>> = RefCell::new(vec![0u8; BATCH * STRIDE]);
+}
 
 /// What an exchange is waiting for.
 struct Waiter {
@@ -126,15 +136,24 @@ impl Mux {
     }
 
     pub async fn send(&self, wire: &[u8]) -> io::Result<()> {
-        self.sock.send(wire).await.map(drop)
+        let r = self.sock.send(wire).await.map(drop);
+        // A pending ICMP error is reported to whichever call comes first,
+        // a send too: the exchanges already waiting fail with it as well.
+        if let Err(e) = &r {
+            if e.kind() == io::ErrorKind::ConnectionRefused {
+                self.fail_all(e);
+            }
+        }
+        r
     }
 
-    /// Hands every datagram of `bufs` to its exchange.
-    fn deliver(&self, bufs: &[Vec<u8>], lens: &[(usize, bool)]) {
+    /// Hands every datagram read into `bufs` (`lens` of them) to its
+    /// exchange.
+    fn deliver(&self, bufs: &[u8], lens: &[(usize, bool)]) {
         let mut waiting = self.waiting.borrow_mut();
         let (mut bad_id, mut bad_q) = self.dropped.get();
-        for (b, &(len, cut)) in bufs.iter().zip(lens) {
-            let got = &b[..len.min(b.len())];
+        for (b, &(len, cut)) in bufs.chunks(STRIDE).zip(lens) {
+            let got = &b[..len.min(MAX_REPLY)];
             if got.len() < 12 {
                 continue;
             }
@@ -211,14 +230,17 @@ impl Drop for Pending {
 
 /// Reads replies until the socket is retired and its last exchange over.
 async fn read_replies(m: Rc<Mux>) {
-    let mut bufs: Vec<Vec<u8>> = (0..BATCH).map(|_| vec![0u8; MAX_REPLY]).collect();
     let mut lens = [(0usize, false); BATCH];
     while !m.done() {
         // Errors too: an ICMP error from the upstream (connection refused)
         // is an error on the socket, not a datagram to read.
         tokio::select! {
             r = m.sock.ready(Interest::READABLE | Interest::ERROR) => {
-                if r.is_err() {
+                if let Err(e) = r {
+                    // Nothing reads this socket any more: no exchange
+                    // may wait on it.
+                    m.retire();
+                    m.fail_all(&e);
                     return;
                 }
             }
@@ -232,14 +254,14 @@ async fn read_replies(m: Rc<Mux>) {
         let _ = m.sock.try_io(Interest::ERROR, || {
             Err::<(), _>(io::ErrorKind::WouldBlock.into())
         });
-        loop {
+        BUFS.with_borrow_mut(|bufs| loop {
             let fd = m.sock.as_raw_fd();
             let r = m
                 .sock
-                .try_io(Interest::READABLE, || recvmmsg(fd, &mut bufs, &mut lens));
+                .try_io(Interest::READABLE, || recvmmsg(fd, bufs, &mut lens));
             match r {
                 Ok(0) => break,
-                Ok(n) => m.deliver(&bufs[..n], &lens[..n]),
+                Ok(n) => m.deliver(bufs, &lens[..n]),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -247,14 +269,14 @@ async fn read_replies(m: Rc<Mux>) {
                     break;
                 }
             }
-        }
+        });
     }
 }
 
-/// Up to `bufs.len()` datagrams off a connected socket: each one's length
-/// and whether it was cut to fit its buffer.
-fn recvmmsg(fd: i32, bufs: &mut [Vec<u8>], lens: &mut [(usize, bool)]) -> io::Result<usize> {
-    let n = bufs.len().min(lens.len());
+/// Up to [`BATCH`] datagrams off a connected socket into `bufs`, one per
+/// [`STRIDE`]: each one's length and whether it was cut to fit.
+fn recvmmsg(fd: i32, bufs: &mut [u8], lens: &mut [(usize, bool)]) -> io::Result<usize> {
+    let n = (bufs.len() / STRIDE).min(lens.len());
     let mut iovs: [libc::iovec; BATCH] = [libc::iovec {
         iov_base: std::ptr::null_mut(),
         iov_len: 0,
@@ -263,8 +285,8 @@ fn recvmmsg(fd: i32, bufs: &mut [Vec<u8>], lens: &mut [(usize, bool)]) -> io::Re
     let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
     for i in 0..n {
         iovs[i] = libc::iovec {
-            iov_base: bufs[i].as_mut_ptr().cast(),
-            iov_len: bufs[i].len(),
+            iov_base: bufs[i * STRIDE..].as_mut_ptr().cast(),
+            iov_len: MAX_REPLY,
         };
         hdrs[i].msg_hdr.msg_iov = &mut iovs[i];
         hdrs[i].msg_hdr.msg_iovlen = 1;
