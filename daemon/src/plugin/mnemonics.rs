@@ -187,10 +187,10 @@ pub fn rcode_to_str(rc: u16) -> &'static str {
 }
 
 /// The mnemonic, or the number.
-pub fn rcode_text(rc: u16) -> String {
+pub fn rcode_text(rc: u16) -> std::borrow::Cow<'static, str> {
     match rcode_to_str(rc) {
-        "" => rc.to_string(),
-        s => s.to_string(),
+        "" => rc.to_string().into(),
+        s => s.into(),
     }
 }
 

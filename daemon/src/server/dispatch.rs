@@ -243,9 +243,6 @@ fn request(
     }
 }
 
-/// forward's whole query time (CoreDNS's `defaultTimeout`).
-const FORWARD_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
-
 /// A UDP query of a block whose chain is forward alone, relayed as bytes
 /// (see `fastpath::relay_plan`).
 struct Relay {
@@ -271,7 +268,9 @@ impl Relay {
                 return None;
             };
             let id = u16::from_be_bytes([query[0], query[1]]);
-            let reply = f.relay(&self.worker, &query, at + FORWARD_DEADLINE).await;
+            let reply = f
+                .relay(&self.worker, &query, at + crate::plugins::forward::DEADLINE)
+                .await;
             let p = Packet {
                 listener: 0,
                 data: &query,
@@ -322,7 +321,7 @@ impl Relay {
             Rc::clone(&self.server),
             Rc::clone(&self.worker),
         );
-        let deadline = p.at + FORWARD_DEADLINE;
+        let deadline = p.at + crate::plugins::forward::DEADLINE;
         req.deadline = Some(req.deadline.map_or(deadline, |d| d.min(deadline)));
         run_chain(Rc::clone(&self.block), req, edns::raw_udp_size(p.data)).await
     }

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use upstream::Upstream;
 
 /// The overall deadline of one query (CoreDNS's `defaultTimeout`).
-const DEADLINE: Duration = Duration::from_secs(5);
+pub const DEADLINE: Duration = Duration::from_secs(5);
 /// How often each worker closes stale idle connections.
 const CLEANUP_EVERY: Duration = Duration::from_secs(10);
 
@@ -131,7 +131,7 @@ impl Forward {
 
     /// Whether the query is ours: under FROM and not under an `except` zone
     /// (FROM itself always is).
-    fn matches(&self, name: &str) -> bool {
+    pub fn matches(&self, name: &str) -> bool {
         if !names::is_subdomain(&self.from, name) {
             return false;
         }
@@ -185,11 +185,6 @@ impl Forward {
             && self.upstreams.iter().all(|u| u.tls.is_none())
     }
 
-    /// Whether the query for `name` (lowercased text) is this forward's.
-    pub fn handles(&self, name: &str) -> bool {
-        self.matches(name)
-    }
-
     /// Sends a client's UDP query, as the client sent it (but for a new
     /// ID), to the first healthy upstream in policy order and gives back
     /// the reply's bytes as received. Whatever the chain would do more than
@@ -233,7 +228,7 @@ impl Forward {
         )
         .await;
         let reply = match r {
-            Ok(r) if !r.cut && r.bytes.len() >= 12 => r.bytes,
+            Ok(r) if !r.cut => r.bytes,
             Ok(_) => return Relayed::Chain,
             Err(_) => {
                 if self.max_fails != 0 {
@@ -242,21 +237,11 @@ impl Forward {
                 return Relayed::Chain;
             }
         };
-        let rc = crate::wire::fast::rcode(&reply);
-        worker.metrics(|s| {
-            s.observe(
-                &families::PROXY_REQUEST_DURATION,
-                &[
-                    up.proxy_name,
-                    &up.addr_text,
-                    &crate::plugin::mnemonics::rcode_text(rc),
-                ],
-                start.elapsed().as_secs_f64(),
-            )
-        });
+        // Not a response: the chain asks again and counts its own exchange.
         if reply[2] & 0x80 == 0 {
             return Relayed::Chain;
         }
+        up.observe(worker, crate::wire::fast::rcode(&reply), start);
         worker.metrics(|s| s.inc(&families::FORWARD_RELAYED, &[&up.addr_text]));
         Relayed::Reply(reply)
     }
@@ -341,18 +326,7 @@ impl Forward {
                 match r {
                     Err(ExError::CachedClosed) => continue,
                     Ok(m) => {
-                        let rc = u16::from(m.metadata.response_code);
-                        req.worker.metrics(|s| {
-                            s.observe(
-                                &families::PROXY_REQUEST_DURATION,
-                                &[
-                                    up.proxy_name,
-                                    &up.addr_text,
-                                    &crate::plugin::mnemonics::rcode_text(rc),
-                                ],
-                                start.elapsed().as_secs_f64(),
-                            )
-                        });
+                        up.observe(&req.worker, u16::from(m.metadata.response_code), start);
                         // With prefer_udp a truncated reply is asked again over TCP.
                         if m.metadata.truncation && !force_tcp && self.prefer_udp {
                             force_tcp = true;

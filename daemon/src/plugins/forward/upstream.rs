@@ -51,6 +51,19 @@ const MAX_DIAL: Duration = Duration::from_secs(30);
 pub const HC_TIMEOUT: Duration = Duration::from_secs(1);
 
 impl Upstream {
+    /// One exchange's time, by the reply's rcode
+    /// (`coredns_proxy_request_duration_seconds`).
+    pub fn observe(&self, worker: &crate::plugin::Worker, rcode: u16, start: std::time::Instant) {
+        let rc = crate::plugin::mnemonics::rcode_text(rcode);
+        worker.metrics(|s| {
+            s.observe(
+                &families::PROXY_REQUEST_DURATION,
+                &[self.proxy_name, &self.addr_text, &rc],
+                start.elapsed().as_secs_f64(),
+            )
+        });
+    }
+
     pub fn new(
         proxy_name: &'static str,
         addr_text: String,
