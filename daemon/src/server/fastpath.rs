@@ -286,8 +286,10 @@ fn sizes(q: &Simple<'_>, tcp: bool, bufsize: Option<u16>) -> (Option<Opt>, usize
 }
 
 impl FastPath {
-    /// Answers `p` into `out` if the fast path can, or says it is to be
-    /// relayed; anything else (and `out`) is left to the chain.
+    /// Answers `p` into `out` if it is a cache hit the fast path can
+    /// answer, or says it is to be relayed (a UDP query of a block whose
+    /// chain is forward alone); anything else (and `out`) is left to the
+    /// chain.
     pub fn serve(
         &mut self,
         cfg: &Config,
@@ -296,91 +298,45 @@ impl FastPath {
         worker: &Worker,
         out: &mut Vec<u8>,
     ) -> Fast {
-        if self.answer(cfg, listener, p, worker, out) {
-            Fast::Answered
-        } else {
-            self.relay(cfg, listener, p).unwrap_or(Fast::No)
-        }
-    }
-
-    /// A UDP query of a block whose chain is forward alone.
-    fn relay(&mut self, cfg: &Config, listener: usize, p: &Packet<'_>) -> Option<Fast> {
-        if p.tcp {
-            return None;
-        }
-        let l = cfg.listeners.get(listener)?;
-        let q = Simple::parse(p.data)?;
-        if q.qclass != 1 || matches!(q.qtype, 13 | 41 | 43 | 250..=254) {
-            return None;
-        }
-        let lower = wire::lower(q.qname, &mut self.name);
-        let route = l.fast.route(lower)?;
-        let block = &cfg.blocks[route.block];
-        let forward = block.relay?;
-        let Handler::Forward(f) = &block.chain.handlers()[forward] else {
-            return None;
-        };
-        if !f.handles(wire::plain_text(lower, &mut self.text)?) {
-            return None;
-        }
-        let (opt, limit) = sizes(&q, false, None);
-        Some(Fast::Relay {
-            block: route.block,
-            forward,
-            opt,
-            limit,
-        })
-    }
-
-    /// A cache hit answered into `out`; false leaves the query (and `out`)
-    /// alone.
-    fn answer(
-        &mut self,
-        cfg: &Config,
-        listener: usize,
-        p: &Packet<'_>,
-        worker: &Worker,
-        out: &mut Vec<u8>,
-    ) -> bool {
         let start = p.at;
         let Some(l) = cfg.listeners.get(listener) else {
-            return false;
+            return Fast::No;
         };
         let Some(q) = Simple::parse(p.data) else {
-            return false;
+            return Fast::No;
         };
         // IN only (chaos answers other classes); DS goes to the parent
         // zone; transfers and meta types are not cached answers.
         if q.qclass != 1 || matches!(q.qtype, 41 | 43 | 250..=254) {
-            return false;
+            return Fast::No;
         }
         let lower = wire::lower(q.qname, &mut self.name);
         let Some(route) = l.fast.route(lower) else {
-            return false;
+            return Fast::No;
         };
         let block = &cfg.blocks[route.block];
         let Some(plan) = &block.fast else {
-            return false;
+            return relay(&q, lower, route.block, block, p, &mut self.text).unwrap_or(Fast::No);
         };
         if plan.any && q.qtype == 255 {
-            return false;
+            return Fast::No;
         }
         let handlers = block.chain.handlers();
         let text = if plan.acl.is_some() || plan.log.is_some() {
             match wire::plain_text(lower, &mut self.text) {
                 Some(t) => t,
-                None => return false,
+                None => return Fast::No,
             }
         } else {
             ""
         };
         if let Some(Handler::Acl(acl)) = plan.acl.map(|i| &handlers[i]) {
             if !acl.allows(text, q.qtype, p.src.ip()) {
-                return false;
+                return Fast::No;
             }
         }
         let Handler::Cache(cache) = &handlers[plan.cache] else {
-            return false;
+            return Fast::No;
         };
         let (opt, limit) = sizes(&q, p.tcp, plan.bufsize);
         let ask = Ask {
@@ -398,7 +354,7 @@ impl FastPath {
             at: start,
         };
         let Some(hit) = cache.fast_answer(worker, &ask, out) else {
-            return false;
+            return Fast::No;
         };
         let key = series_key(route.id, &q, p, &hit);
         let (epoch, series, last) = (&mut self.epoch, &mut self.series, &mut self.last);
@@ -435,8 +391,37 @@ impl FastPath {
         {
             self.answered += 1;
         }
-        true
+        Fast::Answered
     }
+}
+
+/// A UDP query of a block whose chain is forward alone, its name
+/// lowercased in `lower`.
+fn relay(
+    q: &Simple<'_>,
+    lower: &[u8],
+    index: usize,
+    block: &Block,
+    p: &Packet<'_>,
+    text: &mut [u8; MAX_NAME_LEN + 1],
+) -> Option<Fast> {
+    if p.tcp || q.qtype == 13 {
+        return None;
+    }
+    let forward = block.relay?;
+    let Handler::Forward(f) = &block.chain.handlers()[forward] else {
+        return None;
+    };
+    if !f.matches(wire::plain_text(lower, text)?) {
+        return None;
+    }
+    let (opt, limit) = sizes(q, false, None);
+    Some(Fast::Relay {
+        block: index,
+        forward,
+        opt,
+        limit,
+    })
 }
 
 /// Everything the metric labels of a hit depend on, in one number.
@@ -445,7 +430,14 @@ fn series_key(route: u32, q: &Simple<'_>, p: &Packet<'_>, hit: &Hit) -> u64 {
         | u64::from(p.src.is_ipv6()) << 1
         | u64::from(q.do_bit()) << 2
         | u64::from(hit.denial) << 3;
-    u64::from(route) << 32 | u64::from(q.qtype) << 16 | u64::from(hit.rcode & 0xF) << 4 | bits
+    // Types the metrics count as "other" share one series: clients choose
+    // the type, so the map stays small whatever they ask.
+    let qtype = if prometheus::qtype_label(q.qtype) == "other" {
+        0
+    } else {
+        q.qtype
+    };
+    u64::from(route) << 32 | u64::from(qtype) << 16 | u64::from(hit.rcode & 0xF) << 4 | bits
 }
 
 #[allow(clippy::too_many_arguments)]

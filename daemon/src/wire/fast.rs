@@ -194,7 +194,8 @@ pub fn set_ttls(msg: &mut [u8], ttl: u32) -> bool {
 /// Checks the name at `at` (labels, pointers only backwards, at most 255
 /// bytes spelled out); where it ends in place.
 fn name_end(msg: &[u8], at: usize) -> Option<usize> {
-    let (mut p, mut end, mut len, mut hops) = (at, None, 0usize, 0);
+    // `len` counts the root's byte too.
+    let (mut p, mut end, mut len, mut hops) = (at, None, 1usize, 0);
     loop {
         let b = *msg.get(p)?;
         match b & 0xC0 {
