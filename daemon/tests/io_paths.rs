@@ -142,6 +142,12 @@ fn both_paths_send_replies_that_waited_on_an_upstream() {
             &[],
             &["-io", io],
         );
+        // The uring run is io_uring's, not recvmmsg's fallback.
+        assert!(
+            !s.stdout().contains("io_uring unavailable"),
+            "{}",
+            s.stdout()
+        );
         // Twice: first every reply waits on the upstream (sent from the
         // worker's outbox), then every one is a cache hit.
         for round in 0..2 {

@@ -226,6 +226,12 @@ fn dnsperf_through_reloads_with_cache_and_forward_on_both_io_paths() {
             )
         };
         let s = Server::start_args(&corefile("", "{PORT}"), &[], &["-io", io]);
+        // The uring run is io_uring's, not recvmmsg's fallback.
+        assert!(
+            !s.stdout().contains("io_uring unavailable"),
+            "{}",
+            s.stdout()
+        );
         dnsperf_through_reloads(&s, &names, &|i| {
             let extra = if i % 2 == 0 { "    any\n" } else { "" };
             corefile(extra, &s.port.to_string())
