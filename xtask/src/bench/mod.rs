@@ -193,6 +193,17 @@ fn parse(args: &[String]) -> Result<Opts> {
             other => bail!("unknown bench option {other:?}\nusage:\n{USAGE}"),
         }
     }
+    // Each once, in the harness's order (ferrodns first: the latency at
+    // half saturation takes its rate from ferrodns's row).
+    o.scenarios = SCENARIOS
+        .iter()
+        .filter(|s| o.scenarios.iter().any(|x| x.name == s.name))
+        .collect();
+    o.servers = SERVERS
+        .iter()
+        .copied()
+        .filter(|s| o.servers.iter().any(|x| x.id() == s.id()))
+        .collect();
     Ok(o)
 }
 
@@ -722,4 +733,25 @@ fn start(server: Server, cmd: Command, log: PathBuf) -> Result<Proc> {
             program.unwrap_or_default()
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn servers_and_scenarios_each_once_in_the_harness_order() {
+        let args: Vec<String> = [
+            "--servers",
+            "reflect-socket,ferrodns,ferrodns",
+            "--scenario",
+            "forward,cache,cache-hits",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let o = super::parse(&args).unwrap();
+        let ids: Vec<_> = o.servers.iter().map(|s| s.id()).collect();
+        assert_eq!(ids, ["ferrodns", "reflect-socket"]);
+        let names: Vec<_> = o.scenarios.iter().map(|s| s.name).collect();
+        assert_eq!(names, ["cache", "forward"]);
+    }
 }
