@@ -2,7 +2,7 @@
 //! every one is answered, and sendmmsg sends the replies in one call.
 //! Buffers are allocated once per socket and reused.
 
-use super::worker::{CloseOutbox, Outbox};
+use super::worker::{send_all, CloseOutbox, Outbox};
 use super::{spawn_later, unmap, Handled, InFlight, Packet, PacketHandler};
 use socket2::SockAddrStorage;
 use std::cell::RefCell;
@@ -143,29 +143,9 @@ fn sendmmsg(fd: i32, s: &mut Slots) {
         h.msg_hdr.msg_controllen = 0;
         h.msg_hdr.msg_flags = 0;
     }
-    let mut done = 0;
-    while done < n {
-        // SAFETY: headers `done..n` point at reply buffers and addresses
-        // owned by `s`, which outlive the call.
-        let r = unsafe {
-            libc::sendmmsg(
-                fd,
-                s.hdrs[done..].as_mut_ptr(),
-                (n - done) as u32,
-                libc::MSG_DONTWAIT,
-            )
-        };
-        if r <= 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            // EAGAIN or an error for one peer (ICMP): skip that datagram.
-            done += 1;
-            continue;
-        }
-        done += r as usize;
-    }
+    // SAFETY: headers `..n` point at reply buffers and addresses owned by
+    // `s`, which outlive the call.
+    unsafe { send_all(fd, &mut s.hdrs[..n]) };
 }
 
 /// Serves one UDP socket until the task is aborted.

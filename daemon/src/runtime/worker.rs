@@ -317,29 +317,40 @@ impl Outbox {
                 h.msg_hdr.msg_iov = &mut iovs[k];
                 h.msg_hdr.msg_iovlen = 1;
             }
-            let mut done = 0;
-            while done < hdrs.len() {
-                // SAFETY: headers `done..` point at replies, addresses and
-                // iovecs that live until the end of this iteration.
-                let r = unsafe {
-                    libc::sendmmsg(
-                        self.fd,
-                        hdrs[done..].as_mut_ptr(),
-                        (hdrs.len() - done) as u32,
-                        libc::MSG_DONTWAIT,
-                    )
-                };
-                if r <= 0 {
-                    if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-                        continue;
-                    }
-                    done += 1;
-                    continue;
-                }
-                done += r as usize;
-            }
+            // SAFETY: the headers point at replies, addresses and iovecs
+            // that live until the end of this iteration.
+            unsafe { send_all(self.fd, &mut hdrs) };
         }
         q.clear();
+    }
+}
+
+/// Sends every datagram of `hdrs` with as few sendmmsg calls as the kernel
+/// allows; one it refuses (a full buffer, an ICMP error for that peer) is
+/// skipped, as a full socket buffer drops datagrams anyway.
+///
+/// # Safety
+/// Every header must point at a valid address, iovec and buffer.
+pub(super) unsafe fn send_all(fd: std::os::fd::RawFd, hdrs: &mut [libc::mmsghdr]) {
+    let mut done = 0;
+    while done < hdrs.len() {
+        // SAFETY: the caller's promise, for headers `done..`.
+        let r = unsafe {
+            libc::sendmmsg(
+                fd,
+                hdrs[done..].as_mut_ptr(),
+                (hdrs.len() - done) as u32,
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if r <= 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            done += 1;
+            continue;
+        }
+        done += r as usize;
     }
 }
 

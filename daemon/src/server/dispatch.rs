@@ -287,24 +287,31 @@ impl Relay {
                     if !cut && edns::relay_reply(&mut r, id, self.opt, self.limit) {
                         return Some(r);
                     }
-                    let q = Message::from_vec(&query).ok()?;
+                    let q = match parse_or_formerr(&query) {
+                        Ok(q) => q,
+                        Err(formerr) => return formerr,
+                    };
                     let parsed = if cut {
                         crate::plugins::forward::cut_reply(&r).ok()
                     } else {
                         Message::from_vec(&r).ok()
                     };
                     let Some(mut reply) = parsed else {
-                        // What forward answers for an upstream reply it cannot read.
+                        // A reply hickory cannot read: the chain asks again
+                        // and answers what forward answers for it.
                         return self.chain(q, &p).await;
                     };
                     reply.metadata.id = id;
                     edns::size_and_do(&q, &mut reply);
                     let mut out = Vec::with_capacity(512);
-                    edns::encode_fitting(&mut reply, self.limit.max(512), &mut out).ok()?;
+                    edns::encode_fitting(&mut reply, self.limit, &mut out).ok()?;
                     edns::mirror_small_udp_size(&mut out, edns::raw_udp_size(&query));
                     return Some(out);
                 }
-                crate::plugins::forward::Relayed::Chain => Message::from_vec(&query).ok()?,
+                crate::plugins::forward::Relayed::Chain => match parse_or_formerr(&query) {
+                    Ok(q) => q,
+                    Err(formerr) => return formerr,
+                },
             };
             self.chain(msg, &p).await
         }
@@ -325,6 +332,18 @@ impl Relay {
         req.deadline = Some(req.deadline.map_or(deadline, |d| d.min(deadline)));
         run_chain(Rc::clone(&self.block), req, edns::raw_udp_size(p.data)).await
     }
+}
+
+/// The query parsed, or the FORMERR reply the dispatcher gives a query it
+/// cannot parse.
+fn parse_or_formerr(query: &[u8]) -> Result<Message, Option<Vec<u8>>> {
+    Message::from_vec(query).map_err(|_| {
+        Header::parse(query).ok().map(|h| {
+            let mut out = Vec::new();
+            wire::header_reply(&h, FORMERR, &mut out);
+            out
+        })
+    })
 }
 
 fn sent(ok: bool) -> Handled {

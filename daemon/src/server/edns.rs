@@ -53,10 +53,8 @@ pub fn badvers(query: &Message, out: &mut Vec<u8>) -> Result<(), hickory_proto::
     out.clear();
     let mut enc = BinEncoder::new(out);
     m.emit(&mut enc)?;
-    // OPT: root name, type 41, class (payload) 0, TTL: ext rcode 1, version 0, flags 0; rdlen 0.
-    out.extend_from_slice(&[0, 0, 41, 0, 0, 1, 0, 0, 0, 0, 0]);
-    let ar = u16::from_be_bytes([out[10], out[11]]) + 1;
-    out[10..12].copy_from_slice(&ar.to_be_bytes());
+    // OPT: payload 0, extended rcode 1 (BADVERS), version 0, flags 0.
+    crate::wire::fast::push_opt(out, 0, [1, 0, 0, 0]);
     Ok(())
 }
 
@@ -114,9 +112,9 @@ pub fn encode_fitting(
 /// for it (the reply parsed, `size_and_do`, encoded, the small UDP size
 /// mirrored): the client's ID, the Z bit clear, the client's OPT size and
 /// DO on the reply's OPT (or the client's OPT when the reply has none),
-/// anything after the last record gone. False when only the full path can
-/// do it: a reply that does not read through, an OPT the client did not
-/// send one for, or one too large for `limit`.
+/// anything after the last record gone. False, with the reply untouched,
+/// when only the full path can do it: a reply that does not read through,
+/// an OPT the client did not send one for, or one too large for `limit`.
 pub fn relay_reply(
     reply: &mut Vec<u8>,
     id: u16,
@@ -126,6 +124,16 @@ pub fn relay_reply(
     let Some(l) = crate::wire::fast::layout(reply) else {
         return false;
     };
+    // Decided before a byte changes: the caller parses the reply as it came
+    // when this says no.
+    let grow = match (client, l.opt) {
+        (None, Some(_)) => return false,
+        (Some(_), None) => crate::wire::fast::OPT_LEN,
+        _ => 0,
+    };
+    if l.end + grow > limit {
+        return false;
+    }
     reply.truncate(l.end);
     reply[0..2].copy_from_slice(&id.to_be_bytes());
     reply[3] &= !0x40;
@@ -137,16 +145,10 @@ pub fn relay_reply(
             let f = (f & 0x7F00) | ((f | o.flags) & 0x8000);
             reply[at + 6..at + 8].copy_from_slice(&f.to_be_bytes());
         }
-        (Some(o), None) => {
-            let [s0, s1] = o.size.to_be_bytes();
-            reply.extend_from_slice(&[0, 0, 41, s0, s1, 0, 0, (o.flags >> 8) as u8, 0, 0, 0]);
-            let ar = u16::from_be_bytes([reply[10], reply[11]]) + 1;
-            reply[10..12].copy_from_slice(&ar.to_be_bytes());
-        }
-        (None, Some(_)) => return false,
-        (None, None) => {}
+        (Some(o), None) => o.push(reply),
+        (None, _) => {}
     }
-    reply.len() <= limit
+    true
 }
 
 /// Skips a name at `p` (labels, ending in the root or a pointer).

@@ -288,8 +288,8 @@ fn sizes(q: &Simple<'_>, tcp: bool, bufsize: Option<u16>) -> (Option<Opt>, usize
 impl FastPath {
     /// Answers `p` into `out` if it is a cache hit the fast path can
     /// answer, or says it is to be relayed (a UDP query of a block whose
-    /// chain is forward alone); anything else (and `out`) is left to the
-    /// chain.
+    /// chain is forward alone); anything else is left to the chain, which
+    /// writes its reply over `out`.
     pub fn serve(
         &mut self,
         cfg: &Config,

@@ -17,6 +17,25 @@ impl Opt {
     pub fn do_bit(&self) -> bool {
         self.flags & 0x8000 != 0
     }
+
+    /// Appends this OPT as a reply mirrors it (version 0, DO and the Z
+    /// bits of the high byte, no options).
+    pub fn push(&self, out: &mut Vec<u8>) {
+        push_opt(out, self.size, [0, 0, (self.flags >> 8) as u8, 0]);
+    }
+}
+
+/// The bytes of an OPT record without options.
+pub const OPT_LEN: usize = 11;
+
+/// Appends an OPT record (root name, no options) with payload `size` and
+/// TTL word `ttl` (extended rcode, version, flags) to the message in `out`,
+/// and counts it in ARCOUNT.
+pub fn push_opt(out: &mut Vec<u8>, size: u16, ttl: [u8; 4]) {
+    let [s0, s1] = size.to_be_bytes();
+    out.extend_from_slice(&[0, 0, 41, s0, s1, ttl[0], ttl[1], ttl[2], ttl[3], 0, 0]);
+    let ar = u16::from_be_bytes([out[10], out[11]]) + 1;
+    out[10..12].copy_from_slice(&ar.to_be_bytes());
 }
 
 /// A query the fast path can answer: a standard query (opcode QUERY) with

@@ -8,7 +8,7 @@ use super::store::{self, Question};
 use super::Cache;
 use crate::plugin::classify::Kind;
 use crate::plugin::Worker;
-use crate::wire::fast::{self as wire, Opt};
+use crate::wire::fast::{self as wire, Opt, OPT_LEN};
 use hickory_proto::rr::Name;
 
 /// A query as the fast path read it.
@@ -52,9 +52,6 @@ const RD: u16 = 0x0100;
 const RA: u16 = 0x0080;
 const AD: u16 = 0x0020;
 const CD: u16 = 0x0010;
-/// An OPT record without options.
-const OPT_LEN: usize = 11;
-
 /// `zone` (lowercased text) in wire form.
 pub fn wire_name(zone: &str) -> Option<Box<[u8]>> {
     let n = Name::from_ascii(zone).ok()?.to_lowercase();
@@ -69,8 +66,9 @@ impl Cache {
     }
 
     /// Answers `a` into `out` from this worker's shard when the chain would
-    /// answer it from the cache with nothing else to do; `out` is left alone
-    /// otherwise.
+    /// answer it from the cache with nothing else to do. Otherwise `out`
+    /// holds nothing to send (it may have been cleared); whatever answers
+    /// instead writes over it.
     pub fn fast_answer(&self, worker: &Worker, a: &Ask<'_>, out: &mut Vec<u8>) -> Option<Hit> {
         let zones = self.zones_wire.as_ref()?;
         if !zones.iter().any(|z| wire::is_subdomain(z, a.q.name)) {
@@ -118,11 +116,7 @@ impl Cache {
                 return None;
             }
             if let Some(o) = a.opt {
-                let [s0, s1] = o.size.to_be_bytes();
-                // Version 0, DO and the Z bits of the client's high byte.
-                out.extend_from_slice(&[0, 0, 41, s0, s1, 0, 0, (o.flags >> 8) as u8, 0, 0, 0]);
-                let ar = u16::from_be_bytes([out[10], out[11]]) + 1;
-                out[10..12].copy_from_slice(&ar.to_be_bytes());
+                o.push(out);
             }
             Some(Hit {
                 rcode: item.rcode,
