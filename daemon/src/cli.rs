@@ -20,7 +20,8 @@ pub struct Options {
     /// (docs/benchmarks.md).
     pub io: crate::runtime::Io,
     /// `-fastpath` (ferrodns, default true): cache hits answered from the
-    /// query's bytes, without the chain, where the block allows it.
+    /// query's bytes, without the chain, and forward-only blocks' UDP
+    /// queries relayed as bytes, where the block allows it.
     pub fast_path: bool,
     /// `-workers N` (ferrodns): workers when the Corefile has no
     /// `multisocket`; None: one per CPU the process may run on.
@@ -67,7 +68,7 @@ pub const USAGE: &str = "Usage of ferrodns:
   -dns.port string
     \tDefault port (default \"53\")
   -fastpath
-    \tAnswer cache hits from the query's bytes where the Corefile allows (default true)
+    \tAnswer cache hits from the query's bytes, and relay forward-only blocks' UDP queries as bytes, where the Corefile allows (default true)
   -io string
     \tUDP I/O of the workers: mmsg (recvmmsg/sendmmsg) or uring (io_uring; recvmmsg where refused) (default \"mmsg\")
   -p string

@@ -385,7 +385,7 @@ impl FastPath {
                 start,
                 hit,
             };
-            log.fast(&f, hit.kind);
+            log.write(&f, hit.kind);
         }
         #[cfg(test)]
         {

@@ -55,12 +55,8 @@ impl Log {
         self.write(&Chained { req, reply }, kind);
     }
 
-    /// The line for a query answered by the fast path, of `kind`.
-    pub fn fast(&self, f: &dyn Fields, kind: Kind) {
-        self.write(f, kind);
-    }
-
-    fn write(&self, f: &dyn Fields, kind: Kind) {
+    /// The line for a query of `kind` (the fast path's entry too).
+    pub fn write(&self, f: &dyn Fields, kind: Kind) {
         let Some(rule) = self.rule(f.name()) else {
             return;
         };
