@@ -345,18 +345,19 @@ pub async fn lookup(
     new_pool: impl Fn() -> Pool,
 ) -> Result<Message, ExError> {
     let up = p.upstream;
-    let id: u16 = rand::random();
     let mut wire = req
         .msg
         .to_vec()
         .map_err(|e| ExError::Invalid(format!("proxy: invalid request: {e}")))?;
-    wire[0..2].copy_from_slice(&id.to_be_bytes());
     let question = Question::of(&wire);
 
     let t = p.transport;
     if t == Transport::Udp {
+        // The shared socket picks an ID no other exchange on it holds.
         return lookup_udp(p, req, pool_slot, &new_pool, wire, question).await;
     }
+    let id: u16 = rand::random();
+    wire[0..2].copy_from_slice(&id.to_be_bytes());
     // TCP and TLS: a connection of the pool (one exchange at a time), and
     // a reply taken only when its ID and question match.
     let taken = req
@@ -369,14 +370,7 @@ pub async fn lookup(
                 .metrics(|m| m.inc(&families::PROXY_CONN_CACHE_HITS, &labels));
             (c.conn, true, c.created)
         }
-        None => {
-            req.worker
-                .metrics(|m| m.inc(&families::PROXY_CONN_CACHE_MISSES, &labels));
-            let start = Instant::now();
-            let r = dial(up, t, up.dial_timeout()).await;
-            up.dialed(start.elapsed());
-            (r.map_err(ExError::Other)?, false, Instant::now())
-        }
+        None => (dial_new(&req.worker, up, t).await?, false, Instant::now()),
     };
     let net = "tcp";
     let closed = |e: &io::Error| {
@@ -486,6 +480,21 @@ async fn lookup_udp(
     Message::from_bytes(&reply.bytes).map_err(|e| ExError::Other(format!("dns: {e}")))
 }
 
+/// A new connection to `up` over `t`: counted as a connection-cache miss,
+/// its dial time kept for the dial timeout.
+async fn dial_new(
+    worker: &crate::plugin::Worker,
+    up: &Upstream,
+    t: Transport,
+) -> Result<Conn, ExError> {
+    let labels = [up.proxy_name, up.addr_text.as_str(), t.label()];
+    worker.metrics(|m| m.inc(&families::PROXY_CONN_CACHE_MISSES, &labels));
+    let start = Instant::now();
+    let r = dial(up, t, up.dial_timeout()).await;
+    up.dialed(start.elapsed());
+    r.map_err(ExError::Other)
+}
+
 /// One UDP exchange of `wire` (its ID set here) with upstream `p`, on the
 /// worker's shared socket: the reply's bytes as received.
 pub async fn exchange_udp(
@@ -508,11 +517,7 @@ pub async fn exchange_udp(
             m
         }
         None => {
-            worker.metrics(|m| m.inc(&families::PROXY_CONN_CACHE_MISSES, &labels));
-            let start = Instant::now();
-            let r = dial(up, t, up.dial_timeout()).await;
-            up.dialed(start.elapsed());
-            let Conn::Udp(sock) = r.map_err(ExError::Other)? else {
+            let Conn::Udp(sock) = dial_new(worker, up, t).await? else {
                 return Err(ExError::Other("dial udp: not a UDP socket".into()));
             };
             let m = Mux::start(sock);
