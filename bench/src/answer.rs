@@ -4,12 +4,12 @@
 //! recvmmsg/sendmmsg. It does the least DNS work an answer needs, so in the
 //! forward scenario the server under test, not the upstream, sets the pace.
 
+use crate::mmsg::Batch;
 use crate::Opts;
 use anyhow::{Context, Result};
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 
-const BUF: usize = 2048;
 const BATCH: usize = 64;
 
 /// The reply to `q` (`len` bytes in `buf`, room for 16 more) in place: header
@@ -75,64 +75,19 @@ pub fn main(opts: &Opts) -> Result<()> {
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
-    let mut bufs = vec![[0u8; BUF]; BATCH];
-    // SAFETY: sockaddr_storage is plain data; all zeroes is a valid value.
-    let mut addrs: Vec<libc::sockaddr_storage> = vec![unsafe { std::mem::zeroed() }; BATCH];
-    let mut iovs: Vec<libc::iovec> = bufs
-        .iter_mut()
-        .map(|b| libc::iovec {
-            iov_base: b.as_mut_ptr().cast(),
-            iov_len: BUF,
-        })
-        .collect();
-    // SAFETY: mmsghdr is plain data; all zeroes is a valid value.
-    let mut msgs: Vec<libc::mmsghdr> = vec![unsafe { std::mem::zeroed() }; BATCH];
-    let mut out: Vec<libc::mmsghdr> = msgs.clone();
+    let mut batch = Batch::new(BATCH);
+    let mut replies = Vec::with_capacity(BATCH);
     loop {
-        for (i, m) in msgs.iter_mut().enumerate() {
-            m.msg_hdr.msg_name = (&mut addrs[i] as *mut libc::sockaddr_storage).cast();
-            m.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as u32;
-            iovs[i].iov_len = BUF - 16;
-            m.msg_hdr.msg_iov = &mut iovs[i];
-            m.msg_hdr.msg_iovlen = 1;
-        }
-        // SAFETY: msgs points at BATCH headers whose names and iovecs point
-        // into addrs and bufs, which live as long as this loop.
-        let n = unsafe {
-            libc::recvmmsg(
-                fd,
-                msgs.as_mut_ptr(),
-                BATCH as u32,
-                libc::MSG_WAITFORONE,
-                std::ptr::null_mut(),
-            )
-        };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                continue;
+        // 16 bytes kept for the A record.
+        let n = batch.recv(fd, 16)?;
+        replies.clear();
+        for i in 0..n {
+            let (buf, len) = batch.datagram(i);
+            if let Some(reply) = answer(buf, len, ttl, addr) {
+                replies.push((i, reply));
             }
-            return Err(e).context("recvmmsg");
         }
-        let mut k = 0;
-        for i in 0..n as usize {
-            let len = msgs[i].msg_len as usize;
-            let Some(reply) = answer(&mut bufs[i], len, ttl, addr) else {
-                continue;
-            };
-            iovs[i].iov_len = reply;
-            out[k] = msgs[i];
-            k += 1;
-        }
-        let mut done = 0;
-        while done < k {
-            // SAFETY: as above; the first k headers carry the replies.
-            let s = unsafe { libc::sendmmsg(fd, out.as_mut_ptr().add(done), (k - done) as u32, 0) };
-            if s <= 0 {
-                break;
-            }
-            done += s as usize;
-        }
+        batch.send_back(fd, replies.iter().copied());
     }
 }
 

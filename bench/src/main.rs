@@ -8,6 +8,7 @@
 mod answer;
 mod chart;
 mod gen;
+mod mmsg;
 mod query;
 mod reflect;
 
