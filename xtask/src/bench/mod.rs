@@ -138,6 +138,29 @@ struct Opts {
     servers: Vec<Server>,
 }
 
+/// A helper server of the run (on core 0 with the load generators), ready
+/// once it answers `probe` on 127.0.0.1:`port`.
+fn spawn_upstream(
+    label: &str,
+    program: &std::path::Path,
+    args: &[String],
+    log: std::path::PathBuf,
+    port: u16,
+    probe: &str,
+) -> Result<Proc> {
+    let mut p = Proc::spawn(label, in_ns(SERVER_NS, "0", program, args), log)?;
+    measure::wait_ready(
+        SERVER_NS,
+        "127.0.0.1",
+        port,
+        probe,
+        Duration::from_secs(15),
+        || p.check_alive(),
+    )
+    .with_context(|| format!("{label} did not start"))?;
+    Ok(p)
+}
+
 fn parse(args: &[String]) -> Result<Opts> {
     let mut o = Opts {
         quick: false,
@@ -238,53 +261,31 @@ pub fn main(args: &[String]) -> Result<()> {
     );
     // One upstream for the whole run, on core 0 with the load generators.
     let upstream_conf = setup::render("upstream.Corefile", &work, "upstream.Corefile")?;
-    let mut upstream = Proc::spawn(
+    let mut upstream = spawn_upstream(
         "upstream (ferrodns, file)",
-        in_ns(
-            SERVER_NS,
-            "0",
-            &bins.ferrodns,
-            &["-conf".into(), upstream_conf.to_string_lossy().into_owned()],
-        ),
+        &bins.ferrodns,
+        &["-conf".into(), upstream_conf.to_string_lossy().into_owned()],
         work.join("upstream.log"),
-    )?;
-    measure::wait_ready(
-        SERVER_NS,
-        "127.0.0.1",
         5300,
         "x.cache.bench",
-        Duration::from_secs(15),
-        || upstream.check_alive(),
-    )
-    .context("the upstream did not start")?;
+    )?;
     // The forward scenario's upstream: one A record for any name, TTL 0, with
     // the least work an answer takes, so that the server under test and not
     // the upstream sets the pace.
-    let mut answerer = Proc::spawn(
+    let mut answerer = spawn_upstream(
         "upstream (ferrodns-bench answer)",
-        in_ns(
-            SERVER_NS,
-            "0",
-            &bins.bench,
-            &[
-                "answer".into(),
-                "--listen".into(),
-                "127.0.0.1:5301".into(),
-                "--ttl".into(),
-                "0".into(),
-            ],
-        ),
+        &bins.bench,
+        &[
+            "answer".into(),
+            "--listen".into(),
+            "127.0.0.1:5301".into(),
+            "--ttl".into(),
+            "0".into(),
+        ],
         work.join("answer.log"),
-    )?;
-    measure::wait_ready(
-        SERVER_NS,
-        "127.0.0.1",
         5301,
         "x.fwd.bench",
-        Duration::from_secs(15),
-        || answerer.check_alive(),
-    )
-    .context("the forward scenario's upstream did not start")?;
+    )?;
 
     let started = std::time::Instant::now();
     let mut results = Vec::new();
