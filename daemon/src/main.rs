@@ -35,8 +35,12 @@ fn plugins() -> String {
     s
 }
 
-/// Blocks the signals the main thread waits for, before any other thread
-/// starts, so that every thread inherits the mask.
+/// Blocks the signals the control loop waits for. Called first thing in
+/// `main`, before anything can start a thread (loading the Corefile starts
+/// hosts' and file's reload threads, forward's health checks...), so every
+/// thread inherits the mask and only `sigwait` ever takes these signals:
+/// an unblocked thread would get the default action, which for SIGUSR1,
+/// SIGHUP and SIGTERM is to kill the process.
 fn block_signals() -> libc::sigset_t {
     // SAFETY: sigset_t is plain data; sigemptyset initialises it before use.
     let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
@@ -82,14 +86,13 @@ fn signal_name(sig: i32) -> &'static str {
     }
 }
 
-fn run(o: Options) -> anyhow::Result<()> {
+fn run(o: Options, signals: libc::sigset_t) -> anyhow::Result<()> {
     let mut source = Source::new(o.conf.clone(), o.port);
     let config = source.load()?;
     if o.validate {
         print!("{}", config.banner());
         return Ok(());
     }
-    let signals = block_signals();
     let quiet = o.quiet;
     let plane = Plane {
         io: o.io,
@@ -129,7 +132,6 @@ fn run(o: Options) -> anyhow::Result<()> {
         })?;
 
     let mut digest = service.config().digest.clone();
-    let mut stop = libc::SIGTERM;
     for ev in events {
         match ev {
             Event::Signal(libc::SIGUSR1) => {
@@ -148,7 +150,6 @@ fn run(o: Options) -> anyhow::Result<()> {
             Event::Signal(libc::SIGHUP) => {}
             Event::Signal(sig) => {
                 log::info(None, &format!("{}: Shutting down", signal_name(sig)));
-                stop = sig;
                 break;
             }
             Event::Check => {
@@ -182,8 +183,8 @@ fn run(o: Options) -> anyhow::Result<()> {
         }
         *interval.lock().unwrap_or_else(|e| e.into_inner()) = service.config().reload;
     }
-    // SIGQUIT leaves at once; the others wait out health's lameduck.
-    service.stop(stop != libc::SIGQUIT);
+    // SIGTERM, SIGINT and SIGQUIT alike wait out health's lameduck.
+    service.stop();
     if let Some(p) = &o.pidfile {
         let _ = std::fs::remove_file(p);
     }
@@ -191,6 +192,7 @@ fn run(o: Options) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
+    let signals = block_signals();
     let o = match cli::parse(std::env::args().skip(1)) {
         Ok(o) => o,
         Err(CliError::Help) => {
@@ -211,7 +213,7 @@ fn main() -> ExitCode {
         print!("{}", plugins());
         return ExitCode::SUCCESS;
     }
-    match run(o) {
+    match run(o, signals) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{e:#}");

@@ -202,13 +202,11 @@ impl Service {
         metrics::with(metrics::global(), |m| m.inc(&RELOAD_FAILED, &[]));
     }
 
-    /// Stops: with `lameduck`, first keeps serving for health's lameduck
-    /// duration (SIGTERM, SIGINT); then stops reading queries, lets those in
-    /// flight finish, and closes the HTTP endpoints.
-    pub fn stop(self, lameduck: bool) {
-        if lameduck {
-            self.http.enter_lameduck();
-        }
+    /// Stops: first keeps serving for health's lameduck duration, then
+    /// stops reading queries, lets those in flight finish, and closes the
+    /// HTTP endpoints.
+    pub fn stop(self) {
+        self.http.enter_lameduck();
         self.workers.stop();
         self.http.shutdown();
     }

@@ -1,0 +1,107 @@
+//! Signals are handled the same whatever the plugins: plugins that start
+//! threads while the Corefile loads (hosts' and file's reload threads)
+//! must not take SIGUSR1, SIGHUP or SIGTERM with the default action, which
+//! kills the process.
+
+mod common;
+
+use common::*;
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+use std::time::{Duration, Instant};
+
+const ZONE: &str = "$ORIGIN example.org.\n$TTL 300\n@ IN SOA ns1.example.org. h.example.org. 1 7200 3600 1209600 60\n  IN NS ns1.example.org.\nwww IN A 192.0.2.80\n";
+
+/// The Corefiles under test: one with `hosts`, one with `file`, each
+/// answering `www.example.org A`.
+fn corefiles() -> [(&'static str, String, Vec<(&'static str, &'static str)>); 2] {
+    [
+        (
+            "hosts",
+            ".:{PORT} {\n    hosts hosts.txt\n}\n".to_string(),
+            vec![("hosts.txt", "192.0.2.80 www.example.org\n")],
+        ),
+        (
+            "file",
+            "example.org:{PORT} {\n    file db.example.org\n}\n".to_string(),
+            vec![("db.example.org", ZONE)],
+        ),
+    ]
+}
+
+fn answers_www(s: &Server) -> bool {
+    let m = s.udp("www.example.org.", RecordType::A);
+    m.metadata.response_code == ResponseCode::NoError && answers(&m).len() == 1
+}
+
+fn alive(s: &mut Server) -> bool {
+    s.wait_exit(0).is_none()
+}
+
+#[test]
+fn sigusr1_and_sighup_keep_the_process_alive_with_hosts_and_file() {
+    for (plugin, corefile, files) in corefiles() {
+        let mut s = Server::start(&corefile, &files);
+        assert!(answers_www(&s), "{plugin}");
+        // Let the plugin's reload thread start and wait in its sleep.
+        std::thread::sleep(Duration::from_millis(200));
+        s.signal(libc::SIGUSR1);
+        let out = s.wait_log("Reloading complete");
+        assert!(
+            out.contains("[INFO] SIGUSR1: Reloading\n") && out.contains("[INFO] Reloading complete\n"),
+            "{plugin}: {out}"
+        );
+        assert!(alive(&mut s), "{plugin}: SIGUSR1 killed the process");
+        assert!(answers_www(&s), "{plugin}");
+        for _ in 0..3 {
+            s.signal(libc::SIGHUP);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(alive(&mut s), "{plugin}: SIGHUP killed the process");
+        assert!(answers_www(&s), "{plugin}");
+    }
+}
+
+#[test]
+fn sigterm_sigint_and_sigquit_shut_down_gracefully_with_hosts_and_file() {
+    for (plugin, corefile, files) in corefiles() {
+        for (sig, name) in [
+            (libc::SIGTERM, "SIGTERM"),
+            (libc::SIGINT, "SIGINT"),
+            (libc::SIGQUIT, "SIGQUIT"),
+        ] {
+            let mut s = Server::start(&corefile, &files);
+            assert!(answers_www(&s));
+            std::thread::sleep(Duration::from_millis(100));
+            s.signal(sig);
+            assert_eq!(s.wait_exit(10), Some(0), "{plugin} {name}: {}", s.stdout());
+            assert!(
+                s.stdout().contains(&format!("[INFO] {name}: Shutting down\n")),
+                "{plugin} {name}: {}",
+                s.stdout()
+            );
+        }
+    }
+}
+
+/// SIGQUIT waits out health's lameduck like SIGTERM, still answering.
+#[test]
+fn sigquit_waits_out_lameduck() {
+    let hp = free_port();
+    let mut s = Server::start(
+        &format!(".:{{PORT}} {{\n    health 127.0.0.1:{hp} {{\n        lameduck 1s\n    }}\n    hosts hosts.txt\n}}\n"),
+        &[("hosts.txt", "192.0.2.80 www.example.org\n")],
+    );
+    let t = Instant::now();
+    s.signal(libc::SIGQUIT);
+    s.wait_log("Going into lameduck mode");
+    assert!(answers_www(&s), "no answer during lameduck");
+    assert_eq!(s.wait_exit(10), Some(0), "{}", s.stdout());
+    assert!(t.elapsed() >= Duration::from_millis(900), "{:?}", t.elapsed());
+    assert!(
+        s.stdout()
+            .contains("[INFO] plugin/health: Going into lameduck mode for 1s"),
+        "{}",
+        s.stdout()
+    );
+}
