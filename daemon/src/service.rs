@@ -170,25 +170,38 @@ impl Service {
     }
 
     /// Serves `config` from now on. Listeners that stay keep their sockets,
-    /// so nothing in flight or queued is lost; if the set of listeners
-    /// changes, a new set of workers takes over and the old one drains. On
-    /// error the old configuration keeps serving.
+    /// so nothing queued on them is lost and their TCP connections stay
+    /// open; new listeners are bound before old ones close, and those that
+    /// go answer what they had read. Only a change in the number of
+    /// workers starts a new set of workers (bound before the old one
+    /// stops). On error the old configuration keeps serving.
     pub fn reload(&mut self, config: Config) -> Result<(), ServiceError> {
         let config = Arc::new(config);
         let listen = config.listen();
         let count = config.workers.unwrap_or(self.count);
-        // HTTP first: it binds new addresses before letting go of old ones,
-        // and on failure changes nothing.
-        self.http.update(&config.http)?;
-        if listen == self.listen && count == self.workers.len() {
-            self.workers.update(Arc::clone(&config));
+        let held: Vec<SocketAddr> = self.listen.iter().map(|l| l.addr).collect();
+        // Every new socket is bound before anything changes, DNS or HTTP
+        // (which binds new addresses before letting go of old ones, and on
+        // failure changes nothing).
+        let in_place = count == self.workers.len();
+        let bound = if in_place {
+            let added: Vec<Listen> = listen
+                .iter()
+                .filter(|l| !held.contains(&l.addr))
+                .copied()
+                .collect();
+            runtime::bind(&added, count, &held)?
         } else {
-            let held: Vec<SocketAddr> = self.listen.iter().map(|l| l.addr).collect();
-            let bound = runtime::bind(&listen, count, &held)?.with_io(self.plane.io);
+            runtime::bind(&listen, count, &held)?.with_io(self.plane.io)
+        };
+        self.http.update(&config.http)?;
+        if in_place {
+            self.workers.update(Arc::clone(&config), &listen, bound);
+        } else {
             let workers = start_workers(&config, bound, self.plane.fast_path)?;
             std::mem::replace(&mut self.workers, workers).stop();
-            self.listen = listen;
         }
+        self.listen = listen;
         metrics::with(metrics::global(), |m| {
             m.set(&RELOAD_VERSION_INFO, &["sha512", &self.config.digest], 0.0)
         });

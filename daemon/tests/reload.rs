@@ -343,3 +343,50 @@ fn reloads_do_not_leak_upstream_sockets() {
         "descriptors {before} before 8 reloads, {after} after"
     );
 }
+
+/// Reloads that add and remove a listener keep the listeners that stay:
+/// dnsperf on the kept one loses nothing, and a TCP connection opened to it
+/// before the reloads still answers after them. The listener that comes
+/// and goes answers while it is there.
+#[test]
+fn dnsperf_through_reloads_that_add_and_remove_listeners() {
+    for io in ["mmsg", "uring"] {
+        let other = free_port();
+        let corefile = |with_other: bool, port: &str| {
+            let extra = if with_other {
+                format!("example.net:{other} {{\n    whoami\n}}\n")
+            } else {
+                String::new()
+            };
+            format!(".:{port} {{\n    any\n    whoami\n}}\n{extra}")
+        };
+        let s = Server::start_args(&corefile(false, "{PORT}"), &[], &["-io", io]);
+        let mut conn = std::net::TcpStream::connect(s.addr()).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let ask_tcp = |conn: &mut std::net::TcpStream| {
+            let q = query("kept.tcp.test.", RecordType::A);
+            tcp_send(conn, &q.to_vec().unwrap());
+            let r = tcp_recv(conn).expect("the kept TCP connection answers");
+            assert_eq!(Message::from_vec(&r).unwrap().metadata.id, q.metadata.id);
+        };
+        ask_tcp(&mut conn);
+        let port = s.port.to_string();
+        let text = "www.example.org A\nexample.org ANY\nmail.example.org AAAA\n";
+        dnsperf_through_reloads(&s, text, &|i| corefile(i % 2 == 0, &port));
+        // The last Corefile (i = 5) has no second listener; before it, the
+        // fifth (i = 4) did: both a bind and a close happened under load.
+        ask_tcp(&mut conn);
+        write_file(&s.path("Corefile"), &corefile(true, &port));
+        s.signal(libc::SIGUSR1);
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], other));
+        until("the added listener", 5, || {
+            udp_raw(
+                addr,
+                &query("a.example.net.", RecordType::A).to_vec().unwrap(),
+                Duration::from_millis(200),
+            )
+            .is_some()
+        });
+        ask_tcp(&mut conn);
+    }
+}

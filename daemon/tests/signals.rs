@@ -12,9 +12,12 @@ use std::time::{Duration, Instant};
 
 const ZONE: &str = "$ORIGIN example.org.\n$TTL 300\n@ IN SOA ns1.example.org. h.example.org. 1 7200 3600 1209600 60\n  IN NS ns1.example.org.\nwww IN A 192.0.2.80\n";
 
+/// A Corefile under test: the plugin it is about, its text, its files.
+type Case = (&'static str, String, Vec<(&'static str, &'static str)>);
+
 /// The Corefiles under test: one with `hosts`, one with `file`, each
 /// answering `www.example.org A`.
-fn corefiles() -> [(&'static str, String, Vec<(&'static str, &'static str)>); 2] {
+fn corefiles() -> [Case; 2] {
     [
         (
             "hosts",
@@ -48,7 +51,8 @@ fn sigusr1_and_sighup_keep_the_process_alive_with_hosts_and_file() {
         s.signal(libc::SIGUSR1);
         let out = s.wait_log("Reloading complete");
         assert!(
-            out.contains("[INFO] SIGUSR1: Reloading\n") && out.contains("[INFO] Reloading complete\n"),
+            out.contains("[INFO] SIGUSR1: Reloading\n")
+                && out.contains("[INFO] Reloading complete\n"),
             "{plugin}: {out}"
         );
         assert!(alive(&mut s), "{plugin}: SIGUSR1 killed the process");
@@ -76,7 +80,8 @@ fn sigterm_sigint_and_sigquit_shut_down_gracefully_with_hosts_and_file() {
             s.signal(sig);
             assert_eq!(s.wait_exit(10), Some(0), "{plugin} {name}: {}", s.stdout());
             assert!(
-                s.stdout().contains(&format!("[INFO] {name}: Shutting down\n")),
+                s.stdout()
+                    .contains(&format!("[INFO] {name}: Shutting down\n")),
                 "{plugin} {name}: {}",
                 s.stdout()
             );
@@ -97,7 +102,11 @@ fn sigquit_waits_out_lameduck() {
     s.wait_log("Going into lameduck mode");
     assert!(answers_www(&s), "no answer during lameduck");
     assert_eq!(s.wait_exit(10), Some(0), "{}", s.stdout());
-    assert!(t.elapsed() >= Duration::from_millis(900), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        t.elapsed()
+    );
     assert!(
         s.stdout()
             .contains("[INFO] plugin/health: Going into lameduck mode for 1s"),

@@ -2,7 +2,7 @@
 //! every one is answered, and sendmmsg sends the replies in one call.
 //! Buffers are allocated once per socket and reused.
 
-use super::worker::{send_all, CloseOutbox, Outbox};
+use super::worker::{send_all, CloseOutbox, Outbox, Slot};
 use super::{spawn_later, unmap, Handled, InFlight, Packet, PacketHandler};
 use socket2::SockAddrStorage;
 use std::cell::RefCell;
@@ -148,9 +148,14 @@ fn sendmmsg(fd: i32, s: &mut Slots) {
     unsafe { send_all(fd, &mut s.hdrs[..n]) };
 }
 
-/// Serves one UDP socket until the task is aborted.
+/// How many batches a closing socket reads at most: what it holds when it
+/// closes, not a flood that keeps coming.
+const CLOSING_BATCHES: usize = 64;
+
+/// Serves one UDP socket until its listener closes; then answers the
+/// datagrams the socket holds and returns.
 pub async fn udp_loop<H: PacketHandler>(
-    listener: usize,
+    slot: &Slot,
     sock: UdpSocket,
     handler: Rc<RefCell<H>>,
     in_flight: InFlight,
@@ -168,87 +173,146 @@ pub async fn udp_loop<H: PacketHandler>(
         }
     };
     let fd = sock.get_ref().as_raw_fd();
-    let mut s = Slots::new();
     let outbox = Outbox::new(fd, Rc::clone(&sock) as Rc<dyn std::any::Any>);
-    // Sends what is left in the outbox when this loop is dropped (aborted).
-    let _close = CloseOutbox(Rc::clone(&outbox));
+    let mut b = Batch::new(fd, local, outbox);
+    // Sends what is left in the outbox once this loop is over.
+    let _close = CloseOutbox(Rc::clone(&b.outbox));
     loop {
         let ready = tokio::select! {
             biased;
+            _ = slot.closing() => break,
             r = sock.readable() => Some(r),
-            _ = outbox.pushed() => None,
+            _ = b.outbox.pushed() => None,
         };
         let Some(ready) = ready else {
-            outbox.flush();
+            b.outbox.flush();
             continue;
         };
         let Ok(mut guard) = ready else {
             return;
         };
         // Too many replies waiting on upstreams: read on once some are done.
-        in_flight.room(&outbox).await;
+        in_flight.room(&b.outbox).await;
         // A few batches at a time, then the worker's other tasks (TCP,
         // replies waiting on upstreams, reloads) get their turn.
         let mut drained = false;
-        // Queries that now wait on upstreams: their exchanges start when
-        // this loop yields, so it yields at the end of the batch.
-        let mut waiting = false;
         for _ in 0..8 {
-            if waiting {
-                break;
-            }
-            let n = match recvmmsg(fd, &mut s) {
-                Ok(n) if n > 0 => n,
-                Err(e) if e.kind() != io::ErrorKind::WouldBlock => {
-                    // ICMP errors from earlier sends surface here; keep serving.
-                    continue;
-                }
-                _ => {
+            match b.read(slot.index(), &handler, &in_flight) {
+                // Queries that now wait on upstreams: their exchanges start
+                // when this loop yields, so it yields at the end of the batch.
+                Read::Some { waiting: true } => break,
+                Read::Some { waiting: false } => {}
+                Read::Empty => {
+                    // Readiness is only given up on EAGAIN: a datagram that
+                    // came in after a read would otherwise wait for the next
+                    // one's edge.
                     guard.clear_ready();
                     drained = true;
                     break;
                 }
-            };
-            let at = std::time::Instant::now();
-            s.send.clear();
-            for i in 0..n {
-                let len = (s.hdrs[i].msg_len as usize).min(RECV_SIZE);
-                s.namelens[i] = s.hdrs[i].msg_hdr.msg_namelen;
-                let Some(src) = peer(&s.names[i], s.namelens[i]) else {
-                    continue;
-                };
-                let p = Packet {
-                    listener,
-                    data: &s.bufs[i * STRIDE..i * STRIDE + len],
-                    src: unmap(src),
-                    local,
-                    tcp: false,
-                    at,
-                };
-                let handled = handler.borrow_mut().handle(&p, &mut s.outs[i]);
-                match handled {
-                    Handled::Reply => s.send.push(i),
-                    Handled::Drop => {}
-                    Handled::Later(reply) => {
-                        waiting = true;
-                        let outbox = Rc::clone(&outbox);
-                        spawn_later(&in_flight, async move {
-                            if let Some(r) = reply.await {
-                                outbox.push(r, src);
-                            }
-                        });
-                    }
-                }
             }
-            if !s.send.is_empty() {
-                sendmmsg(fd, &mut s);
-            }
-            outbox.flush();
-            // Readiness is only given up on EAGAIN: a datagram that came in
-            // after this read would otherwise wait for the next one's edge.
         }
         if !drained {
             tokio::task::yield_now().await;
+        }
+    }
+    b.answer_held(slot.index(), &handler, &in_flight);
+}
+
+/// What one [`Batch::read`] found.
+enum Read {
+    /// Datagrams were answered; some now wait on upstreams.
+    Some { waiting: bool },
+    /// Nothing to read (EAGAIN).
+    Empty,
+}
+
+/// A socket's receive and send state.
+pub(super) struct Batch {
+    fd: i32,
+    local: SocketAddr,
+    slots: Slots,
+    outbox: Rc<Outbox>,
+}
+
+impl Batch {
+    /// For the socket `fd` (bound to `local`), whose outbox is `outbox`.
+    pub(super) fn new(fd: i32, local: SocketAddr, outbox: Rc<Outbox>) -> Batch {
+        Batch {
+            fd,
+            local,
+            slots: Slots::new(),
+            outbox,
+        }
+    }
+
+    /// Reads one batch, answers it and sends the replies.
+    fn read<H: PacketHandler>(
+        &mut self,
+        listener: usize,
+        handler: &RefCell<H>,
+        in_flight: &InFlight,
+    ) -> Read {
+        let s = &mut self.slots;
+        let n = match recvmmsg(self.fd, s) {
+            Ok(n) if n > 0 => n,
+            // ICMP errors from earlier sends surface here; keep serving.
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock => {
+                return Read::Some { waiting: false }
+            }
+            _ => return Read::Empty,
+        };
+        let mut waiting = false;
+        let at = std::time::Instant::now();
+        s.send.clear();
+        for i in 0..n {
+            let len = (s.hdrs[i].msg_len as usize).min(RECV_SIZE);
+            s.namelens[i] = s.hdrs[i].msg_hdr.msg_namelen;
+            let Some(src) = peer(&s.names[i], s.namelens[i]) else {
+                continue;
+            };
+            let p = Packet {
+                listener,
+                data: &s.bufs[i * STRIDE..i * STRIDE + len],
+                src: unmap(src),
+                local: self.local,
+                tcp: false,
+                at,
+            };
+            let handled = handler.borrow_mut().handle(&p, &mut s.outs[i]);
+            match handled {
+                Handled::Reply => s.send.push(i),
+                Handled::Drop => {}
+                Handled::Later(reply) => {
+                    waiting = true;
+                    let outbox = Rc::clone(&self.outbox);
+                    spawn_later(in_flight, async move {
+                        if let Some(r) = reply.await {
+                            outbox.push(r, src);
+                        }
+                    });
+                }
+            }
+        }
+        if !s.send.is_empty() {
+            sendmmsg(self.fd, s);
+        }
+        self.outbox.flush();
+        Read::Some { waiting }
+    }
+
+    /// Answers what the socket holds now (a closing listener), up to
+    /// [`CLOSING_BATCHES`] batches.
+    pub(super) fn answer_held<H: PacketHandler>(
+        &mut self,
+        listener: usize,
+        handler: &RefCell<H>,
+        in_flight: &InFlight,
+    ) {
+        for _ in 0..CLOSING_BATCHES {
+            if let Read::Empty = self.read(listener, handler, in_flight) {
+                return;
+            }
         }
     }
 }

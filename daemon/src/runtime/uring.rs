@@ -4,7 +4,8 @@
 //! processed when this thread asks), and its descriptor wakes the worker's
 //! runtime, so replies that wait on upstreams run on the same thread.
 
-use super::worker::{CloseOutbox, Outbox};
+use super::mmsg::Batch;
+use super::worker::{CloseOutbox, Outbox, Slot};
 use super::{spawn_later, unmap, Handled, InFlight, Packet, PacketHandler};
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use socket2::{SockAddr, SockAddrStorage};
@@ -24,6 +25,7 @@ const BUFFERS: u16 = 512;
 const BUF_SIZE: usize = 4096 + 256;
 const GROUP: u16 = 0;
 const RECV: u64 = u64::MAX;
+const CANCEL: u64 = u64::MAX - 1;
 /// The longest an idle worker waits before looking at the ring again.
 const IDLE_POLL: std::time::Duration = std::time::Duration::from_millis(10);
 
@@ -109,10 +111,11 @@ struct SendSlot {
     hdr: libc::msghdr,
 }
 
-/// Serves one UDP socket until the task is aborted. Fields drop in order:
-/// the ring before the buffers it points at.
+/// Serves one UDP socket until its listener closes; then answers the
+/// datagrams the ring and the socket hold and returns. Fields drop in
+/// order: the ring before the buffers it points at.
 pub async fn udp_loop<H: PacketHandler>(
-    listener: usize,
+    slot: &Slot,
     sock: UdpSocket,
     mut ring: IoUring,
     handler: Rc<RefCell<H>>,
@@ -121,13 +124,13 @@ pub async fn udp_loop<H: PacketHandler>(
     let local = sock
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-    if let Err(e) = serve(listener, &sock, local, &mut ring, &handler, &in_flight).await {
+    if let Err(e) = serve(slot, &sock, local, &mut ring, &handler, &in_flight).await {
         crate::log::error(None, &format!("udp {local} (io_uring): {e}"));
     }
 }
 
 async fn serve<H: PacketHandler>(
-    listener: usize,
+    slot: &Slot,
     sock: &UdpSocket,
     local: SocketAddr,
     ring: &mut IoUring,
@@ -165,12 +168,29 @@ async fn serve<H: PacketHandler>(
     // Completions of one round, taken off the ring before they are handled.
     let mut cqes: Vec<cqueue::Entry> = Vec::with_capacity(4096);
     let mut armed = false;
+    // The listener closes: the receive is cancelled, and once its last
+    // completion and every send are in, what is left in the socket is read
+    // with recvmmsg.
+    let mut cancelled = false;
     loop {
-        // Too many replies waiting on upstreams: take datagrams on once some
-        // are done (meanwhile the provided buffers fill and the socket
-        // buffer holds the rest).
-        in_flight.room(&outbox).await;
-        if !armed {
+        let closing = slot.is_closing();
+        if closing && armed && !cancelled {
+            let e = opcode::AsyncCancel::new(RECV).build().user_data(CANCEL);
+            // SAFETY: the cancel request points at nothing.
+            unsafe { push(ring, &e)? };
+            cancelled = true;
+        }
+        let sending = slots.len() - free.len();
+        if closing && !armed && sending == 0 {
+            break;
+        }
+        if !closing {
+            // Too many replies waiting on upstreams: take datagrams on once
+            // some are done (meanwhile the provided buffers fill and the
+            // socket buffer holds the rest).
+            in_flight.room(&outbox).await;
+        }
+        if !armed && !closing {
             let e = opcode::RecvMsgMulti::new(types::Fd(fd), &recv_hdr, GROUP)
                 .build()
                 .user_data(RECV);
@@ -179,20 +199,26 @@ async fn serve<H: PacketHandler>(
             unsafe { push(ring, &e)? };
             armed = true;
         }
-        // Submit what is queued and run the deferred completions.
+        // Submit what is queued and run the deferred completions; closing,
+        // wait for the cancellation and the sends.
         let queued = ring.submission().len() as u32;
+        let wait = u32::from(closing);
         // SAFETY: a plain io_uring_enter without an argument.
         unsafe {
             ring.submitter()
-                .enter::<libc::sigset_t>(queued, 0, 1, None)?
+                .enter::<libc::sigset_t>(queued, wait, 1, None)?
         };
         let mut got = 0;
         cqes.clear();
         cqes.extend(ring.completion());
         let at = std::time::Instant::now();
+        let listener = slot.index();
         for cqe in cqes.drain(..) {
             got += 1;
 
+            if cqe.user_data() == CANCEL {
+                continue;
+            }
             if cqe.user_data() != RECV {
                 free.push(cqe.user_data() as usize);
                 continue;
@@ -281,7 +307,7 @@ async fn serve<H: PacketHandler>(
         }
         bufs.publish();
         outbox.flush();
-        if got == 0 && armed {
+        if got == 0 && armed && !closing {
             // Nothing to do: sleep until a datagram arrives or a reply that
             // waited is ready. A receive the kernel completed without a new
             // arrival to wake us (the socket was already readable when the
@@ -294,12 +320,15 @@ async fn serve<H: PacketHandler>(
                     }
                 }
                 _ = outbox.pushed() => {}
+                _ = slot.closing() => {}
             }
-        } else if got > 0 {
+        } else if got > 0 && !closing {
             // Let the worker's other tasks run between rounds.
             tokio::task::yield_now().await;
         }
     }
+    Batch::new(fd, local, outbox).answer_held(slot.index(), handler, in_flight);
+    Ok(())
 }
 
 /// Queues one SQE, submitting first if the queue is full.

@@ -13,13 +13,26 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::mpsc;
 
 /// The running workers, as the control plane holds them.
 pub struct Workers<U> {
     threads: Vec<JoinHandle<()>>,
-    updates: watch::Sender<Option<U>>,
-    stop: watch::Sender<bool>,
+    /// One channel per worker, in worker order.
+    changes: Vec<mpsc::UnboundedSender<Change<U>>>,
+}
+
+/// What the control plane hands a worker.
+enum Change<U> {
+    /// A new configuration, its listeners (in the order the configuration
+    /// numbers them) and the sockets this worker serves them with where it
+    /// does not serve them yet.
+    Update {
+        update: U,
+        listen: Vec<Listen>,
+        added: Sockets,
+    },
+    Stop,
 }
 
 impl<U> Workers<U> {
@@ -30,24 +43,46 @@ impl<U> Workers<U> {
         self.threads.is_empty()
     }
 
-    /// Hands `u` to every worker; each takes it between two messages.
-    pub fn update(&self, u: U) {
-        self.updates.send_replace(Some(u));
+    /// Hands `u` to every worker with the listeners it serves, `listen`.
+    /// Each worker takes it between two messages: a listener it already
+    /// serves keeps its sockets (nothing queued on them is lost, open TCP
+    /// connections stay); one no longer in `listen` is closed after the
+    /// datagrams already queued on it are answered by the configuration it
+    /// was served with; `added` (from [`bind`] with the listeners in
+    /// `listen` the workers do not serve yet, bound for as many workers)
+    /// start to be served with `u`.
+    pub fn update(&self, u: U, listen: &[Listen], added: Bound)
+    where
+        U: Clone,
+    {
+        let mut added = added.per_worker.into_iter();
+        for tx in &self.changes {
+            let _ = tx.send(Change::Update {
+                update: u.clone(),
+                listen: listen.to_vec(),
+                added: added.next().unwrap_or_default(),
+            });
+        }
     }
 
-    /// Stops reading new messages, lets replies in flight finish (up to
-    /// [`super::DRAIN`]), closes the sockets and joins the threads.
+    /// Stops reading new messages, answers what the sockets already hold,
+    /// lets replies in flight finish (up to [`super::DRAIN`]), closes the
+    /// sockets and joins the threads.
     pub fn stop(self) {
-        self.stop.send_replace(true);
+        for tx in &self.changes {
+            let _ = tx.send(Change::Stop);
+        }
         for t in self.threads {
             let _ = t.join();
         }
     }
 }
 
-struct Sockets {
-    udp: Vec<std::net::UdpSocket>,
-    tcp: Vec<(std::net::TcpListener, TcpTimeouts)>,
+/// A worker's sockets, one UDP socket and one TCP listener per address.
+#[derive(Default)]
+pub(super) struct Sockets {
+    udp: Vec<(SocketAddr, std::net::UdpSocket)>,
+    tcp: Vec<(SocketAddr, std::net::TcpListener)>,
 }
 
 /// Every listener's sockets, once per worker, bound and listening but not
@@ -55,6 +90,7 @@ struct Sockets {
 /// can announce the server before the first query is answered.
 pub struct Bound {
     per_worker: Vec<Sockets>,
+    listen: Vec<Listen>,
     io: Io,
 }
 
@@ -66,23 +102,19 @@ pub fn bind(listen: &[Listen], workers: usize, held: &[SocketAddr]) -> Result<Bo
     }
     let mut per_worker = Vec::with_capacity(workers.max(1));
     for _ in 0..workers.max(1) {
-        let mut s = Sockets {
-            udp: Vec::new(),
-            tcp: Vec::new(),
-        };
+        let mut s = Sockets::default();
         for l in listen {
             let addr = l.addr;
-            s.udp
-                .push(sockets::udp(addr).map_err(|source| RuntimeError::Udp { addr, source })?);
-            s.tcp.push((
-                sockets::tcp(addr).map_err(|source| RuntimeError::Tcp { addr, source })?,
-                l.tcp,
-            ));
+            let udp = sockets::udp(addr).map_err(|source| RuntimeError::Udp { addr, source })?;
+            s.udp.push((addr, udp));
+            let tcp = sockets::tcp(addr).map_err(|source| RuntimeError::Tcp { addr, source })?;
+            s.tcp.push((addr, tcp));
         }
         per_worker.push(s);
     }
     Ok(Bound {
         per_worker,
+        listen: listen.to_vec(),
         io: Io::Mmsg,
     })
 }
@@ -106,42 +138,107 @@ impl Bound {
         H: PacketHandler + 'static,
         F: Fn(usize) -> H + Send + Sync + 'static,
     {
-        let (updates, _) = watch::channel(None);
-        let (stop, _) = watch::channel(false);
         let cores = core_affinity::get_core_ids().unwrap_or_default();
         let make = Arc::new(make);
         let mut threads = Vec::with_capacity(self.per_worker.len());
+        let mut changes = Vec::with_capacity(self.per_worker.len());
         let io = self.io;
         for (index, socks) in self.per_worker.into_iter().enumerate() {
             let core = cores.get(index % cores.len().max(1)).copied();
             let make = Arc::clone(&make);
-            let control = Control {
-                updates: updates.subscribe(),
-                stop: stop.subscribe(),
-            };
+            let (tx, rx) = mpsc::unbounded_channel();
+            let listen = self.listen.clone();
             let t = std::thread::Builder::new()
                 .name(format!("ferrodns-w{index}"))
                 .spawn(move || {
                     if let Some(c) = core {
                         core_affinity::set_for_current(c);
                     }
-                    run(index, socks, io, make.as_ref(), control);
+                    run(index, &listen, socks, io, make.as_ref(), rx);
                 })
                 .map_err(|source| RuntimeError::Thread { index, source })?;
             threads.push(t);
+            changes.push(tx);
         }
-        Ok(Workers {
-            threads,
-            updates,
-            stop,
-        })
+        Ok(Workers { threads, changes })
     }
 }
 
-/// A worker's end of the control plane.
-struct Control<U> {
-    updates: watch::Receiver<Option<U>>,
-    stop: watch::Receiver<bool>,
+/// A listener as one worker serves it. Its tasks (the UDP loop, the TCP
+/// accept loop, each TCP connection) share it: the listener's index in the
+/// current configuration (it changes when a reload adds or removes other
+/// listeners), its TCP timeouts, and whether it is closing.
+pub(super) struct Slot {
+    addr: SocketAddr,
+    index: Cell<usize>,
+    timeouts: Cell<TcpTimeouts>,
+    closing: Cell<bool>,
+    close: tokio::sync::Notify,
+    /// Tasks still serving this listener.
+    tasks: Cell<usize>,
+    finished: tokio::sync::Notify,
+}
+
+impl Slot {
+    fn new(l: &Listen, index: usize) -> Rc<Slot> {
+        Rc::new(Slot {
+            addr: l.addr,
+            index: Cell::new(index),
+            timeouts: Cell::new(l.tcp),
+            closing: Cell::new(false),
+            close: tokio::sync::Notify::new(),
+            tasks: Cell::new(0),
+            finished: tokio::sync::Notify::new(),
+        })
+    }
+
+    /// The listener's index in the configuration the worker serves.
+    pub(super) fn index(&self) -> usize {
+        self.index.get()
+    }
+
+    pub(super) fn is_closing(&self) -> bool {
+        self.closing.get()
+    }
+
+    /// Resolves once the listener is closing; its tasks then answer what
+    /// they have read and end.
+    pub(super) async fn closing(&self) {
+        while !self.closing.get() {
+            self.close.notified().await;
+        }
+    }
+
+    fn close(&self) {
+        self.closing.set(true);
+        self.close.notify_waiters();
+    }
+
+    /// Resolves once every task of the listener has ended.
+    async fn finished(&self) {
+        while self.tasks.get() > 0 {
+            self.finished.notified().await;
+        }
+    }
+
+    /// Counts a task serving this listener until the guard drops.
+    pub(super) fn task(self: &Rc<Self>) -> SlotTask {
+        self.tasks.set(self.tasks.get() + 1);
+        SlotTask(Rc::clone(self))
+    }
+}
+
+/// A task serving a listener (see [`Slot::task`]).
+pub(super) struct SlotTask(Rc<Slot>);
+
+impl Drop for SlotTask {
+    fn drop(&mut self) {
+        let s = &self.0;
+        s.tasks.set(s.tasks.get() - 1);
+        if s.tasks.get() == 0 {
+            s.finished.notify_waiters();
+        }
+    }
 }
 
 /// Replies still being worked on (waiting on an upstream) by this worker.
@@ -176,12 +273,98 @@ impl Waiting {
     }
 }
 
+/// What every task of a worker shares.
+struct Ctx<H> {
+    index: usize,
+    io: Io,
+    handler: Rc<RefCell<H>>,
+    in_flight: InFlight,
+}
+
+impl<H: PacketHandler + 'static> Ctx<H> {
+    /// Starts serving `socks` as listeners of `listen` (by address).
+    fn serve(&self, listen: &[Listen], socks: Sockets, slots: &mut Vec<Rc<Slot>>) {
+        let slot_for = |addr: SocketAddr, slots: &mut Vec<Rc<Slot>>| {
+            if let Some(s) = slots.iter().find(|s| s.addr == addr) {
+                return Some(Rc::clone(s));
+            }
+            let i = listen.iter().position(|l| l.addr == addr)?;
+            let s = Slot::new(&listen[i], i);
+            slots.push(Rc::clone(&s));
+            Some(s)
+        };
+        for (addr, sock) in socks.udp {
+            let Some(slot) = slot_for(addr, slots) else {
+                continue;
+            };
+            let ring = match self.io {
+                Io::Mmsg => None,
+                Io::Uring => match super::uring::ring() {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        crate::log::warning(
+                            None,
+                            &format!(
+                                "worker {}: io_uring unavailable ({e}); using recvmmsg",
+                                self.index
+                            ),
+                        );
+                        None
+                    }
+                },
+            };
+            let (h, f) = (Rc::clone(&self.handler), Rc::clone(&self.in_flight));
+            let task = slot.task();
+            match ring {
+                Some(r) => tokio::task::spawn_local(async move {
+                    let _task = task;
+                    super::uring::udp_loop(&slot, sock, r, h, f).await
+                }),
+                None => tokio::task::spawn_local(async move {
+                    let _task = task;
+                    super::mmsg::udp_loop(&slot, sock, h, f).await
+                }),
+            };
+        }
+        for (addr, sock) in socks.tcp {
+            let Some(slot) = slot_for(addr, slots) else {
+                continue;
+            };
+            match TcpListener::from_std(sock) {
+                Ok(l) => {
+                    let task = slot.task();
+                    let (h, f) = (Rc::clone(&self.handler), Rc::clone(&self.in_flight));
+                    tokio::task::spawn_local(async move {
+                        let _task = task;
+                        tcp_accept(slot, l, h, f).await
+                    });
+                }
+                Err(e) => {
+                    crate::log::error(None, &format!("worker {}: tcp socket: {e}", self.index))
+                }
+            }
+        }
+    }
+}
+
+/// Closes `slots` and waits until their tasks have answered what they read
+/// and ended.
+async fn close(slots: &[Rc<Slot>]) {
+    for s in slots {
+        s.close();
+    }
+    for s in slots {
+        s.finished().await;
+    }
+}
+
 fn run<H: PacketHandler + 'static, F: Fn(usize) -> H>(
     index: usize,
+    listen: &[Listen],
     socks: Sockets,
     io: Io,
     make: &F,
-    mut control: Control<H::Update>,
+    mut changes: mpsc::UnboundedReceiver<Change<H::Update>>,
 ) {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -193,61 +376,43 @@ fn run<H: PacketHandler + 'static, F: Fn(usize) -> H>(
             return;
         }
     };
-    let handler = Rc::new(RefCell::new(make(index)));
-    let in_flight: InFlight = Rc::new(Waiting::default());
+    let ctx = Ctx {
+        index,
+        io,
+        handler: Rc::new(RefCell::new(make(index))),
+        in_flight: Rc::new(Waiting::default()),
+    };
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
-        let mut serving = Vec::new();
-        for (i, s) in socks.udp.into_iter().enumerate() {
-            let ring = match io {
-                Io::Mmsg => None,
-                Io::Uring => match super::uring::ring() {
-                    Ok(r) => Some(r),
-                    Err(e) => {
-                        crate::log::warning(
-                            None,
-                            &format!("worker {index}: io_uring unavailable ({e}); using recvmmsg"),
-                        );
-                        None
-                    }
-                },
-            };
-            let (h, f) = (Rc::clone(&handler), Rc::clone(&in_flight));
-            serving.push(match ring {
-                Some(r) => tokio::task::spawn_local(super::uring::udp_loop(i, s, r, h, f)),
-                None => tokio::task::spawn_local(super::mmsg::udp_loop(i, s, h, f)),
-            });
-        }
-        for (i, (s, timeouts)) in socks.tcp.into_iter().enumerate() {
-            match TcpListener::from_std(s) {
-                Ok(l) => {
-                    let task =
-                        tcp_accept(i, l, timeouts, Rc::clone(&handler), Rc::clone(&in_flight));
-                    serving.push(tokio::task::spawn_local(task));
+        let mut slots = Vec::new();
+        ctx.serve(listen, socks, &mut slots);
+        while let Some(Change::Update {
+            update,
+            listen,
+            added,
+        }) = changes.recv().await
+        {
+            // Listeners no longer served answer what they hold with the
+            // configuration they were served with, then close.
+            let (kept, gone): (Vec<_>, Vec<_>) = slots
+                .drain(..)
+                .partition(|s| listen.iter().any(|l| l.addr == s.addr));
+            close(&gone).await;
+            slots = kept;
+            for s in &slots {
+                if let Some(i) = listen.iter().position(|l| l.addr == s.addr) {
+                    s.index.set(i);
+                    s.timeouts.set(listen[i].tcp);
                 }
-                Err(e) => crate::log::error(None, &format!("worker {index}: tcp socket: {e}")),
             }
+            ctx.handler.borrow_mut().update(update);
+            ctx.serve(&listen, added, &mut slots);
         }
-        loop {
-            tokio::select! {
-                changed = control.updates.changed() => {
-                    if changed.is_err() {
-                        break;
-                    }
-                    let u = control.updates.borrow_and_update().clone();
-                    if let Some(u) = u {
-                        handler.borrow_mut().update(u);
-                    }
-                }
-                _ = control.stop.changed() => break,
-            }
-        }
-        // Stop reading; replies already being worked on still go out.
-        for t in &serving {
-            t.abort();
-        }
+        // Stop reading; what the sockets hold is answered, and replies
+        // already being worked on still go out.
+        close(&slots).await;
         let deadline = tokio::time::Instant::now() + super::DRAIN;
-        while in_flight.get() > 0 && tokio::time::Instant::now() < deadline {
+        while ctx.in_flight.get() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     });
@@ -381,21 +546,22 @@ pub(super) fn spawn_later<F: std::future::Future<Output = ()> + 'static>(
 }
 
 async fn tcp_accept<H: PacketHandler + 'static>(
-    listener: usize,
+    slot: Rc<Slot>,
     l: TcpListener,
-    timeouts: TcpTimeouts,
     handler: Rc<RefCell<H>>,
     in_flight: InFlight,
 ) {
     loop {
-        match l.accept().await {
+        let accepted = tokio::select! {
+            a = l.accept() => a,
+            _ = slot.closing() => return,
+        };
+        match accepted {
             Ok((stream, peer)) => {
-                let peer = unmap(peer);
                 let conn = tcp_conn(
-                    listener,
+                    slot.task(),
                     stream,
-                    peer,
-                    timeouts,
+                    unmap(peer),
                     Rc::clone(&in_flight),
                     Rc::clone(&handler),
                 );
@@ -407,17 +573,41 @@ async fn tcp_accept<H: PacketHandler + 'static>(
     }
 }
 
-/// Length-prefixed messages until the client closes, sends a broken frame
-/// or stays idle too long. Replies that must wait are written when ready,
-/// so they may overtake each other (RFC 7766 allows it).
+/// Reads one length-prefixed message into `buf`: false when the client
+/// closed, sent a broken frame or stayed silent for `wait`.
+async fn read_framed(
+    rd: &mut tokio::net::tcp::OwnedReadHalf,
+    buf: &mut Vec<u8>,
+    wait: Duration,
+    read: Duration,
+) -> bool {
+    let mut len = [0u8; 2];
+    if !matches!(
+        tokio::time::timeout(wait, rd.read_exact(&mut len)).await,
+        Ok(Ok(_))
+    ) {
+        return false;
+    }
+    buf.resize(usize::from(u16::from_be_bytes(len)), 0);
+    matches!(
+        tokio::time::timeout(read, rd.read_exact(buf)).await,
+        Ok(Ok(_))
+    )
+}
+
+/// Length-prefixed messages until the client closes, sends a broken frame,
+/// stays idle too long or the listener closes (a message not yet read
+/// whole is then dropped with the connection). Replies that must wait are
+/// written when ready, so they may overtake each other (RFC 7766 allows
+/// it).
 async fn tcp_conn<H: PacketHandler>(
-    listener: usize,
+    task: SlotTask,
     s: TcpStream,
     peer: SocketAddr,
-    timeouts: TcpTimeouts,
     in_flight: InFlight,
     handler: Rc<RefCell<H>>,
 ) {
+    let slot = &task.0;
     let _ = s.set_nodelay(true);
     let local = s
         .local_addr()
@@ -426,22 +616,20 @@ async fn tcp_conn<H: PacketHandler>(
     let wr = Rc::new(tokio::sync::Mutex::new(wr));
     let mut buf = Vec::with_capacity(512);
     let mut out = Vec::with_capacity(4096);
-    let mut wait = timeouts.read;
+    let mut first = true;
     loop {
-        let mut len = [0u8; 2];
-        match tokio::time::timeout(wait, rd.read_exact(&mut len)).await {
-            Ok(Ok(_)) => {}
-            _ => return,
+        let timeouts = slot.timeouts.get();
+        let wait = if first { timeouts.read } else { timeouts.idle };
+        first = false;
+        let read = tokio::select! {
+            r = read_framed(&mut rd, &mut buf, wait, timeouts.read) => r,
+            _ = slot.closing() => false,
+        };
+        if !read {
+            return;
         }
-        let n = usize::from(u16::from_be_bytes(len));
-        buf.resize(n, 0);
-        match tokio::time::timeout(timeouts.read, rd.read_exact(&mut buf)).await {
-            Ok(Ok(_)) => {}
-            _ => return,
-        }
-        wait = timeouts.idle;
         let p = Packet {
-            listener,
+            listener: slot.index(),
             data: &buf,
             src: peer,
             local,
