@@ -160,3 +160,64 @@ fn empty_noerror_cached_five_seconds() {
 // Denial (NXDOMAIN, NODATA with an SOA) needs a plugin that answers with an
 // SOA: file is not implemented yet, so denial caching is tested in the
 // plugin's unit tests.
+
+/// A zone whose `huge` TXT set (700 records of 100 bytes) takes more than
+/// 64 KiB on the wire, and whose `large` one (50 records) fits in TCP but
+/// not in UDP.
+fn oversized_zone() -> String {
+    let mut z = String::from(
+        "$ORIGIN example.org.\n$TTL 300\n@ IN SOA ns1.example.org. h.example.org. 1 7200 3600 1209600 60\n  IN NS ns1.example.org.\n",
+    );
+    for (name, n) in [("huge", 700), ("large", 50)] {
+        for i in 0..n {
+            z.push_str(&format!("{name} IN TXT \"{i:04}{}\"\n", "x".repeat(96)));
+        }
+    }
+    z
+}
+
+/// Every reply, whether the chain, the cache or the cache's fast path gave
+/// it, over UDP or TCP, is either complete or marked TC.
+#[test]
+fn oversized_answers_are_complete_or_truncated_on_every_path() {
+    for fast in ["-fastpath=true", "-fastpath=false"] {
+        let s = Server::start_args(
+            "example.org:{PORT} {\n    cache 60\n    file db.example.org\n}\n",
+            &[("db.example.org", &oversized_zone())],
+            &[fast],
+        );
+        for (name, full) in [("huge.example.org.", 700), ("large.example.org.", 50)] {
+            // Twice: the second time from the cache.
+            for round in 0..2 {
+                let asked = [
+                    ("udp", s.udp(name, RecordType::TXT)),
+                    (
+                        "udp+edns",
+                        udp(
+                            s.addr(),
+                            &with_edns(query(name, RecordType::TXT), 4096, false),
+                        ),
+                    ),
+                    ("tcp", s.tcp(name, RecordType::TXT)),
+                    (
+                        "tcp+edns",
+                        tcp(
+                            s.addr(),
+                            &with_edns(query(name, RecordType::TXT), 65535, false),
+                        ),
+                    ),
+                ];
+                for (how, m) in asked {
+                    let n = m.answers.len();
+                    assert!(
+                        n == full || m.metadata.truncation,
+                        "{fast} {name} {how} round {round}: {n} of {full} records without TC"
+                    );
+                    if name.starts_with("large") && how.starts_with("tcp") {
+                        assert_eq!(n, full, "{fast} {name} {how} round {round}");
+                    }
+                }
+            }
+        }
+    }
+}

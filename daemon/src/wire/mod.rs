@@ -13,6 +13,8 @@ pub const MAX_NAME_LEN: usize = 255;
 pub const OPCODE_QUERY: u8 = 0;
 pub const OPCODE_NOTIFY: u8 = 4;
 pub const TYPE_OPT: u16 = 41;
+/// The TC bit of [`Header::flags`].
+pub const FLAG_TC: u16 = 0x0200;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
 pub enum WireError {

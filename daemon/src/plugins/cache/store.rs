@@ -176,7 +176,11 @@ fn wire_form(m: &Message, q: &Query) -> Option<Vec<u8>> {
     r.additionals.clone_from(&m.additionals);
     let mut out = Vec::with_capacity(512);
     r.emit(&mut BinEncoder::new(&mut out)).ok()?;
-    Some(out)
+    // Over 64 KiB, hickory writes the records that fit and sets TC: that
+    // is not the reply, and a hit would serve it as if it were. Such a
+    // reply is not cached; the chain truncates it for each client.
+    let h = crate::wire::Header::parse(&out).ok()?;
+    (h.flags & crate::wire::FLAG_TC == 0).then_some(out)
 }
 
 impl Item {
