@@ -711,3 +711,59 @@ fn a_query_waiting_on_the_upstream_is_answered_across_sigterm() {
     assert_eq!(ips(&slow.join().unwrap()), ["10.0.0.9"]);
     assert_eq!(s.wait_exit(5), Some(0));
 }
+
+/// serve_stale with an upstream that stops answering (a black hole: no
+/// reply, no ICMP error): the stale answer comes without waiting for the
+/// upstream (RFC 8767, CoreDNS's `immediate`); in `verify` mode the client
+/// waits at most the verify timeout, or, without one, only the first time:
+/// a name whose refresh is failing is not waited on again. One worker, so
+/// every query sees the same cache.
+#[test]
+fn serve_stale_answers_at_once_when_the_upstream_black_holes() {
+    let up = Upstream::start([192, 0, 2, 53]);
+    for (mode, first_waits) in [
+        ("immediate", false),
+        ("verify", true),
+        ("verify 100ms", false),
+    ] {
+        up.set(|m| m.drop_queries = false);
+        let s = Server::start_args(
+            &format!(
+                ".:{{PORT}} {{\n    cache 1 {{\n        serve_stale 1h {mode}\n    }}\n    forward . {}\n}}\n",
+                up.addr()
+            ),
+            &[],
+            &["-workers", "1"],
+        );
+        let name = format!("stale-{}.example.", mode.replace(' ', "-"));
+        let fresh = s.udp(&name, RecordType::A);
+        assert_eq!(ips(&fresh), ["192.0.2.53"], "{mode}");
+        up.set(|m| m.drop_queries = true);
+        std::thread::sleep(Duration::from_millis(1300));
+        let mut waits = Vec::new();
+        for i in 0..8 {
+            let q = query(&name, RecordType::A);
+            let t = Instant::now();
+            let r = udp_raw(s.addr(), &q.to_vec().unwrap(), Duration::from_secs(10))
+                .unwrap_or_else(|| panic!("{mode}: query {i} unanswered"));
+            let took = t.elapsed();
+            waits.push(took);
+            let m = Message::from_vec(&r).unwrap();
+            assert_eq!(
+                m.metadata.response_code,
+                ResponseCode::NoError,
+                "{mode} {i}"
+            );
+            assert_eq!(ips(&m), ["192.0.2.53"], "{mode} {i}: the stale answer");
+            assert_eq!(m.answers[0].ttl, 0, "{mode} {i}");
+            if !(i == 0 && first_waits) {
+                assert!(
+                    took < Duration::from_millis(500),
+                    "{mode}: query {i} waited {took:?} for the stale answer"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!("serve_stale {mode}: stale answers after {waits:?}");
+    }
+}

@@ -1,18 +1,24 @@
 //! A server block compiled to its plugins in execution order.
 
-use super::{Action, Outcome, PluginError, Request};
+use super::{Action, Fork, Outcome, PluginError, Request};
 use crate::plugins::Handler;
 use hickory_proto::op::ResponseCode;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
 /// Immutable once built; shared by every worker.
 pub struct Chain {
-    handlers: Vec<Handler>,
+    /// Shared with the refreshes a plugin forks off (they outlive the query).
+    handlers: Arc<[Handler]>,
 }
 
 impl Chain {
     pub fn new(handlers: Vec<Handler>) -> Self {
         assert!(handlers.len() <= 64, "a chain holds at most 64 plugins");
-        Self { handlers }
+        Self {
+            handlers: handlers.into(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -24,50 +30,88 @@ impl Chain {
     }
 
     /// Runs the query phase down the chain, then the response phase back up
-    /// through the plugins that asked to watch. Allocates nothing itself.
+    /// through the plugins that asked to watch. Allocates nothing itself
+    /// (a fork, which is rare, allocates its copy of the query).
     pub async fn serve(&self, req: &mut Request) -> Outcome {
-        let mut watchers: u64 = 0;
-        let mut outcome = None;
-        for (i, h) in self.handlers.iter().enumerate() {
-            let mut action = h.query(req);
-            if let Action::Await = action {
-                action = h.query_async(req).await;
-            }
-            match action {
-                Action::Next | Action::Await => {}
-                Action::Watch => watchers |= 1 << i,
-                Action::Done(mut o) => {
-                    o.plugin = Some(h.name());
-                    outcome = Some(o);
-                    break;
-                }
-            }
-        }
-        if outcome.is_none() {
-            if let Some(h) = self.handlers.last() {
-                outcome = h.last_in_chain(req).map(|mut o| {
-                    o.plugin = Some(h.name());
-                    o
-                });
-            }
-        }
-        let mut outcome = outcome.unwrap_or_else(|| {
-            // CoreDNS's NextOrFailure: the last plugin passed the query on
-            // with nothing after it.
-            let last = self.handlers.last().map_or("chain", Handler::name);
-            Outcome::fail(
-                ResponseCode::ServFail,
-                PluginError {
-                    plugin: last,
-                    message: "no next plugin found".into(),
-                },
-            )
-        });
-        while watchers != 0 {
-            let i = 63 - watchers.leading_zeros() as usize;
-            watchers &= !(1 << i);
-            self.handlers[i].response(req, &mut outcome);
-        }
-        outcome
+        serve_from(&self.handlers, 0, req).await
     }
+}
+
+/// The chain from plugin `start` on.
+async fn serve_from(handlers: &Arc<[Handler]>, start: usize, req: &mut Request) -> Outcome {
+    let mut watchers: u64 = 0;
+    let mut outcome = None;
+    for (i, h) in handlers.iter().enumerate().skip(start) {
+        let mut action = h.query(req);
+        if let Action::Await = action {
+            action = h.query_async(req).await;
+        }
+        match action {
+            Action::Next | Action::Await => {}
+            Action::Watch => watchers |= 1 << i,
+            Action::Done(mut o) => {
+                o.plugin = Some(h.name());
+                outcome = Some(o);
+                break;
+            }
+            Action::Fork(f) => {
+                outcome = Some(fork(handlers, i, req, *f).await);
+                break;
+            }
+        }
+    }
+    if outcome.is_none() {
+        if let Some(h) = handlers.last() {
+            outcome = h.last_in_chain(req).map(|mut o| {
+                o.plugin = Some(h.name());
+                o
+            });
+        }
+    }
+    let mut outcome = outcome.unwrap_or_else(|| {
+        // CoreDNS's NextOrFailure: the last plugin passed the query on
+        // with nothing after it.
+        let last = handlers.last().map_or("chain", Handler::name);
+        Outcome::fail(
+            ResponseCode::ServFail,
+            PluginError {
+                plugin: last,
+                message: "no next plugin found".into(),
+            },
+        )
+    });
+    while watchers != 0 {
+        let i = 63 - watchers.leading_zeros() as usize;
+        watchers &= !(1 << i);
+        handlers[i].response(req, &mut outcome);
+    }
+    outcome
+}
+
+/// Plugin `i` forked (see [`Fork`]): the client's outcome.
+async fn fork(handlers: &Arc<[Handler]>, i: usize, req: &mut Request, f: Fork) -> Outcome {
+    let Fork {
+        req: mut copy,
+        mut answer,
+        wait,
+    } = f;
+    let rest = Arc::clone(handlers);
+    // Boxed as a trait object: it holds a `serve_from`, which may fork again.
+    let mut run: Pin<Box<dyn Future<Output = Outcome>>> = Box::pin(async move {
+        let mut o = serve_from(&rest, i + 1, &mut copy).await;
+        rest[i].response(&copy, &mut o);
+        o
+    });
+    if !wait.is_zero() {
+        if let Ok(o) = tokio::time::timeout(wait, &mut run).await {
+            return o;
+        }
+    }
+    req.worker.detach(async move {
+        run.await;
+    });
+    let h = &handlers[i];
+    answer.plugin = Some(h.name());
+    h.response(req, &mut answer);
+    answer
 }

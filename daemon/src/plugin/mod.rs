@@ -40,6 +40,23 @@ pub enum Action {
     Watch,
     /// The plugin must wait on the network: the chain calls its `query_async`.
     Await,
+    /// The rest of the chain runs on a copy of the query while the client
+    /// gets an answer now (a cache refresh: prefetch, serve_stale).
+    Fork(Box<Fork>),
+}
+
+/// What [`Action::Fork`] hands the chain. The plugins after the forking one
+/// serve `req` (a [`Request::fork`] holding what the forking plugin stashed
+/// for its response phase), and the forking plugin's response phase sees
+/// their outcome on `req`. If that has not finished within `wait` (at once
+/// when zero), the client gets `answer` and the rest runs on in the
+/// background, detached on the worker (`Worker::detach`); the forking
+/// plugin's response phase then also sees `answer` on the client's request.
+/// If it finished in time, the client gets its outcome.
+pub struct Fork {
+    pub req: Request,
+    pub answer: Outcome,
+    pub wait: std::time::Duration,
 }
 
 /// The result of running a chain: the reply a plugin wrote (if any), the

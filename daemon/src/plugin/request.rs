@@ -96,6 +96,25 @@ impl Metadata {
 }
 
 impl Request {
+    /// A copy for work that goes on after the client is answered (see
+    /// `Action::Fork`): the same query, client and deadline, its own stash.
+    pub fn fork(&self) -> Request {
+        Request {
+            msg: self.msg.clone(),
+            wire_len: self.wire_len,
+            src: self.src,
+            local: self.local,
+            proto: self.proto,
+            name: self.name.clone(),
+            server: Rc::clone(&self.server),
+            start: self.start,
+            worker: Rc::clone(&self.worker),
+            deadline: self.deadline,
+            metadata: self.metadata.clone(),
+            stash: Stash::default(),
+        }
+    }
+
     pub fn query(&self) -> &Query {
         &self.msg.queries[0]
     }

@@ -6,7 +6,14 @@
 use crate::metrics::{self, Shard};
 use std::any::Any;
 use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::{Arc, Mutex};
+
+/// Work a plugin leaves running after the query that started it was
+/// answered (a cache refresh).
+pub type Detached = Pin<Box<dyn Future<Output = ()>>>;
 
 pub struct Worker {
     pub index: usize,
@@ -16,6 +23,15 @@ pub struct Worker {
     metrics: Arc<Mutex<Shard>>,
     /// Indexed by the slot a plugin got from `BlockSetup::slot`.
     slots: RefCell<Vec<Option<Box<dyn Any>>>>,
+    /// Detached work waiting for the worker's runner; shared by the
+    /// renewed workers of later configurations.
+    detached: Rc<DetachedQueue>,
+}
+
+#[derive(Default)]
+struct DetachedQueue {
+    queue: RefCell<Vec<Detached>>,
+    wake: tokio::sync::Notify,
 }
 
 impl Worker {
@@ -25,6 +41,7 @@ impl Worker {
             count: count.max(1),
             metrics: metrics::worker_shard(),
             slots: RefCell::new(Vec::new()),
+            detached: Rc::default(),
         }
     }
 
@@ -36,7 +53,40 @@ impl Worker {
             count: self.count,
             metrics: Arc::clone(&self.metrics),
             slots: RefCell::new(Vec::new()),
+            detached: Rc::clone(&self.detached),
         }
+    }
+
+    /// Runs `f` on this worker's thread, beside the queries, after the
+    /// query that started it is answered: the worker's runner (see
+    /// [`Worker::run_detached`]) takes it.
+    pub fn detach(&self, f: impl Future<Output = ()> + 'static) {
+        self.detached.queue.borrow_mut().push(Box::pin(f));
+        self.detached.wake.notify_one();
+    }
+
+    /// Runs what is detached on this worker, for as long as the worker
+    /// serves: each piece as a task of its own on the worker's thread
+    /// (inside its `LocalSet`).
+    pub fn run_detached(&self) -> impl Future<Output = ()> + 'static {
+        let d = Rc::clone(&self.detached);
+        async move {
+            loop {
+                let next = d.queue.borrow_mut().pop();
+                match next {
+                    Some(f) => {
+                        tokio::task::spawn_local(f);
+                    }
+                    None => d.wake.notified().await,
+                }
+            }
+        }
+    }
+
+    /// Takes what is detached and not yet running (tests and fuzzing,
+    /// which run no worker).
+    pub fn take_detached(&self) -> Vec<Detached> {
+        std::mem::take(&mut *self.detached.queue.borrow_mut())
     }
 
     /// Updates this worker's metrics.

@@ -12,7 +12,7 @@ mod worker;
 
 use worker::{spawn_later, InFlight};
 
-pub use worker::{bind, Bound, Workers};
+pub use worker::{bind, read_framed, Bound, Workers};
 
 /// How long a stopping worker waits for replies still in flight.
 pub const DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
@@ -99,6 +99,12 @@ pub trait PacketHandler {
     fn handle(&mut self, p: &Packet<'_>, out: &mut Vec<u8>) -> Handled;
     /// Takes an update between two messages.
     fn update(&mut self, u: Self::Update);
+    /// Work the handler does beside the messages for as long as the worker
+    /// runs (what its messages left running after they were answered); the
+    /// worker runs it as a task of its own from the start.
+    fn background(&self) -> Option<Pin<Box<dyn Future<Output = ()>>>> {
+        None
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -384,6 +384,9 @@ fn run<H: PacketHandler + 'static, F: Fn(usize) -> H>(
     };
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
+        if let Some(b) = ctx.handler.borrow().background() {
+            tokio::task::spawn_local(b);
+        }
         let mut slots = Vec::new();
         ctx.serve(listen, socks, &mut slots);
         while let Some(Change::Update {
@@ -574,9 +577,10 @@ async fn tcp_accept<H: PacketHandler + 'static>(
 }
 
 /// Reads one length-prefixed message into `buf`: false when the client
-/// closed, sent a broken frame or stayed silent for `wait`.
-async fn read_framed(
-    rd: &mut tokio::net::tcp::OwnedReadHalf,
+/// closed, sent a broken frame or stayed silent for `wait`. Public, and
+/// generic over the reader, for the tcp_framing fuzz target.
+pub async fn read_framed<R: tokio::io::AsyncRead + Unpin>(
+    rd: &mut R,
     buf: &mut Vec<u8>,
     wait: Duration,
     read: Duration,

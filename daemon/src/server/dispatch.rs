@@ -101,6 +101,12 @@ impl PacketHandler for Dispatcher {
         }
     }
 
+    /// Runs what plugins leave running after a query is answered (cache
+    /// refreshes); the queue outlives reloads, so one runner serves them all.
+    fn background(&self) -> Option<Pin<Box<dyn Future<Output = ()>>>> {
+        Some(Box::pin(self.worker.run_detached()))
+    }
+
     fn handle(&mut self, p: &Packet<'_>, out: &mut Vec<u8>) -> Handled {
         let Some(l) = self.config.listeners.get(p.listener) else {
             return Handled::Drop;

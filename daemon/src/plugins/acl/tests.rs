@@ -27,6 +27,7 @@ fn verdict(a: &Acl, name: &str, qtype: RecordType, src: &str) -> String {
         Action::Next => "next".into(),
         Action::Watch => "watch".into(),
         Action::Await => "await".into(),
+        Action::Fork(_) => "fork".into(),
         Action::Done(o) => match o.reply {
             None => format!("none {}", o.rcode),
             Some(m) => {

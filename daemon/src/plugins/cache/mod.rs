@@ -5,10 +5,10 @@
 //! worker's state slot): a success store and a denial store, each holding
 //! the configured capacity divided by the number of workers. A miss passes
 //! the query on and watches the outcome; the response phase stores the
-//! reply. A refresh (prefetch, serve_stale) also passes the query on: the
-//! chain gives one outcome per query, so the client waits for the refresh
-//! and the response phase answers it as CoreDNS would have at once (see
-//! docs/plugins/cache.md).
+//! reply. A refresh (prefetch, serve_stale) forks: the client gets the
+//! cached reply at once (serve_stale verify: after at most the verify
+//! timeout) and the rest of the chain refreshes the item on a copy of the
+//! query, as CoreDNS's background refreshes do.
 
 pub mod fast;
 mod setup;
@@ -23,8 +23,10 @@ use crate::metrics::{
     CACHE_REQUESTS, CACHE_SERVED_STALE,
 };
 use crate::plugin::classify::Kind;
-use crate::plugin::{names, Action, Outcome, Request, Worker};
+use crate::plugin::{names, Action, Fork, Outcome, Request, Worker};
 use hickory_proto::op::{Message, ResponseCode};
+use std::cell::Cell;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use store::{Item, Loc, Question, Store, Tick};
@@ -54,7 +56,8 @@ pub struct Config {
     /// serve_stale: how long past expiry an item may be served; zero: off.
     pub stale_up_to: Duration,
     pub verify_stale: bool,
-    /// Accepted; ferrodns waits for the verify whatever its value.
+    /// How long a verify may keep the client waiting before it gets the
+    /// stale reply; zero: until the verify is over.
     pub verify_timeout: Duration,
     pub stale_ttl: Duration,
     pub stale_recheck: Duration,
@@ -134,16 +137,20 @@ enum Mode {
     /// A miss: store what comes back.
     Fresh,
     /// serve_stale verify: use what comes back if it refreshes the item,
-    /// else answer with the stale reply.
+    /// else answer with the stale reply. `answered`: with a verify timeout,
+    /// set once the client got the stale reply because the verify took
+    /// longer (it is counted as served stale then, not again here).
     Verify {
         stale: Message,
         item: u64,
-        track: bool,
+        answered: Option<Rc<Cell<bool>>>,
     },
-    /// A prefetch or a serve_stale immediate refresh: the client gets
-    /// `client`, what comes back only refreshes the cache.
+    /// The client of a verify that took longer than the verify timeout got
+    /// the stale reply (the client's side of `Verify { answered }`).
+    Late(Rc<Cell<bool>>),
+    /// A prefetch or a serve_stale refresh in the background: what comes
+    /// back only refreshes the cache (the client was answered already).
     Refresh {
-        client: Message,
         item: u64,
         stale: bool,
         hits: u32,
@@ -213,6 +220,9 @@ struct Counts {
 enum Decision {
     Answer(Message),
     Pass(Pending),
+    /// Answer with the reply, after at most the wait; the rest of the chain
+    /// refreshes the item on a copy of the query.
+    Fork(Message, Pending, Duration),
 }
 
 impl Cache {
@@ -295,6 +305,28 @@ impl Cache {
                 req.stash.put(self, p);
                 Action::Watch
             }
+            Decision::Fork(answer, p, wait) => {
+                let mut copy = req.fork();
+                copy.msg.metadata.authentic_data = true;
+                if let Mode::Verify {
+                    answered: Some(a), ..
+                } = &p.mode
+                {
+                    req.stash.put(
+                        self,
+                        Pending {
+                            mode: Mode::Late(Rc::clone(a)),
+                            ..p
+                        },
+                    );
+                }
+                copy.stash.put(self, p);
+                Action::Fork(Box::new(Fork {
+                    req: copy,
+                    answer: Outcome::reply(answer),
+                    wait,
+                }))
+            }
         }
     }
 
@@ -374,42 +406,56 @@ impl Cache {
         };
         let reply = item.to_msg(req, reply_ttl, do_bit, ad);
         if stale {
-            if c.verify_stale {
-                let track = !c.stale_recheck.is_zero();
-                if !track || item.begin_refresh(now, c.stale_recheck) {
+            let recheck = c.stale_recheck;
+            // verify passes the query on first, unless a refresh of the item
+            // is under way or the last one failed: then (RFC 8767) the
+            // client is not made to wait for the upstream again.
+            if c.verify_stale
+                && !item.refreshing(now)
+                && !item.failing()
+                && item.begin_refresh(now, recheck)
+            {
+                let id = item.id;
+                if c.verify_timeout.is_zero() {
                     return Decision::Pass(pending(Mode::Verify {
                         stale: reply,
-                        item: item.id,
-                        track,
+                        item: id,
+                        answered: None,
                     }));
                 }
-                n.stale = true;
-                return Decision::Answer(reply);
+                let answered = Rc::new(Cell::new(false));
+                let p = pending(Mode::Verify {
+                    stale: reply.clone(),
+                    item: id,
+                    answered: Some(answered),
+                });
+                return Decision::Fork(reply, p, c.verify_timeout);
             }
+            // immediate: the stale reply now, the refresh in the background.
             n.stale = true;
-            if item.begin_refresh(now, c.stale_recheck) {
+            if item.begin_refresh(now, recheck) {
                 n.prefetch = true;
                 let (id, hits) = (item.id, item.hits());
-                return Decision::Pass(pending(Mode::Refresh {
-                    client: reply,
+                let p = pending(Mode::Refresh {
                     item: id,
                     stale: true,
                     hits,
                     now,
-                }));
+                });
+                return Decision::Fork(reply, p, Duration::ZERO);
             }
             return Decision::Answer(reply);
         }
         if self.should_prefetch(item, now) && item.begin_refresh(now, Duration::ZERO) {
             n.prefetch = true;
             let (id, hits) = (item.id, item.hits());
-            return Decision::Pass(pending(Mode::Refresh {
-                client: reply,
+            let p = pending(Mode::Refresh {
                 item: id,
                 stale: false,
                 hits,
                 now,
-            }));
+            });
+            return Decision::Fork(reply, p, Duration::ZERO);
         }
         Decision::Answer(reply)
     }
@@ -459,24 +505,26 @@ impl Cache {
             Mode::Verify {
                 ref stale,
                 item,
-                track,
+                ref answered,
             } => {
                 let refreshed = match out.reply.as_mut() {
                     Some(reply) => self.verify_write(sh, req, &p, reply, now, false, n),
                     None => false,
                 };
-                if track {
-                    if let Some(i) = sh.item_by_id(p.key, item) {
-                        i.end_refresh(now, self.c.stale_recheck, refreshed);
-                    }
+                if let Some(i) = sh.item_by_id(p.key, item) {
+                    i.end_refresh(now, self.c.stale_recheck, refreshed);
                 }
                 if !refreshed {
-                    n.stale = true;
+                    // Counted already if the client got it at the timeout.
+                    n.stale = !answered.as_ref().is_some_and(|a| a.get());
                     *out = served(stale.clone());
                 }
             }
+            Mode::Late(ref answered) => {
+                answered.set(true);
+                n.stale = true;
+            }
             Mode::Refresh {
-                ref client,
                 item,
                 stale,
                 hits,
@@ -507,7 +555,6 @@ impl Cache {
                 if let Some(i) = sh.item_by_id(p.key, item) {
                     i.end_refresh(now, recheck, refreshed);
                 }
-                *out = served(client.clone());
             }
         }
     }

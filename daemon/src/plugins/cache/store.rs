@@ -120,6 +120,9 @@ pub struct Item {
     refreshing: Tick,
     /// A failed refresh suppresses another until then (failure recheck).
     retry_after: Tick,
+    /// The last refresh failed (serve_stale verify then answers stale at
+    /// once, refreshing in the background).
+    failing: bool,
 }
 
 /// Replies up to this long are kept inside the item (most answers to one
@@ -208,6 +211,7 @@ impl Item {
             freq_hits: 0,
             refreshing: Tick::NEVER,
             retry_after: Tick::NEVER,
+            failing: false,
         })
     }
 
@@ -304,14 +308,25 @@ impl Item {
         if !recheck.is_zero() && !self.retry_after.is_never() && now < self.retry_after {
             return false;
         }
-        if !self.refreshing.is_never() && now.since(self.refreshing) < REFRESH_LIMIT {
+        if self.refreshing(now) {
             return false;
         }
         self.refreshing = now;
         true
     }
 
+    /// A refresh of this item is under way.
+    pub fn refreshing(&self, now: Tick) -> bool {
+        !self.refreshing.is_never() && now.since(self.refreshing) < REFRESH_LIMIT
+    }
+
+    /// The last refresh of this item failed.
+    pub fn failing(&self) -> bool {
+        self.failing
+    }
+
     pub fn end_refresh(&mut self, now: Tick, recheck: Duration, refreshed: bool) {
+        self.failing = !refreshed;
         self.retry_after = if !recheck.is_zero() && !refreshed {
             now.add(recheck)
         } else {

@@ -71,7 +71,7 @@ fn ask(f: &File, name: &str, t: RecordType) -> Option<Message> {
     match f.query(&mut req) {
         Action::Done(o) => o.reply,
         Action::Next => None,
-        Action::Watch | Action::Await => panic!("watch"),
+        Action::Watch | Action::Await | Action::Fork(_) => panic!("watch"),
     }
 }
 

@@ -73,7 +73,7 @@ enum Got {
 fn ask(h: &Hosts, name: &str, qtype: RecordType) -> Got {
     let mut req = request(name, qtype);
     match h.query(&mut req) {
-        Action::Next | Action::Watch | Action::Await => Got::Next,
+        Action::Next | Action::Watch | Action::Await | Action::Fork(_) => Got::Next,
         Action::Done(o) => match o.reply {
             Some(m) => Got::Reply(m),
             None => Got::Rcode(o.rcode),
