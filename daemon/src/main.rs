@@ -111,13 +111,20 @@ fn run(o: Options, signals: libc::sigset_t) -> anyhow::Result<()> {
 
     let (tx, events) = mpsc::channel();
     let signal_tx = tx.clone();
+    // Set once shutting down: a second SIGINT then quits at once, as
+    // CoreDNS's does.
+    let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopping_seen = Arc::clone(&stopping);
     std::thread::Builder::new()
         .name("signals".into())
-        .spawn(
-            move || {
-                while signal_tx.send(Event::Signal(wait_signal(&signals))).is_ok() {}
-            },
-        )?;
+        .spawn(move || loop {
+            let sig = wait_signal(&signals);
+            if sig == libc::SIGINT && stopping_seen.load(std::sync::atomic::Ordering::SeqCst) {
+                log::info(None, "SIGINT: Force quit");
+                std::process::exit(2);
+            }
+            let _ = signal_tx.send(Event::Signal(sig));
+        })?;
     // The reload plugin's poll interval, as the running config says.
     let interval = Arc::new(Mutex::new(service.config().reload));
     let ticker_interval = Arc::clone(&interval);
@@ -149,7 +156,14 @@ fn run(o: Options, signals: libc::sigset_t) -> anyhow::Result<()> {
             }
             Event::Signal(libc::SIGHUP) => {}
             Event::Signal(sig) => {
-                log::info(None, &format!("{}: Shutting down", signal_name(sig)));
+                // CoreDNS's lines; SIGQUIT, which CoreDNS obeys at once,
+                // shuts down like SIGTERM here.
+                let line = match sig {
+                    libc::SIGINT => "Shutting down",
+                    _ => "Shutting down servers then terminating",
+                };
+                log::info(None, &format!("{}: {line}", signal_name(sig)));
+                stopping.store(true, std::sync::atomic::Ordering::SeqCst);
                 break;
             }
             Event::Check => {

@@ -69,10 +69,20 @@ fn sigusr1_and_sighup_keep_the_process_alive_with_hosts_and_file() {
 #[test]
 fn sigterm_sigint_and_sigquit_shut_down_gracefully_with_hosts_and_file() {
     for (plugin, corefile, files) in corefiles() {
-        for (sig, name) in [
-            (libc::SIGTERM, "SIGTERM"),
-            (libc::SIGINT, "SIGINT"),
-            (libc::SIGQUIT, "SIGQUIT"),
+        // CoreDNS's lines (SIGQUIT, which CoreDNS obeys at once, shuts
+        // down like SIGTERM).
+        for (sig, name, line) in [
+            (
+                libc::SIGTERM,
+                "SIGTERM",
+                "Shutting down servers then terminating",
+            ),
+            (libc::SIGINT, "SIGINT", "Shutting down"),
+            (
+                libc::SIGQUIT,
+                "SIGQUIT",
+                "Shutting down servers then terminating",
+            ),
         ] {
             let mut s = Server::start(&corefile, &files);
             assert!(answers_www(&s));
@@ -80,8 +90,7 @@ fn sigterm_sigint_and_sigquit_shut_down_gracefully_with_hosts_and_file() {
             s.signal(sig);
             assert_eq!(s.wait_exit(10), Some(0), "{plugin} {name}: {}", s.stdout());
             assert!(
-                s.stdout()
-                    .contains(&format!("[INFO] {name}: Shutting down\n")),
+                s.stdout().contains(&format!("[INFO] {name}: {line}\n")),
                 "{plugin} {name}: {}",
                 s.stdout()
             );
@@ -110,6 +119,27 @@ fn sigquit_waits_out_lameduck() {
     assert!(
         s.stdout()
             .contains("[INFO] plugin/health: Going into lameduck mode for 1s"),
+        "{}",
+        s.stdout()
+    );
+}
+
+/// A second SIGINT during the lameduck quits at once, as CoreDNS's does.
+#[test]
+fn a_second_sigint_forces_the_quit() {
+    let hp = free_port();
+    let mut s = Server::start(
+        &format!(".:{{PORT}} {{\n    health 127.0.0.1:{hp} {{\n        lameduck 5s\n    }}\n    hosts hosts.txt\n}}\n"),
+        &[("hosts.txt", "192.0.2.80 www.example.org\n")],
+    );
+    let t = Instant::now();
+    s.signal(libc::SIGINT);
+    s.wait_log("Going into lameduck mode");
+    s.signal(libc::SIGINT);
+    assert_eq!(s.wait_exit(10), Some(2), "{}", s.stdout());
+    assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+    assert!(
+        s.stdout().contains("[INFO] SIGINT: Force quit\n"),
         "{}",
         s.stdout()
     );
