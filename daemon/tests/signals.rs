@@ -144,3 +144,63 @@ fn a_second_sigint_forces_the_quit() {
         s.stdout()
     );
 }
+
+/// Every thread of the process (workers, hosts' and file's reload threads,
+/// forward's health checks, the HTTP endpoints, the reload plugin's ticker)
+/// has the five signals blocked: only the signal thread's sigwait takes
+/// them.
+#[test]
+fn every_thread_blocks_the_control_signals() {
+    let (hp, mp) = (free_port(), free_port());
+    let up = Server::start(".:{PORT} {\n    whoami\n}\n", &[]);
+    let s = Server::start(
+        &format!(
+            "example.org:{{PORT}} {{\n    file db.example.org\n}}\n\
+             .:{{PORT}} {{\n    reload 2s\n    health 127.0.0.1:{hp}\n    prometheus 127.0.0.1:{mp}\n    hosts hosts.txt {{\n        fallthrough\n    }}\n    forward . 127.0.0.1:{} {{\n        health_check 100ms\n    }}\n}}\n",
+            up.port
+        ),
+        &[
+            ("db.example.org", ZONE),
+            ("hosts.txt", "192.0.2.80 www.example.net\n"),
+        ],
+    );
+    assert!(answers_www(&s));
+    std::thread::sleep(Duration::from_millis(300));
+    let wanted = [
+        libc::SIGHUP,
+        libc::SIGINT,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGTERM,
+    ]
+    .iter()
+    .fold(0u64, |m, &sig| m | 1 << (sig - 1));
+    let tasks = std::fs::read_dir(format!("/proc/{}/task", s.pid())).unwrap();
+    let mut threads = 0;
+    for t in tasks {
+        let status = std::fs::read_to_string(t.unwrap().path().join("status")).unwrap();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(str::trim)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let blocked = u64::from_str_radix(&field("SigBlk:"), 16).unwrap();
+        if field("Name:") == "signals" {
+            // The one place that takes them: sigwait unblocks what it waits
+            // for while it waits.
+            continue;
+        }
+        assert_eq!(
+            blocked & wanted,
+            wanted,
+            "thread {} does not block the control signals (SigBlk {blocked:x})",
+            field("Name:")
+        );
+        threads += 1;
+    }
+    // Main, signals, reload ticker, workers, HTTP, reload threads, probes.
+    assert!(threads >= 6, "only {threads} threads");
+}
