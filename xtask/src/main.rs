@@ -4,6 +4,7 @@
 mod bench;
 mod conformance;
 mod coredns;
+mod torture;
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -16,6 +17,9 @@ commands:
   fuzz [--seconds N]   run each cargo-fuzz target for N seconds (default 60; needs nightly)
   conformance [NAME]   answer like CoreDNS: every case of tests/conformance/ (or those whose name holds NAME)
   coredns              build CoreDNS (pinned version) once from the Go module proxy; print its path
+  torture [--short] [PROBE...]
+                       hostile input against the real binary on loopback (malformed packets,
+                       bad upstreams, floods, TCP abuse, signals, reloads, oversized answers)
   bench [--quick] [--scenario LIST] [--servers LIST]
                        ferrodns against CoreDNS, unbound, dnsdist and two bare reflectors
                        (needs root: network namespaces, XDP); results in bench/results/
@@ -114,15 +118,16 @@ fn test() -> Result<()> {
         println!("test: {passed} passed, {failed} failed");
         bail!("{failed} tests failed");
     }
+    let probes = u64::from(torture::short()?);
     let cases = if have("go") {
         conformance::summary(None)?.0 as u64
     } else {
         println!("SKIPPED conformance: go not installed");
         0
     };
-    // One closing line for the whole run: the workspace's tests and the
-    // conformance cases.
-    println!("test: {} passed, 0 failed", passed + cases);
+    // One closing line for the whole run: the workspace's tests, the
+    // torture checks and the conformance cases.
+    println!("test: {} passed, 0 failed", passed + probes + cases);
     Ok(())
 }
 
@@ -222,6 +227,7 @@ fn main() -> Result<()> {
         Some("fuzz") => fuzz(&args[1..]),
         Some("bench") => bench::main(&args[1..]),
         Some("conformance") => conformance::main(&args[1..]),
+        Some("torture") => torture::main(&args[1..]),
         Some("coredns") => {
             println!("{}", coredns::binary()?.display());
             Ok(())
