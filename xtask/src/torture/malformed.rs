@@ -369,8 +369,12 @@ fn over_udp(srv: &Server, inputs: &[Input]) -> Result<Tally> {
     let sock = UdpSocket::bind(proc::loopback(0))?;
     let mut buf = vec![0u8; 65_535];
     let mut id: u16 = 0;
+    // Every ID of the run is distinct (fewer inputs than IDs), so a reply
+    // that comes after its batch's quiet time is still checked against its
+    // input rather than taken for a stray one.
+    let mut by_id = HashMap::new();
+    let mut answered = HashSet::new();
     for (n, batch) in inputs.chunks(BATCH).enumerate() {
-        let mut by_id = HashMap::new();
         for input in batch {
             let mut bytes = input.bytes.clone();
             if bytes.len() >= 2 {
@@ -389,7 +393,6 @@ fn over_udp(srv: &Server, inputs: &[Input]) -> Result<Tally> {
         // Replies come within a few milliseconds; a quiet 300 ms ends the
         // batch.
         sock.set_read_timeout(Some(Duration::from_millis(300)))?;
-        let mut answered = HashSet::new();
         while let Ok(len) = sock.recv(&mut buf) {
             let r = &buf[..len];
             match (len >= 2)
@@ -402,9 +405,9 @@ fn over_udp(srv: &Server, inputs: &[Input]) -> Result<Tally> {
                     }
                     t.reply(input, r);
                 }
-                None => t.problems.push(format!(
-                    "a reply ({len} bytes) with an ID no input of the batch had"
-                )),
+                None => t
+                    .problems
+                    .push(format!("a reply ({len} bytes) with an ID no input had")),
             }
         }
         if !proc::answers(srv.addr()) {
