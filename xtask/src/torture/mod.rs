@@ -6,7 +6,7 @@
 //! their transport. Every check prints one line (name, figure, PASS or
 //! FAIL); the run ends with `torture: N passed, M failed` and fails on any
 //! failure. `--short` (run by `cargo xtask test`) makes the counts small
-//! enough for a minute or two and uses the debug binary the tests built.
+//! enough for half a minute and uses the debug binary the tests built.
 
 mod flood;
 mod malformed;
