@@ -182,3 +182,43 @@ fn malformed_tcp_messages() {
     drop(c);
     assert_eq!(s.tcp("alive.test.", RecordType::A).additionals.len(), 2);
 }
+
+/// A client that trickles its message a byte at a time gets the read
+/// timeout for the whole message, length and body together (miekg's
+/// `readTCP`), not a fresh timeout once the length is in.
+#[test]
+fn a_trickling_tcp_client_is_cut_off_at_the_read_timeout() {
+    use std::io::{Read, Write};
+    let s = Server::start(
+        ".:{PORT} {\n    timeouts {\n        read 2s\n    }\n    whoami\n}\n",
+        &[],
+    );
+    let mut c = TcpStream::connect(s.addr()).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let q = query("slow.example.", RecordType::A).to_vec().unwrap();
+    let mut framed = (q.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(&q);
+    let t = std::time::Instant::now();
+    // The length's first byte at once, the second just before the timeout,
+    // then the body a byte every 300 ms.
+    c.write_all(&framed[..1]).unwrap();
+    std::thread::sleep(Duration::from_millis(1800));
+    for b in &framed[1..] {
+        if c.write_all(std::slice::from_ref(b)).is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        if t.elapsed() > Duration::from_secs(6) {
+            break;
+        }
+    }
+    let mut rest = Vec::new();
+    let _ = c.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "the trickled query was answered");
+    // Closed at 2 s (it was 3.8 s: 1.8 s for the length, then 2 s more).
+    assert!(
+        t.elapsed() < Duration::from_millis(3200),
+        "the connection was held {:?}",
+        t.elapsed()
+    );
+}

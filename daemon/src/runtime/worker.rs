@@ -577,26 +577,23 @@ async fn tcp_accept<H: PacketHandler + 'static>(
 }
 
 /// Reads one length-prefixed message into `buf`: false when the client
-/// closed, sent a broken frame or stayed silent for `wait`. Public, and
-/// generic over the reader, for the tcp_framing fuzz target.
+/// closed, sent a broken frame or did not send the whole message (length
+/// and body) within `wait`, one deadline for both as miekg's `readTCP` has:
+/// a client sending a byte at a time holds a connection no longer than
+/// that. Public, and generic over the reader, for the tcp_framing fuzz
+/// target.
 pub async fn read_framed<R: tokio::io::AsyncRead + Unpin>(
     rd: &mut R,
     buf: &mut Vec<u8>,
     wait: Duration,
-    read: Duration,
 ) -> bool {
-    let mut len = [0u8; 2];
-    if !matches!(
-        tokio::time::timeout(wait, rd.read_exact(&mut len)).await,
-        Ok(Ok(_))
-    ) {
-        return false;
-    }
-    buf.resize(usize::from(u16::from_be_bytes(len)), 0);
-    matches!(
-        tokio::time::timeout(read, rd.read_exact(buf)).await,
-        Ok(Ok(_))
-    )
+    let read = async {
+        let mut len = [0u8; 2];
+        rd.read_exact(&mut len).await?;
+        buf.resize(usize::from(u16::from_be_bytes(len)), 0);
+        rd.read_exact(buf).await
+    };
+    matches!(tokio::time::timeout(wait, read).await, Ok(Ok(_)))
 }
 
 /// Length-prefixed messages until the client closes, sends a broken frame,
@@ -626,7 +623,7 @@ async fn tcp_conn<H: PacketHandler>(
         let wait = if first { timeouts.read } else { timeouts.idle };
         first = false;
         let read = tokio::select! {
-            r = read_framed(&mut rd, &mut buf, wait, timeouts.read) => r,
+            r = read_framed(&mut rd, &mut buf, wait) => r,
             _ = slot.closing() => false,
         };
         if !read {
