@@ -1,5 +1,6 @@
 //! The real CoreDNS, built once from the Go module proxy with the installed
-//! Go and cached under target/, for the conformance suite and the bench.
+//! Go and cached outside the checkout (CI starts from a fresh clone), for
+//! the conformance suite and the bench.
 
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
@@ -7,11 +8,24 @@ use std::process::Command;
 
 pub const VERSION: &str = "v1.14.7";
 
-/// target/coredns-VERSION/coredns, built on first use.
+/// Where test-only tools are cached, keyed by version: `$FERRODNS_CACHE`,
+/// else `$XDG_CACHE_HOME/ferrodns`, else `~/.cache/ferrodns`, else the
+/// checkout's target/.
+pub fn cache_dir() -> PathBuf {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    env("FERRODNS_CACHE")
+        .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("ferrodns")))
+        .or_else(|| env("HOME").map(|d| d.join(".cache/ferrodns")))
+        .unwrap_or_else(|| crate::root().join("target"))
+}
+
+/// CACHE/coredns-VERSION/coredns (see [`cache_dir`]), built on first use.
 pub fn binary() -> Result<PathBuf> {
-    let dir = crate::root()
-        .join("target")
-        .join(format!("coredns-{VERSION}"));
+    let dir = cache_dir().join(format!("coredns-{VERSION}"));
     let bin = dir.join("coredns");
     if bin.is_file() {
         return Ok(bin);
