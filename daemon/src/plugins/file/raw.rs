@@ -272,9 +272,16 @@ impl Raw {
                 }
             }
         }
+        // `\# 0` is empty data; hickory's `NULL::with` asserts (in debug
+        // builds) that it is given some.
+        let rdata = if w.is_empty() {
+            NULL::new()
+        } else {
+            NULL::with(w)
+        };
         Ok(RData::Unknown {
             code: self.rtype,
-            rdata: NULL::with(w),
+            rdata,
         })
     }
 
@@ -329,7 +336,8 @@ fn type_code(s: &str) -> Option<u16> {
 /// RRSIG times: YYYYMMDDHHmmSS (UTC) or seconds.
 fn sig_time(s: &str) -> Result<u32, String> {
     let bad = || format!("bad RRSIG time {s}");
-    if s.len() != 14 {
+    // Byte offsets below: only ASCII may be sliced at them.
+    if s.len() != 14 || !s.is_ascii() {
         return s.parse().map_err(|_| bad());
     }
     let f = |a: usize, b: usize| s[a..b].parse::<i64>().map_err(|_| bad());
@@ -358,7 +366,8 @@ fn hex(s: &str) -> Result<Vec<u8>, String> {
     if s == "-" {
         return Ok(Vec::new());
     }
-    if s.len() % 2 != 0 {
+    // Byte offsets below: only ASCII may be sliced at them.
+    if s.len() % 2 != 0 || !s.is_ascii() {
         return Err(format!("bad hex {s}"));
     }
     (0..s.len())
@@ -477,5 +486,43 @@ mod tests {
             vec![0xab, 0xcd]
         );
         assert!(raw(RecordType::DS, "1 8").rdata().is_err());
+    }
+
+    /// Found by the zone_file fuzz target: `TYPEnnn \# 0` (RFC 3597 empty
+    /// data) tripped hickory's debug assertion in `NULL::with`.
+    #[test]
+    fn empty_rfc3597_data() {
+        let o = Name::from_ascii("example.org.").unwrap();
+        let r = Raw {
+            rtype: RecordType::from(65000),
+            origin: o.clone(),
+            tokens: vec!["\\#".into(), "0".into()],
+        };
+        let RData::Unknown { code, rdata } = r.rdata().unwrap() else {
+            panic!()
+        };
+        assert_eq!(code, RecordType::from(65000));
+        assert!(rdata.anything.is_empty());
+        let text = "@ 60 IN SOA ns hm 1 2 3 4 5\n@ 60 IN NS ns\nempty 60 IN TYPE65000 \\# 0\n";
+        let z = super::super::Zone::parse(text, &o, std::path::Path::new("db.test"), -1).unwrap();
+        assert_eq!(z.serial(), Some(1));
+    }
+
+    /// Found by the zone_file fuzz target: hex and RRSIG time tokens with
+    /// multi-byte characters were sliced at byte offsets inside them.
+    #[test]
+    fn non_ascii_data_is_an_error() {
+        assert!(hex("0\u{e9}0").is_err());
+        assert!(hex("\u{fffd}0").is_err());
+        assert!(sig_time("20161\u{e9}4281900").is_err());
+        let o = Name::from_ascii("example.org.").unwrap();
+        for text in [
+            "@ 60 IN SOA ns hm 1 2 3 4 5\nx 60 IN TYPE65000 \\# 2 a\u{e9}a\n",
+            "@ 60 IN SOA ns hm 1 2 3 4 5\nx 60 IN DS 1 8 2 \u{fffd}0\n",
+            "@ 60 IN SOA ns hm 1 2 3 4 5\nx 60 IN RRSIG A 8 3 60 20301\u{e9}0100000 20200101000000 1 example.org. AQID\n",
+        ] {
+            let e = super::super::Zone::parse(text, &o, std::path::Path::new("db.test"), -1);
+            assert!(e.is_err(), "{text:?}");
+        }
     }
 }
