@@ -604,7 +604,7 @@ impl Question {
 }
 
 /// Whether a reply asks the question we sent (the name case-insensitively).
-pub(super) fn same_question(reply: &[u8], sent: &Option<Question>) -> bool {
+pub fn same_question(reply: &[u8], sent: &Option<Question>) -> bool {
     let Some(sent) = sent else { return true };
     let Ok(v) = crate::wire::QueryView::parse(reply) else {
         return false;
