@@ -81,8 +81,24 @@ fn recvmmsg_serves_a_burst_and_survives_garbage() {
 fn burst_and_garbage(io: &str) {
     let s = server(io);
     // A burst larger than the provided-buffer ring, from one socket, read
-    // while it is sent (the client's own receive buffer is small).
+    // while it is sent. The client's receive buffer holds the whole burst's
+    // replies: on a loaded machine its reader thread may fall behind, and
+    // what is tested is the server's side.
     let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+    {
+        use std::os::fd::AsRawFd;
+        let size: libc::c_int = 8 << 20;
+        // SAFETY: setsockopt on our own socket with a c_int value.
+        unsafe {
+            libc::setsockopt(
+                c.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&size as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+    }
     c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
     let n = 2000u16;
     let reader = {
