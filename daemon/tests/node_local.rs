@@ -175,3 +175,119 @@ fn node_local_dns_cache_corefile_runs_unchanged() {
     );
     assert!(!node.stdout().contains("[FATAL]"), "{}", node.stdout());
 }
+
+/// The NodeLocal DNSCache Corefile, its placeholders filled; `stale`: its
+/// caches keep answers 2 s and serve them expired (`serve_stale`).
+fn node_local_corefile(stale: bool) -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    let mut corefile = std::fs::read_to_string(root.join("config/node-local.Corefile"))
+        .unwrap()
+        .replace("__PILLAR__DNS__DOMAIN__", "cluster.local")
+        .replace("__PILLAR__LOCAL__DNS__", LOCAL_DNS)
+        .replace("__PILLAR__DNS__SERVER__", DNS_SERVER)
+        .replace("__PILLAR__CLUSTER__DNS__", CLUSTER_DNS)
+        .replace("__PILLAR__UPSTREAM__SERVERS__", UPSTREAM);
+    if stale {
+        corefile = corefile
+            .replace(
+                "            success 9984 30\n            denial 9984 5\n",
+                "            success 9984 2 1\n            denial 9984 2 1\n            serve_stale\n",
+            )
+            .replace(
+                "    cache 30\n",
+                "    cache 2 {\n        success 9984 2 1\n        denial 9984 2 1\n        serve_stale\n    }\n",
+            );
+        assert_eq!(corefile.matches("serve_stale").count(), 4, "{corefile}");
+    }
+    corefile
+}
+
+/// One cache for the whole server: with 4 workers, 200 names asked from
+/// 200 source ports (so from every worker), then asked again from 200
+/// other ports after the upstreams stopped, are all answered from the
+/// cache (positive answers and NXDOMAIN with SOA), none SERVFAIL; the
+/// same with serve_stale once the answers expired.
+#[test]
+fn a_name_cached_by_any_worker_answers_on_every_worker() {
+    if !is_root() {
+        eprintln!(
+            "SKIPPED a_name_cached_by_any_worker_answers_on_every_worker: binding port 53 needs root"
+        );
+        return;
+    }
+    for stale in [false, true] {
+        let ttl = if stale { 1 } else { 30 };
+        let mut world_zone = format!(
+            "$ORIGIN example.org.\n$TTL {ttl}\n@ IN SOA ns1.example.org. hostmaster.example.org. 1 7200 3600 1209600 {ttl}\n  IN NS ns1.example.org.\n"
+        );
+        for i in 0..100 {
+            world_zone.push_str(&format!("h{i} IN A 192.0.2.{}\n", i + 1));
+        }
+        let cluster_zone = format!(
+            "$ORIGIN cluster.local.\n$TTL {ttl}\n@ IN SOA ns.dns.cluster.local. hostmaster.cluster.local. 1 7200 1800 86400 {ttl}\n  IN NS ns.dns.cluster.local.\n"
+        );
+        let cluster = Server::start_at(
+            &format!(
+                "cluster.local:53 {{\n    bind {CLUSTER_DNS}\n    file cluster.db cluster.local\n}}\n"
+            ),
+            &[("cluster.db", &cluster_zone)],
+            addr(CLUSTER_DNS, 53),
+        );
+        let world = Server::start_at(
+            &format!(".:53 {{\n    bind {UPSTREAM}\n    file world.db example.org\n}}\n"),
+            &[("world.db", &world_zone)],
+            addr(UPSTREAM, 53),
+        );
+        let node = Server::start_at_args(
+            &node_local_corefile(stale),
+            &[],
+            addr(LOCAL_DNS, 53),
+            &["-workers", "4"],
+        );
+        let names: Vec<(String, bool)> = (0..100)
+            .map(|i| (format!("h{i}.example.org."), true))
+            .chain((0..100).map(|i| (format!("nx{i}.cluster.local."), false)))
+            .collect();
+        // Each query from a new socket: a new source port, spread over the
+        // workers by SO_REUSEPORT.
+        let ask = |round: &str| {
+            for (name, positive) in &names {
+                let m = udp(addr(LOCAL_DNS, 53), &query(name, RecordType::A));
+                if *positive {
+                    assert_eq!(
+                        m.metadata.response_code,
+                        ResponseCode::NoError,
+                        "{round} {name}"
+                    );
+                    assert_eq!(m.answers.len(), 1, "{round} {name}");
+                } else {
+                    assert_eq!(
+                        m.metadata.response_code,
+                        ResponseCode::NXDomain,
+                        "{round} {name}"
+                    );
+                    assert!(
+                        m.authorities
+                            .iter()
+                            .any(|r| r.record_type() == RecordType::SOA),
+                        "{round} {name}: NXDOMAIN without SOA"
+                    );
+                }
+            }
+        };
+        ask("filled");
+        drop(cluster);
+        drop(world);
+        if stale {
+            std::thread::sleep(Duration::from_millis(2500));
+        }
+        ask(if stale {
+            "stale, upstreams gone"
+        } else {
+            "upstreams gone"
+        });
+        assert!(!node.stdout().contains("[FATAL]"), "{}", node.stdout());
+    }
+}

@@ -353,7 +353,7 @@ impl FastPath {
             plain_len: plan.prometheus.is_some(),
             at: start,
         };
-        let Some(hit) = cache.fast_answer(worker, &ask, out) else {
+        let Some(hit) = cache.fast_answer(&ask, out) else {
             return Fast::No;
         };
         let key = series_key(route.id, &q, p, &hit);

@@ -58,6 +58,16 @@ impl Server {
         Self::launch(corefile, files, &[], Some(ready), &[])
     }
 
+    /// [`Server::start_at`] with extra command-line flags.
+    pub fn start_at_args(
+        corefile: &str,
+        files: &[(&str, &str)],
+        ready: SocketAddr,
+        args: &[&str],
+    ) -> Server {
+        Self::launch(corefile, files, &[], Some(ready), args)
+    }
+
     fn launch(
         corefile: &str,
         files: &[(&str, &str)],

@@ -7,7 +7,6 @@
 use super::store::{self, Question};
 use super::Cache;
 use crate::plugin::classify::Kind;
-use crate::plugin::Worker;
 use crate::wire::fast::{self as wire, Opt, OPT_LEN};
 use hickory_proto::rr::Name;
 
@@ -65,11 +64,11 @@ impl Cache {
         &self.zones_label
     }
 
-    /// Answers `a` into `out` from this worker's shard when the chain would
-    /// answer it from the cache with nothing else to do. Otherwise `out`
-    /// holds nothing to send (it may have been cleared); whatever answers
-    /// instead writes over it.
-    pub fn fast_answer(&self, worker: &Worker, a: &Ask<'_>, out: &mut Vec<u8>) -> Option<Hit> {
+    /// Answers `a` into `out` from the cache when the chain would answer it
+    /// from the cache with nothing else to do. Otherwise `out` holds
+    /// nothing to send (it may have been cleared); whatever answers instead
+    /// writes over it. Takes no lock and allocates nothing.
+    pub fn fast_answer(&self, a: &Ask<'_>, out: &mut Vec<u8>) -> Option<Hit> {
         let zones = self.zones_wire.as_ref()?;
         if !zones.iter().any(|z| wire::is_subdomain(z, a.q.name)) {
             return None;
@@ -79,8 +78,9 @@ impl Cache {
         let k = store::key(&a.q, do_bit, cd);
         let now = super::tick(a.at);
         let c = &self.c;
-        self.with_shard(worker, |sh| {
-            let loc = self.find(sh, &a.q, k, now)?;
+        let sh = self.shard.views();
+        let mut hit = || {
+            let loc = self.find(&sh, &a.q, k, now)?;
             let item = sh.item(k, loc)?;
             let ttl = item.ttl(now);
             // Stale items are refreshed by the chain; other cases of the
@@ -126,6 +126,7 @@ impl Cache {
                 len,
                 plain_len: if a.plain_len { item.plain_len() } else { 0 },
             })
-        })
+        };
+        hit()
     }
 }

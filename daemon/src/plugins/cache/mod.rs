@@ -1,9 +1,10 @@
 //! cache: answers repeated queries from the replies the rest of the chain
 //! gave before, as CoreDNS's cache plugin does.
 //!
-//! Each worker keeps its own share of the cache (a [`Shard`] in the
-//! worker's state slot): a success store and a denial store, each holding
-//! the configured capacity divided by the number of workers. A miss passes
+//! One cache per `cache` directive, shared by every worker (a [`Shard`]: a
+//! success store and a denial store, lock-free for lookups, see
+//! [`store`]): what any worker cached answers on every worker, and the
+//! configured capacity is the whole server's. A miss passes
 //! the query on and watches the outcome; the response phase stores the
 //! reply. A refresh (prefetch, serve_stale) forks: the client gets the
 //! cached reply at once (serve_stale verify: after at most the verify
@@ -23,13 +24,13 @@ use crate::metrics::{
     CACHE_REQUESTS, CACHE_SERVED_STALE,
 };
 use crate::plugin::classify::Kind;
-use crate::plugin::{names, Action, Fork, Outcome, Request, Worker};
+use crate::plugin::{names, Action, Fork, Outcome, Request};
 use hickory_proto::op::{Message, ResponseCode};
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use store::{Item, Loc, Question, Store, Tick};
+use store::{Item, Loc, Question, Store, Tick, View};
 
 /// CoreDNS's defaults: 3600 s (success) and 1800 s (denial) at most, 5 s
 /// at least, SERVFAIL for 5 s, 10000 entries asked for each store.
@@ -100,11 +101,6 @@ pub fn total_capacity(cap: i64) -> usize {
     256 * (cap / 256).clamp(4, 1 << 40) as usize
 }
 
-/// One worker's share of `total` items.
-pub fn worker_capacity(total: usize, workers: usize) -> usize {
-    total.div_ceil(workers.max(1))
-}
-
 pub struct Cache {
     c: Box<Config>,
     /// The `zones` metric label: the zones joined by commas.
@@ -112,13 +108,8 @@ pub struct Cache {
     /// The zones in wire form, for the fast path; None if one has no wire
     /// form (the fast path then leaves the cache to the chain).
     zones_wire: Option<Vec<Box<[u8]>>>,
-    /// Capacities of the success and denial stores, all workers together.
-    pcap: usize,
-    ncap: usize,
-    slot: usize,
-    /// Tells this instance's worker state from that of an instance of an
-    /// older configuration that had the same slot.
-    instance: u64,
+    /// The stores, shared by every worker.
+    shard: Shard,
 }
 
 /// A query passed on by the cache, remembered until its response phase.
@@ -158,52 +149,60 @@ enum Mode {
     },
 }
 
-/// One worker's cache.
+/// The cache's stores, shared by every worker.
 pub struct Shard {
-    instance: u64,
     pos: Store,
     neg: Store,
-    next_id: u64,
+    next_id: AtomicU64,
 }
 
 impl Shard {
-    pub fn new(instance: u64, pcap: usize, ncap: usize) -> Self {
+    pub fn new(pcap: usize, ncap: usize) -> Self {
         Self {
-            instance,
             pos: Store::new(pcap),
             neg: Store::new(ncap),
-            next_id: 0,
+            next_id: AtomicU64::new(0),
         }
     }
 
-    fn id(&mut self) -> u64 {
-        self.next_id += 1;
-        self.next_id
+    fn id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    fn item(&mut self, k: u64, loc: Loc) -> Option<&mut Item> {
+    /// Both stores pinned for a lookup.
+    fn views(&self) -> Views<'_> {
+        Views {
+            pos: self.pos.view(),
+            neg: self.neg.view(),
+        }
+    }
+}
+
+/// Both stores of a [`Shard`] pinned: items found stay valid while it lives.
+struct Views<'a> {
+    pos: View<'a>,
+    neg: View<'a>,
+}
+
+impl Views<'_> {
+    fn item(&self, k: u64, loc: Loc) -> Option<&Item> {
         match loc {
-            Loc::Pos => self.pos.get_mut(k),
-            Loc::PosKept => self
-                .pos
-                .get_mut(k)
-                .and_then(|i| i.last_known_good.as_deref_mut()),
-            Loc::Neg => self.neg.get_mut(k),
+            Loc::Pos => self.pos.get(k),
+            Loc::PosKept => self.pos.get(k).and_then(|i| i.last_known_good.as_deref()),
+            Loc::Neg => self.neg.get(k),
         }
     }
 
     /// The item with this id under `k`, wherever it is now.
-    fn item_by_id(&mut self, k: u64, id: u64) -> Option<&mut Item> {
-        for loc in [Loc::Neg, Loc::Pos, Loc::PosKept] {
-            if self.item(k, loc).is_some_and(|i| i.id == id) {
-                return self.item(k, loc);
-            }
-        }
-        None
+    fn item_by_id(&self, k: u64, id: u64) -> Option<&Item> {
+        [Loc::Neg, Loc::Pos, Loc::PosKept]
+            .into_iter()
+            .filter_map(|loc| self.item(k, loc))
+            .find(|i| i.id == id)
     }
 }
 
-/// Metric updates gathered while the worker's cache is borrowed.
+/// Metric updates gathered during a lookup or a fill.
 #[derive(Default)]
 struct Counts {
     request: bool,
@@ -226,35 +225,17 @@ enum Decision {
 }
 
 impl Cache {
-    pub fn new(c: Config, slot: usize) -> Self {
-        static INSTANCES: AtomicU64 = AtomicU64::new(0);
+    pub fn new(c: Config) -> Self {
         Self {
-            instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
             zones_label: c.zones.join(","),
             zones_wire: c.zones.iter().map(|z| fast::wire_name(z)).collect(),
-            pcap: total_capacity(c.pcap),
-            ncap: total_capacity(c.ncap),
+            shard: Shard::new(total_capacity(c.pcap), total_capacity(c.ncap)),
             c: Box::new(c),
-            slot,
         }
     }
 
     pub fn config(&self) -> &Config {
         &self.c
-    }
-
-    fn with_shard<R>(&self, worker: &Worker, f: impl FnOnce(&mut Shard) -> R) -> R {
-        let n = worker.count;
-        let fresh = || {
-            let (p, d) = (worker_capacity(self.pcap, n), worker_capacity(self.ncap, n));
-            Shard::new(self.instance, p, d)
-        };
-        worker.state(self.slot, fresh, |sh| {
-            if sh.instance != self.instance {
-                *sh = fresh();
-            }
-            f(sh)
-        })
     }
 
     fn record(&self, req: &Request, n: &Counts) {
@@ -281,11 +262,15 @@ impl Cache {
             if let Some(t) = n.evicted {
                 m.inc(&CACHE_EVICTIONS, &[server, t, zones, view]);
             }
-            if let Some((p, d)) = n.entries {
+        });
+        // One cache for every worker: its size goes to the process-wide
+        // shard (per-worker gauges are summed).
+        if let Some((p, d)) = n.entries {
+            crate::metrics::with(crate::metrics::global(), |m| {
                 m.set(&CACHE_ENTRIES, &[server, "success", zones, view], p as f64);
                 m.set(&CACHE_ENTRIES, &[server, "denial", zones, view], d as f64);
-            }
-        });
+            });
+        }
     }
 
     pub fn query(&self, req: &mut Request) -> Action {
@@ -294,7 +279,7 @@ impl Cache {
         }
         let now = now();
         let mut n = Counts::default();
-        let decision = self.with_shard(&req.worker, |sh| self.lookup(sh, req, now, &mut n));
+        let decision = self.lookup(&self.shard.views(), req, now, &mut n);
         self.record(req, &n);
         match decision {
             Decision::Answer(m) => Action::Done(Outcome::reply(m)),
@@ -332,7 +317,7 @@ impl Cache {
 
     /// CoreDNS's `getIfNotStale`: the item to answer from, unexpired or
     /// within the serve_stale window.
-    fn find(&self, sh: &Shard, q: &Question<'_>, k: u64, now: Tick) -> Option<Loc> {
+    fn find(&self, sh: &Views<'_>, q: &Question<'_>, k: u64, now: Tick) -> Option<Loc> {
         let stale_secs = self.c.stale_up_to.as_secs() as i64;
         let usable = |i: &Item| {
             let t = i.ttl(now);
@@ -371,7 +356,7 @@ impl Cache {
         }
     }
 
-    fn lookup(&self, sh: &mut Shard, req: &Request, now: Tick, n: &mut Counts) -> Decision {
+    fn lookup(&self, sh: &Views<'_>, req: &Request, now: Tick, n: &mut Counts) -> Decision {
         let do_bit = req.do_bit();
         let cd = req.msg.metadata.checking_disabled;
         let ad = req.msg.metadata.authentic_data;
@@ -461,7 +446,7 @@ impl Cache {
     }
 
     /// Counts the hit for prefetch; whether the item is due for one.
-    fn should_prefetch(&self, i: &mut Item, now: Tick) -> bool {
+    fn should_prefetch(&self, i: &Item, now: Tick) -> bool {
         if self.c.prefetch == 0 {
             return false;
         }
@@ -483,13 +468,13 @@ impl Cache {
             return;
         };
         let mut n = Counts::default();
-        self.with_shard(&req.worker, |sh| self.respond(sh, req, p, out, now, &mut n));
+        self.respond(&self.shard.views(), req, p, out, now, &mut n);
         self.record(req, &n);
     }
 
     fn respond(
         &self,
-        sh: &mut Shard,
+        sh: &Views<'_>,
         req: &Request,
         p: Pending,
         out: &mut Outcome,
@@ -566,7 +551,7 @@ impl Cache {
     #[allow(clippy::too_many_arguments)]
     fn verify_write(
         &self,
-        sh: &mut Shard,
+        sh: &Views<'_>,
         req: &Request,
         p: &Pending,
         reply: &mut Message,
@@ -607,7 +592,7 @@ impl Cache {
     #[allow(clippy::too_many_arguments)]
     fn write(
         &self,
-        sh: &mut Shard,
+        sh: &Views<'_>,
         req: &Request,
         p: &Pending,
         reply: &mut Message,
@@ -637,7 +622,7 @@ impl Cache {
         if store::cacheable(reply, kind) && !duration.is_zero() {
             if store::reply_matches(req, reply) {
                 self.set(sh, req, p, reply, kind, duration, now, background, n);
-                n.entries = Some((sh.pos.len(), sh.neg.len()));
+                n.entries = Some((self.shard.pos.len(), self.shard.neg.len()));
             } else {
                 n.drop = true;
             }
@@ -650,7 +635,7 @@ impl Cache {
     #[allow(clippy::too_many_arguments)]
     fn set(
         &self,
-        sh: &mut Shard,
+        sh: &Views<'_>,
         req: &Request,
         p: &Pending,
         m: &Message,
@@ -669,33 +654,33 @@ impl Cache {
                 if names::zone_match(&self.c.pexcept, &qname).is_some() {
                     return;
                 }
-                let id = sh.id();
+                let id = self.shard.id();
                 let Some(mut i) = Item::new(m, req.query(), now, duration, id) else {
                     return;
                 };
                 if self.c.prefer_positive && !i.answering {
-                    if let Some(prev) = sh.pos.remove(key) {
-                        i.last_known_good = prev.into_answering(&q);
+                    if let Some(prev) = sh.pos.get(key) {
+                        i.last_known_good = prev.answering_copy(&q);
                     }
                 }
                 let answering = i.answering;
-                if sh.pos.add(key, i) {
+                if self.shard.pos.add(key, i) {
                     n.evicted = Some("success");
                 }
                 if (!self.c.prefer_positive && background) || (self.c.prefer_positive && answering)
                 {
-                    sh.neg.remove(key);
+                    self.shard.neg.remove(key);
                 }
             }
             Kind::NameError | Kind::NoData | Kind::ServerError => {
                 if names::zone_match(&self.c.nexcept, &qname).is_some() {
                     return;
                 }
-                let id = sh.id();
+                let id = self.shard.id();
                 let Some(i) = Item::new(m, req.query(), now, duration, id) else {
                     return;
                 };
-                if sh.neg.add(key, i) {
+                if self.shard.neg.add(key, i) {
                     n.evicted = Some("denial");
                 }
             }

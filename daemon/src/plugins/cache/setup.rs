@@ -12,8 +12,7 @@ use std::time::Duration;
 
 pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
     let c = parse(&b.origins, ds)?;
-    let slot = b.slot();
-    b.add(Handler::Cache(Cache::new(c, slot)));
+    b.add(Handler::Cache(Cache::new(c)));
     Ok(())
 }
 

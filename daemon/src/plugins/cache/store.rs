@@ -1,6 +1,13 @@
-//! One worker's share of the cache: the cached items, the capacity-bounded
-//! maps that hold them (random eviction, as CoreDNS's sharded map), the
-//! cache key and the reading of replies that decides what is cached.
+//! The cache's stores, shared by every worker: the cached items, the
+//! capacity-bounded maps that hold them (random eviction, as CoreDNS's
+//! sharded map), the cache key and the reading of replies that decides what
+//! is cached.
+//!
+//! A store is a lock-free map (papaya): a lookup takes no lock and writes
+//! nothing another worker reads; filling and evicting take the store's
+//! writer lock. What changes on a stored item (prefetch popularity, the
+//! state of its refresh) is kept in atomics, so a refresh is claimed once
+//! across all workers.
 //!
 //! An item keeps its reply in wire form, as the cache answers it: the
 //! fast path copies and patches those bytes, the chain parses them.
@@ -12,6 +19,8 @@ use crate::wire::fast as wire;
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// A point in time for the cache: nanoseconds since the process's first
@@ -104,25 +113,25 @@ pub struct Item {
     pub kind: Kind,
     /// The reply's length without name compression (the size prometheus
     /// reports); 0 until first asked for.
-    plain_len: u16,
+    plain_len: AtomicU16,
     /// `serve_stale_policy prefer_positive`: the answering item a
     /// non-answer replaced under the same key.
     pub last_known_good: Option<Box<Item>>,
     /// Seconds the item lives.
     pub orig_ttl: u32,
     stored: Tick,
-    /// Unique within a worker: names the item a refresh started from.
+    /// Unique within a cache: names the item a refresh started from.
     pub id: u64,
-    // Prefetch popularity (CoreDNS's freq.Freq).
-    freq_last: Tick,
-    freq_hits: u32,
+    // Prefetch popularity (CoreDNS's freq.Freq), as ticks.
+    freq_last: AtomicU64,
+    freq_hits: AtomicU32,
     /// When a refresh of this item started; NEVER when none is in flight.
-    refreshing: Tick,
+    refreshing: AtomicU64,
     /// A failed refresh suppresses another until then (failure recheck).
-    retry_after: Tick,
+    retry_after: AtomicU64,
     /// The last refresh failed (serve_stale verify then answers stale at
     /// once, refreshing in the background).
-    failing: bool,
+    failing: AtomicBool,
 }
 
 /// Replies up to this long are kept inside the item (most answers to one
@@ -130,6 +139,7 @@ pub struct Item {
 const INLINE: usize = 80;
 
 /// An item's reply bytes: inline when short, else on the heap.
+#[derive(Clone)]
 enum Wire {
     Inline { len: u8, bytes: [u8; INLINE] },
     Heap(Box<[u8]>),
@@ -202,17 +212,43 @@ impl Item {
             ra: m.metadata.recursion_available,
             answering: answers_question(m),
             kind: classify(m),
-            plain_len: 0,
+            plain_len: AtomicU16::new(0),
             last_known_good: None,
             orig_ttl: d.as_secs().min(u64::from(u32::MAX)) as u32,
             stored: now,
             id,
-            freq_last: Tick::NEVER,
-            freq_hits: 0,
-            refreshing: Tick::NEVER,
-            retry_after: Tick::NEVER,
-            failing: false,
+            freq_last: AtomicU64::new(Tick::NEVER.0),
+            freq_hits: AtomicU32::new(0),
+            refreshing: AtomicU64::new(Tick::NEVER.0),
+            retry_after: AtomicU64::new(Tick::NEVER.0),
+            failing: AtomicBool::new(false),
         })
+    }
+
+    /// A copy with the reply and what is known of it, without the state of
+    /// its refresh or popularity (for `last_known_good`).
+    fn copy(&self) -> Item {
+        Item {
+            wire: self.wire.clone(),
+            qtype: self.qtype,
+            qclass: self.qclass,
+            rcode: self.rcode,
+            ad: self.ad,
+            ra: self.ra,
+            qname_len: self.qname_len,
+            answering: self.answering,
+            kind: self.kind,
+            plain_len: AtomicU16::new(self.plain_len.load(Relaxed)),
+            last_known_good: None,
+            orig_ttl: self.orig_ttl,
+            stored: self.stored,
+            id: self.id,
+            freq_last: AtomicU64::new(Tick::NEVER.0),
+            freq_hits: AtomicU32::new(0),
+            refreshing: AtomicU64::new(Tick::NEVER.0),
+            retry_after: AtomicU64::new(Tick::NEVER.0),
+            failing: AtomicBool::new(false),
+        }
     }
 
     /// The stored reply (see the field's comment).
@@ -227,13 +263,15 @@ impl Item {
 
     /// The reply's uncompressed length (miekg's `Len`, which prometheus
     /// reports), worked out the first time it is asked for.
-    pub fn plain_len(&mut self) -> usize {
-        if self.plain_len == 0 {
-            let len = Message::from_vec(self.wire())
+    pub fn plain_len(&self) -> usize {
+        let mut len = self.plain_len.load(Relaxed);
+        if len == 0 {
+            let l = Message::from_vec(self.wire())
                 .map_or(0, |m| crate::plugins::prometheus::message_len(&m));
-            self.plain_len = len.min(usize::from(u16::MAX)) as u16;
+            len = l.min(usize::from(u16::MAX)) as u16;
+            self.plain_len.store(len, Relaxed);
         }
-        usize::from(self.plain_len)
+        usize::from(len)
     }
 
     /// Seconds left; zero or less once expired (whole seconds of age, as Go's
@@ -263,76 +301,86 @@ impl Item {
         }
     }
 
-    /// The answering item itself, moved out (for `last_known_good`).
-    pub fn into_answering(self, q: &Question<'_>) -> Option<Box<Item>> {
+    /// A copy of the answering item (for `last_known_good`).
+    pub fn answering_copy(&self, q: &Question<'_>) -> Option<Box<Item>> {
         match self.answering_item(q)? {
-            Loc::PosKept => self.last_known_good,
-            _ => Some(Box::new(self)),
+            Loc::PosKept => self.last_known_good.as_ref().map(|i| Box::new(i.copy())),
+            _ => Some(Box::new(self.copy())),
         }
     }
 
     /// The hits a hit now would make: hits within `window` of the previous
     /// one add up, a longer gap starts again at one.
     pub fn peek_freq(&self, window: Duration, now: Tick) -> u32 {
-        let recent = !self.freq_last.is_never()
+        let last = Tick(self.freq_last.load(Relaxed));
+        let recent = !last.is_never()
             && now
                 .0
                 .checked_sub(window.as_nanos() as u64)
-                .is_none_or(|e| self.freq_last.0 >= e);
+                .is_none_or(|e| last.0 >= e);
         if recent {
-            self.freq_hits + 1
+            self.freq_hits.load(Relaxed) + 1
         } else {
             1
         }
     }
 
-    /// Counts a hit for prefetch (see [`Item::peek_freq`]); returns the hits.
-    pub fn update_freq(&mut self, window: Duration, now: Tick) -> u32 {
-        self.freq_hits = self.peek_freq(window, now);
-        self.freq_last = now;
-        self.freq_hits
+    /// Counts a hit for prefetch (see [`Item::peek_freq`]); returns the
+    /// hits. Workers counting at once may lose a hit to each other, as
+    /// CoreDNS's goroutines may.
+    pub fn update_freq(&self, window: Duration, now: Tick) -> u32 {
+        let hits = self.peek_freq(window, now);
+        self.freq_hits.store(hits, Relaxed);
+        self.freq_last.store(now.0, Relaxed);
+        hits
     }
 
     pub fn hits(&self) -> u32 {
-        self.freq_hits
+        self.freq_hits.load(Relaxed)
     }
 
-    pub fn reset_freq(&mut self, now: Tick, hits: u32) {
-        self.freq_last = now;
-        self.freq_hits = hits;
+    pub fn reset_freq(&self, now: Tick, hits: u32) {
+        self.freq_last.store(now.0, Relaxed);
+        self.freq_hits.store(hits, Relaxed);
     }
 
-    /// Claims the item's single refresh slot; false while another refresh
-    /// is in flight or a failed one's recheck period runs.
-    pub fn begin_refresh(&mut self, now: Tick, recheck: Duration) -> bool {
-        if !recheck.is_zero() && !self.retry_after.is_never() && now < self.retry_after {
+    /// Claims the item's single refresh slot, for every worker at once;
+    /// false while another refresh is in flight or a failed one's recheck
+    /// period runs.
+    pub fn begin_refresh(&self, now: Tick, recheck: Duration) -> bool {
+        let retry_after = Tick(self.retry_after.load(Relaxed));
+        if !recheck.is_zero() && !retry_after.is_never() && now < retry_after {
             return false;
         }
+        let started = self.refreshing.load(Relaxed);
         if self.refreshing(now) {
             return false;
         }
-        self.refreshing = now;
-        true
+        self.refreshing
+            .compare_exchange(started, now.0, Relaxed, Relaxed)
+            .is_ok()
     }
 
     /// A refresh of this item is under way.
     pub fn refreshing(&self, now: Tick) -> bool {
-        !self.refreshing.is_never() && now.since(self.refreshing) < REFRESH_LIMIT
+        let started = Tick(self.refreshing.load(Relaxed));
+        !started.is_never() && now.since(started) < REFRESH_LIMIT
     }
 
     /// The last refresh of this item failed.
     pub fn failing(&self) -> bool {
-        self.failing
+        self.failing.load(Relaxed)
     }
 
-    pub fn end_refresh(&mut self, now: Tick, recheck: Duration, refreshed: bool) {
-        self.failing = !refreshed;
-        self.retry_after = if !recheck.is_zero() && !refreshed {
+    pub fn end_refresh(&self, now: Tick, recheck: Duration, refreshed: bool) {
+        self.failing.store(!refreshed, Relaxed);
+        let retry_after = if !recheck.is_zero() && !refreshed {
             now.add(recheck)
         } else {
             Tick::NEVER
         };
-        self.refreshing = Tick::NEVER;
+        self.retry_after.store(retry_after.0, Relaxed);
+        self.refreshing.store(Tick::NEVER.0, Relaxed);
     }
 
     /// A reply to `req` from this item with every record's TTL set to
@@ -374,22 +422,49 @@ pub enum Loc {
     Neg,
 }
 
-/// A map of at most `cap` items; adding to a full one evicts a random other.
-/// Items are boxed: the table stays small (a key, a pointer and the key's
-/// place in `keys` per slot) however much of it is empty.
-#[derive(Debug)]
+/// A map of at most `cap` items, shared by every worker; adding to a full
+/// one evicts a random other. Lookups go through a [`View`] and take no
+/// lock; adding and removing take the writer lock.
 pub struct Store {
     cap: usize,
-    keys: Vec<u64>,
-    items: crate::hash::SeededMap<u64, (Box<Item>, u32)>,
+    items: papaya::HashMap<u64, Item, crate::hash::Seeded>,
+    /// The keys in a vector, for picking a random victim, and each key's
+    /// place in it. Only writers touch it.
+    keys: Mutex<Keys>,
+}
+
+#[derive(Default)]
+struct Keys {
+    list: Vec<u64>,
+    at: crate::hash::SeededMap<u64, u32>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Store({} of {})", self.len(), self.cap)
+    }
+}
+
+/// A store pinned for lookups: what it returns stays valid while the view
+/// lives, whatever other workers add or evict meanwhile.
+pub struct View<'a>(papaya::HashMapRef<'a, u64, Item, crate::hash::Seeded, papaya::LocalGuard<'a>>);
+
+impl View<'_> {
+    pub fn get(&self, k: u64) -> Option<&Item> {
+        self.0.get(&k)
+    }
 }
 
 impl Store {
     pub fn new(cap: usize) -> Self {
+        let cap = cap.max(1);
         Self {
-            cap: cap.max(1),
-            keys: Vec::new(),
-            items: Default::default(),
+            cap,
+            items: papaya::HashMap::builder()
+                .capacity(cap.min(1 << 16))
+                .hasher(crate::hash::Seeded::default())
+                .build(),
+            keys: Mutex::default(),
         }
     }
 
@@ -401,42 +476,52 @@ impl Store {
         self.items.is_empty()
     }
 
-    pub fn get(&self, k: u64) -> Option<&Item> {
-        self.items.get(&k).map(|(i, _)| &**i)
+    pub fn view(&self) -> View<'_> {
+        View(self.items.pin())
     }
 
-    pub fn get_mut(&mut self, k: u64) -> Option<&mut Item> {
-        self.items.get_mut(&k).map(|(i, _)| &mut **i)
+    fn keys(&self) -> std::sync::MutexGuard<'_, Keys> {
+        self.keys.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Stores `item` under `k`, replacing any item there. Returns whether
     /// another item was evicted to make room.
-    pub fn add(&mut self, k: u64, item: Item) -> bool {
-        if let Some(slot) = self.items.get_mut(&k) {
-            *slot.0 = item;
-            return false;
-        }
+    pub fn add(&self, k: u64, item: Item) -> bool {
+        let mut keys = self.keys();
+        let items = self.items.pin();
         let mut evicted = false;
-        if self.items.len() >= self.cap && !self.keys.is_empty() {
-            let victim = self.keys[rand::random_range(0..self.keys.len())];
-            self.remove(victim);
-            evicted = true;
+        if !keys.at.contains_key(&k) {
+            if keys.list.len() >= self.cap {
+                let victim = keys.list[rand::random_range(0..keys.list.len())];
+                Self::forget(&mut keys, victim);
+                items.remove(&victim);
+                evicted = true;
+            }
+            keys.list.push(k);
+            let idx = (keys.list.len() - 1) as u32;
+            keys.at.insert(k, idx);
         }
-        self.keys.push(k);
-        let idx = (self.keys.len() - 1) as u32;
-        self.items.insert(k, (Box::new(item), idx));
+        items.insert(k, item);
         evicted
     }
 
-    pub fn remove(&mut self, k: u64) -> Option<Item> {
-        let (item, idx) = self.items.remove(&k)?;
-        self.keys.swap_remove(idx as usize);
-        if let Some(&moved) = self.keys.get(idx as usize) {
-            if let Some(slot) = self.items.get_mut(&moved) {
-                slot.1 = idx;
-            }
+    pub fn remove(&self, k: u64) {
+        let mut keys = self.keys();
+        if Self::forget(&mut keys, k) {
+            self.items.pin().remove(&k);
         }
-        Some(*item)
+    }
+
+    /// Takes `k` out of the key list; whether it was there.
+    fn forget(keys: &mut Keys, k: u64) -> bool {
+        let Some(idx) = keys.at.remove(&k) else {
+            return false;
+        };
+        keys.list.swap_remove(idx as usize);
+        if let Some(&moved) = keys.list.get(idx as usize) {
+            keys.at.insert(moved, idx);
+        }
+        true
     }
 }
 
