@@ -1,9 +1,9 @@
 //! The cache plugin, through the real binary, with hosts (reloaded every
 //! 100 ms) or file behind it as the data the cache stores.
 //!
-//! Each worker keeps its own cache, and a query may land on any worker, so
-//! these tests start ferrodns with a single CPU in its affinity mask: it
-//! then runs one worker and every query sees the same cache.
+//! These tests start ferrodns with a single CPU in its affinity mask (one
+//! worker), so that what they count does not depend on how the kernel
+//! spreads queries; tests/node_local.rs asks one cache from many workers.
 
 mod common;
 
