@@ -767,3 +767,45 @@ fn serve_stale_answers_at_once_when_the_upstream_black_holes() {
         eprintln!("serve_stale {mode}: stale answers after {waits:?}");
     }
 }
+
+/// One cache for the server, filled once: with 4 workers, 50 clients
+/// asking the same 100 names at once (each query from a new source port,
+/// so spread over the workers), the upstream sees each name once: misses
+/// for a name another worker is already fetching wait for that exchange.
+#[test]
+fn concurrent_misses_on_every_worker_reach_the_upstream_once() {
+    let up = Upstream::start([192, 0, 2, 77]);
+    let s = Server::start_args(
+        &format!(
+            ".:{{PORT}} {{\n    cache 60\n    forward . {}\n}}\n",
+            up.addr()
+        ),
+        &[],
+        &["-workers", "4"],
+    );
+    let addr = s.addr();
+    // `slow.` names are answered after a second, so that the clients of a
+    // group all miss while the first exchange is under way.
+    let names: Vec<String> = (0..100).map(|i| format!("slow.n{i}.example.")).collect();
+    let clients: Vec<_> = (0..50)
+        .map(|t| {
+            let names = names.clone();
+            std::thread::spawn(move || {
+                let start = (t % 20) * 5;
+                for j in 0..names.len() {
+                    let name = &names[(start + j) % names.len()];
+                    let m = udp(addr, &query(name, RecordType::A));
+                    assert_eq!(ips(&m), ["192.0.2.77"], "{name}");
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    let seen = up.queries();
+    for name in &names {
+        let n = seen.iter().filter(|(_, q)| q == name).count();
+        assert_eq!(n, 1, "{name} reached the upstream {n} times");
+    }
+}

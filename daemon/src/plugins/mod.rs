@@ -126,7 +126,8 @@ impl Handler {
     pub async fn query_async(&self, req: &mut Request) -> Action {
         match self {
             Handler::Forward(p) => p.query_async(req).await,
-            // Only forward waits on the network.
+            // A miss another worker is already filling.
+            Handler::Cache(p) => p.query_async(req).await,
             _ => Action::Next,
         }
     }

@@ -121,6 +121,89 @@ struct Pending {
     cd: bool,
     key: u64,
     mode: Mode,
+    /// A miss this query fills for every worker: misses for the same key
+    /// wait for it until this is dropped (after the fill, or with the
+    /// request if the chain never got back). Held for its drop.
+    _flight: Option<FlightGuard>,
+}
+
+/// How long a miss waits for the same miss another query is filling
+/// before it asks on its own: forward's deadline.
+const FLIGHT_WAIT: Duration = Duration::from_secs(5);
+
+/// A miss being filled.
+#[derive(Debug, Default)]
+struct Flight {
+    done: std::sync::atomic::AtomicBool,
+    landed: tokio::sync::Notify,
+}
+
+impl Flight {
+    async fn landed(&self) {
+        while !self.done.load(Ordering::Acquire) {
+            let n = self.landed.notified();
+            tokio::pin!(n);
+            n.as_mut().enable();
+            if self.done.load(Ordering::Acquire) {
+                return;
+            }
+            n.await;
+        }
+    }
+}
+
+/// The leader's hold on a [`Flight`]: dropping it lands the flight.
+#[derive(Debug)]
+struct FlightGuard {
+    flights: std::sync::Arc<Flights>,
+    key: u64,
+    flight: std::sync::Arc<Flight>,
+}
+
+impl Drop for FlightGuard {
+    fn drop(&mut self) {
+        self.flights.land(self.key, &self.flight);
+    }
+}
+
+/// The misses being filled, by key; every worker looks here on a miss.
+#[derive(Debug, Default)]
+struct Flights(std::sync::Mutex<crate::hash::SeededMap<u64, std::sync::Arc<Flight>>>);
+
+/// A miss's place in the flights.
+enum Joined {
+    /// Nobody is filling it: this query does.
+    Leader(FlightGuard),
+    /// Another query is: wait for it.
+    Follower(std::sync::Arc<Flight>),
+}
+
+impl Flights {
+    fn join(self: &std::sync::Arc<Self>, key: u64) -> Joined {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(f) = m.get(&key) {
+            return Joined::Follower(std::sync::Arc::clone(f));
+        }
+        let flight = std::sync::Arc::new(Flight::default());
+        m.insert(key, std::sync::Arc::clone(&flight));
+        Joined::Leader(FlightGuard {
+            flights: std::sync::Arc::clone(self),
+            key,
+            flight,
+        })
+    }
+
+    fn land(&self, key: u64, flight: &std::sync::Arc<Flight>) {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if m.get(&key)
+            .is_some_and(|f| std::sync::Arc::ptr_eq(f, flight))
+        {
+            m.remove(&key);
+        }
+        drop(m);
+        flight.done.store(true, Ordering::Release);
+        flight.landed.notify_waiters();
+    }
 }
 
 #[derive(Debug)]
@@ -154,6 +237,8 @@ pub struct Shard {
     pos: Store,
     neg: Store,
     next_id: AtomicU64,
+    /// Misses being filled (single-flight across workers).
+    flights: std::sync::Arc<Flights>,
 }
 
 impl Shard {
@@ -162,6 +247,7 @@ impl Shard {
             pos: Store::new(pcap),
             neg: Store::new(ncap),
             next_id: AtomicU64::new(0),
+            flights: Default::default(),
         }
     }
 
@@ -219,6 +305,8 @@ struct Counts {
 enum Decision {
     Answer(Message),
     Pass(Pending),
+    /// A miss another query is filling: wait for it.
+    Wait(std::sync::Arc<Flight>),
     /// Answer with the reply, after at most the wait; the rest of the chain
     /// refreshes the item on a copy of the query.
     Fork(Message, Pending, Duration),
@@ -290,6 +378,10 @@ impl Cache {
                 req.stash.put(self, p);
                 Action::Watch
             }
+            Decision::Wait(flight) => {
+                req.stash.put(self, flight);
+                Action::Await
+            }
             Decision::Fork(answer, p, wait) => {
                 let mut copy = req.fork();
                 copy.msg.metadata.authentic_data = true;
@@ -300,8 +392,12 @@ impl Cache {
                     req.stash.put(
                         self,
                         Pending {
+                            ad: p.ad,
+                            do_bit: p.do_bit,
+                            cd: p.cd,
+                            key: p.key,
                             mode: Mode::Late(Rc::clone(a)),
-                            ..p
+                            _flight: None,
                         },
                     );
                 }
@@ -313,6 +409,53 @@ impl Cache {
                 }))
             }
         }
+    }
+
+    /// A miss that another query (on any worker) is filling: waits for
+    /// it, then answers from what it stored, or passes the query on when
+    /// it stored nothing (counted once, as the miss it was).
+    pub async fn query_async(&self, req: &mut Request) -> Action {
+        if let Some(flight) = req.stash.take::<std::sync::Arc<Flight>>(self) {
+            let _ = tokio::time::timeout(FLIGHT_WAIT, flight.landed()).await;
+        }
+        let now = now();
+        let do_bit = req.do_bit();
+        let cd = req.msg.metadata.checking_disabled;
+        let ad = req.msg.metadata.authentic_data;
+        let mut buf = [0; crate::wire::MAX_NAME_LEN];
+        let q = Question::of(req, &mut buf);
+        let k = store::key(&q, do_bit, cd);
+        let found = {
+            let sh = self.shard.views();
+            self.find(&sh, &q, k, now).and_then(|loc| {
+                let item = sh.item(k, loc)?;
+                let ttl = item.ttl(now);
+                (ttl > 0).then(|| {
+                    let ttl = if self.c.keepttl {
+                        item.orig_ttl
+                    } else {
+                        ttl as u32
+                    };
+                    item.to_msg(req, ttl, do_bit, ad)
+                })
+            })
+        };
+        if let Some(m) = found {
+            return Action::Done(Outcome::reply(m));
+        }
+        req.msg.metadata.authentic_data = true;
+        req.stash.put(
+            self,
+            Pending {
+                ad,
+                do_bit,
+                cd,
+                key: k,
+                mode: Mode::Fresh,
+                _flight: None,
+            },
+        );
+        Action::Watch
     }
 
     /// CoreDNS's `getIfNotStale`: the item to answer from, unexpired or
@@ -370,10 +513,17 @@ impl Cache {
             cd,
             key: k,
             mode,
+            _flight: None,
         };
         let Some(loc) = self.find(sh, &q, k, now) else {
             n.miss = true;
-            return Decision::Pass(pending(Mode::Fresh));
+            return match self.shard.flights.join(k) {
+                Joined::Leader(guard) => Decision::Pass(Pending {
+                    _flight: Some(guard),
+                    ..pending(Mode::Fresh)
+                }),
+                Joined::Follower(f) => Decision::Wait(f),
+            };
         };
         n.hit = Some(if loc == Loc::Neg { "denial" } else { "success" });
         let c = &self.c;
