@@ -390,3 +390,52 @@ fn dnsperf_through_reloads_that_add_and_remove_listeners() {
         ask_tcp(&mut conn);
     }
 }
+
+/// A reload keeps the cache of a block whose `cache` settings did not
+/// change, and starts one with new settings empty.
+#[test]
+fn reload_keeps_the_cache_when_its_settings_stay() {
+    let up = Server::start(
+        "example.org:{PORT} {\n    file db.example.org\n}\n",
+        &[(
+            "db.example.org",
+            "$ORIGIN example.org.\n$TTL 300\n@ IN SOA ns1.example.org. h.example.org. 1 7200 3600 1209600 60\n  IN NS ns1.example.org.\n* IN A 192.0.2.7\n",
+        )],
+    );
+    let up_port = up.port;
+    let corefile = |extra: &str, cache: &str, port: &str| {
+        format!(".:{port} {{\n{extra}    {cache}\n    forward . 127.0.0.1:{up_port}\n}}\n")
+    };
+    let s = Server::start(&corefile("", "cache 60", "{PORT}"), &[]);
+    let port = s.port.to_string();
+    let names: Vec<String> = (0..20).map(|i| format!("k{i}.example.org.")).collect();
+    for n in &names {
+        assert_eq!(answers(&s.udp(n, RecordType::A)).len(), 1, "{n}");
+    }
+    drop(up);
+    // Another plugin in the block, the same cache settings: kept.
+    write_file(
+        &s.path("Corefile"),
+        &corefile("    any\n", "cache 60", &port),
+    );
+    s.signal(libc::SIGUSR1);
+    until("the reload", 5, || {
+        s.stdout().matches("Reloading complete").count() == 1
+    });
+    for n in &names {
+        let m = s.udp(n, RecordType::A);
+        assert_eq!(m.metadata.response_code, ResponseCode::NoError, "{n}");
+        assert_eq!(answers(&m).len(), 1, "{n} from the kept cache");
+    }
+    // Other settings: a new, empty cache (and the upstream is gone).
+    write_file(
+        &s.path("Corefile"),
+        &corefile("    any\n", "cache 30", &port),
+    );
+    s.signal(libc::SIGUSR1);
+    until("the reload", 5, || {
+        s.stdout().matches("Reloading complete").count() == 2
+    });
+    let m = s.udp(&names[0], RecordType::A);
+    assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
+}

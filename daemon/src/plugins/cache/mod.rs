@@ -108,8 +108,9 @@ pub struct Cache {
     /// The zones in wire form, for the fast path; None if one has no wire
     /// form (the fast path then leaves the cache to the chain).
     zones_wire: Option<Vec<Box<[u8]>>>,
-    /// The stores, shared by every worker.
-    shard: Shard,
+    /// The stores, shared by every worker, and by the next configuration's
+    /// cache of the same block when its settings are the same.
+    shard: std::sync::Arc<Shard>,
 }
 
 /// A query passed on by the cache, remembered until its response phase.
@@ -313,13 +314,43 @@ enum Decision {
 }
 
 impl Cache {
+    /// A cache with empty stores.
     pub fn new(c: Config) -> Self {
+        let shard = Shard::new(total_capacity(c.pcap), total_capacity(c.ncap));
+        Self::with_shard(c, std::sync::Arc::new(shard))
+    }
+
+    fn with_shard(c: Config, shard: std::sync::Arc<Shard>) -> Self {
         Self {
             zones_label: c.zones.join(","),
             zones_wire: c.zones.iter().map(|z| fast::wire_name(z)).collect(),
-            shard: Shard::new(total_capacity(c.pcap), total_capacity(c.ncap)),
+            shard,
             c: Box::new(c),
         }
+    }
+
+    /// The cache of server block `block`: a reload whose `cache` for the
+    /// block has the same settings keeps what the running one holds (as
+    /// CoreDNS does); other settings start empty.
+    pub fn for_block(block: &str, c: Config) -> Self {
+        type Live = Vec<(String, Config, std::sync::Weak<Shard>)>;
+        static LIVE: std::sync::Mutex<Live> = std::sync::Mutex::new(Vec::new());
+        let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+        live.retain(|(_, _, w)| w.strong_count() > 0);
+        let kept = live
+            .iter()
+            .find(|(b, lc, _)| b == block && *lc == c)
+            .and_then(|(_, _, w)| w.upgrade());
+        if let Some(shard) = kept {
+            return Self::with_shard(c, shard);
+        }
+        let cache = Self::new(c);
+        live.push((
+            block.to_string(),
+            cache.c.as_ref().clone(),
+            std::sync::Arc::downgrade(&cache.shard),
+        ));
+        cache
     }
 
     pub fn config(&self) -> &Config {

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
     let c = parse(&b.origins, ds)?;
-    b.add(Handler::Cache(Cache::new(c)));
+    // The block is known by its zones and port (no two blocks share both).
+    let block = format!("{}:{}", b.origins.join(" "), b.port);
+    b.add(Handler::Cache(Cache::for_block(&block, c)));
     Ok(())
 }
 
