@@ -99,6 +99,7 @@ impl Cache {
                 }
                 item.update_freq(c.duration, now);
             }
+            item.touch();
             let reply_ttl = if c.keepttl { item.orig_ttl } else { ttl as u32 };
             let mut flags = QR | AA | (a.flags & (RD | CD)) | (item.rcode & 0xF);
             if item.ra {

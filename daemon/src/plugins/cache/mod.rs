@@ -460,6 +460,7 @@ impl Cache {
             let sh = self.shard.views();
             self.find(&sh, &q, k, now).and_then(|loc| {
                 let item = sh.item(k, loc)?;
+                item.touch();
                 let ttl = item.ttl(now);
                 (ttl > 0).then(|| {
                     let ttl = if self.c.keepttl {
@@ -559,6 +560,7 @@ impl Cache {
         n.hit = Some(if loc == Loc::Neg { "denial" } else { "success" });
         let c = &self.c;
         let item = sh.item(k, loc).expect("found above");
+        item.touch();
         let ttl = item.ttl(now);
         let stale = ttl <= 0;
         // The TTL of the reply: what is left, the original with keepttl,

@@ -1,7 +1,7 @@
 //! The cache's stores, shared by every worker: the cached items, the
-//! capacity-bounded maps that hold them (random eviction, as CoreDNS's
-//! sharded map), the cache key and the reading of replies that decides what
-//! is cached.
+//! capacity-bounded maps that hold them (S3-FIFO eviction, which a flood of
+//! names asked once cannot empty of the names clients keep asking), the
+//! cache key and the reading of replies that decides what is cached.
 //!
 //! A store is a lock-free map (papaya): a lookup takes no lock and writes
 //! nothing another worker reads; filling and evicting take the store's
@@ -132,6 +132,9 @@ pub struct Item {
     /// The last refresh failed (serve_stale verify then answers stale at
     /// once, refreshing in the background).
     failing: AtomicBool,
+    /// Hits since stored or since eviction last passed it, up to 3
+    /// (S3-FIFO's frequency).
+    freq: std::sync::atomic::AtomicU8,
 }
 
 /// Replies up to this long are kept inside the item (most answers to one
@@ -222,6 +225,7 @@ impl Item {
             refreshing: AtomicU64::new(Tick::NEVER.0),
             retry_after: AtomicU64::new(Tick::NEVER.0),
             failing: AtomicBool::new(false),
+            freq: Default::default(),
         })
     }
 
@@ -248,6 +252,16 @@ impl Item {
             refreshing: AtomicU64::new(Tick::NEVER.0),
             retry_after: AtomicU64::new(Tick::NEVER.0),
             failing: AtomicBool::new(false),
+            freq: Default::default(),
+        }
+    }
+
+    /// Counts a hit for eviction. Written only while the count is below 3,
+    /// so a hot item's line is not written on every hit.
+    pub fn touch(&self) {
+        let f = self.freq.load(Relaxed);
+        if f < 3 {
+            self.freq.store(f + 1, Relaxed);
         }
     }
 
@@ -422,21 +436,99 @@ pub enum Loc {
     Neg,
 }
 
-/// A map of at most `cap` items, shared by every worker; adding to a full
-/// one evicts a random other. Lookups go through a [`View`] and take no
-/// lock; adding and removing take the writer lock.
+/// A map of at most `cap` items, shared by every worker. Lookups go
+/// through a [`View`] and take no lock; adding and removing take the writer
+/// lock, under which S3-FIFO (Yang et al., SOSP 2023) picks what to evict:
+/// a new item enters a small queue (a tenth of the store); one evicted from
+/// there unhit leaves only its key in a ghost queue, one hit moves on to
+/// the main queue, and a key seen in the ghost queue enters the main queue
+/// at once; the main queue evicts in FIFO order, giving items hit since
+/// their last pass another round. A flood of names asked once passes
+/// through the small queue and never displaces the names clients keep
+/// asking. O(1) a fill, amortised; nothing on a hit but [`Item::touch`].
 pub struct Store {
     cap: usize,
     items: papaya::HashMap<u64, Item, crate::hash::Seeded>,
-    /// The keys in a vector, for picking a random victim, and each key's
-    /// place in it. Only writers touch it.
-    keys: Mutex<Keys>,
+    /// The eviction queues. Only writers touch them.
+    queues: Mutex<Queues>,
 }
 
+/// Which queue a key is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Q {
+    Small,
+    Main,
+}
+
+/// S3-FIFO's queues of keys. An entry carries the generation its key had
+/// when queued; a key removed or requeued since has another, so stale
+/// entries are skipped when they come up.
 #[derive(Default)]
-struct Keys {
-    list: Vec<u64>,
-    at: crate::hash::SeededMap<u64, u32>,
+struct Queues {
+    small: std::collections::VecDeque<(u64, u64)>,
+    main: std::collections::VecDeque<(u64, u64)>,
+    ghost: std::collections::VecDeque<(u64, u64)>,
+    /// Keys stored now: their queue and generation.
+    at: crate::hash::SeededMap<u64, (Q, u64)>,
+    /// Keys in the ghost queue and their generation there.
+    ghosts: crate::hash::SeededMap<u64, u64>,
+    /// Items in each queue.
+    n_small: usize,
+    n_main: usize,
+    next_gen: u64,
+}
+
+impl Queues {
+    fn gen(&mut self) -> u64 {
+        self.next_gen += 1;
+        self.next_gen
+    }
+
+    fn push(&mut self, q: Q, k: u64) {
+        let g = self.gen();
+        self.at.insert(k, (q, g));
+        let (queue, n) = match q {
+            Q::Small => (&mut self.small, &mut self.n_small),
+            Q::Main => (&mut self.main, &mut self.n_main),
+        };
+        queue.push_back((k, g));
+        *n += 1;
+        // Entries of removed keys wait for their turn to be skipped; where
+        // keys come and go without evictions they must not pile up.
+        if queue.len() > 2 * *n + 64 {
+            let at = &self.at;
+            queue.retain(|(k, g)| at.get(k) == Some(&(q, *g)));
+        }
+    }
+
+    /// Forgets a stored key (its queue entry goes stale).
+    fn forget(&mut self, k: u64) -> bool {
+        match self.at.remove(&k) {
+            Some((Q::Small, _)) => self.n_small -= 1,
+            Some((Q::Main, _)) => self.n_main -= 1,
+            None => return false,
+        }
+        true
+    }
+
+    fn remember_ghost(&mut self, k: u64, cap: usize) {
+        let g = self.gen();
+        self.ghosts.insert(k, g);
+        self.ghost.push_back((k, g));
+        while self.ghosts.len() > cap {
+            let Some((old, og)) = self.ghost.pop_front() else {
+                break;
+            };
+            if self.ghosts.get(&old) == Some(&og) {
+                self.ghosts.remove(&old);
+            }
+        }
+        // Stale ghost entries must not pile up behind live ones.
+        if self.ghost.len() > 2 * cap.max(1) {
+            let ghosts = &self.ghosts;
+            self.ghost.retain(|(k, g)| ghosts.get(k) == Some(g));
+        }
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -464,7 +556,7 @@ impl Store {
                 .capacity(cap.min(1 << 16))
                 .hasher(crate::hash::Seeded::default())
                 .build(),
-            keys: Mutex::default(),
+            queues: Mutex::default(),
         }
     }
 
@@ -480,50 +572,96 @@ impl Store {
         View(self.items.pin())
     }
 
-    fn keys(&self) -> std::sync::MutexGuard<'_, Keys> {
-        self.keys.lock().unwrap_or_else(|e| e.into_inner())
+    fn queues(&self) -> std::sync::MutexGuard<'_, Queues> {
+        self.queues.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Stores `item` under `k`, replacing any item there. Returns whether
-    /// another item was evicted to make room.
+    /// Stores `item` under `k`, replacing any item there (which keeps its
+    /// place and its hits). Returns whether another item was evicted to
+    /// make room.
     pub fn add(&self, k: u64, item: Item) -> bool {
-        let mut keys = self.keys();
+        let mut q = self.queues();
         let items = self.items.pin();
-        let mut evicted = false;
-        if !keys.at.contains_key(&k) {
-            if keys.list.len() >= self.cap {
-                let victim = keys.list[rand::random_range(0..keys.list.len())];
-                Self::forget(&mut keys, victim);
-                items.remove(&victim);
-                evicted = true;
+        if q.at.contains_key(&k) {
+            if let Some(old) = items.get(&k) {
+                item.freq.store(old.freq.load(Relaxed), Relaxed);
             }
-            keys.list.push(k);
-            let idx = (keys.list.len() - 1) as u32;
-            keys.at.insert(k, idx);
+            items.insert(k, item);
+            return false;
         }
+        let mut evicted = false;
+        while q.n_small + q.n_main >= self.cap {
+            if !self.evict(&mut q, &items) {
+                break;
+            }
+            evicted = true;
+        }
+        let to = if q.ghosts.remove(&k).is_some() {
+            Q::Main
+        } else {
+            Q::Small
+        };
+        q.push(to, k);
         items.insert(k, item);
         evicted
     }
 
-    pub fn remove(&self, k: u64) {
-        let mut keys = self.keys();
-        if Self::forget(&mut keys, k) {
-            self.items.pin().remove(&k);
+    /// Evicts one item; false when there was none.
+    fn evict(&self, q: &mut Queues, items: &View0<'_>) -> bool {
+        let small_cap = (self.cap / 10).max(1);
+        loop {
+            let from_small = q.n_small >= small_cap || q.n_main == 0;
+            let popped = if from_small {
+                q.small.pop_front()
+            } else {
+                q.main.pop_front()
+            };
+            let Some((k, g)) = popped else {
+                return false;
+            };
+            let queue = if from_small { Q::Small } else { Q::Main };
+            if q.at.get(&k) != Some(&(queue, g)) {
+                continue; // stale: removed or moved since
+            }
+            let freq = items.get(&k).map_or(0, |i| i.freq.load(Relaxed));
+            if from_small {
+                q.forget(k);
+                if freq > 0 {
+                    // Hit while new: on to the main queue, counted afresh.
+                    if let Some(i) = items.get(&k) {
+                        i.freq.store(0, Relaxed);
+                    }
+                    q.push(Q::Main, k);
+                    continue;
+                }
+                items.remove(&k);
+                let ghost_cap = self.cap - small_cap.min(self.cap);
+                q.remember_ghost(k, ghost_cap.max(1));
+                return true;
+            }
+            q.forget(k);
+            if freq > 0 {
+                if let Some(i) = items.get(&k) {
+                    i.freq.store(freq - 1, Relaxed);
+                }
+                q.push(Q::Main, k);
+                continue;
+            }
+            items.remove(&k);
+            return true;
         }
     }
 
-    /// Takes `k` out of the key list; whether it was there.
-    fn forget(keys: &mut Keys, k: u64) -> bool {
-        let Some(idx) = keys.at.remove(&k) else {
-            return false;
-        };
-        keys.list.swap_remove(idx as usize);
-        if let Some(&moved) = keys.list.get(idx as usize) {
-            keys.at.insert(moved, idx);
+    pub fn remove(&self, k: u64) {
+        let mut q = self.queues();
+        if q.forget(k) {
+            self.items.pin().remove(&k);
         }
-        true
     }
 }
+
+/// The map pinned by a writer.
+type View0<'a> = papaya::HashMapRef<'a, u64, Item, crate::hash::Seeded, papaya::LocalGuard<'a>>;
 
 /// How a reply is cached: CoreDNS's `cacheResponseType`, which is
 /// `response.Typify` except that a NOERROR reply with an SOA whose answer

@@ -908,3 +908,42 @@ fn a_new_instance_starts_empty() {
     );
     assert_eq!(rig2.calls.get(), 1);
 }
+
+/// S3-FIFO: a flood of keys stored once and never asked again does not
+/// push out the keys that keep being asked; the store never holds more
+/// than its capacity.
+#[test]
+fn eviction_keeps_hot_items_through_a_flood() {
+    let s = Store::new(1000);
+    let m = {
+        let mut m = request("e.example.org.", RecordType::A).reply();
+        m.answers = vec![a("e.example.org.", 60, [192, 0, 2, 1])];
+        m
+    };
+    let now = store::Tick(1);
+    let item = |id| Item::new(&m, &m.queries[0], now, Duration::from_secs(60), id).unwrap();
+    let hot: Vec<u64> = (0..100).map(|i| 1_000_000 + i).collect();
+    let (mut asked, mut hits) = (0u32, 0u32);
+    for flood in 0..50_000u64 {
+        s.add(flood, item(flood));
+        assert!(s.len() <= 1000);
+        // One hot key asked for every ten flood keys: a miss stores it.
+        if flood % 10 == 0 {
+            let k = hot[(flood / 10) as usize % hot.len()];
+            asked += 1;
+            match s.view().get(k) {
+                Some(i) => {
+                    i.touch();
+                    hits += 1;
+                }
+                None => {
+                    s.add(k, item(k));
+                }
+            }
+        }
+    }
+    let ratio = f64::from(hits) / f64::from(asked);
+    assert!(ratio >= 0.95, "hot keys' hit ratio {ratio:.3}");
+    let present = hot.iter().filter(|&&k| s.view().get(k).is_some()).count();
+    assert_eq!(present, hot.len());
+}
