@@ -302,6 +302,31 @@ struct Counts {
     entries: Option<(usize, usize)>,
 }
 
+/// A query as the cache keys it.
+struct Asked<'a> {
+    q: Question<'a>,
+    k: u64,
+    do_bit: bool,
+    cd: bool,
+    /// The client's AD bit.
+    ad: bool,
+}
+
+impl<'a> Asked<'a> {
+    fn of(req: &Request, buf: &'a mut crate::wire::fast::NameBuf) -> Asked<'a> {
+        let do_bit = req.do_bit();
+        let cd = req.msg.metadata.checking_disabled;
+        let q = Question::of(req, buf);
+        Asked {
+            k: store::key(&q, do_bit, cd),
+            q,
+            do_bit,
+            cd,
+            ad: req.msg.metadata.authentic_data,
+        }
+    }
+}
+
 /// What the query phase decided.
 enum Decision {
     Answer(Message),
@@ -450,12 +475,14 @@ impl Cache {
             let _ = tokio::time::timeout(FLIGHT_WAIT, flight.landed()).await;
         }
         let now = now();
-        let do_bit = req.do_bit();
-        let cd = req.msg.metadata.checking_disabled;
-        let ad = req.msg.metadata.authentic_data;
         let mut buf = [0; crate::wire::MAX_NAME_LEN];
-        let q = Question::of(req, &mut buf);
-        let k = store::key(&q, do_bit, cd);
+        let Asked {
+            q,
+            k,
+            do_bit,
+            cd,
+            ad,
+        } = Asked::of(req, &mut buf);
         let found = {
             let sh = self.shard.views();
             self.find(&sh, &q, k, now).and_then(|loc| {
@@ -532,12 +559,14 @@ impl Cache {
     }
 
     fn lookup(&self, sh: &Views<'_>, req: &Request, now: Tick, n: &mut Counts) -> Decision {
-        let do_bit = req.do_bit();
-        let cd = req.msg.metadata.checking_disabled;
-        let ad = req.msg.metadata.authentic_data;
         let mut buf = [0; crate::wire::MAX_NAME_LEN];
-        let q = Question::of(req, &mut buf);
-        let k = store::key(&q, do_bit, cd);
+        let Asked {
+            q,
+            k,
+            do_bit,
+            cd,
+            ad,
+        } = Asked::of(req, &mut buf);
         n.request = true;
         let pending = |mode| Pending {
             ad,

@@ -122,6 +122,12 @@ pub struct Item {
     stored: Tick,
     /// Unique within a cache: names the item a refresh started from.
     pub id: u64,
+    live: Live,
+}
+
+/// What changes on a stored item, from any worker: atomics.
+#[derive(Debug)]
+struct Live {
     // Prefetch popularity (CoreDNS's freq.Freq), as ticks.
     freq_last: AtomicU64,
     freq_hits: AtomicU32,
@@ -135,6 +141,19 @@ pub struct Item {
     /// Hits since stored or since eviction last passed it, up to 3
     /// (S3-FIFO's frequency).
     freq: std::sync::atomic::AtomicU8,
+}
+
+impl Default for Live {
+    fn default() -> Self {
+        Live {
+            freq_last: AtomicU64::new(Tick::NEVER.0),
+            freq_hits: AtomicU32::new(0),
+            refreshing: AtomicU64::new(Tick::NEVER.0),
+            retry_after: AtomicU64::new(Tick::NEVER.0),
+            failing: AtomicBool::new(false),
+            freq: Default::default(),
+        }
+    }
 }
 
 /// Replies up to this long are kept inside the item (most answers to one
@@ -220,12 +239,7 @@ impl Item {
             orig_ttl: d.as_secs().min(u64::from(u32::MAX)) as u32,
             stored: now,
             id,
-            freq_last: AtomicU64::new(Tick::NEVER.0),
-            freq_hits: AtomicU32::new(0),
-            refreshing: AtomicU64::new(Tick::NEVER.0),
-            retry_after: AtomicU64::new(Tick::NEVER.0),
-            failing: AtomicBool::new(false),
-            freq: Default::default(),
+            live: Live::default(),
         })
     }
 
@@ -247,21 +261,16 @@ impl Item {
             orig_ttl: self.orig_ttl,
             stored: self.stored,
             id: self.id,
-            freq_last: AtomicU64::new(Tick::NEVER.0),
-            freq_hits: AtomicU32::new(0),
-            refreshing: AtomicU64::new(Tick::NEVER.0),
-            retry_after: AtomicU64::new(Tick::NEVER.0),
-            failing: AtomicBool::new(false),
-            freq: Default::default(),
+            live: Live::default(),
         }
     }
 
     /// Counts a hit for eviction. Written only while the count is below 3,
     /// so a hot item's line is not written on every hit.
     pub fn touch(&self) {
-        let f = self.freq.load(Relaxed);
+        let f = self.live.freq.load(Relaxed);
         if f < 3 {
-            self.freq.store(f + 1, Relaxed);
+            self.live.freq.store(f + 1, Relaxed);
         }
     }
 
@@ -326,14 +335,14 @@ impl Item {
     /// The hits a hit now would make: hits within `window` of the previous
     /// one add up, a longer gap starts again at one.
     pub fn peek_freq(&self, window: Duration, now: Tick) -> u32 {
-        let last = Tick(self.freq_last.load(Relaxed));
+        let last = Tick(self.live.freq_last.load(Relaxed));
         let recent = !last.is_never()
             && now
                 .0
                 .checked_sub(window.as_nanos() as u64)
                 .is_none_or(|e| last.0 >= e);
         if recent {
-            self.freq_hits.load(Relaxed) + 1
+            self.live.freq_hits.load(Relaxed) + 1
         } else {
             1
         }
@@ -344,57 +353,58 @@ impl Item {
     /// CoreDNS's goroutines may.
     pub fn update_freq(&self, window: Duration, now: Tick) -> u32 {
         let hits = self.peek_freq(window, now);
-        self.freq_hits.store(hits, Relaxed);
-        self.freq_last.store(now.0, Relaxed);
+        self.live.freq_hits.store(hits, Relaxed);
+        self.live.freq_last.store(now.0, Relaxed);
         hits
     }
 
     pub fn hits(&self) -> u32 {
-        self.freq_hits.load(Relaxed)
+        self.live.freq_hits.load(Relaxed)
     }
 
     pub fn reset_freq(&self, now: Tick, hits: u32) {
-        self.freq_last.store(now.0, Relaxed);
-        self.freq_hits.store(hits, Relaxed);
+        self.live.freq_last.store(now.0, Relaxed);
+        self.live.freq_hits.store(hits, Relaxed);
     }
 
     /// Claims the item's single refresh slot, for every worker at once;
     /// false while another refresh is in flight or a failed one's recheck
     /// period runs.
     pub fn begin_refresh(&self, now: Tick, recheck: Duration) -> bool {
-        let retry_after = Tick(self.retry_after.load(Relaxed));
+        let retry_after = Tick(self.live.retry_after.load(Relaxed));
         if !recheck.is_zero() && !retry_after.is_never() && now < retry_after {
             return false;
         }
-        let started = self.refreshing.load(Relaxed);
+        let started = self.live.refreshing.load(Relaxed);
         if self.refreshing(now) {
             return false;
         }
-        self.refreshing
+        self.live
+            .refreshing
             .compare_exchange(started, now.0, Relaxed, Relaxed)
             .is_ok()
     }
 
     /// A refresh of this item is under way.
     pub fn refreshing(&self, now: Tick) -> bool {
-        let started = Tick(self.refreshing.load(Relaxed));
+        let started = Tick(self.live.refreshing.load(Relaxed));
         !started.is_never() && now.since(started) < REFRESH_LIMIT
     }
 
     /// The last refresh of this item failed.
     pub fn failing(&self) -> bool {
-        self.failing.load(Relaxed)
+        self.live.failing.load(Relaxed)
     }
 
     pub fn end_refresh(&self, now: Tick, recheck: Duration, refreshed: bool) {
-        self.failing.store(!refreshed, Relaxed);
+        self.live.failing.store(!refreshed, Relaxed);
         let retry_after = if !recheck.is_zero() && !refreshed {
             now.add(recheck)
         } else {
             Tick::NEVER
         };
-        self.retry_after.store(retry_after.0, Relaxed);
-        self.refreshing.store(Tick::NEVER.0, Relaxed);
+        self.live.retry_after.store(retry_after.0, Relaxed);
+        self.live.refreshing.store(Tick::NEVER.0, Relaxed);
     }
 
     /// A reply to `req` from this item with every record's TTL set to
@@ -584,7 +594,7 @@ impl Store {
         let items = self.items.pin();
         if q.at.contains_key(&k) {
             if let Some(old) = items.get(&k) {
-                item.freq.store(old.freq.load(Relaxed), Relaxed);
+                item.live.freq.store(old.live.freq.load(Relaxed), Relaxed);
             }
             items.insert(k, item);
             return false;
@@ -623,13 +633,13 @@ impl Store {
             if q.at.get(&k) != Some(&(queue, g)) {
                 continue; // stale: removed or moved since
             }
-            let freq = items.get(&k).map_or(0, |i| i.freq.load(Relaxed));
+            let freq = items.get(&k).map_or(0, |i| i.live.freq.load(Relaxed));
             if from_small {
                 q.forget(k);
                 if freq > 0 {
                     // Hit while new: on to the main queue, counted afresh.
                     if let Some(i) = items.get(&k) {
-                        i.freq.store(0, Relaxed);
+                        i.live.freq.store(0, Relaxed);
                     }
                     q.push(Q::Main, k);
                     continue;
@@ -642,7 +652,7 @@ impl Store {
             q.forget(k);
             if freq > 0 {
                 if let Some(i) = items.get(&k) {
-                    i.freq.store(freq - 1, Relaxed);
+                    i.live.freq.store(freq - 1, Relaxed);
                 }
                 q.push(Q::Main, k);
                 continue;
