@@ -7,6 +7,10 @@
 //! An answer counts when its ID is outstanding on the socket it came back on,
 //! its QR bit is set, and its question is the query's (case aside); one that
 //! comes after the timeout counts as late, not answered.
+//!
+//! SIGTERM ends the sending early (the harness stops a generator that runs
+//! beside another load when that load is done); the answers still due are
+//! waited for and the report covers the time it sent.
 
 use crate::query::{self, Query};
 use crate::Opts;
@@ -16,7 +20,14 @@ use serde_json::json;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_term(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
 
 pub fn main(opts: &Opts) -> Result<()> {
     let server: SocketAddr = opts
@@ -32,6 +43,13 @@ pub fn main(opts: &Opts) -> Result<()> {
         sockets: opts.num("--sockets", 4usize)?.max(1),
         timeout: Duration::from_millis(opts.num("--timeout", 1000)?),
         quiet: opts.flag("--quiet"),
+    };
+    // SAFETY: the handler only stores to an atomic (async-signal-safe).
+    unsafe {
+        libc::signal(
+            libc::SIGTERM,
+            on_term as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        )
     };
     let report = run(&cfg, &queries)?;
     match opts.get("--json") {
@@ -228,7 +246,8 @@ pub fn run(cfg: &Config, queries: &[Query]) -> Result<serde_json::Value> {
         hist: Histogram::new_with_bounds(1, 120_000_000, 3)?,
     };
     let timeout_ns = cfg.timeout.as_nanos() as u64;
-    let run_ns = cfg.duration.as_nanos() as u64;
+    // When sending ends: the duration, or earlier on SIGTERM.
+    let mut run_ns = cfg.duration.as_nanos() as u64;
     let mut msg = Vec::with_capacity(512);
     let mut buf = vec![0u8; 65536];
     let start = Instant::now();
@@ -246,6 +265,9 @@ pub fn run(cfg: &Config, queries: &[Query]) -> Result<serde_json::Value> {
 
     loop {
         let now = now_ns(start);
+        if now < run_ns && STOP.load(Ordering::SeqCst) {
+            run_ns = now;
+        }
         let sending = now < run_ns;
         if !sending && (st.outstanding == 0 || now >= run_ns + timeout_ns) {
             break;
@@ -339,7 +361,7 @@ pub fn run(cfg: &Config, queries: &[Query]) -> Result<serde_json::Value> {
             };
         }
     }
-    let elapsed = cfg.duration.as_secs_f64();
+    let elapsed = run_ns as f64 / 1e9;
     let lost = st.sent - st.answered;
     let rcodes: serde_json::Map<String, serde_json::Value> = st
         .rcodes
