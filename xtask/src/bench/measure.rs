@@ -17,6 +17,9 @@ pub struct Load<'a> {
     pub latency_rate: u64,
     pub server_mac: &'a str,
     pub bench_bin: &'a Path,
+    /// dnsperf's clients (`-c`, one socket each); the generator uses as
+    /// many sockets, at least its default 4.
+    pub clients: usize,
 }
 
 fn client(program: &str, args: &[String]) -> Command {
@@ -59,6 +62,7 @@ pub fn kxdpgun(load: &Load, server_pid: Option<u32>) -> Result<Value> {
     .map(|s| s.to_string())
     .collect();
     let cpu0 = server_pid.map(rig::proc_cpu_s);
+    let threads0 = server_pid.map(rig::thread_cpu_s).unwrap_or_default();
     let (box0, cores0) = rig::box_busy_s();
     let t0 = std::time::Instant::now();
     let (ok, out) = run_bounded(
@@ -68,6 +72,7 @@ pub fn kxdpgun(load: &Load, server_pid: Option<u32>) -> Result<Value> {
     )?;
     let (box1, cores1) = rig::box_busy_s();
     let cpu1 = server_pid.map(rig::proc_cpu_s);
+    let threads1 = server_pid.map(rig::thread_cpu_s).unwrap_or_default();
     // kxdpgun starts up and waits for late replies around its `-t` seconds:
     // CPU shares are over the whole time it ran.
     let wall = t0.elapsed().as_secs_f64();
@@ -84,6 +89,19 @@ pub fn kxdpgun(load: &Load, server_pid: Option<u32>) -> Result<Value> {
         _ => None,
     };
     let core = |v: &[f64]| v.get(1).copied().unwrap_or(0.0);
+    // Cores each of the server's threads kept busy (those above 1%): how
+    // the load spread over its workers.
+    let threads: serde_json::Map<String, Value> = threads1
+        .iter()
+        .filter_map(|(name, s1)| {
+            let s0 = threads0
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(0.0, |t| t.1);
+            let busy = (s1 - s0) / wall;
+            (busy > 0.01).then(|| (name.clone(), json!(busy)))
+        })
+        .collect();
     Ok(json!({
         "sent": sent,
         "answered": replies,
@@ -96,19 +114,52 @@ pub fn kxdpgun(load: &Load, server_pid: Option<u32>) -> Result<Value> {
         "box_busy_cores": (box1 - box0) / wall,
         "server_core_busy": (core(&cores1) - core(&cores0)) / wall,
         "client_core_busy": (cores1.first().unwrap_or(&0.0) - cores0.first().unwrap_or(&0.0)) / wall,
+        "server_threads_busy_cores": threads,
     }))
 }
 
 pub fn dnsperf(load: &Load) -> Result<Value> {
-    let args: Vec<String> = [
+    dnsperf_with(load.queries, load.seconds, load.clients, None)
+}
+
+/// dnsperf (one thread, `clients` sockets, up to 1,000 queries in flight,
+/// 1 s timeout) over `file` for at most `seconds`, and through the file at
+/// most `runs` times when given.
+pub fn dnsperf_with(file: &Path, seconds: u64, clients: usize, runs: Option<u32>) -> Result<Value> {
+    let (ok, out) = run_bounded(
+        "dnsperf",
+        client("dnsperf", &dnsperf_args(file, seconds, clients, runs)),
+        Duration::from_secs(seconds + 20),
+    )?;
+    dnsperf_report(ok, &out)
+}
+
+/// dnsperf as `dnsperf_with` runs it, in the background, its output to
+/// `log`; `dnsperf_report` reads it once it exited.
+pub fn dnsperf_background(
+    file: &Path,
+    seconds: u64,
+    clients: usize,
+    runs: Option<u32>,
+    log: std::path::PathBuf,
+) -> Result<rig::Proc> {
+    rig::Proc::spawn(
+        "dnsperf",
+        client("dnsperf", &dnsperf_args(file, seconds, clients, runs)),
+        log,
+    )
+}
+
+fn dnsperf_args(file: &Path, seconds: u64, clients: usize, runs: Option<u32>) -> Vec<String> {
+    let mut args: Vec<String> = [
         "-s",
         SERVER_IP,
         "-d",
-        &load.queries.to_string_lossy(),
+        &file.to_string_lossy(),
         "-l",
-        &load.seconds.to_string(),
+        &seconds.to_string(),
         "-c",
-        "1",
+        &clients.to_string(),
         "-T",
         "1",
         "-q",
@@ -121,29 +172,32 @@ pub fn dnsperf(load: &Load) -> Result<Value> {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let (ok, out) = run_bounded(
-        "dnsperf",
-        client("dnsperf", &args),
-        Duration::from_secs(load.seconds + 20),
-    )?;
+    if let Some(n) = runs {
+        args.extend(["-n".to_string(), n.to_string()]);
+    }
+    args
+}
+
+/// dnsperf's figures from its output (`ok`: it exited successfully).
+pub fn dnsperf_report(ok: bool, out: &str) -> Result<Value> {
     if !ok {
         bail!("dnsperf failed:\n{out}");
     }
     let qps =
-        number_after(&out, "Queries per second:").context(format!("dnsperf output:\n{out}"))?;
-    let sent = number_after(&out, "Queries sent:").unwrap_or(0.0);
-    let done = number_after(&out, "Queries completed:").unwrap_or(0.0);
+        number_after(out, "Queries per second:").context(format!("dnsperf output:\n{out}"))?;
+    let sent = number_after(out, "Queries sent:").unwrap_or(0.0);
+    let done = number_after(out, "Queries completed:").unwrap_or(0.0);
     Ok(json!({
         "answered_qps": qps,
         "sent": sent,
         "answered": done,
         "answered_pct": if sent > 0.0 { 100.0 * done / sent } else { 0.0 },
+        "run_s": number_after(out, "Run time (s):"),
     }))
 }
 
-/// The project's generator: open loop at `rate` queries/s for `seconds`.
-pub fn generator(load: &Load, rate: u64, seconds: f64, json_out: &Path) -> Result<Value> {
-    let args: Vec<String> = [
+fn generator_args(load: &Load, rate: u64, seconds: f64, json_out: &Path) -> Vec<String> {
+    [
         "gen",
         "--server",
         &format!("{SERVER_IP}:53"),
@@ -153,13 +207,20 @@ pub fn generator(load: &Load, rate: u64, seconds: f64, json_out: &Path) -> Resul
         &seconds.to_string(),
         "--rate",
         &rate.to_string(),
+        "--sockets",
+        &load.clients.max(4).to_string(),
         "--json",
         &json_out.to_string_lossy(),
         "--quiet",
     ]
     .iter()
     .map(|s| s.to_string())
-    .collect();
+    .collect()
+}
+
+/// The project's generator: open loop at `rate` queries/s for `seconds`.
+pub fn generator(load: &Load, rate: u64, seconds: f64, json_out: &Path) -> Result<Value> {
+    let args = generator_args(load, rate, seconds, json_out);
     let (ok, out) = run_bounded(
         "ferrodns-bench-gen",
         in_ns(CLIENT_NS, CLIENT_CORE, load.bench_bin, &args),
@@ -168,9 +229,48 @@ pub fn generator(load: &Load, rate: u64, seconds: f64, json_out: &Path) -> Resul
     if !ok {
         bail!("the generator failed:\n{out}");
     }
-    let text = std::fs::read_to_string(json_out)
-        .with_context(|| format!("read {}", json_out.display()))?;
-    Ok(serde_json::from_str(&text)?)
+    read_json(json_out)
+}
+
+/// The generator at `rate` in the background, until stopped (`Proc::stop`
+/// sends SIGTERM: it stops sending, waits for the answers due, writes its
+/// report to `json_out` and exits); an hour at most.
+pub fn generator_background(
+    load: &Load,
+    rate: u64,
+    json_out: &Path,
+    log: std::path::PathBuf,
+) -> Result<rig::Proc> {
+    let _ = std::fs::remove_file(json_out);
+    let args = generator_args(load, rate, 3600.0, json_out);
+    rig::Proc::spawn(
+        "ferrodns-bench gen",
+        in_ns(CLIENT_NS, CLIENT_CORE, load.bench_bin, &args),
+        log,
+    )
+}
+
+pub fn read_json(path: &Path) -> Result<Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parse {}", path.display()))
+}
+
+/// The sum of a metric's series in Prometheus text whose labels include
+/// every `name="value"` of `labels`.
+pub fn metric_sum(text: &str, metric: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix(metric)?;
+            let (series, value) = rest.rsplit_once(' ')?;
+            if !(series.is_empty() || series.starts_with('{')) {
+                return None; // another metric with this one's name as prefix
+            }
+            labels
+                .iter()
+                .all(|(k, v)| series.contains(&format!("{k}=\"{v}\"")))
+                .then(|| value.parse::<f64>().ok())?
+        })
+        .sum()
 }
 
 /// Asks `name A` of the server until a NOERROR answer comes, or `limit` passes.
@@ -222,7 +322,27 @@ pub fn http_get(ns: &str, addr: &str, path: &str) -> Result<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::number_after;
+    use super::{metric_sum, number_after};
+
+    #[test]
+    fn sums_metric_series() {
+        let m = "# TYPE coredns_cache_hits_total counter\n\
+                 coredns_cache_hits_total{server=\"dns://:53\",type=\"success\",zones=\".\",view=\"\"} 5\n\
+                 coredns_cache_hits_total{server=\"dns://:53\",type=\"denial\",zones=\".\",view=\"\"} 2\n\
+                 coredns_cache_hits_total_other 100\n\
+                 coredns_dns_requests_total{zone=\"hot.bench.\",type=\"A\"} 7\n\
+                 coredns_dns_requests_total{zone=\"flood.bench.\",type=\"A\"} 9e3\n";
+        assert_eq!(metric_sum(m, "coredns_cache_hits_total", &[]), 7.0);
+        assert_eq!(
+            metric_sum(m, "coredns_cache_hits_total", &[("type", "denial")]),
+            2.0
+        );
+        assert_eq!(
+            metric_sum(m, "coredns_dns_requests_total", &[("zone", "flood.bench.")]),
+            9000.0
+        );
+        assert_eq!(metric_sum(m, "coredns_cache_misses_total", &[]), 0.0);
+    }
 
     #[test]
     fn reads_tool_output() {

@@ -17,11 +17,23 @@ use std::time::Duration;
 
 pub const USAGE: &str = "  bench [--quick] [--scenario NAME[,NAME]] [--servers LIST]
                        ferrodns vs CoreDNS, unbound, dnsdist and bare reflectors in two
-                       network namespaces (root); scenarios cache (cache-hits), zipf,
-                       forward, auth, memory; servers ferrodns, ferrodns-uring, coredns,
-                       unbound, dnsdist, reflect-socket, reflect-uring, reflect-xdp;
-                       results in bench/results/ (a full run: latest.*, docs/benchmarks.md)
+                       network namespaces (root); scenarios cache (cache-hits), cache-2w,
+                       zipf, zipf-2w, forward, auth, memory, flood; servers ferrodns,
+                       ferrodns-uring, coredns, unbound, dnsdist, reflect-socket,
+                       reflect-uring, reflect-xdp; results in bench/results/ (a full
+                       run: latest.*, docs/benchmarks.md)
 ";
+
+/// What a scenario measures.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Kind {
+    /// Saturation (kxdpgun, dnsperf) and latency at a fixed rate.
+    Load,
+    /// Resident memory per cached answer (ferrodns only).
+    Memory,
+    /// Hot names' hit ratio and peak memory under a flood of unique names.
+    Flood,
+}
 
 pub struct Scenario {
     pub name: &'static str,
@@ -31,9 +43,63 @@ pub struct Scenario {
     pub queries: &'static str,
     /// Send every name once before measuring, to fill caches.
     pub warm: bool,
-    /// Not a load: resident memory per cached answer (ferrodns only).
-    pub memory: bool,
+    pub kind: Kind,
+    /// Server threads. 1: pinned to core 1. 2: on both cores (`taskset -c
+    /// 0,1`), sharing core 0 with the load generators and the upstream:
+    /// ferrodns `-workers 2`, CoreDNS GOMAXPROCS=2, the configuration's
+    /// multisocket or threads 2; the bare reflectors (one thread) left out.
+    pub workers: usize,
+    /// The upstream zone whose queries the upstream counts for this
+    /// scenario: hit ratio and upstream queries per row.
+    pub upstream_zone: Option<&'static str>,
 }
+
+impl Scenario {
+    /// The cores the server under test may run on.
+    fn cores(&self) -> &'static str {
+        if self.workers > 1 {
+            "0,1"
+        } else {
+            SERVER_CORE
+        }
+    }
+
+    /// Whether `server` has a row in this scenario.
+    fn runs(&self, server: Server) -> bool {
+        match self.kind {
+            Kind::Memory => server == Server::Ferrodns,
+            Kind::Flood => server.corefile(),
+            Kind::Load => self.workers == 1 || !server.reflector(),
+        }
+    }
+
+    /// Load generator sockets: with 2 workers the kernel spreads queries
+    /// over the SO_REUSEPORT sockets by source port, so dnsperf and the
+    /// generator use 16 each (dnsperf `-c 16`); 1 worker keeps dnsperf's
+    /// one socket and the generator's default 4.
+    fn clients(&self) -> usize {
+        if self.workers > 1 {
+            16
+        } else {
+            1
+        }
+    }
+}
+
+/// The fixed rate of the load over which the zipf scenarios count the
+/// cache's hit ratio and the upstream's queries, the same queries in the
+/// same order for every row: a rate every server and the upstream keep up
+/// with, so that 1 and 2 workers see the same stream.
+pub const UPSTREAM_CHECK_RATE: u64 = 10_000;
+
+/// The flood scenario's steady rate of hot names (100 names: each asked
+/// every 100 ms).
+pub const HOT_RATE: u64 = 1000;
+
+/// Where ferrodns and CoreDNS serve /metrics in the configurations that
+/// have prometheus (server namespace), and where the upstream does.
+const METRICS_ADDR: &str = "127.0.0.1:9153";
+const UPSTREAM_METRICS_ADDR: &str = "127.0.0.1:9253";
 
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
@@ -42,7 +108,19 @@ pub const SCENARIOS: &[Scenario] = &[
         about: "cache hits: 10,000 names, every answer from the cache (warmed first)",
         queries: "cache.q",
         warm: true,
-        memory: false,
+        kind: Kind::Load,
+        workers: 1,
+        upstream_zone: None,
+    },
+    Scenario {
+        name: "cache-2w",
+        aliases: &["cache-hits-2w"],
+        about: "cache hits with 2 workers on 2 cores (servers not pinned; the load generators share core 0 with them): as cache",
+        queries: "cache.q",
+        warm: true,
+        kind: Kind::Load,
+        workers: 2,
+        upstream_zone: None,
     },
     Scenario {
         name: "zipf",
@@ -50,7 +128,19 @@ pub const SCENARIOS: &[Scenario] = &[
         about: "Zipf(1.0) mix over 1,000,000 names, 100,000-entry cache, local authoritative upstream",
         queries: "zipf.q",
         warm: true,
-        memory: false,
+        kind: Kind::Load,
+        workers: 1,
+        upstream_zone: Some("zipf.bench."),
+    },
+    Scenario {
+        name: "zipf-2w",
+        aliases: &[],
+        about: "Zipf(1.0) mix as zipf, with 2 workers on 2 cores (servers not pinned; the load generators share core 0 with them)",
+        queries: "zipf.q",
+        warm: true,
+        kind: Kind::Load,
+        workers: 2,
+        upstream_zone: Some("zipf.bench."),
     },
     Scenario {
         name: "forward",
@@ -58,7 +148,9 @@ pub const SCENARIOS: &[Scenario] = &[
         about: "forward only: no cache, every query a miss to the local upstream (TTL 0 answers)",
         queries: "fwd.q",
         warm: false,
-        memory: false,
+        kind: Kind::Load,
+        workers: 1,
+        upstream_zone: None,
     },
     Scenario {
         name: "auth",
@@ -66,7 +158,9 @@ pub const SCENARIOS: &[Scenario] = &[
         about: "authoritative: a 10,000-record zone served by `file` (unbound: auth-zone; dnsdist: packet cache in front of the upstream)",
         queries: "auth.q",
         warm: true,
-        memory: false,
+        kind: Kind::Load,
+        workers: 1,
+        upstream_zone: None,
     },
     Scenario {
         name: "memory",
@@ -74,7 +168,19 @@ pub const SCENARIOS: &[Scenario] = &[
         about: "resident memory per cached answer: 1,000,000 distinct names (100,000 with --quick) asked once each, ferrodns with one worker",
         queries: "mem.q",
         warm: false,
-        memory: true,
+        kind: Kind::Memory,
+        workers: 1,
+        upstream_zone: None,
+    },
+    Scenario {
+        name: "flood",
+        aliases: &[],
+        about: "flood: `cache { success 10000; denial 1000 }`, 100 hot names at 1,000 q/s throughout while 500,000 unique random subdomains (50,000 with --quick) arrive as fast as the server answers them (dnsperf, 1,000 in flight); one worker",
+        queries: "hot.q",
+        warm: false,
+        kind: Kind::Flood,
+        workers: 1,
+        upstream_zone: Some("hot.bench."),
     },
 ];
 
@@ -130,6 +236,22 @@ impl Server {
             Server::ReflectXdp => "XDP reflector",
         }
     }
+
+    /// Runs from the scenario's Corefile (ferrodns and CoreDNS).
+    fn corefile(self) -> bool {
+        matches!(
+            self,
+            Server::Ferrodns | Server::FerrodnsUring | Server::CoreDns
+        )
+    }
+
+    /// A bare reflector (one thread, no DNS work).
+    fn reflector(self) -> bool {
+        matches!(
+            self,
+            Server::ReflectSocket | Server::ReflectUring | Server::ReflectXdp
+        )
+    }
 }
 
 struct Opts {
@@ -181,7 +303,15 @@ fn parse(args: &[String]) -> Result<Opts> {
                             .find(|s| s.name == n || s.aliases.contains(&n))
                             .with_context(|| {
                                 format!(
-                                    "unknown scenario {n:?}: cache (cache-hits), zipf, forward, auth or memory"
+                                    "unknown scenario {n:?}: {}",
+                                    SCENARIOS
+                                        .iter()
+                                        .map(|s| match s.aliases.first() {
+                                            Some(a) => format!("{} ({a})", s.name),
+                                            None => s.name.to_string(),
+                                        })
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
                                 )
                             })
                     })
@@ -245,6 +375,7 @@ pub fn main(args: &[String]) -> Result<()> {
         10_000,
         10_000,
         if opts.quick { 100_000 } else { 1_000_000 },
+        if opts.quick { 50_000 } else { 500_000 },
     )?;
     let xdp = Xdp {
         reflect: setup::xdp_object(&work, "reflect")?,
@@ -298,22 +429,23 @@ pub fn main(args: &[String]) -> Result<()> {
             latency_rate,
             server_mac: &rig.server_mac,
             bench_bin: &bins.bench,
+            clients: sc.clients(),
         };
         let mut rows = Vec::new();
         // Half of ferrodns's saturation rate (kxdpgun), once it is measured.
         let mut half_rate = None;
         for &server in &opts.servers {
-            if sc.memory && server != Server::Ferrodns {
+            if !sc.runs(server) {
                 continue;
             }
             rig::check_interrupted()?;
             upstream.check_alive()?;
             answerer.check_alive()?;
             eprintln!("bench: [{}] {} ...", sc.name, server.label());
-            let row = if sc.memory {
-                run_memory(sc, &bins, &work, &load, &q.probe)
-            } else {
-                run_one(
+            let row = match sc.kind {
+                Kind::Memory => run_memory(sc, &bins, &work, &load, &q.probe),
+                Kind::Flood => run_flood(sc, server, &bins, &work, &load, &q.probe),
+                Kind::Load => run_one(
                     sc,
                     server,
                     &bins,
@@ -324,7 +456,7 @@ pub fn main(args: &[String]) -> Result<()> {
                     &q.probe,
                     &mut half_rate,
                     false,
-                )
+                ),
             };
             // Ctrl-C reaches the generators too; say so rather than that they failed.
             rig::check_interrupted()?;
@@ -343,7 +475,7 @@ pub fn main(args: &[String]) -> Result<()> {
                     .iter()
                     .filter_map(|id| SERVERS.iter().copied().find(|s| s.id() == *id)),
             )
-            .filter(|s| opts.servers.contains(s))
+            .filter(|s| opts.servers.contains(s) && sc.runs(*s))
             .collect();
         let mut rounds = Vec::new();
         if !opts.quick && paired.len() > 1 && paired[0] == Server::Ferrodns {
@@ -377,7 +509,7 @@ pub fn main(args: &[String]) -> Result<()> {
                 rounds.push(Value::Object(r));
             }
         }
-        let targets = report::targets(sc.name, &rows, &rounds);
+        let targets = report::targets(sc.name, &rows, &rounds, &results);
         for t in &targets {
             eprintln!("bench: [{}] {}", sc.name, report::target_line(t));
         }
@@ -390,9 +522,9 @@ pub fn main(args: &[String]) -> Result<()> {
             "servers": rows,
         }));
     }
-    let full = !opts.quick
-        && opts.scenarios.len() == SCENARIOS.len()
-        && opts.servers.len() == SERVERS.len();
+    // Every scenario and server: `latest` (or `quick`); else `partial`, so
+    // that a run of some leaves the kept results alone.
+    let all = opts.scenarios.len() == SCENARIOS.len() && opts.servers.len() == SERVERS.len();
     upstream.stop();
     answerer.stop();
     drop(rig);
@@ -410,12 +542,10 @@ pub fn main(args: &[String]) -> Result<()> {
         "coredns_version": crate::coredns::VERSION,
         "scenarios": results,
     });
-    let stem = if opts.quick {
-        "quick"
-    } else if full {
-        "latest"
-    } else {
-        "partial"
+    let stem = match (all, opts.quick) {
+        (false, _) => "partial",
+        (true, true) => "quick",
+        (true, false) => "latest",
     };
     report::write(&out, &bins.bench, stem)
 }
@@ -451,34 +581,21 @@ fn run_one(
         .to_string_lossy()
         .into_owned())
     };
+    let cores = sc.cores();
     let mut xdp = None;
     let mut proc = match server {
-        Server::Ferrodns | Server::FerrodnsUring => {
-            let mut args = vec!["-conf".to_string(), conf("Corefile", "Corefile")?];
-            if server == Server::FerrodnsUring {
-                args.extend(["-io".to_string(), "uring".to_string()]);
-            }
-            Some(start(
-                server,
-                in_ns(SERVER_NS, SERVER_CORE, &bins.ferrodns, &args),
-                log,
-            )?)
-        }
-        Server::CoreDns => {
-            let mut c = in_ns(
-                SERVER_NS,
-                SERVER_CORE,
-                &bins.coredns,
-                &["-conf".into(), conf("Corefile", "Corefile")?],
-            );
-            c.env("GOMAXPROCS", "1");
-            Some(start(server, c, log)?)
-        }
+        Server::Ferrodns | Server::FerrodnsUring | Server::CoreDns => Some(start_corefile(
+            sc,
+            server,
+            bins,
+            &conf("Corefile", "Corefile")?,
+            log,
+        )?),
         Server::Unbound => Some(start(
             server,
             in_ns(
                 SERVER_NS,
-                SERVER_CORE,
+                cores,
                 Path::new("unbound"),
                 &[
                     "-d".into(),
@@ -492,7 +609,7 @@ fn run_one(
             server,
             in_ns(
                 SERVER_NS,
-                SERVER_CORE,
+                cores,
                 Path::new("dnsdist"),
                 &[
                     "--supervised".into(),
@@ -518,7 +635,7 @@ fn run_one(
             ];
             Some(start(
                 server,
-                in_ns(SERVER_NS, SERVER_CORE, &bins.bench, &args),
+                in_ns(SERVER_NS, cores, &bins.bench, &args),
                 log,
             )?)
         }
@@ -543,11 +660,7 @@ fn run_one(
     )
     .with_context(|| format!("{} did not start", server.label()))?;
 
-    let is_reflector = matches!(
-        server,
-        Server::ReflectSocket | Server::ReflectUring | Server::ReflectXdp
-    );
-    if sc.warm && !is_reflector {
+    if sc.warm && !server.reflector() {
         // Every name once (the first 10,000 of the Zipf stream), at a rate
         // every server keeps up with; then a pause for in-flight fills.
         let n = std::fs::read_to_string(load.queries)?
@@ -564,10 +677,40 @@ fn run_one(
         rig::sleep(Duration::from_millis(300))?;
     }
     alive()?;
+    // The zipf scenarios: the cache's hit ratio and the upstream's queries
+    // over a load at a fixed rate, the same queries in the same order for
+    // every row (1 and 2 workers alike), then again under kxdpgun.
+    // (Not for the bare reflectors, which ask no upstream.)
+    let counted = |zone: &str| Counts::read(zone, server.corefile());
+    let zone = sc
+        .upstream_zone
+        .filter(|_| !kxdpgun_only && !server.reflector());
+    let mut upstream = Value::Null;
+    if let Some(zone) = zone {
+        let before = counted(zone)?;
+        let fixed = measure::generator(
+            load,
+            UPSTREAM_CHECK_RATE,
+            load.seconds as f64,
+            &dir.join(format!("{}-fixed-rate.json", server.id())),
+        )?;
+        let after = counted(zone)?;
+        upstream = json!({
+            "zone": zone,
+            "at_fixed_rate": after.since(&before, load.seconds as f64, &fixed),
+        });
+        rig::sleep(Duration::from_millis(300))?;
+        alive()?;
+    }
+    let before = zone.map(counted).transpose()?;
     rig.detach_client_xdp();
     let kx = measure::kxdpgun(load, pid);
     rig.detach_client_xdp();
     let kx = kx?;
+    if let (Some(before), Some(zone)) = (before, zone) {
+        let after = counted(zone)?;
+        upstream["under_kxdpgun"] = after.since(&before, load.seconds as f64, &kx);
+    }
     if kxdpgun_only {
         return Ok(
             json!({"server": server.label(), "id": server.id(), "kxdpgun_qps": kx["answered_qps"]}),
@@ -634,6 +777,7 @@ fn run_one(
         "latency": lat,
         "latency_half_saturation": lat_half,
         "peak_rss_kib": rss,
+        "upstream": upstream,
         // Flattened for the chart and the tables.
         "kxdpgun_qps": kx["answered_qps"],
         "cpu_s_per_million": kx["cpu_s_per_million"],
@@ -692,12 +836,8 @@ fn run_memory(
     rig::sleep(Duration::from_secs(2))?;
     proc.check_alive()?;
     let after = rig::rss_kib(pid);
-    let metrics = measure::http_get(SERVER_NS, "127.0.0.1:9153", "/metrics")?;
-    let entries = metrics
-        .lines()
-        .filter(|l| l.starts_with("coredns_cache_entries{") && l.contains("type=\"success\""))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum::<f64>();
+    let metrics = measure::http_get(SERVER_NS, METRICS_ADDR, "/metrics")?;
+    let entries = measure::metric_sum(&metrics, "coredns_cache_entries", &[("type", "success")]);
     let answer_bytes = warm["answer_bytes"].as_f64().unwrap_or(0.0);
     let grown = (after as f64 - before as f64) * 1024.0;
     let per_entry = if entries > 0.0 {
@@ -718,6 +858,255 @@ fn run_memory(
         "rss_after_kib": after,
         "bytes_per_entry_beyond_answers": per_entry,
         "peak_rss_kib": peak,
+    }))
+}
+
+/// Starts ferrodns (either I/O path) or CoreDNS from a rendered Corefile
+/// on the scenario's cores: ferrodns with `-workers N` past one worker,
+/// CoreDNS with GOMAXPROCS=N.
+fn start_corefile(
+    sc: &Scenario,
+    server: Server,
+    bins: &setup::Binaries,
+    corefile: &str,
+    log: PathBuf,
+) -> Result<Proc> {
+    let mut args = vec!["-conf".to_string(), corefile.to_string()];
+    let cmd = match server {
+        Server::CoreDns => {
+            let mut c = in_ns(SERVER_NS, sc.cores(), &bins.coredns, &args);
+            c.env("GOMAXPROCS", sc.workers.to_string());
+            c
+        }
+        _ => {
+            if server == Server::FerrodnsUring {
+                args.extend(["-io".to_string(), "uring".to_string()]);
+            }
+            if sc.workers > 1 {
+                args.extend(["-workers".to_string(), sc.workers.to_string()]);
+            }
+            in_ns(SERVER_NS, sc.cores(), &bins.ferrodns, &args)
+        }
+    };
+    start(server, cmd, log)
+}
+
+/// Counters read before and after a load: the queries the upstream
+/// answered for a zone, and the cache's hits and misses from the server's
+/// own /metrics (ferrodns and CoreDNS, whose configurations here have
+/// prometheus).
+struct Counts {
+    upstream: f64,
+    cache: Option<(f64, f64)>,
+}
+
+impl Counts {
+    fn read(zone: &str, server_metrics: bool) -> Result<Counts> {
+        let up = measure::http_get(SERVER_NS, UPSTREAM_METRICS_ADDR, "/metrics")
+            .context("the upstream's /metrics")?;
+        let upstream = measure::metric_sum(&up, "coredns_dns_requests_total", &[("zone", zone)]);
+        let cache = if server_metrics {
+            let m = measure::http_get(SERVER_NS, METRICS_ADDR, "/metrics")
+                .context("the server's /metrics")?;
+            Some((
+                measure::metric_sum(&m, "coredns_cache_hits_total", &[]),
+                measure::metric_sum(&m, "coredns_cache_misses_total", &[]),
+            ))
+        } else {
+            None
+        };
+        Ok(Counts { upstream, cache })
+    }
+
+    /// What happened between `before` and now over a load of `seconds`
+    /// (`load`: the generator's or kxdpgun's report, for what it sent).
+    fn since(&self, before: &Counts, seconds: f64, load: &Value) -> Value {
+        let upstream = self.upstream - before.upstream;
+        let (hits, misses) = match (self.cache, before.cache) {
+            (Some((h1, m1)), Some((h0, m0))) => (Some(h1 - h0), Some(m1 - m0)),
+            _ => (None, None),
+        };
+        let hit_ratio = match (hits, misses) {
+            (Some(h), Some(m)) if h + m > 0.0 => Some(h / (h + m)),
+            _ => None,
+        };
+        json!({
+            "rate": load["rate"],
+            "sent": load["sent"],
+            "answered": load["answered"],
+            "upstream_queries": upstream,
+            "upstream_qps": upstream / seconds,
+            "cache_hits": hits,
+            "cache_misses": misses,
+            "hit_ratio": hit_ratio,
+        })
+    }
+}
+
+/// The flood scenario, one server (ferrodns or CoreDNS, one worker): the
+/// hot names asked once each, then asked at a steady rate by one generator
+/// while dnsperf sends every name of the flood file once, as fast as the
+/// server answers (1,000 in flight). The hot names' hit ratio is counted
+/// at the upstream, which serves them in a zone of their own: 1 − the hot
+/// queries it answered ÷ the hot queries answered to the client.
+fn run_flood(
+    sc: &Scenario,
+    server: Server,
+    bins: &setup::Binaries,
+    work: &Path,
+    load: &Load,
+    probe: &str,
+) -> Result<Value> {
+    let dir = work.join(sc.name);
+    std::fs::create_dir_all(&dir)?;
+    let conf = setup::render(
+        &format!("{}/Corefile", sc.name),
+        work,
+        &format!("{}/Corefile", sc.name),
+    )?;
+    // The capacities, as the Corefile sets them.
+    let text = std::fs::read_to_string(&conf)?;
+    let capacity = |what: &str| -> Result<f64> {
+        text.lines()
+            .find_map(|l| {
+                l.trim()
+                    .strip_prefix(what)?
+                    .split_whitespace()
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .with_context(|| format!("no `{what} N` in {}", conf.display()))
+    };
+    let (success, denial) = (capacity("success ")?, capacity("denial ")?);
+    let mut proc = start_corefile(
+        sc,
+        server,
+        bins,
+        &conf.to_string_lossy(),
+        dir.join(format!("{}.log", server.id())),
+    )?;
+    measure::wait_ready(
+        CLIENT_NS,
+        SERVER_IP,
+        53,
+        probe,
+        Duration::from_secs(20),
+        || proc.check_alive(),
+    )
+    .with_context(|| format!("{} did not start", server.label()))?;
+    let pid = proc.pid();
+    let zone = sc.upstream_zone.unwrap_or("hot.bench.");
+    // Every hot name cached before the flood (each asked ~5 times).
+    measure::generator(
+        load,
+        HOT_RATE,
+        0.5,
+        &dir.join(format!("{}-warm.json", server.id())),
+    )?;
+    rig::sleep(Duration::from_millis(300))?;
+    proc.check_alive()?;
+    let upstream = |zone: &str| -> Result<f64> {
+        let m = measure::http_get(SERVER_NS, UPSTREAM_METRICS_ADDR, "/metrics")?;
+        Ok(measure::metric_sum(
+            &m,
+            "coredns_dns_requests_total",
+            &[("zone", zone)],
+        ))
+    };
+    let (hot0, flood0) = (upstream(zone)?, upstream("flood.bench.")?);
+    let rss_before = rig::rss_kib(pid);
+    let hot_json = dir.join(format!("{}-hot.json", server.id()));
+    let mut hot = measure::generator_background(
+        load,
+        HOT_RATE,
+        &hot_json,
+        dir.join(format!("{}-hot.log", server.id())),
+    )?;
+    rig::sleep(Duration::from_millis(200))?;
+    let flood_file = work.join("flood.q");
+    let names = std::fs::read_to_string(&flood_file)?.lines().count();
+    let flood_log = dir.join(format!("{}-flood.log", server.id()));
+    let mut flood = measure::dnsperf_background(&flood_file, 300, 1, Some(1), flood_log.clone())?;
+    // The server's resident memory every 100 ms while the flood runs, with
+    // the flood's names the upstream had answered by then.
+    let t0 = std::time::Instant::now();
+    let mut samples: Vec<(f64, u64, f64)> = Vec::new();
+    let status = loop {
+        if let Some(status) = flood.child.try_wait()? {
+            break status;
+        }
+        if t0.elapsed() > Duration::from_secs(320) {
+            bail!("dnsperf (the flood) ran past 320 s");
+        }
+        let rss = rig::rss_kib(pid);
+        let done = upstream("flood.bench.")? - flood0;
+        samples.push((t0.elapsed().as_secs_f64(), rss, done));
+        rig::sleep(Duration::from_millis(100))?;
+    };
+    // The hot generator stops sending, waits for the answers due and
+    // writes its report.
+    hot.stop();
+    let flood = measure::dnsperf_report(
+        status.success(),
+        &std::fs::read_to_string(&flood_log).unwrap_or_default(),
+    )?;
+    proc.check_alive()?;
+    let hot = measure::read_json(&hot_json)?;
+    let (hot1, flood1) = (upstream(zone)?, upstream("flood.bench.")?);
+    let peak = rig::peak_rss_kib(pid);
+    let metrics = measure::http_get(SERVER_NS, METRICS_ADDR, "/metrics")?;
+    let entries = |t: &str| measure::metric_sum(&metrics, "coredns_cache_entries", &[("type", t)]);
+    let (entries_success, entries_denial) = (entries("success"), entries("denial"));
+    drop(proc);
+    // Bounded by capacity, not by the flood: the cache is full long before
+    // half the flood's names went by, so resident memory must not grow
+    // over the second half (counted in names the upstream answered).
+    // Keeping every name would cost at least ~256 bytes each (the memory
+    // scenario: ~190 bytes beyond an answer of ~66).
+    let half = names as f64 / 2.0;
+    let mid = samples.iter().find(|s| s.2 >= half).map(|s| s.1);
+    let late_peak = samples.iter().filter(|s| s.2 >= half).map(|s| s.1).max();
+    let second_half_growth = match (mid, late_peak) {
+        (Some(m), Some(p)) => Some((p as f64 - m as f64) * 1024.0),
+        _ => None,
+    };
+    let hot_upstream = hot1 - hot0;
+    let hot_answered = hot["answered"].as_f64().unwrap_or(0.0);
+    let hit_ratio = (hot_answered > 0.0).then(|| 1.0 - hot_upstream / hot_answered);
+    let growth = (peak as f64 - rss_before as f64) * 1024.0;
+    Ok(json!({
+        "server": server.label(),
+        "id": server.id(),
+        "hot": {
+            "names": setup::HOT_NAMES,
+            "rate": HOT_RATE,
+            "sent": hot["sent"],
+            "answered": hot["answered"],
+            "answered_pct": hot["answered_pct"],
+            "duration_s": hot["duration_s"],
+            "latency_us": hot["latency_us"],
+            "upstream_queries": hot_upstream,
+            "hit_ratio": hit_ratio,
+        },
+        "flood": {
+            "names": names,
+            "sent": flood["sent"],
+            "answered": flood["answered"],
+            "answered_pct": flood["answered_pct"],
+            "answered_qps": flood["answered_qps"],
+            "run_s": flood["run_s"],
+            "upstream_queries": flood1 - flood0,
+        },
+        "capacity": {"success": success, "denial": denial},
+        "cache_entries": {"success": entries_success, "denial": entries_denial},
+        "rss_before_kib": rss_before,
+        "rss_mid_flood_kib": mid,
+        "peak_rss_kib": peak,
+        "rss_growth_per_configured_entry": growth / (success + denial),
+        "rss_growth_second_half_per_name": second_half_growth.map(|g| g / half),
+        // [seconds, RSS KiB, flood names the upstream had answered]
+        "rss_samples": samples.iter().map(|s| json!([s.0, s.1, s.2])).collect::<Vec<_>>(),
     }))
 }
 

@@ -70,6 +70,55 @@ pub fn one_line(row: &Value) -> String {
             f(at(row, &["bytes_per_entry_beyond_answers"]), 0),
         );
     }
+    if row.get("hot").is_some() {
+        return format!(
+            "hot names: {} hit ratio ({} upstream queries for {} answers, {}% answered, p99 {} µs); flood: {} names, {} q/s answered ({}%); {} answers cached; RSS {} MiB before, peak {} MiB",
+            f(at(row, &["hot", "hit_ratio"]), 4),
+            f(at(row, &["hot", "upstream_queries"]), 0),
+            f(at(row, &["hot", "answered"]), 0),
+            f(at(row, &["hot", "answered_pct"]), 1),
+            f(at(row, &["hot", "latency_us", "p99"]), 0),
+            f(at(row, &["flood", "names"]), 0),
+            kq(at(row, &["flood", "answered_qps"])),
+            f(at(row, &["flood", "answered_pct"]), 1),
+            f(at(row, &["cache_entries", "success"]), 0),
+            f(at(row, &["rss_before_kib"]).map(|k| k / 1024.0), 1),
+            f(at(row, &["peak_rss_kib"]).map(|k| k / 1024.0), 1),
+        );
+    }
+    let upstream = match at(row, &["upstream", "at_fixed_rate", "upstream_queries"]) {
+        Some(q) => format!(
+            "; at {} q/s: {}% hits, {q:.0} upstream queries ({} q/s); under kxdpgun: {}% hits, {} upstream q/s",
+            f(at(row, &["upstream", "at_fixed_rate", "rate"]), 0),
+            f(at(row, &["upstream", "at_fixed_rate", "hit_ratio"]).map(|r| r * 100.0), 1),
+            f(at(row, &["upstream", "at_fixed_rate", "upstream_qps"]), 0),
+            f(at(row, &["upstream", "under_kxdpgun", "hit_ratio"]).map(|r| r * 100.0), 1),
+            f(at(row, &["upstream", "under_kxdpgun", "upstream_qps"]), 0),
+        ),
+        None => String::new(),
+    };
+    // ferrodns's workers under kxdpgun: how the load spread over them.
+    let workers: Vec<String> = row["kxdpgun"]["server_threads_busy_cores"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(name, _)| name.starts_with("ferrodns-w"))
+        .map(|(name, busy)| {
+            format!(
+                "{} {}",
+                name.split(' ')
+                    .next()
+                    .unwrap_or(name)
+                    .trim_start_matches("ferrodns-"),
+                f(busy.as_f64(), 2)
+            )
+        })
+        .collect();
+    let workers = if workers.len() > 1 {
+        format!("; workers busy (cores): {}", workers.join(", "))
+    } else {
+        String::new()
+    };
     let half = match at(row, &["latency_half_saturation", "rate"]) {
         Some(rate) => format!(
             ", p99 {} µs at {} q/s (half ferrodns's saturation)",
@@ -90,6 +139,8 @@ pub fn one_line(row: &Value) -> String {
         f(at(row, &["latency", "latency_us", "p99"]), 0),
         f(at(row, &["peak_rss_kib"]).map(|k| k / 1024.0), 1),
     ) + &half
+        + &upstream
+        + &workers
 }
 
 fn row<'a>(rows: &'a [Value], id: &str) -> Option<&'a Value> {
@@ -103,6 +154,13 @@ fn target(what: &str, value: Option<f64>, at_least: bool, need: f64) -> Value {
         "need": format!("{} {need}", if at_least { "≥" } else { "≤" }),
         "met": value.map(|v| if at_least { v >= need } else { v <= need }),
     })
+}
+
+/// A target with the figures it is worked out from, shown beside it.
+fn target_with(what: &str, value: Option<f64>, at_least: bool, need: f64, detail: String) -> Value {
+    let mut t = target(what, value, at_least, need);
+    t["detail"] = json!(detail);
+    t
 }
 
 /// The servers a scenario's ratio targets compare ferrodns with.
@@ -138,8 +196,10 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 /// peers and baselines of the same run, and memory per cached entry. With
 /// `rounds` (ferrodns and the peers measured one after the other, again
 /// and again), a ratio is the median of the rounds' ratios, else that of
-/// the rows.
-pub fn targets(scenario: &str, rows: &[Value], rounds: &[Value]) -> Vec<Value> {
+/// the rows. And those of the shared cache (issue 11): the flood's hot
+/// names and memory, and zipf-2w's upstream queries against zipf's, a
+/// scenario of `earlier` (the results of the run so far).
+pub fn targets(scenario: &str, rows: &[Value], rounds: &[Value], earlier: &[Value]) -> Vec<Value> {
     let q = |id: &str| row(rows, id).and_then(|r| at(r, &["kxdpgun", "answered_qps"]));
     let of_rounds = |peer: &str| {
         median(
@@ -204,6 +264,85 @@ pub fn targets(scenario: &str, rows: &[Value], rounds: &[Value]) -> Vec<Value> {
             false,
             300.0,
         )],
+        "zipf-2w" => {
+            // The same queries at the same fixed rate: with one cache for
+            // every worker and misses single-flight, a second worker asks
+            // the upstream no more than one does.
+            let queries = |rows: &[Value]| {
+                row(rows, "ferrodns")
+                    .and_then(|r| at(r, &["upstream", "at_fixed_rate", "upstream_queries"]))
+            };
+            let one = earlier
+                .iter()
+                .find(|s| s["name"] == "zipf")
+                .and_then(|s| queries(s["servers"].as_array()?));
+            let two = queries(rows);
+            let ratio = match (two, one) {
+                (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+                _ => None,
+            };
+            vec![target_with(
+                "upstream queries, ferrodns with 2 workers ÷ 1 worker (zipf), same load at a fixed rate",
+                ratio,
+                false,
+                1.02,
+                format!(
+                    "{} with 2 workers, {} with 1",
+                    f(two, 0),
+                    if one.is_some() {
+                        f(one, 0)
+                    } else {
+                        "– (run zipf in the same run)".into()
+                    }
+                ),
+            )]
+        }
+        "flood" => {
+            let r = row(rows, "ferrodns");
+            let v = |path: &[&str]| r.and_then(|r| at(r, path));
+            vec![
+                target_with(
+                    "hot names' hit ratio during the flood (1 − their upstream queries ÷ their answers)",
+                    v(&["hot", "hit_ratio"]),
+                    true,
+                    0.95,
+                    format!(
+                        "{} upstream queries for {} answers",
+                        f(v(&["hot", "upstream_queries"]), 0),
+                        f(v(&["hot", "answered"]), 0)
+                    ),
+                ),
+                target_with(
+                    "answers cached after the flood ÷ the configured capacity (success)",
+                    match (
+                        v(&["cache_entries", "success"]),
+                        v(&["capacity", "success"]),
+                    ) {
+                        (Some(e), Some(c)) if c > 0.0 => Some(e / c),
+                        _ => None,
+                    },
+                    false,
+                    1.0,
+                    format!(
+                        "{} of {}",
+                        f(v(&["cache_entries", "success"]), 0),
+                        f(v(&["capacity", "success"]), 0)
+                    ),
+                ),
+                target_with(
+                    "RSS growth over the flood's second half, bytes per flood name (keeping each would take ≥ 256)",
+                    v(&["rss_growth_second_half_per_name"]),
+                    false,
+                    25.0,
+                    format!(
+                        "RSS {} MiB before, {} MiB halfway, peak {} MiB",
+                        f(v(&["rss_before_kib"]).map(|k| k / 1024.0), 1),
+                        f(v(&["rss_mid_flood_kib"]).map(|k| k / 1024.0), 1),
+                        f(v(&["peak_rss_kib"]).map(|k| k / 1024.0), 1)
+                    ),
+                ),
+            ]
+        }
         _ => Vec::new(),
     }
 }
@@ -214,8 +353,12 @@ pub fn target_line(t: &Value) -> String {
         Some(false) => "MISSED",
         None => "not measured (a row is missing)",
     };
+    let detail = match t["detail"].as_str() {
+        Some(d) => format!(" ({d})"),
+        None => String::new(),
+    };
     format!(
-        "target: {} = {} (need {}): {verdict}",
+        "target: {} = {}{detail} (need {}): {verdict}",
         t["what"].as_str().unwrap_or("?"),
         f(t["value"].as_f64(), 2),
         t["need"].as_str().unwrap_or("?"),
@@ -254,6 +397,11 @@ pub fn markdown(results: &Value) -> String {
                 );
             }
             md.push('\n');
+            targets_md(&mut md, &targets);
+            continue;
+        }
+        if sc["name"] == "flood" {
+            flood_md(&mut md, &rows);
             targets_md(&mut md, &targets);
             continue;
         }
@@ -345,6 +493,7 @@ pub fn markdown(results: &Value) -> String {
             }
             md.push('\n');
         }
+        upstream_md(&mut md, &rows);
         let rounds = sc["paired_rounds"].as_array().cloned().unwrap_or_default();
         if let Some(first) = rounds.first().and_then(Value::as_object) {
             let ids: Vec<&String> = first.keys().collect();
@@ -374,6 +523,61 @@ pub fn markdown(results: &Value) -> String {
     md
 }
 
+/// The zipf scenarios' cache and upstream figures, where rows have them.
+fn upstream_md(md: &mut String, rows: &[Value]) {
+    let with: Vec<&Value> = rows.iter().filter(|r| r["upstream"].is_object()).collect();
+    let Some(first) = with.first() else { return };
+    let _ = writeln!(
+        md,
+        "Cache and upstream (hit % from the server's own /metrics, ferrodns and CoreDNS only; upstream queries as the upstream counted them), over a load at a fixed {} q/s (the same queries for every row) and under kxdpgun:\n\n| server | hit % at {} q/s | upstream queries at {} q/s | upstream q/s at {} q/s | hit % under kxdpgun | upstream q/s under kxdpgun |\n|---|---:|---:|---:|---:|---:|",
+        f(at(first, &["upstream", "at_fixed_rate", "rate"]), 0),
+        f(at(first, &["upstream", "at_fixed_rate", "rate"]), 0),
+        f(at(first, &["upstream", "at_fixed_rate", "rate"]), 0),
+        f(at(first, &["upstream", "at_fixed_rate", "rate"]), 0),
+    );
+    for r in with {
+        let u = |p: &[&str]| at(r, &[&["upstream"][..], p].concat());
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} |",
+            r["server"].as_str().unwrap_or("?"),
+            f(u(&["at_fixed_rate", "hit_ratio"]).map(|x| x * 100.0), 1),
+            f(u(&["at_fixed_rate", "upstream_queries"]), 0),
+            f(u(&["at_fixed_rate", "upstream_qps"]), 0),
+            f(u(&["under_kxdpgun", "hit_ratio"]).map(|x| x * 100.0), 1),
+            f(u(&["under_kxdpgun", "upstream_qps"]), 0),
+        );
+    }
+    md.push('\n');
+}
+
+fn flood_md(md: &mut String, rows: &[Value]) {
+    let _ = writeln!(
+        md,
+        "| server | hot hit ratio | hot upstream queries | hot answers | hot answered % | hot p99 µs | flood names | flood answered q/s | flood answered % | answers cached | RSS before MiB | RSS halfway MiB | peak RSS MiB |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for r in rows {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            r["server"].as_str().unwrap_or("?"),
+            f(at(r, &["hot", "hit_ratio"]), 4),
+            f(at(r, &["hot", "upstream_queries"]), 0),
+            f(at(r, &["hot", "answered"]), 0),
+            f(at(r, &["hot", "answered_pct"]), 1),
+            f(at(r, &["hot", "latency_us", "p99"]), 0),
+            f(at(r, &["flood", "names"]), 0),
+            kq(at(r, &["flood", "answered_qps"])),
+            f(at(r, &["flood", "answered_pct"]), 1),
+            f(at(r, &["cache_entries", "success"]), 0),
+            f(at(r, &["rss_before_kib"]).map(|k| k / 1024.0), 1),
+            f(at(r, &["rss_mid_flood_kib"]).map(|k| k / 1024.0), 1),
+            f(at(r, &["peak_rss_kib"]).map(|k| k / 1024.0), 1),
+        );
+    }
+    md.push('\n');
+}
+
 fn targets_md(md: &mut String, targets: &[Value]) {
     if targets.is_empty() {
         return;
@@ -388,9 +592,13 @@ fn targets_md(md: &mut String, targets: &[Value]) {
             Some(false) => "**missed**",
             None => "not measured",
         };
+        let detail = match t["detail"].as_str() {
+            Some(d) => format!(" ({d})"),
+            None => String::new(),
+        };
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {verdict} |",
+            "| {} | {}{detail} | {} | {verdict} |",
             t["what"].as_str().unwrap_or("?"),
             f(t["value"].as_f64(), 2),
             t["need"].as_str().unwrap_or("?"),

@@ -97,7 +97,13 @@ const SOA: &str = "@ 3600 IN SOA ns.bench. hostmaster.bench. 1 7200 3600 1209600
 
 /// Zone files for the upstream and the auth scenario; query files; written
 /// once per work folder (the 1M-line files take a moment).
-pub fn data(work: &Path, auth_names: usize, cache_names: usize, memory_names: usize) -> Result<()> {
+pub fn data(
+    work: &Path,
+    auth_names: usize,
+    cache_names: usize,
+    memory_names: usize,
+    flood_names: usize,
+) -> Result<()> {
     std::fs::create_dir_all(work)?;
     let zone = |name: &str, body: &str| -> Result<()> {
         let text = format!("$ORIGIN {name}.bench.\n{SOA}{body}");
@@ -108,6 +114,10 @@ pub fn data(work: &Path, auth_names: usize, cache_names: usize, memory_names: us
     zone("zipf", "* 3600 IN A 198.18.1.2\n")?;
     // TTL 0: no server may keep these, so every query in `forward` is a miss.
     zone("fwd", "* 0 IN A 198.18.1.3\n")?;
+    // The flood scenario: hot names and the flood's names in zones of their
+    // own, so that the upstream counts each apart.
+    zone("hot", "* 3600 IN A 198.18.1.4\n")?;
+    zone("flood", "* 3600 IN A 198.18.1.5\n")?;
     let mut auth = String::new();
     for i in 0..auth_names {
         let _ = writeln!(
@@ -136,6 +146,16 @@ pub fn data(work: &Path, auth_names: usize, cache_names: usize, memory_names: us
         &work.join("mem.q"),
         (0..memory_names).map(|i| format!("m{i}.zipf.bench A")),
     )?;
+    write_lines(
+        &work.join("hot.q"),
+        (0..HOT_NAMES).map(|i| format!("h{i}.hot.bench A")),
+    )?;
+    // A random subdomain each: a bijective mix of the index, so that no two
+    // repeat and they look like an attack's names.
+    write_lines(
+        &work.join("flood.q"),
+        (0..flood_names as u64).map(|i| format!("{:016x}.flood.bench A", mix(i))),
+    )?;
     let zipf = work.join("zipf.q");
     if !zipf.exists() {
         let mut z = Zipf::new(1_000_000, 1.0, 0x5eed_f00d);
@@ -145,6 +165,17 @@ pub fn data(work: &Path, auth_names: usize, cache_names: usize, memory_names: us
         )?;
     }
     Ok(())
+}
+
+/// Hot names of the flood scenario, asked throughout the flood.
+pub const HOT_NAMES: usize = 100;
+
+/// splitmix64's finaliser: a bijection on u64.
+fn mix(i: u64) -> u64 {
+    let mut z = i.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 fn write_lines(path: &Path, lines: impl Iterator<Item = String>) -> Result<()> {
@@ -222,7 +253,15 @@ pub fn render(template: &str, work: &Path, out_name: &str) -> Result<PathBuf> {
 
 #[cfg(test)]
 mod tests {
-    use super::Zipf;
+    use super::{mix, Zipf};
+
+    #[test]
+    fn flood_names_do_not_repeat() {
+        let mut seen: Vec<u64> = (0..100_000).map(mix).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), 100_000);
+    }
 
     #[test]
     fn zipf_favours_low_ranks() {
