@@ -858,3 +858,47 @@ fn a_random_name_flood_does_not_evict_the_hot_names() {
     eprintln!("hot names: {hot_asked} asked, {hot_misses} misses, hit ratio {ratio:.3}");
     assert!(ratio >= 0.95, "hot names' hit ratio {ratio:.3}");
 }
+
+/// Misses waiting on another worker's exchange with a dead upstream get
+/// its SERVFAIL when it comes (within forward's 5 s), not a second wait of
+/// their own after it: nothing is cached (`servfail 0`).
+#[test]
+fn misses_waiting_on_a_dead_upstream_get_its_servfail() {
+    let up = Upstream::start([192, 0, 2, 88]);
+    up.set(|m| m.drop_queries = true);
+    let s = Server::start_args(
+        &format!(
+            ".:{{PORT}} {{\n    cache 60 {{\n        servfail 0\n    }}\n    forward . {}\n}}\n",
+            up.addr()
+        ),
+        &[],
+        &["-workers", "4"],
+    );
+    let addr = s.addr();
+    let start = Instant::now();
+    let clients: Vec<_> = (0..20)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let q = query("dead.example.", RecordType::A);
+                let r = udp_raw(addr, &q.to_vec().unwrap(), Duration::from_secs(12))
+                    .expect("an answer");
+                (
+                    Message::from_vec(&r).unwrap().metadata.response_code,
+                    start.elapsed(),
+                )
+            })
+        })
+        .collect();
+    for c in clients {
+        let (rcode, took) = c.join().unwrap();
+        assert_eq!(rcode, ResponseCode::ServFail);
+        assert!(took < Duration::from_secs(8), "answered after {took:?}");
+    }
+    let asked = up
+        .queries()
+        .iter()
+        .filter(|(_, n)| n == "dead.example.")
+        .count();
+    // forward tries the upstream twice within its deadline.
+    assert!(asked <= 2, "the upstream was asked {asked} times");
+}

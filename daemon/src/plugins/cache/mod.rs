@@ -137,6 +137,10 @@ const FLIGHT_WAIT: Duration = Duration::from_secs(5);
 struct Flight {
     done: std::sync::atomic::AtomicBool,
     landed: tokio::sync::Notify,
+    /// What the filling query's chain answered, when it stored nothing (a
+    /// SERVFAIL from a dead upstream, say): the waiting misses answer the
+    /// same instead of asking again and waiting as long once more.
+    outcome: std::sync::Mutex<Option<(Option<Message>, ResponseCode)>>,
 }
 
 impl Flight {
@@ -468,11 +472,22 @@ impl Cache {
     }
 
     /// A miss that another query (on any worker) is filling: waits for
-    /// it, then answers from what it stored, or passes the query on when
-    /// it stored nothing (counted once, as the miss it was).
+    /// it, then answers from what it stored, or with what its chain
+    /// answered when it stored nothing, or passes the query on when it did
+    /// not land in time (counted once, as the miss it was).
     pub async fn query_async(&self, req: &mut Request) -> Action {
+        let mut theirs = None;
         if let Some(flight) = req.stash.take::<std::sync::Arc<Flight>>(self) {
-            let _ = tokio::time::timeout(FLIGHT_WAIT, flight.landed()).await;
+            if tokio::time::timeout(FLIGHT_WAIT, flight.landed())
+                .await
+                .is_ok()
+            {
+                theirs = flight
+                    .outcome
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
+            }
         }
         let now = now();
         let mut buf = [0; crate::wire::MAX_NAME_LEN];
@@ -501,6 +516,17 @@ impl Cache {
         };
         if let Some(m) = found {
             return Action::Done(Outcome::reply(m));
+        }
+        if let Some((reply, rcode)) = theirs {
+            return Action::Done(match reply {
+                Some(mut m) => {
+                    // The other query's reply, to this one.
+                    m.metadata.id = req.msg.metadata.id;
+                    m.queries.clone_from(&req.msg.queries);
+                    Outcome::reply(m)
+                }
+                None => Outcome::rcode(rcode),
+            });
         }
         req.msg.metadata.authentic_data = true;
         req.stash.put(
@@ -697,6 +723,14 @@ impl Cache {
             Mode::Fresh => {
                 if let Some(reply) = out.reply.as_mut() {
                     self.write(sh, req, &p, reply, now, false, n);
+                }
+                if let Some(g) = &p._flight {
+                    // Only when some miss waits for it (the map and the
+                    // guard hold the other two references).
+                    if std::sync::Arc::strong_count(&g.flight) > 2 {
+                        let shared = (out.reply.clone(), out.rcode);
+                        *g.flight.outcome.lock().unwrap_or_else(|e| e.into_inner()) = Some(shared);
+                    }
                 }
             }
             Mode::Verify {
