@@ -13,15 +13,15 @@
 //!
 //! Asserted: nothing panics; `relay_reply` leaves the reply untouched when
 //! it says no; any reply that goes to the client is a response carrying
-//! the client's ID and question, fits the client's size, reads through to
-//! its last byte, has an OPT when the client sent one (with the client's
-//! size as sent, version 0 and at least its DO bit) and, from the relay,
-//! none when it did not (the full path keeps an upstream's OPT then, as
-//! CoreDNS does); it parses with hickory, from the full path always, from
-//! the relay whenever the upstream's reply did (the relay checks the data
-//! of the common types only, so a reply with, say, a broken TXT or OPT
-//! option goes on as the upstream sent it, where the full path asks
-//! again); and when both the relay and the full path answer, they answer
+//! the client's ID and question, fits the client's size, has an OPT when
+//! the client sent one (with the client's size, version 0 and at least its
+//! DO bit); from the relay, it reads through to its last byte and has no
+//! OPT when the client sent none (the full path keeps an upstream's OPT
+//! then, as CoreDNS does); it parses with hickory, from the full path
+//! always, from the relay whenever the upstream's reply did (the relay
+//! checks the data of the common types only, so a reply with, say, a
+//! broken TXT or OPT option goes on as the upstream sent it, where the
+//! full path asks again); and when both the relay and the full path answer, they answer
 //! the same message (header, sections, OPT), as `relay_reply` promises.
 
 #![no_main]
@@ -99,17 +99,8 @@ fn sizes(q: &Simple<'_>) -> (Option<Opt>, usize) {
 }
 
 /// What any reply to the client must be, read from its bytes: at most
-/// `limit` long, the client's ID and question, QR set, reading through (as
-/// `wire::fast::layout` reads) to its end; with the client's OPT size, DO
-/// and version 0 when the client sent an OPT.
-fn check_bytes(
-    out: &[u8],
-    q: &[u8],
-    question: &Option<Question>,
-    opt: Option<Opt>,
-    limit: usize,
-    path: &str,
-) {
+/// `limit` long, the client's ID and question, QR set.
+fn check_bytes(out: &[u8], q: &[u8], question: &Option<Question>, limit: usize, path: &str) {
     assert!(
         out.len() <= limit,
         "{path}: {} bytes over a limit of {limit}",
@@ -121,21 +112,38 @@ fn check_bytes(
         same_question(out, question),
         "{path}: not the client's question"
     );
-    let l = layout(out).unwrap_or_else(|| panic!("{path}: does not read through: {out:02x?}"));
-    assert_eq!(l.end, out.len(), "{path}: bytes after the last record");
+}
+
+/// The relay's reply reads through (as `wire::fast::layout` reads) to its
+/// end and has an OPT exactly when the client sent one, with the client's
+/// size as sent, version 0 and at least its DO bit.
+fn check_relayed(out: &[u8], opt: Option<Opt>) {
+    let l = layout(out).unwrap_or_else(|| panic!("relay: does not read through: {out:02x?}"));
+    assert_eq!(l.end, out.len(), "relay: bytes after the last record");
+    assert_eq!(out[3] & 0x40, 0, "relay: Z bit relayed");
     match (opt, l.opt) {
         (None, None) => {}
-        // The upstream's own OPT to a client that sent none: CoreDNS's
-        // SizeAndDo leaves it, so the full path does too; the relay hands
-        // such a reply to the full path.
-        (None, Some(_)) if path == "full path" => {}
         (Some(o), Some(at)) => {
             let size = u16::from_be_bytes([out[at + 2], out[at + 3]]);
-            assert_eq!(size, o.size, "{path}: OPT size");
-            assert_eq!(out[at + 5], 0, "{path}: EDNS version");
-            assert!(!o.do_bit() || out[at + 6] & 0x80 != 0, "{path}: DO lost");
+            assert_eq!(size, o.size, "relay: OPT size");
+            assert_eq!(out[at + 5], 0, "relay: EDNS version");
+            assert!(!o.do_bit() || out[at + 6] & 0x80 != 0, "relay: DO lost");
         }
-        (o, at) => panic!("{path}: client OPT {o:?}, reply OPT at {at:?}"),
+        (o, at) => panic!("relay: client OPT {o:?}, reply OPT at {at:?}"),
+    }
+}
+
+/// The full path's reply has an OPT when the client sent one, with the
+/// client's size (as hickory reads it: at least 512), version 0 and at
+/// least its DO bit. To a client that sent none it may carry the
+/// upstream's OPT: CoreDNS's SizeAndDo leaves it, and so does the full
+/// path (the relay hands such a reply to the full path).
+fn check_full(m: &Message, opt: Option<Opt>) {
+    if let Some(o) = opt {
+        let e = m.edns.as_ref().expect("full path: the client's OPT lost");
+        assert_eq!(e.max_payload(), o.size.max(512), "full path: OPT size");
+        assert_eq!(e.version(), 0, "full path: EDNS version");
+        assert!(!o.do_bit() || e.flags().dnssec_ok, "full path: DO lost");
     }
 }
 
@@ -181,8 +189,8 @@ fuzz_target!(|input: &[u8]| {
     let original = r.clone();
     let cut = r.len() > limit;
     let relayed = if !cut && edns::relay_reply(&mut r, client_id, opt, limit) {
-        check_bytes(&r, q, &question, opt, limit, "relay");
-        assert_eq!(r[3] & 0x40, 0, "Z bit relayed");
+        check_bytes(&r, q, &question, limit, "relay");
+        check_relayed(&r, opt);
         // The relay checks the data of the common types only (see
         // `wire::fast::layout`): what hickory cannot read as it came from
         // the upstream goes on as it came. What it can read must still
@@ -215,8 +223,9 @@ fuzz_target!(|input: &[u8]| {
         return;
     }
     edns::mirror_small_udp_size(&mut out, edns::raw_udp_size(q));
-    check_bytes(&out, q, &question, opt, limit, "full path");
+    check_bytes(&out, q, &question, limit, "full path");
     let full = parse(&out, "full path");
+    check_full(&full, opt);
 
     if let Some(relayed) = relayed {
         // encode_fitting may have dropped records the relay could keep
