@@ -206,32 +206,41 @@ fn may_escape(args: &str) -> bool {
     import && (args.contains('/') || refs)
 }
 
-/// An IP address as forward reads a **TO** without resolving it: an
-/// optional `scheme://`, then an address, `[v6]`, or `host:port`, the
-/// address with an optional `%zone`.
+/// Whether forward reads a **TO** without resolving a host name: as its
+/// `host_port_or_file` reads one, the scheme it knows stripped, an IP
+/// address (an optional `%zone`, brackets, port); no `/` left. Anything
+/// else is tried as a resolv.conf file and then resolved as a host name
+/// (an unknown scheme too: `tms://9.9.9.9` is host `tms`, port
+/// `//9.9.9.9`).
 fn static_to(tok: &str) -> bool {
-    let rest = match tok.split_once("://") {
-        Some((scheme, rest)) if scheme.bytes().all(|b| b.is_ascii_alphanumeric()) => rest,
-        Some(_) => return false,
-        None => tok,
-    };
-    if rest.contains('/') || rest.contains("..") {
+    const SCHEMES: [&str; 7] = ["tls", "dns", "quic", "grpc", "https3", "https", "unix"];
+    let host = SCHEMES
+        .iter()
+        .find_map(|s| tok.strip_prefix(s).and_then(|r| r.strip_prefix("://")))
+        .unwrap_or(tok);
+    if host.contains('/') || host.contains("..") {
         return false;
     }
-    let strip_zone = |s: &str| -> String {
-        match s.split_once('%') {
-            Some((a, z)) => match z.split_once(']') {
-                Some((_, tail)) => format!("{a}]{tail}"),
-                None => a.to_string(),
-            },
-            None => s.to_string(),
-        }
+    let ip = |s: &str| {
+        s.rsplit_once('%')
+            .map_or(s, |(a, _)| a)
+            .parse::<std::net::IpAddr>()
+            .is_ok()
     };
-    let s = strip_zone(rest);
-    let bare = s.trim_start_matches('[').trim_end_matches(']');
-    s.parse::<std::net::IpAddr>().is_ok()
-        || bare.parse::<std::net::IpAddr>().is_ok()
-        || s.parse::<std::net::SocketAddr>().is_ok()
+    // forward's split_host_port.
+    let split = match host.strip_prefix('[') {
+        Some(rest) => rest
+            .split_once(']')
+            .and_then(|(h, after)| after.strip_prefix(':').map(|_| h)),
+        None => host
+            .rsplit_once(':')
+            .filter(|(h, _)| !h.contains(':'))
+            .map(|(h, _)| h),
+    };
+    match split {
+        Some(h) => ip(h),
+        None => ip(host.trim_matches(|c| c == '[' || c == ']')),
+    }
 }
 
 /// Whether setting up `blocks` could read outside the temp dir or go to
