@@ -210,8 +210,10 @@ pub fn set_ttls(msg: &mut [u8], ttl: u32) -> bool {
     p == msg.len()
 }
 
-/// Checks the name at `at` (labels, pointers only backwards, at most 255
-/// bytes spelled out); where it ends in place.
+/// Checks the name at `at` (labels, pointers only backwards and past the
+/// header, at most 255 bytes spelled out); where it ends in place. A
+/// pointer into the header reads its counts as a name, which changes when
+/// a count is patched (the relay adds an OPT): no sender writes one.
 fn name_end(msg: &[u8], at: usize) -> Option<usize> {
     // `len` counts the root's byte too.
     let (mut p, mut end, mut len, mut hops) = (at, None, 1usize, 0);
@@ -220,7 +222,7 @@ fn name_end(msg: &[u8], at: usize) -> Option<usize> {
         match b & 0xC0 {
             0xC0 => {
                 let target = usize::from(u16::from_be_bytes([b & 0x3F, *msg.get(p + 1)?]));
-                if target >= p || hops > 127 {
+                if target < HEADER_LEN || target >= p || hops > 127 {
                     return None;
                 }
                 end.get_or_insert(p + 2);
@@ -396,6 +398,12 @@ mod tests {
         fwd[19] = 0xc0;
         fwd[20] = 40;
         assert!(layout(&fwd).is_none());
+        // A pointer into the header, where a count's 0 reads as the root
+        // (found by the forward_reply fuzz target: it pointed at the
+        // arcount, and once the relay added an OPT the name changed).
+        let mut hdr = m.clone();
+        hdr[20] = 8;
+        assert!(layout(&hdr).is_none());
         assert!(layout(&m[..m.len() - 3]).is_none());
         let mut in_answer = m.clone();
         in_answer[6..12].copy_from_slice(&[0, 2, 0, 0, 0, 0]);
