@@ -4,6 +4,7 @@
 mod bench;
 mod conformance;
 mod coredns;
+mod ebpf;
 mod torture;
 
 use anyhow::{bail, Context, Result};
@@ -17,6 +18,8 @@ commands:
   fuzz [--seconds N]   run each cargo-fuzz target for N seconds (default 60; needs nightly)
   conformance [NAME]   answer like CoreDNS: every case of tests/conformance/ (or those whose name holds NAME)
   coredns              build CoreDNS (pinned version) once from the Go module proxy; print its path
+  setup-ebpf           nightly with rust-src and bpf-linker (built against the nightly's libLLVM,
+                       cached); prints the directory to put on PATH for eBPF builds
   torture [--short] [PROBE...]
                        hostile input against the real binary on loopback (malformed packets,
                        bad upstreams, floods, TCP abuse, signals, reloads, oversized answers)
@@ -228,6 +231,7 @@ fn main() -> Result<()> {
         Some("bench") => bench::main(&args[1..]),
         Some("conformance") => conformance::main(&args[1..]),
         Some("torture") => torture::main(&args[1..]),
+        Some("setup-ebpf") => ebpf::setup().map(|_| ()),
         Some("coredns") => {
             println!("{}", coredns::binary()?.display());
             Ok(())
