@@ -114,7 +114,8 @@ pub fn encode_fitting(
 /// DO on the reply's OPT (or the client's OPT when the reply has none),
 /// anything after the last record gone. False, with the reply untouched,
 /// when only the full path can do it: a reply that does not read through,
-/// an OPT the client did not send one for, or one too large for `limit`.
+/// an OPT the client did not send one for or that is not the last record,
+/// or one too large for `limit`.
 pub fn relay_reply(
     reply: &mut Vec<u8>,
     id: u16,
@@ -126,6 +127,13 @@ pub fn relay_reply(
     };
     // Decided before a byte changes: the caller parses the reply as it came
     // when this says no.
+    // A record after the OPT could name bytes of it that change here.
+    if let Some(at) = l.opt {
+        let rdlen = usize::from(u16::from_be_bytes([reply[at + 8], reply[at + 9]]));
+        if at + 10 + rdlen != l.end {
+            return false;
+        }
+    }
     let grow = match (client, l.opt) {
         (None, Some(_)) => return false,
         (Some(_), None) => crate::wire::fast::OPT_LEN,
@@ -218,6 +226,30 @@ fn encode(m: &Message, out: &mut Vec<u8>) -> Result<(), hickory_proto::ProtoErro
 
 #[cfg(test)]
 mod tests {
+    /// A record after the OPT could be named by a pointer into the OPT's
+    /// fields, which the relay patches: such a reply takes the full path.
+    #[test]
+    fn relay_wants_the_opt_last() {
+        let mut r = vec![0, 1, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 2];
+        r.extend_from_slice(b"\x01a\x00\x00\x01\x00\x01");
+        r.extend_from_slice(&[0, 0, 41, 2, 0, 0, 0, 0, 0, 0, 0]);
+        r.extend_from_slice(&[0, 0, 16, 0, 1, 0, 0, 0, 0, 0, 2, 1, b'x']);
+        let before = r.clone();
+        let o = crate::wire::fast::Opt {
+            size: 1232,
+            flags: 0,
+        };
+        assert!(!super::relay_reply(&mut r, 7, Some(o), 4096));
+        assert_eq!(r, before);
+        // The same with the OPT last is relayed.
+        let mut last = vec![0, 1, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 2];
+        last.extend_from_slice(b"\x01a\x00\x00\x01\x00\x01");
+        last.extend_from_slice(&[0, 0, 16, 0, 1, 0, 0, 0, 0, 0, 2, 1, b'x']);
+        last.extend_from_slice(&[0, 0, 41, 2, 0, 0, 0, 0, 0, 0, 0]);
+        assert!(super::relay_reply(&mut last, 7, Some(o), 4096));
+        assert_eq!(&last[0..2], &[0, 7]);
+    }
+
     #[test]
     fn small_udp_sizes_are_mirrored_as_sent() {
         // Query example.org. A with an OPT of size 100 and DO.

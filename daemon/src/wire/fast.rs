@@ -213,20 +213,33 @@ pub fn set_ttls(msg: &mut [u8], ttl: u32) -> bool {
 /// Checks the name at `at` (labels, pointers only backwards and past the
 /// header, at most 255 bytes spelled out); where it ends in place. A
 /// pointer into the header reads its counts as a name, which changes when
-/// a count is patched (the relay adds an OPT): no sender writes one.
+/// a count is patched (the relay adds an OPT): no sender writes one. What
+/// a pointer leads to must end before the pointer (it names what was
+/// written before it): a name running on past the pointer could read
+/// bytes after the last record, which the relay cuts (found by the
+/// forward_reply fuzz target).
 fn name_end(msg: &[u8], at: usize) -> Option<usize> {
-    // `len` counts the root's byte too.
+    // `len` counts the root's byte too; `bound`: the bytes the name may
+    // read, those before the last pointer taken.
     let (mut p, mut end, mut len, mut hops) = (at, None, 1usize, 0);
+    let mut bound = msg.len();
     loop {
-        let b = *msg.get(p)?;
+        if p >= bound {
+            return None;
+        }
+        let b = msg[p];
         match b & 0xC0 {
             0xC0 => {
-                let target = usize::from(u16::from_be_bytes([b & 0x3F, *msg.get(p + 1)?]));
+                if p + 1 >= bound {
+                    return None;
+                }
+                let target = usize::from(u16::from_be_bytes([b & 0x3F, msg[p + 1]]));
                 if target < HEADER_LEN || target >= p || hops > 127 {
                     return None;
                 }
                 end.get_or_insert(p + 2);
                 hops += 1;
+                bound = p;
                 p = target;
             }
             0x00 if b == 0 => return Some(end.unwrap_or(p + 1)),
@@ -404,6 +417,18 @@ mod tests {
         let mut hdr = m.clone();
         hdr[20] = 8;
         assert!(layout(&hdr).is_none());
+        // A pointer whose name runs on past the pointer itself: here into
+        // the bytes after the last record (found by the forward_reply fuzz
+        // target; the relay cuts those bytes, and the name changed).
+        let mut past = vec![0x12, 0x34, 0x81, 0x83, 0, 1, 0, 0, 0, 1, 0, 0];
+        past.extend_from_slice(b"\x07example\x03org\x00\x00\x01\x00\x01");
+        past.extend_from_slice(&[0xc0, 28, 0, 0xfa, 0, 1, 0, 0, 0, 0, 0, 0]);
+        // From 28: a 1-byte label (the pointer's first byte), a 28-byte
+        // label from 31, the root at 59.
+        past.extend_from_slice(&[0x41; 18]);
+        past.push(0);
+        assert!(layout(&past).is_none());
+        assert!(layout(&past[..41]).is_none());
         assert!(layout(&m[..m.len() - 3]).is_none());
         let mut in_answer = m.clone();
         in_answer[6..12].copy_from_slice(&[0, 2, 0, 0, 0, 0]);
