@@ -5,6 +5,7 @@ mod bench;
 mod conformance;
 mod coredns;
 mod ebpf;
+mod fuzz;
 mod torture;
 
 use anyhow::{bail, Context, Result};
@@ -176,51 +177,7 @@ fn run_counting(cmd: &mut Command) -> Result<(u64, u64)> {
 }
 
 fn fuzz(args: &[String]) -> Result<()> {
-    let seconds = match args {
-        [] => 60,
-        [flag, n] if flag == "--seconds" => n.parse().context("--seconds takes a number")?,
-        _ => bail!("{USAGE}"),
-    };
-    if !succeeds(Command::new("rustup").args(["run", "nightly", "rustc", "--version"])) {
-        run(Command::new("rustup").args([
-            "toolchain",
-            "install",
-            "nightly",
-            "--profile",
-            "minimal",
-        ]))?;
-    }
-    if !succeeds(cargo().args(["fuzz", "--version"])) {
-        run(cargo().args(["install", "cargo-fuzz", "--locked"]))?;
-    }
-    let targets = std::fs::read_dir(root().join("fuzz/fuzz_targets"))?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            e.path()
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-        })
-        .collect::<Vec<_>>();
-    for t in targets {
-        // `cargo` here is the stable toolchain's own binary (CARGO), which
-        // takes no `+nightly`: go through rustup for the nightly one.
-        let mut c = Command::new("rustup");
-        c.current_dir(root())
-            .env_remove("CARGO")
-            .env_remove("RUSTUP_TOOLCHAIN")
-            .env_remove("RUSTC");
-        run(c.args([
-            "run",
-            "nightly",
-            "cargo",
-            "fuzz",
-            "run",
-            &t,
-            "--",
-            &format!("-max_total_time={seconds}"),
-        ]))?;
-    }
-    Ok(())
+    fuzz::main(args)
 }
 
 fn main() -> Result<()> {
