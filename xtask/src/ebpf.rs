@@ -53,15 +53,7 @@ fn nightly_llvm(sysroot: &Path) -> Result<PathBuf> {
 /// `bpf-linker` to put first on PATH (a wrapper that finds the nightly's
 /// libLLVM).
 pub fn setup() -> Result<PathBuf> {
-    if !succeeds(nightly().args(["rustc", "--version"])) {
-        run(Command::new("rustup").args([
-            "toolchain",
-            "install",
-            "nightly",
-            "--profile",
-            "minimal",
-        ]))?;
-    }
+    crate::ensure_nightly()?;
     run(Command::new("rustup").args(["component", "add", "rust-src", "--toolchain", "nightly"]))?;
     let sysroot = sysroot()?;
     let llvm = nightly_llvm(&sysroot)?;

@@ -24,15 +24,7 @@ pub fn main(args: &[String]) -> Result<()> {
         [flag, n] if flag == "--seconds" => n.parse().context("--seconds takes a number")?,
         _ => bail!("{}", super::USAGE),
     };
-    if !super::succeeds(Command::new("rustup").args(["run", "nightly", "rustc", "--version"])) {
-        super::run(Command::new("rustup").args([
-            "toolchain",
-            "install",
-            "nightly",
-            "--profile",
-            "minimal",
-        ]))?;
-    }
+    super::ensure_nightly()?;
     if !super::succeeds(super::cargo().args(["fuzz", "--version"])) {
         super::run(super::cargo().args(["install", "cargo-fuzz", "--locked"]))?;
     }

@@ -49,6 +49,57 @@ fn succeeds(cmd: &mut Command) -> bool {
     cmd.output().map(|o| o.status.success()).unwrap_or(false)
 }
 
+/// The nightly toolchain (cargo-fuzz and the eBPF build need it).
+fn ensure_nightly() -> Result<()> {
+    if !succeeds(Command::new("rustup").args(["run", "nightly", "rustc", "--version"])) {
+        run(Command::new("rustup").args([
+            "toolchain",
+            "install",
+            "nightly",
+            "--profile",
+            "minimal",
+        ]))?;
+    }
+    Ok(())
+}
+
+/// `cargo build -p ferrodns` (`--release` when asked); the binary's path
+/// in cargo's target directory (CARGO_TARGET_DIR, or what cargo metadata
+/// says).
+fn ferrodns_binary(release: bool) -> Result<PathBuf> {
+    let mut build = cargo();
+    build.args(["build", "-p", "ferrodns"]);
+    if release {
+        build.arg("--release");
+    }
+    run(&mut build)?;
+    let dir = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => {
+            let out = cargo()
+                .args(["metadata", "--format-version", "1", "--no-deps"])
+                .output()
+                .context("cargo metadata")?;
+            let text = String::from_utf8(out.stdout)?;
+            let key = "\"target_directory\":\"";
+            let start = text
+                .find(key)
+                .context("target_directory in cargo metadata")?
+                + key.len();
+            let end = start + text[start..].find('"').context("cargo metadata")?;
+            PathBuf::from(&text[start..end])
+        }
+    };
+    let bin = root()
+        .join(dir)
+        .join(if release { "release" } else { "debug" })
+        .join("ferrodns");
+    if !bin.is_file() {
+        bail!("no ferrodns binary at {}", bin.display());
+    }
+    Ok(bin)
+}
+
 fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.current_dir(root());

@@ -8,7 +8,7 @@ mod compare;
 mod net;
 mod wire;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use case::{Case, Step};
 use compare::{first_difference, side_by_side};
 use net::{free_port, loopback, Proc};
@@ -23,39 +23,6 @@ pub enum Outcome {
     Fail(String),
     /// A difference the case lists as known: the reason and the difference.
     Known(String, String),
-}
-
-/// The ferrodns binary from `cargo build -p ferrodns`, in cargo's target
-/// directory (CARGO_TARGET_DIR, or what cargo metadata says).
-fn build_ferrodns() -> Result<PathBuf> {
-    crate::run(crate::cargo().args(["build", "-p", "ferrodns"]))?;
-    let dir = match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => {
-            let out = crate::cargo()
-                .args(["metadata", "--format-version", "1", "--no-deps"])
-                .output()
-                .context("cargo metadata")?;
-            let text = String::from_utf8(out.stdout)?;
-            let key = "\"target_directory\":\"";
-            let start = text
-                .find(key)
-                .context("target_directory in cargo metadata")?
-                + key.len();
-            let end = start + text[start..].find('"').context("cargo metadata")?;
-            PathBuf::from(&text[start..end])
-        }
-    };
-    let dir = if dir.is_relative() {
-        crate::root().join(dir)
-    } else {
-        dir
-    };
-    let bin = dir.join("debug").join("ferrodns");
-    if !bin.is_file() {
-        bail!("no ferrodns binary at {}", bin.display());
-    }
-    Ok(bin)
 }
 
 struct Bins {
@@ -283,7 +250,7 @@ fn run_case(case: &Case, bins: &Bins, work: &Path) -> Result<Outcome> {
 pub fn run(filter: Option<&str>) -> Result<(usize, usize, usize)> {
     let bins = Bins {
         coredns: crate::coredns::binary()?,
-        ferrodns: build_ferrodns()?,
+        ferrodns: crate::ferrodns_binary(false)?,
     };
     let dir = crate::root().join("tests").join("conformance");
     let cases: Vec<Case> = case::discover(&dir)?

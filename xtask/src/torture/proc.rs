@@ -12,40 +12,10 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU16, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-/// `cargo build -p ferrodns` (with `--release` for the full run, whose
-/// rates and memory figures should be the shipped binary's); its path.
+/// The ferrodns under test (`--release` for the full run, whose rates and
+/// memory figures should be the shipped binary's).
 pub fn binary(release: bool) -> Result<PathBuf> {
-    let mut build = crate::cargo();
-    build.args(["build", "-p", "ferrodns"]);
-    if release {
-        build.arg("--release");
-    }
-    crate::run(&mut build)?;
-    let dir = match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => {
-            let out = crate::cargo()
-                .args(["metadata", "--format-version", "1", "--no-deps"])
-                .output()
-                .context("cargo metadata")?;
-            let text = String::from_utf8(out.stdout)?;
-            let key = "\"target_directory\":\"";
-            let start = text
-                .find(key)
-                .context("target_directory in cargo metadata")?
-                + key.len();
-            let end = start + text[start..].find('"').context("cargo metadata")?;
-            PathBuf::from(&text[start..end])
-        }
-    };
-    let bin = crate::root()
-        .join(dir)
-        .join(if release { "release" } else { "debug" })
-        .join("ferrodns");
-    if !bin.is_file() {
-        bail!("no ferrodns binary at {}", bin.display());
-    }
-    Ok(bin)
+    crate::ferrodns_binary(release)
 }
 
 /// A port free for UDP and TCP on every address right now. The ports come
