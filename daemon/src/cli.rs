@@ -26,6 +26,10 @@ pub struct Options {
     /// `-workers N` (ferrodns): workers when the Corefile has no
     /// `multisocket`; None: one per CPU the process may run on.
     pub workers: Option<usize>,
+    /// `-steer` (ferrodns, default true): UDP queries steered to the
+    /// worker that owns their question by an SK_REUSEPORT eBPF program,
+    /// where the build has it and the kernel allows it.
+    pub steer: bool,
 }
 
 impl Default for Options {
@@ -41,6 +45,7 @@ impl Default for Options {
             io: crate::runtime::Io::Mmsg,
             fast_path: true,
             workers: None,
+            steer: true,
         }
     }
 }
@@ -79,6 +84,8 @@ pub const USAGE: &str = "Usage of ferrodns:
     \tList installed plugins
   -quiet
     \tQuiet mode (no initialization output)
+  -steer
+    \tSteer each UDP query to the worker that owns its question (SK_REUSEPORT eBPF), where built in and allowed (default true)
   -validate
     \tCheck the Corefile, print what would be served, and exit
   -version
@@ -163,6 +170,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Options, CliErro
             "quiet" => o.quiet = inline.map_or(Ok(true), |v| parse_bool(&name, &v))?,
             "validate" => o.validate = inline.map_or(Ok(true), |v| parse_bool(&name, &v))?,
             "fastpath" => o.fast_path = inline.map_or(Ok(true), |v| parse_bool(&name, &v))?,
+            "steer" => o.steer = inline.map_or(Ok(true), |v| parse_bool(&name, &v))?,
             _ => {
                 return Err(CliError::Bad(format!(
                     "flag provided but not defined: -{name}"
@@ -198,6 +206,8 @@ mod tests {
         assert_eq!(p(&["-p", "5353"]).unwrap().port, 5353);
         assert!(!p(&["-quiet=false"]).unwrap().quiet);
         assert!(p(&["-validate"]).unwrap().validate);
+        assert!(p(&[]).unwrap().steer);
+        assert!(!p(&["-steer=false"]).unwrap().steer);
         assert!(p(&[]).unwrap().fast_path);
         assert!(!p(&["-fastpath=false"]).unwrap().fast_path);
         assert_eq!(p(&["-workers", "3"]).unwrap().workers, Some(3));

@@ -97,6 +97,7 @@ fn run(o: Options, signals: libc::sigset_t) -> anyhow::Result<()> {
     let plane = Plane {
         io: o.io,
         fast_path: o.fast_path,
+        steer: o.steer,
     };
     let workers = o.workers.unwrap_or_else(runtime::default_workers);
     let mut service = Service::start(config, workers, plane, |c| {

@@ -99,6 +99,8 @@ pub struct Plane {
     pub io: runtime::Io,
     /// Cache hits answered from the query's bytes where the blocks allow.
     pub fast_path: bool,
+    /// UDP queries steered by question where built in and allowed.
+    pub steer: bool,
 }
 
 pub struct Service {
@@ -110,6 +112,7 @@ pub struct Service {
     /// Workers when no `multisocket` says otherwise.
     count: usize,
     plane: Plane,
+    steering: runtime::Steering,
 }
 
 fn start_workers(
@@ -120,6 +123,16 @@ fn start_workers(
     let shared = Arc::clone(config);
     let count = bound.workers();
     bound.start(move |i| Dispatcher::new(Arc::clone(&shared), i, count, fast))
+}
+
+/// Logs how UDP queries reach the workers: at start always (where there is
+/// more than one worker), on a reload only when steering failed.
+fn log_steering(a: &runtime::Attached, start: bool) {
+    match a.log_line() {
+        Some((true, line)) => crate::log::warning(None, &line),
+        Some((false, line)) if start => crate::log::info(None, &line),
+        _ => {}
+    }
 }
 
 impl Service {
@@ -136,6 +149,8 @@ impl Service {
         let bound = runtime::bind(&listen, config.workers.unwrap_or(count), &[])?.with_io(plane.io);
         let http = Endpoints::start(&config.http)?;
         announce(&config);
+        let mut steering = runtime::Steering::new(plane.steer);
+        log_steering(&steering.attach(&bound), true);
         let workers = start_workers(&config, bound, plane.fast_path)?;
         let s = Service {
             config,
@@ -144,6 +159,7 @@ impl Service {
             workers,
             count,
             plane,
+            steering,
         };
         s.started();
         Ok(s)
@@ -195,6 +211,11 @@ impl Service {
             runtime::bind(&listen, count, &held)?.with_io(self.plane.io)
         };
         self.http.update(&config.http)?;
+        // New listeners' groups (or, with a new number of workers, every
+        // listener's new sockets) get the steering program; a failure here
+        // leaves them to the flow hash.
+        log_steering(&self.steering.attach(&bound), false);
+        self.steering.retain(&listen);
         if in_place {
             self.workers.update(Arc::clone(&config), &listen, bound);
         } else {

@@ -772,8 +772,17 @@ fn serve_stale_answers_at_once_when_the_upstream_black_holes() {
 /// asking the same 100 names at once (each query from a new source port,
 /// so spread over the workers), the upstream sees each name once: misses
 /// for a name another worker is already fetching wait for that exchange.
+/// Spread by the kernel's flow hash (`-steer=false`), so the misses of a
+/// name really are on different workers; steered by question (the default
+/// where built in) they are on one worker.
 #[test]
 fn concurrent_misses_on_every_worker_reach_the_upstream_once() {
+    for steer in ["-steer=false", "-steer=true"] {
+        concurrent_misses_reach_the_upstream_once(steer);
+    }
+}
+
+fn concurrent_misses_reach_the_upstream_once(steer: &str) {
     let up = Upstream::start([192, 0, 2, 77]);
     let s = Server::start_args(
         &format!(
@@ -781,7 +790,7 @@ fn concurrent_misses_on_every_worker_reach_the_upstream_once() {
             up.addr()
         ),
         &[],
-        &["-workers", "4"],
+        &["-workers", "4", steer],
     );
     let addr = s.addr();
     // `slow.` names are answered after a second, so that the clients of a
@@ -806,7 +815,7 @@ fn concurrent_misses_on_every_worker_reach_the_upstream_once() {
     let seen = up.queries();
     for name in &names {
         let n = seen.iter().filter(|(_, q)| q == name).count();
-        assert_eq!(n, 1, "{name} reached the upstream {n} times");
+        assert_eq!(n, 1, "{name} reached the upstream {n} times ({steer})");
     }
 }
 
@@ -861,7 +870,8 @@ fn a_random_name_flood_does_not_evict_the_hot_names() {
 
 /// Misses waiting on another worker's exchange with a dead upstream get
 /// its SERVFAIL when it comes (within forward's 5 s), not a second wait of
-/// their own after it: nothing is cached (`servfail 0`).
+/// their own after it: nothing is cached (`servfail 0`). Spread by flow
+/// (`-steer=false`), so the misses are on different workers.
 #[test]
 fn misses_waiting_on_a_dead_upstream_get_its_servfail() {
     let up = Upstream::start([192, 0, 2, 88]);
@@ -872,7 +882,7 @@ fn misses_waiting_on_a_dead_upstream_get_its_servfail() {
             up.addr()
         ),
         &[],
-        &["-workers", "4"],
+        &["-workers", "4", "-steer=false"],
     );
     let addr = s.addr();
     let start = Instant::now();

@@ -208,7 +208,10 @@ fn node_local_corefile(stale: bool) -> String {
 /// 200 source ports (so from every worker), then asked again from 200
 /// other ports after the upstreams stopped, are all answered from the
 /// cache (positive answers and NXDOMAIN with SOA), none SERVFAIL; the
-/// same with serve_stale once the answers expired.
+/// same with serve_stale once the answers expired. Both ways queries reach
+/// the workers: steered by question (SK_REUSEPORT eBPF, where the build
+/// has the `steer` feature; skipped loudly where not) and by the kernel's
+/// flow hash (`-steer=false`).
 #[test]
 fn a_name_cached_by_any_worker_answers_on_every_worker() {
     if !is_root() {
@@ -218,7 +221,13 @@ fn a_name_cached_by_any_worker_answers_on_every_worker() {
         return;
     }
     let _one_at_a_time = exclusive();
-    for stale in [false, true] {
+    for (steer, stale) in [(true, false), (true, true), (false, false), (false, true)] {
+        if steer && !cfg!(feature = "steer") {
+            eprintln!(
+                "SKIPPED a_name_cached_by_any_worker_answers_on_every_worker, steered (stale: {stale}): built without the steer feature"
+            );
+            continue;
+        }
         let ttl = if stale { 1 } else { 30 };
         let mut world_zone = format!(
             "$ORIGIN example.org.\n$TTL {ttl}\n@ IN SOA ns1.example.org. hostmaster.example.org. 1 7200 3600 1209600 {ttl}\n  IN NS ns1.example.org.\n"
@@ -245,8 +254,19 @@ fn a_name_cached_by_any_worker_answers_on_every_worker() {
             &node_local_corefile(stale),
             &[],
             addr(LOCAL_DNS, 53),
-            &["-workers", "4"],
+            if steer {
+                &["-workers", "4"]
+            } else {
+                &["-workers", "4", "-steer=false"]
+            },
         );
+        let mode = if steer {
+            "steer: UDP queries steered by question to 4 workers"
+        } else {
+            "steer: off (-steer=false)"
+        };
+        let log = node.wait_log(mode);
+        assert!(log.contains(mode), "{log}");
         let names: Vec<(String, bool)> = (0..100)
             .map(|i| (format!("h{i}.example.org."), true))
             .chain((0..100).map(|i| (format!("nx{i}.cluster.local."), false)))
@@ -254,6 +274,7 @@ fn a_name_cached_by_any_worker_answers_on_every_worker() {
         // Each query from a new socket: a new source port, spread over the
         // workers by SO_REUSEPORT.
         let ask = |round: &str| {
+            let round = format!("{round} (steer: {steer})");
             for (name, positive) in &names {
                 let m = udp(addr(LOCAL_DNS, 53), &query(name, RecordType::A));
                 if *positive {

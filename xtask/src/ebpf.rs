@@ -102,6 +102,5 @@ pub fn setup() -> Result<PathBuf> {
     if !succeeds(Command::new(&wrapper).arg("--version")) {
         bail!("{} does not run", wrapper.display());
     }
-    println!("{}", wrap.display());
     Ok(wrap)
 }

@@ -63,12 +63,29 @@ fn ensure_nightly() -> Result<()> {
     Ok(())
 }
 
-/// `cargo build -p ferrodns` (`--release` when asked); the binary's path
+/// The daemon's `steer` feature where the eBPF toolchain is there or can be
+/// installed (`cargo xtask setup-ebpf`, cached), else none, said loudly:
+/// the cargo arguments to add, the same for every build of a run.
+fn steer_features() -> &'static [&'static str] {
+    static FEATURES: std::sync::OnceLock<&'static [&'static str]> = std::sync::OnceLock::new();
+    FEATURES.get_or_init(|| match ebpf::setup() {
+        Ok(_) => &["--features", "ferrodns/steer"],
+        Err(e) => {
+            println!("SKIPPED the steer feature (SK_REUSEPORT steering): no eBPF toolchain: {e:#}");
+            &[]
+        }
+    })
+}
+
+/// `cargo build -p ferrodns` with [`steer_features`] (`--release` when
+/// asked); the binary's path
 /// in cargo's target directory (CARGO_TARGET_DIR, or what cargo metadata
 /// says).
 fn ferrodns_binary(release: bool) -> Result<PathBuf> {
     let mut build = cargo();
-    build.args(["build", "-p", "ferrodns"]);
+    build
+        .args(["build", "-p", "ferrodns"])
+        .args(steer_features());
     if release {
         build.arg("--release");
     }
@@ -160,15 +177,32 @@ fn test() -> Result<()> {
     ensure_components()?;
     ensure_packages(TEST_PACKAGES)?;
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    // The eBPF program's crate is a workspace of its own.
     run(cargo().args([
-        "clippy",
-        "--workspace",
-        "--all-targets",
+        "fmt",
+        "--manifest-path",
+        "ebpf/steer/Cargo.toml",
         "--",
-        "-D",
-        "warnings",
+        "--check",
     ]))?;
-    let (passed, failed) = run_counting(cargo().args(["test", "--workspace"]))?;
+    let features = steer_features();
+    run(cargo()
+        .args(["clippy", "--workspace", "--all-targets"])
+        .args(features)
+        .args(["--", "-D", "warnings"]))?;
+    if !features.is_empty() {
+        // The code the feature leaves out, too.
+        run(cargo().args([
+            "clippy",
+            "-p",
+            "ferrodns",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))?;
+    }
+    let (passed, failed) = run_counting(cargo().args(["test", "--workspace"]).args(features))?;
     if failed > 0 {
         println!("test: {passed} passed, {failed} failed");
         bail!("{failed} tests failed");
@@ -239,7 +273,7 @@ fn main() -> Result<()> {
         Some("bench") => bench::main(&args[1..]),
         Some("conformance") => conformance::main(&args[1..]),
         Some("torture") => torture::main(&args[1..]),
-        Some("setup-ebpf") => ebpf::setup().map(|_| ()),
+        Some("setup-ebpf") => ebpf::setup().map(|wrap| println!("{}", wrap.display())),
         Some("coredns") => {
             println!("{}", coredns::binary()?.display());
             Ok(())

@@ -7,10 +7,13 @@
 
 mod mmsg;
 mod sockets;
+pub mod steer;
 mod uring;
 mod worker;
 
 use worker::{spawn_later, InFlight};
+
+pub use steer::{Attached, Steering};
 
 pub use worker::{bind, read_framed, Bound, Workers};
 

@@ -81,7 +81,7 @@ impl<U> Workers<U> {
 /// A worker's sockets, one UDP socket and one TCP listener per address.
 #[derive(Default)]
 pub(super) struct Sockets {
-    udp: Vec<(SocketAddr, std::net::UdpSocket)>,
+    pub(super) udp: Vec<(SocketAddr, std::net::UdpSocket)>,
     tcp: Vec<(SocketAddr, std::net::TcpListener)>,
 }
 
@@ -89,7 +89,7 @@ pub(super) struct Sockets {
 /// served yet: bind errors come back before anything serves, and the caller
 /// can announce the server before the first query is answered.
 pub struct Bound {
-    per_worker: Vec<Sockets>,
+    pub(super) per_worker: Vec<Sockets>,
     listen: Vec<Listen>,
     io: Io,
 }

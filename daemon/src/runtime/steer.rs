@@ -1,0 +1,462 @@
+//! Steering UDP queries by question: an SK_REUSEPORT eBPF program
+//! (ebpf/steer) on each listener's REUSEPORT group sends a query to the
+//! socket of the worker that owns its question (a hash of the lowercased
+//! name and the type), so each name is looked up, filled and refreshed on
+//! one core. A small set of hot names (name buckets that take a large
+//! share of the queries, counted by the program and picked here once a
+//! second) is left to the kernel's flow hash so that no single name pins a
+//! core; the cache is shared, so any worker answers those. TCP is not
+//! steered: the listener is chosen at SYN time, before any question.
+//!
+//! Built with the `steer` feature only (it needs the nightly toolchain and
+//! bpf-linker); without it, or where the program cannot be loaded (no
+//! CAP_BPF, an old kernel), queries are spread by the kernel's flow hash as
+//! before, and the log says so.
+
+use super::{Bound, Listen};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// How often the hot-name set is recomputed.
+pub const HOT_PERIOD: Duration = Duration::from_secs(1);
+
+/// Steering of the server's UDP listeners, kept across reloads.
+pub struct Steering {
+    want: bool,
+    #[cfg(feature = "steer")]
+    on: Option<imp::On>,
+}
+
+/// What [`Steering::attach`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Attached {
+    /// Every UDP listener of the bound set is steered to its workers.
+    On { workers: usize, listeners: usize },
+    /// Not asked for (`-steer=false`), or one worker (nothing to steer).
+    NotWanted(&'static str),
+    /// Not built in, or the kernel refused; queries go by flow hash.
+    Unavailable(String),
+}
+
+impl Attached {
+    /// The log line for it, if any: (warning?, text).
+    pub fn log_line(&self) -> Option<(bool, String)> {
+        const FLOW: &str = "UDP queries are spread by the kernel's flow hash";
+        match self {
+            Attached::On { workers, listeners } => Some((
+                false,
+                format!(
+                    "steer: UDP queries steered by question to {workers} workers (SK_REUSEPORT eBPF, {listeners} listener{})",
+                    if *listeners == 1 { "" } else { "s" }
+                ),
+            )),
+            Attached::NotWanted("") => None,
+            Attached::NotWanted(why) => Some((false, format!("steer: off ({why}); {FLOW}"))),
+            Attached::Unavailable(why) => Some((true, format!("steer: off ({why}); {FLOW}"))),
+        }
+    }
+}
+
+impl Steering {
+    /// `want`: the `-steer` flag.
+    pub fn new(want: bool) -> Self {
+        Self {
+            want,
+            #[cfg(feature = "steer")]
+            on: None,
+        }
+    }
+
+    /// Whether this build can steer at all.
+    pub const BUILT: bool = cfg!(feature = "steer");
+
+    /// Steers the UDP listeners of `bound` to its workers (a listener
+    /// already steered, whose sockets `bound` rebinds for a new number of
+    /// workers, gets a program that knows only the new sockets).
+    pub fn attach(&mut self, bound: &Bound) -> Attached {
+        if !self.want {
+            return Attached::NotWanted("-steer=false");
+        }
+        let workers = bound.per_worker.len();
+        if workers < 2 {
+            return Attached::NotWanted("");
+        }
+        let listeners = bound.per_worker.first().map_or(0, |s| s.udp.len());
+        #[cfg(feature = "steer")]
+        {
+            let on = self.on.get_or_insert_with(imp::On::start);
+            for l in 0..listeners {
+                let socks: Vec<&std::net::UdpSocket> =
+                    bound.per_worker.iter().map(|s| &s.udp[l].1).collect();
+                let addr = bound.per_worker[0].udp[l].0;
+                if let Err(e) = on.attach(addr, &socks) {
+                    return Attached::Unavailable(format!("listen udp {addr}: {e}"));
+                }
+            }
+            Attached::On { workers, listeners }
+        }
+        #[cfg(not(feature = "steer"))]
+        {
+            let _ = listeners;
+            Attached::Unavailable("built without the steer feature".into())
+        }
+    }
+
+    /// Forgets the listeners not in `listen` (their sockets close with
+    /// their workers, and the group with them).
+    pub fn retain(&mut self, listen: &[Listen]) {
+        #[cfg(feature = "steer")]
+        if let Some(on) = &self.on {
+            on.retain(&listen.iter().map(|l| l.addr).collect::<Vec<SocketAddr>>());
+        }
+        #[cfg(not(feature = "steer"))]
+        let _ = listen;
+    }
+
+    /// The listeners steered now.
+    pub fn steered(&self) -> Vec<SocketAddr> {
+        #[cfg(feature = "steer")]
+        if let Some(on) = &self.on {
+            return on.addrs();
+        }
+        Vec::new()
+    }
+}
+
+/// The hot-bucket rule, for one period's counts: a bucket turns hot with
+/// at least 1/(8n) of the period's queries and stays hot down to 1/(16n);
+/// below [`MIN_QUERIES`] a period says nothing and the set stays as it is.
+/// At most 16n buckets can pass the lower bar, so the set stays small.
+pub fn hot_buckets(delta: &[u64], hot: &[bool], workers: usize) -> Option<Vec<bool>> {
+    let total: u64 = delta.iter().sum();
+    if total < MIN_QUERIES {
+        return None;
+    }
+    let n = workers.max(1) as u64;
+    Some(
+        delta
+            .iter()
+            .zip(hot)
+            .map(|(&d, &was)| {
+                let bar = if was {
+                    total / (16 * n)
+                } else {
+                    total / (8 * n)
+                };
+                d > 0 && d >= bar
+            })
+            .collect(),
+    )
+}
+
+/// Fewer queries than this in a period leave the hot set as it is.
+pub const MIN_QUERIES: u64 = 1000;
+
+#[cfg(feature = "steer")]
+mod imp {
+    use super::{hot_buckets, HOT_PERIOD};
+    use aya::maps::{Array, MapData, PerCpuArray, ReusePortSockArray};
+    use aya::programs::SkReuseport;
+    use aya::Ebpf;
+    use ferrodns_ebpf_common::steer as c;
+    use std::net::{SocketAddr, UdpSocket};
+    use std::sync::{mpsc, Arc, Mutex};
+
+    static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/ferrodns-steer"));
+
+    /// One listener's REUSEPORT group with the program attached.
+    pub struct Group {
+        pub addr: SocketAddr,
+        workers: usize,
+        counts: PerCpuArray<MapData, u64>,
+        hot_map: Array<MapData, u32>,
+        last: Vec<u64>,
+        hot: Vec<bool>,
+        // The program's own fd; the group holds the program either way.
+        _ebpf: Ebpf,
+    }
+
+    fn err(e: impl std::fmt::Display) -> String {
+        e.to_string()
+    }
+
+    impl Group {
+        /// Loads the program for `socks` (worker i's socket at i) and
+        /// attaches it to their group, replacing any program there.
+        pub fn attach(addr: SocketAddr, socks: &[&UdpSocket]) -> Result<Group, String> {
+            let mut ebpf =
+                Ebpf::load(OBJECT).map_err(|e| format!("load the steer program: {e}"))?;
+            let map = |ebpf: &mut Ebpf, name: &str| {
+                ebpf.take_map(name)
+                    .ok_or_else(|| format!("no map {name} in the steer program"))
+            };
+            let mut sockets =
+                ReusePortSockArray::try_from(map(&mut ebpf, c::SOCKETS)?).map_err(err)?;
+            for (i, s) in socks.iter().enumerate() {
+                sockets
+                    .set(i as u32, *s, 0)
+                    .map_err(|e| format!("socket {i} into {}: {e}", c::SOCKETS))?;
+            }
+            let mut workers: Array<MapData, u32> =
+                Array::try_from(map(&mut ebpf, c::WORKERS)?).map_err(err)?;
+            workers.set(0, socks.len() as u32, 0).map_err(err)?;
+            let counts = PerCpuArray::try_from(map(&mut ebpf, c::COUNTS)?).map_err(err)?;
+            let hot_map = Array::try_from(map(&mut ebpf, c::HOT)?).map_err(err)?;
+            let prog: &mut SkReuseport = ebpf
+                .program_mut(c::PROGRAM)
+                .ok_or("no steer program in the object")?
+                .try_into()
+                .map_err(err)?;
+            prog.load()
+                .map_err(|e| format!("load the steer program: {e}"))?;
+            let first = socks.first().ok_or("no sockets")?;
+            prog.attach(*first)
+                .map_err(|e| format!("attach the steer program: {e}"))?;
+            // The maps' fds are kept below; the sockets map lives in the
+            // program. Keep it alive with the object as well.
+            drop(sockets);
+            drop(workers);
+            let buckets = c::BUCKETS as usize;
+            Ok(Group {
+                addr,
+                workers: socks.len(),
+                counts,
+                hot_map,
+                last: vec![0; buckets],
+                hot: vec![false; buckets],
+                _ebpf: ebpf,
+            })
+        }
+
+        /// Reads the period's counts and updates the hot set; returns how
+        /// many buckets are hot.
+        pub fn rebalance(&mut self) -> Result<usize, String> {
+            let mut delta = vec![0u64; self.last.len()];
+            for (i, d) in delta.iter_mut().enumerate() {
+                let v: u64 = self.counts.get(&(i as u32), 0).map_err(err)?.iter().sum();
+                *d = v.wrapping_sub(self.last[i]);
+                self.last[i] = v;
+            }
+            if let Some(next) = hot_buckets(&delta, &self.hot, self.workers) {
+                for (i, (&now, was)) in next.iter().zip(self.hot.iter_mut()).enumerate() {
+                    if now != *was {
+                        self.hot_map.set(i as u32, u32::from(now), 0).map_err(err)?;
+                        *was = now;
+                    }
+                }
+            }
+            Ok(self.hot.iter().filter(|&&h| h).count())
+        }
+    }
+
+    /// Every steered group and the thread that rebalances them.
+    pub struct On {
+        groups: Arc<Mutex<Vec<Group>>>,
+        stop: Option<mpsc::Sender<()>>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    }
+
+    impl On {
+        pub fn start() -> On {
+            let groups: Arc<Mutex<Vec<Group>>> = Arc::default();
+            let (stop, rx) = mpsc::channel::<()>();
+            let g = Arc::clone(&groups);
+            let thread = std::thread::Builder::new()
+                .name("steer".into())
+                .spawn(move || {
+                    while let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(HOT_PERIOD) {
+                        let mut groups = g.lock().unwrap_or_else(|e| e.into_inner());
+                        for group in groups.iter_mut() {
+                            if let Err(e) = group.rebalance() {
+                                crate::log::warning(
+                                    None,
+                                    &format!("steer: hot names of {}: {e}", group.addr),
+                                );
+                            }
+                        }
+                    }
+                })
+                .ok();
+            On {
+                groups,
+                stop: Some(stop),
+                thread,
+            }
+        }
+
+        pub fn attach(&self, addr: SocketAddr, socks: &[&UdpSocket]) -> Result<(), String> {
+            let group = Group::attach(addr, socks)?;
+            let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+            groups.retain(|g| g.addr != addr);
+            groups.push(group);
+            Ok(())
+        }
+
+        pub fn retain(&self, keep: &[SocketAddr]) {
+            let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+            groups.retain(|g| keep.contains(&g.addr));
+        }
+
+        pub fn addrs(&self) -> Vec<SocketAddr> {
+            let groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+            groups.iter().map(|g| g.addr).collect()
+        }
+    }
+
+    impl Drop for On {
+        fn drop(&mut self) {
+            self.stop.take();
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+#[cfg(all(test, feature = "steer"))]
+pub use imp::Group;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hot_rule() {
+        let mut d = vec![1u64; 1024];
+        d[7] = 200; // of 1282 in all: over the bar of 1/16 with 2 workers (80)
+        d[9] = 60; // between that bar and the stay-hot bar of 1/32 (40)
+        let cold = vec![false; 1024];
+        let hot = hot_buckets(&d, &cold, 2).unwrap();
+        assert!(hot[7]);
+        assert!(!hot[9]);
+        assert_eq!(hot.iter().filter(|&&h| h).count(), 1);
+        // Once hot, a bucket stays hot down to half the bar.
+        let mut was = cold.clone();
+        was[9] = true;
+        assert!(hot_buckets(&d, &was, 2).unwrap()[9]);
+        // Too few queries: no verdict.
+        assert!(hot_buckets(&[10; 1024][..99], &cold[..99], 2).is_none());
+    }
+
+    /// The real program on two sockets of one REUSEPORT group: every query
+    /// for a question lands on the socket the shared hash names (so the
+    /// program and `ferrodns_ebpf_common::steer::hash` agree, case and
+    /// all), and once a name is hot it is spread by flow.
+    #[cfg(feature = "steer")]
+    #[test]
+    fn steers_by_question_and_spreads_hot_names() {
+        use ferrodns_ebpf_common::steer::{bucket, hash, owner};
+        use std::net::UdpSocket;
+        let bind = |addr: SocketAddr| -> UdpSocket {
+            let s =
+                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
+            s.set_reuse_port(true).unwrap();
+            s.bind(&addr.into()).unwrap();
+            s.set_read_timeout(Some(Duration::from_millis(30))).unwrap();
+            s.into()
+        };
+        let a = bind("127.0.0.1:0".parse().unwrap());
+        let addr = a.local_addr().unwrap();
+        let b = bind(addr);
+        let mut group = match Group::attach(addr, &[&a, &b]) {
+            Ok(g) => g,
+            Err(e) => {
+                eprintln!(
+                    "SKIP steers_by_question_and_spreads_hot_names: cannot load BPF here: {e}"
+                );
+                return;
+            }
+        };
+        let wire = |name: &str| -> Vec<u8> {
+            let mut w = Vec::new();
+            for l in name.split('.').filter(|l| !l.is_empty()) {
+                w.push(l.len() as u8);
+                w.extend_from_slice(l.as_bytes());
+            }
+            w.push(0);
+            w
+        };
+        let query = |name: &str, id: u16| -> Vec<u8> {
+            let mut q = id.to_be_bytes().to_vec();
+            q.extend_from_slice(&[1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+            q.extend(wire(name));
+            q.extend_from_slice(&[0, 1, 0, 1]);
+            q
+        };
+        // Which socket got each query id.
+        let drain = || -> Vec<(u16, usize)> {
+            let mut got = Vec::new();
+            let mut buf = [0u8; 512];
+            for (i, s) in [&a, &b].into_iter().enumerate() {
+                while let Ok(n) = s.recv(&mut buf) {
+                    if n >= 2 {
+                        got.push((u16::from_be_bytes([buf[0], buf[1]]), i));
+                    }
+                }
+            }
+            got
+        };
+        let hot = "hot.example.org.";
+        let hot_bucket = bucket(hash(&wire(hot), 1));
+        let names: Vec<String> = (0..40)
+            .map(|i| format!("n{i}.Example.ORG."))
+            .filter(|n| bucket(hash(&wire(n), 1)) != hot_bucket)
+            .take(20)
+            .collect();
+        let clients: Vec<UdpSocket> = (0..40)
+            .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let ask_all = |names: &[String]| {
+            for (n, name) in names.iter().enumerate() {
+                for (c, client) in clients.iter().enumerate().take(5) {
+                    // Mixed case on every other client: the same question.
+                    let asked = if c % 2 == 0 {
+                        name.to_lowercase()
+                    } else {
+                        name.to_uppercase()
+                    };
+                    client.send_to(&query(&asked, n as u16), addr).unwrap();
+                }
+            }
+        };
+        ask_all(&names);
+        let got = drain();
+        assert_eq!(got.len(), names.len() * 5, "every query arrives");
+        let mut per_socket = [0; 2];
+        for &(id, sock) in &got {
+            let want = owner(hash(&wire(&names[id as usize].to_lowercase()), 1), 2) as usize;
+            assert_eq!(
+                sock, want,
+                "{} on the socket its hash names",
+                names[id as usize]
+            );
+            per_socket[sock] += 1;
+        }
+        assert!(
+            per_socket[0] > 0 && per_socket[1] > 0,
+            "both workers own names: {per_socket:?}"
+        );
+        // One name takes most queries of a period: it turns hot and is
+        // spread by flow; the others stay steered.
+        for i in 0..1500u16 {
+            clients[0].send_to(&query(hot, i), addr).unwrap();
+            if i % 200 == 199 {
+                drain();
+            }
+        }
+        drain();
+        assert_eq!(group.rebalance().unwrap(), 1, "one bucket is hot");
+        for (c, client) in clients.iter().enumerate() {
+            client.send_to(&query(hot, c as u16), addr).unwrap();
+        }
+        let got = drain();
+        assert_eq!(got.len(), clients.len());
+        let on: std::collections::HashSet<usize> = got.iter().map(|&(_, s)| s).collect();
+        assert_eq!(on.len(), 2, "a hot name from 40 flows reaches both workers");
+        ask_all(&names);
+        for (id, sock) in drain() {
+            let want = owner(hash(&wire(&names[id as usize].to_lowercase()), 1), 2) as usize;
+            assert_eq!(sock, want, "{} still steered", names[id as usize]);
+        }
+    }
+}
