@@ -19,7 +19,8 @@ pub const USAGE: &str = "  bench [--quick] [--scenario NAME[,NAME]] [--servers L
                        ferrodns vs CoreDNS, unbound, dnsdist and bare reflectors in two
                        network namespaces (root); scenarios cache (cache-hits), cache-2w,
                        zipf, zipf-2w, forward, auth, memory, flood; servers ferrodns,
-                       ferrodns-uring, coredns, unbound, dnsdist, reflect-socket,
+                       ferrodns-uring, ferrodns-flow (-steer=false, 2-worker scenarios),
+                       coredns, unbound, dnsdist, reflect-socket,
                        reflect-uring, reflect-xdp; results in bench/results/ (a full
                        run: latest.*, docs/benchmarks.md)
 ";
@@ -69,6 +70,8 @@ impl Scenario {
         match self.kind {
             Kind::Memory => server == Server::Ferrodns,
             Kind::Flood => server.corefile(),
+            // Steering needs more than one worker.
+            Kind::Load if server == Server::FerrodnsFlow => self.workers > 1,
             Kind::Load => self.workers == 1 || !server.reflector(),
         }
     }
@@ -189,6 +192,9 @@ pub enum Server {
     Ferrodns,
     /// ferrodns with `-io uring`.
     FerrodnsUring,
+    /// ferrodns with `-steer=false` (the kernel's flow hash spreads UDP
+    /// queries; the 2-worker scenarios only).
+    FerrodnsFlow,
     CoreDns,
     Unbound,
     Dnsdist,
@@ -202,6 +208,7 @@ pub enum Server {
 pub const SERVERS: &[Server] = &[
     Server::Ferrodns,
     Server::FerrodnsUring,
+    Server::FerrodnsFlow,
     Server::CoreDns,
     Server::Unbound,
     Server::Dnsdist,
@@ -215,6 +222,7 @@ impl Server {
         match self {
             Server::Ferrodns => "ferrodns",
             Server::FerrodnsUring => "ferrodns-uring",
+            Server::FerrodnsFlow => "ferrodns-flow",
             Server::CoreDns => "coredns",
             Server::Unbound => "unbound",
             Server::Dnsdist => "dnsdist",
@@ -228,6 +236,7 @@ impl Server {
         match self {
             Server::Ferrodns => "ferrodns",
             Server::FerrodnsUring => "ferrodns (io_uring)",
+            Server::FerrodnsFlow => "ferrodns (flow hash)",
             Server::CoreDns => "CoreDNS",
             Server::Unbound => "unbound",
             Server::Dnsdist => "dnsdist",
@@ -241,7 +250,7 @@ impl Server {
     fn corefile(self) -> bool {
         matches!(
             self,
-            Server::Ferrodns | Server::FerrodnsUring | Server::CoreDns
+            Server::Ferrodns | Server::FerrodnsUring | Server::FerrodnsFlow | Server::CoreDns
         )
     }
 
@@ -584,13 +593,9 @@ fn run_one(
     let cores = sc.cores();
     let mut xdp = None;
     let mut proc = match server {
-        Server::Ferrodns | Server::FerrodnsUring | Server::CoreDns => Some(start_corefile(
-            sc,
-            server,
-            bins,
-            &conf("Corefile", "Corefile")?,
-            log,
-        )?),
+        Server::Ferrodns | Server::FerrodnsUring | Server::FerrodnsFlow | Server::CoreDns => Some(
+            start_corefile(sc, server, bins, &conf("Corefile", "Corefile")?, log)?,
+        ),
         Server::Unbound => Some(start(
             server,
             in_ns(
@@ -881,6 +886,9 @@ fn start_corefile(
         _ => {
             if server == Server::FerrodnsUring {
                 args.extend(["-io".to_string(), "uring".to_string()]);
+            }
+            if server == Server::FerrodnsFlow {
+                args.push("-steer=false".to_string());
             }
             if sc.workers > 1 {
                 args.extend(["-workers".to_string(), sc.workers.to_string()]);

@@ -35,14 +35,18 @@ pub struct Binaries {
 }
 
 pub fn binaries() -> Result<Binaries> {
-    crate::run(crate::cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "ferrodns",
-        "-p",
-        "ferrodns-bench",
-    ]))?;
+    crate::run(
+        crate::cargo()
+            .args([
+                "build",
+                "--release",
+                "-p",
+                "ferrodns",
+                "-p",
+                "ferrodns-bench",
+            ])
+            .args(crate::steer_features()),
+    )?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .map(|p| {
