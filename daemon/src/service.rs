@@ -149,9 +149,10 @@ impl Service {
         let bound = runtime::bind(&listen, config.workers.unwrap_or(count), &[])?.with_io(plane.io);
         let http = Endpoints::start(&config.http)?;
         announce(&config);
-        let mut steering = runtime::Steering::new(plane.steer);
-        log_steering(&steering.attach(&bound), true);
+        let udp = runtime::UdpGroups::of(&bound);
         let workers = start_workers(&config, bound, plane.fast_path)?;
+        let mut steering = runtime::Steering::new(plane.steer);
+        log_steering(&steering.attach(&udp), true);
         let s = Service {
             config,
             http,
@@ -211,17 +212,18 @@ impl Service {
             runtime::bind(&listen, count, &held)?.with_io(self.plane.io)
         };
         self.http.update(&config.http)?;
-        // New listeners' groups (or, with a new number of workers, every
-        // listener's new sockets) get the steering program; a failure here
-        // leaves them to the flow hash.
-        log_steering(&self.steering.attach(&bound), false);
-        self.steering.retain(&listen);
+        let udp = runtime::UdpGroups::of(&bound);
         if in_place {
             self.workers.update(Arc::clone(&config), &listen, bound);
         } else {
             let workers = start_workers(&config, bound, self.plane.fast_path)?;
             std::mem::replace(&mut self.workers, workers).stop();
         }
+        // New listeners' groups (or, with a new number of workers, every
+        // listener's new sockets) get the steering program once served; a
+        // failure leaves them to the flow hash.
+        log_steering(&self.steering.attach(&udp), false);
+        self.steering.retain(&listen);
         self.listen = listen;
         metrics::with(metrics::global(), |m| {
             m.set(&RELOAD_VERSION_INFO, &["sha512", &self.config.digest], 0.0)

@@ -13,7 +13,7 @@ mod worker;
 
 use worker::{spawn_later, InFlight};
 
-pub use steer::{Attached, Steering};
+pub use steer::{Attached, Steering, UdpGroups};
 
 pub use worker::{bind, read_framed, Bound, Workers};
 

@@ -27,6 +27,30 @@ pub struct Steering {
     on: Option<imp::On>,
 }
 
+/// Each UDP listener's sockets of a [`Bound`] set, worker i's at i, as
+/// duplicated descriptors (the sockets themselves go to the workers).
+pub struct UdpGroups(Result<Vec<(SocketAddr, Vec<std::net::UdpSocket>)>, String>);
+
+impl UdpGroups {
+    pub fn of(bound: &Bound) -> UdpGroups {
+        let listeners = bound.per_worker.first().map_or(0, |s| s.udp.len());
+        UdpGroups(
+            (0..listeners)
+                .map(|l| {
+                    let addr = bound.per_worker[0].udp[l].0;
+                    let socks = bound
+                        .per_worker
+                        .iter()
+                        .map(|w| w.udp[l].1.try_clone())
+                        .collect::<std::io::Result<Vec<_>>>()
+                        .map_err(|e| format!("listen udp {addr}: {e}"))?;
+                    Ok((addr, socks))
+                })
+                .collect(),
+        )
+    }
+}
+
 /// What [`Steering::attach`] did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Attached {
@@ -70,26 +94,28 @@ impl Steering {
     /// Whether this build can steer at all.
     pub const BUILT: bool = cfg!(feature = "steer");
 
-    /// Steers the UDP listeners of `bound` to its workers (a listener
-    /// already steered, whose sockets `bound` rebinds for a new number of
-    /// workers, gets a program that knows only the new sockets).
-    pub fn attach(&mut self, bound: &Bound) -> Attached {
+    /// Steers the UDP listeners of `groups` to their workers (a listener
+    /// already steered, whose sockets were rebound for a new number of
+    /// workers, gets a program that knows only the new sockets). Called
+    /// once the workers serve: loading takes a while (a quarter second in
+    /// a debug build), and until then the kernel spreads queries by flow.
+    pub fn attach(&mut self, groups: &UdpGroups) -> Attached {
         if !self.want {
             return Attached::NotWanted("-steer=false");
         }
-        let workers = bound.per_worker.len();
+        let (workers, listeners) = match &groups.0 {
+            Err(e) => return Attached::Unavailable(e.clone()),
+            Ok(g) => (g.first().map_or(0, |(_, s)| s.len()), g.len()),
+        };
         if workers < 2 {
             return Attached::NotWanted("");
         }
-        let listeners = bound.per_worker.first().map_or(0, |s| s.udp.len());
         #[cfg(feature = "steer")]
         {
             let on = self.on.get_or_insert_with(imp::On::start);
-            for l in 0..listeners {
-                let socks: Vec<&std::net::UdpSocket> =
-                    bound.per_worker.iter().map(|s| &s.udp[l].1).collect();
-                let addr = bound.per_worker[0].udp[l].0;
-                if let Err(e) = on.attach(addr, &socks) {
+            for (addr, socks) in groups.0.iter().flatten() {
+                let socks: Vec<&std::net::UdpSocket> = socks.iter().collect();
+                if let Err(e) = on.attach(*addr, &socks) {
                     return Attached::Unavailable(format!("listen udp {addr}: {e}"));
                 }
             }

@@ -85,8 +85,7 @@ impl Upstream {
         });
         // A second socket of the same address, for replies from the wrong
         // port; bound here so that a failure shows at once.
-        let other =
-            UdpSocket::bind((addr.ip(), proc::free_port())).context("upstream's second socket")?;
+        let other = UdpSocket::bind((addr.ip(), 0)).context("upstream's second socket")?;
         let udp = UdpSocket::bind(addr).with_context(|| format!("upstream UDP {addr}"))?;
         let tcp = listen(addr)?;
         let (s1, s2) = (state.clone(), state.clone());
