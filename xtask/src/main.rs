@@ -6,6 +6,7 @@ mod conformance;
 mod coredns;
 mod ebpf;
 mod fuzz;
+mod layers;
 mod torture;
 
 use anyhow::{bail, Context, Result};
@@ -21,6 +22,7 @@ commands:
   coredns              build CoreDNS (pinned version) once from the Go module proxy; print its path
   setup-ebpf           nightly with rust-src and bpf-linker (built against the nightly's libLLVM,
                        cached); prints the directory to put on PATH for eBPF builds
+  layers               the daemon's modules import only the layers below them (also a test)
   torture [--short] [PROBE...]
                        hostile input against the real binary on loopback (malformed packets,
                        bad upstreams, floods, TCP abuse, signals, reloads, oversized answers)
@@ -273,6 +275,7 @@ fn main() -> Result<()> {
         Some("bench") => bench::main(&args[1..]),
         Some("conformance") => conformance::main(&args[1..]),
         Some("torture") => torture::main(&args[1..]),
+        Some("layers") => layers::run(),
         Some("setup-ebpf") => ebpf::setup().map(|wrap| println!("{}", wrap.display())),
         Some("coredns") => {
             println!("{}", coredns::binary()?.display());
