@@ -6,10 +6,11 @@ use super::worker::{send_all, CloseOutbox, Outbox, Slot};
 use super::{spawn_later, unmap, Handled, InFlight, Packet, PacketHandler};
 use socket2::SockAddrStorage;
 use std::cell::RefCell;
+use std::future::Future;
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
@@ -152,8 +153,19 @@ fn sendmmsg(fd: i32, s: &mut Slots) {
 /// closes, not a flood that keeps coming.
 const CLOSING_BATCHES: usize = 64;
 
+/// Batches read in a row before the worker's other tasks get their turn.
+const ROUND: usize = 8;
+
 /// Serves one UDP socket until its listener closes; then answers the
 /// datagrams the socket holds and returns.
+///
+/// While every read fills a whole batch, the socket is taken out of the
+/// worker's epoll set: an epoll entry on a socket's wait queue is woken
+/// for every reply buffer the kernel frees (its write space), which cost
+/// about as much as the cache lookup of a hit. The loop then reads on
+/// without waiting, yielding every [`ROUND`] batches, and puts the socket
+/// back (epoll reports what arrived meanwhile) at the first batch that is
+/// not full.
 pub async fn udp_loop<H: PacketHandler>(
     slot: &Slot,
     sock: UdpSocket,
@@ -163,66 +175,109 @@ pub async fn udp_loop<H: PacketHandler>(
     let local = sock
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-    // SAFETY: the AsyncFd owns the socket, so its descriptor stays open and
-    // the same for the AsyncFd's whole life.
-    let sock = match unsafe { AsyncFd::register_with_interest(sock, Interest::READABLE) } {
-        Ok(s) => Rc::new(s),
-        Err(e) => {
-            crate::log::error(None, &format!("udp {local}: {e}"));
-            return;
-        }
-    };
-    let fd = sock.get_ref().as_raw_fd();
+    let fd = sock.as_raw_fd();
+    // Owns the socket: declared before the registrations, so it closes
+    // after the last of them is dropped (deregistered).
+    let sock = Rc::new(sock);
     let outbox = Outbox::new(fd, Rc::clone(&sock) as Rc<dyn std::any::Any>);
     let mut b = Batch::new(fd, local, outbox);
     // Sends what is left in the outbox once this loop is over.
     let _close = CloseOutbox(Rc::clone(&b.outbox));
-    loop {
-        let ready = tokio::select! {
-            biased;
-            _ = slot.closing() => break,
-            r = sock.readable() => Some(r),
-            _ = b.outbox.pushed() => None,
-        };
-        let Some(ready) = ready else {
-            b.outbox.flush();
-            continue;
-        };
-        let Ok(mut guard) = ready else {
+    'serve: loop {
+        let Some(reg) = register(fd, local) else {
             return;
         };
-        // Too many replies waiting on upstreams: read on once some are done.
-        in_flight.room(&b.outbox).await;
-        // A few batches at a time, then the worker's other tasks (TCP,
-        // replies waiting on upstreams, reloads) get their turn.
-        let mut drained = false;
-        for _ in 0..8 {
-            match b.read(slot.index(), &handler, &in_flight) {
-                // Queries that now wait on upstreams: their exchanges start
-                // when this loop yields, so it yields at the end of the batch.
-                Read::Some { waiting: true } => break,
-                Read::Some { waiting: false } => {}
-                Read::Empty => {
-                    // Readiness is only given up on EAGAIN: a datagram that
-                    // came in after a read would otherwise wait for the next
-                    // one's edge.
-                    guard.clear_ready();
-                    drained = true;
-                    break;
+        // Waiting on epoll.
+        loop {
+            let ready = tokio::select! {
+                biased;
+                _ = slot.closing() => break 'serve,
+                r = reg.readable() => Some(r),
+                _ = b.outbox.pushed() => None,
+            };
+            let Some(ready) = ready else {
+                b.outbox.flush();
+                continue;
+            };
+            let Ok(mut guard) = ready else {
+                return;
+            };
+            // Too many replies waiting on upstreams: read on once some are done.
+            in_flight.room(&b.outbox).await;
+            // A few batches at a time, then the worker's other tasks (TCP,
+            // replies waiting on upstreams, reloads) get their turn.
+            let mut full = 0;
+            let mut drained = false;
+            for _ in 0..ROUND {
+                match b.read(slot.index(), &handler, &in_flight) {
+                    // Queries that now wait on upstreams: their exchanges start
+                    // when this loop yields, so it yields at the end of the batch.
+                    Read::Some { waiting: true, .. } => break,
+                    Read::Some { full: f, .. } => full += usize::from(f),
+                    Read::Empty => {
+                        // Readiness is only given up on EAGAIN: a datagram that
+                        // came in after a read would otherwise wait for the next
+                        // one's edge.
+                        guard.clear_ready();
+                        drained = true;
+                        break;
+                    }
                 }
             }
+            if full == ROUND {
+                break;
+            }
+            if !drained {
+                tokio::task::yield_now().await;
+            }
         }
-        if !drained {
+        // Reading without epoll while batches come full.
+        drop(reg);
+        loop {
             tokio::task::yield_now().await;
+            if closing(slot) {
+                break 'serve;
+            }
+            in_flight.room(&b.outbox).await;
+            for _ in 0..ROUND {
+                match b.read(slot.index(), &handler, &in_flight) {
+                    Read::Some {
+                        full: true,
+                        waiting: false,
+                    } => {}
+                    _ => continue 'serve,
+                }
+            }
         }
     }
     b.answer_held(slot.index(), &handler, &in_flight);
 }
 
+/// The socket `fd` in the worker's epoll set, for readiness to read.
+fn register(fd: RawFd, local: SocketAddr) -> Option<AsyncFd<RawFd>> {
+    // SAFETY: `udp_loop` owns the socket behind `fd` and drops every
+    // registration before it closes it.
+    match unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) } {
+        Ok(r) => Some(r),
+        Err(e) => {
+            crate::log::error(None, &format!("udp {local}: {e}"));
+            None
+        }
+    }
+}
+
+/// Whether the listener is closing, without waiting.
+fn closing(slot: &Slot) -> bool {
+    let f = std::pin::pin!(slot.closing());
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    f.poll(&mut cx).is_ready()
+}
+
 /// What one [`Batch::read`] found.
 enum Read {
-    /// Datagrams were answered; some now wait on upstreams.
-    Some { waiting: bool },
+    /// Datagrams were answered (a whole batch of them: `full`); some now
+    /// wait on upstreams.
+    Some { waiting: bool, full: bool },
     /// Nothing to read (EAGAIN).
     Empty,
 }
@@ -258,7 +313,10 @@ impl Batch {
             Ok(n) if n > 0 => n,
             // ICMP errors from earlier sends surface here; keep serving.
             Err(e) if e.kind() != io::ErrorKind::WouldBlock => {
-                return Read::Some { waiting: false }
+                return Read::Some {
+                    waiting: false,
+                    full: false,
+                }
             }
             _ => return Read::Empty,
         };
@@ -298,7 +356,10 @@ impl Batch {
             sendmmsg(self.fd, s);
         }
         self.outbox.flush();
-        Read::Some { waiting }
+        Read::Some {
+            waiting,
+            full: n == BATCH,
+        }
     }
 
     /// Answers what the socket holds now (a closing listener), up to
