@@ -1,44 +1,8 @@
 //! Addresses of the HTTP endpoints as CoreDNS takes them: Go's
 //! `net.SplitHostPort` at setup, Go's `net.Listen("tcp", ...)` rules at start.
 
+use crate::gocompat::net::split_host_port;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, ToSocketAddrs};
-
-/// Go's `net.SplitHostPort`, with Go's error text (`address X: missing port in address`).
-pub fn split_host_port(hostport: &str) -> Result<(&str, &str), String> {
-    let err = |why: &str| Err(format!("address {hostport}: {why}"));
-    let Some(i) = hostport.rfind(':') else {
-        return err("missing port in address");
-    };
-    let (host, j, k);
-    if hostport.starts_with('[') {
-        let Some(end) = hostport.find(']') else {
-            return err("missing ']' in address");
-        };
-        if end + 1 == hostport.len() {
-            return err("missing port in address");
-        } else if end + 1 != i {
-            if hostport.as_bytes()[end + 1] == b':' {
-                return err("too many colons in address");
-            }
-            return err("missing port in address");
-        }
-        host = &hostport[1..end];
-        (j, k) = (1, end + 1);
-    } else {
-        host = &hostport[..i];
-        if host.contains(':') {
-            return err("too many colons in address");
-        }
-        (j, k) = (0, 0);
-    }
-    if hostport[j..].contains('[') {
-        return err("unexpected '[' in address");
-    }
-    if hostport[k..].contains(']') {
-        return err("unexpected ']' in address");
-    }
-    Ok((host, &hostport[i + 1..]))
-}
 
 /// Where `net.Listen("tcp", addr)` would listen: an empty host is every
 /// address (dual stack), a name resolves to its first IPv4 address if it
@@ -89,7 +53,7 @@ pub fn optional_arg(
     match args {
         [] => Ok(default.to_string()),
         [a] => {
-            split_host_port(a).map_err(|e| d.err(e))?;
+            split_host_port(a).map_err(|e| d.err(e.to_string()))?;
             Ok(a.clone())
         }
         _ => Err(d.arg_err()),
@@ -99,34 +63,6 @@ pub fn optional_arg(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn go_split_host_port() {
-        assert_eq!(split_host_port("localhost:9153"), Ok(("localhost", "9153")));
-        assert_eq!(split_host_port(":8080"), Ok(("", "8080")));
-        assert_eq!(split_host_port("[::1]:53"), Ok(("::1", "53")));
-        assert_eq!(split_host_port("bla:a"), Ok(("bla", "a")));
-        assert_eq!(
-            split_host_port("/foo"),
-            Err("address /foo: missing port in address".into())
-        );
-        assert_eq!(
-            split_host_port("::1:53"),
-            Err("address ::1:53: too many colons in address".into())
-        );
-        assert_eq!(
-            split_host_port("[::1"),
-            Err("address [::1: missing ']' in address".into())
-        );
-        assert_eq!(
-            split_host_port("[::1]"),
-            Err("address [::1]: missing port in address".into())
-        );
-        assert_eq!(
-            split_host_port("a]:53"),
-            Err("address a]:53: unexpected ']' in address".into())
-        );
-    }
 
     #[test]
     fn resolves_like_go_listen() {

@@ -11,6 +11,7 @@ pub mod addr;
 pub mod http;
 pub mod readiness;
 
+use crate::gocompat::{duration, errno};
 use crate::metrics::{self, HEALTH_DURATION, HEALTH_FAILURES};
 use arc_swap::ArcSwap;
 use http::{ParseError, Response};
@@ -182,7 +183,11 @@ impl Endpoints {
             match bind(*a) {
                 Ok(l) => fresh.push((*a, *routes, l)),
                 Err(e) => {
-                    let msg = format!("listen tcp {}: {}", addr::listen_text(*a), go_errno(&e));
+                    let msg = format!(
+                        "listen tcp {}: bind: {}",
+                        addr::listen_text(*a),
+                        errno::text(&e)
+                    );
                     if routes.metrics {
                         crate::log::error(
                             Some("prometheus"),
@@ -269,10 +274,7 @@ impl Endpoints {
         for d in waits.into_iter().filter(|d| !d.is_zero()) {
             crate::log::info(
                 Some("health"),
-                &format!(
-                    "Going into lameduck mode for {}",
-                    crate::plugin::duration::format(d)
-                ),
+                &format!("Going into lameduck mode for {}", duration::format(d)),
             );
             std::thread::sleep(d);
         }
@@ -366,7 +368,7 @@ impl Endpoints {
                         Some("health"),
                         &format!(
                             "Local health request to {url:?} took more than 1s: {}",
-                            crate::plugin::duration::format(took)
+                            duration::format(took)
                         ),
                     ),
                     Ok(()) => {}
@@ -425,18 +427,6 @@ fn bind(a: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     Ok(s.into())
 }
 
-/// `bind: address already in use`, as Go words a syscall error.
-fn go_errno(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    let text = text.split(" (os error").next().unwrap_or(&text).to_string();
-    let mut c = text.chars();
-    let lower = match c.next() {
-        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
-        None => text,
-    };
-    format!("bind: {lower}")
-}
-
 fn loopback_if_any(a: SocketAddr) -> SocketAddr {
     if !a.ip().is_unspecified() {
         return a;
@@ -448,12 +438,9 @@ fn loopback_if_any(a: SocketAddr) -> SocketAddr {
 }
 
 async fn get_health(target: SocketAddr, host: &str) -> Result<(), String> {
-    let mut s = TcpStream::connect(target).await.map_err(|e| {
-        format!(
-            "dial tcp {host}: connect: {}",
-            go_errno(&e).trim_start_matches("bind: ")
-        )
-    })?;
+    let mut s = TcpStream::connect(target)
+        .await
+        .map_err(|e| format!("dial tcp {host}: connect: {}", errno::text(&e)))?;
     let req = format!("GET /health HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
     s.write_all(req.as_bytes())
         .await
@@ -618,11 +605,5 @@ mod tests {
             c.add(s.clone());
         }
         assert_eq!(c.specs.len(), 4, "health kept per block");
-    }
-
-    #[test]
-    fn go_bind_errors() {
-        let e = std::io::Error::from_raw_os_error(libc::EADDRINUSE);
-        assert_eq!(go_errno(&e), "bind: address already in use");
     }
 }

@@ -9,9 +9,7 @@
 
 pub mod chain;
 pub mod classify;
-pub mod duration;
 pub mod fallthrough;
-pub mod gotext;
 pub mod mnemonics;
 pub mod names;
 pub mod registry;

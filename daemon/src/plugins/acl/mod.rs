@@ -7,7 +7,7 @@
 //! matching policy hands the query to the next rule.
 
 use crate::corefile::{Directive, Dispenser, Error};
-use crate::plugin::gotext::quote as go_quote;
+use crate::gocompat::quote::quote as go_quote;
 use crate::plugin::mnemonics;
 use crate::plugin::{names, Action, BlockSetup, Outcome, Request};
 use crate::plugins::Handler;

@@ -4,7 +4,9 @@
 
 use super::{Cache, Config};
 use crate::corefile::{Directive, Dispenser, Error};
-use crate::plugin::gotext::quote as go_quote;
+use crate::gocompat::duration;
+use crate::gocompat::quote::quote_byte;
+use crate::gocompat::strconv::atoi;
 use crate::plugin::registry::only_once;
 use crate::plugin::{names, BlockSetup};
 use crate::plugins::Handler;
@@ -45,20 +47,20 @@ pub fn parse(origins: &[String], ds: &[&Directive]) -> Result<Config, Error> {
                 if args.is_empty() {
                     return Err(d.arg_err());
                 }
-                let cap = atoi(&args[0]).map_err(|e| d.err(e))?;
+                let cap = atoi(&args[0]).map_err(|e| d.err(e.to_string()))?;
                 let (mut ttl, mut min) = if prop == "success" {
                     (c.pttl, c.minpttl)
                 } else {
                     (c.nttl, c.minnttl)
                 };
                 if let Some(a) = args.get(1) {
-                    let t = atoi(a).map_err(|e| d.err(e))?;
+                    let t = atoi(a).map_err(|e| d.err(e.to_string()))?;
                     if t <= 0 {
                         return Err(d.err(format!("cache TTL can not be zero or negative: {t}")));
                     }
                     ttl = secs(t);
                     if let Some(a) = args.get(2) {
-                        let m = atoi(a).map_err(|e| d.err(e))?;
+                        let m = atoi(a).map_err(|e| d.err(e.to_string()))?;
                         if m < 0 {
                             return Err(d.err(format!("cache min TTL can not be negative: {m}")));
                         }
@@ -76,24 +78,25 @@ pub fn parse(origins: &[String], ds: &[&Directive]) -> Result<Config, Error> {
                 if args.is_empty() || args.len() > 3 {
                     return Err(d.arg_err());
                 }
-                let amount = atoi(&args[0]).map_err(|e| d.err(e))?;
+                let amount = atoi(&args[0]).map_err(|e| d.err(e.to_string()))?;
                 if amount < 0 {
                     return Err(d.err(format!("prefetch amount should be positive: {amount}")));
                 }
                 c.prefetch = amount.min(i64::from(u32::MAX)) as u32;
                 if let Some(a) = args.get(1) {
                     // A negative window behaves as no window.
-                    c.duration = nonneg(parse_duration(a).map_err(|e| d.err(e))?);
+                    c.duration =
+                        nonneg(duration::parse_nanos(a).map_err(|e| d.err(e.to_string()))?);
                 }
                 if let Some(pct) = args.get(2) {
                     let Some(num) = pct.strip_suffix('%') else {
                         let last = pct.as_bytes()[pct.len() - 1];
                         return Err(d.err(format!(
                             "last character of percentage should be `%`, but is: {}",
-                            go_quote_byte(last)
+                            quote_byte(last)
                         )));
                     };
-                    let num = atoi(num).map_err(|e| d.err(e))?;
+                    let num = atoi(num).map_err(|e| d.err(e.to_string()))?;
                     if !(10..=90).contains(&num) {
                         return Err(
                             d.err(format!("percentage should fall in range [10, 90]: {num}"))
@@ -112,7 +115,7 @@ pub fn parse(origins: &[String], ds: &[&Directive]) -> Result<Config, Error> {
                 c.stale_ttl = Duration::ZERO;
                 c.stale_recheck = Duration::ZERO;
                 if let Some(a) = args.first() {
-                    let t = parse_duration(a).map_err(|e| d.err(e))?;
+                    let t = duration::parse_nanos(a).map_err(|e| d.err(e.to_string()))?;
                     if t < 0 {
                         return Err(d.err("invalid negative duration for serve_stale"));
                     }
@@ -131,7 +134,7 @@ pub fn parse(origins: &[String], ds: &[&Directive]) -> Result<Config, Error> {
                 }
                 let rest = args.get(2..).unwrap_or_default();
                 let rest = if c.verify_stale && !rest.is_empty() {
-                    let t = parse_duration(&rest[0])
+                    let t = duration::parse_nanos(&rest[0])
                         .map_err(|e| d.err(format!("invalid serve_stale verify timeout: {e}")))?;
                     if t < 0 {
                         return Err(d.err("invalid negative timeout for serve_stale verify"));
@@ -145,10 +148,10 @@ pub fn parse(origins: &[String], ds: &[&Directive]) -> Result<Config, Error> {
                     rest
                 };
                 if let Some(a) = rest.first() {
-                    c.stale_ttl = stale_ttl(a).map_err(|e| d.err(e))?;
+                    c.stale_ttl = stale_ttl(a).map_err(|e| d.err(e.to_string()))?;
                 }
                 if let Some(a) = rest.get(1) {
-                    c.stale_recheck = stale_recheck(a).map_err(|e| d.err(e))?;
+                    c.stale_recheck = stale_recheck(a).map_err(|e| d.err(e.to_string()))?;
                 }
             }
             "serve_stale_policy" => {
@@ -170,7 +173,7 @@ pub fn parse(origins: &[String], ds: &[&Directive]) -> Result<Config, Error> {
                 let [a] = args.as_slice() else {
                     return Err(d.arg_err());
                 };
-                let t = parse_duration(a).map_err(|e| d.err(e))?;
+                let t = duration::parse_nanos(a).map_err(|e| d.err(e.to_string()))?;
                 if t < 0 {
                     return Err(d.err("invalid negative ttl for servfail"));
                 }
@@ -229,7 +232,8 @@ fn nonneg(nanos: i64) -> Duration {
 }
 
 fn stale_ttl(s: &str) -> Result<Duration, String> {
-    let t = parse_duration(s).map_err(|e| format!("invalid serve_stale response TTL: {e}"))?;
+    let t =
+        duration::parse_nanos(s).map_err(|e| format!("invalid serve_stale response TTL: {e}"))?;
     if t < 0 {
         return Err("invalid negative response TTL for serve_stale".into());
     }
@@ -243,7 +247,8 @@ fn stale_ttl(s: &str) -> Result<Duration, String> {
 }
 
 fn stale_recheck(s: &str) -> Result<Duration, String> {
-    let t = parse_duration(s).map_err(|e| format!("invalid serve_stale failure recheck: {e}"))?;
+    let t = duration::parse_nanos(s)
+        .map_err(|e| format!("invalid serve_stale failure recheck: {e}"))?;
     if t < 0 {
         return Err("invalid negative failure recheck for serve_stale".into());
     }
@@ -251,104 +256,4 @@ fn stale_recheck(s: &str) -> Result<Duration, String> {
         return Err("serve_stale failure recheck cannot exceed 5 minutes".into());
     }
     Ok(nonneg(t))
-}
-
-/// Go's `strconv.Atoi`, with its error text.
-pub fn atoi(s: &str) -> Result<i64, String> {
-    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "strconv.Atoi: parsing {}: invalid syntax",
-            go_quote(s)
-        ));
-    }
-    s.parse::<i64>()
-        .map_err(|_| format!("strconv.Atoi: parsing {}: value out of range", go_quote(s)))
-}
-
-/// Go's `time.ParseDuration` in nanoseconds (signed), with its error text.
-pub fn parse_duration(orig: &str) -> Result<i64, String> {
-    let invalid = || format!("time: invalid duration {}", go_quote(orig));
-    let mut s = orig;
-    let mut neg = false;
-    if let Some(r) = s.strip_prefix(['+', '-']) {
-        neg = s.starts_with('-');
-        s = r;
-    }
-    if s == "0" {
-        return Ok(0);
-    }
-    if s.is_empty() {
-        return Err(invalid());
-    }
-    let mut total: u128 = 0;
-    while !s.is_empty() {
-        let b = s.as_bytes();
-        if !(b[0] == b'.' || b[0].is_ascii_digit()) {
-            return Err(invalid());
-        }
-        let int_end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-        let int_part = &s[..int_end];
-        s = &s[int_end..];
-        let mut frac_part = "";
-        if let Some(r) = s.strip_prefix('.') {
-            let end = r.find(|c: char| !c.is_ascii_digit()).unwrap_or(r.len());
-            frac_part = &r[..end];
-            s = &r[end..];
-        }
-        if int_part.is_empty() && frac_part.is_empty() {
-            return Err(invalid());
-        }
-        let unit_end = s
-            .find(|c: char| c == '.' || c.is_ascii_digit())
-            .unwrap_or(s.len());
-        let unit = &s[..unit_end];
-        s = &s[unit_end..];
-        if unit.is_empty() {
-            return Err(format!("time: missing unit in duration {}", go_quote(orig)));
-        }
-        let scale: u128 = match unit {
-            "ns" => 1,
-            "us" | "µs" | "μs" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60_000_000_000,
-            "h" => 3_600_000_000_000,
-            _ => {
-                return Err(format!(
-                    "time: unknown unit {} in duration {}",
-                    go_quote(unit),
-                    go_quote(orig)
-                ))
-            }
-        };
-        let whole: u128 = if int_part.is_empty() {
-            0
-        } else {
-            int_part.parse().map_err(|_| invalid())?
-        };
-        let mut v = whole.checked_mul(scale).ok_or_else(invalid)?;
-        // The fraction, to nanosecond precision (Go truncates too).
-        let mut f = scale;
-        for c in frac_part.bytes().take(30) {
-            f /= 10;
-            v += u128::from(c - b'0') * f;
-        }
-        total = total.checked_add(v).ok_or_else(invalid)?;
-        if total > i64::MAX as u128 {
-            return Err(invalid());
-        }
-    }
-    let t = total as i64;
-    Ok(if neg { -t } else { t })
-}
-
-/// Go's `%q` of a byte: a quoted character literal.
-fn go_quote_byte(b: u8) -> String {
-    match b {
-        b'\'' => "'\\''".into(),
-        b'\\' => "'\\\\'".into(),
-        0x20..=0x7e => format!("'{}'", char::from(b)),
-        _ => format!("'\\x{b:02x}'"),
-    }
 }

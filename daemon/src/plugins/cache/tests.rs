@@ -311,23 +311,6 @@ fn setup_errors() {
 }
 
 #[test]
-fn go_durations() {
-    use setup::parse_duration;
-    assert_eq!(parse_duration("1h30m"), Ok(5_400_000_000_000));
-    assert_eq!(parse_duration("1.5s"), Ok(1_500_000_000));
-    assert_eq!(parse_duration("-2s"), Ok(-2_000_000_000));
-    assert_eq!(parse_duration("0"), Ok(0));
-    assert_eq!(
-        parse_duration("3x"),
-        Err("time: unknown unit \"x\" in duration \"3x\"".into())
-    );
-    assert_eq!(
-        parse_duration(""),
-        Err("time: invalid duration \"\"".into())
-    );
-}
-
-#[test]
 fn key_is_fnv1_and_separates_do_cd() {
     // FNV-1 64 of "00" + type A + class IN + the wire name.
     let q = |qtype: u16| store::Question {

@@ -2,7 +2,8 @@
 //! the network (forward) give up when it passes.
 
 use crate::corefile::{Directive, Dispenser, Error};
-use crate::plugin::{duration, BlockSetup};
+use crate::gocompat::duration;
+use crate::plugin::BlockSetup;
 use std::time::Duration;
 
 const DEFAULT: Duration = Duration::from_millis(5001);

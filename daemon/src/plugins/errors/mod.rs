@@ -2,8 +2,9 @@
 //! `consolidate` to fold repeated ones into one line per period.
 
 use crate::corefile::{Directive, Dispenser, Error};
+use crate::gocompat::duration;
 use crate::log::Level;
-use crate::plugin::{duration, BlockSetup, Outcome, Request};
+use crate::plugin::{BlockSetup, Outcome, Request};
 use crate::plugins::Handler;
 use regex::Regex;
 use std::sync::atomic::{AtomicU32, Ordering};

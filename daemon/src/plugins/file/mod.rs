@@ -205,20 +205,5 @@ pub(crate) fn go_clean(p: &str) -> String {
     }
 }
 
-/// Go's `*PathError` text: `open db.example.org: no such file or directory`.
-pub(crate) fn go_path_err(op: &str, path: &std::path::Path, e: &std::io::Error) -> String {
-    let msg = e.to_string();
-    let msg = match msg.find(" (os error ") {
-        Some(i) => &msg[..i],
-        None => &msg,
-    };
-    let mut chars = msg.chars();
-    let msg = match chars.next() {
-        Some(c) => c.to_lowercase().collect::<String>() + chars.as_str(),
-        None => String::new(),
-    };
-    format!("{op} {}: {msg}", path.display())
-}
-
 #[cfg(test)]
 mod tests;

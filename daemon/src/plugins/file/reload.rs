@@ -2,8 +2,9 @@
 //! interval the file is parsed again and the zone swapped in when its SOA
 //! serial changed. One thread per plugin instance serves all its zones.
 
-use super::{go_path_err, LoadError, Slot, Zone};
-use crate::plugin::gotext::quote as go_quote;
+use super::{LoadError, Slot, Zone};
+use crate::gocompat::errno::path_error;
+use crate::gocompat::quote::quote as go_quote;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::Instant;
@@ -71,7 +72,7 @@ pub(crate) fn reload_once(s: &Slot) {
                 Some("file"),
                 &format!(
                     "Failed to stat zone {origin} in {fname}: {}",
-                    go_path_err("stat", file, &e)
+                    path_error("stat", file, &e)
                 ),
             );
             return;
@@ -85,7 +86,7 @@ pub(crate) fn reload_once(s: &Slot) {
                 Some("file"),
                 &format!(
                     "Failed to open zone {origin} in {fname}: {}",
-                    go_path_err("open", file, &e)
+                    path_error("open", file, &e)
                 ),
             );
             return;

@@ -5,11 +5,11 @@
 //! the files, the properties, their errors) works on [`Spec`]s and is
 //! tested on its own.
 
-use super::{go_path_err, File, Slot, Zone};
+use super::{File, Slot, Zone};
 use crate::corefile::{Directive, Dispenser, Error, Pos};
-use crate::plugin::gotext::quote as go_quote;
+use crate::gocompat::{duration, errno, quote::quote as go_quote};
 use crate::plugin::Fallthrough;
-use crate::plugin::{duration, names, BlockSetup};
+use crate::plugin::{names, BlockSetup};
 use crate::plugins::Handler;
 use hickory_proto::rr::Name;
 use std::path::PathBuf;
@@ -86,7 +86,7 @@ pub(crate) fn build(
         let text = match std::fs::read(&file) {
             Ok(b) => Some(String::from_utf8_lossy(&b).into_owned()),
             Err(e) => {
-                open_err = Some((spec.pos.clone(), go_path_err("open", &file, &e)));
+                open_err = Some((spec.pos.clone(), errno::path_error("open", &file, &e)));
                 None
             }
         };
@@ -111,12 +111,16 @@ pub(crate) fn build(
                     let Some(a) = p.args.first() else {
                         return Err(Error::new(&p.pos, "reload duration value is expected"));
                     };
-                    reload = duration::parse(a).ok_or_else(|| {
+                    // ferrodns refuses a negative interval, on which
+                    // CoreDNS's ticker would panic.
+                    let parsed = match duration::parse_signed(a) {
+                        Ok((false, d)) => Ok(d),
+                        Ok((true, _)) => Err(duration::ParseError::Invalid(a.clone())),
+                        Err(e) => Err(e),
+                    };
+                    reload = parsed.map_err(|e| {
                         // CoreDNS wraps this one twice.
-                        Error::new(
-                            &p.pos,
-                            format!("plugin/file: plugin/file: {}", go_duration_err(a)),
-                        )
+                        Error::new(&p.pos, format!("plugin/file: plugin/file: {e}"))
                     })?;
                 }
                 "reload_by_mtime" => {
@@ -152,29 +156,6 @@ pub(crate) fn build(
         );
     }
     Ok(File::new(slots, fall))
-}
-
-/// Go's `time.ParseDuration` error for text our parser refused.
-fn go_duration_err(s: &str) -> String {
-    let q = go_quote(s);
-    let num_end = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    if num_end == 0 {
-        return format!("time: invalid duration {q}");
-    }
-    if num_end == s.len() {
-        return format!("time: missing unit in duration {q}");
-    }
-    let rest = &s[num_end..];
-    let unit_end = rest
-        .find(|c: char| c.is_ascii_digit() || c == '.')
-        .unwrap_or(rest.len());
-    let unit = &rest[..unit_end];
-    if !matches!(unit, "ns" | "us" | "µs" | "μs" | "ms" | "s" | "m" | "h") {
-        return format!("time: unknown unit {} in duration {q}", go_quote(unit));
-    }
-    format!("time: invalid duration {q}")
 }
 
 #[cfg(test)]
@@ -360,16 +341,6 @@ mod tests {
         .unwrap();
         assert_eq!(f.slots[0].data.load().serial(), None);
         assert_eq!(f.slots[1].data.load().serial(), None);
-    }
-
-    #[test]
-    fn duration_errors() {
-        assert_eq!(go_duration_err("abc"), "time: invalid duration \"abc\"");
-        assert_eq!(go_duration_err("1"), "time: missing unit in duration \"1\"");
-        assert_eq!(
-            go_duration_err("1d"),
-            "time: unknown unit \"d\" in duration \"1d\""
-        );
     }
 
     #[test]

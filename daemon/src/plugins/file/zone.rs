@@ -124,7 +124,7 @@ impl Zone {
         let invalid = |e: &dyn fmt::Display| {
             LoadError::Invalid(format!(
                 "failed to parse file {} for origin {origin_text} with error {e}",
-                crate::plugin::gotext::quote(&fname)
+                crate::gocompat::quote::quote(&fname)
             ))
         };
         let rewritten = raw::rewrite(text, &origin);
@@ -170,7 +170,7 @@ impl Zone {
         if z.soa.is_none() {
             return Err(LoadError::Invalid(format!(
                 "file {} has no SOA record for origin {origin_text}",
-                crate::plugin::gotext::quote(&fname)
+                crate::gocompat::quote::quote(&fname)
             )));
         }
         Ok(z)

@@ -9,6 +9,7 @@
 
 use super::udp::Mux;
 use super::upstream::{Upstream, HC_TIMEOUT};
+use crate::gocompat::errno;
 use crate::metrics as families;
 use crate::plugin::{Proto, Request};
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
@@ -206,23 +207,6 @@ impl ExError {
     }
 }
 
-/// An OS error as Go words it: no `(os error N)`, lowercase first letter.
-pub fn go_io_text(e: &io::Error) -> String {
-    let s = match e.raw_os_error() {
-        Some(n) => {
-            let s = io::Error::from_raw_os_error(n).to_string();
-            s.rfind(" (os error")
-                .map_or(s.clone(), |i| s[..i].to_string())
-        }
-        None => e.to_string(),
-    };
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_lowercase().chain(c).collect(),
-        None => s,
-    }
-}
-
 fn pair(local: Option<SocketAddr>, remote: SocketAddr) -> String {
     match local {
         Some(l) => format!("{l}->{remote}"),
@@ -243,7 +227,7 @@ async fn dial(up: &Upstream, t: Transport, limit: Duration) -> Result<Conn, Stri
         Transport::Udp => "udp",
         _ => "tcp",
     };
-    let fail = |e: &io::Error| format!("dial {net} {}: {}", up.addr, go_io_text(e));
+    let fail = |e: &io::Error| format!("dial {net} {}: {}", up.addr, errno::text(e));
     let timeout = |_| format!("dial {net} {}: i/o timeout", up.addr);
     let deadline = tokio::time::Instant::now() + limit;
     let local = SocketAddr::new(up.source.unwrap_or_else(|| unspecified(&up.addr)), 0);
@@ -268,7 +252,7 @@ async fn dial(up: &Upstream, t: Transport, limit: Duration) -> Result<Conn, Stri
             let tcp = timeout_at(deadline, sock.connect(up.addr))
                 .await
                 .map_err(timeout)?
-                .map_err(|e| format!("dial tcp {}: connect: {}", up.addr, go_io_text(&e)))?;
+                .map_err(|e| format!("dial tcp {}: connect: {}", up.addr, errno::text(&e)))?;
             let _ = tcp.set_nodelay(true);
             if t == Transport::Tcp {
                 return Ok(Conn::Tcp(tcp));
@@ -284,7 +268,7 @@ async fn dial(up: &Upstream, t: Transport, limit: Duration) -> Result<Conn, Stri
             let s = timeout_at(deadline, connector.connect(name, tcp))
                 .await
                 .map_err(timeout)?
-                .map_err(|e| go_io_text(&e))?;
+                .map_err(|e| errno::text(&e))?;
             Ok(Conn::Tls(Box::new(s)))
         }
     }
@@ -396,7 +380,7 @@ pub async fn lookup(
             return Err(ExError::Other(format!(
                 "write {net} {}: {}",
                 pair(conn.local(), up.addr),
-                go_io_text(&e)
+                errno::text(&e)
             )))
         }
         Ok(Ok(())) => {}
@@ -420,7 +404,7 @@ pub async fn lookup(
                 return Err(ExError::Other(format!(
                     "read {net} {}: read: {}",
                     pair(conn.local(), up.addr),
-                    go_io_text(&e)
+                    errno::text(&e)
                 )))
             }
             Ok(Ok(())) => {}
@@ -542,7 +526,7 @@ pub async fn exchange_udp(
             return Err(ExError::Other(format!(
                 "write udp {}: {}",
                 pair(mux.local_addr(), up.addr),
-                go_io_text(&e)
+                errno::text(&e)
             )));
         }
         Ok(pending.await)
@@ -577,7 +561,7 @@ pub async fn exchange_udp(
         Ok(Ok(Err(e))) => Err(ExError::Other(format!(
             "read udp {}: read: {}",
             pair(mux.local_addr(), up.addr),
-            go_io_text(&e)
+            errno::text(&e)
         ))),
         Ok(Ok(Ok(r))) => Ok(r),
     }
@@ -667,10 +651,10 @@ pub async fn probe(up: &Upstream, t: Transport, domain: &Name, rec: bool) -> boo
 /// **TO**, at setup).
 pub fn blocking_lookup(name: &Name, server: SocketAddr) -> Result<Vec<IpAddr>, String> {
     let local = SocketAddr::new(unspecified(&server), 0);
-    let sock = std::net::UdpSocket::bind(local).map_err(|e| go_io_text(&e))?;
-    sock.connect(server).map_err(|e| go_io_text(&e))?;
+    let sock = std::net::UdpSocket::bind(local).map_err(|e| errno::text(&e))?;
+    sock.connect(server).map_err(|e| errno::text(&e))?;
     sock.set_read_timeout(Some(Duration::from_secs(2)))
-        .map_err(|e| go_io_text(&e))?;
+        .map_err(|e| errno::text(&e))?;
     let mut ips = Vec::new();
     for (i, qtype) in [RecordType::A, RecordType::AAAA].into_iter().enumerate() {
         let id: u16 = rand::random();
@@ -690,7 +674,7 @@ pub fn blocking_lookup(name: &Name, server: SocketAddr) -> Result<Vec<IpAddr>, S
         let got = match got {
             Ok(g) => g,
             Err(_) if i == 1 && !ips.is_empty() => return Ok(ips),
-            Err(e) => return Err(go_io_text(&e)),
+            Err(e) => return Err(errno::text(&e)),
         };
         let r = Message::from_bytes(&got).map_err(|e| e.to_string())?;
         for rr in &r.answers {

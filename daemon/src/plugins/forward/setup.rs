@@ -6,8 +6,11 @@ use super::tls::{self, TlsArgs};
 use super::upstream::{HealthConfig, Trans, Upstream};
 use super::{Forward, Policy};
 use crate::corefile::{parse_key, Directive, Dispenser, Error, Token};
+use crate::gocompat::names::is_domain_name;
+use crate::gocompat::net::{join_host_port, split_host_port};
+use crate::gocompat::{duration, strconv};
 use crate::plugin::mnemonics;
-use crate::plugin::{duration, BlockSetup};
+use crate::plugin::BlockSetup;
 use crate::plugins::Handler;
 use hickory_proto::rr::Name;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
@@ -231,15 +234,15 @@ fn parse_block(b: &BlockSetup, d: &mut Dispenser<'_>, c: &mut Config) -> Result<
         }
         "max_fails" => {
             let v = one_arg(d)?;
-            c.max_fails = parse_uint32(v).map_err(|m| d.err(m))?;
+            c.max_fails = uint32(d, v)?;
         }
         "max_connect_attempts" => {
             let v = one_arg(d)?;
-            c.max_connect_attempts = Some(parse_uint32(v).map_err(|m| d.err(m))?);
+            c.max_connect_attempts = Some(uint32(d, v)?);
         }
         "health_check" => {
             let v = one_arg(d)?;
-            let (neg, dur) = go_duration(v).map_err(|m| d.err(m))?;
+            let (neg, dur) = duration::parse_signed(v).map_err(|e| d.err(e.to_string()))?;
             if neg {
                 return Err(d.err(format!(
                     "health_check can't be negative: -{}",
@@ -293,7 +296,7 @@ fn parse_block(b: &BlockSetup, d: &mut Dispenser<'_>, c: &mut Config) -> Result<
         }
         "expire" => {
             let v = one_arg(d)?;
-            let (neg, dur) = go_duration(v).map_err(|m| d.err(m))?;
+            let (neg, dur) = duration::parse_signed(v).map_err(|e| d.err(e.to_string()))?;
             if neg {
                 return Err(d.err(format!(
                     "expire can't be negative: -{}",
@@ -304,7 +307,7 @@ fn parse_block(b: &BlockSetup, d: &mut Dispenser<'_>, c: &mut Config) -> Result<
         }
         "max_age" => {
             let v = one_arg(d)?;
-            let (neg, dur) = go_duration(v).map_err(|m| d.err(m))?;
+            let (neg, dur) = duration::parse_signed(v).map_err(|e| d.err(e.to_string()))?;
             if neg {
                 return Err(d.err(format!(
                     "max_age can't be negative: -{}",
@@ -315,7 +318,7 @@ fn parse_block(b: &BlockSetup, d: &mut Dispenser<'_>, c: &mut Config) -> Result<
         }
         "max_idle_conns" => {
             let v = one_arg(d)?;
-            let n = parse_atoi(v).map_err(|m| d.err(m))?;
+            let n = strconv::atoi(v).map_err(|e| d.err(e.to_string()))?;
             if n < 0 {
                 return Err(d.err(format!("max_idle_conns can't be negative: {n}")));
             }
@@ -323,7 +326,7 @@ fn parse_block(b: &BlockSetup, d: &mut Dispenser<'_>, c: &mut Config) -> Result<
         }
         "read_timeout" => {
             let v = one_arg(d)?;
-            let (neg, dur) = go_duration(v).map_err(|m| d.err(m))?;
+            let (neg, dur) = duration::parse_signed(v).map_err(|e| d.err(e.to_string()))?;
             if neg || dur.is_zero() {
                 let sign = if neg { "-" } else { "" };
                 return Err(d.err(format!(
@@ -350,7 +353,7 @@ fn parse_block(b: &BlockSetup, d: &mut Dispenser<'_>, c: &mut Config) -> Result<
         }
         "max_concurrent" => {
             let v = one_arg(d)?;
-            let n = parse_atoi(v).map_err(|m| d.err(m))?;
+            let n = strconv::atoi(v).map_err(|e| d.err(e.to_string()))?;
             if n < 0 {
                 return Err(d.err(format!("max_concurrent can't be negative: {n}")));
             }
@@ -427,62 +430,18 @@ fn one_arg<'a>(d: &mut Dispenser<'a>) -> Result<&'a str, Error> {
     Ok(d.val())
 }
 
+/// Go's `strconv.ParseUint(v, 10, 32)`, its error at the dispenser's line.
+fn uint32(d: &Dispenser<'_>, v: &str) -> Result<u32, Error> {
+    let n = strconv::parse_uint(v, 10, 32).map_err(|e| d.err(e.to_string()))?;
+    Ok(n as u32)
+}
+
 /// CoreDNS's `plugin.Host(s).NormalizeExact()`: the zones of a key-like
 /// text (CIDRs expand), empty when it does not parse.
 fn normalize_exact(t: &Token) -> Vec<String> {
     parse_key(t, 53)
         .map(|zs| zs.into_iter().map(|z| z.zone).collect())
         .unwrap_or_default()
-}
-
-/// Go's `strconv.ParseUint(s, 10, 32)`.
-fn parse_uint32(s: &str) -> Result<u32, String> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "strconv.ParseUint: parsing \"{s}\": invalid syntax"
-        ));
-    }
-    s.parse::<u32>()
-        .map_err(|_| format!("strconv.ParseUint: parsing \"{s}\": value out of range"))
-}
-
-/// Go's `strconv.Atoi`.
-fn parse_atoi(s: &str) -> Result<i64, String> {
-    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("strconv.Atoi: parsing \"{s}\": invalid syntax"));
-    }
-    s.parse::<i64>()
-        .map_err(|_| format!("strconv.Atoi: parsing \"{s}\": value out of range"))
-}
-
-/// Go's `time.ParseDuration`: (negative, magnitude) or Go's error text.
-pub fn go_duration(s: &str) -> Result<(bool, Duration), String> {
-    let (neg, rest) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    match duration::parse(rest) {
-        Some(d) => Ok((neg && !d.is_zero(), d)),
-        None => {
-            let numeric = !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit() || b == b'.');
-            if numeric {
-                Err(format!("time: missing unit in duration \"{s}\""))
-            } else {
-                Err(format!("time: invalid duration \"{s}\""))
-            }
-        }
-    }
-}
-
-/// miekg's `IsDomainName`, roughly: labels of 1..=63 bytes, 255 in all.
-fn is_domain_name(s: &str) -> bool {
-    if s == "." {
-        return true;
-    }
-    let name = s.strip_suffix('.').unwrap_or(s);
-    !name.is_empty() && name.len() < 255 && name.split('.').all(|l| (1..=63).contains(&l.len()))
 }
 
 /// CoreDNS's `parse.Transport`: the scheme (dns when none) and the rest.
@@ -523,34 +482,12 @@ pub(super) fn split_zone(h: &str) -> (String, String) {
     (new_host, zone)
 }
 
-/// Go's `net.SplitHostPort`, for the forms a Corefile uses.
-fn split_host_port(s: &str) -> Option<(&str, &str)> {
-    if let Some(rest) = s.strip_prefix('[') {
-        let (h, after) = rest.split_once(']')?;
-        let port = after.strip_prefix(':')?;
-        return Some((h, port));
-    }
-    let (h, p) = s.rsplit_once(':')?;
-    if h.contains(':') {
-        return None; // too many colons
-    }
-    Some((h, p))
-}
-
 fn strip_zone(h: &str) -> &str {
     h.rsplit_once('%').map_or(h, |(a, _)| a)
 }
 
 fn parse_ip(s: &str) -> Option<IpAddr> {
     strip_zone(s).parse().ok()
-}
-
-fn join_host_port(h: &str, port: &str) -> String {
-    if h.contains(':') {
-        format!("[{h}]:{port}")
-    } else {
-        format!("{h}:{port}")
-    }
 }
 
 /// One **TO** argument: addresses known now, or a host name to resolve.
@@ -582,8 +519,8 @@ fn classify(to: &[String]) -> Result<Vec<Entry>, String> {
                     _ => return Err(format!("not an IP address, file, or valid domain: \"{h}\"")),
                 };
                 let (name, port) = match split_host_port(host) {
-                    Some((n, p)) => (n.to_string(), p.to_string()),
-                    None => (host.to_string(), default.to_string()),
+                    Ok((n, p)) => (n.to_string(), p.to_string()),
+                    Err(_) => (host.to_string(), default.to_string()),
                 };
                 let name = name.trim_matches(|c| c == '[' || c == ']').to_string();
                 if name.is_empty() || !is_domain_name(&name) || parse_ip(&name).is_some() {
@@ -611,7 +548,7 @@ pub(super) fn host_port_or_file(h: &str) -> Result<Vec<String>, String> {
     if scheme == "unix" {
         return Ok(vec![format!("unix://{host}")]);
     }
-    match split_host_port(host) {
+    match split_host_port(host).ok() {
         None => {
             let bare = host.trim_matches(|c| c == '[' || c == ']');
             if parse_ip(bare).is_none() {
@@ -720,7 +657,7 @@ fn resolve(name: &str, resolver: &[String]) -> Result<Vec<IpAddr>, String> {
     let qname = Name::from_ascii(crate::plugin::names::fqdn(name)).map_err(|e| e.to_string())?;
     let mut last = None;
     for r in resolver {
-        let addr: SocketAddr = match split_host_port(r) {
+        let addr: SocketAddr = match split_host_port(r).ok() {
             Some((h, p)) => match (parse_ip(h), p.parse()) {
                 (Some(ip), Ok(p)) => SocketAddr::new(ip, p),
                 _ => continue,
@@ -779,7 +716,7 @@ pub fn build_upstreams(
 
 /// `host:port` (IPv6 in brackets, an optional `%zone`) to a socket address.
 fn resolve_addr(a: &str) -> Result<SocketAddr, String> {
-    let (h, p) = split_host_port(a).ok_or_else(|| format!("invalid address: \"{a}\""))?;
+    let (h, p) = split_host_port(a).map_err(|_| format!("invalid address: \"{a}\""))?;
     let ip = parse_ip(h).ok_or_else(|| format!("invalid address: \"{a}\""))?;
     let port: u16 = p.parse().map_err(|_| format!("invalid port in \"{a}\""))?;
     let scope = match (ip, h.rsplit_once('%')) {

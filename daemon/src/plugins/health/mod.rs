@@ -2,9 +2,10 @@
 //! `lameduck`, keeps serving DNS for a while after being told to stop. The
 //! endpoint lives in `crate::control`; the plugin has no place in the chain.
 
-use crate::control::{addr, HttpSpec, Route};
+use crate::control::{HttpSpec, Route};
 use crate::corefile::{Directive, Dispenser, Error};
-use crate::plugin::{duration, BlockSetup};
+use crate::gocompat::{duration, net};
+use crate::plugin::BlockSetup;
 use std::time::Duration;
 
 pub const DEFAULT_ADDR: &str = ":8080";
@@ -21,7 +22,7 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
         match args.as_slice() {
             [] => {}
             [a] => {
-                addr::split_host_port(a).map_err(|e| d.err(e))?;
+                net::split_host_port(a).map_err(|e| d.err(e.to_string()))?;
                 addr = a.clone();
             }
             _ => return Err(d.arg_err()),
@@ -33,11 +34,13 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
                     let [v] = args.as_slice() else {
                         return Err(d.arg_err());
                     };
-                    lameduck = go_duration(v).map_err(|e| {
+                    // A negative duration is valid and means no lameduck.
+                    let (neg, dur) = duration::parse_signed(v).map_err(|e| {
                         d.err(format!(
                             "unable to parse lameduck duration value: '{v}' : {e}"
                         ))
                     })?;
+                    lameduck = if neg { Duration::ZERO } else { dur };
                 }
                 v => return Err(d.err(format!("unknown property '{v}'"))),
             }
@@ -51,38 +54,6 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
         route: Route::Health { lameduck },
     });
     Ok(())
-}
-
-/// Go's `time.ParseDuration` with its error text. A negative duration is
-/// valid and means no lameduck.
-pub fn go_duration(s: &str) -> Result<Duration, String> {
-    let (neg, body) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if let Some(d) = duration::parse(body) {
-        return Ok(if neg { Duration::ZERO } else { d });
-    }
-    let q = format!("{s:?}");
-    let num_end = body
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(body.len());
-    if body.is_empty() || num_end == 0 {
-        return Err(format!("time: invalid duration {q}"));
-    }
-    if num_end == body.len() {
-        return Err(format!("time: missing unit in duration {q}"));
-    }
-    let rest = &body[num_end..];
-    let unit_end = rest
-        .find(|c: char| c.is_ascii_digit() || c == '.')
-        .unwrap_or(rest.len());
-    let unit = &rest[..unit_end];
-    if !matches!(unit, "ns" | "us" | "µs" | "μs" | "ms" | "s" | "m" | "h") {
-        return Err(format!("time: unknown unit {unit:?} in duration {q}"));
-    }
-    Err(format!("time: invalid duration {q}"))
 }
 
 #[cfg(test)]

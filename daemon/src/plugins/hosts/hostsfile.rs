@@ -1,6 +1,7 @@
 //! Hosts file text to lookup maps, as CoreDNS's `hostsfile.go` (a modified
 //! copy of Go's `net/hosts.go`) reads it, and the on-disk file kept fresh.
 
+use crate::gocompat::names::is_fqdn;
 use crate::plugin::names;
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
@@ -123,14 +124,6 @@ fn parse_ip_exact(s: &str) -> Option<IpAddr> {
         Some(v4) => IpAddr::V4(v4),
         None => IpAddr::V6(v6),
     })
-}
-
-/// miekg's `IsFqdn`: ends in a dot that is not escaped.
-fn is_fqdn(s: &str) -> bool {
-    let Some(head) = s.strip_suffix('.') else {
-        return false;
-    };
-    head.bytes().rev().take_while(|&c| c == b'\\').count() % 2 == 0
 }
 
 /// CoreDNS's `plugin.Name(s).Normalize()`: fully qualified, lowercased.
@@ -408,9 +401,6 @@ not-an-ip       bad.example
         assert_eq!(asterisk_label("a\\.b.org."), Some("*.org.".into()));
         assert_eq!(asterisk_label("org."), None);
         assert_eq!(asterisk_label("."), None);
-        assert!(is_fqdn("a."));
-        assert!(!is_fqdn("a\\."));
-        assert!(is_fqdn("a\\\\."));
         assert_eq!(normalize("A\\."), "a\\..");
     }
 

@@ -3,8 +3,9 @@
 
 use super::{Config, Hosts, Hostsfile, DEFAULT_RELOAD, DEFAULT_TTL};
 use crate::corefile::{Directive, Dispenser, Error};
+use crate::gocompat::{duration, errno, strconv};
 use crate::plugin::registry::only_once;
-use crate::plugin::{duration, names, BlockSetup, Fallthrough};
+use crate::plugin::{names, BlockSetup, Fallthrough};
 use crate::plugins::Handler;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -118,34 +119,14 @@ fn check_file(path: &Path) -> Result<(), String> {
             "unable to access hosts file '{}': stat {}: {}",
             path.display(),
             path.display(),
-            go_errno_text(&e)
+            errno::text(&e)
         )),
-    }
-}
-
-/// An OS error as Go words it: the C library's text, lowercased first
-/// letter, no `(os error N)`.
-fn go_errno_text(e: &std::io::Error) -> String {
-    let text = match e.raw_os_error() {
-        Some(n) => {
-            let s = std::io::Error::from_raw_os_error(n).to_string();
-            match s.rfind(" (os error") {
-                Some(i) => s[..i].to_string(),
-                None => s,
-            }
-        }
-        None => e.to_string(),
-    };
-    let mut c = text.chars();
-    match c.next() {
-        Some(f) => f.to_lowercase().chain(c).collect(),
-        None => text,
     }
 }
 
 /// `ttl SECONDS`: Go's `strconv.Atoi`, then 1 to 65535.
 fn parse_ttl(s: &str) -> Result<u32, &'static str> {
-    let n: i64 = s.parse().map_err(|_| "ttl needs a number of second")?;
+    let n = strconv::atoi(s).map_err(|_| "ttl needs a number of second")?;
     if n <= 0 || n > 65535 {
         return Err("ttl provided is invalid");
     }
@@ -154,18 +135,11 @@ fn parse_ttl(s: &str) -> Result<u32, &'static str> {
 
 /// `reload DURATION`: Go's `time.ParseDuration`, not negative; 0 disables.
 fn parse_reload(s: &str) -> Result<Duration, String> {
-    let (neg, rest) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let Some(d) = duration::parse(rest) else {
-        return Err(format!("invalid duration for reload '{s}'"));
-    };
-    if neg && !d.is_zero() {
-        return Err(format!("invalid negative duration for reload '{s}'"));
+    match duration::parse_signed(s) {
+        Ok((false, d)) => Ok(d),
+        Ok((true, _)) => Err(format!("invalid negative duration for reload '{s}'")),
+        Err(_) => Err(format!("invalid duration for reload '{s}'")),
     }
-    Ok(d)
 }
 
 #[cfg(test)]
@@ -207,14 +181,6 @@ mod tests {
             parse_reload("-"),
             Err("invalid duration for reload '-'".into())
         );
-    }
-
-    #[test]
-    fn errno_text() {
-        let e = std::io::Error::from_raw_os_error(libc::EACCES);
-        assert_eq!(go_errno_text(&e), "permission denied");
-        let e = std::io::Error::from_raw_os_error(libc::ENOTDIR);
-        assert_eq!(go_errno_text(&e), "not a directory");
     }
 
     fn config(text: &str) -> Result<Config, String> {

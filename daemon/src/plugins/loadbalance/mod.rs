@@ -7,8 +7,9 @@
 mod weighted;
 
 use crate::corefile::{Directive, Dispenser, Error};
-use crate::plugin::gotext::quote as go_quote;
-use crate::plugin::{duration, Action, BlockSetup, Outcome, Request};
+use crate::gocompat::duration;
+use crate::gocompat::quote::quote as go_quote;
+use crate::plugin::{Action, BlockSetup, Outcome, Request};
 use crate::plugins::acl::{parse_cidr, Net};
 use crate::plugins::Handler;
 use hickory_proto::op::ResponseCode;
@@ -191,7 +192,9 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
                             if t.len() > 1 {
                                 return Err(d.err("unexpected argument"));
                             }
-                            reload = go_duration(&t[0]).ok_or_else(|| {
+                            // A negative one, which makes CoreDNS panic when it
+                            // starts the reload ticker, is refused.
+                            reload = duration::parse(&t[0]).ok_or_else(|| {
                                 d.err(format!("invalid reload duration '{}'", t[0]))
                             })?;
                         }
@@ -224,18 +227,6 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
     }
     b.add(Handler::Loadbalance(Loadbalance { policy, prefer }));
     Ok(())
-}
-
-/// Go's `time.ParseDuration`. A negative one, which makes CoreDNS panic
-/// when it starts the reload ticker, is refused.
-fn go_duration(s: &str) -> Option<Duration> {
-    let (neg, rest) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let d = duration::parse(rest)?;
-    (!neg || d.is_zero()).then_some(d)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The `weighted` policy: a weight file (`NAME` lines, then `IP WEIGHT`
 //! lines), re-read every `reload` when its contents changed.
 
+use crate::gocompat::duration;
 use hickory_proto::rr::{Record, RecordType};
 use rand::Rng;
 use std::collections::HashMap;
@@ -51,7 +52,7 @@ impl Weights {
                 Some("loadbalance"),
                 &format!(
                     "Failed to open weight file:weight file open error. Will try again in {}",
-                    go_duration_text(reload)
+                    duration::format(reload)
                 ),
             ),
             Err(ReadError::Open) => return Err("weight file open error".into()),
@@ -219,26 +220,6 @@ fn parse(text: &str, file: &str) -> Result<Domains, String> {
     Ok(domains)
 }
 
-/// Go's `Duration.String()` for whole seconds and above, as reload intervals are.
-fn go_duration_text(d: Duration) -> String {
-    let mut s = d.as_secs();
-    let ms = d.subsec_millis();
-    let h = s / 3600;
-    s %= 3600;
-    let m = s / 60;
-    s %= 60;
-    let sec = if ms > 0 {
-        format!("{s}.{}", format!("{ms:03}").trim_end_matches('0'))
-    } else {
-        s.to_string()
-    };
-    match (h, m) {
-        (0, 0) => format!("{sec}s"),
-        (0, m) => format!("{m}m{sec}s"),
-        (h, m) => format!("{h}h{m}m{sec}s"),
-    }
-}
-
 /// Re-reads the file every `every` until the plugin is dropped.
 fn spawn_reloader(w: &Arc<Weights>, every: Duration) -> Option<Thread> {
     let weak = Arc::downgrade(w);
@@ -329,12 +310,5 @@ mod tests {
         let w = [3, 1, 2];
         let got: Vec<usize> = (0..6).map(|v| pick(&w, v)).collect();
         assert_eq!(got, [0, 0, 0, 2, 2, 1]);
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(go_duration_text(Duration::from_secs(30)), "30s");
-        assert_eq!(go_duration_text(Duration::from_secs(90)), "1m30s");
-        assert_eq!(go_duration_text(Duration::from_secs(3600)), "1h0m0s");
     }
 }

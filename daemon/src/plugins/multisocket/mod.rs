@@ -2,6 +2,7 @@
 //! with its own socket per listener) serve the listeners.
 
 use crate::corefile::{Directive, Dispenser, Error};
+use crate::gocompat::strconv;
 use crate::plugin::BlockSetup;
 
 const MAX: usize = 1024;
@@ -17,11 +18,7 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
     let n = match args.first() {
         None => crate::runtime::default_workers(),
         Some(a) => {
-            let n: i64 = a.parse().map_err(|e| {
-                d.err(format!(
-                    "invalid num sockets: strconv.Atoi: parsing \"{a}\": {e}"
-                ))
-            })?;
+            let n = strconv::atoi(a).map_err(|e| d.err(format!("invalid num sockets: {e}")))?;
             if n < 1 {
                 return Err(d.err(format!("num sockets can not be zero or negative: {n}")));
             }

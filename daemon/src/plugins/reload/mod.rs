@@ -2,7 +2,8 @@
 //! setup only records the interval; the control plane (main) polls.
 
 use crate::corefile::{Directive, Dispenser, Error};
-use crate::plugin::{duration, BlockSetup};
+use crate::gocompat::duration;
+use crate::plugin::BlockSetup;
 use rand::Rng;
 use std::time::Duration;
 

@@ -1,9 +1,11 @@
 //! Parsing `rewrite` directives into rules, with CoreDNS's checks and error
 //! wording (its `newRule` and the per-field constructors).
 
-use super::rules::{is_fqdn, Data, EdnsAction, Kind, Matcher, Mode, NameRule, Resp, Rule, Rw, Var};
+use super::rules::{Data, EdnsAction, Kind, Matcher, Mode, NameRule, Resp, Rule, Rw, Var};
 use crate::corefile::{Directive, Dispenser, Error};
-use crate::plugin::gotext::quote as go_quote;
+use crate::gocompat::names::is_fqdn;
+use crate::gocompat::quote::{quote as go_quote, unicode_byte};
+use crate::gocompat::strconv::parse_uint;
 use crate::plugin::mnemonics;
 use crate::plugin::BlockSetup;
 use crate::plugins::Handler;
@@ -434,11 +436,11 @@ fn edns0_rule(args: &[String]) -> Result<Kind, String> {
             if args.len() != 4 {
                 return Err("EDNS0 subnet rules require three or four args".into());
             }
-            let v4 = parse_uint(&args[2], 0, 16)?;
+            let v4 = parse_uint(&args[2], 0, 16).map_err(|e| e.to_string())?;
             if v4 > 32 {
                 return Err(format!("invalid IPv4 bit mask length {v4}"));
             }
-            let v6 = parse_uint(&args[3], 0, 16)?;
+            let v6 = parse_uint(&args[3], 0, 16).map_err(|e| e.to_string())?;
             if v6 > 128 {
                 return Err(format!("invalid IPv6 bit mask length {v6}"));
             }
@@ -492,7 +494,9 @@ fn edns0_unset(rule_type: &str, args: &[String]) -> Result<Kind, String> {
 }
 
 fn edns_code(s: &str) -> Result<u16, String> {
-    parse_uint(s, 0, 16).map(|c| c as u16)
+    parse_uint(s, 0, 16)
+        .map(|c| c as u16)
+        .map_err(|e| e.to_string())
 }
 
 /// The variables an EDNS0 local rule may take its data from. Metadata
@@ -553,102 +557,11 @@ fn cname_rule(args: &[String]) -> Result<Kind, String> {
     Err("cname rules are not available in ferrodns (they need an internal upstream lookup)".into())
 }
 
-/// Go's `strconv.ParseUint(s, base, bits)` (base 0 or 10), with its error text.
-pub(super) fn parse_uint(s0: &str, base: u32, bits: u32) -> Result<u64, String> {
-    let syntax = || {
-        format!(
-            "strconv.ParseUint: parsing {}: invalid syntax",
-            go_quote(s0)
-        )
-    };
-    let range = || {
-        format!(
-            "strconv.ParseUint: parsing {}: value out of range",
-            go_quote(s0)
-        )
-    };
-    if s0.is_empty() {
-        return Err(syntax());
-    }
-    let base0 = base == 0;
-    let b = s0.as_bytes();
-    let (base, digits) = if base0 {
-        if b[0] == b'0' {
-            match b.get(1).map(u8::to_ascii_lowercase) {
-                Some(b'b') if b.len() >= 3 => (2, &b[2..]),
-                Some(b'o') if b.len() >= 3 => (8, &b[2..]),
-                Some(b'x') if b.len() >= 3 => (16, &b[2..]),
-                _ => (8, &b[1..]),
-            }
-        } else {
-            (10, b)
-        }
-    } else {
-        (base, b)
-    };
-    let max: u64 = (1u64 << bits) - 1;
-    let mut n: u64 = 0;
-    let mut underscores = false;
-    for &c in digits {
-        let d = match c {
-            b'_' if base0 => {
-                underscores = true;
-                continue;
-            }
-            b'0'..=b'9' => u32::from(c - b'0'),
-            _ if c.is_ascii_alphabetic() => u32::from(c.to_ascii_lowercase() - b'a') + 10,
-            _ => return Err(syntax()),
-        };
-        if d >= base {
-            return Err(syntax());
-        }
-        n = n * u64::from(base) + u64::from(d);
-        if n > max {
-            return Err(range());
-        }
-    }
-    if underscores && !underscore_ok(s0) {
-        return Err(syntax());
-    }
-    Ok(n)
-}
-
-/// Go's rule for `_` in numbers: only between digits (or after a base prefix).
-fn underscore_ok(s: &str) -> bool {
-    let b = s.as_bytes();
-    let mut saw = b'^';
-    let mut i = 0;
-    let mut hex = false;
-    if b.len() >= 2 && b[0] == b'0' && matches!(b[1].to_ascii_lowercase(), b'b' | b'o' | b'x') {
-        i = 2;
-        saw = b'0';
-        hex = b[1].eq_ignore_ascii_case(&b'x');
-    }
-    while i < b.len() {
-        let c = b[i];
-        if c.is_ascii_digit() || hex && c.is_ascii_hexdigit() {
-            saw = b'0';
-        } else if c == b'_' {
-            if saw != b'0' {
-                return false;
-            }
-            saw = b'_';
-        } else {
-            if saw == b'_' {
-                return false;
-            }
-            saw = b'!';
-        }
-        i += 1;
-    }
-    saw != b'_'
-}
-
 /// Go's `hex.DecodeString`, with its error text.
 fn hex_decode(s: &str) -> Result<Vec<u8>, String> {
     let b = s.as_bytes();
     let val = |c: u8| char::from(c).to_digit(16).map(|v| v as u8);
-    let invalid = |c: u8| format!("encoding/hex: invalid byte: {}", go_rune(c));
+    let invalid = |c: u8| format!("encoding/hex: invalid byte: {}", unicode_byte(c));
     let mut out = Vec::with_capacity(b.len() / 2);
     let mut i = 1;
     while i < b.len() {
@@ -664,15 +577,4 @@ fn hex_decode(s: &str) -> Result<Vec<u8>, String> {
         return Err("encoding/hex: odd length hex string".into());
     }
     Ok(out)
-}
-
-/// Go's `%#U` of a byte taken as a rune: `U+0078 'x'`, the character only
-/// when Go counts it printable.
-fn go_rune(c: u8) -> String {
-    let printable = (0x20..=0x7e).contains(&c) || (0xa1..=0xff).contains(&c) && c != 0xad;
-    if printable {
-        format!("U+{:04X} '{}'", c, char::from(c))
-    } else {
-        format!("U+{c:04X}")
-    }
 }

@@ -7,6 +7,8 @@
 //! Control actions (`if`, `range`, `with`, `define`, ...) and variables
 //! other than `$` are refused when the template is compiled.
 
+use crate::gocompat::quote::quote;
+use crate::gocompat::strconv::parse_uint;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -824,76 +826,6 @@ fn index(v: &Value, k: &Value) -> Result<Value, String> {
     }
 }
 
-/// Go's `strconv.ParseUint`.
-fn parse_uint(s: &str, base: i64, bits: i64) -> Result<u64, String> {
-    let syntax = || format!("strconv.ParseUint: parsing {s:?}: invalid syntax");
-    if s.is_empty() {
-        return Err(syntax());
-    }
-    let mut base = base;
-    let mut digits = s;
-    let base0 = base == 0;
-    if base0 {
-        base = 10;
-        let lower = s.to_ascii_lowercase();
-        let prefixed = |p: &str| lower.len() >= 3 && lower.starts_with(p);
-        if prefixed("0x") {
-            base = 16;
-            digits = &s[2..];
-        } else if prefixed("0o") {
-            base = 8;
-            digits = &s[2..];
-        } else if prefixed("0b") {
-            base = 2;
-            digits = &s[2..];
-        } else if let Some(rest) = s.strip_prefix('0') {
-            base = 8;
-            digits = rest;
-        }
-    } else if !(2..=36).contains(&base) {
-        return Err(format!(
-            "strconv.ParseUint: parsing {s:?}: invalid base {base}"
-        ));
-    }
-    let bits = if bits == 0 { 64 } else { bits };
-    if !(1..=64).contains(&bits) {
-        return Err(format!(
-            "strconv.ParseUint: parsing {s:?}: invalid bit size {bits}"
-        ));
-    }
-    let max: u64 = if bits == 64 {
-        u64::MAX
-    } else {
-        (1u64 << bits) - 1
-    };
-    let mut n: u64 = 0;
-    let mut range = false;
-    for c in digits.chars() {
-        if c == '_' && base0 {
-            continue;
-        }
-        let Some(d) = c.to_digit(36).filter(|d| i64::from(*d) < base) else {
-            return Err(syntax());
-        };
-        match n
-            .checked_mul(base as u64)
-            .and_then(|v| v.checked_add(u64::from(d)))
-        {
-            Some(v) if v <= max => n = v,
-            _ => {
-                range = true;
-                n = max;
-            }
-        }
-    }
-    if range {
-        return Err(format!(
-            "strconv.ParseUint: parsing {s:?}: value out of range"
-        ));
-    }
-    Ok(n)
-}
-
 /// `fmt.Sprintf` for the verbs templates use: %s %v %d %x %X %q %%, with
 /// an optional `-`/`0` flag and a width.
 fn sprintf(format: &str, args: &[Value]) -> Result<String, String> {
@@ -940,7 +872,7 @@ fn sprintf(format: &str, args: &[Value]) -> Result<String, String> {
             ('X', Value::Int(i)) => format!("{i:X}"),
             ('X', Value::Uint(u)) => format!("{u:X}"),
             ('x', Value::Str(s)) => s.bytes().map(|b| format!("{b:02x}")).collect(),
-            ('q', Value::Str(s)) => crate::plugin::gotext::quote(s),
+            ('q', Value::Str(s)) => quote(s),
             ('s' | 'v', v) => {
                 let mut s = String::new();
                 v.print(&mut s)?;
@@ -1095,19 +1027,5 @@ mod tests {
         assert!(e("{{ $x := 1 }}").contains("not supported"));
         assert_eq!(e("{{ }}"), "template: answer:1: missing value for command");
         assert!(Template::parse("answer", "no actions").is_ok());
-    }
-
-    #[test]
-    fn parse_uint_like_go() {
-        assert_eq!(parse_uint("0x1f", 0, 64), Ok(31));
-        assert_eq!(parse_uint("017", 0, 64), Ok(15));
-        assert_eq!(parse_uint("0", 0, 8), Ok(0));
-        assert_eq!(parse_uint("255", 10, 8), Ok(255));
-        assert!(parse_uint("256", 10, 8).is_err());
-        assert!(parse_uint("", 10, 8).is_err());
-        assert!(parse_uint("1", 1, 8)
-            .unwrap_err()
-            .ends_with("invalid base 1"));
-        assert!(parse_uint("-1", 10, 8).is_err());
     }
 }

@@ -14,6 +14,7 @@
 mod gotmpl;
 
 use crate::corefile::{Directive, Dispenser, Error};
+use crate::gocompat::strconv;
 use crate::plugin::mnemonics;
 use crate::plugin::names as zones;
 use crate::plugin::{Action, BlockSetup, Fallthrough, Outcome, PluginError, Request};
@@ -302,13 +303,12 @@ fn parse_one(b: &BlockSetup, dir: &Directive) -> Result<Tmpl, Error> {
                 if args.is_empty() || args.len() > 2 {
                     return Err(d.arg_err());
                 }
-                let code = parse_u16(&args[0]).map_err(|e| {
+                let code = strconv::parse_uint(&args[0], 10, 16).map_err(|e| {
                     d.err(format!(
-                        "error parsing extended DNS error code {}, strconv.ParseUint: parsing {}: {e}",
-                        d.val(),
-                        crate::plugin::gotext::quote(&args[0])
+                        "error parsing extended DNS error code {}, {e}",
+                        d.val()
                     ))
-                })?;
+                })? as u16;
                 t.ederror = Some((code, args.get(1).cloned().unwrap_or_default()));
             }
             "fallthrough" => t.fall = Fallthrough::from_args(&d.remaining_args()),
@@ -323,14 +323,6 @@ fn parse_one(b: &BlockSetup, dir: &Directive) -> Result<Tmpl, Error> {
         t.regex.push(Regex::new(".*").expect("valid regex"));
     }
     Ok(t)
-}
-
-/// Go's `strconv.ParseUint(s, 10, 16)`; the error's last words.
-fn parse_u16(s: &str) -> Result<u16, &'static str> {
-    if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
-        return Err("invalid syntax");
-    }
-    s.parse::<u16>().map_err(|_| "value out of range")
 }
 
 /// The gist of a regex error, worded like Go's.

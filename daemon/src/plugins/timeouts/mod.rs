@@ -1,7 +1,8 @@
 //! timeouts: the TCP read, write and idle timeouts of the block's listeners.
 
 use crate::corefile::{Directive, Dispenser, Error};
-use crate::plugin::{duration, BlockSetup};
+use crate::gocompat::duration;
+use crate::plugin::BlockSetup;
 use std::time::Duration;
 
 /// `timeouts { read D; write D; idle D }`, each 1 s to 24 h.

@@ -1,0 +1,15 @@
+//! Go's formats that CoreDNS users see, reproduced once: durations
+//! (`time.ParseDuration`, `Duration.String`), integers (`strconv`), quoting
+//! (`%q`), OS error text as Go's `syscall`/`os` packages word it, host:port
+//! (`net.SplitHostPort`, `net.JoinHostPort`) and miekg's domain-name checks.
+//!
+//! Nothing here knows DNS messages or plugins: error texts are compared
+//! with CoreDNS's by tests and the conformance suite, so every `Display`
+//! renders Go's exact wording.
+
+pub mod duration;
+pub mod errno;
+pub mod names;
+pub mod net;
+pub mod quote;
+pub mod strconv;
