@@ -1,60 +1,43 @@
 //! Re-reading zone files (CoreDNS plugin/file/reload.go): every `reload`
 //! interval the file is parsed again and the zone swapped in when its SOA
-//! serial changed. One thread per plugin instance serves all its zones.
+//! serial changed. One thread per plugin instance and interval serves its zones.
 
 use super::{LoadError, Slot, Zone};
 use crate::gocompat::errno::path_error;
 use crate::gocompat::quote::quote as go_quote;
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use crate::gocompat::reload::Periodic;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::Duration;
 
-/// Owns the reload thread: dropping it stops the thread.
+/// Owns the reload threads (one per interval in use): dropping it stops them.
 pub struct Reloader {
-    _stop: Sender<()>,
+    _threads: Vec<Periodic>,
 }
 
 impl Reloader {
-    /// Starts the thread for the slots whose interval is not zero; None when
-    /// there are none.
+    /// Starts the threads for the slots whose interval is not zero; None
+    /// when there are none.
     pub fn start(slots: Vec<Arc<Slot>>) -> Option<Self> {
-        let slots: Vec<Arc<Slot>> = slots.into_iter().filter(|s| !s.reload.is_zero()).collect();
-        if slots.is_empty() {
-            return None;
-        }
-        let (tx, rx) = mpsc::channel::<()>();
-        let spawned = std::thread::Builder::new()
-            .name("file-reload".into())
-            .spawn(move || {
-                let start = Instant::now();
-                let mut due: Vec<Instant> = slots.iter().map(|s| start + s.reload).collect();
-                loop {
-                    let next = due.iter().min().copied().unwrap_or(start);
-                    let wait = next.saturating_duration_since(Instant::now());
-                    match rx.recv_timeout(wait) {
-                        Err(RecvTimeoutError::Timeout) => {}
-                        // The plugin is gone (or asked us to stop).
-                        _ => return,
-                    }
-                    let now = Instant::now();
-                    for (s, d) in slots.iter().zip(due.iter_mut()) {
-                        if *d <= now {
-                            reload_once(s);
-                            *d = Instant::now() + s.reload;
-                        }
-                    }
-                }
-            });
-        match spawned {
-            Ok(_) => Some(Self { _stop: tx }),
-            Err(e) => {
-                crate::log::error(
-                    Some("file"),
-                    &format!("Failed to start the zone reload thread: {e}"),
-                );
-                None
+        let mut by_interval: Vec<(Duration, Vec<Arc<Slot>>)> = Vec::new();
+        for s in slots.into_iter().filter(|s| !s.reload.is_zero()) {
+            match by_interval.iter_mut().find(|(every, _)| *every == s.reload) {
+                Some((_, group)) => group.push(s),
+                None => by_interval.push((s.reload, vec![s])),
             }
         }
+        let mut threads = Vec::new();
+        for (every, group) in by_interval {
+            match Periodic::start("file-reload", every, move || {
+                group.iter().for_each(|s| reload_once(s))
+            }) {
+                Ok(p) => threads.push(p),
+                Err(e) => crate::log::error(
+                    Some("file"),
+                    &format!("Failed to start the zone reload thread: {e}"),
+                ),
+            }
+        }
+        (!threads.is_empty()).then_some(Self { _threads: threads })
     }
 }
 

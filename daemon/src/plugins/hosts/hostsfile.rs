@@ -9,7 +9,6 @@ use std::fs::File;
 use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -220,8 +219,6 @@ pub struct Hostsfile {
     map: ArcSwap<Map>,
     /// Modification time and size of the file when last parsed.
     stamp: Mutex<Option<(Option<SystemTime>, u64)>>,
-    /// Set when the plugin goes away; the reload thread then ends.
-    closed: AtomicBool,
 }
 
 impl Hostsfile {
@@ -232,7 +229,6 @@ impl Hostsfile {
             auto_reverse,
             map: ArcSwap::from_pointee(Map::default()),
             stamp: Mutex::new(None),
-            closed: AtomicBool::new(false),
         }
     }
 
@@ -242,14 +238,6 @@ impl Hostsfile {
 
     pub fn map(&self) -> arc_swap::Guard<Arc<Map>> {
         self.map.load()
-    }
-
-    pub fn close(&self) {
-        self.closed.store(true, Ordering::Relaxed);
-    }
-
-    pub fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Relaxed)
     }
 
     /// Re-reads the file when its modification time or size changed

@@ -11,13 +11,13 @@ mod setup;
 pub use hostsfile::{parse, Hostsfile, Map};
 pub use setup::setup;
 
+use crate::gocompat::reload::Periodic;
 use crate::plugin::{names, Action, Fallthrough, Outcome, Request};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::{A, AAAA, PTR};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use std::sync::Arc;
-use std::thread::Thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub struct Hosts {
     file: Arc<Hostsfile>,
@@ -28,8 +28,8 @@ pub struct Hosts {
     fall: Fallthrough,
     /// `fallthrough_unsupported`: other query types fall through too.
     fall_unsupported: bool,
-    /// The reload thread, woken when the plugin goes away.
-    reloader: Option<Thread>,
+    /// The reload thread; stops when the plugin goes away.
+    _reloader: Option<Periodic>,
 }
 
 /// What setup hands over to build the handler.
@@ -64,7 +64,7 @@ impl Hosts {
             ttl: c.ttl,
             fall: c.fall,
             fall_unsupported: c.fall_unsupported,
-            reloader,
+            _reloader: reloader,
         }
     }
 
@@ -132,45 +132,16 @@ impl Hosts {
     }
 }
 
-impl Drop for Hosts {
-    fn drop(&mut self) {
-        self.file.close();
-        if let Some(t) = &self.reloader {
-            t.unpark();
-        }
-    }
-}
-
 /// CoreDNS's `otherRecordsExist`: an address of either family.
 fn has_name(m: &Map, qname: &str) -> bool {
     !m.v4(qname).is_empty() || !m.v6(qname).is_empty()
 }
 
 /// Re-reads the file every `every` until the plugin is dropped.
-fn spawn_reloader(file: &Arc<Hostsfile>, every: Duration) -> Option<Thread> {
-    let weak = Arc::downgrade(file);
-    let spawned = std::thread::Builder::new()
-        .name("hosts-reload".into())
-        .spawn(move || loop {
-            let deadline = Instant::now() + every;
-            loop {
-                match weak.upgrade() {
-                    Some(f) if !f.is_closed() => {}
-                    _ => return,
-                }
-                let now = Instant::now();
-                if now >= deadline {
-                    break;
-                }
-                std::thread::park_timeout(deadline - now);
-            }
-            match weak.upgrade() {
-                Some(f) if !f.is_closed() => f.read_hosts(),
-                _ => return,
-            }
-        });
-    match spawned {
-        Ok(h) => Some(h.thread().clone()),
+fn spawn_reloader(file: &Arc<Hostsfile>, every: Duration) -> Option<Periodic> {
+    let f = Arc::clone(file);
+    match Periodic::start("hosts-reload", every, move || f.read_hosts()) {
+        Ok(p) => Some(p),
         Err(e) => {
             crate::log::error(
                 Some("hosts"),

@@ -3,6 +3,7 @@ use crate::plugins::testutil::request;
 use hickory_proto::op::Message;
 use std::io::Write;
 use std::path::Path;
+use std::time::Instant;
 
 const FILE: &str = "\
 10.0.0.1 example.org www.Example.org
@@ -369,7 +370,7 @@ fn no_reload_when_disabled() {
     let path = dir.path().join("hosts");
     std::fs::write(&path, "10.0.0.1 example.org\n").unwrap();
     let h = hosts_at(&path, Opts::default());
-    assert!(h.reloader.is_none());
+    assert!(h._reloader.is_none());
     std::fs::write(&path, "10.0.0.22 example.org\n").unwrap();
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(

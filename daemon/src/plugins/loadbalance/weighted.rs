@@ -2,15 +2,14 @@
 //! lines), re-read every `reload` when its contents changed.
 
 use crate::gocompat::duration;
+use crate::gocompat::reload::Periodic;
 use hickory_proto::rr::{Record, RecordType};
 use rand::Rng;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::Thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Per owner name (as written in the file, with a trailing dot), the
 /// weights of its addresses.
@@ -19,8 +18,8 @@ type Domains = HashMap<String, Vec<(IpAddr, u8)>>;
 pub struct Weights {
     file: PathBuf,
     state: Mutex<State>,
-    closed: AtomicBool,
-    reloader: Mutex<Option<Thread>>,
+    /// The reload thread, stopped by `close`.
+    reloader: Mutex<Option<Periodic>>,
 }
 
 #[derive(Default)]
@@ -43,7 +42,6 @@ impl Weights {
         let w = Arc::new(Self {
             file,
             state: Mutex::new(State::default()),
-            closed: AtomicBool::new(false),
             reloader: Mutex::new(None),
         });
         match w.update() {
@@ -66,15 +64,10 @@ impl Weights {
     }
 
     pub fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-        if let Some(t) = self
-            .reloader
+        self.reloader
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-        {
-            t.unpark();
-        }
+            .take();
     }
 
     fn update(&self) -> Result<(), ReadError> {
@@ -221,36 +214,22 @@ fn parse(text: &str, file: &str) -> Result<Domains, String> {
 }
 
 /// Re-reads the file every `every` until the plugin is dropped.
-fn spawn_reloader(w: &Arc<Weights>, every: Duration) -> Option<Thread> {
+fn spawn_reloader(w: &Arc<Weights>, every: Duration) -> Option<Periodic> {
     let weak = Arc::downgrade(w);
-    let spawned = std::thread::Builder::new()
-        .name("lb-weights".into())
-        .spawn(move || loop {
-            let deadline = Instant::now() + every;
-            loop {
-                match weak.upgrade() {
-                    Some(w) if !w.closed.load(Ordering::Acquire) => {}
-                    _ => return,
-                }
-                let now = Instant::now();
-                if now >= deadline {
-                    break;
-                }
-                std::thread::park_timeout(deadline - now);
+    let tick = move || {
+        let Some(w) = weak.upgrade() else {
+            return;
+        };
+        match w.update() {
+            Ok(()) => {}
+            Err(ReadError::Open) => {
+                crate::log::error(Some("loadbalance"), "weight file open error")
             }
-            match weak.upgrade() {
-                Some(w) if !w.closed.load(Ordering::Acquire) => match w.update() {
-                    Ok(()) => {}
-                    Err(ReadError::Open) => {
-                        crate::log::error(Some("loadbalance"), "weight file open error")
-                    }
-                    Err(ReadError::Parse(m)) => crate::log::error(Some("loadbalance"), &m),
-                },
-                _ => return,
-            }
-        });
-    match spawned {
-        Ok(h) => Some(h.thread().clone()),
+            Err(ReadError::Parse(m)) => crate::log::error(Some("loadbalance"), &m),
+        }
+    };
+    match Periodic::start("lb-weights", every, tick) {
+        Ok(p) => Some(p),
         Err(e) => {
             crate::log::error(
                 Some("loadbalance"),
