@@ -557,13 +557,21 @@ impl View<'_> {
     }
 }
 
+/// The items a store's table is first sized for; papaya grows it as items
+/// come (the writers copy it over, a part at each fill).
+const INITIAL_ITEMS: usize = 1 << 10;
+
 impl Store {
     pub fn new(cap: usize) -> Self {
         let cap = cap.max(1);
         Self {
             cap,
+            // The table starts small and grows with what it holds: sized
+            // for the capacity (2^17 slots for 100,000 items), 10,000
+            // cached names were spread over 1 MiB of slots, and every hit
+            // missed the CPU's caches and TLB on its slot.
             items: papaya::HashMap::builder()
-                .capacity(cap.min(1 << 16))
+                .capacity(cap.min(INITIAL_ITEMS))
                 .hasher(crate::hash::Seeded::default())
                 .build(),
             queues: Mutex::default(),
