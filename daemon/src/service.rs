@@ -212,17 +212,20 @@ impl Service {
             runtime::bind(&listen, count, &held)?.with_io(self.plane.io)
         };
         self.http.update(&config.http)?;
+        // New listeners' groups (or, with a new number of workers, every
+        // listener's new sockets) get the steering program once served,
+        // and before the old workers stop: the old program would steer
+        // queries to sockets about to close. A failure leaves them to the
+        // flow hash.
         let udp = runtime::UdpGroups::of(&bound);
         if in_place {
             self.workers.update(Arc::clone(&config), &listen, bound);
+            log_steering(&self.steering.attach(&udp), false);
         } else {
             let workers = start_workers(&config, bound, self.plane.fast_path)?;
+            log_steering(&self.steering.attach(&udp), false);
             std::mem::replace(&mut self.workers, workers).stop();
         }
-        // New listeners' groups (or, with a new number of workers, every
-        // listener's new sockets) get the steering program once served; a
-        // failure leaves them to the flow hash.
-        log_steering(&self.steering.attach(&udp), false);
         self.steering.retain(&listen);
         self.listen = listen;
         metrics::with(metrics::global(), |m| {

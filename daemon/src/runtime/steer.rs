@@ -192,7 +192,6 @@ mod imp {
 
     /// One listener's REUSEPORT group with the program attached.
     pub struct Group {
-        pub addr: SocketAddr,
         workers: usize,
         counts: PerCpuArray<MapData, u64>,
         hot_map: Array<MapData, u32>,
@@ -209,7 +208,7 @@ mod imp {
     impl Group {
         /// Loads the program for `socks` (worker i's socket at i) and
         /// attaches it to their group, replacing any program there.
-        pub fn attach(addr: SocketAddr, socks: &[&UdpSocket]) -> Result<Group, String> {
+        pub fn attach(socks: &[&UdpSocket]) -> Result<Group, String> {
             let mut ebpf =
                 Ebpf::load(OBJECT).map_err(|e| format!("load the steer program: {e}"))?;
             let map = |ebpf: &mut Ebpf, name: &str| {
@@ -244,7 +243,6 @@ mod imp {
             drop(workers);
             let buckets = c::BUCKETS as usize;
             Ok(Group {
-                addr,
                 workers: socks.len(),
                 counts,
                 hot_map,
@@ -275,28 +273,38 @@ mod imp {
         }
     }
 
-    /// Every steered group and the thread that rebalances them.
+    /// A steered group, rebalanced by the thread while the control plane
+    /// may add or drop groups.
+    type Shared = Arc<Mutex<Group>>;
+
+    fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+        m.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every steered group and the thread that rebalances them. The list's
+    /// lock is held only to copy or change the list, never while a group
+    /// reads its counts, so a reload does not wait on a rebalance.
     pub struct On {
-        groups: Arc<Mutex<Vec<Group>>>,
+        groups: Arc<Mutex<Vec<(SocketAddr, Shared)>>>,
         stop: Option<mpsc::Sender<()>>,
         thread: Option<std::thread::JoinHandle<()>>,
     }
 
     impl On {
         pub fn start() -> On {
-            let groups: Arc<Mutex<Vec<Group>>> = Arc::default();
+            let groups: Arc<Mutex<Vec<(SocketAddr, Shared)>>> = Arc::default();
             let (stop, rx) = mpsc::channel::<()>();
             let g = Arc::clone(&groups);
             let thread = std::thread::Builder::new()
                 .name("steer".into())
                 .spawn(move || {
                     while let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(HOT_PERIOD) {
-                        let mut groups = g.lock().unwrap_or_else(|e| e.into_inner());
-                        for group in groups.iter_mut() {
-                            if let Err(e) = group.rebalance() {
+                        let now: Vec<(SocketAddr, Shared)> = lock(&g).clone();
+                        for (addr, group) in now {
+                            if let Err(e) = lock(&group).rebalance() {
                                 crate::log::warning(
                                     None,
-                                    &format!("steer: hot names of {}: {e}", group.addr),
+                                    &format!("steer: hot names of {addr}: {e}"),
                                 );
                             }
                         }
@@ -311,21 +319,19 @@ mod imp {
         }
 
         pub fn attach(&self, addr: SocketAddr, socks: &[&UdpSocket]) -> Result<(), String> {
-            let group = Group::attach(addr, socks)?;
-            let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
-            groups.retain(|g| g.addr != addr);
-            groups.push(group);
+            let group = Arc::new(Mutex::new(Group::attach(socks)?));
+            let mut groups = lock(&self.groups);
+            groups.retain(|(a, _)| *a != addr);
+            groups.push((addr, group));
             Ok(())
         }
 
         pub fn retain(&self, keep: &[SocketAddr]) {
-            let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
-            groups.retain(|g| keep.contains(&g.addr));
+            lock(&self.groups).retain(|(a, _)| keep.contains(a));
         }
 
         pub fn addrs(&self) -> Vec<SocketAddr> {
-            let groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
-            groups.iter().map(|g| g.addr).collect()
+            lock(&self.groups).iter().map(|(a, _)| *a).collect()
         }
     }
 
@@ -384,7 +390,7 @@ mod tests {
         let a = bind("127.0.0.1:0".parse().unwrap());
         let addr = a.local_addr().unwrap();
         let b = bind(addr);
-        let mut group = match Group::attach(addr, &[&a, &b]) {
+        let mut group = match Group::attach(&[&a, &b]) {
             Ok(g) => g,
             Err(e) => {
                 eprintln!(
