@@ -13,4 +13,5 @@ pub mod plugins;
 pub mod runtime;
 pub mod server;
 pub mod service;
+pub mod sys;
 pub mod wire;

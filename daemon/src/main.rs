@@ -6,6 +6,7 @@ use ferrodns::log;
 use ferrodns::plugin::registry;
 use ferrodns::runtime;
 use ferrodns::service::{Plane, Service, ServiceError, Source};
+use ferrodns::sys::{self, SignalSet};
 use std::process::ExitCode;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
@@ -41,31 +42,14 @@ fn plugins() -> String {
 /// thread inherits the mask and only `sigwait` ever takes these signals:
 /// an unblocked thread would get the default action, which for SIGUSR1,
 /// SIGHUP and SIGTERM is to kill the process.
-fn block_signals() -> libc::sigset_t {
-    // SAFETY: sigset_t is plain data; sigemptyset initialises it before use.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is a valid sigset_t we own; the signal numbers are valid.
-    unsafe {
-        libc::sigemptyset(&mut set);
-        for s in [
-            libc::SIGINT,
-            libc::SIGTERM,
-            libc::SIGQUIT,
-            libc::SIGUSR1,
-            libc::SIGHUP,
-        ] {
-            libc::sigaddset(&mut set, s);
-        }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    }
-    set
-}
-
-fn wait_signal(set: &libc::sigset_t) -> i32 {
-    let mut sig: libc::c_int = 0;
-    // SAFETY: `set` is an initialised signal set and `sig` a valid out pointer.
-    unsafe { libc::sigwait(set, &mut sig) };
-    sig
+fn block_signals() -> Result<SignalSet, sys::SysError> {
+    SignalSet::block(&[
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGHUP,
+    ])
 }
 
 /// What wakes the control loop.
@@ -86,7 +70,7 @@ fn signal_name(sig: i32) -> &'static str {
     }
 }
 
-fn run(o: Options, signals: libc::sigset_t) -> anyhow::Result<()> {
+fn run(o: Options, signals: SignalSet) -> anyhow::Result<()> {
     let mut source = Source::new(o.conf.clone(), o.port);
     let config = source.load()?;
     if o.validate {
@@ -119,7 +103,14 @@ fn run(o: Options, signals: libc::sigset_t) -> anyhow::Result<()> {
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || loop {
-            let sig = wait_signal(&signals);
+            let sig = match signals.wait() {
+                Ok(sig) => sig,
+                Err(e) => {
+                    log::error(None, &e.to_string());
+                    std::thread::sleep(Duration::from_millis(100));
+                    continue;
+                }
+            };
             if sig == libc::SIGINT && stopping_seen.load(std::sync::atomic::Ordering::SeqCst) {
                 log::info(None, "SIGINT: Force quit");
                 std::process::exit(2);
@@ -207,7 +198,13 @@ fn run(o: Options, signals: libc::sigset_t) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
-    let signals = block_signals();
+    let signals = match block_signals() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let o = match cli::parse(std::env::args().skip(1)) {
         Ok(o) => o,
         Err(CliError::Help) => {

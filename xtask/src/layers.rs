@@ -17,30 +17,33 @@ const RULES: &[(&str, &[&str])] = &[
     // The support layer knows no DNS.
     ("log", &[]),
     ("hash", &[]),
+    ("sys", &[]),
     ("gocompat", &["log"]),
     ("metrics", &["log", "gocompat", "hash"]),
     // Threads, sockets and rings: no DNS.
-    ("runtime", &["log", "gocompat", "hash"]),
+    ("runtime", &["log", "gocompat", "hash", "sys"]),
     // DNS bytes and Corefile text: nothing of the server.
     ("wire", &["hash"]),
     ("corefile", &["log", "gocompat"]),
     // The contract knows no plugin.
     (
         "plugin",
-        &["log", "gocompat", "hash", "metrics", "wire", "corefile"],
+        &[
+            "log", "gocompat", "hash", "sys", "metrics", "wire", "corefile",
+        ],
     ),
     // Plugins know neither the runtime nor the transport.
     (
         "plugins",
         &[
-            "log", "gocompat", "hash", "metrics", "wire", "corefile", "plugin",
+            "log", "gocompat", "hash", "sys", "metrics", "wire", "corefile", "plugin",
         ],
     ),
     // The transport runs the chain through the contract, naming no plugin.
     (
         "server",
         &[
-            "log", "gocompat", "hash", "metrics", "wire", "corefile", "plugin", "runtime",
+            "log", "gocompat", "hash", "sys", "metrics", "wire", "corefile", "plugin", "runtime",
             "control",
         ],
     ),

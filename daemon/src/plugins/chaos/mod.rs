@@ -68,15 +68,10 @@ impl Chaos {
     }
 }
 
+/// The machine's name, or `localhost` where it cannot be read (as
+/// CoreDNS's chaos plugin does when os.Hostname fails).
 pub fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most buf.len() bytes into the buffer we own.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "localhost".into();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
+    crate::sys::hostname().unwrap_or_else(|_| "localhost".into())
 }
 
 /// TXT strings hold at most 255 bytes.
