@@ -4,7 +4,7 @@
 //! name and the type), so each name is looked up, filled and refreshed on
 //! one core. A small set of hot names (name buckets that take a large
 //! share of the queries, counted by the program and picked here once a
-//! second) is left to the kernel's flow hash so that no single name pins a
+//! second) goes by the flow's hash (among the workers' sockets) so that no single name pins a
 //! core; the cache is shared, so any worker answers those. TCP is not
 //! steered: the listener is chosen at SYN time, before any question.
 //!

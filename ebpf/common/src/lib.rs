@@ -13,7 +13,7 @@ pub mod steer {
     /// `PerCpuArray<u64>` of [`BUCKETS`]: queries seen per name bucket.
     pub const COUNTS: &str = "COUNTS";
     /// `Array<u32>` of [`BUCKETS`]: 1 where a bucket is hot (its queries
-    /// are left to the kernel's flow hash, so any worker answers them).
+    /// go by the flow's hash, so any worker answers them).
     pub const HOT: &str = "HOT";
     /// Most workers a listener's group can steer to.
     pub const MAX_WORKERS: u32 = 1024;

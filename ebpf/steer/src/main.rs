@@ -2,8 +2,8 @@
 //! the socket of the worker that owns its question (a hash of the
 //! lowercased name and the type), so a name is looked up, filled and
 //! refreshed on one core. Names in a hot bucket (set by the loader from
-//! `COUNTS`) and anything the program cannot read are left to the kernel's
-//! flow hash: the cache is shared, so any worker answers them.
+//! `COUNTS`) and anything the program cannot read go by the flow's hash
+//! instead: the cache is shared, so any worker answers them.
 #![no_std]
 #![no_main]
 
@@ -38,21 +38,28 @@ pub fn steer(ctx: SkReuseportContext) -> u32 {
         Some(&n) if n > 1 => n,
         _ => return SK_PASS,
     };
-    let Some(h) = question_hash(&ctx) else {
-        return SK_PASS;
+    let key = match question_hash(&ctx) {
+        Some(h) => {
+            let b = bucket(h);
+            if let Some(c) = COUNTS.get_ptr_mut(b) {
+                // SAFETY: the map's value for this CPU; the program runs to
+                // the end on one CPU without preemption by itself.
+                unsafe { *c += 1 };
+            }
+            if matches!(HOT.get(b), Some(&1)) {
+                ctx.hash()
+            } else {
+                h
+            }
+        }
+        None => ctx.hash(),
     };
-    let b = bucket(h);
-    if let Some(c) = COUNTS.get_ptr_mut(b) {
-        // SAFETY: the map's value for this CPU; the program runs to the end
-        // on one CPU without preemption by itself.
-        unsafe { *c += 1 };
-    }
-    if matches!(HOT.get(b), Some(&1)) {
-        return SK_PASS;
-    }
+    // Hot names and what cannot be read go by the flow's hash, but among
+    // this program's sockets only: during a reload that changes the
+    // workers the group also holds the old sockets, which are closing.
     // Without an entry (a worker's socket closed) the kernel falls back to
-    // the flow hash.
-    let _ = SOCKETS.select_reuseport(&ctx, owner(h, n));
+    // its own choice.
+    let _ = SOCKETS.select_reuseport(&ctx, owner(key, n));
     SK_PASS
 }
 
