@@ -272,7 +272,7 @@ fn serve_conn(mut c: TcpStream, st: &State) {
 }
 
 /// How long forward may take, in all, before the client has its SERVFAIL
-/// (docs/plugins/forward.md: one query gives up after 5 seconds), plus
+/// (daemon/src/plugins/forward/README.md: one query gives up after 5 seconds), plus
 /// half a second for a loaded machine.
 const FORWARD_DEADLINE: Duration = Duration::from_millis(5_500);
 /// How long a client may wait for a stale answer: RFC 8767's suggested
