@@ -6,7 +6,6 @@ use super::worker::{send_all, CloseOutbox, Outbox, Slot};
 use super::{spawn_later, unmap, Handled, InFlight, Packet, PacketHandler};
 use socket2::SockAddrStorage;
 use std::cell::RefCell;
-use std::future::Future;
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::{SocketAddr, UdpSocket};
@@ -235,7 +234,7 @@ pub async fn udp_loop<H: PacketHandler>(
         drop(reg);
         loop {
             tokio::task::yield_now().await;
-            if closing(slot) {
+            if slot.is_closing() {
                 break 'serve;
             }
             in_flight.room(&b.outbox).await;
@@ -264,13 +263,6 @@ fn register(fd: RawFd, local: SocketAddr) -> Option<AsyncFd<RawFd>> {
             None
         }
     }
-}
-
-/// Whether the listener is closing, without waiting.
-fn closing(slot: &Slot) -> bool {
-    let f = std::pin::pin!(slot.closing());
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    f.poll(&mut cx).is_ready()
 }
 
 /// What one [`Batch::read`] found.
