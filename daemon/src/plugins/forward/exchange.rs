@@ -1,12 +1,14 @@
-//! One exchange with an upstream (CoreDNS's `lookupDNS`), the per-worker
-//! cache of idle connections (its `Transport`), and the health probe's
-//! exchange.
+//! One exchange with an upstream (CoreDNS's `lookupDNS`), the health
+//! probe's exchange, and the blocking lookup of upstream host names at setup.
 //!
 //! Each exchange uses a fresh random query ID. UDP exchanges share one
 //! connected socket per upstream (see `udp`), changed every few exchanges;
 //! TCP and TLS connections carry one exchange at a time and are kept for
-//! reuse; a socket or connection idle longer than `expire` is closed.
+//! reuse (`pool`); a socket or connection idle longer than `expire` is
+//! closed.
 
+use super::connection::{dial, pair, read, unspecified, write, Conn, Transport};
+use super::pool::{ConnLimits, Pool, Taken};
 use super::udp::Mux;
 use super::upstream::{Upstream, HC_TIMEOUT};
 use crate::gocompat::errno;
@@ -15,177 +17,14 @@ use crate::plugin::{Proto, Request};
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RData, RecordType};
 use hickory_proto::serialize::binary::BinDecodable;
-use std::collections::VecDeque;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream, UdpSocket};
 use tokio::time::timeout_at;
 
 /// The write deadline of an exchange (CoreDNS's `maxTimeout`).
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transport {
-    Udp,
-    Tcp,
-    Tls,
-}
-
-impl Transport {
-    /// The `proto` label of the connection cache metrics.
-    pub fn label(self) -> &'static str {
-        match self {
-            Transport::Udp => "udp",
-            Transport::Tcp => "tcp",
-            Transport::Tls => "tcp-tls",
-        }
-    }
-    fn bucket(self) -> usize {
-        usize::from(self != Transport::Udp)
-    }
-}
-
-pub enum Conn {
-    Udp(UdpSocket),
-    Tcp(TcpStream),
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
-}
-
-impl Conn {
-    fn local(&self) -> Option<SocketAddr> {
-        match self {
-            Conn::Udp(s) => s.local_addr().ok(),
-            Conn::Tcp(s) => s.local_addr().ok(),
-            Conn::Tls(s) => s.get_ref().0.local_addr().ok(),
-        }
-    }
-}
-
-struct Idle {
-    conn: Conn,
-    created: Instant,
-    used: Instant,
-}
-
-/// One worker's idle connections per upstream (UDP and stream apart), and
-/// the UDP socket each upstream's exchanges share now.
-pub struct Pool {
-    lists: Vec<[VecDeque<Idle>; 2]>,
-    udp: Vec<Option<Rc<Mux>>>,
-}
-
-impl Drop for Pool {
-    /// A worker's state goes (a reload): its shared UDP sockets take no new
-    /// exchanges, and each closes once its last exchange is over.
-    fn drop(&mut self) {
-        for m in self.udp.iter().flatten() {
-            m.retire();
-        }
-    }
-}
-
-/// The connection settings of a plugin instance.
-#[derive(Clone, Copy, Debug)]
-pub struct ConnLimits {
-    pub expire: Duration,
-    pub max_age: Duration,
-    pub max_idle: usize,
-}
-
-impl Pool {
-    pub fn new(upstreams: usize) -> Self {
-        Self {
-            lists: (0..upstreams).map(|_| Default::default()).collect(),
-            udp: (0..upstreams).map(|_| None).collect(),
-        }
-    }
-
-    /// Upstream `i`'s shared UDP socket while it takes new exchanges; one
-    /// that has carried its share or sat idle past `expire` is retired.
-    fn mux(&mut self, i: usize, expire: Duration) -> Option<Rc<Mux>> {
-        let slot = self.udp.get_mut(i)?;
-        match slot {
-            Some(m) if m.usable(expire) => Some(Rc::clone(m)),
-            Some(m) => {
-                m.retire();
-                *slot = None;
-                None
-            }
-            None => None,
-        }
-    }
-
-    fn set_mux(&mut self, i: usize, m: Rc<Mux>) {
-        if let Some(slot) = self.udp.get_mut(i) {
-            if let Some(old) = slot.replace(m) {
-                old.retire();
-            }
-        }
-    }
-
-    /// The oldest idle connection still fresh; stale ones are closed.
-    fn take(&mut self, i: usize, t: Transport, l: ConnLimits) -> Option<Taken> {
-        let list = &mut self.lists.get_mut(i)?[t.bucket()];
-        let now = Instant::now();
-        loop {
-            let idle = list.pop_front()?;
-            if now.duration_since(idle.used) > l.expire {
-                continue;
-            }
-            if !l.max_age.is_zero() && now.duration_since(idle.created) > l.max_age {
-                continue;
-            }
-            return Some(Taken {
-                conn: idle.conn,
-                created: idle.created,
-            });
-        }
-    }
-
-    fn put(&mut self, i: usize, t: Transport, c: Taken, l: ConnLimits) {
-        let Some(lists) = self.lists.get_mut(i) else {
-            return;
-        };
-        let list = &mut lists[t.bucket()];
-        if l.max_idle > 0 && list.len() >= l.max_idle {
-            return;
-        }
-        list.push_back(Idle {
-            conn: c.conn,
-            created: c.created,
-            used: Instant::now(),
-        });
-    }
-
-    /// Closes what has been idle longer than `expire` (or lived past `max_age`).
-    pub fn cleanup(&mut self, l: ConnLimits) {
-        for slot in &mut self.udp {
-            if slot.as_ref().is_some_and(|m| !m.usable(l.expire)) {
-                if let Some(m) = slot.take() {
-                    m.retire();
-                }
-            }
-        }
-        let now = Instant::now();
-        for lists in &mut self.lists {
-            for list in lists.iter_mut() {
-                list.retain(|c| {
-                    now.duration_since(c.used) <= l.expire
-                        && (l.max_age.is_zero() || now.duration_since(c.created) <= l.max_age)
-                });
-            }
-        }
-    }
-}
-
-/// A connection out of the pool (or new), while an exchange uses it.
-struct Taken {
-    conn: Conn,
-    created: Instant,
-}
 
 /// Why an exchange failed.
 #[derive(Debug)]
@@ -204,107 +43,6 @@ impl ExError {
             ExError::Invalid(m) | ExError::Other(m) => m.clone(),
             ExError::CachedClosed => "cached connection was closed by peer".into(),
         }
-    }
-}
-
-fn pair(local: Option<SocketAddr>, remote: SocketAddr) -> String {
-    match local {
-        Some(l) => format!("{l}->{remote}"),
-        None => remote.to_string(),
-    }
-}
-
-fn unspecified(addr: &SocketAddr) -> IpAddr {
-    match addr {
-        SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-    }
-}
-
-/// A new connection to `up` over `t`, within `limit`.
-async fn dial(up: &Upstream, t: Transport, limit: Duration) -> Result<Conn, String> {
-    let net = match t {
-        Transport::Udp => "udp",
-        _ => "tcp",
-    };
-    let fail = |e: &io::Error| format!("dial {net} {}: {}", up.addr, errno::text(e));
-    let timeout = |_| format!("dial {net} {}: i/o timeout", up.addr);
-    let deadline = tokio::time::Instant::now() + limit;
-    let local = SocketAddr::new(up.source.unwrap_or_else(|| unspecified(&up.addr)), 0);
-    match t {
-        Transport::Udp => {
-            let s = UdpSocket::bind(local).await.map_err(|e| fail(&e))?;
-            s.connect(up.addr).await.map_err(|e| fail(&e))?;
-            // Every exchange of the worker with this upstream shares the
-            // socket: room for a burst of replies.
-            let _ = socket2::SockRef::from(&s).set_recv_buffer_size(4 << 20);
-            Ok(Conn::Udp(s))
-        }
-        Transport::Tcp | Transport::Tls => {
-            let sock = match up.addr {
-                SocketAddr::V4(_) => TcpSocket::new_v4(),
-                SocketAddr::V6(_) => TcpSocket::new_v6(),
-            }
-            .map_err(|e| fail(&e))?;
-            if up.source.is_some() {
-                sock.bind(local).map_err(|e| fail(&e))?;
-            }
-            let tcp = timeout_at(deadline, sock.connect(up.addr))
-                .await
-                .map_err(timeout)?
-                .map_err(|e| format!("dial tcp {}: connect: {}", up.addr, errno::text(&e)))?;
-            let _ = tcp.set_nodelay(true);
-            if t == Transport::Tcp {
-                return Ok(Conn::Tcp(tcp));
-            }
-            let Some(tls) = &up.tls else {
-                return Ok(Conn::Tcp(tcp));
-            };
-            let name = tls
-                .server_name
-                .clone()
-                .unwrap_or_else(|| rustls::pki_types::ServerName::IpAddress(up.addr.ip().into()));
-            let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::clone(&tls.config));
-            let s = timeout_at(deadline, connector.connect(name, tcp))
-                .await
-                .map_err(timeout)?
-                .map_err(|e| errno::text(&e))?;
-            Ok(Conn::Tls(Box::new(s)))
-        }
-    }
-}
-
-async fn write_stream<S: AsyncWrite + Unpin>(s: &mut S, wire: &[u8]) -> io::Result<()> {
-    let mut buf = Vec::with_capacity(wire.len() + 2);
-    buf.extend_from_slice(&(wire.len() as u16).to_be_bytes());
-    buf.extend_from_slice(wire);
-    s.write_all(&buf).await?;
-    s.flush().await
-}
-
-async fn read_stream<S: AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>) -> io::Result<()> {
-    let mut len = [0u8; 2];
-    s.read_exact(&mut len).await?;
-    buf.resize(usize::from(u16::from_be_bytes(len)), 0);
-    s.read_exact(buf).await.map(drop)
-}
-
-async fn write(conn: &mut Conn, wire: &[u8]) -> io::Result<()> {
-    match conn {
-        Conn::Udp(s) => s.send(wire).await.map(|_| ()),
-        Conn::Tcp(s) => write_stream(s, wire).await,
-        Conn::Tls(s) => write_stream(s.as_mut(), wire).await,
-    }
-}
-
-/// One message off the connection (a whole datagram for UDP) into `buf`,
-/// which has room for the largest (its capacity is not zeroed first).
-async fn read(conn: &mut Conn, buf: &mut Vec<u8>) -> io::Result<()> {
-    buf.clear();
-    match conn {
-        Conn::Udp(s) => s.recv_buf(buf).await.map(drop),
-        Conn::Tcp(s) => read_stream(s, buf).await,
-        Conn::Tls(s) => read_stream(s.as_mut(), buf).await,
     }
 }
 

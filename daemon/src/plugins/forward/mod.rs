@@ -7,7 +7,9 @@
 //! Upstream health is shared by all workers; idle connections are per
 //! worker.
 
+mod connection;
 mod exchange;
+mod pool;
 mod setup;
 mod tls;
 mod udp;
@@ -19,8 +21,10 @@ pub use setup::{setup, setup_proxy, Config, PolicyKind};
 
 use crate::metrics as families;
 use crate::plugin::{names, Action, Outcome, PluginError, Request};
-use exchange::{ConnLimits, ExError, LookupParams, Pool};
+use connection::Transport;
+use exchange::{ExError, LookupParams};
 use hickory_proto::op::{Message, MessageType, ResponseCode};
+use pool::{ConnLimits, Pool};
 use std::rc::Weak;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 use std::sync::Arc;
@@ -212,7 +216,7 @@ impl Forward {
         let params = LookupParams {
             index: idx,
             upstream: up,
-            transport: exchange::Transport::Udp,
+            transport: Transport::Udp,
             limits: self.limits,
             read_timeout: self.read_timeout,
             deadline,
@@ -316,7 +320,7 @@ impl Forward {
                 };
                 let start = Instant::now();
                 let lookup = exchange::lookup(&params, req, self.slot, &new_pool);
-                let r = if transport == exchange::Transport::Udp {
+                let r = if transport == Transport::Udp {
                     // Keeps to the deadline itself, on its one timer.
                     lookup.await
                 } else {

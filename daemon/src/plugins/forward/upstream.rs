@@ -2,7 +2,8 @@
 //! the health-check probe. Health is shared by every worker; the probe runs
 //! on a thread of its own while the upstream fails.
 
-use super::exchange::{self, Transport};
+use super::connection::Transport;
+use super::exchange;
 use super::tls::TlsClient;
 use crate::metrics as families;
 use hickory_proto::rr::Name;
