@@ -8,96 +8,30 @@
 //! error of [`Endpoints::start`] (or [`Endpoints::update`] on reload).
 
 pub mod addr;
+mod config;
+mod health;
 pub mod http;
 pub mod readiness;
+mod serve;
+
+pub use config::{HttpConfig, HttpSpec, Route};
+pub use serve::METRICS_CONTENT_TYPE;
 
 use crate::gocompat::{duration, errno};
-use crate::metrics::{self, HEALTH_DURATION, HEALTH_FAILURES};
+use crate::metrics::{self, HEALTH_FAILURES};
 use arc_swap::ArcSwap;
-use http::{ParseError, Response};
-use socket2::{Domain, Protocol, Socket, Type};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use config::{group, st_health_empty, Routes};
+use serve::bind;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::{oneshot, watch};
-
-/// Go's http.Server Read/Write/IdleTimeout in these plugins.
-const TIMEOUT: Duration = Duration::from_secs(5);
-/// What promhttp answers a client that states no preference.
-pub const METRICS_CONTENT_TYPE: &str =
-    "text/plain; version=0.0.4; charset=utf-8; escaping=underscores";
-
-/// What a plugin serves at an address.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Route {
-    /// prometheus: `/metrics`.
-    Metrics,
-    /// health: `/health`, and the wait before shutting down.
-    Health { lameduck: Duration },
-    /// ready: `/ready`; `monitor continuously` asks ready plugins again.
-    Ready { continuously: bool },
-}
-
-/// One plugin's endpoint, as set up from the Corefile.
-#[derive(Clone, Debug, PartialEq)]
-pub struct HttpSpec {
-    /// As written (`localhost:9153`, `:8080`).
-    pub addr: String,
-    pub route: Route,
-}
-
-/// Everything the HTTP side needs from one Corefile.
-#[derive(Default)]
-pub struct HttpConfig {
-    pub specs: Vec<HttpSpec>,
-    /// `coredns_plugin_enabled` series: server, zone, view, plugin name.
-    pub plugin_enabled: Vec<[String; 4]>,
-    /// The readiness of the plugins of the blocks that load *ready*.
-    pub readiness: Vec<(&'static str, readiness::Flag)>,
-    /// The `monitor` of the last *ready* set up.
-    pub ready_continuously: bool,
-}
-
-impl HttpConfig {
-    /// Adds a block's endpoint. prometheus and ready named twice at one
-    /// address serve once; every health is kept, as each waits out its own
-    /// lameduck at shutdown.
-    pub fn add(&mut self, spec: HttpSpec) {
-        if let Route::Ready { continuously } = spec.route {
-            self.ready_continuously = continuously;
-        }
-        let health = matches!(spec.route, Route::Health { .. });
-        if health || !self.specs.contains(&spec) {
-            self.specs.push(spec);
-        }
-    }
-
-    /// The total lameduck wait: each health waits its own, one after the other.
-    pub fn lameduck(&self) -> Duration {
-        self.specs
-            .iter()
-            .map(|s| match s.route {
-                Route::Health { lameduck } => lameduck,
-                _ => Duration::ZERO,
-            })
-            .sum()
-    }
-}
 
 /// A start or reload failure, worded like Go's (`listen tcp :8080: bind: address already in use`).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct Error(pub String);
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Routes {
-    metrics: bool,
-    health: bool,
-    ready: bool,
-}
 
 struct Listener {
     addr: SocketAddr,
@@ -298,312 +232,10 @@ impl Endpoints {
             let _ = t.join();
         }
     }
-
-    fn spawn_listener(
-        &self,
-        std: std::net::TcpListener,
-        routes: Arc<ArcSwap<Routes>>,
-        mut stop: watch::Receiver<bool>,
-    ) {
-        let shutting = Arc::clone(&self.shutting_down);
-        self.handle.spawn(async move {
-            let Ok(l) = tokio::net::TcpListener::from_std(std) else {
-                return;
-            };
-            loop {
-                tokio::select! {
-                    _ = stop.changed() => break,
-                    r = l.accept() => {
-                        if let Ok((s, _)) = r {
-                            tokio::spawn(serve_conn(
-                                s,
-                                Arc::clone(&routes),
-                                Arc::clone(&shutting),
-                                stop.clone(),
-                            ));
-                        }
-                    }
-                }
-            }
-        });
-    }
-
-    /// CoreDNS's health self check: once a second, GET its own `/health`,
-    /// timing it into `coredns_health_request_duration_seconds`.
-    fn spawn_health_check(
-        &self,
-        text: String,
-        target: SocketAddr,
-        mut stop: watch::Receiver<bool>,
-    ) {
-        self.handle.spawn(async move {
-            let url = format!("http://{text}/health");
-            let target = loopback_if_any(target);
-            let start = tokio::time::Instant::now() + Duration::from_secs(1);
-            let mut tick = tokio::time::interval_at(start, Duration::from_secs(1));
-            loop {
-                tokio::select! {
-                    _ = stop.changed() => return,
-                    _ = tick.tick() => {}
-                }
-                let t0 = std::time::Instant::now();
-                let r = tokio::time::timeout(Duration::from_secs(3), get_health(target, &text))
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err("Client.Timeout exceeded while awaiting headers".into())
-                    });
-                let took = t0.elapsed();
-                metrics::with(metrics::global(), |m| {
-                    m.observe(&HEALTH_DURATION, &[], took.as_secs_f64());
-                    if r.is_err() {
-                        m.inc(&HEALTH_FAILURES, &[]);
-                    }
-                });
-                match r {
-                    Err(e) => crate::log::warning(
-                        Some("health"),
-                        &format!("Local health request to {url:?} failed: Get {url:?}: {e}"),
-                    ),
-                    Ok(()) if took > Duration::from_secs(1) => crate::log::warning(
-                        Some("health"),
-                        &format!(
-                            "Local health request to {url:?} took more than 1s: {}",
-                            duration::format(took)
-                        ),
-                    ),
-                    Ok(()) => {}
-                }
-            }
-        });
-    }
-}
-
-fn st_health_empty(cfg: &HttpConfig) -> bool {
-    !cfg.specs
-        .iter()
-        .any(|s| matches!(s.route, Route::Health { .. }))
 }
 
 impl Drop for Endpoints {
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-/// The listeners to run: one per resolved address, with the union of the
-/// routes named there.
-fn group(specs: &[HttpSpec]) -> Result<Vec<(SocketAddr, String, Routes)>, Error> {
-    let mut out: Vec<(SocketAddr, String, Routes)> = Vec::new();
-    for s in specs {
-        let a = addr::resolve(&s.addr).map_err(Error)?;
-        let i = match out.iter().position(|(x, _, _)| *x == a && a.port() != 0) {
-            Some(i) => i,
-            None => {
-                out.push((a, s.addr.clone(), Routes::default()));
-                out.len() - 1
-            }
-        };
-        let r = &mut out[i].2;
-        match s.route {
-            Route::Metrics => r.metrics = true,
-            Route::Health { .. } => r.health = true,
-            Route::Ready { .. } => r.ready = true,
-        }
-    }
-    Ok(out)
-}
-
-/// Go's reuseport.Listen: SO_REUSEADDR and SO_REUSEPORT, dual stack for `:PORT`.
-fn bind(a: SocketAddr) -> std::io::Result<std::net::TcpListener> {
-    let s = Socket::new(Domain::for_address(a), Type::STREAM, Some(Protocol::TCP))?;
-    s.set_reuse_address(true)?;
-    s.set_reuse_port(true)?;
-    if a.is_ipv6() && a.ip().is_unspecified() {
-        let _ = s.set_only_v6(false);
-    }
-    s.bind(&a.into())?;
-    s.listen(1024)?;
-    s.set_nonblocking(true)?;
-    Ok(s.into())
-}
-
-fn loopback_if_any(a: SocketAddr) -> SocketAddr {
-    if !a.ip().is_unspecified() {
-        return a;
-    }
-    match a.ip() {
-        IpAddr::V4(_) => SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), a.port()),
-        IpAddr::V6(_) => SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), a.port()),
-    }
-}
-
-async fn get_health(target: SocketAddr, host: &str) -> Result<(), String> {
-    let mut s = TcpStream::connect(target)
-        .await
-        .map_err(|e| format!("dial tcp {host}: connect: {}", errno::text(&e)))?;
-    let req = format!("GET /health HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes())
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await.map_err(|e| e.to_string())?;
-    if buf.starts_with(b"HTTP/1.") {
-        Ok(())
-    } else {
-        Err("malformed HTTP response".into())
-    }
-}
-
-async fn serve_conn(
-    mut s: TcpStream,
-    routes: Arc<ArcSwap<Routes>>,
-    shutting: Arc<AtomicBool>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut buf: Vec<u8> = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 2048];
-    loop {
-        let head = loop {
-            match http::parse(&buf) {
-                Ok(h) => break h,
-                Err(ParseError::Bad(why)) => {
-                    let _ = write(&mut s, &http::bad_request(why)).await;
-                    return;
-                }
-                Err(ParseError::Partial) if buf.len() > http::MAX_HEAD => {
-                    let _ = write(&mut s, &http::too_large()).await;
-                    return;
-                }
-                Err(ParseError::Partial) => {
-                    let n = tokio::select! {
-                        _ = stop.changed() => return,
-                        r = tokio::time::timeout(TIMEOUT, s.read(&mut chunk)) => match r {
-                            Ok(Ok(n)) if n > 0 => n,
-                            _ => return,
-                        },
-                    };
-                    buf.extend_from_slice(&chunk[..n]);
-                }
-            }
-        };
-        let end = http::head_end(&buf).unwrap_or(buf.len());
-        buf.drain(..end);
-        // Discard a body.
-        let mut left = head.content_length;
-        let take = left.min(buf.len());
-        buf.drain(..take);
-        left -= take;
-        while left > 0 {
-            match tokio::time::timeout(TIMEOUT, s.read(&mut chunk)).await {
-                Ok(Ok(n)) if n > 0 => left = left.saturating_sub(n),
-                _ => return,
-            }
-        }
-        let resp = respond(&head.path, **routes.load(), &shutting);
-        let close = !head.keep_alive || head.chunked;
-        if write(&mut s, &resp.encode(head.method == "HEAD", close))
-            .await
-            .is_err()
-            || close
-        {
-            return;
-        }
-    }
-}
-
-async fn write(s: &mut TcpStream, bytes: &[u8]) -> Result<(), ()> {
-    match tokio::time::timeout(TIMEOUT, s.write_all(bytes)).await {
-        Ok(Ok(())) => Ok(()),
-        _ => Err(()),
-    }
-}
-
-fn respond(path: &str, routes: Routes, shutting: &AtomicBool) -> Response {
-    match path {
-        "/metrics" if routes.metrics => Response {
-            status: 200,
-            content_type: METRICS_CONTENT_TYPE,
-            body: metrics::render().into_bytes(),
-            nosniff: false,
-        },
-        "/health" if routes.health => Response::text(200, "OK"),
-        "/ready" if routes.ready => {
-            if shutting.load(Ordering::Acquire) {
-                return Response::text(503, "Shutting down");
-            }
-            match readiness::check() {
-                Ok(()) => Response::text(200, "OK"),
-                Err(list) => {
-                    crate::log::info(Some("ready"), &format!("Plugins not ready: {list:?}"));
-                    Response::text(503, list)
-                }
-            }
-        }
-        _ => Response::not_found(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn routes_by_path() {
-        let _g = readiness::test_lock();
-        readiness::install(&[], false);
-        let all = Routes {
-            metrics: true,
-            health: true,
-            ready: true,
-        };
-        let no = AtomicBool::new(false);
-        assert_eq!(respond("/health", all, &no).body, b"OK");
-        assert_eq!(respond("/ready", all, &no).status, 200);
-        let m = respond("/metrics", all, &no);
-        assert_eq!(m.content_type, METRICS_CONTENT_TYPE);
-        assert_eq!(respond("/", all, &no).status, 404);
-        let only_health = Routes {
-            health: true,
-            ..Routes::default()
-        };
-        assert_eq!(respond("/metrics", only_health, &no).status, 404);
-        let f = readiness::flag();
-        readiness::install(&[("forward", f)], false);
-        let r = respond("/ready", all, &no);
-        assert_eq!((r.status, r.body), (503, b"forward".to_vec()));
-        readiness::install(&[], false);
-        let yes = AtomicBool::new(true);
-        let r = respond("/ready", all, &yes);
-        assert_eq!((r.status, r.body), (503, b"Shutting down".to_vec()));
-    }
-
-    #[test]
-    fn groups_addresses() {
-        let specs = [
-            HttpSpec {
-                addr: "127.0.0.1:9153".into(),
-                route: Route::Metrics,
-            },
-            HttpSpec {
-                addr: "127.0.0.1:9153".into(),
-                route: Route::Health {
-                    lameduck: Duration::ZERO,
-                },
-            },
-            HttpSpec {
-                addr: ":8181".into(),
-                route: Route::Ready {
-                    continuously: false,
-                },
-            },
-        ];
-        let g = group(&specs).unwrap();
-        assert_eq!(g.len(), 2);
-        assert!(g[0].2.metrics && g[0].2.health && !g[0].2.ready);
-        let mut c = HttpConfig::default();
-        for s in specs.iter().chain(specs.iter()) {
-            c.add(s.clone());
-        }
-        assert_eq!(c.specs.len(), 4, "health kept per block");
     }
 }
