@@ -1,5 +1,8 @@
 use super::*;
+use crate::corefile::Directive;
+use crate::plugin::BlockSetup;
 use crate::plugins::testutil::{directive, request};
+use crate::plugins::Handler;
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_proto::rr::{DNSClass, RecordType};
 

@@ -1,0 +1,83 @@
+//! The `errors` directive: where errors go (stdout), `stacktrace`, and the
+//! `consolidate` patterns.
+
+use super::{Errors, Pattern};
+use crate::corefile::{Directive, Dispenser, Error};
+use crate::gocompat::duration;
+use crate::log::Level;
+use crate::plugin::BlockSetup;
+use crate::plugins::Handler;
+use regex::Regex;
+use std::sync::atomic::AtomicU32;
+use std::sync::Arc;
+
+const MAX_REGEXP_LEN: usize = 10_000;
+
+/// `errors [stdout] { stacktrace; consolidate DURATION REGEXP [LEVEL] [show_first] }`
+pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+    crate::plugin::registry::only_once(ds)?;
+    let mut d = Dispenser::new(ds[0]);
+    d.next();
+    let args = d.remaining_args();
+    match args.as_slice() {
+        [] => {}
+        [a] if a == "stdout" => {}
+        [a] => return Err(d.err(format!("invalid log file: {a}"))),
+        _ => return Err(d.arg_err()),
+    }
+    let mut patterns = Vec::new();
+    while d.next_block() {
+        match d.val() {
+            "stacktrace" => b.stacktrace = true,
+            "consolidate" => patterns.push(Arc::new(consolidate(&mut d)?)),
+            other => return Err(d.err(format!("Syntax error: Unknown field {other}"))),
+        }
+    }
+    b.add(Handler::Errors(Errors { patterns }));
+    Ok(())
+}
+
+fn consolidate(d: &mut Dispenser<'_>) -> Result<Pattern, Error> {
+    let args = d.remaining_args();
+    if !(2..=4).contains(&args.len()) {
+        return Err(d.arg_err());
+    }
+    let period = duration::parse(&args[0])
+        .ok_or_else(|| d.err(format!("time: invalid duration \"{}\"", args[0])))?;
+    if args[1].len() > MAX_REGEXP_LEN {
+        return Err(d.err(format!(
+            "regex pattern too long: {} > {MAX_REGEXP_LEN}",
+            args[1].len()
+        )));
+    }
+    let regex = Regex::new(&args[1]).map_err(|e| d.err(e.to_string()))?;
+    let mut level = None;
+    let mut show_first = false;
+    for a in &args[2..] {
+        let l = match a.as_str() {
+            "warning" => Some(Level::Warning),
+            "error" => Some(Level::Error),
+            "info" => Some(Level::Info),
+            "debug" => Some(Level::Debug),
+            "show_first" => None,
+            other => return Err(d.err(format!("unknown option in consolidate: {other}"))),
+        };
+        match l {
+            Some(_) if level.is_some() => {
+                return Err(d.err("multiple log levels specified in consolidate"))
+            }
+            Some(_) if show_first => {
+                return Err(d.err("log level must come before show_first in consolidate"))
+            }
+            Some(l) => level = Some(l),
+            None => show_first = true,
+        }
+    }
+    Ok(Pattern {
+        period,
+        regex,
+        level: level.unwrap_or(Level::Error),
+        show_first,
+        count: AtomicU32::new(0),
+    })
+}
