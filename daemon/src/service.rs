@@ -209,7 +209,10 @@ impl Service {
                 .collect();
             runtime::bind(&added, count, &held)?
         } else {
-            runtime::bind(&listen, count, &held)?.with_io(self.plane.io)
+            // The new workers take over the sockets of the listeners that
+            // stay: none leaves its SO_REUSEPORT group while the kernel may
+            // still pick it (only those of workers past the new count close).
+            self.workers.rebind(&listen, count)?.with_io(self.plane.io)
         };
         self.http.update(&config.http)?;
         // New listeners' groups (or, with a new number of workers, every

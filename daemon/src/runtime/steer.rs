@@ -33,7 +33,8 @@ pub struct UdpGroups(Result<Vec<(SocketAddr, Vec<std::net::UdpSocket>)>, String>
 
 impl UdpGroups {
     pub fn of(bound: &Bound) -> UdpGroups {
-        let listeners = bound.per_worker.first().map_or(0, |s| s.udp.len());
+        // A worker's first sockets are one per listener, in order.
+        let listeners = bound.listen.len();
         UdpGroups(
             (0..listeners)
                 .map(|l| {
@@ -193,6 +194,10 @@ mod imp {
     /// One listener's REUSEPORT group with the program attached.
     pub struct Group {
         workers: usize,
+        sockets: ReusePortSockArray<MapData>,
+        workers_map: Array<MapData, u32>,
+        /// The socket at each index of `sockets` (SO_COOKIE).
+        cookies: Vec<u64>,
         counts: PerCpuArray<MapData, u64>,
         hot_map: Array<MapData, u32>,
         last: Vec<u64>,
@@ -205,6 +210,27 @@ mod imp {
         e.to_string()
     }
 
+    /// The socket's cookie: the kernel's id of the socket behind an fd.
+    fn cookie(s: &UdpSocket) -> Result<u64, String> {
+        use std::os::fd::AsRawFd;
+        let mut v: u64 = 0;
+        let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
+        // SAFETY: getsockopt writes at most `len` bytes into `v`, which we own.
+        let rc = unsafe {
+            libc::getsockopt(
+                s.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_COOKIE,
+                (&mut v as *mut u64).cast(),
+                &mut len,
+            )
+        };
+        if rc != 0 {
+            return Err(format!("SO_COOKIE: {}", std::io::Error::last_os_error()));
+        }
+        Ok(v)
+    }
+
     impl Group {
         /// Loads the program for `socks` (worker i's socket at i) and
         /// attaches it to their group, replacing any program there.
@@ -215,19 +241,25 @@ mod imp {
                 ebpf.take_map(name)
                     .ok_or_else(|| format!("no map {name} in the steer program"))
             };
-            let mut sockets =
-                ReusePortSockArray::try_from(map(&mut ebpf, c::SOCKETS)?).map_err(err)?;
-            for (i, s) in socks.iter().enumerate() {
-                sockets
-                    .set(i as u32, *s, 0)
-                    .map_err(|e| format!("socket {i} into {}: {e}", c::SOCKETS))?;
-            }
-            let mut workers: Array<MapData, u32> =
-                Array::try_from(map(&mut ebpf, c::WORKERS)?).map_err(err)?;
-            workers.set(0, socks.len() as u32, 0).map_err(err)?;
+            let sockets = ReusePortSockArray::try_from(map(&mut ebpf, c::SOCKETS)?).map_err(err)?;
+            let workers_map = Array::try_from(map(&mut ebpf, c::WORKERS)?).map_err(err)?;
             let counts = PerCpuArray::try_from(map(&mut ebpf, c::COUNTS)?).map_err(err)?;
             let hot_map = Array::try_from(map(&mut ebpf, c::HOT)?).map_err(err)?;
-            let prog: &mut SkReuseport = ebpf
+            let buckets = c::BUCKETS as usize;
+            let mut g = Group {
+                workers: 0,
+                sockets,
+                workers_map,
+                cookies: Vec::new(),
+                counts,
+                hot_map,
+                last: vec![0; buckets],
+                hot: vec![false; buckets],
+                _ebpf: ebpf,
+            };
+            g.reshape(socks)?;
+            let prog: &mut SkReuseport = g
+                ._ebpf
                 .program_mut(c::PROGRAM)
                 .ok_or("no steer program in the object")?
                 .try_into()
@@ -237,19 +269,43 @@ mod imp {
             let first = socks.first().ok_or("no sockets")?;
             prog.attach(*first)
                 .map_err(|e| format!("attach the steer program: {e}"))?;
-            // The maps' fds are kept below; the sockets map lives in the
-            // program. Keep it alive with the object as well.
-            drop(sockets);
-            drop(workers);
-            let buckets = c::BUCKETS as usize;
-            Ok(Group {
-                workers: socks.len(),
-                counts,
-                hot_map,
-                last: vec![0; buckets],
-                hot: vec![false; buckets],
-                _ebpf: ebpf,
-            })
+            Ok(g)
+        }
+
+        /// Steers to `socks` from now on (worker i's socket at i): the
+        /// program stays, its socket array changes where it must (a socket
+        /// can be in one such array only, and a new set of workers keeps
+        /// most of the old set's sockets). Growing, the new entries come
+        /// before the new count; shrinking, the count comes first.
+        pub fn reshape(&mut self, socks: &[&UdpSocket]) -> Result<(), String> {
+            let want: Vec<u64> = socks.iter().map(|s| cookie(s)).collect::<Result<_, _>>()?;
+            let n = want.len() as u32;
+            if want.len() < self.workers {
+                self.workers_map.set(0, n, 0).map_err(err)?;
+                self.workers = want.len();
+            }
+            // Clear every index whose socket changes or goes (and those
+            // whose socket moves to another index) before setting any.
+            for i in 0..self.cookies.len() {
+                if want.get(i) != Some(&self.cookies[i]) {
+                    let _ = self.sockets.clear_index(&(i as u32));
+                    self.cookies[i] = 0;
+                }
+            }
+            self.cookies.resize(want.len(), 0);
+            for (i, (s, &c)) in socks.iter().zip(&want).enumerate() {
+                if self.cookies[i] != c {
+                    self.sockets
+                        .set(i as u32, *s, 0)
+                        .map_err(|e| format!("socket {i} into {}: {e}", c::SOCKETS))?;
+                    self.cookies[i] = c;
+                }
+            }
+            if want.len() != self.workers {
+                self.workers_map.set(0, n, 0).map_err(err)?;
+                self.workers = want.len();
+            }
+            Ok(())
         }
 
         /// Reads the period's counts and updates the hot set; returns how
@@ -318,11 +374,18 @@ mod imp {
             }
         }
 
+        /// Steers `addr`'s group to `socks`: a group steered already keeps
+        /// its program and has its sockets changed in place.
         pub fn attach(&self, addr: SocketAddr, socks: &[&UdpSocket]) -> Result<(), String> {
+            let steered = lock(&self.groups)
+                .iter()
+                .find(|(a, _)| *a == addr)
+                .map(|(_, g)| Arc::clone(g));
+            if let Some(g) = steered {
+                return lock(&g).reshape(socks);
+            }
             let group = Arc::new(Mutex::new(Group::attach(socks)?));
-            let mut groups = lock(&self.groups);
-            groups.retain(|(a, _)| *a != addr);
-            groups.push((addr, group));
+            lock(&self.groups).push((addr, group));
             Ok(())
         }
 

@@ -20,6 +20,11 @@ pub struct Workers<U> {
     threads: Vec<JoinHandle<()>>,
     /// One channel per worker, in worker order.
     changes: Vec<mpsc::UnboundedSender<Change<U>>>,
+    /// A duplicate of every socket each worker serves, in worker order:
+    /// a new set of workers (a reload that changes how many) takes these
+    /// over instead of binding new ones, so no socket a worker reads
+    /// leaves the SO_REUSEPORT group while the kernel may still pick it.
+    held: Vec<Sockets>,
 }
 
 /// What the control plane hands a worker.
@@ -51,18 +56,90 @@ impl<U> Workers<U> {
     /// was served with; `added` (from [`bind`] with the listeners in
     /// `listen` the workers do not serve yet, bound for as many workers)
     /// start to be served with `u`.
-    pub fn update(&self, u: U, listen: &[Listen], added: Bound)
+    pub fn update(&mut self, u: U, listen: &[Listen], added: Bound)
     where
         U: Clone,
     {
+        // The duplicates of listeners that go are dropped first, so that the
+        // worker's close is the socket's last.
+        let keep = |a: &SocketAddr| listen.iter().any(|l| l.addr == *a);
+        for h in self.held.iter_mut() {
+            h.udp.retain(|(a, _)| keep(a));
+            h.tcp.retain(|(a, _)| keep(a));
+        }
         let mut added = added.per_worker.into_iter();
-        for tx in &self.changes {
+        for (i, tx) in self.changes.iter().enumerate() {
+            let socks = added.next().unwrap_or_default();
+            if let (Some(h), Ok(d)) = (self.held.get_mut(i), socks.duplicate()) {
+                h.udp.extend(d.udp);
+                h.tcp.extend(d.tcp);
+            }
             let _ = tx.send(Change::Update {
                 update: u.clone(),
                 listen: listen.to_vec(),
-                added: added.next().unwrap_or_default(),
+                added: socks,
             });
         }
+    }
+
+    /// Sockets for `count` workers serving `listen`, for a new set of
+    /// workers to replace these, closing none of the sockets of the
+    /// listeners that stay (the kernel may pick any socket of the
+    /// SO_REUSEPORT group until it closes, and what a closing socket gets
+    /// is lost): for each such listener, the new workers take over (a
+    /// duplicate of) every socket the old ones serve, in order, worker j
+    /// the k-th where k % count == j, so with fewer workers some serve two;
+    /// workers past the old sockets get new ones (`bind`), as do new
+    /// listeners. Each worker's first sockets are one per listener, in
+    /// `listen`'s order; the extra ones follow.
+    pub fn rebind(&self, listen: &[Listen], count: usize) -> Result<Bound, RuntimeError> {
+        let count = count.max(1);
+        let old = |addr: SocketAddr| -> Vec<(&std::net::UdpSocket, &std::net::TcpListener)> {
+            let udp = self.held.iter().flat_map(|h| h.udp.iter());
+            let tcp = self.held.iter().flat_map(|h| h.tcp.iter());
+            udp.filter(|(a, _)| *a == addr)
+                .zip(tcp.filter(|(a, _)| *a == addr))
+                .map(|((_, u), (_, t))| (u, t))
+                .collect()
+        };
+        let held: Vec<SocketAddr> = listen
+            .iter()
+            .map(|l| l.addr)
+            .filter(|a| !old(*a).is_empty())
+            .collect();
+        for addr in listen.iter().map(|l| l.addr).filter(|a| !held.contains(a)) {
+            sockets::probe_free(addr).map_err(|source| RuntimeError::InUse { addr, source })?;
+        }
+        let mut per_worker: Vec<Sockets> = (0..count).map(|_| Sockets::default()).collect();
+        let mut extra: Vec<Sockets> = (0..count).map(|_| Sockets::default()).collect();
+        for l in listen {
+            let addr = l.addr;
+            let taken = old(addr);
+            for j in 0..count.max(taken.len()) {
+                let (udp, tcp) = match taken.get(j) {
+                    Some((u, t)) => (u.try_clone(), t.try_clone()),
+                    None => (sockets::udp(addr), sockets::tcp(addr)),
+                };
+                let udp = udp.map_err(|source| RuntimeError::Udp { addr, source })?;
+                let tcp = tcp.map_err(|source| RuntimeError::Tcp { addr, source })?;
+                let to = if j < count {
+                    &mut per_worker[j]
+                } else {
+                    &mut extra[j % count]
+                };
+                to.udp.push((addr, udp));
+                to.tcp.push((addr, tcp));
+            }
+        }
+        for (w, e) in per_worker.iter_mut().zip(extra) {
+            w.udp.extend(e.udp);
+            w.tcp.extend(e.tcp);
+        }
+        Ok(Bound {
+            per_worker,
+            listen: listen.to_vec(),
+            io: Io::Mmsg,
+        })
     }
 
     /// Stops reading new messages, answers what the sockets already hold,
@@ -78,11 +155,31 @@ impl<U> Workers<U> {
     }
 }
 
-/// A worker's sockets, one UDP socket and one TCP listener per address.
+/// A worker's sockets, one UDP socket and one TCP listener per address
+/// (after a reload that lowered the number of workers, some more: see
+/// [`Workers::rebind`]).
 #[derive(Default)]
 pub(super) struct Sockets {
     pub(super) udp: Vec<(SocketAddr, std::net::UdpSocket)>,
     tcp: Vec<(SocketAddr, std::net::TcpListener)>,
+}
+
+impl Sockets {
+    /// Duplicated descriptors of the same sockets.
+    fn duplicate(&self) -> std::io::Result<Sockets> {
+        Ok(Sockets {
+            udp: self
+                .udp
+                .iter()
+                .map(|(a, s)| Ok((*a, s.try_clone()?)))
+                .collect::<std::io::Result<_>>()?,
+            tcp: self
+                .tcp
+                .iter()
+                .map(|(a, s)| Ok((*a, s.try_clone()?)))
+                .collect::<std::io::Result<_>>()?,
+        })
+    }
 }
 
 /// Every listener's sockets, once per worker, bound and listening but not
@@ -90,7 +187,7 @@ pub(super) struct Sockets {
 /// can announce the server before the first query is answered.
 pub struct Bound {
     pub(super) per_worker: Vec<Sockets>,
-    listen: Vec<Listen>,
+    pub(super) listen: Vec<Listen>,
     io: Io,
 }
 
@@ -143,7 +240,13 @@ impl Bound {
         let mut threads = Vec::with_capacity(self.per_worker.len());
         let mut changes = Vec::with_capacity(self.per_worker.len());
         let io = self.io;
+        let mut held = Vec::with_capacity(self.per_worker.len());
         for (index, socks) in self.per_worker.into_iter().enumerate() {
+            held.push(
+                socks
+                    .duplicate()
+                    .map_err(|source| RuntimeError::Thread { index, source })?,
+            );
             let core = cores.get(index % cores.len().max(1)).copied();
             let make = Arc::clone(&make);
             let (tx, rx) = mpsc::unbounded_channel();
@@ -160,7 +263,11 @@ impl Bound {
             threads.push(t);
             changes.push(tx);
         }
-        Ok(Workers { threads, changes })
+        Ok(Workers {
+            threads,
+            changes,
+            held,
+        })
     }
 }
 
