@@ -26,9 +26,11 @@ pub struct Options {
     /// `-workers N` (ferrodns): workers when the Corefile has no
     /// `multisocket`; None: one per CPU the process may run on.
     pub workers: Option<usize>,
-    /// `-steer` (ferrodns, default true): UDP queries steered to the
+    /// `-steer` (ferrodns, default false): UDP queries steered to the
     /// worker that owns their question by an SK_REUSEPORT eBPF program,
-    /// where the build has it and the kernel allows it.
+    /// where the build has it and the kernel allows it. Off by default: on
+    /// this project's 2-core rig it answered no more than the kernel's
+    /// flow hash over the shared cache (docs/benchmarks.md).
     pub steer: bool,
 }
 
@@ -45,7 +47,7 @@ impl Default for Options {
             io: crate::runtime::Io::Mmsg,
             fast_path: true,
             workers: None,
-            steer: true,
+            steer: false,
         }
     }
 }
@@ -85,7 +87,7 @@ pub const USAGE: &str = "Usage of ferrodns:
   -quiet
     \tQuiet mode (no initialization output)
   -steer
-    \tSteer each UDP query to the worker that owns its question (SK_REUSEPORT eBPF), where built in and allowed (default true)
+    \tSteer each UDP query to the worker that owns its question (SK_REUSEPORT eBPF), where built in and allowed
   -validate
     \tCheck the Corefile, print what would be served, and exit
   -version
@@ -206,7 +208,8 @@ mod tests {
         assert_eq!(p(&["-p", "5353"]).unwrap().port, 5353);
         assert!(!p(&["-quiet=false"]).unwrap().quiet);
         assert!(p(&["-validate"]).unwrap().validate);
-        assert!(p(&[]).unwrap().steer);
+        assert!(!p(&[]).unwrap().steer);
+        assert!(p(&["-steer"]).unwrap().steer);
         assert!(!p(&["-steer=false"]).unwrap().steer);
         assert!(p(&[]).unwrap().fast_path);
         assert!(!p(&["-fastpath=false"]).unwrap().fast_path);

@@ -772,9 +772,9 @@ fn serve_stale_answers_at_once_when_the_upstream_black_holes() {
 /// asking the same 100 names at once (each query from a new source port,
 /// so spread over the workers), the upstream sees each name once: misses
 /// for a name another worker is already fetching wait for that exchange.
-/// Spread by the kernel's flow hash (`-steer=false`), so the misses of a
-/// name really are on different workers; steered by question (the default
-/// where built in) they are on one worker.
+/// Spread by the kernel's flow hash (the default), so the misses of a name
+/// really are on different workers; steered by question (`-steer`, where
+/// built in) they are on one worker.
 #[test]
 fn concurrent_misses_on_every_worker_reach_the_upstream_once() {
     for steer in ["-steer=false", "-steer=true"] {

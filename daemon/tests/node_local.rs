@@ -209,9 +209,9 @@ fn node_local_corefile(stale: bool) -> String {
 /// other ports after the upstreams stopped, are all answered from the
 /// cache (positive answers and NXDOMAIN with SOA), none SERVFAIL; the
 /// same with serve_stale once the answers expired. Both ways queries reach
-/// the workers: steered by question (SK_REUSEPORT eBPF, where the build
-/// has the `steer` feature; skipped loudly where not) and by the kernel's
-/// flow hash (`-steer=false`).
+/// the workers: by the kernel's flow hash (the default) and steered by
+/// question (`-steer`: SK_REUSEPORT eBPF, where the build has the `steer`
+/// feature; skipped loudly where not).
 #[test]
 fn a_name_cached_by_any_worker_answers_on_every_worker() {
     if !is_root() {
@@ -255,18 +255,16 @@ fn a_name_cached_by_any_worker_answers_on_every_worker() {
             &[],
             addr(LOCAL_DNS, 53),
             if steer {
-                &["-workers", "4"]
+                &["-workers", "4", "-steer"]
             } else {
-                &["-workers", "4", "-steer=false"]
+                &["-workers", "4"]
             },
         );
-        let mode = if steer {
-            "steer: UDP queries steered by question to 4 workers"
-        } else {
-            "steer: off (-steer=false)"
-        };
-        let log = node.wait_log(mode);
-        assert!(log.contains(mode), "{log}");
+        let steered = "steer: UDP queries steered by question to 4 workers";
+        if steer {
+            let log = node.wait_log(steered);
+            assert!(log.contains(steered), "{log}");
+        }
         let names: Vec<(String, bool)> = (0..100)
             .map(|i| (format!("h{i}.example.org."), true))
             .chain((0..100).map(|i| (format!("nx{i}.cluster.local."), false)))
@@ -310,6 +308,8 @@ fn a_name_cached_by_any_worker_answers_on_every_worker() {
         } else {
             "upstreams gone"
         });
-        assert!(!node.stdout().contains("[FATAL]"), "{}", node.stdout());
+        let out = node.stdout();
+        assert!(!out.contains("[FATAL]"), "{out}");
+        assert_eq!(out.contains(steered), steer, "{out}");
     }
 }

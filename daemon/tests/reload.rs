@@ -324,9 +324,6 @@ fn reloads_do_not_leak_upstream_sockets() {
         )
     };
     let s = Server::start(&corefile("", "{PORT}"), &[]);
-    // Steering's program and maps are loaded once the workers serve: the
-    // count starts after them (the line says either way, with 2 workers).
-    s.wait_log("steer:");
     let ask = |s: &Server| {
         for i in 0..20 {
             let m = s.udp(&format!("q{i}.example."), RecordType::A);

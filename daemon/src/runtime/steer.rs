@@ -57,7 +57,7 @@ impl UdpGroups {
 pub enum Attached {
     /// Every UDP listener of the bound set is steered to its workers.
     On { workers: usize, listeners: usize },
-    /// Not asked for (`-steer=false`), or one worker (nothing to steer).
+    /// Not asked for (no `-steer`), or one worker (nothing to steer).
     NotWanted(&'static str),
     /// Not built in, or the kernel refused; queries go by flow hash.
     Unavailable(String),
@@ -102,7 +102,7 @@ impl Steering {
     /// a debug build), and until then the kernel spreads queries by flow.
     pub fn attach(&mut self, groups: &UdpGroups) -> Attached {
         if !self.want {
-            return Attached::NotWanted("-steer=false");
+            return Attached::NotWanted("");
         }
         let (workers, listeners) = match &groups.0 {
             Err(e) => return Attached::Unavailable(e.clone()),
@@ -120,6 +120,11 @@ impl Steering {
                     return Attached::Unavailable(format!("listen udp {addr}: {e}"));
                 }
             }
+            // Loading parses the object and probes the kernel: about 30 MiB
+            // allocated and freed on this thread, which mimalloc would keep
+            // resident until this thread allocates again (rarely: it is the
+            // control thread).
+            imp::give_back_memory();
             Attached::On { workers, listeners }
         }
         #[cfg(not(feature = "steer"))]
@@ -210,6 +215,17 @@ mod imp {
         e.to_string()
     }
 
+    extern "C" {
+        /// mimalloc's own (linked with the `mimalloc` crate).
+        fn mi_collect(force: bool);
+    }
+
+    /// Returns the calling thread's freed memory to the OS.
+    pub fn give_back_memory() {
+        // SAFETY: mi_collect only walks the allocator's own free lists.
+        unsafe { mi_collect(true) };
+    }
+
     /// The socket's cookie: the kernel's id of the socket behind an fd.
     fn cookie(s: &UdpSocket) -> Result<u64, String> {
         use std::os::fd::AsRawFd;
@@ -235,8 +251,13 @@ mod imp {
         /// Loads the program for `socks` (worker i's socket at i) and
         /// attaches it to their group, replacing any program there.
         pub fn attach(socks: &[&UdpSocket]) -> Result<Group, String> {
-            let mut ebpf =
-                Ebpf::load(OBJECT).map_err(|e| format!("load the steer program: {e}"))?;
+            // Without the kernel's BTF: the program needs no CO-RE
+            // relocation, and parsing /sys/kernel/btf/vmlinux took 55 MiB
+            // of resident memory that the allocator kept.
+            let mut ebpf = aya::EbpfLoader::new()
+                .btf(None)
+                .load(OBJECT)
+                .map_err(|e| format!("load the steer program: {e}"))?;
             let map = |ebpf: &mut Ebpf, name: &str| {
                 ebpf.take_map(name)
                     .ok_or_else(|| format!("no map {name} in the steer program"))

@@ -19,7 +19,7 @@ pub const USAGE: &str = "  bench [--quick] [--scenario NAME[,NAME]] [--servers L
                        ferrodns vs CoreDNS, unbound, dnsdist and bare reflectors in two
                        network namespaces (root); scenarios cache (cache-hits), cache-2w,
                        zipf, zipf-2w, forward, auth, memory, flood; servers ferrodns,
-                       ferrodns-uring, ferrodns-flow (-steer=false, 2-worker scenarios),
+                       ferrodns-uring, ferrodns-steer (-steer, 2-worker scenarios),
                        coredns, unbound, dnsdist, reflect-socket,
                        reflect-uring, reflect-xdp; results in bench/results/ (a full
                        run: latest.*, docs/benchmarks.md)
@@ -71,7 +71,7 @@ impl Scenario {
             Kind::Memory => server == Server::Ferrodns,
             Kind::Flood => server.corefile(),
             // Steering needs more than one worker.
-            Kind::Load if server == Server::FerrodnsFlow => self.workers > 1,
+            Kind::Load if server == Server::FerrodnsSteer => self.workers > 1,
             Kind::Load => self.workers == 1 || !server.reflector(),
         }
     }
@@ -192,9 +192,9 @@ pub enum Server {
     Ferrodns,
     /// ferrodns with `-io uring`.
     FerrodnsUring,
-    /// ferrodns with `-steer=false` (the kernel's flow hash spreads UDP
-    /// queries; the 2-worker scenarios only).
-    FerrodnsFlow,
+    /// ferrodns with `-steer` (UDP queries steered by question with the
+    /// SK_REUSEPORT program; the 2-worker scenarios only).
+    FerrodnsSteer,
     CoreDns,
     Unbound,
     Dnsdist,
@@ -208,7 +208,7 @@ pub enum Server {
 pub const SERVERS: &[Server] = &[
     Server::Ferrodns,
     Server::FerrodnsUring,
-    Server::FerrodnsFlow,
+    Server::FerrodnsSteer,
     Server::CoreDns,
     Server::Unbound,
     Server::Dnsdist,
@@ -222,7 +222,7 @@ impl Server {
         match self {
             Server::Ferrodns => "ferrodns",
             Server::FerrodnsUring => "ferrodns-uring",
-            Server::FerrodnsFlow => "ferrodns-flow",
+            Server::FerrodnsSteer => "ferrodns-steer",
             Server::CoreDns => "coredns",
             Server::Unbound => "unbound",
             Server::Dnsdist => "dnsdist",
@@ -236,7 +236,7 @@ impl Server {
         match self {
             Server::Ferrodns => "ferrodns",
             Server::FerrodnsUring => "ferrodns (io_uring)",
-            Server::FerrodnsFlow => "ferrodns (flow hash)",
+            Server::FerrodnsSteer => "ferrodns (steered)",
             Server::CoreDns => "CoreDNS",
             Server::Unbound => "unbound",
             Server::Dnsdist => "dnsdist",
@@ -250,7 +250,7 @@ impl Server {
     fn corefile(self) -> bool {
         matches!(
             self,
-            Server::Ferrodns | Server::FerrodnsUring | Server::FerrodnsFlow | Server::CoreDns
+            Server::Ferrodns | Server::FerrodnsUring | Server::FerrodnsSteer | Server::CoreDns
         )
     }
 
@@ -593,7 +593,7 @@ fn run_one(
     let cores = sc.cores();
     let mut xdp = None;
     let mut proc = match server {
-        Server::Ferrodns | Server::FerrodnsUring | Server::FerrodnsFlow | Server::CoreDns => Some(
+        Server::Ferrodns | Server::FerrodnsUring | Server::FerrodnsSteer | Server::CoreDns => Some(
             start_corefile(sc, server, bins, &conf("Corefile", "Corefile")?, log)?,
         ),
         Server::Unbound => Some(start(
@@ -887,8 +887,8 @@ fn start_corefile(
             if server == Server::FerrodnsUring {
                 args.extend(["-io".to_string(), "uring".to_string()]);
             }
-            if server == Server::FerrodnsFlow {
-                args.push("-steer=false".to_string());
+            if server == Server::FerrodnsSteer {
+                args.push("-steer".to_string());
             }
             if sc.workers > 1 {
                 args.extend(["-workers".to_string(), sc.workers.to_string()]);
