@@ -2,13 +2,14 @@
 
 use anyhow::Context;
 use ferrodns::cli::{self, CliError, Options};
+use ferrodns::gocompat::reload::Periodic;
 use ferrodns::log;
 use ferrodns::plugin::registry;
 use ferrodns::runtime;
 use ferrodns::service::{Plane, Service, ServiceError, Source};
 use ferrodns::sys::{self, SignalSet};
 use std::process::ExitCode;
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 #[global_allocator]
@@ -117,18 +118,23 @@ fn run(o: Options, signals: SignalSet) -> anyhow::Result<()> {
             }
             let _ = signal_tx.send(Event::Signal(sig));
         })?;
-    // The reload plugin's poll interval, as the running config says.
-    let interval = Arc::new(Mutex::new(service.config().reload));
-    let ticker_interval = Arc::clone(&interval);
-    std::thread::Builder::new()
-        .name("reload".into())
-        .spawn(move || loop {
-            let every = *ticker_interval.lock().unwrap_or_else(|e| e.into_inner());
-            std::thread::sleep(every.unwrap_or(Duration::from_secs(1)));
-            if every.is_some() && tx.send(Event::Check).is_err() {
-                break;
+    // The reload plugin's poll, at the interval the running config says
+    // (none without the plugin), restarted when a reload changes it.
+    let mut ticker: Option<(Duration, Periodic)> = None;
+    let mut retick = |every: Option<Duration>| -> std::io::Result<()> {
+        if ticker.as_ref().map(|(d, _)| *d) != every {
+            ticker = None;
+            if let Some(d) = every {
+                let tx = tx.clone();
+                let p = Periodic::start("reload", d, move || {
+                    let _ = tx.send(Event::Check);
+                })?;
+                ticker = Some((d, p));
             }
-        })?;
+        }
+        Ok(())
+    };
+    retick(service.config().reload)?;
 
     let mut digest = service.config().digest.clone();
     for ev in events {
@@ -187,7 +193,9 @@ fn run(o: Options, signals: SignalSet) -> anyhow::Result<()> {
                 }
             }
         }
-        *interval.lock().unwrap_or_else(|e| e.into_inner()) = service.config().reload;
+        if let Err(e) = retick(service.config().reload) {
+            log::error(Some("reload"), &format!("reload ticker: {e}"));
+        }
     }
     // SIGTERM, SIGINT and SIGQUIT alike wait out health's lameduck.
     service.stop();
