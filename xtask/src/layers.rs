@@ -55,17 +55,6 @@ const KNOWN: &[&str] = &[
     // The chain's `Handler` enum and the registry's setup of every plugin.
     "plugin/chain.rs -> crate::plugins",
     "plugin/registry.rs -> crate::plugins",
-    // What a block's setup hands the server: HTTP endpoints, TCP timeouts.
-    "plugin/registry.rs -> crate::control",
-    "plugin/registry.rs -> crate::runtime",
-    // health, ready and prometheus describe their endpoints with control's types.
-    "plugins/health/mod.rs -> crate::control",
-    "plugins/mod.rs -> crate::control",
-    "plugins/prometheus/setup.rs -> crate::control",
-    "plugins/ready/mod.rs -> crate::control",
-    // multisocket's default, timeouts' type.
-    "plugins/multisocket/mod.rs -> crate::runtime",
-    "plugins/timeouts/mod.rs -> crate::runtime",
     // The fast path's plan, the cache and forward's relay, log and prometheus.
     "server/config.rs -> crate::plugins",
     "server/dispatch.rs -> crate::plugins",

@@ -43,22 +43,7 @@ pub fn listen_text(a: SocketAddr) -> String {
     }
 }
 
-/// The `[ADDRESS]` argument of prometheus, health and ready: `default` when
-/// absent, checked as Go's `net.SplitHostPort` would when given.
-pub fn optional_arg(
-    d: &crate::corefile::Dispenser<'_>,
-    args: &[String],
-    default: &str,
-) -> Result<String, crate::corefile::Error> {
-    match args {
-        [] => Ok(default.to_string()),
-        [a] => {
-            split_host_port(a).map_err(|e| d.err(e.to_string()))?;
-            Ok(a.clone())
-        }
-        _ => Err(d.arg_err()),
-    }
-}
+pub use crate::plugin::endpoint::optional_arg;
 
 #[cfg(test)]
 mod tests {

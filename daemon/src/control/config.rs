@@ -6,24 +6,7 @@ use super::{addr, readiness, Error};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// What a plugin serves at an address.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Route {
-    /// prometheus: `/metrics`.
-    Metrics,
-    /// health: `/health`, and the wait before shutting down.
-    Health { lameduck: Duration },
-    /// ready: `/ready`; `monitor continuously` asks ready plugins again.
-    Ready { continuously: bool },
-}
-
-/// One plugin's endpoint, as set up from the Corefile.
-#[derive(Clone, Debug, PartialEq)]
-pub struct HttpSpec {
-    /// As written (`localhost:9153`, `:8080`).
-    pub addr: String,
-    pub route: Route,
-}
+pub use crate::plugin::endpoint::{HttpSpec, Route};
 
 /// Everything the HTTP side needs from one Corefile.
 #[derive(Default)]

@@ -6,16 +6,10 @@
 //! asked. As in CoreDNS, plugins are known by name: of two instances with the
 //! same name in different blocks, the one set up last counts.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock};
 
-/// A plugin's readiness, shared between the plugin and `/ready`.
-pub type Flag = Arc<AtomicBool>;
-
-/// A new flag, not ready yet.
-pub fn flag() -> Flag {
-    Arc::new(AtomicBool::new(false))
-}
+pub use crate::plugin::endpoint::{flag, Flag};
 
 #[derive(Default)]
 struct List {

@@ -9,6 +9,7 @@
 
 pub mod chain;
 pub mod classify;
+pub mod endpoint;
 pub mod fallthrough;
 pub mod mnemonics;
 pub mod names;

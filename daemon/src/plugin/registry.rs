@@ -120,6 +120,14 @@ pub struct ListenHost {
     pub scope_id: u32,
 }
 
+/// The TCP timeouts a block's `timeouts` sets; None: the server's default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpTimeouts {
+    pub read: Option<std::time::Duration>,
+    pub write: Option<std::time::Duration>,
+    pub idle: Option<std::time::Duration>,
+}
+
 /// What the setup of one server block builds: block-level settings and the
 /// plugins' handlers, pushed in execution order.
 pub struct BlockSetup {
@@ -143,14 +151,15 @@ pub struct BlockSetup {
     pub cancel: Option<std::time::Duration>,
     /// `multisocket`: how many workers.
     pub multisocket: Option<usize>,
-    /// `timeouts`: the listeners' TCP timeouts.
-    pub tcp_timeouts: Option<crate::runtime::TcpTimeouts>,
+    /// `timeouts`: the listeners' TCP timeouts the Corefile sets (the
+    /// server's defaults for the rest).
+    pub tcp_timeouts: TcpTimeouts,
     /// `metadata`: queries carry a metadata map.
     pub metadata: bool,
     /// Run once the block serves (after start and after each reload).
     pub on_start: Vec<StartHook>,
     /// The HTTP endpoints of prometheus, health and ready.
-    pub http: Vec<crate::control::HttpSpec>,
+    pub http: Vec<super::endpoint::HttpSpec>,
     handlers: Vec<Handler>,
     /// The next per-worker state slot (see `Worker::state`), counted across
     /// every block of one Corefile.
@@ -170,7 +179,7 @@ impl BlockSetup {
             port: 53,
             cancel: None,
             multisocket: None,
-            tcp_timeouts: None,
+            tcp_timeouts: TcpTimeouts::default(),
             metadata: false,
             on_start: Vec::new(),
             http: Vec::new(),

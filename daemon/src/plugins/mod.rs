@@ -151,7 +151,7 @@ impl Handler {
 
     /// The plugin's readiness, for *ready* (CoreDNS's `ready.Readiness`).
     /// No plugin of ferrodns has one yet: forward and kubernetes will.
-    pub fn readiness(&self) -> Option<crate::control::readiness::Flag> {
+    pub fn readiness(&self) -> Option<crate::plugin::endpoint::Flag> {
         None
     }
 }

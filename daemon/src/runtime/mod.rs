@@ -137,7 +137,7 @@ pub enum RuntimeError {
 /// How many workers by default: the CPUs this process may run on
 /// (sched_getaffinity and cgroup limits, as std reads them).
 pub fn default_workers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    crate::sys::cpus()
 }
 
 fn unmap(a: SocketAddr) -> SocketAddr {

@@ -193,7 +193,7 @@ pub fn build(blocks: &[ServerBlock], default_port: u16) -> Result<Config, Error>
                     None => {
                         listeners.push(Listener {
                             addr,
-                            tcp: tcp.unwrap_or_default(),
+                            tcp: tcp_timeouts(tcp),
                             zones: HashMap::new(),
                             class_chaos: false,
                             name: listener_name(addr),
@@ -311,5 +311,16 @@ impl Config {
             }
         }
         out
+    }
+}
+
+/// A listener's TCP timeouts: what the block's `timeouts` set, the
+/// runtime's defaults (CoreDNS's) for the rest.
+fn tcp_timeouts(set: crate::plugin::registry::TcpTimeouts) -> TcpTimeouts {
+    let d = TcpTimeouts::default();
+    TcpTimeouts {
+        read: set.read.unwrap_or(d.read),
+        write: set.write.unwrap_or(d.write),
+        idle: set.idle.unwrap_or(d.idle),
     }
 }

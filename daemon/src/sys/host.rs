@@ -13,6 +13,12 @@ pub fn hostname() -> Result<String, SysError> {
     Ok(String::from_utf8_lossy(&buf[..end]).into_owned())
 }
 
+/// The CPUs this process may run on (sched_getaffinity and cgroup
+/// limits, as std reads them); 1 where they cannot be read.
+pub fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

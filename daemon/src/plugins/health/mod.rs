@@ -2,9 +2,9 @@
 //! `lameduck`, keeps serving DNS for a while after being told to stop. The
 //! endpoint lives in `crate::control`; the plugin has no place in the chain.
 
-use crate::control::{HttpSpec, Route};
 use crate::corefile::{Directive, Dispenser, Error};
 use crate::gocompat::{duration, net};
+use crate::plugin::endpoint::{HttpSpec, Route};
 use crate::plugin::BlockSetup;
 use std::time::Duration;
 

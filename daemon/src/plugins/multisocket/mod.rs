@@ -16,7 +16,7 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
         return Err(d.arg_err());
     }
     let n = match args.first() {
-        None => crate::runtime::default_workers(),
+        None => crate::sys::cpus(),
         Some(a) => {
             let n = strconv::atoi(a).map_err(|e| d.err(format!("invalid num sockets: {e}")))?;
             if n < 1 {

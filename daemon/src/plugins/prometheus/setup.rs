@@ -1,6 +1,6 @@
 use super::Prometheus;
-use crate::control::{addr, HttpSpec, Route};
 use crate::corefile::{Directive, Dispenser, Error};
+use crate::plugin::endpoint::{self as addr, HttpSpec, Route};
 use crate::plugin::BlockSetup;
 use crate::plugins::Handler;
 

@@ -3,8 +3,8 @@
 //! names of those that have not otherwise. The endpoint and the readiness
 //! list live in `crate::control`; the plugin has no place in the chain.
 
-use crate::control::{addr, HttpSpec, Route};
 use crate::corefile::{Directive, Dispenser, Error};
+use crate::plugin::endpoint::{self as addr, HttpSpec, Route};
 use crate::plugin::BlockSetup;
 
 pub const DEFAULT_ADDR: &str = ":8181";

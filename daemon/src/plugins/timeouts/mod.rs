@@ -7,7 +7,7 @@ use std::time::Duration;
 
 /// `timeouts { read D; write D; idle D }`, each 1 s to 24 h.
 pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
-    let mut t = b.tcp_timeouts.unwrap_or_default();
+    let mut t = b.tcp_timeouts;
     for dir in ds {
         let mut d = Dispenser::new(dir);
         d.next();
@@ -32,9 +32,9 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
                 )));
             }
             match what.as_str() {
-                "read" => t.read = v,
-                "write" => t.write = v,
-                "idle" => t.idle = v,
+                "read" => t.read = Some(v),
+                "write" => t.write = Some(v),
+                "idle" => t.idle = Some(v),
                 other => return Err(d.err(format!("unknown option: '{other}'"))),
             }
             given += 1;
@@ -43,28 +43,28 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
             return Err(d.err("timeouts block with no timeouts specified"));
         }
     }
-    b.tcp_timeouts = Some(t);
+    b.tcp_timeouts = t;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plugin::registry::TcpTimeouts;
     use crate::plugins::testutil::directive;
-    use crate::runtime::TcpTimeouts;
 
     fn parse(text: &str) -> Result<TcpTimeouts, String> {
         let mut b = BlockSetup::new(vec![".".into()]);
         setup(&mut b, &[&directive(text)]).map_err(|e| e.to_string())?;
-        Ok(b.tcp_timeouts.unwrap())
+        Ok(b.tcp_timeouts)
     }
 
     #[test]
     fn timeouts() {
         let t = parse("timeouts {\nread 10s\nidle 60\n}").unwrap();
-        assert_eq!(t.read, Duration::from_secs(10));
-        assert_eq!(t.idle, Duration::from_secs(60));
-        assert_eq!(t.write, TcpTimeouts::default().write);
+        assert_eq!(t.read, Some(Duration::from_secs(10)));
+        assert_eq!(t.idle, Some(Duration::from_secs(60)));
+        assert_eq!(t.write, None, "left to the server's default");
         assert_eq!(
             parse("timeouts {\n}").unwrap_err(),
             "Corefile:2: timeouts block with no timeouts specified"
