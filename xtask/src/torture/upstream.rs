@@ -59,6 +59,8 @@ struct State {
     behaviour: AtomicU8,
     ttl: AtomicU32,
     stop: AtomicBool,
+    /// UDP queries read (for a failure's message).
+    seen: AtomicU32,
 }
 
 impl State {
@@ -81,6 +83,7 @@ impl Upstream {
         let state = Arc::new(State {
             behaviour: AtomicU8::new(0),
             ttl: AtomicU32::new(ttl),
+            seen: AtomicU32::new(0),
             stop: AtomicBool::new(false),
         });
         // A second socket of the same address, for replies from the wrong
@@ -165,6 +168,7 @@ fn serve_udp(mut sock: Option<UdpSocket>, other: UdpSocket, addr: SocketAddr, st
             continue;
         };
         let q = &buf[..n];
+        st.seen.fetch_add(1, Ordering::Relaxed);
         if n < 12 {
             continue;
         }
@@ -388,7 +392,12 @@ fn scenario(ctx: &Ctx, b: Behaviour, stale: bool) -> Result<(String, bool)> {
             Some((got, _)) if got == "answer" => {}
             got => {
                 return Ok((
-                    format!("priming the cache failed: {got:?} {:?}", seen.problems),
+                    format!(
+                        "priming the cache failed: {got:?} {:?}; the upstream read {} UDP queries; server log: {}",
+                        seen.problems,
+                        up.state.seen.load(Ordering::Relaxed),
+                        srv.log_tail()
+                    ),
                     false,
                 ))
             }
