@@ -122,7 +122,17 @@ impl Server {
             if let Some(st) = self.exited() {
                 bail!("ferrodns {}: {}", describe(st), self.log_tail());
             }
-            if TcpStream::connect_timeout(&self.addr(), Duration::from_millis(200)).is_ok() {
+            // Its own banner first (it names the port once it is bound):
+            // a listener that answers before that is another process's,
+            // and a signal sent then could reach ferrodns before it blocks
+            // its signals.
+            let log = self.log();
+            let announced = [format!(":{}\n", self.port), format!(":{} ", self.port)]
+                .iter()
+                .any(|l| log.contains(l.as_str()));
+            if announced
+                && TcpStream::connect_timeout(&self.addr(), Duration::from_millis(200)).is_ok()
+            {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(20));

@@ -96,7 +96,20 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         TIMEOUT.as_secs()
     );
     let mut srv = Server::start(&ctx.bin, &ctx.dir("tcp"), &corefile, &[])?;
-    let fds_before = srv.fds();
+    // The count starts once the server is up whole: it listens (and is
+    // ready) before its workers have made their runtimes, so wait for an
+    // answer and for the count to hold still.
+    proc::answers(srv.addr());
+    let mut fds_before = srv.fds();
+    let settle = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < settle {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = srv.fds();
+        if now == fds_before {
+            break;
+        }
+        fds_before = now;
+    }
     let stop = AtomicBool::new(false);
     let addr = srv.addr();
     let (mut conns, fds_peak, udp) = std::thread::scope(|s| -> Result<_> {
