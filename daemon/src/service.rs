@@ -149,9 +149,9 @@ impl Service {
         let bound = runtime::bind(&listen, config.workers.unwrap_or(count), &[])?.with_io(plane.io);
         let http = Endpoints::start(&config.http)?;
         announce(&config);
-        let udp = runtime::UdpGroups::of(&bound);
-        let workers = start_workers(&config, bound, plane.fast_path)?;
         let mut steering = runtime::Steering::new(plane.steer);
+        let udp = steering.prepare(&bound);
+        let workers = start_workers(&config, bound, plane.fast_path)?;
         log_steering(&steering.attach(&udp), true);
         let s = Service {
             config,
@@ -220,7 +220,7 @@ impl Service {
         // and before the old workers stop: the old program would steer
         // queries to sockets about to close. A failure leaves them to the
         // flow hash.
-        let udp = runtime::UdpGroups::of(&bound);
+        let udp = self.steering.prepare(&bound);
         if in_place {
             self.workers.update(Arc::clone(&config), &listen, bound);
             log_steering(&self.steering.attach(&udp), false);

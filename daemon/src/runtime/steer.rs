@@ -28,11 +28,12 @@ pub struct Steering {
 }
 
 /// Each UDP listener's sockets of a [`Bound`] set, worker i's at i, as
-/// duplicated descriptors (the sockets themselves go to the workers).
+/// duplicated descriptors (the sockets themselves go to the workers); see
+/// [`Steering::prepare`].
 pub struct UdpGroups(Result<Vec<(SocketAddr, Vec<std::net::UdpSocket>)>, String>);
 
 impl UdpGroups {
-    pub fn of(bound: &Bound) -> UdpGroups {
+    fn of(bound: &Bound) -> UdpGroups {
         // A worker's first sockets are one per listener, in order.
         let listeners = bound.listen.len();
         UdpGroups(
@@ -58,7 +59,7 @@ pub enum Attached {
     /// Every UDP listener of the bound set is steered to its workers.
     On { workers: usize, listeners: usize },
     /// Not asked for (no `-steer`), or one worker (nothing to steer).
-    NotWanted(&'static str),
+    Off,
     /// Not built in, or the kernel refused; queries go by flow hash.
     Unavailable(String),
 }
@@ -66,7 +67,6 @@ pub enum Attached {
 impl Attached {
     /// The log line for it, if any: (warning?, text).
     pub fn log_line(&self) -> Option<(bool, String)> {
-        const FLOW: &str = "UDP queries are spread by the kernel's flow hash";
         match self {
             Attached::On { workers, listeners } => Some((
                 false,
@@ -75,9 +75,11 @@ impl Attached {
                     if *listeners == 1 { "" } else { "s" }
                 ),
             )),
-            Attached::NotWanted("") => None,
-            Attached::NotWanted(why) => Some((false, format!("steer: off ({why}); {FLOW}"))),
-            Attached::Unavailable(why) => Some((true, format!("steer: off ({why}); {FLOW}"))),
+            Attached::Off => None,
+            Attached::Unavailable(why) => Some((
+                true,
+                format!("steer: off ({why}); UDP queries are spread by the kernel's flow hash"),
+            )),
         }
     }
 }
@@ -92,24 +94,32 @@ impl Steering {
         }
     }
 
-    /// Whether this build can steer at all.
-    pub const BUILT: bool = cfg!(feature = "steer");
+    /// What [`attach`](Self::attach) needs of a bound set, taken before
+    /// the set goes to the workers: nothing (no system call) unless
+    /// steering was asked for.
+    pub fn prepare(&self, bound: &Bound) -> UdpGroups {
+        if self.want {
+            UdpGroups::of(bound)
+        } else {
+            UdpGroups(Ok(Vec::new()))
+        }
+    }
 
     /// Steers the UDP listeners of `groups` to their workers (a listener
-    /// already steered, whose sockets were rebound for a new number of
-    /// workers, gets a program that knows only the new sockets). Called
-    /// once the workers serve: loading takes a while (a quarter second in
-    /// a debug build), and until then the kernel spreads queries by flow.
+    /// already steered, whose sockets changed with the number of workers,
+    /// keeps its program and has its socket array changed in place).
+    /// Called once the workers serve: loading takes a while, and until then
+    /// the kernel spreads queries by flow.
     pub fn attach(&mut self, groups: &UdpGroups) -> Attached {
         if !self.want {
-            return Attached::NotWanted("");
+            return Attached::Off;
         }
         let (workers, listeners) = match &groups.0 {
             Err(e) => return Attached::Unavailable(e.clone()),
             Ok(g) => (g.first().map_or(0, |(_, s)| s.len()), g.len()),
         };
         if workers < 2 {
-            return Attached::NotWanted("");
+            return Attached::Off;
         }
         #[cfg(feature = "steer")]
         {
@@ -143,15 +153,6 @@ impl Steering {
         }
         #[cfg(not(feature = "steer"))]
         let _ = listen;
-    }
-
-    /// The listeners steered now.
-    pub fn steered(&self) -> Vec<SocketAddr> {
-        #[cfg(feature = "steer")]
-        if let Some(on) = &self.on {
-            return on.addrs();
-        }
-        Vec::new()
     }
 }
 
@@ -226,27 +227,6 @@ mod imp {
         unsafe { mi_collect(true) };
     }
 
-    /// The socket's cookie: the kernel's id of the socket behind an fd.
-    fn cookie(s: &UdpSocket) -> Result<u64, String> {
-        use std::os::fd::AsRawFd;
-        let mut v: u64 = 0;
-        let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
-        // SAFETY: getsockopt writes at most `len` bytes into `v`, which we own.
-        let rc = unsafe {
-            libc::getsockopt(
-                s.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_COOKIE,
-                (&mut v as *mut u64).cast(),
-                &mut len,
-            )
-        };
-        if rc != 0 {
-            return Err(format!("SO_COOKIE: {}", std::io::Error::last_os_error()));
-        }
-        Ok(v)
-    }
-
     impl Group {
         /// Loads the program for `socks` (worker i's socket at i) and
         /// attaches it to their group, replacing any program there.
@@ -299,7 +279,10 @@ mod imp {
         /// most of the old set's sockets). Growing, the new entries come
         /// before the new count; shrinking, the count comes first.
         pub fn reshape(&mut self, socks: &[&UdpSocket]) -> Result<(), String> {
-            let want: Vec<u64> = socks.iter().map(|s| cookie(s)).collect::<Result<_, _>>()?;
+            let want: Vec<u64> = socks
+                .iter()
+                .map(|s| crate::sys::socket_cookie(*s).map_err(err))
+                .collect::<Result<_, _>>()?;
             let n = want.len() as u32;
             if want.len() < self.workers {
                 self.workers_map.set(0, n, 0).map_err(err)?;
@@ -412,10 +395,6 @@ mod imp {
 
         pub fn retain(&self, keep: &[SocketAddr]) {
             lock(&self.groups).retain(|(a, _)| keep.contains(a));
-        }
-
-        pub fn addrs(&self) -> Vec<SocketAddr> {
-            lock(&self.groups).iter().map(|(a, _)| *a).collect()
         }
     }
 

@@ -13,6 +13,27 @@ pub fn hostname() -> Result<String, SysError> {
     Ok(String::from_utf8_lossy(&buf[..end]).into_owned())
 }
 
+/// The kernel's id of the socket behind `s` (SO_COOKIE): the same for
+/// every descriptor of one socket.
+pub fn socket_cookie(s: &impl std::os::fd::AsRawFd) -> Result<u64, SysError> {
+    let mut v: u64 = 0;
+    let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `v`, which we own.
+    let rc = unsafe {
+        libc::getsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_COOKIE,
+            (&mut v as *mut u64).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(SysError::last("getsockopt(SO_COOKIE)"));
+    }
+    Ok(v)
+}
+
 /// The CPUs this process may run on (sched_getaffinity and cgroup
 /// limits, as std reads them); 1 where they cannot be read.
 pub fn cpus() -> usize {
@@ -21,6 +42,15 @@ pub fn cpus() -> usize {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_socket_and_its_duplicate_share_a_cookie() {
+        let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let c = super::socket_cookie(&a).unwrap();
+        assert_eq!(c, super::socket_cookie(&a.try_clone().unwrap()).unwrap());
+        assert_ne!(c, super::socket_cookie(&b).unwrap());
+    }
+
     #[test]
     fn hostname_is_the_kernels() {
         let want = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();

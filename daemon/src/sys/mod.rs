@@ -4,7 +4,7 @@
 mod host;
 mod signals;
 
-pub use host::{cpus, hostname};
+pub use host::{cpus, hostname, socket_cookie};
 pub use signals::SignalSet;
 
 /// A system call that failed: which one, and the OS's error.
