@@ -93,7 +93,6 @@ impl<U> Workers<U> {
     /// listeners. Each worker's first sockets are one per listener, in
     /// `listen`'s order; the extra ones follow.
     pub fn rebind(&self, listen: &[Listen], count: usize) -> Result<Bound, RuntimeError> {
-        let count = count.max(1);
         let old = |addr: SocketAddr| -> Vec<(&std::net::UdpSocket, &std::net::TcpListener)> {
             let udp = self.held.iter().flat_map(|h| h.udp.iter());
             let tcp = self.held.iter().flat_map(|h| h.tcp.iter());
@@ -102,44 +101,12 @@ impl<U> Workers<U> {
                 .map(|((_, u), (_, t))| (u, t))
                 .collect()
         };
-        let held: Vec<SocketAddr> = listen
-            .iter()
-            .map(|l| l.addr)
-            .filter(|a| !old(*a).is_empty())
-            .collect();
-        for addr in listen.iter().map(|l| l.addr).filter(|a| !held.contains(a)) {
-            sockets::probe_free(addr).map_err(|source| RuntimeError::InUse { addr, source })?;
-        }
-        let mut per_worker: Vec<Sockets> = (0..count).map(|_| Sockets::default()).collect();
-        let mut extra: Vec<Sockets> = (0..count).map(|_| Sockets::default()).collect();
-        for l in listen {
-            let addr = l.addr;
-            let taken = old(addr);
-            for j in 0..count.max(taken.len()) {
-                let (udp, tcp) = match taken.get(j) {
-                    Some((u, t)) => (u.try_clone(), t.try_clone()),
-                    None => (sockets::udp(addr), sockets::tcp(addr)),
-                };
-                let udp = udp.map_err(|source| RuntimeError::Udp { addr, source })?;
-                let tcp = tcp.map_err(|source| RuntimeError::Tcp { addr, source })?;
-                let to = if j < count {
-                    &mut per_worker[j]
-                } else {
-                    &mut extra[j % count]
-                };
-                to.udp.push((addr, udp));
-                to.tcp.push((addr, tcp));
-            }
-        }
-        for (w, e) in per_worker.iter_mut().zip(extra) {
-            w.udp.extend(e.udp);
-            w.tcp.extend(e.tcp);
-        }
-        Ok(Bound {
-            per_worker,
-            listen: listen.to_vec(),
-            io: Io::Mmsg,
-        })
+        let held: Vec<SocketAddr> = self
+            .held
+            .first()
+            .map(|h| h.udp.iter().map(|(a, _)| *a).collect())
+            .unwrap_or_default();
+        assemble(listen, count, &held, old)
     }
 
     /// Stops reading new messages, answers what the sockets already hold,
@@ -194,20 +161,48 @@ pub struct Bound {
 /// `held` are addresses this process already serves (a reload): they are
 /// not checked for other owners.
 pub fn bind(listen: &[Listen], workers: usize, held: &[SocketAddr]) -> Result<Bound, RuntimeError> {
+    assemble(listen, workers, held, |_| Vec::new())
+}
+
+/// Sockets for `count` workers serving `listen`: for each listener, worker
+/// j takes (a duplicate of) the k-th socket `taken` gives for it where
+/// k % count == j, the first ones one per worker, then the extra ones after
+/// the worker's first socket of every listener; workers past them get new
+/// sockets. Addresses not in `held` are first checked for other owners.
+fn assemble<'a>(
+    listen: &[Listen],
+    count: usize,
+    held: &[SocketAddr],
+    taken: impl Fn(SocketAddr) -> Vec<(&'a std::net::UdpSocket, &'a std::net::TcpListener)>,
+) -> Result<Bound, RuntimeError> {
+    let count = count.max(1);
     for addr in listen.iter().map(|l| l.addr).filter(|a| !held.contains(a)) {
         sockets::probe_free(addr).map_err(|source| RuntimeError::InUse { addr, source })?;
     }
-    let mut per_worker = Vec::with_capacity(workers.max(1));
-    for _ in 0..workers.max(1) {
-        let mut s = Sockets::default();
-        for l in listen {
-            let addr = l.addr;
-            let udp = sockets::udp(addr).map_err(|source| RuntimeError::Udp { addr, source })?;
-            s.udp.push((addr, udp));
-            let tcp = sockets::tcp(addr).map_err(|source| RuntimeError::Tcp { addr, source })?;
-            s.tcp.push((addr, tcp));
+    let mut per_worker: Vec<Sockets> = (0..count).map(|_| Sockets::default()).collect();
+    let mut extra: Vec<Sockets> = (0..count).map(|_| Sockets::default()).collect();
+    for l in listen {
+        let addr = l.addr;
+        let taken = taken(addr);
+        for j in 0..count.max(taken.len()) {
+            let (udp, tcp) = match taken.get(j) {
+                Some((u, t)) => (u.try_clone(), t.try_clone()),
+                None => (sockets::udp(addr), sockets::tcp(addr)),
+            };
+            let udp = udp.map_err(|source| RuntimeError::Udp { addr, source })?;
+            let tcp = tcp.map_err(|source| RuntimeError::Tcp { addr, source })?;
+            let to = if j < count {
+                &mut per_worker[j]
+            } else {
+                &mut extra[j % count]
+            };
+            to.udp.push((addr, udp));
+            to.tcp.push((addr, tcp));
         }
-        per_worker.push(s);
+    }
+    for (w, e) in per_worker.iter_mut().zip(extra) {
+        w.udp.extend(e.udp);
+        w.tcp.extend(e.tcp);
     }
     Ok(Bound {
         per_worker,
