@@ -15,3 +15,6 @@ pub mod server;
 pub mod service;
 pub mod sys;
 pub mod wire;
+
+#[cfg(test)]
+mod tests;

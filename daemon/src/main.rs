@@ -29,7 +29,7 @@ fn plugins() -> String {
     let mut s = String::from(
         "Server types:\n  dns\n\nCaddyfile loaders:\n  flag\n  default\n\nOther plugins:\n",
     );
-    for name in registry::available() {
+    for name in registry::available(ferrodns::plugins::ORDER) {
         s.push_str("  dns.");
         s.push_str(name);
         s.push('\n');

@@ -82,13 +82,18 @@ impl Source {
     /// Loads and sets up the Corefile as it is now.
     pub fn load(&mut self) -> Result<Config, ServiceError> {
         let (text, file) = self.read()?;
-        Ok(server::load(&text, &file, self.port)?)
+        Ok(server::load(
+            &text,
+            &file,
+            self.port,
+            crate::plugins::ORDER,
+        )?)
     }
 
     /// The digest of the Corefile as it is now (for the reload plugin).
     pub fn digest(&mut self) -> Result<String, ServiceError> {
         let (text, file) = self.read()?;
-        Ok(server::config::digest(&text, &file)?)
+        Ok(server::config::digest(&text, &file, crate::plugins::ORDER)?)
     }
 }
 

@@ -86,7 +86,8 @@ fn a_cache_hit_allocates_nothing() {
     }
 }
 ";
-    let config = ferrodns::server::load(corefile, "Corefile", 53).expect("loads");
+    let config =
+        ferrodns::server::load(corefile, "Corefile", 53, ferrodns::plugins::ORDER).expect("loads");
     let mut d = Dispatcher::new(Arc::new(config), 0, 1, true);
     let names: Vec<String> = (0..64).map(|i| format!("h{i}.example.org.")).collect();
     let queries: Vec<Vec<u8>> = names

@@ -64,7 +64,7 @@ fuzz_target!(|data: &[u8]| {
         src,
         file,
         &|_| None,
-        &ferrodns::plugin::registry::is_directive,
+        &|name| ferrodns::plugin::registry::is_directive(ferrodns::plugins::ORDER, name),
     ) else {
         return;
     };

@@ -2,10 +2,11 @@
 //! for a fixed real client query: the checks the UDP reader makes before it
 //! takes a reply (length, the ID it sent, `same_question`, QR, the 4096-byte
 //! read), then what the byte relay of a forward-only block does with it
-//! (`server::edns::relay_reply`), and where that says no, the full path the
+//! (`wire::edns::relay_reply`), and where that says no, the full path the
 //! dispatcher takes instead (the reply parsed, or cut to a bare TC reply by
 //! `forward::cut_reply`, then `size_and_do`, `encode_fitting`,
-//! `mirror_small_udp_size`), in the order `server::dispatch` runs them.
+//! `mirror_small_udp_size`), in the order forward's relay runs them
+//! (plugins/forward/relay.rs).
 //!
 //! The first input byte picks the client's query (bits 0-1) and whether the
 //! reply is given the ID forward sent (bit 2; otherwise it must carry it
@@ -27,7 +28,7 @@
 #![no_main]
 
 use ferrodns::plugins::forward::{cut_reply, same_question, Question};
-use ferrodns::server::edns;
+use ferrodns::wire::edns;
 use ferrodns::wire::fast::{layout, Opt, Simple};
 use hickory_proto::op::Message;
 use libfuzzer_sys::fuzz_target;
@@ -185,7 +186,7 @@ fuzz_target!(|input: &[u8]| {
         return;
     }
 
-    // server::dispatch, Relay::run.
+    // forward's relay, `finish`.
     let original = r.clone();
     let cut = r.len() > limit;
     let relayed = if !cut && edns::relay_reply(&mut r, client_id, opt, limit) {

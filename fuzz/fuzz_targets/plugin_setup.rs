@@ -48,7 +48,8 @@
 #![no_main]
 
 use ferrodns::corefile::{self, Dispenser};
-use ferrodns::plugin::registry::{self, ORDER};
+use ferrodns::plugin::registry;
+use ferrodns::plugins::ORDER;
 use libfuzzer_sys::fuzz_target;
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -303,13 +304,15 @@ fuzz_target!(|input: &[u8]| {
         return;
     }
     let getenv = |k: &str| std::env::var(k).ok();
-    let Ok(blocks) = corefile::parse(&src, &env.corefile, &getenv, &registry::is_directive) else {
+    let Ok(blocks) = corefile::parse(&src, &env.corefile, &getenv, &|name| {
+        registry::is_directive(ORDER, name)
+    }) else {
         return;
     };
     if unsafe_setup(&blocks, own_root) {
         return;
     }
-    let loaded = ferrodns::server::load(&src, &env.corefile, 53);
+    let loaded = ferrodns::server::load(&src, &env.corefile, 53, ORDER);
     if verbose() {
         match &loaded {
             Ok(_) => eprintln!("plugin_setup: {plugin}: loaded"),

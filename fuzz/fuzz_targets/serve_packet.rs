@@ -32,7 +32,7 @@ example.org:53 {\n bufsize 1400\n acl {\n  block type AAAA net 192.0.2.0/24\n }\
 
 thread_local! {
     static DISPATCHER: RefCell<Dispatcher> = RefCell::new({
-        let config = ferrodns::server::load(COREFILE, "Corefile", 53)
+        let config = ferrodns::server::load(COREFILE, "Corefile", 53, ferrodns::plugins::ORDER)
             .expect("the fuzz Corefile loads");
         Dispatcher::new(Arc::new(config), 0, 1, true)
     });

@@ -2,10 +2,9 @@
 //! modules import only the layers below them (docs/ARCHITECTURE.md,
 //! "Layers"). Each top-level module of daemon/src is a layer with the
 //! `crate::` modules it may name; a `crate::X` path anywhere in a file's
-//! code (comments aside) that its layer may not name fails the check,
-//! unless it is one of the [`KNOWN`] crossings the contract work of
-//! issue 12 has yet to remove (the check also fails when a known one is
-//! gone, so that the list only shrinks).
+//! code (comments aside) that its layer may not name fails the check.
+//! Tests that need the real plugins with the server live above every layer
+//! (daemon/src/tests).
 
 use anyhow::{bail, Result};
 use std::collections::BTreeSet;
@@ -19,7 +18,7 @@ const RULES: &[(&str, &[&str])] = &[
     ("hash", &[]),
     ("sys", &[]),
     ("gocompat", &["log"]),
-    ("metrics", &["log", "gocompat", "hash"]),
+    ("metrics", &["log", "gocompat", "hash", "wire"]),
     // Threads, sockets and rings: no DNS.
     ("runtime", &["log", "gocompat", "hash", "sys"]),
     // DNS bytes and Corefile text: nothing of the server.
@@ -47,19 +46,6 @@ const RULES: &[(&str, &[&str])] = &[
             "control",
         ],
     ),
-];
-
-/// Crossings in the tree today, as `file -> crate::module`, to be removed
-/// by the plugin contract (issue 12, item 1).
-const KNOWN: &[&str] = &[
-    // The chain's `Handler` enum and the registry's setup of every plugin.
-    "plugin/chain.rs -> crate::plugins",
-    "plugin/registry.rs -> crate::plugins",
-    // The fast path's plan, the cache and forward's relay, log and prometheus.
-    "server/config.rs -> crate::plugins",
-    "server/dispatch.rs -> crate::plugins",
-    "server/fastpath.rs -> crate::plugins",
-    "server/fastpath/tests.rs -> crate::plugins",
 ];
 
 /// One file's layer: the first component under daemon/src (`x.rs` or `x/`).
@@ -138,36 +124,24 @@ pub fn crossings(src: &Path) -> Result<BTreeSet<String>> {
     Ok(found)
 }
 
-/// The check: no crossing beyond [`KNOWN`], and every known one still
-/// there.
-pub fn check(src: &Path, known: &[&str]) -> Result<()> {
+/// The check: no file names a layer its own may not.
+pub fn check(src: &Path) -> Result<()> {
     let found = crossings(src)?;
-    let known: BTreeSet<String> = known.iter().map(|s| s.to_string()).collect();
-    let new: Vec<&String> = found.difference(&known).collect();
-    let gone: Vec<&String> = known.difference(&found).collect();
-    if new.is_empty() && gone.is_empty() {
+    if found.is_empty() {
         println!(
-            "layers: {} files' imports checked; {} known crossings left (issue 12)",
-            src.display(),
-            known.len()
+            "layers: {}: every file's imports keep to its layer",
+            src.display()
         );
         return Ok(());
     }
-    for n in &new {
+    for n in &found {
         println!("layers: forbidden import: {n}");
     }
-    for g in &gone {
-        println!("layers: known crossing gone (remove it from xtask/src/layers.rs KNOWN): {g}");
-    }
-    bail!(
-        "layers: {} forbidden imports, {} known crossings gone",
-        new.len(),
-        gone.len()
-    )
+    bail!("layers: {} forbidden imports", found.len())
 }
 
 pub fn run() -> Result<()> {
-    check(&crate::root().join("daemon/src"), KNOWN)
+    check(&crate::root().join("daemon/src"))
 }
 
 #[cfg(test)]
@@ -181,8 +155,7 @@ mod tests {
         assert_eq!(got, ["log", "plugin", "runtime", "wire"]);
     }
 
-    /// The check fails for a forbidden import added to a copy of the
-    /// tree, and for a known crossing that is gone.
+    /// The check fails for a forbidden import added to a copy of the tree.
     #[test]
     fn a_forbidden_import_fails_the_check() {
         let dir = std::env::temp_dir().join(format!("layers-test-{}", std::process::id()));
@@ -195,24 +168,14 @@ mod tests {
             "use crate::plugin::Request;\n",
         )
         .unwrap();
-        check(&dir, &[]).unwrap();
+        check(&dir).unwrap();
         std::fs::write(
             dir.join("plugins/x/mod.rs"),
             "use crate::plugin::Request;\nuse crate::runtime::TcpTimeouts;\n",
         )
         .unwrap();
-        let e = check(&dir, &[]).unwrap_err().to_string();
+        let e = check(&dir).unwrap_err().to_string();
         assert!(e.contains("1 forbidden imports"), "{e}");
-        assert!(check(&dir, &["plugins/x/mod.rs -> crate::runtime"]).is_ok());
-        std::fs::write(
-            dir.join("plugins/x/mod.rs"),
-            "use crate::plugin::Request;\n",
-        )
-        .unwrap();
-        let e = check(&dir, &["plugins/x/mod.rs -> crate::runtime"])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("1 known crossings gone"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

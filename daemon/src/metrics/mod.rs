@@ -7,6 +7,8 @@
 //! Prometheus' text exposition format.
 
 mod families;
+pub mod memo;
+pub mod vars;
 
 pub use families::*;
 

@@ -1,23 +1,30 @@
 //! A server block compiled to its plugins in execution order.
 
-use super::{Action, Fork, Outcome, PluginError, Request};
-use crate::plugins::Handler;
+use super::{Action, Fork, Outcome, Plugin, PluginError, Request};
 use hickory_proto::op::ResponseCode;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+type Plugins = Arc<[Box<dyn Plugin>]>;
+
 /// Immutable once built; shared by every worker.
 pub struct Chain {
     /// Shared with the refreshes a plugin forks off (they outlive the query).
-    handlers: Arc<[Handler]>,
+    handlers: Plugins,
 }
 
 impl Chain {
-    pub fn new(handlers: Vec<Handler>) -> Self {
-        assert!(handlers.len() <= 64, "a chain holds at most 64 plugins");
+    /// The chain of `plugins`, in execution order; each is told which
+    /// plugin follows it.
+    pub fn new(mut plugins: Vec<Box<dyn Plugin>>) -> Self {
+        assert!(plugins.len() <= 64, "a chain holds at most 64 plugins");
+        let names: Vec<&'static str> = plugins.iter().map(|p| p.name()).collect();
+        for (i, p) in plugins.iter_mut().enumerate() {
+            p.chained(names.get(i + 1).copied());
+        }
         Self {
-            handlers: handlers.into(),
+            handlers: plugins.into(),
         }
     }
 
@@ -25,7 +32,7 @@ impl Chain {
         self.handlers.is_empty()
     }
 
-    pub fn handlers(&self) -> &[Handler] {
+    pub fn plugins(&self) -> &[Box<dyn Plugin>] {
         &self.handlers
     }
 
@@ -38,7 +45,7 @@ impl Chain {
 }
 
 /// The chain from plugin `start` on.
-async fn serve_from(handlers: &Arc<[Handler]>, start: usize, req: &mut Request) -> Outcome {
+async fn serve_from(handlers: &Plugins, start: usize, req: &mut Request) -> Outcome {
     let mut watchers: u64 = 0;
     let mut outcome = None;
     for (i, h) in handlers.iter().enumerate().skip(start) {
@@ -71,7 +78,7 @@ async fn serve_from(handlers: &Arc<[Handler]>, start: usize, req: &mut Request) 
     let mut outcome = outcome.unwrap_or_else(|| {
         // CoreDNS's NextOrFailure: the last plugin passed the query on
         // with nothing after it.
-        let last = handlers.last().map_or("chain", Handler::name);
+        let last = handlers.last().map_or("chain", |p| p.name());
         Outcome::fail(
             ResponseCode::ServFail,
             PluginError {
@@ -89,7 +96,7 @@ async fn serve_from(handlers: &Arc<[Handler]>, start: usize, req: &mut Request) 
 }
 
 /// Plugin `i` forked (see [`Fork`]): the client's outcome.
-async fn fork(handlers: &Arc<[Handler]>, i: usize, req: &mut Request, f: Fork) -> Outcome {
+async fn fork(handlers: &Plugins, i: usize, req: &mut Request, f: Fork) -> Outcome {
     let Fork {
         req: mut copy,
         mut answer,

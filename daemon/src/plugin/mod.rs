@@ -1,17 +1,21 @@
-//! The plugin contract: the request, what a plugin may do with it, the
-//! compiled chain and the registry of directives in execution order.
+//! The plugin contract: the request, what a plugin may do with it (the
+//! [`Plugin`] trait), the compiled chain and the setup of a server block.
+//! It names no plugin: the plugins and their execution order are handed in
+//! (`crate::plugins::ORDER`).
 //!
 //! A plugin acts in the query phase ([`Action`]): answer (or return an rcode
 //! without writing, which the server turns into an error reply), pass the
 //! query on, or pass it on and ask to see the outcome. Plugins that asked
 //! see the [`Outcome`] in the response phase, in reverse chain order, the
-//! way CoreDNS's wrapping response writers see a reply on its way out.
+//! way CoreDNS's wrapping response writers see a reply on its way out. On
+//! the raw-bytes path (see [`fast`]) a plugin says what it does there, or
+//! that its block must take the chain.
 
 pub mod chain;
 pub mod classify;
 pub mod endpoint;
 pub mod fallthrough;
-pub mod mnemonics;
+pub mod fast;
 pub mod names;
 pub mod registry;
 pub mod request;
@@ -19,12 +23,94 @@ pub mod worker;
 
 pub use chain::Chain;
 pub use fallthrough::Fallthrough;
-pub use registry::{BlockSetup, ORDER};
+pub use fast::Fast;
+pub use registry::{BlockSetup, Entry};
 pub use request::{Proto, Request};
 pub use worker::Worker;
 
 use hickory_proto::op::{Message, ResponseCode};
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+/// A future a plugin's query phase waits on; it runs on the worker's thread.
+pub type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// A plugin with a place in the chain. Only `name` and `query` are
+/// required; every other hook has a default that does nothing (and, for
+/// the raw-bytes path, forbids it: see [`fast`]). Setup-only directives
+/// (root, bind, debug) change the block's settings and are no `Plugin`.
+pub trait Plugin: Send + Sync + 'static {
+    /// The directive's name, as metrics and errors give it.
+    fn name(&self) -> &'static str;
+
+    /// The query phase.
+    fn query(&self, req: &mut Request) -> Action;
+
+    /// The query phase of a plugin whose `query` returned [`Action::Await`]:
+    /// the network waited on (forward's exchange, a cache miss another
+    /// query is filling).
+    fn query_async<'a>(&'a self, _req: &'a mut Request) -> LocalFuture<'a, Action> {
+        Box::pin(std::future::ready(Action::Next))
+    }
+
+    /// The response phase, for a query whose `query` returned [`Action::Watch`].
+    fn response(&self, _req: &Request, _out: &mut Outcome) {}
+
+    /// The answer of a plugin that passed the query on with nothing after
+    /// it, where CoreDNS answers other than NextOrFailure's SERVFAIL (`file`
+    /// with no zone for the name answers REFUSED).
+    fn last_in_chain(&self, _req: &Request) -> Option<Outcome> {
+        None
+    }
+
+    /// Told, once the block's chain is built, which plugin follows this one
+    /// (None: it is the last). prometheus labels replies with it.
+    fn chained(&mut self, _next: Option<&'static str>) {}
+
+    /// The plugin's readiness, for *ready* (CoreDNS's `ready.Readiness`).
+    fn readiness(&self) -> Option<endpoint::Flag> {
+        None
+    }
+
+    /// What the plugin does on the raw-bytes path (see [`fast`]).
+    fn fast(&self) -> Fast {
+        Fast::Forbid
+    }
+
+    /// A [`Fast::Hook`]'s look at a query before the raw path answers it:
+    /// false hands the query to the chain. It may cap the reply's UDP size.
+    fn fast_check(&self, _q: &fast::RawQuery<'_>, _cap: &mut Option<u16>) -> bool {
+        true
+    }
+
+    /// A [`Fast::Answer`]'s answer, written into `out`; None hands the
+    /// query to the chain (`out` then holds nothing to send).
+    fn fast_answer(
+        &self,
+        _q: &fast::RawQuery<'_>,
+        _cx: &mut fast::Context<'_>,
+        _out: &mut Vec<u8>,
+    ) -> Option<fast::RawAnswer> {
+        None
+    }
+
+    /// A [`Fast::Hook`] seeing the answer the raw path gave (in the order
+    /// the chain's response phase would: the plugin nearest the answer
+    /// first).
+    fn fast_done(
+        &self,
+        _q: &fast::RawQuery<'_>,
+        _cx: &mut fast::Context<'_>,
+        _a: &fast::RawAnswer,
+    ) {
+    }
+
+    /// A [`Fast::Relay`]'s relay of a UDP query as bytes.
+    fn fast_relay(&self, _r: fast::Relay) -> LocalFuture<'_, fast::Relayed> {
+        Box::pin(std::future::ready(fast::Relayed::Chain { deadline: None }))
+    }
+}
 
 /// What a plugin does with a query.
 // Boxing the outcome would cost an allocation per answer; an Action lives

@@ -41,24 +41,6 @@ pub fn host_zones(args: &[String], origins: &[String]) -> Vec<String> {
     args.iter().map(|a| fqdn(&a.to_ascii_lowercase())).collect()
 }
 
-/// `name` in wire form, lowercased, written into `buf` (no allocation).
-pub fn lower_wire<'b>(name: &Name, buf: &'b mut crate::wire::fast::NameBuf) -> &'b [u8] {
-    let mut n = 0;
-    for label in name.iter() {
-        if n + 1 + label.len() >= buf.len() {
-            break;
-        }
-        buf[n] = label.len() as u8;
-        n += 1;
-        for &b in label {
-            buf[n] = b.to_ascii_lowercase();
-            n += 1;
-        }
-    }
-    buf[n] = 0;
-    &buf[..n + 1]
-}
-
 /// miekg's presentation form of a name: `.`, space, `'`, `@`, `;`, `(`,
 /// `)`, `"` and `\` escaped with a backslash, other bytes outside printable
 /// ASCII as `\DDD`; case as given.

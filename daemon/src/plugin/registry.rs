@@ -1,9 +1,11 @@
-//! Every directive CoreDNS 1.14 knows, in execution order (its plugin.cfg),
-//! and the setup of the ones ferrodns has. A server block's plugins run in
-//! this order whatever order the Corefile lists them in.
+//! The setup of a server block: the execution-order table's entries (the
+//! table itself is `crate::plugins::ORDER`, handed in), what each plugin's
+//! setup may set for its block, and the plugins it places in the chain. A
+//! server block's plugins run in the table's order whatever order the
+//! Corefile lists them in.
 
+use super::Plugin;
 use crate::corefile::{Directive, Error};
-use crate::plugins::{self, Handler};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -12,98 +14,60 @@ use std::path::{Path, PathBuf};
 /// prefixes `plugin/NAME: `.
 pub type SetupFn = fn(&mut BlockSetup, &[&Directive]) -> Result<(), Error>;
 
+/// One directive of the execution-order table.
 pub struct Entry {
     pub name: &'static str,
     /// None: a CoreDNS plugin that ferrodns does not have yet.
     pub setup: Option<SetupFn>,
 }
 
-const fn has(name: &'static str, setup: SetupFn) -> Entry {
-    Entry {
-        name,
-        setup: Some(setup),
+impl Entry {
+    pub const fn has(name: &'static str, setup: SetupFn) -> Entry {
+        Entry {
+            name,
+            setup: Some(setup),
+        }
+    }
+
+    pub const fn lacks(name: &'static str) -> Entry {
+        Entry { name, setup: None }
     }
 }
 
-const fn lacks(name: &'static str) -> Entry {
-    Entry { name, setup: None }
+/// What a plugin's setup returns: the plugin itself (placed in the chain),
+/// several (forward, once per directive), or nothing (a setup-only
+/// directive that changes the block's settings).
+pub trait Placed {
+    fn place(self, b: &mut BlockSetup);
 }
 
-/// CoreDNS v1.14.7 plugin.cfg, top to bottom.
-pub static ORDER: &[Entry] = &[
-    has("root", plugins::root::setup),
-    has("metadata", plugins::metadata::setup),
-    lacks("geoip"),
-    has("cancel", plugins::cancel::setup),
-    lacks("proxyproto"),
-    lacks("quic"),
-    lacks("grpc_server"),
-    lacks("https"),
-    lacks("https3"),
-    has("timeouts", plugins::timeouts::setup),
-    has("multisocket", plugins::multisocket::setup),
-    has("reload", plugins::reload::setup),
-    has("nsid", plugins::nsid::setup),
-    has("bufsize", plugins::bufsize::setup),
-    has("bind", plugins::bind::setup),
-    has("debug", plugins::debug::setup),
-    lacks("trace"),
-    has("ready", plugins::ready::setup),
-    has("health", plugins::health::setup),
-    lacks("pprof"),
-    lacks("shed"),
-    has("prometheus", plugins::prometheus::setup),
-    has("errors", plugins::errors::setup),
-    has("log", plugins::log::setup),
-    lacks("dnstap"),
-    has("local", plugins::local::setup),
-    lacks("dns64"),
-    has("any", plugins::any::setup),
-    has("chaos", plugins::chaos::setup),
-    has("loadbalance", plugins::loadbalance::setup),
-    lacks("tsig"),
-    has("rewrite", plugins::rewrite::setup),
-    lacks("autopath"),
-    has("acl", plugins::acl::setup),
-    has("cache", plugins::cache::setup),
-    has("header", plugins::header::setup),
-    lacks("dnssec"),
-    lacks("tls"),
-    has("minimal", plugins::minimal::setup),
-    has("template", plugins::template::setup),
-    lacks("transfer"),
-    has("hosts", plugins::hosts::setup),
-    lacks("route53"),
-    lacks("azure"),
-    lacks("clouddns"),
-    lacks("k8s_external"),
-    lacks("kubernetes"),
-    has("file", plugins::file::setup),
-    lacks("auto"),
-    lacks("secondary"),
-    lacks("etcd"),
-    has("loop", plugins::r#loop::setup),
-    has("forward", plugins::forward::setup),
-    // Not in CoreDNS 1.14: the old proxy plugin, accepted and read as forward.
-    has("proxy", plugins::forward::setup_proxy),
-    lacks("grpc"),
-    lacks("erratic"),
-    has("whoami", plugins::whoami::setup),
-    lacks("on"),
-    lacks("sign"),
-    lacks("view"),
-    lacks("nomad"),
-];
-
-/// Whether `name` is a directive at all (for the parser).
-pub fn is_directive(name: &str) -> bool {
-    ORDER.iter().any(|e| e.name == name)
+impl Placed for () {
+    fn place(self, _: &mut BlockSetup) {}
 }
 
-/// The plugins ferrodns has, in execution order.
-pub fn available() -> impl Iterator<Item = &'static str> {
+impl<P: Plugin> Placed for P {
+    fn place(self, b: &mut BlockSetup) {
+        b.plugins.push(Box::new(self));
+    }
+}
+
+impl<P: Plugin> Placed for Vec<P> {
+    fn place(self, b: &mut BlockSetup) {
+        for p in self {
+            p.place(b);
+        }
+    }
+}
+
+/// Whether `name` is a directive of `order` at all (for the parser).
+pub fn is_directive(order: &[Entry], name: &str) -> bool {
+    order.iter().any(|e| e.name == name)
+}
+
+/// The plugins of `order` ferrodns has, in execution order.
+pub fn available(order: &'static [Entry]) -> impl Iterator<Item = &'static str> {
     // proxy is only read as forward: CoreDNS 1.14 does not list it.
-    ORDER
+    order
         .iter()
         .filter(|e| e.setup.is_some() && e.name != "proxy")
         .map(|e| e.name)
@@ -129,7 +93,7 @@ pub struct TcpTimeouts {
 }
 
 /// What the setup of one server block builds: block-level settings and the
-/// plugins' handlers, pushed in execution order.
+/// plugins, placed in execution order.
 pub struct BlockSetup {
     /// The zones of the block's keys, lowercased and fully qualified.
     pub origins: Vec<String>,
@@ -160,7 +124,7 @@ pub struct BlockSetup {
     pub on_start: Vec<StartHook>,
     /// The HTTP endpoints of prometheus, health and ready.
     pub http: Vec<super::endpoint::HttpSpec>,
-    handlers: Vec<Handler>,
+    plugins: Vec<Box<dyn Plugin>>,
     /// The next per-worker state slot (see `Worker::state`), counted across
     /// every block of one Corefile.
     next_slot: usize,
@@ -183,7 +147,7 @@ impl BlockSetup {
             metadata: false,
             on_start: Vec::new(),
             http: Vec::new(),
-            handlers: Vec::new(),
+            plugins: Vec::new(),
             next_slot: 0,
         }
     }
@@ -210,12 +174,9 @@ impl BlockSetup {
         self.on_start.push(std::sync::Arc::new(f));
     }
 
-    pub fn add(&mut self, h: Handler) {
-        self.handlers.push(h);
-    }
-
-    pub fn into_handlers(self) -> Vec<Handler> {
-        self.handlers
+    /// The plugins placed so far, in execution order.
+    pub fn into_plugins(self) -> Vec<Box<dyn Plugin>> {
+        self.plugins
     }
 
     /// A file name from the Corefile: relative ones are under `root` when set.
@@ -227,9 +188,10 @@ impl BlockSetup {
         }
     }
 
-    /// Runs the setup of every directive in `directives`, in execution order.
-    pub fn run(&mut self, directives: &[Directive]) -> Result<(), Error> {
-        for entry in ORDER {
+    /// Runs the setup of every directive in `directives`, in the order of
+    /// `order`.
+    pub fn run(&mut self, order: &[Entry], directives: &[Directive]) -> Result<(), Error> {
+        for entry in order {
             let mine: Vec<&Directive> = directives
                 .iter()
                 .filter(|d| d.name() == entry.name)

@@ -1,7 +1,7 @@
 //! The query as plugins see it.
 
 use super::Worker;
-use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::op::{Message, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 use std::any::Any;
 use std::cell::RefCell;
@@ -163,15 +163,4 @@ impl Request {
     }
 }
 
-/// miekg's SetReply: ID, opcode, question, and RD/CD for standard queries.
-pub fn reply_to(q: &Message) -> Message {
-    let mut m = Message::new(q.metadata.id, MessageType::Response, q.metadata.op_code);
-    if q.metadata.op_code == OpCode::Query {
-        m.metadata.recursion_desired = q.metadata.recursion_desired;
-        m.metadata.checking_disabled = q.metadata.checking_disabled;
-    }
-    if let Some(first) = q.queries.first() {
-        m.queries.push(first.clone());
-    }
-    m
-}
+pub use crate::wire::reply_to;

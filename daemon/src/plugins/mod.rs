@@ -1,5 +1,6 @@
-//! The plugins, one folder each: `setup` parses the directive (pure), the
-//! handler answers. [`Handler`] dispatches by enum, not by trait object.
+//! The plugins, one folder each: `setup` parses the directive and returns
+//! the plugin, which answers through the contract (`crate::plugin::Plugin`).
+//! [`ORDER`] is the one execution-order table.
 
 pub mod acl;
 pub mod any;
@@ -32,129 +33,93 @@ pub mod template;
 pub mod timeouts;
 pub mod whoami;
 
-use crate::plugin::{Action, Outcome, Request};
+use crate::plugin::registry::Entry;
 
-/// A plugin with a place in the chain. Setup-only plugins (root, bind,
-/// debug) change the block's settings and have no variant.
-pub enum Handler {
-    Acl(acl::Acl),
-    Any(any::Any),
-    Bufsize(bufsize::Bufsize),
-    Cache(cache::Cache),
-    Chaos(chaos::Chaos),
-    Errors(errors::Errors),
-    File(file::File),
-    Forward(forward::Forward),
-    Header(header::Header),
-    Hosts(hosts::Hosts),
-    Loadbalance(loadbalance::Loadbalance),
-    Local(local::Local),
-    Log(log::Log),
-    Loop(r#loop::Loop),
-    Minimal(minimal::Minimal),
-    Nsid(nsid::Nsid),
-    Prometheus(prometheus::Prometheus),
-    Rewrite(rewrite::Rewrite),
-    Template(template::Template),
-    Whoami(whoami::Whoami),
+/// The execution-order table: `"name" => setup` for the plugins ferrodns
+/// has, `"name"` alone for the ones it lacks. The setup returns its own
+/// type ([`Placed`]).
+macro_rules! execution_order {
+    ($($name:literal $(=> $setup:path)?),* $(,)?) => {
+        &[$(execution_order!(@entry $name $(=> $setup)?)),*]
+    };
+    (@entry $name:literal => $setup:path) => {
+        $crate::plugin::registry::Entry::has($name, |b, ds| {
+            $setup(b, ds).map(|p| $crate::plugin::registry::Placed::place(p, b))
+        })
+    };
+    (@entry $name:literal) => {
+        $crate::plugin::registry::Entry::lacks($name)
+    };
 }
 
-impl Handler {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Handler::Acl(_) => "acl",
-            Handler::Any(_) => "any",
-            Handler::Bufsize(_) => "bufsize",
-            Handler::Cache(_) => "cache",
-            Handler::Chaos(_) => "chaos",
-            Handler::Errors(_) => "errors",
-            Handler::File(_) => "file",
-            Handler::Forward(_) => "forward",
-            Handler::Header(_) => "header",
-            Handler::Hosts(_) => "hosts",
-            Handler::Loadbalance(_) => "loadbalance",
-            Handler::Local(_) => "local",
-            Handler::Log(_) => "log",
-            Handler::Loop(_) => "loop",
-            Handler::Minimal(_) => "minimal",
-            Handler::Nsid(_) => "nsid",
-            Handler::Prometheus(_) => "prometheus",
-            Handler::Rewrite(_) => "rewrite",
-            Handler::Template(_) => "template",
-            Handler::Whoami(_) => "whoami",
-        }
-    }
-
-    /// The answer of a plugin that passed the query on with nothing after
-    /// it, where CoreDNS does not answer NextOrFailure's SERVFAIL: `file`
-    /// with no zone for the name answers REFUSED (it is authoritative).
-    pub fn last_in_chain(&self, req: &Request) -> Option<Outcome> {
-        match self {
-            Handler::File(p) if !p.serves(&req.name) => {
-                Some(Outcome::rcode(hickory_proto::op::ResponseCode::Refused))
-            }
-            _ => None,
-        }
-    }
-
-    pub fn query(&self, req: &mut Request) -> Action {
-        match self {
-            Handler::Acl(p) => p.query(req),
-            Handler::Any(p) => p.query(req),
-            Handler::Bufsize(p) => p.query(req),
-            Handler::Cache(p) => p.query(req),
-            Handler::Chaos(p) => p.query(req),
-            Handler::Errors(_) => Action::Watch,
-            Handler::File(p) => p.query(req),
-            Handler::Forward(p) => p.query(req),
-            Handler::Header(p) => p.query(req),
-            Handler::Hosts(p) => p.query(req),
-            Handler::Loadbalance(_) => Action::Watch,
-            Handler::Local(p) => p.query(req),
-            Handler::Log(p) => p.query(req),
-            Handler::Loop(p) => p.query(req),
-            Handler::Minimal(_) => Action::Watch,
-            Handler::Nsid(p) => p.query(req),
-            Handler::Prometheus(p) => p.query(req),
-            Handler::Rewrite(p) => p.query(req),
-            Handler::Template(p) => p.query(req),
-            Handler::Whoami(p) => p.query(req),
-        }
-    }
-
-    /// The query phase of a plugin whose `query` returned `Await`.
-    pub async fn query_async(&self, req: &mut Request) -> Action {
-        match self {
-            Handler::Forward(p) => p.query_async(req).await,
-            // A miss another worker is already filling.
-            Handler::Cache(p) => p.query_async(req).await,
-            _ => Action::Next,
-        }
-    }
-
-    /// The response phase, for plugins whose query phase returned `Watch`.
-    pub fn response(&self, req: &Request, out: &mut Outcome) {
-        match self {
-            Handler::Cache(p) => p.response(req, out),
-            Handler::Errors(p) => p.response(req, out),
-            Handler::Header(p) => p.response(req, out),
-            Handler::Loadbalance(p) => p.response(req, out),
-            Handler::Log(p) => p.response(req, out),
-            Handler::Minimal(p) => p.response(req, out),
-            Handler::Nsid(p) => p.response(req, out),
-            Handler::Prometheus(p) => p.response(req, out),
-            Handler::Rewrite(p) => p.response(req, out),
-            // The rest never return Watch.
-            _ => {}
-        }
-    }
-
-    /// The plugin's readiness, for *ready* (CoreDNS's `ready.Readiness`).
-    /// No plugin of ferrodns has one yet: forward and kubernetes will.
-    pub fn readiness(&self) -> Option<crate::plugin::endpoint::Flag> {
-        None
-    }
-}
+/// Every directive CoreDNS 1.14.7 knows, in execution order (its
+/// plugin.cfg, top to bottom): `"name" => setup` for the plugins ferrodns
+/// has, `"name"` alone for the ones it lacks. Adding a plugin is its folder
+/// and its line here.
+pub static ORDER: &[Entry] = execution_order![
+    "root" => root::setup,
+    "metadata" => metadata::setup,
+    "geoip",
+    "cancel" => cancel::setup,
+    "proxyproto",
+    "quic",
+    "grpc_server",
+    "https",
+    "https3",
+    "timeouts" => timeouts::setup,
+    "multisocket" => multisocket::setup,
+    "reload" => reload::setup,
+    "nsid" => nsid::setup,
+    "bufsize" => bufsize::setup,
+    "bind" => bind::setup,
+    "debug" => debug::setup,
+    "trace",
+    "ready" => ready::setup,
+    "health" => health::setup,
+    "pprof",
+    "shed",
+    "prometheus" => prometheus::setup,
+    "errors" => errors::setup,
+    "log" => log::setup,
+    "dnstap",
+    "local" => local::setup,
+    "dns64",
+    "any" => any::setup,
+    "chaos" => chaos::setup,
+    "loadbalance" => loadbalance::setup,
+    "tsig",
+    "rewrite" => rewrite::setup,
+    "autopath",
+    "acl" => acl::setup,
+    "cache" => cache::setup,
+    "header" => header::setup,
+    "dnssec",
+    "tls",
+    "minimal" => minimal::setup,
+    "template" => template::setup,
+    "transfer",
+    "hosts" => hosts::setup,
+    "route53",
+    "azure",
+    "clouddns",
+    "k8s_external",
+    "kubernetes",
+    "file" => file::setup,
+    "auto",
+    "secondary",
+    "etcd",
+    "loop" => r#loop::setup,
+    "forward" => forward::setup,
+    // Not in CoreDNS 1.14: the old proxy plugin, accepted and read as forward.
+    "proxy" => forward::setup_proxy,
+    "grpc",
+    "erratic",
+    "whoami" => whoami::setup,
+    "on",
+    "sign",
+    "view",
+    "nomad",
+];
 
 #[cfg(test)]
 pub(crate) mod testutil {

@@ -4,8 +4,8 @@
 use super::fastpath;
 use crate::control::{HttpConfig, Route as HttpRoute};
 use crate::corefile::{self, parse_key, Error, ServerBlock, Transport, ZoneAddr};
-use crate::plugin::registry::{self, ListenHost, StartHook};
-use crate::plugin::{BlockSetup, Chain};
+use crate::plugin::registry::{self, Entry, ListenHost, StartHook};
+use crate::plugin::{BlockSetup, Chain, Plugin};
 use crate::runtime::{Listen, TcpTimeouts};
 use sha2::{Digest, Sha512};
 use std::collections::HashMap;
@@ -23,12 +23,9 @@ pub struct Block {
     pub cancel: Option<Duration>,
     /// `metadata`: queries carry a metadata map.
     pub metadata: bool,
-    /// How the cache fast path serves this block; None: every query takes
+    /// How the raw-bytes path serves this block; None: every query takes
     /// the chain.
     pub fast: Option<fastpath::Plan>,
-    /// The forward (its place in the chain) UDP queries are relayed to as
-    /// bytes; None: they take the chain.
-    pub relay: Option<usize>,
 }
 
 /// Where a zone on a listener leads.
@@ -70,20 +67,23 @@ pub struct Config {
     pub http: HttpConfig,
 }
 
-/// Parses and sets up a Corefile. `file` names it in errors; `default_port`
-/// is the `-dns.port` flag.
-pub fn load(src: &str, file: &str, default_port: u16) -> Result<Config, Error> {
+/// Parses and sets up a Corefile with the plugins of `order` (the
+/// execution-order table). `file` names it in errors; `default_port` is the
+/// `-dns.port` flag.
+pub fn load(src: &str, file: &str, default_port: u16, order: &[Entry]) -> Result<Config, Error> {
+    let blocks = parse(src, file, order)?;
+    build(&blocks, default_port, order)
+}
+
+fn parse(src: &str, file: &str, order: &[Entry]) -> Result<Vec<ServerBlock>, Error> {
     let env = |k: &str| std::env::var(k).ok();
-    let blocks = corefile::parse(src, file, &env, &registry::is_directive)?;
-    build(&blocks, default_port)
+    corefile::parse(src, file, &env, &|name| registry::is_directive(order, name))
 }
 
 /// The parsed Corefile's digest: keys and tokens, not layout or comments,
 /// so only a change in meaning reloads (CoreDNS hashes its JSON form).
-pub fn digest(src: &str, file: &str) -> Result<String, Error> {
-    let env = |k: &str| std::env::var(k).ok();
-    let blocks = corefile::parse(src, file, &env, &registry::is_directive)?;
-    Ok(digest_blocks(&blocks))
+pub fn digest(src: &str, file: &str, order: &[Entry]) -> Result<String, Error> {
+    Ok(digest_blocks(&parse(src, file, order)?))
 }
 
 fn digest_blocks(blocks: &[ServerBlock]) -> String {
@@ -122,7 +122,7 @@ fn socket_addr(h: &ListenHost, port: u16) -> SocketAddr {
     }
 }
 
-pub fn build(blocks: &[ServerBlock], default_port: u16) -> Result<Config, Error> {
+pub fn build(blocks: &[ServerBlock], default_port: u16, order: &[Entry]) -> Result<Config, Error> {
     let mut listeners: Vec<Listener> = Vec::new();
     let mut chains: Vec<Arc<Block>> = Vec::new();
     let mut debug = false;
@@ -151,7 +151,7 @@ pub fn build(blocks: &[ServerBlock], default_port: u16) -> Result<Config, Error>
         let origins: Vec<String> = addrs.iter().map(|(za, _)| za.zone.clone()).collect();
         let mut setup = BlockSetup::new(origins).with_first_slot(slots);
         setup.port = addrs.first().map_or(default_port, |(za, _)| za.port);
-        setup.run(&sb.directives)?;
+        setup.run(order, &sb.directives)?;
         slots = setup.slots_used();
         debug |= setup.debug;
         reload = match (reload, setup.reload) {
@@ -166,20 +166,17 @@ pub fn build(blocks: &[ServerBlock], default_port: u16) -> Result<Config, Error>
         let block_debug = setup.debug;
         let (cancel, metadata) = (setup.cancel, setup.metadata);
         let block_http = std::mem::take(&mut setup.http);
-        let mut handlers = setup.into_handlers();
-        crate::plugins::prometheus::link(&mut handlers);
-        observe(&mut http, block_http, &addrs, &hosts, &handlers);
+        let plugins = setup.into_plugins();
+        observe(&mut http, block_http, &addrs, &hosts, &plugins);
         let block = chains.len();
         let mut b = Block {
             debug: block_debug,
             cancel,
             metadata,
-            chain: Chain::new(handlers),
+            chain: Chain::new(plugins),
             fast: None,
-            relay: None,
         };
         b.fast = fastpath::Plan::of(&b).ok();
-        b.relay = fastpath::relay_plan(&b);
         chains.push(Arc::new(b));
         for (za, key) in &addrs {
             let sockets: Vec<SocketAddr> = if hosts.is_empty() {
@@ -237,7 +234,7 @@ fn observe(
     specs: Vec<crate::control::HttpSpec>,
     addrs: &[(ZoneAddr, &corefile::Token)],
     hosts: &[ListenHost],
-    handlers: &[crate::plugins::Handler],
+    plugins: &[Box<dyn Plugin>],
 ) {
     let metrics = specs.iter().any(|s| s.route == HttpRoute::Metrics);
     let ready = specs
@@ -253,7 +250,7 @@ fn observe(
                 .collect()
         };
         for server in servers {
-            for h in handlers {
+            for h in plugins {
                 http.plugin_enabled.push([
                     server.clone(),
                     first.zone.clone(),
@@ -264,7 +261,7 @@ fn observe(
         }
     }
     if ready {
-        for h in handlers {
+        for h in plugins {
             if let Some(f) = h.readiness() {
                 http.readiness.push((h.name(), f));
             }

@@ -2,11 +2,12 @@
 //! routing to the most specific zone, the chain, then EDNS and truncation.
 
 use super::config::{Block, Config, Listener, Route};
-use super::edns;
 use super::fastpath::{Fast, FastPath};
+use crate::metrics::vars;
 use crate::plugin::request::Metadata;
-use crate::plugin::{client_write, Proto, Request, Worker};
+use crate::plugin::{client_write, fast, Proto, Request, Worker};
 use crate::runtime::{Handled, Packet, PacketHandler};
+use crate::wire::edns;
 use crate::wire::{self, Accept, Header};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{DNSClass, RecordType};
@@ -131,19 +132,23 @@ impl PacketHandler for Dispatcher {
                 Fast::Answered => return Handled::Reply,
                 Fast::Relay {
                     block,
-                    forward,
+                    plugin,
                     opt,
                     limit,
                 } => {
                     let r = Relay {
                         block: Rc::clone(&self.blocks[block]),
-                        forward,
-                        worker: Rc::clone(&self.worker),
+                        plugin,
                         server: Rc::clone(&self.names[p.listener]),
+                    };
+                    let raw = fast::Relay {
+                        worker: Rc::clone(&self.worker),
+                        query: p.data.to_vec(),
                         opt,
                         limit,
+                        at: p.at,
                     };
-                    return Handled::Later(Box::pin(r.run(p)));
+                    return Handled::Later(Box::pin(r.run(raw, p)));
                 }
                 Fast::No => {}
             }
@@ -249,34 +254,38 @@ fn request(
     }
 }
 
-/// A UDP query of a block whose chain is forward alone, relayed as bytes
-/// (see `fastpath::relay_plan`).
+/// A UDP query relayed as bytes by a plugin of its block (see
+/// `plugin::fast::Relay`).
 struct Relay {
     block: BlockRef,
-    forward: usize,
-    worker: Rc<Worker>,
+    plugin: usize,
     server: Rc<str>,
-    opt: Option<crate::wire::fast::Opt>,
-    limit: usize,
 }
 
 impl Relay {
-    /// The upstream's reply made the chain's; where that takes more than
-    /// patching bytes, the reply parsed and finished as the chain would;
-    /// where forward would do more than pass it on, the chain itself, on
-    /// what is left of forward's deadline.
-    fn run(self, p: &Packet<'_>) -> impl Future<Output = Option<Vec<u8>>> + 'static {
-        let query = p.data.to_vec();
-        let (src, local, at) = (p.src, p.local, p.at);
+    /// The plugin's relay; where it hands the query back, the chain, by
+    /// the deadline the plugin gives.
+    fn run(
+        self,
+        raw: fast::Relay,
+        p: &Packet<'_>,
+    ) -> impl Future<Output = Option<Vec<u8>>> + 'static {
+        let (src, local) = (p.src, p.local);
         async move {
-            let crate::plugins::Handler::Forward(f) = &self.block.chain.handlers()[self.forward]
-            else {
-                return None;
-            };
-            let id = u16::from_be_bytes([query[0], query[1]]);
-            let reply = f
-                .relay(&self.worker, &query, at + crate::plugins::forward::DEADLINE)
+            let worker = Rc::clone(&raw.worker);
+            let (at, query) = (raw.at, raw.query.clone());
+            let relayed = self.block.chain.plugins()[self.plugin]
+                .fast_relay(raw)
                 .await;
+            let deadline = match relayed {
+                fast::Relayed::Reply(bytes) => return Some(bytes),
+                fast::Relayed::Drop => return None,
+                fast::Relayed::Chain { deadline } => deadline,
+            };
+            let msg = match parse_or_formerr(&query) {
+                Ok(m) => m,
+                Err(formerr) => return formerr,
+            };
             let p = Packet {
                 listener: 0,
                 data: &query,
@@ -285,58 +294,13 @@ impl Relay {
                 tcp: false,
                 at,
             };
-            let msg = match reply {
-                crate::plugins::forward::Relayed::Reply(mut r) => {
-                    // forward cuts a reply larger than the client takes to a
-                    // bare TC reply; what fits goes on as it is.
-                    let cut = r.len() > self.limit;
-                    if !cut && edns::relay_reply(&mut r, id, self.opt, self.limit) {
-                        return Some(r);
-                    }
-                    let q = match parse_or_formerr(&query) {
-                        Ok(q) => q,
-                        Err(formerr) => return formerr,
-                    };
-                    let parsed = if cut {
-                        crate::plugins::forward::cut_reply(&r).ok()
-                    } else {
-                        Message::from_vec(&r).ok()
-                    };
-                    let Some(mut reply) = parsed else {
-                        // A reply hickory cannot read: the chain asks again
-                        // and answers what forward answers for it.
-                        return self.chain(q, &p).await;
-                    };
-                    reply.metadata.id = id;
-                    edns::size_and_do(&q, &mut reply);
-                    let mut out = Vec::with_capacity(512);
-                    edns::encode_fitting(&mut reply, self.limit, &mut out).ok()?;
-                    edns::mirror_small_udp_size(&mut out, edns::raw_udp_size(&query));
-                    return Some(out);
-                }
-                crate::plugins::forward::Relayed::Chain => match parse_or_formerr(&query) {
-                    Ok(q) => q,
-                    Err(formerr) => return formerr,
-                },
-            };
-            self.chain(msg, &p).await
+            let name = crate::plugin::names::lower_text(msg.queries.first()?.name());
+            let mut req = request(msg, name, &p, &self.block, self.server, worker);
+            if let Some(d) = deadline {
+                req.deadline = Some(req.deadline.map_or(d, |c| c.min(d)));
+            }
+            run_chain(self.block, req, edns::raw_udp_size(&query)).await
         }
-    }
-
-    /// The query through the block's chain, within forward's deadline.
-    async fn chain(&self, msg: Message, p: &Packet<'_>) -> Option<Vec<u8>> {
-        let name = crate::plugin::names::lower_text(msg.queries.first()?.name());
-        let mut req = request(
-            msg,
-            name,
-            p,
-            &self.block,
-            Rc::clone(&self.server),
-            Rc::clone(&self.worker),
-        );
-        let deadline = p.at + crate::plugins::forward::DEADLINE;
-        req.deadline = Some(req.deadline.map_or(deadline, |d| d.min(deadline)));
-        run_chain(Rc::clone(&self.block), req, edns::raw_udp_size(p.data)).await
     }
 }
 
@@ -454,22 +418,21 @@ fn dropped(
     worker: &Worker,
     out: &mut Vec<u8>,
 ) -> Handled {
-    use crate::plugins::prometheus;
     let mut m = error_answer(q, rcode);
-    let r = prometheus::Report {
+    let r = vars::Report {
         server: d.server,
         zone: "dropped",
         rcode,
         plugin: "",
-        size: prometheus::message_len(&m),
+        size: vars::message_len(&m),
         request_size: d.wire_len,
-        proto: d.proto,
+        proto: d.proto.as_str(),
         src: d.src,
         qtype: q.queries.first().map_or(0, |q| u16::from(q.query_type())),
         do_bit: q.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok),
         start: d.start,
     };
-    worker.metrics(|s| prometheus::report(s, &r));
+    worker.metrics(|s| vars::report(s, &r));
     sent(edns::encode_fitting(&mut m, usize::from(u16::MAX), out).is_ok())
 }
 

@@ -3,7 +3,6 @@
 
 pub mod config;
 pub mod dispatch;
-pub mod edns;
 pub mod fastpath;
 
 pub use config::{load, Config};

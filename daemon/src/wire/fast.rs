@@ -161,7 +161,7 @@ pub fn plain_text<'b>(name: &[u8], buf: &'b mut [u8; MAX_NAME_LEN + 1]) -> Optio
 }
 
 /// Skips a name at `p` (labels, ending in the root or a pointer).
-fn skip_name(b: &[u8], mut p: usize) -> Option<usize> {
+pub(super) fn skip_name(b: &[u8], mut p: usize) -> Option<usize> {
     loop {
         let len = *b.get(p)?;
         match len & 0xC0 {
@@ -320,6 +320,32 @@ pub fn rcode(msg: &[u8]) -> u16 {
         Some(at) => (u16::from(msg[at + 4]) << 4) | low,
         None => low,
     }
+}
+
+/// `name` in wire form, lowercased, written into `buf` (no allocation).
+pub fn lower_name<'b>(name: &hickory_proto::rr::Name, buf: &'b mut NameBuf) -> &'b [u8] {
+    let mut n = 0;
+    for label in name.iter() {
+        if n + 1 + label.len() >= buf.len() {
+            break;
+        }
+        buf[n] = label.len() as u8;
+        n += 1;
+        for &b in label {
+            buf[n] = b.to_ascii_lowercase();
+            n += 1;
+        }
+    }
+    buf[n] = 0;
+    &buf[..n + 1]
+}
+
+/// A name in text (a zone from the Corefile) in wire form, lowercased;
+/// None when it is not a name.
+pub fn zone_wire(zone: &str) -> Option<Box<[u8]>> {
+    let n = hickory_proto::rr::Name::from_ascii(zone).ok()?;
+    let mut buf = [0u8; crate::wire::MAX_NAME_LEN];
+    Some(lower_name(&n, &mut buf).into())
 }
 
 #[cfg(test)]

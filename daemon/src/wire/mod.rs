@@ -2,8 +2,11 @@
 //! the checks the server makes before a full parse, and the small replies it
 //! writes without one. Full parsing and building use hickory-proto.
 
+pub mod edns;
 pub mod fast;
+pub mod mnemonics;
 
+use hickory_proto::op::{Message, MessageType, OpCode};
 use thiserror::Error;
 
 pub const HEADER_LEN: usize = 12;
@@ -168,6 +171,19 @@ impl<'a> QueryView<'a> {
     pub fn lower_qname_into(&self, key: &mut Vec<u8>) {
         key.extend(self.qname.iter().map(u8::to_ascii_lowercase));
     }
+}
+
+/// miekg's SetReply: ID, opcode, question, and RD/CD for standard queries.
+pub fn reply_to(q: &Message) -> Message {
+    let mut m = Message::new(q.metadata.id, MessageType::Response, q.metadata.op_code);
+    if q.metadata.op_code == OpCode::Query {
+        m.metadata.recursion_desired = q.metadata.recursion_desired;
+        m.metadata.checking_disabled = q.metadata.checking_disabled;
+    }
+    if let Some(first) = q.queries.first() {
+        m.queries.push(first.clone());
+    }
+    m
 }
 
 #[cfg(test)]

@@ -11,7 +11,9 @@ mod setup;
 pub(crate) use setup::parse_cidr;
 pub use setup::setup;
 
+use crate::plugin::fast::{Needs, RawQuery};
 use crate::plugin::{names, Action, Outcome, Request};
+use crate::plugin::{Fast, Plugin};
 use hickory_proto::op::{Edns, Message, ResponseCode};
 use hickory_proto::rr::rdata::opt::EdnsOption;
 use std::collections::HashSet;
@@ -112,8 +114,14 @@ impl Acl {
     pub fn allows(&self, name: &str, qtype: u16, ip: IpAddr) -> bool {
         self.verdict(name, qtype, ip).is_none()
     }
+}
 
-    pub fn query(&self, req: &mut Request) -> Action {
+impl Plugin for Acl {
+    fn name(&self) -> &'static str {
+        "acl"
+    }
+
+    fn query(&self, req: &mut Request) -> Action {
         match self.verdict(&req.name, u16::from(req.qtype()), req.src.ip()) {
             None | Some(Verdict::Allow) => Action::Next,
             // Nothing written and success returned: no reply at all.
@@ -125,6 +133,18 @@ impl Acl {
                 Action::Done(written(blocked(req, ResponseCode::NoError, EDE_FILTERED)))
             }
         }
+    }
+
+    fn fast(&self) -> Fast {
+        Fast::Hook(Needs {
+            text: true,
+            ..Needs::default()
+        })
+    }
+
+    /// A query it lets through goes on; any other takes the chain.
+    fn fast_check(&self, q: &RawQuery<'_>, _cap: &mut Option<u16>) -> bool {
+        self.allows(q.text, q.q.qtype, q.src.ip())
     }
 }
 

@@ -4,20 +4,18 @@
 use super::{Acl, Net, Policy, Rule, Verdict};
 use crate::corefile::{Directive, Dispenser, Error};
 use crate::gocompat::quote::quote as go_quote;
-use crate::plugin::mnemonics;
 use crate::plugin::{names, BlockSetup};
-use crate::plugins::Handler;
+use crate::wire::mnemonics;
 use std::collections::HashSet;
 use std::net::IpAddr;
 
 /// `acl [ZONES...] { ACTION [type QTYPE...] [net SOURCE...] }`, one rule per directive.
-pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<Acl, Error> {
     let mut rules = Vec::new();
     for dir in ds {
         rules.push(parse_rule(b, dir)?);
     }
-    b.add(Handler::Acl(Acl { rules }));
-    Ok(())
+    Ok(Acl { rules })
 }
 
 fn parse_rule(b: &BlockSetup, dir: &Directive) -> Result<Rule, Error> {

@@ -2,18 +2,13 @@ use super::*;
 use crate::corefile::Directive;
 use crate::plugin::BlockSetup;
 use crate::plugins::testutil::{directive, request};
-use crate::plugins::Handler;
 use hickory_proto::rr::RecordType;
 
 fn acl(texts: &[&str]) -> Result<Acl, String> {
     let mut b = BlockSetup::new(vec![".".into()]);
     let dirs: Vec<Directive> = texts.iter().map(|t| directive(t)).collect();
     let refs: Vec<&Directive> = dirs.iter().collect();
-    setup(&mut b, &refs).map_err(|e| e.to_string())?;
-    match b.into_handlers().pop() {
-        Some(Handler::Acl(a)) => Ok(a),
-        _ => panic!("no acl handler"),
-    }
+    setup(&mut b, &refs).map_err(|e| e.to_string())
 }
 
 fn err(text: &str) -> String {

@@ -1,15 +1,20 @@
 //! any: answers ANY queries with RFC 8482's HINFO.
 
 use crate::corefile::{Directive, Error};
+use crate::plugin::fast::{Needs, RawQuery};
 use crate::plugin::{Action, BlockSetup, Outcome, Request};
-use crate::plugins::Handler;
+use crate::plugin::{Fast, Plugin};
 use hickory_proto::rr::rdata::HINFO;
 use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
 
 pub struct Any;
 
-impl Any {
-    pub fn query(&self, req: &mut Request) -> Action {
+impl Plugin for Any {
+    fn name(&self) -> &'static str {
+        "any"
+    }
+
+    fn query(&self, req: &mut Request) -> Action {
         if req.qtype() != RecordType::ANY {
             return Action::Next;
         }
@@ -23,13 +28,21 @@ impl Any {
         m.answers.push(rr);
         Action::Done(Outcome::reply(m))
     }
+
+    fn fast(&self) -> Fast {
+        Fast::Hook(Needs::default())
+    }
+
+    /// ANY queries are answered here, not from the cache.
+    fn fast_check(&self, q: &RawQuery<'_>, _cap: &mut Option<u16>) -> bool {
+        q.q.qtype != 255
+    }
 }
 
 /// `any` takes no arguments.
-pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+pub fn setup(_b: &mut BlockSetup, ds: &[&Directive]) -> Result<Any, Error> {
     crate::plugin::registry::no_args(ds)?;
-    b.add(Handler::Any(Any));
-    Ok(())
+    Ok(Any)
 }
 
 #[cfg(test)]

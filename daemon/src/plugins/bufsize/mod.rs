@@ -1,8 +1,9 @@
 //! bufsize: caps the EDNS UDP size the server honours and advertises.
 
 use crate::corefile::{Directive, Dispenser, Error};
+use crate::plugin::fast::{Needs, RawQuery};
 use crate::plugin::{Action, BlockSetup, Request};
-use crate::plugins::Handler;
+use crate::plugin::{Fast, Plugin};
 
 pub struct Bufsize {
     size: u16,
@@ -13,8 +14,14 @@ impl Bufsize {
     pub fn size(&self) -> u16 {
         self.size
     }
+}
 
-    pub fn query(&self, req: &mut Request) -> Action {
+impl Plugin for Bufsize {
+    fn name(&self) -> &'static str {
+        "bufsize"
+    }
+
+    fn query(&self, req: &mut Request) -> Action {
         if let Some(e) = req.msg.edns.as_mut() {
             if e.max_payload() > self.size {
                 e.set_max_payload(self.size);
@@ -22,12 +29,21 @@ impl Bufsize {
         }
         Action::Next
     }
+
+    fn fast(&self) -> Fast {
+        Fast::Hook(Needs::default())
+    }
+
+    fn fast_check(&self, _q: &RawQuery<'_>, cap: &mut Option<u16>) -> bool {
+        *cap = Some(self.size);
+        true
+    }
 }
 
 const DEFAULT_SIZE: u16 = 1232;
 
 /// `bufsize [SIZE]`: 512 to 4096, default 1232.
-pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+pub fn setup(_b: &mut BlockSetup, ds: &[&Directive]) -> Result<Bufsize, Error> {
     let mut d = Dispenser::new(ds[0]);
     d.next();
     let args = d.remaining_args();
@@ -39,8 +55,7 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
         },
         _ => return Err(d.arg_err()),
     };
-    b.add(Handler::Bufsize(Bufsize { size }));
-    Ok(())
+    Ok(Bufsize { size })
 }
 
 #[cfg(test)]
@@ -52,11 +67,8 @@ mod tests {
 
     fn bufsize(line: &str) -> Result<u16, String> {
         let mut b = BlockSetup::new(vec![".".into()]);
-        setup(&mut b, &[&directive(line)]).map_err(|e| e.to_string())?;
-        match b.into_handlers().pop() {
-            Some(Handler::Bufsize(p)) => Ok(p.size),
-            _ => panic!("no handler"),
-        }
+        let p = setup(&mut b, &[&directive(line)]).map_err(|e| e.to_string())?;
+        Ok(p.size)
     }
 
     #[test]

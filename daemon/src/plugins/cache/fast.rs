@@ -1,4 +1,4 @@
-//! The cache's half of the fast path (see `server::fastpath`): a hit
+//! The cache on the raw-bytes path (see `plugin::fast`): a hit
 //! answered from the query's bytes by copying the item's stored reply and
 //! patching ID, flags, TTLs and the client's OPT into it. Whatever the
 //! chain would do more than answer (a stale item, a prefetch due, another
@@ -6,9 +6,11 @@
 
 use super::store::{self, Question};
 use super::Cache;
+use crate::metrics::memo::Memo;
+use crate::metrics::{Handle, CACHE_FAST_HITS, CACHE_HITS, CACHE_REQUESTS};
 use crate::plugin::classify::Kind;
+use crate::plugin::fast::{Context, RawAnswer, RawQuery};
 use crate::wire::fast::{self as wire, Opt, OPT_LEN};
-use hickory_proto::rr::Name;
 
 /// A query as the fast path read it.
 pub struct Ask<'a> {
@@ -45,30 +47,79 @@ pub struct Hit {
     pub plain_len: usize,
 }
 
+/// The series a raw-path hit counts in.
+#[derive(Clone, Copy)]
+struct Series {
+    requests: Handle,
+    hits: Handle,
+    fast_hits: Handle,
+}
+
 const QR: u16 = 0x8000;
 const AA: u16 = 0x0400;
 const RD: u16 = 0x0100;
 const RA: u16 = 0x0080;
 const AD: u16 = 0x0020;
 const CD: u16 = 0x0010;
-/// `zone` (lowercased text) in wire form.
-pub fn wire_name(zone: &str) -> Option<Box<[u8]>> {
-    let n = Name::from_ascii(zone).ok()?.to_lowercase();
-    let mut buf = [0u8; crate::wire::MAX_NAME_LEN];
-    Some(crate::plugin::names::lower_wire(&n, &mut buf).into())
-}
-
 impl Cache {
     /// The `zones` label of this cache's metrics.
     pub fn zones_label(&self) -> &str {
         &self.zones_label
     }
 
+    /// The raw path's answer (`Plugin::fast_answer`): a hit, counted as
+    /// the chain counts it.
+    pub(super) fn raw_answer(
+        &self,
+        q: &RawQuery<'_>,
+        cx: &mut Context<'_>,
+        out: &mut Vec<u8>,
+    ) -> Option<RawAnswer> {
+        let ask = Ask {
+            id: q.q.header.id,
+            flags: q.q.header.flags,
+            qname: q.q.qname,
+            q: Question {
+                name: q.lower,
+                qtype: q.q.qtype,
+                qclass: q.q.qclass,
+            },
+            opt: q.opt,
+            limit: q.limit,
+            plain_len: q.plain_len,
+            at: q.at,
+        };
+        let hit = self.answer_bytes(&ask, out)?;
+        let m = &mut *cx.metrics;
+        let key = u64::from(q.route) << 1 | u64::from(hit.denial);
+        let s = cx.worker.state(self.slot, Memo::<Series>::default, |memo| {
+            memo.get(m, key, |m| {
+                let (server, zones) = (q.server, self.zones_label());
+                let kind = if hit.denial { "denial" } else { "success" };
+                Series {
+                    requests: m.handle(&CACHE_REQUESTS, &[server, zones, ""]),
+                    hits: m.handle(&CACHE_HITS, &[server, kind, zones, ""]),
+                    fast_hits: m.handle(&CACHE_FAST_HITS, &[server, zones, ""]),
+                }
+            })
+        });
+        m.inc_at(s.requests);
+        m.inc_at(s.hits);
+        m.inc_at(s.fast_hits);
+        Some(RawAnswer {
+            rcode: hit.rcode,
+            kind: hit.kind,
+            flags: hit.flags,
+            len: hit.len,
+            plain_len: hit.plain_len,
+        })
+    }
+
     /// Answers `a` into `out` from the cache when the chain would answer it
     /// from the cache with nothing else to do. Otherwise `out` holds
     /// nothing to send (it may have been cleared); whatever answers instead
     /// writes over it. Takes no lock and allocates nothing.
-    pub fn fast_answer(&self, a: &Ask<'_>, out: &mut Vec<u8>) -> Option<Hit> {
+    pub fn answer_bytes(&self, a: &Ask<'_>, out: &mut Vec<u8>) -> Option<Hit> {
         let zones = self.zones_wire.as_ref()?;
         if !zones.iter().any(|z| wire::is_subdomain(z, a.q.name)) {
             return None;

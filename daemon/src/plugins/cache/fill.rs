@@ -6,7 +6,7 @@ use super::*;
 impl Cache {
     /// The response phase: store what the chain answered, or answer with
     /// what the query phase decided.
-    pub fn response(&self, req: &Request, out: &mut Outcome) {
+    pub(super) fn fill(&self, req: &Request, out: &mut Outcome) {
         let now = now();
         let Some(p) = req.stash.take::<Pending>(self) else {
             return;

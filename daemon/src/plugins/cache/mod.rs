@@ -26,7 +26,9 @@ use crate::metrics::{
     CACHE_REQUESTS, CACHE_SERVED_STALE,
 };
 use crate::plugin::classify::Kind;
+use crate::plugin::fast::{Context, RawAnswer, RawQuery};
 use crate::plugin::{names, Action, Fork, Outcome, Request};
+use crate::plugin::{Fast, LocalFuture, Plugin};
 use flight::{Flight, FlightGuard, Flights, Joined, FLIGHT_WAIT};
 use hickory_proto::op::{Message, ResponseCode};
 use std::cell::Cell;
@@ -114,6 +116,8 @@ pub struct Cache {
     /// The stores, shared by every worker, and by the next configuration's
     /// cache of the same block when its settings are the same.
     shard: std::sync::Arc<Shard>,
+    /// The per-worker state slot of its raw-path series.
+    slot: usize,
 }
 
 /// A query passed on by the cache, remembered until its response phase.
@@ -272,9 +276,14 @@ impl Cache {
     fn with_shard(c: Config, shard: std::sync::Arc<Shard>) -> Self {
         Self {
             zones_label: c.zones.join(","),
-            zones_wire: c.zones.iter().map(|z| fast::wire_name(z)).collect(),
+            zones_wire: c
+                .zones
+                .iter()
+                .map(|z| crate::wire::fast::zone_wire(z))
+                .collect(),
             shard,
             c: Box::new(c),
+            slot: 0,
         }
     }
 
@@ -339,128 +348,6 @@ impl Cache {
                 m.set(&CACHE_ENTRIES, &[server, "denial", zones, view], d as f64);
             });
         }
-    }
-
-    pub fn query(&self, req: &mut Request) -> Action {
-        if names::zone_match(&self.c.zones, &req.name).is_none() {
-            return Action::Next;
-        }
-        let now = now();
-        let mut n = Counts::default();
-        let decision = self.lookup(&self.shard.views(), req, now, &mut n);
-        self.record(req, &n);
-        match decision {
-            Decision::Answer(m) => Action::Done(Outcome::reply(m)),
-            Decision::Pass(p) => {
-                // CoreDNS asks with AD set so the stored reply keeps the
-                // upstream's AD for clients that want it.
-                req.msg.metadata.authentic_data = true;
-                req.stash.put(self, p);
-                Action::Watch
-            }
-            Decision::Wait(flight) => {
-                req.stash.put(self, flight);
-                Action::Await
-            }
-            Decision::Fork(answer, p, wait) => {
-                let mut copy = req.fork();
-                copy.msg.metadata.authentic_data = true;
-                if let Mode::Verify {
-                    answered: Some(a), ..
-                } = &p.mode
-                {
-                    req.stash.put(
-                        self,
-                        Pending {
-                            ad: p.ad,
-                            do_bit: p.do_bit,
-                            cd: p.cd,
-                            key: p.key,
-                            mode: Mode::Late(Rc::clone(a)),
-                            _flight: None,
-                        },
-                    );
-                }
-                copy.stash.put(self, p);
-                Action::Fork(Box::new(Fork {
-                    req: copy,
-                    answer: Outcome::reply(answer),
-                    wait,
-                }))
-            }
-        }
-    }
-
-    /// A miss that another query (on any worker) is filling: waits for
-    /// it, then answers from what it stored, or with what its chain
-    /// answered when it stored nothing, or passes the query on when it did
-    /// not land in time (counted once, as the miss it was).
-    pub async fn query_async(&self, req: &mut Request) -> Action {
-        let mut theirs = None;
-        if let Some(flight) = req.stash.take::<std::sync::Arc<Flight>>(self) {
-            if tokio::time::timeout(FLIGHT_WAIT, flight.landed())
-                .await
-                .is_ok()
-            {
-                theirs = flight
-                    .outcome
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .clone();
-            }
-        }
-        let now = now();
-        let mut buf = [0; crate::wire::MAX_NAME_LEN];
-        let Asked {
-            q,
-            k,
-            do_bit,
-            cd,
-            ad,
-        } = Asked::of(req, &mut buf);
-        let found = {
-            let sh = self.shard.views();
-            self.find(&sh, &q, k, now).and_then(|loc| {
-                let item = sh.item(k, loc)?;
-                item.touch();
-                let ttl = item.ttl(now);
-                (ttl > 0).then(|| {
-                    let ttl = if self.c.keepttl {
-                        item.orig_ttl
-                    } else {
-                        ttl as u32
-                    };
-                    item.to_msg(req, ttl, do_bit, ad)
-                })
-            })
-        };
-        if let Some(m) = found {
-            return Action::Done(Outcome::reply(m));
-        }
-        if let Some((reply, rcode)) = theirs {
-            return Action::Done(match reply {
-                Some(mut m) => {
-                    // The other query's reply, to this one.
-                    m.metadata.id = req.msg.metadata.id;
-                    m.queries.clone_from(&req.msg.queries);
-                    Outcome::reply(m)
-                }
-                None => Outcome::rcode(rcode),
-            });
-        }
-        req.msg.metadata.authentic_data = true;
-        req.stash.put(
-            self,
-            Pending {
-                ad,
-                do_bit,
-                cd,
-                key: k,
-                mode: Mode::Fresh,
-                _flight: None,
-            },
-        );
-        Action::Watch
     }
 
     /// CoreDNS's `getIfNotStale`: the item to answer from, unexpired or
@@ -616,6 +503,153 @@ impl Cache {
     fn prefetch_due(&self, i: &Item, hits: u32, now: Tick) -> bool {
         let threshold = (f64::from(self.c.percentage) / 100.0 * f64::from(i.orig_ttl)).ceil();
         hits >= self.c.prefetch && (i.ttl(now) as f64) <= threshold
+    }
+}
+
+impl Plugin for Cache {
+    fn name(&self) -> &'static str {
+        "cache"
+    }
+
+    fn query(&self, req: &mut Request) -> Action {
+        if names::zone_match(&self.c.zones, &req.name).is_none() {
+            return Action::Next;
+        }
+        let now = now();
+        let mut n = Counts::default();
+        let decision = self.lookup(&self.shard.views(), req, now, &mut n);
+        self.record(req, &n);
+        match decision {
+            Decision::Answer(m) => Action::Done(Outcome::reply(m)),
+            Decision::Pass(p) => {
+                // CoreDNS asks with AD set so the stored reply keeps the
+                // upstream's AD for clients that want it.
+                req.msg.metadata.authentic_data = true;
+                req.stash.put(self, p);
+                Action::Watch
+            }
+            Decision::Wait(flight) => {
+                req.stash.put(self, flight);
+                Action::Await
+            }
+            Decision::Fork(answer, p, wait) => {
+                let mut copy = req.fork();
+                copy.msg.metadata.authentic_data = true;
+                if let Mode::Verify {
+                    answered: Some(a), ..
+                } = &p.mode
+                {
+                    req.stash.put(
+                        self,
+                        Pending {
+                            ad: p.ad,
+                            do_bit: p.do_bit,
+                            cd: p.cd,
+                            key: p.key,
+                            mode: Mode::Late(Rc::clone(a)),
+                            _flight: None,
+                        },
+                    );
+                }
+                copy.stash.put(self, p);
+                Action::Fork(Box::new(Fork {
+                    req: copy,
+                    answer: Outcome::reply(answer),
+                    wait,
+                }))
+            }
+        }
+    }
+
+    /// A miss that another query (on any worker) is filling: waits for
+    /// it, then answers from what it stored, or with what its chain
+    /// answered when it stored nothing, or passes the query on when it did
+    /// not land in time (counted once, as the miss it was).
+    fn query_async<'a>(&'a self, req: &'a mut Request) -> LocalFuture<'a, Action> {
+        Box::pin(async move {
+            let mut theirs = None;
+            if let Some(flight) = req.stash.take::<std::sync::Arc<Flight>>(self) {
+                if tokio::time::timeout(FLIGHT_WAIT, flight.landed())
+                    .await
+                    .is_ok()
+                {
+                    theirs = flight
+                        .outcome
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .clone();
+                }
+            }
+            let now = now();
+            let mut buf = [0; crate::wire::MAX_NAME_LEN];
+            let Asked {
+                q,
+                k,
+                do_bit,
+                cd,
+                ad,
+            } = Asked::of(req, &mut buf);
+            let found = {
+                let sh = self.shard.views();
+                self.find(&sh, &q, k, now).and_then(|loc| {
+                    let item = sh.item(k, loc)?;
+                    item.touch();
+                    let ttl = item.ttl(now);
+                    (ttl > 0).then(|| {
+                        let ttl = if self.c.keepttl {
+                            item.orig_ttl
+                        } else {
+                            ttl as u32
+                        };
+                        item.to_msg(req, ttl, do_bit, ad)
+                    })
+                })
+            };
+            if let Some(m) = found {
+                return Action::Done(Outcome::reply(m));
+            }
+            if let Some((reply, rcode)) = theirs {
+                return Action::Done(match reply {
+                    Some(mut m) => {
+                        // The other query's reply, to this one.
+                        m.metadata.id = req.msg.metadata.id;
+                        m.queries.clone_from(&req.msg.queries);
+                        Outcome::reply(m)
+                    }
+                    None => Outcome::rcode(rcode),
+                });
+            }
+            req.msg.metadata.authentic_data = true;
+            req.stash.put(
+                self,
+                Pending {
+                    ad,
+                    do_bit,
+                    cd,
+                    key: k,
+                    mode: Mode::Fresh,
+                    _flight: None,
+                },
+            );
+            Action::Watch
+        })
+    }
+
+    fn response(&self, req: &Request, out: &mut Outcome) {
+        self.fill(req, out);
+    }
+
+    fn fast(&self) -> Fast {
+        Fast::Answer
+    }
+
+    fn fast_answer(
+        &self,
+        q: &RawQuery<'_>,
+        cx: &mut Context<'_>,
+        out: &mut Vec<u8>,
+    ) -> Option<RawAnswer> {
+        self.raw_answer(q, cx, out)
     }
 }
 

@@ -9,15 +9,15 @@ use crate::gocompat::quote::quote_byte;
 use crate::gocompat::strconv::atoi;
 use crate::plugin::registry::only_once;
 use crate::plugin::{names, BlockSetup};
-use crate::plugins::Handler;
 use std::time::Duration;
 
-pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<Cache, Error> {
     let c = parse(&b.origins, ds)?;
     // The block is known by its zones and port (no two blocks share both).
     let block = format!("{}:{}", b.origins.join(" "), b.port);
-    b.add(Handler::Cache(Cache::for_block(&block, c)));
-    Ok(())
+    let mut cache = Cache::for_block(&block, c);
+    cache.slot = b.slot();
+    Ok(cache)
 }
 
 pub fn parse(origins: &[String], ds: &[&Directive]) -> Result<Config, Error> {

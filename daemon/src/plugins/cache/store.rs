@@ -64,7 +64,7 @@ impl<'a> Question<'a> {
     /// The request's (current) question; `buf` holds its name.
     pub fn of(req: &Request, buf: &'a mut wire::NameBuf) -> Question<'a> {
         Question {
-            name: crate::plugin::names::lower_wire(req.qname(), buf),
+            name: crate::wire::fast::lower_name(req.qname(), buf),
             qtype: u16::from(req.qtype()),
             qclass: u16::from(req.qclass()),
         }
@@ -289,8 +289,8 @@ impl Item {
     pub fn plain_len(&self) -> usize {
         let mut len = self.plain_len.load(Relaxed);
         if len == 0 {
-            let l = Message::from_vec(self.wire())
-                .map_or(0, |m| crate::plugins::prometheus::message_len(&m));
+            let l =
+                Message::from_vec(self.wire()).map_or(0, |m| crate::metrics::vars::message_len(&m));
             len = l.min(usize::from(u16::MAX)) as u16;
             self.plain_len.store(len, Relaxed);
         }

@@ -3,7 +3,7 @@
 
 use crate::corefile::{Directive, Dispenser, Error};
 use crate::plugin::{Action, BlockSetup, Outcome, Request};
-use crate::plugins::Handler;
+use crate::plugin::{Fast, Plugin};
 use hickory_proto::rr::rdata::TXT;
 use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
 use rand::seq::SliceRandom;
@@ -43,8 +43,12 @@ pub struct Chaos {
     authors: Vec<String>,
 }
 
-impl Chaos {
-    pub fn query(&self, req: &mut Request) -> Action {
+impl Plugin for Chaos {
+    fn name(&self) -> &'static str {
+        "chaos"
+    }
+
+    fn query(&self, req: &mut Request) -> Action {
         if req.qclass() != DNSClass::CH || req.qtype() != RecordType::TXT {
             return Action::Next;
         }
@@ -65,6 +69,10 @@ impl Chaos {
             m.answers.push(rr);
         }
         Action::Done(Outcome::reply(m))
+    }
+
+    fn fast(&self) -> Fast {
+        Fast::Pass
     }
 }
 
@@ -87,7 +95,7 @@ fn trim(mut s: String) -> String {
 }
 
 /// `chaos [VERSION] [AUTHORS...]`
-pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<Chaos, Error> {
     let mut d = Dispenser::new(ds[0]);
     d.next();
     let args = d.remaining_args();
@@ -107,8 +115,7 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
         return Err(d.err(format!("unknown property '{}'", d.val())));
     }
     b.class_chaos = true;
-    b.add(Handler::Chaos(Chaos { version, authors }));
-    Ok(())
+    Ok(Chaos { version, authors })
 }
 
 #[cfg(test)]
@@ -118,12 +125,9 @@ mod tests {
 
     fn chaos(line: &str) -> Chaos {
         let mut b = BlockSetup::new(vec![".".into()]);
-        setup(&mut b, &[&directive(line)]).unwrap();
+        let c = setup(&mut b, &[&directive(line)]).unwrap();
         assert!(b.class_chaos);
-        match b.into_handlers().pop() {
-            Some(Handler::Chaos(c)) => c,
-            _ => panic!("no chaos handler"),
-        }
+        c
     }
 
     fn txt(c: &Chaos, name: &str) -> Vec<String> {

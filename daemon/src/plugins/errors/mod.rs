@@ -7,7 +7,8 @@ pub use setup::setup;
 
 use crate::gocompat::duration;
 use crate::log::Level;
-use crate::plugin::{Outcome, Request};
+use crate::plugin::{Action, Outcome, Request};
+use crate::plugin::{Fast, Plugin};
 use regex::Regex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -15,6 +16,38 @@ use std::time::Duration;
 
 pub struct Errors {
     patterns: Vec<Arc<Pattern>>,
+}
+
+impl Plugin for Errors {
+    fn name(&self) -> &'static str {
+        "errors"
+    }
+
+    fn response(&self, req: &Request, out: &mut Outcome) {
+        let Some(err) = &out.error else { return };
+        let text = err.to_string();
+        let mut level = Level::Error;
+        for p in &self.patterns {
+            if p.regex.is_match(&text) {
+                if p.consolidate() {
+                    return;
+                }
+                level = p.level;
+                break;
+            }
+        }
+        let rcode = u16::from(out.rcode);
+        let msg = format!("{rcode} {} {}: {text}", req.name, req.qtype());
+        crate::log::line(level, Some("errors"), &msg);
+    }
+
+    fn query(&self, _req: &mut Request) -> Action {
+        Action::Watch
+    }
+
+    fn fast(&self) -> Fast {
+        Fast::Pass
+    }
 }
 
 struct Pattern {
@@ -60,40 +93,15 @@ impl Pattern {
     }
 }
 
-impl Errors {
-    pub fn response(&self, req: &Request, out: &mut Outcome) {
-        let Some(err) = &out.error else { return };
-        let text = err.to_string();
-        let mut level = Level::Error;
-        for p in &self.patterns {
-            if p.regex.is_match(&text) {
-                if p.consolidate() {
-                    return;
-                }
-                level = p.level;
-                break;
-            }
-        }
-        let rcode = u16::from(out.rcode);
-        let msg = format!("{rcode} {} {}: {text}", req.name, req.qtype());
-        crate::log::line(level, Some("errors"), &msg);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::plugin::BlockSetup;
     use crate::plugins::testutil::directive;
-    use crate::plugins::Handler;
 
     fn parse(text: &str) -> Result<Errors, String> {
         let mut b = BlockSetup::new(vec![".".into()]);
-        setup(&mut b, &[&directive(text)]).map_err(|e| e.to_string())?;
-        match b.into_handlers().pop() {
-            Some(Handler::Errors(e)) => Ok(e),
-            _ => panic!("no handler"),
-        }
+        setup(&mut b, &[&directive(text)]).map_err(|e| e.to_string())
     }
 
     #[test]

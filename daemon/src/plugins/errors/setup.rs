@@ -6,7 +6,6 @@ use crate::corefile::{Directive, Dispenser, Error};
 use crate::gocompat::duration;
 use crate::log::Level;
 use crate::plugin::BlockSetup;
-use crate::plugins::Handler;
 use regex::Regex;
 use std::sync::atomic::AtomicU32;
 use std::sync::Arc;
@@ -14,7 +13,7 @@ use std::sync::Arc;
 const MAX_REGEXP_LEN: usize = 10_000;
 
 /// `errors [stdout] { stacktrace; consolidate DURATION REGEXP [LEVEL] [show_first] }`
-pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<Errors, Error> {
     crate::plugin::registry::only_once(ds)?;
     let mut d = Dispenser::new(ds[0]);
     d.next();
@@ -33,8 +32,7 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
             other => return Err(d.err(format!("Syntax error: Unknown field {other}"))),
         }
     }
-    b.add(Handler::Errors(Errors { patterns }));
-    Ok(())
+    Ok(Errors { patterns })
 }
 
 fn consolidate(d: &mut Dispenser<'_>) -> Result<Pattern, Error> {

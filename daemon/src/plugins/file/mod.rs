@@ -16,6 +16,7 @@ pub use lookup::{Answer, Res, Upstream};
 pub use setup::setup;
 pub use zone::{LoadError, Zone};
 
+use crate::plugin::Plugin;
 use crate::plugin::{names, Action, Fallthrough, Outcome, Request};
 use arc_swap::ArcSwap;
 use hickory_proto::op::{OpCode, ResponseCode};
@@ -95,8 +96,14 @@ impl File {
     pub fn serves(&self, qname: &str) -> bool {
         self.slot(qname).is_some()
     }
+}
 
-    pub fn query(&self, req: &mut Request) -> Action {
+impl Plugin for File {
+    fn name(&self) -> &'static str {
+        "file"
+    }
+
+    fn query(&self, req: &mut Request) -> Action {
         let Some(slot) = self.slot(&req.name) else {
             return Action::Next;
         };
@@ -147,6 +154,10 @@ impl File {
         m.authorities = a.ns;
         m.additionals = a.extra;
         Action::Done(Outcome::reply(m))
+    }
+
+    fn last_in_chain(&self, req: &Request) -> Option<Outcome> {
+        (!self.serves(&req.name)).then(|| Outcome::rcode(ResponseCode::Refused))
     }
 }
 

@@ -10,7 +10,6 @@ use crate::corefile::{Directive, Dispenser, Error, Pos};
 use crate::gocompat::{duration, errno, quote::quote as go_quote};
 use crate::plugin::Fallthrough;
 use crate::plugin::{names, BlockSetup};
-use crate::plugins::Handler;
 use hickory_proto::rr::Name;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -35,7 +34,7 @@ pub(crate) struct Prop {
 
 const DEFAULT_RELOAD: Duration = Duration::from_secs(60);
 
-pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<File, Error> {
     let mut specs = Vec::with_capacity(ds.len());
     for dir in ds {
         let mut d = Dispenser::new(dir);
@@ -61,8 +60,7 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
         });
     }
     let file = build(&b.origins, &|n: &str| b.path(n), specs)?;
-    b.add(Handler::File(file));
-    Ok(())
+    Ok(file)
 }
 
 /// Loads the zones of every directive and builds the plugin, with
@@ -349,20 +347,15 @@ mod tests {
         let d = dir_with(&[("db", DB)]);
         let mut b = BlockSetup::new(vec!["example.org.".into()]);
         b.root = Some(d.path().to_path_buf());
-        setup(
+        let f = setup(
             &mut b,
             &[&directive(
                 "file db example.org {\nreload 0\nfallthrough\n}",
             )],
         )
         .unwrap();
-        match b.into_handlers().pop() {
-            Some(Handler::File(f)) => {
-                assert!(f.slots[0].reload.is_zero());
-                assert!(f.fall.through("x."));
-            }
-            _ => panic!("no handler"),
-        }
+        assert!(f.slots[0].reload.is_zero());
+        assert!(f.fall.through("x."));
         let mut b = BlockSetup::new(vec!["example.org.".into()]);
         let e = setup(&mut b, &[&directive("file")]).err().unwrap();
         assert_eq!(

@@ -10,6 +10,7 @@
 mod connection;
 mod exchange;
 mod pool;
+mod relay;
 mod setup;
 mod tls;
 mod udp;
@@ -17,10 +18,13 @@ mod upstream;
 
 /// For the fuzz targets: the check every upstream reply passes first.
 pub use exchange::{same_question, Question};
+pub use relay::cut_reply;
 pub use setup::{setup, setup_proxy, Config, PolicyKind};
 
 use crate::metrics as families;
+use crate::plugin::fast::{RawQuery, Relay, Relayed};
 use crate::plugin::{names, Action, Outcome, PluginError, Request};
+use crate::plugin::{Fast, LocalFuture, Plugin};
 use connection::Transport;
 use exchange::{ExError, LookupParams};
 use hickory_proto::op::{Message, MessageType, ResponseCode};
@@ -147,14 +151,6 @@ impl Forward {
         !self.ignored.iter().any(|z| names::is_subdomain(z, name))
     }
 
-    pub fn query(&self, req: &mut Request) -> Action {
-        if self.matches(&req.name) {
-            Action::Await
-        } else {
-            Action::Next
-        }
-    }
-
     fn fail(&self, rcode: ResponseCode, message: String) -> Action {
         Action::Done(Outcome::fail(
             rcode,
@@ -190,222 +186,181 @@ impl Forward {
             && self.failover_rcodes.is_empty()
             && self.upstreams.iter().all(|u| u.tls.is_none())
     }
+}
 
-    /// Sends a client's UDP query, as the client sent it (but for a new
-    /// ID), to the first healthy upstream in policy order and gives back
-    /// the reply's bytes as received. Whatever the chain would do more than
-    /// pass that reply on gives `Relayed::Chain` instead: no healthy
-    /// upstream, a failed exchange (its health check started as the chain
-    /// would), a reply cut short or not a response. The chain then asks
-    /// again in its own way.
-    pub async fn relay(
-        &self,
-        worker: &std::rc::Rc<crate::plugin::Worker>,
-        query: &[u8],
-        deadline: Instant,
-    ) -> Relayed {
-        let n = self.upstreams.len();
-        let list = self.policy.list(n);
-        let Some(&idx) = list
-            .iter()
-            .find(|&&i| !self.upstreams[i].down(self.max_fails))
-        else {
-            return Relayed::Chain;
-        };
-        let up = &self.upstreams[idx];
-        let params = LookupParams {
-            index: idx,
-            upstream: up,
-            transport: Transport::Udp,
-            limits: self.limits,
-            read_timeout: self.read_timeout,
-            deadline,
-        };
-        let new_pool = self.pool(worker);
-        let start = Instant::now();
-        let question = exchange::Question::of(query);
-        let r = exchange::exchange_udp(
-            &params,
-            worker,
-            self.slot,
-            &new_pool,
-            query.to_vec(),
-            question,
-        )
-        .await;
-        let reply = match r {
-            Ok(r) if !r.cut => r.bytes,
-            Ok(_) => return Relayed::Chain,
-            Err(_) => {
-                if self.max_fails != 0 {
-                    up.healthcheck();
-                }
-                return Relayed::Chain;
-            }
-        };
-        // Not a response: the chain asks again and counts its own exchange.
-        if reply[2] & 0x80 == 0 {
-            return Relayed::Chain;
+impl Plugin for Forward {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn query(&self, req: &mut Request) -> Action {
+        if self.matches(&req.name) {
+            Action::Await
+        } else {
+            Action::Next
         }
-        up.observe(worker, crate::wire::fast::rcode(&reply), start);
-        worker.metrics(|s| s.inc(&families::FORWARD_RELAYED, &[&up.addr_text]));
-        Relayed::Reply(reply)
     }
 
     /// CoreDNS's `ServeDNS` after the match: try upstreams in policy order
     /// until one answers, the attempts run out or 5s pass.
-    pub async fn query_async(&self, req: &mut Request) -> Action {
-        let _guard = if self.max_concurrent > 0 {
-            let count = self.concurrent.fetch_add(1, Ordering::AcqRel) + 1;
-            let guard = Decrement(&self.concurrent);
-            if count > self.max_concurrent {
-                req.worker
-                    .metrics(|m| m.inc(&families::FORWARD_MAX_CONCURRENT_REJECTS, &[]));
-                return self.fail(ResponseCode::Refused, self.limit_error.clone());
-            }
-            Some(guard)
-        } else {
-            None
-        };
-
-        let n = self.upstreams.len();
-        let list = self.policy.list(n);
-        // The cancel plugin's deadline, if sooner, ends the query's attempts.
-        let deadline = req.deadline.map_or(Instant::now() + DEADLINE, |d| {
-            d.min(Instant::now() + DEADLINE)
-        });
-        let max_attempts = self.max_connect_attempts.map_or(2 * n as u64, u64::from);
-        let mut attempts = 0u64;
-        let mut fails = 0usize;
-        let mut failovers = 0usize;
-        let mut i = 0usize;
-        let mut upstream_err: Option<String> = None;
-        let new_pool = self.pool(&req.worker);
-
-        while Instant::now() < deadline && (max_attempts == 0 || attempts < max_attempts) {
-            if i >= list.len() {
-                i = 0;
-                fails = 0;
-            }
-            let mut idx = list[i];
-            i += 1;
-            if self.upstreams[idx].down(self.max_fails) {
-                fails += 1;
-                if fails < n {
-                    continue;
+    fn query_async<'a>(&'a self, req: &'a mut Request) -> LocalFuture<'a, Action> {
+        Box::pin(async move {
+            let _guard = if self.max_concurrent > 0 {
+                let count = self.concurrent.fetch_add(1, Ordering::AcqRel) + 1;
+                let guard = Decrement(&self.concurrent);
+                if count > self.max_concurrent {
+                    req.worker
+                        .metrics(|m| m.inc(&families::FORWARD_MAX_CONCURRENT_REJECTS, &[]));
+                    return self.fail(ResponseCode::Refused, self.limit_error.clone());
                 }
-                req.worker
-                    .metrics(|m| m.inc(&families::FORWARD_HEALTHCHECK_BROKEN, &[]));
-                if self.failfast {
-                    break;
-                }
-                // Health checking looks broken: any upstream will do.
-                let mut all: Vec<usize> = (0..n).collect();
-                shuffle(&mut all);
-                idx = all[0];
-            }
-            let up = &self.upstreams[idx];
-
-            let mut force_tcp = self.force_tcp;
-            let result = loop {
-                let transport =
-                    exchange::choose(up.tls.is_some(), force_tcp, self.prefer_udp, req.proto);
-                let params = LookupParams {
-                    index: idx,
-                    upstream: up,
-                    transport,
-                    limits: self.limits,
-                    read_timeout: self.read_timeout,
-                    deadline,
-                };
-                let start = Instant::now();
-                let lookup = exchange::lookup(&params, req, self.slot, &new_pool);
-                let r = if transport == Transport::Udp {
-                    // Keeps to the deadline itself, on its one timer.
-                    lookup.await
-                } else {
-                    match tokio::time::timeout_at(deadline.into(), lookup).await {
-                        Ok(r) => r,
-                        Err(_) => Err(ExError::Other("context deadline exceeded".into())),
-                    }
-                };
-                match r {
-                    Err(ExError::CachedClosed) => continue,
-                    Ok(m) => {
-                        up.observe(&req.worker, u16::from(m.metadata.response_code), start);
-                        // With prefer_udp a truncated reply is asked again over TCP.
-                        if m.metadata.truncation && !force_tcp && self.prefer_udp {
-                            force_tcp = true;
-                            continue;
-                        }
-                        break Ok(m);
-                    }
-                    Err(e) => break Err(e),
-                }
+                Some(guard)
+            } else {
+                None
             };
 
-            let mut ret = match result {
-                Ok(m) => m,
-                Err(ExError::Invalid(m)) => return self.fail(ResponseCode::FormErr, m),
-                Err(e) => {
-                    upstream_err = Some(e.text());
-                    if self.max_fails != 0 {
-                        up.healthcheck();
-                    }
-                    if max_attempts > 0 {
-                        attempts += 1;
-                        if attempts >= max_attempts {
-                            break;
-                        }
-                    }
+            let n = self.upstreams.len();
+            let list = self.policy.list(n);
+            // The cancel plugin's deadline, if sooner, ends the query's attempts.
+            let deadline = req.deadline.map_or(Instant::now() + DEADLINE, |d| {
+                d.min(Instant::now() + DEADLINE)
+            });
+            let max_attempts = self.max_connect_attempts.map_or(2 * n as u64, u64::from);
+            let mut attempts = 0u64;
+            let mut fails = 0usize;
+            let mut failovers = 0usize;
+            let mut i = 0usize;
+            let mut upstream_err: Option<String> = None;
+            let new_pool = self.pool(&req.worker);
+
+            while Instant::now() < deadline && (max_attempts == 0 || attempts < max_attempts) {
+                if i >= list.len() {
+                    i = 0;
+                    fails = 0;
+                }
+                let mut idx = list[i];
+                i += 1;
+                if self.upstreams[idx].down(self.max_fails) {
+                    fails += 1;
                     if fails < n {
                         continue;
                     }
-                    break;
+                    req.worker
+                        .metrics(|m| m.inc(&families::FORWARD_HEALTHCHECK_BROKEN, &[]));
+                    if self.failfast {
+                        break;
+                    }
+                    // Health checking looks broken: any upstream will do.
+                    let mut all: Vec<usize> = (0..n).collect();
+                    shuffle(&mut all);
+                    idx = all[0];
                 }
-            };
-            ret.metadata.id = req.msg.metadata.id;
-            req.set_metadata("forward/upstream", || up.addr_text.clone());
+                let up = &self.upstreams[idx];
 
-            if !reply_matches(req, &ret) {
-                let mut m = req.reply();
-                m.metadata.response_code = ResponseCode::FormErr;
-                return Action::Done(Outcome::reply(m));
-            }
+                let mut force_tcp = self.force_tcp;
+                let result = loop {
+                    let transport =
+                        exchange::choose(up.tls.is_some(), force_tcp, self.prefer_udp, req.proto);
+                    let params = LookupParams {
+                        index: idx,
+                        upstream: up,
+                        transport,
+                        limits: self.limits,
+                        read_timeout: self.read_timeout,
+                        deadline,
+                    };
+                    let start = Instant::now();
+                    let lookup = exchange::lookup(&params, req, self.slot, &new_pool);
+                    let r = if transport == Transport::Udp {
+                        // Keeps to the deadline itself, on its one timer.
+                        lookup.await
+                    } else {
+                        match tokio::time::timeout_at(deadline.into(), lookup).await {
+                            Ok(r) => r,
+                            Err(_) => Err(ExError::Other("context deadline exceeded".into())),
+                        }
+                    };
+                    match r {
+                        Err(ExError::CachedClosed) => continue,
+                        Ok(m) => {
+                            up.observe(&req.worker, u16::from(m.metadata.response_code), start);
+                            // With prefer_udp a truncated reply is asked again over TCP.
+                            if m.metadata.truncation && !force_tcp && self.prefer_udp {
+                                force_tcp = true;
+                                continue;
+                            }
+                            break Ok(m);
+                        }
+                        Err(e) => break Err(e),
+                    }
+                };
 
-            let rc = u16::from(ret.metadata.response_code);
-            if self.failover_rcodes.contains(&rc) {
-                failovers += 1;
-                if failovers < n {
-                    continue;
+                let mut ret = match result {
+                    Ok(m) => m,
+                    Err(ExError::Invalid(m)) => return self.fail(ResponseCode::FormErr, m),
+                    Err(e) => {
+                        upstream_err = Some(e.text());
+                        if self.max_fails != 0 {
+                            up.healthcheck();
+                        }
+                        if max_attempts > 0 {
+                            attempts += 1;
+                            if attempts >= max_attempts {
+                                break;
+                            }
+                        }
+                        if fails < n {
+                            continue;
+                        }
+                        break;
+                    }
+                };
+                ret.metadata.id = req.msg.metadata.id;
+                req.set_metadata("forward/upstream", || up.addr_text.clone());
+
+                if !reply_matches(req, &ret) {
+                    let mut m = req.reply();
+                    m.metadata.response_code = ResponseCode::FormErr;
+                    return Action::Done(Outcome::reply(m));
                 }
-            }
-            if self.next_is_forward && self.next_rcodes.contains(&rc) {
-                return Action::Next;
-            }
-            if self.next_is_forward && self.next_on_nodata && rc == 0 && ret.answers.is_empty() {
-                return Action::Next;
-            }
-            return Action::Done(Outcome::reply(ret));
-        }
 
-        let message = upstream_err.unwrap_or_else(|| "no healthy proxies".into());
-        self.fail(ResponseCode::ServFail, message)
+                let rc = u16::from(ret.metadata.response_code);
+                if self.failover_rcodes.contains(&rc) {
+                    failovers += 1;
+                    if failovers < n {
+                        continue;
+                    }
+                }
+                if self.next_is_forward && self.next_rcodes.contains(&rc) {
+                    return Action::Next;
+                }
+                if self.next_is_forward && self.next_on_nodata && rc == 0 && ret.answers.is_empty()
+                {
+                    return Action::Next;
+                }
+                return Action::Done(Outcome::reply(ret));
+            }
+
+            let message = upstream_err.unwrap_or_else(|| "no healthy proxies".into());
+            self.fail(ResponseCode::ServFail, message)
+        })
     }
-}
 
-/// forward's answer for an upstream reply larger than the client takes:
-/// its header and question, TC set, no records.
-pub fn cut_reply(wire: &[u8]) -> Result<hickory_proto::op::Message, String> {
-    exchange::truncated(wire)
-}
+    fn fast(&self) -> Fast {
+        if self.relays() {
+            Fast::Relay
+        } else {
+            Fast::Forbid
+        }
+    }
 
-/// What [`Forward::relay`] came back with.
-pub enum Relayed {
-    /// The upstream's reply, as received (the ID is the one we sent).
-    Reply(Vec<u8>),
-    /// The chain must answer this query.
-    Chain,
+    /// Its own queries only: the rest go on down the chain.
+    fn fast_check(&self, q: &RawQuery<'_>, _cap: &mut Option<u16>) -> bool {
+        self.matches(q.text)
+    }
+
+    fn fast_relay(&self, r: Relay) -> LocalFuture<'_, Relayed> {
+        Box::pin(self.relay(r))
+    }
 }
 
 impl Drop for Forward {

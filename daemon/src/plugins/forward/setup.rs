@@ -9,9 +9,8 @@ use crate::corefile::{parse_key, Directive, Dispenser, Error, Token};
 use crate::gocompat::names::is_domain_name;
 use crate::gocompat::net::{join_host_port, split_host_port};
 use crate::gocompat::{duration, strconv};
-use crate::plugin::mnemonics;
 use crate::plugin::BlockSetup;
-use crate::plugins::Handler;
+use crate::wire::mnemonics;
 use hickory_proto::rr::Name;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -95,12 +94,12 @@ impl Default for Config {
     }
 }
 
-pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<Vec<Forward>, Error> {
     setup_named(b, ds, "forward")
 }
 
 /// The legacy `proxy` directive: read as `forward`, with a warning.
-pub fn setup_proxy(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+pub fn setup_proxy(b: &mut BlockSetup, ds: &[&Directive]) -> Result<Vec<Forward>, Error> {
     crate::log::warning(
         Some("proxy"),
         "the proxy plugin is deprecated and not part of CoreDNS 1.14; read as forward: use forward",
@@ -108,7 +107,11 @@ pub fn setup_proxy(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
     setup_named(b, ds, "proxy")
 }
 
-fn setup_named(b: &mut BlockSetup, ds: &[&Directive], name: &'static str) -> Result<(), Error> {
+fn setup_named(
+    b: &mut BlockSetup,
+    ds: &[&Directive],
+    name: &'static str,
+) -> Result<Vec<Forward>, Error> {
     let mut built = Vec::new();
     for d in ds {
         let c = parse(b, d)?;
@@ -116,12 +119,12 @@ fn setup_named(b: &mut BlockSetup, ds: &[&Directive], name: &'static str) -> Res
         built.push((c, pos));
     }
     let n = built.len();
+    let mut out = Vec::with_capacity(n);
     for (i, (c, pos)) in built.into_iter().enumerate() {
         let slot = b.slot();
-        let f = Forward::new(c, slot, i + 1 < n, name).map_err(|m| Error::new(&pos, m))?;
-        b.add(Handler::Forward(f));
+        out.push(Forward::new(c, slot, i + 1 < n, name).map_err(|m| Error::new(&pos, m))?);
     }
-    Ok(())
+    Ok(out)
 }
 
 /// One stanza, from its directive token to the end of its block.

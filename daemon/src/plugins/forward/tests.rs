@@ -2,7 +2,6 @@ use super::setup::{self as helpers, parse};
 use super::*;
 use crate::plugin::BlockSetup;
 use crate::plugins::testutil::{directive, request};
-use crate::plugins::Handler;
 use hickory_proto::rr::RecordType;
 
 fn config(text: &str) -> Result<Config, String> {
@@ -213,7 +212,7 @@ fn split_zone_forms() {
 
 #[test]
 fn rcodes() {
-    use crate::plugin::mnemonics::{rcode_from_str, rcode_text};
+    use crate::wire::mnemonics::{rcode_from_str, rcode_text};
     assert_eq!(rcode_from_str("NXDOMAIN"), Some(3));
     assert_eq!(rcode_from_str("NOTIMPL"), Some(4));
     assert_eq!(rcode_from_str("BADCOOKIE"), Some(23));
@@ -227,9 +226,8 @@ fn stanzas_become_handlers_and_match() {
     let mut b = BlockSetup::new(vec![".".into()]);
     let one = directive("forward example.org 127.0.0.1 {\nexcept a.example.org\n}");
     let two = directive("forward . 127.0.0.2:5300");
-    setup(&mut b, &[&one, &two]).unwrap();
-    let hs = b.into_handlers();
-    let [Handler::Forward(f1), Handler::Forward(f2)] = hs.as_slice() else {
+    let hs = setup(&mut b, &[&one, &two]).unwrap();
+    let [f1, f2] = hs.as_slice() else {
         panic!("two forward handlers");
     };
     assert!(f1.next_is_forward && !f2.next_is_forward);

@@ -55,7 +55,7 @@ impl Upstream {
     /// One exchange's time, by the reply's rcode
     /// (`coredns_proxy_request_duration_seconds`).
     pub fn observe(&self, worker: &crate::plugin::Worker, rcode: u16, start: std::time::Instant) {
-        let rc = crate::plugin::mnemonics::rcode_text(rcode);
+        let rc = crate::wire::mnemonics::rcode_text(rcode);
         worker.metrics(|s| {
             s.observe(
                 &families::PROXY_REQUEST_DURATION,

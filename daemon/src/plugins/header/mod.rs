@@ -11,12 +11,34 @@ mod tests;
 
 pub use setup::setup;
 
+use crate::plugin::Plugin;
 use crate::plugin::{Action, Outcome, Request};
 use hickory_proto::op::Metadata;
 
 pub struct Header {
     query: Vec<Rule>,
     response: Vec<Rule>,
+}
+
+impl Plugin for Header {
+    fn name(&self) -> &'static str {
+        "header"
+    }
+
+    fn query(&self, req: &mut Request) -> Action {
+        apply(&mut req.msg.metadata, &self.query);
+        if self.response.is_empty() {
+            Action::Next
+        } else {
+            Action::Watch
+        }
+    }
+
+    fn response(&self, _req: &Request, out: &mut Outcome) {
+        if let Some(m) = out.reply.as_mut() {
+            apply(&mut m.metadata, &self.response);
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,23 +61,6 @@ fn apply(h: &mut Metadata, rules: &[Rule]) {
             Flag::Aa => h.authoritative = r.state,
             Flag::Ra => h.recursion_available = r.state,
             Flag::Rd => h.recursion_desired = r.state,
-        }
-    }
-}
-
-impl Header {
-    pub fn query(&self, req: &mut Request) -> Action {
-        apply(&mut req.msg.metadata, &self.query);
-        if self.response.is_empty() {
-            Action::Next
-        } else {
-            Action::Watch
-        }
-    }
-
-    pub fn response(&self, _req: &Request, out: &mut Outcome) {
-        if let Some(m) = out.reply.as_mut() {
-            apply(&mut m.metadata, &self.response);
         }
     }
 }

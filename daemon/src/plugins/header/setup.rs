@@ -4,11 +4,10 @@
 use super::{Flag, Header, Rule};
 use crate::corefile::{Directive, Dispenser, Error};
 use crate::plugin::BlockSetup;
-use crate::plugins::Handler;
 
 /// `header { query|response set|clear FLAGS... }`. Only the first directive
 /// with any rule counts; the ones after it are not even read, as in CoreDNS.
-pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+pub fn setup(_b: &mut BlockSetup, ds: &[&Directive]) -> Result<Header, Error> {
     for dir in ds {
         let mut d = Dispenser::new(dir);
         d.next();
@@ -36,8 +35,7 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
             }
         }
         if !query.is_empty() || !response.is_empty() {
-            b.add(Handler::Header(Header { query, response }));
-            return Ok(());
+            return Ok(Header { query, response });
         }
     }
     let mut d = Dispenser::new(ds[ds.len() - 1]);

@@ -12,6 +12,7 @@ pub use hostsfile::{parse, Hostsfile, Map};
 pub use setup::setup;
 
 use crate::gocompat::reload::Periodic;
+use crate::plugin::Plugin;
 use crate::plugin::{names, Action, Fallthrough, Outcome, Request};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::{A, AAAA, PTR};
@@ -68,7 +69,17 @@ impl Hosts {
         }
     }
 
-    pub fn query(&self, req: &mut Request) -> Action {
+    fn record(&self, owner: &Name, rdata: RData) -> Record {
+        Record::from_rdata(owner.clone(), self.ttl, rdata)
+    }
+}
+
+impl Plugin for Hosts {
+    fn name(&self) -> &'static str {
+        "hosts"
+    }
+
+    fn query(&self, req: &mut Request) -> Action {
         // CoreDNS's state.Name(), lowercased. The answers' owner name is
         // this too, not the client's spelling.
         let qname = req.name.clone();
@@ -125,10 +136,6 @@ impl Hosts {
         m.metadata.authoritative = true;
         m.answers = answers;
         Action::Done(Outcome::reply(m))
-    }
-
-    fn record(&self, owner: &Name, rdata: RData) -> Record {
-        Record::from_rdata(owner.clone(), self.ttl, rdata)
     }
 }
 

@@ -6,15 +6,13 @@ use crate::corefile::{Directive, Dispenser, Error};
 use crate::gocompat::{duration, errno, strconv};
 use crate::plugin::registry::only_once;
 use crate::plugin::{names, BlockSetup, Fallthrough};
-use crate::plugins::Handler;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<Hosts, Error> {
     let c = parse(b, ds)?;
-    b.add(Handler::Hosts(Hosts::new(c)));
-    Ok(())
+    Ok(Hosts::new(c))
 }
 
 fn parse(b: &BlockSetup, ds: &[&Directive]) -> Result<Config, Error> {
@@ -273,8 +271,10 @@ mod tests {
         let dir = directive("hosts my.hosts {\nreload 0\n}");
         let c = parse(&b, &[&dir]).unwrap();
         assert_eq!(c.file.path, PathBuf::from("/nonexistent/root/my.hosts"));
-        setup(&mut b, &[&dir]).unwrap();
-        assert!(matches!(b.into_handlers().as_slice(), [Handler::Hosts(_)]));
+        assert_eq!(
+            crate::plugin::Plugin::name(&setup(&mut b, &[&dir]).unwrap()),
+            "hosts"
+        );
     }
 
     #[test]

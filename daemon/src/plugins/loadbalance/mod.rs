@@ -9,6 +9,7 @@ mod weighted;
 
 pub use setup::setup;
 
+use crate::plugin::Plugin;
 use crate::plugin::{Action, Outcome, Request};
 use crate::plugins::acl::Net;
 use hickory_proto::op::ResponseCode;
@@ -22,17 +23,16 @@ pub struct Loadbalance {
     prefer: Vec<Net>,
 }
 
-enum Policy {
-    RoundRobin,
-    Weighted(Arc<Weights>),
-}
+impl Plugin for Loadbalance {
+    fn name(&self) -> &'static str {
+        "loadbalance"
+    }
 
-impl Loadbalance {
-    pub fn query(&self, _req: &mut Request) -> Action {
+    fn query(&self, _req: &mut Request) -> Action {
         Action::Watch
     }
 
-    pub fn response(&self, _req: &Request, out: &mut Outcome) {
+    fn response(&self, _req: &Request, out: &mut Outcome) {
         let Some(m) = out.reply.as_mut() else { return };
         if m.metadata.response_code != ResponseCode::NoError {
             return;
@@ -62,6 +62,11 @@ impl Loadbalance {
             prefer(&mut m.additionals, &self.prefer);
         }
     }
+}
+
+enum Policy {
+    RoundRobin,
+    Weighted(Arc<Weights>),
 }
 
 impl Drop for Loadbalance {

@@ -8,11 +8,10 @@ use crate::gocompat::duration;
 use crate::gocompat::quote::quote as go_quote;
 use crate::plugin::BlockSetup;
 use crate::plugins::acl::parse_cidr;
-use crate::plugins::Handler;
 use std::time::Duration;
 
 /// `loadbalance [round_robin | weighted FILE { reload DURATION }] { prefer CIDR... }`.
-pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<Loadbalance, Error> {
     let mut policy = Policy::RoundRobin;
     let mut prefer = Vec::new();
     for dir in ds {
@@ -79,6 +78,5 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
             }
         }
     }
-    b.add(Handler::Loadbalance(Loadbalance { policy, prefer }));
-    Ok(())
+    Ok(Loadbalance { policy, prefer })
 }

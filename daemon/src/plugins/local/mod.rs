@@ -2,8 +2,8 @@
 //! asking anyone (RFC 6761).
 
 use crate::corefile::{Directive, Dispenser, Error};
+use crate::plugin::Plugin;
 use crate::plugin::{names, Action, BlockSetup, Outcome, Request};
-use crate::plugins::Handler;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, NS, PTR, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
@@ -21,29 +21,12 @@ pub struct Local {
     no_prefix: bool,
 }
 
-fn soa(owner: &Name) -> Record {
-    let localhost = Name::from_ascii("localhost.").expect("static name");
-    let mbox = Name::from_ascii("root.localhost.").expect("static name");
-    Record::from_rdata(
-        owner.clone(),
-        TTL,
-        RData::SOA(SOA::new(localhost, mbox, 1, 0, 0, 0, TTL)),
-    )
-}
+impl Plugin for Local {
+    fn name(&self) -> &'static str {
+        "local"
+    }
 
-fn address(m: &mut Message, owner: &Name, qtype: RecordType) -> bool {
-    let rdata = match qtype {
-        RecordType::A => RData::A(A::new(127, 0, 0, 1)),
-        RecordType::AAAA => RData::AAAA(AAAA::new(0, 0, 0, 0, 0, 0, 0, 1)),
-        _ => return false,
-    };
-    m.answers
-        .push(Record::from_rdata(owner.clone(), TTL, rdata));
-    true
-}
-
-impl Local {
-    pub fn query(&self, req: &mut Request) -> Action {
+    fn query(&self, req: &mut Request) -> Action {
         let name = req.name.as_str();
         let qname = req.qname().clone();
         let qtype = req.qtype();
@@ -114,8 +97,29 @@ impl Local {
     }
 }
 
+fn soa(owner: &Name) -> Record {
+    let localhost = Name::from_ascii("localhost.").expect("static name");
+    let mbox = Name::from_ascii("root.localhost.").expect("static name");
+    Record::from_rdata(
+        owner.clone(),
+        TTL,
+        RData::SOA(SOA::new(localhost, mbox, 1, 0, 0, 0, TTL)),
+    )
+}
+
+fn address(m: &mut Message, owner: &Name, qtype: RecordType) -> bool {
+    let rdata = match qtype {
+        RecordType::A => RData::A(A::new(127, 0, 0, 1)),
+        RecordType::AAAA => RData::AAAA(AAAA::new(0, 0, 0, 0, 0, 0, 0, 1)),
+        _ => return false,
+    };
+    m.answers
+        .push(Record::from_rdata(owner.clone(), TTL, rdata));
+    true
+}
+
 /// `local { localhost_prefix on|off }`
-pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+pub fn setup(_b: &mut BlockSetup, ds: &[&Directive]) -> Result<Local, Error> {
     let mut no_prefix = false;
     for dir in ds {
         let mut d = Dispenser::new(dir);
@@ -142,8 +146,7 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
             }
         }
     }
-    b.add(Handler::Local(Local { no_prefix }));
-    Ok(())
+    Ok(Local { no_prefix })
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! CoreDNS's log replacer: `{label}` placeholders in a format string.
 
+use crate::plugin::fast::{RawAnswer, RawQuery};
 use crate::plugin::{Proto, Request};
 use hickory_proto::op::{Message, MessageType};
 use hickory_proto::rr::{DNSClass, RecordType};
@@ -103,6 +104,60 @@ impl Fields for Chained<'_> {
         let m = self.reply?;
         let len = m.to_vec().map_or(0, |v| v.len());
         Some((u16::from(m.metadata.response_code), flags_word(m), len))
+    }
+}
+
+/// A query the raw-bytes path answered, and its answer.
+pub struct Raw<'a> {
+    pub q: &'a RawQuery<'a>,
+    pub a: &'a RawAnswer,
+}
+
+impl Fields for Raw<'_> {
+    fn qtype(&self) -> RecordType {
+        RecordType::from(self.q.q.qtype)
+    }
+    fn qclass(&self) -> DNSClass {
+        DNSClass::from(self.q.q.qclass)
+    }
+    fn name(&self) -> &str {
+        self.q.text
+    }
+    fn proto(&self) -> Proto {
+        self.q.proto()
+    }
+    fn size(&self) -> usize {
+        self.q.len
+    }
+    fn remote(&self) -> SocketAddr {
+        self.q.src
+    }
+    fn local(&self) -> SocketAddr {
+        self.q.local
+    }
+    fn id(&self) -> u16 {
+        self.q.q.header.id
+    }
+    fn opcode(&self) -> u8 {
+        self.q.q.header.opcode()
+    }
+    fn do_bit(&self) -> bool {
+        self.q.q.do_bit()
+    }
+    fn bufsize(&self) -> usize {
+        self.q.limit
+    }
+    fn start(&self) -> Instant {
+        self.q.at
+    }
+    fn metadata(&self, _: &str) -> Option<String> {
+        None
+    }
+    fn collects_metadata(&self) -> bool {
+        false
+    }
+    fn reply(&self) -> Option<(u16, u16, usize)> {
+        Some((self.a.rcode, self.a.flags, self.a.len))
     }
 }
 
@@ -261,7 +316,7 @@ fn value(b: &mut String, l: Label, f: &dyn Fields, reply: &dyn Fn() -> Option<(u
         Label::Do => write!(b, "{}", f.do_bit()),
         Label::Bufsize => write!(b, "{}", f.bufsize()),
         Label::Rcode => match reply() {
-            Some((rcode, _, _)) => write!(b, "{}", crate::plugin::mnemonics::rcode_text(rcode)),
+            Some((rcode, _, _)) => write!(b, "{}", crate::wire::mnemonics::rcode_text(rcode)),
             None => write!(b, "-"),
         },
         Label::Rsize => write!(b, "{}", reply().map_or(0, |(_, _, len)| len)),

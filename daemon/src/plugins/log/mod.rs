@@ -4,8 +4,9 @@ mod format;
 
 use crate::corefile::{Directive, Dispenser, Error};
 use crate::plugin::classify::{classify, Class, Kind};
+use crate::plugin::fast::{Context, Needs, RawAnswer, RawQuery};
 use crate::plugin::{client_write, names, Action, BlockSetup, Outcome, Request};
-use crate::plugins::Handler;
+use crate::plugin::{Fast, Plugin};
 use format::Format;
 use hickory_proto::op::Message;
 use std::collections::HashSet;
@@ -31,30 +32,6 @@ impl Log {
             .find(|r| names::is_subdomain(&r.scope, name))
     }
 
-    pub fn query(&self, req: &mut Request) -> Action {
-        if self.rule(&req.name).is_some() {
-            Action::Watch
-        } else {
-            Action::Next
-        }
-    }
-
-    pub fn response(&self, req: &Request, out: &mut Outcome) {
-        // A plugin that returned an error rcode wrote nothing; log the reply
-        // the server will write for it.
-        let synthesized;
-        let reply: Option<&Message> = match &out.reply {
-            Some(m) => Some(m),
-            None if !client_write(out.rcode) => {
-                synthesized = req.error_reply(out.rcode);
-                Some(&synthesized)
-            }
-            None => None,
-        };
-        let kind = reply.map_or(Kind::OtherError, classify);
-        self.write(&Chained { req, reply }, kind);
-    }
-
     /// The line for a query of `kind` (the fast path's entry too).
     pub fn write(&self, f: &dyn Fields, kind: Kind) {
         let Some(rule) = self.rule(f.name()) else {
@@ -77,8 +54,49 @@ impl Log {
     }
 }
 
+impl Plugin for Log {
+    fn name(&self) -> &'static str {
+        "log"
+    }
+
+    fn query(&self, req: &mut Request) -> Action {
+        if self.rule(&req.name).is_some() {
+            Action::Watch
+        } else {
+            Action::Next
+        }
+    }
+
+    fn response(&self, req: &Request, out: &mut Outcome) {
+        // A plugin that returned an error rcode wrote nothing; log the reply
+        // the server will write for it.
+        let synthesized;
+        let reply: Option<&Message> = match &out.reply {
+            Some(m) => Some(m),
+            None if !client_write(out.rcode) => {
+                synthesized = req.error_reply(out.rcode);
+                Some(&synthesized)
+            }
+            None => None,
+        };
+        let kind = reply.map_or(Kind::OtherError, classify);
+        self.write(&Chained { req, reply }, kind);
+    }
+
+    fn fast(&self) -> Fast {
+        Fast::Hook(Needs {
+            text: true,
+            ..Needs::default()
+        })
+    }
+
+    fn fast_done(&self, q: &RawQuery<'_>, _cx: &mut Context<'_>, a: &RawAnswer) {
+        self.write(&format::Raw { q, a }, a.kind);
+    }
+}
+
 /// `log [NAMES...] [FORMAT] { class CLASSES... }`, as often as needed.
-pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+pub fn setup(_b: &mut BlockSetup, ds: &[&Directive]) -> Result<Log, Error> {
     let mut rules = Vec::new();
     for dir in ds {
         let mut d = Dispenser::new(dir);
@@ -121,8 +139,7 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
             });
         }
     }
-    b.add(Handler::Log(Log { rules }));
-    Ok(())
+    Ok(Log { rules })
 }
 
 #[cfg(test)]
@@ -132,11 +149,7 @@ mod tests {
 
     fn parse(text: &str) -> Result<Log, String> {
         let mut b = BlockSetup::new(vec![".".into()]);
-        setup(&mut b, &[&directive(text)]).map_err(|e| e.to_string())?;
-        match b.into_handlers().pop() {
-            Some(Handler::Log(l)) => Ok(l),
-            _ => panic!("no handler"),
-        }
+        setup(&mut b, &[&directive(text)]).map_err(|e| e.to_string())
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! after start-up; seeing it come back more than twice ends the process.
 
 use crate::corefile::{Directive, Error};
+use crate::plugin::fast::{Needs, RawQuery};
 use crate::plugin::{names, Action, BlockSetup, Request};
-use crate::plugins::Handler;
+use crate::plugin::{Fast, Plugin};
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RecordType};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
@@ -15,18 +16,12 @@ pub struct Loop {
     state: Arc<State>,
 }
 
-struct State {
-    zone: String,
-    /// `<random>.<random>.<zone>`, lowercased.
-    qname: String,
-    /// Where the probe goes: the block's first listen address and port.
-    addr: SocketAddr,
-    seen: AtomicU32,
-    off: AtomicBool,
-}
+impl Plugin for Loop {
+    fn name(&self) -> &'static str {
+        "loop"
+    }
 
-impl Loop {
-    pub fn query(&self, req: &mut Request) -> Action {
+    fn query(&self, req: &mut Request) -> Action {
         let s = &self.state;
         if req.qtype() != RecordType::HINFO || s.off.load(Ordering::Relaxed) {
             return Action::Next;
@@ -55,6 +50,28 @@ impl Loop {
         }
         Action::Next
     }
+
+    fn fast(&self) -> Fast {
+        Fast::Hook(Needs {
+            relay: true,
+            ..Needs::default()
+        })
+    }
+
+    /// Its probes (HINFO) take the chain.
+    fn fast_check(&self, q: &RawQuery<'_>, _cap: &mut Option<u16>) -> bool {
+        q.q.qtype != 13
+    }
+}
+
+struct State {
+    zone: String,
+    /// `<random>.<random>.<zone>`, lowercased.
+    qname: String,
+    /// Where the probe goes: the block's first listen address and port.
+    addr: SocketAddr,
+    seen: AtomicU32,
+    off: AtomicBool,
 }
 
 impl State {
@@ -99,7 +116,7 @@ fn random_label() -> String {
 }
 
 /// `loop` takes no arguments.
-pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<Loop, Error> {
     crate::plugin::registry::only_once(ds)?;
     crate::plugin::registry::no_args(ds)?;
     let zone = b.origins.first().cloned().unwrap_or_else(|| ".".into());
@@ -127,8 +144,7 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
             .name("loop-probe".into())
             .spawn(move || s.probe());
     });
-    b.add(Handler::Loop(Loop { state }));
-    Ok(())
+    Ok(Loop { state })
 }
 
 #[cfg(test)]
@@ -139,10 +155,7 @@ mod tests {
     #[test]
     fn counts_only_its_probe() {
         let mut b = BlockSetup::new(vec!["example.org.".into()]);
-        setup(&mut b, &[&directive("loop")]).unwrap();
-        let Some(Handler::Loop(l)) = b.into_handlers().pop() else {
-            panic!("no handler")
-        };
+        let l = setup(&mut b, &[&directive("loop")]).unwrap();
         assert!(l.state.qname.ends_with(".example.org."));
         assert!(matches!(
             l.query(&mut request("x.example.org.", RecordType::HINFO)),

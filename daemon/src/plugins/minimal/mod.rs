@@ -3,13 +3,17 @@
 
 use crate::corefile::{Directive, Error};
 use crate::plugin::classify::{classify, Class, Kind};
-use crate::plugin::{BlockSetup, Outcome, PluginError, Request};
-use crate::plugins::Handler;
+use crate::plugin::Plugin;
+use crate::plugin::{Action, BlockSetup, Outcome, PluginError, Request};
 
 pub struct Minimal;
 
-impl Minimal {
-    pub fn response(&self, _req: &Request, out: &mut Outcome) {
+impl Plugin for Minimal {
+    fn name(&self) -> &'static str {
+        "minimal"
+    }
+
+    fn response(&self, _req: &Request, out: &mut Outcome) {
         if out.error.is_some() {
             return;
         }
@@ -35,11 +39,14 @@ impl Minimal {
         m.authorities.clear();
         m.additionals.clear();
     }
+
+    fn query(&self, _req: &mut Request) -> Action {
+        Action::Watch
+    }
 }
 
 /// `minimal` takes no arguments.
-pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+pub fn setup(_b: &mut BlockSetup, ds: &[&Directive]) -> Result<Minimal, Error> {
     crate::plugin::registry::no_args(ds)?;
-    b.add(Handler::Minimal(Minimal));
-    Ok(())
+    Ok(Minimal)
 }

@@ -2,7 +2,7 @@
 
 use crate::corefile::{Directive, Dispenser, Error};
 use crate::plugin::{Action, BlockSetup, Outcome, Request};
-use crate::plugins::Handler;
+use crate::plugin::{Fast, Plugin};
 use hickory_proto::op::Edns;
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 
@@ -10,15 +10,19 @@ pub struct Nsid {
     data: Vec<u8>,
 }
 
-impl Nsid {
-    pub fn query(&self, req: &mut Request) -> Action {
+impl Plugin for Nsid {
+    fn name(&self) -> &'static str {
+        "nsid"
+    }
+
+    fn query(&self, req: &mut Request) -> Action {
         match &req.msg.edns {
             Some(e) if e.option(EdnsCode::NSID).is_some() => Action::Watch,
             _ => Action::Next,
         }
     }
 
-    pub fn response(&self, req: &Request, out: &mut Outcome) {
+    fn response(&self, req: &Request, out: &mut Outcome) {
         let Some(m) = out.reply.as_mut() else { return };
         if m.edns.is_none() {
             let mut e = Edns::new();
@@ -33,10 +37,14 @@ impl Nsid {
             ));
         }
     }
+
+    fn fast(&self) -> Fast {
+        Fast::Pass
+    }
 }
 
 /// `nsid [DATA]`: DATA defaults to the host name.
-pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+pub fn setup(_b: &mut BlockSetup, ds: &[&Directive]) -> Result<Nsid, Error> {
     let mut data = None;
     for dir in ds {
         let mut d = Dispenser::new(dir);
@@ -47,8 +55,7 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
         }
     }
     let data = data.unwrap_or_else(crate::plugins::chaos::hostname);
-    b.add(Handler::Nsid(Nsid {
+    Ok(Nsid {
         data: data.into_bytes(),
-    }));
-    Ok(())
+    })
 }

@@ -4,14 +4,12 @@
 mod setup;
 pub use setup::setup;
 
-use crate::metrics::{self, Shard};
-use crate::plugin::{client_write, Action, Outcome, Proto, Request};
-use crate::plugins::Handler;
-use hickory_proto::op::{Message, ResponseCode};
-use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
-use std::borrow::Cow;
-use std::net::SocketAddr;
-use std::time::Instant;
+use crate::metrics::memo::Memo;
+use crate::metrics::vars::{self, message_len, qtype_label, rcode_label, Report};
+use crate::metrics::{self, Handle};
+use crate::plugin::fast::{Context, Needs, RawAnswer, RawQuery};
+use crate::plugin::{client_write, Action, Fast, Outcome, Plugin, Request};
+use hickory_proto::op::ResponseCode;
 
 pub struct Prometheus {
     /// The zones of the block's keys.
@@ -20,15 +18,85 @@ pub struct Prometheus {
     /// reply written below it with that name (its PluginTracker is only
     /// told by the writer wrapped directly around its recorder).
     next: &'static str,
+    /// The per-worker state slot of its raw-path series.
+    slot: usize,
 }
 
-impl Prometheus {
-    pub fn query(&self, _req: &mut Request) -> Action {
+/// The series a raw-path answer counts in.
+#[derive(Clone, Copy)]
+struct Series {
+    do_requests: Option<Handle>,
+    requests: Handle,
+    duration: Handle,
+    response_size: Handle,
+    request_size: Handle,
+    responses: Handle,
+}
+
+impl Plugin for Prometheus {
+    fn name(&self) -> &'static str {
+        "prometheus"
+    }
+
+    fn query(&self, _req: &mut Request) -> Action {
         Action::Watch
     }
 
+    fn chained(&mut self, next: Option<&'static str>) {
+        self.next = next.unwrap_or("");
+    }
+
+    fn fast(&self) -> Fast {
+        Fast::Hook(Needs {
+            plain_len: true,
+            ..Needs::default()
+        })
+    }
+
+    /// What `response` counts for a reply, from the raw path's answer.
+    fn fast_done(&self, q: &RawQuery<'_>, cx: &mut Context<'_>, a: &RawAnswer) {
+        let key = series_key(q, a);
+        let m = &mut *cx.metrics;
+        let s = cx.worker.state(self.slot, Memo::<Series>::default, |memo| {
+            memo.get(m, key, |m| {
+                let (server, zone, proto) = (q.server, q.zone, q.proto().as_str());
+                let rcode = rcode_label(a.rcode.into());
+                Series {
+                    do_requests: q
+                        .q
+                        .do_bit()
+                        .then(|| m.handle(&metrics::DO_REQUESTS, &[server, zone, ""])),
+                    requests: m.handle(
+                        &metrics::REQUESTS,
+                        &[
+                            server,
+                            zone,
+                            "",
+                            proto,
+                            vars::family(&q.src),
+                            qtype_label(q.q.qtype),
+                        ],
+                    ),
+                    duration: m.handle(&metrics::REQUEST_DURATION, &[server, zone, ""]),
+                    response_size: m.handle(&metrics::RESPONSE_SIZE, &[server, zone, "", proto]),
+                    request_size: m.handle(&metrics::REQUEST_SIZE, &[server, zone, "", proto]),
+                    responses: m
+                        .handle(&metrics::RESPONSES, &[server, zone, "", &rcode, self.next]),
+                }
+            })
+        });
+        if let Some(h) = s.do_requests {
+            m.inc_at(h);
+        }
+        m.inc_at(s.requests);
+        m.observe_at(s.duration, q.at.elapsed().as_secs_f64());
+        m.observe_at(s.response_size, a.plain_len as f64);
+        m.observe_at(s.request_size, q.len as f64);
+        m.inc_at(s.responses);
+    }
+
     /// CoreDNS's metrics handler after its `NextOrFailure` returned.
-    pub fn response(&self, req: &Request, out: &mut Outcome) {
+    fn response(&self, req: &Request, out: &mut Outcome) {
         let zone = self.zone(&req.name);
         // The recorder's view: rcode and size of what was written, the
         // returned rcode when the server writes the reply instead.
@@ -40,7 +108,7 @@ impl Prometheus {
             rc = out.rcode;
         }
         req.worker.metrics(|m| {
-            report(
+            vars::report(
                 m,
                 &Report {
                     server: &req.server,
@@ -49,7 +117,7 @@ impl Prometheus {
                     plugin,
                     size,
                     request_size: req.wire_len,
-                    proto: req.proto,
+                    proto: req.proto.as_str(),
                     src: req.src,
                     qtype: u16::from(req.qtype()),
                     do_bit: req.do_bit(),
@@ -58,125 +126,25 @@ impl Prometheus {
             )
         });
     }
+}
 
-    /// The `plugin` label of replies written below this plugin.
-    pub fn next(&self) -> &'static str {
-        self.next
-    }
+/// Everything the labels of a raw-path answer depend on, in one number.
+fn series_key(q: &RawQuery<'_>, a: &RawAnswer) -> u64 {
+    let bits = u64::from(q.tcp) | u64::from(q.src.is_ipv6()) << 1 | u64::from(q.q.do_bit()) << 2;
+    // Types the metrics count as "other" share one series: clients choose
+    // the type, so the map stays small whatever they ask.
+    let qtype = if qtype_label(q.q.qtype) == "other" {
+        0
+    } else {
+        q.q.qtype
+    };
+    u64::from(q.route) << 32 | u64::from(qtype) << 16 | u64::from(a.rcode & 0xF) << 4 | bits
+}
 
+impl Prometheus {
     /// The longest of the block's zones that holds `name`, else the root.
     fn zone(&self, name: &str) -> &str {
         crate::plugin::names::zone_match(&self.zones, name).unwrap_or(".")
-    }
-}
-
-/// Tells the block's prometheus (if any) which plugin follows it.
-pub fn link(handlers: &mut [Handler]) {
-    let Some(i) = handlers
-        .iter()
-        .position(|h| matches!(h, Handler::Prometheus(_)))
-    else {
-        return;
-    };
-    let next = handlers.get(i + 1).map_or("", Handler::name);
-    if let Handler::Prometheus(p) = &mut handlers[i] {
-        p.next = next;
-    }
-}
-
-/// One query as CoreDNS's `vars.Report` takes it.
-pub struct Report<'a> {
-    pub server: &'a str,
-    pub zone: &'a str,
-    pub rcode: ResponseCode,
-    /// The plugin that wrote the reply; empty when the server did.
-    pub plugin: &'a str,
-    /// The reply's size.
-    pub size: usize,
-    pub request_size: usize,
-    pub proto: Proto,
-    pub src: SocketAddr,
-    pub qtype: u16,
-    pub do_bit: bool,
-    pub start: Instant,
-}
-
-/// CoreDNS's `vars.Report` into a worker's shard.
-pub fn report(m: &mut Shard, r: &Report<'_>) {
-    let proto = r.proto.as_str();
-    let family = if r.src.is_ipv4() { "1" } else { "2" };
-    if r.do_bit {
-        m.inc(&metrics::DO_REQUESTS, &[r.server, r.zone, ""]);
-    }
-    m.inc(
-        &metrics::REQUESTS,
-        &[r.server, r.zone, "", proto, family, qtype_label(r.qtype)],
-    );
-    m.observe(
-        &metrics::REQUEST_DURATION,
-        &[r.server, r.zone, ""],
-        r.start.elapsed().as_secs_f64(),
-    );
-    m.observe(
-        &metrics::RESPONSE_SIZE,
-        &[r.server, r.zone, "", proto],
-        r.size as f64,
-    );
-    m.observe(
-        &metrics::REQUEST_SIZE,
-        &[r.server, r.zone, "", proto],
-        r.request_size as f64,
-    );
-    m.inc(
-        &metrics::RESPONSES,
-        &[r.server, r.zone, "", &rcode_label(r.rcode), r.plugin],
-    );
-}
-
-/// CoreDNS's `qTypeString`: the types it watches by name, others as "other".
-pub fn qtype_label(t: u16) -> &'static str {
-    match t {
-        1 => "A",
-        2 => "NS",
-        5 => "CNAME",
-        6 => "SOA",
-        12 => "PTR",
-        15 => "MX",
-        16 => "TXT",
-        28 => "AAAA",
-        33 => "SRV",
-        43 => "DS",
-        46 => "RRSIG",
-        47 => "NSEC",
-        48 => "DNSKEY",
-        50 => "NSEC3",
-        64 => "SVCB",
-        65 => "HTTPS",
-        251 => "IXFR",
-        252 => "AXFR",
-        255 => "ANY",
-        _ => "other",
-    }
-}
-
-/// CoreDNS's `rcode.ToString`: miekg's names, `RCODE<n>` otherwise.
-pub fn rcode_label(rc: ResponseCode) -> Cow<'static, str> {
-    let n = u16::from(rc);
-    match crate::plugin::mnemonics::rcode_to_str(n) {
-        "" => Cow::Owned(format!("RCODE{n}")),
-        s => Cow::Borrowed(s),
-    }
-}
-
-/// miekg's `Msg.Len()` of a reply a plugin wrote: its size without name
-/// compression (CoreDNS compresses only when the scrub writer must).
-pub fn message_len(m: &Message) -> usize {
-    let mut buf = Vec::with_capacity(512);
-    let mut e = BinEncoder::new(&mut buf);
-    e.set_name_encoding(NameEncoding::Uncompressed);
-    match m.emit(&mut e) {
-        Ok(()) => buf.len(),
-        Err(_) => 0,
     }
 }
 
@@ -190,6 +158,7 @@ mod tests {
         Prometheus {
             zones: zones.iter().map(|z| z.to_string()).collect(),
             next,
+            slot: 0,
         }
     }
 
@@ -199,16 +168,6 @@ mod tests {
         assert_eq!(p.zone("x.a.example.org."), "a.example.org.");
         assert_eq!(p.zone("example.org."), "example.org.");
         assert_eq!(p.zone("example.com."), ".");
-    }
-
-    #[test]
-    fn labels() {
-        assert_eq!(qtype_label(1), "A");
-        assert_eq!(qtype_label(64), "SVCB");
-        assert_eq!(qtype_label(99), "other");
-        assert_eq!(qtype_label(13), "other");
-        assert_eq!(rcode_label(ResponseCode::NXDomain), "NXDOMAIN");
-        assert_eq!(rcode_label(ResponseCode::Unknown(3000)), "RCODE3000");
     }
 
     #[test]

@@ -2,13 +2,12 @@ use super::Prometheus;
 use crate::corefile::{Directive, Dispenser, Error};
 use crate::plugin::endpoint::{self as addr, HttpSpec, Route};
 use crate::plugin::BlockSetup;
-use crate::plugins::Handler;
 
 /// Where CoreDNS serves `/metrics` unless told otherwise.
 pub const DEFAULT_ADDR: &str = "localhost:9153";
 
 /// `prometheus [ADDRESS] { runtime_metrics }`, once per block.
-pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<Prometheus, Error> {
     let mut d = Dispenser::new(ds[0]);
     d.next();
     let args = d.remaining_args();
@@ -37,11 +36,11 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
         addr,
         route: Route::Metrics,
     });
-    b.add(Handler::Prometheus(Prometheus {
+    Ok(Prometheus {
         zones: b.origins.clone(),
         next: "",
-    }));
-    Ok(())
+        slot: b.slot(),
+    })
 }
 
 #[cfg(test)]
@@ -94,7 +93,7 @@ mod tests {
         );
         let d1 = directive("prometheus");
         let mut b = BlockSetup::new(vec![".".into()]);
-        let e = setup(&mut b, &[&d1, &d1]).unwrap_err();
+        let e = setup(&mut b, &[&d1, &d1]).map(|_| ()).unwrap_err();
         assert_eq!(e.msg, "this plugin can only be used once per Server Block");
     }
 }

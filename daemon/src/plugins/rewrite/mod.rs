@@ -16,6 +16,7 @@ mod tests;
 
 pub use setup::setup;
 
+use crate::plugin::Plugin;
 use crate::plugin::{client_write, Action, Outcome, Request};
 use hickory_proto::op::{Edns, Message, Query, ResponseCode};
 use rules::{Applied, Kind, Mode, Resp, Rule, Target};
@@ -50,7 +51,30 @@ impl Rewrite {
         Self { rules, local_codes }
     }
 
-    pub fn query(&self, req: &mut Request) -> Action {
+    /// The client's OPT as CoreDNS's SizeAndDo reuses it for a reply:
+    /// version 0, flags' low byte cleared, only supported options kept.
+    fn mirror(&self, q: &Edns) -> Edns {
+        let mut o = Edns::new();
+        o.set_max_payload(q.max_payload());
+        o.set_version(0);
+        o.flags_mut().dnssec_ok = q.flags().dnssec_ok;
+        o.flags_mut().z = q.flags().z & 0x7F00;
+        for (code, opt) in q.options().as_ref() {
+            let c = u16::from(*code);
+            if matches!(c, 3 | 9 | 10 | 11 | 12) || self.local_codes.contains(&c) {
+                o.options_mut().as_mut().push((*code, opt.clone()));
+            }
+        }
+        o
+    }
+}
+
+impl Plugin for Rewrite {
+    fn name(&self) -> &'static str {
+        "rewrite"
+    }
+
+    fn query(&self, req: &mut Request) -> Action {
         let original = req.query().clone();
         let mut resp = Vec::new();
         let mut stopped = false;
@@ -96,7 +120,7 @@ impl Rewrite {
         Action::Watch
     }
 
-    pub fn response(&self, req: &Request, out: &mut Outcome) {
+    fn response(&self, req: &Request, out: &mut Outcome) {
         let Some(p) = req.stash.take::<Pending>(self) else {
             return;
         };
@@ -134,23 +158,6 @@ impl Rewrite {
             return;
         }
         out.reply = Some(res);
-    }
-
-    /// The client's OPT as CoreDNS's SizeAndDo reuses it for a reply:
-    /// version 0, flags' low byte cleared, only supported options kept.
-    fn mirror(&self, q: &Edns) -> Edns {
-        let mut o = Edns::new();
-        o.set_max_payload(q.max_payload());
-        o.set_version(0);
-        o.flags_mut().dnssec_ok = q.flags().dnssec_ok;
-        o.flags_mut().z = q.flags().z & 0x7F00;
-        for (code, opt) in q.options().as_ref() {
-            let c = u16::from(*code);
-            if matches!(c, 3 | 9 | 10 | 11 | 12) || self.local_codes.contains(&c) {
-                o.options_mut().as_mut().push((*code, opt.clone()));
-            }
-        }
-        o
     }
 }
 

@@ -6,9 +6,8 @@ use crate::corefile::{Directive, Dispenser, Error};
 use crate::gocompat::names::is_fqdn;
 use crate::gocompat::quote::{quote as go_quote, unicode_byte};
 use crate::gocompat::strconv::parse_uint;
-use crate::plugin::mnemonics;
 use crate::plugin::BlockSetup;
-use crate::plugins::Handler;
+use crate::wire::mnemonics;
 use regex::Regex;
 
 /// The longest regex pattern CoreDNS compiles.
@@ -16,7 +15,7 @@ const MAX_REGEX_LEN: usize = 10000;
 
 /// `rewrite [continue|stop] FIELD ARGS...`, or the same spread over a block;
 /// every occurrence in a block feeds one handler, rules in Corefile order.
-pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+pub fn setup(_b: &mut BlockSetup, ds: &[&Directive]) -> Result<super::Rewrite, Error> {
     let mut rules = Vec::new();
     for dir in ds {
         let mut d = Dispenser::new(dir);
@@ -32,8 +31,7 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
             rules.push(new_rule(&args).map_err(|m| d.err(m))?);
         }
     }
-    b.add(Handler::Rewrite(super::Rewrite::new(rules)));
-    Ok(())
+    Ok(super::Rewrite::new(rules))
 }
 
 /// One rule from its arguments (CoreDNS's `newRule`).

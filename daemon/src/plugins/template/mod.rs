@@ -16,10 +16,11 @@ mod setup;
 
 pub use setup::setup;
 
-use crate::plugin::mnemonics;
 use crate::plugin::names as zones;
+use crate::plugin::Plugin;
 use crate::plugin::{Action, Fallthrough, Outcome, PluginError, Request};
 use crate::plugins::acl::ede_opt;
+use crate::wire::mnemonics;
 use gotmpl::{Data, MessageData, Question};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, Record};
@@ -34,6 +35,71 @@ pub struct Template {
     /// Every template's zones, for the first check.
     zones: Vec<String>,
     templates: Vec<Tmpl>,
+}
+
+impl Plugin for Template {
+    fn name(&self) -> &'static str {
+        "template"
+    }
+
+    fn query(&self, req: &mut Request) -> Action {
+        if zones::zone_match(&self.zones, &req.name).is_none() {
+            return Action::Next;
+        }
+        for t in &self.templates {
+            let data = match t.matches(req) {
+                Match::Yes(d) => d,
+                Match::No { through: true } => continue,
+                Match::No { through: false } => {
+                    return Action::Done(Outcome::rcode(ResponseCode::ServFail))
+                }
+            };
+            let rcode = <ResponseCode as From<u16>>::from(t.rcode);
+            if rcode == ResponseCode::ServFail {
+                return Action::Done(Outcome::rcode(ResponseCode::ServFail));
+            }
+            let mut m = req.reply();
+            m.metadata.authoritative = true;
+            m.metadata.response_code = rcode;
+            let sections = [
+                (&t.answer, &mut m.answers),
+                (&t.additional, &mut m.additionals),
+                (&t.authority, &mut m.authorities),
+            ];
+            for (tmpls, out) in sections {
+                for tmpl in tmpls {
+                    match tmpl.execute(&data).and_then(|text| parse_rr(&text)) {
+                        Ok(rr) => out.push(rr),
+                        Err(e) => {
+                            return Action::Done(Outcome::fail(
+                                ResponseCode::ServFail,
+                                PluginError {
+                                    plugin: "template",
+                                    message: e,
+                                },
+                            ))
+                        }
+                    }
+                }
+            }
+            if let Some((code, reason)) = &t.ederror {
+                m.edns = Some(ede_opt(*code, reason));
+            }
+            // An extended rcode needs an OPT to travel in; miekg fails to
+            // pack the reply without one and the client gets nothing.
+            if t.rcode > 15 && m.edns.is_none() && req.msg.edns.is_none() {
+                return Action::Done(Outcome::fail(
+                    rcode,
+                    PluginError {
+                        plugin: "template",
+                        message: "dns: extended rcode needs OPT".into(),
+                    },
+                ));
+            }
+            return Action::Done(Outcome::reply(m));
+        }
+        Action::Next
+    }
 }
 
 struct Tmpl {
@@ -122,67 +188,6 @@ impl Tmpl {
         Match::No {
             through: self.fall.through(&req.name),
         }
-    }
-}
-
-impl Template {
-    pub fn query(&self, req: &mut Request) -> Action {
-        if zones::zone_match(&self.zones, &req.name).is_none() {
-            return Action::Next;
-        }
-        for t in &self.templates {
-            let data = match t.matches(req) {
-                Match::Yes(d) => d,
-                Match::No { through: true } => continue,
-                Match::No { through: false } => {
-                    return Action::Done(Outcome::rcode(ResponseCode::ServFail))
-                }
-            };
-            let rcode = <ResponseCode as From<u16>>::from(t.rcode);
-            if rcode == ResponseCode::ServFail {
-                return Action::Done(Outcome::rcode(ResponseCode::ServFail));
-            }
-            let mut m = req.reply();
-            m.metadata.authoritative = true;
-            m.metadata.response_code = rcode;
-            let sections = [
-                (&t.answer, &mut m.answers),
-                (&t.additional, &mut m.additionals),
-                (&t.authority, &mut m.authorities),
-            ];
-            for (tmpls, out) in sections {
-                for tmpl in tmpls {
-                    match tmpl.execute(&data).and_then(|text| parse_rr(&text)) {
-                        Ok(rr) => out.push(rr),
-                        Err(e) => {
-                            return Action::Done(Outcome::fail(
-                                ResponseCode::ServFail,
-                                PluginError {
-                                    plugin: "template",
-                                    message: e,
-                                },
-                            ))
-                        }
-                    }
-                }
-            }
-            if let Some((code, reason)) = &t.ederror {
-                m.edns = Some(ede_opt(*code, reason));
-            }
-            // An extended rcode needs an OPT to travel in; miekg fails to
-            // pack the reply without one and the client gets nothing.
-            if t.rcode > 15 && m.edns.is_none() && req.msg.edns.is_none() {
-                return Action::Done(Outcome::fail(
-                    rcode,
-                    PluginError {
-                        plugin: "template",
-                        message: "dns: extended rcode needs OPT".into(),
-                    },
-                ));
-            }
-            return Action::Done(Outcome::reply(m));
-        }
-        Action::Next
     }
 }
 

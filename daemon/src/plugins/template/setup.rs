@@ -5,10 +5,9 @@
 use super::{gotmpl, Template, Tmpl};
 use crate::corefile::{Directive, Dispenser, Error};
 use crate::gocompat::strconv;
-use crate::plugin::mnemonics;
 use crate::plugin::names as zones;
 use crate::plugin::{BlockSetup, Fallthrough};
-use crate::plugins::Handler;
+use crate::wire::mnemonics;
 use regex::Regex;
 
 /// CoreDNS's limit on a regex's length.
@@ -16,7 +15,7 @@ const MAX_REGEX_LEN: usize = 10000;
 
 /// `template CLASS TYPE [ZONE...] { match, answer, additional, authority,
 /// rcode, ederror, fallthrough }`, one template per directive.
-pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<Template, Error> {
     let mut h = Template {
         zones: Vec::new(),
         templates: Vec::new(),
@@ -26,8 +25,7 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
         h.zones.extend(t.zones.iter().cloned());
         h.templates.push(t);
     }
-    b.add(Handler::Template(h));
-    Ok(())
+    Ok(h)
 }
 
 fn parse_one(b: &BlockSetup, dir: &Directive) -> Result<Tmpl, Error> {

@@ -2,7 +2,6 @@ use super::*;
 use crate::corefile::Directive;
 use crate::plugin::BlockSetup;
 use crate::plugins::testutil::{directive, request};
-use crate::plugins::Handler;
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_proto::rr::{DNSClass, RecordType};
 
@@ -10,11 +9,7 @@ fn template(texts: &[&str]) -> Result<Template, String> {
     let mut b = BlockSetup::new(vec![".".into()]);
     let dirs: Vec<Directive> = texts.iter().map(|t| directive(t)).collect();
     let refs: Vec<&Directive> = dirs.iter().collect();
-    setup(&mut b, &refs).map_err(|e| e.to_string())?;
-    match b.into_handlers().pop() {
-        Some(Handler::Template(t)) => Ok(t),
-        _ => panic!("no template handler"),
-    }
+    setup(&mut b, &refs).map_err(|e| e.to_string())
 }
 
 fn err(text: &str) -> String {

@@ -3,6 +3,7 @@
 mod setup;
 pub use setup::setup;
 
+use crate::plugin::Plugin;
 use crate::plugin::{Action, Outcome, Request};
 use hickory_proto::rr::rdata::{A, AAAA, SRV};
 use hickory_proto::rr::{Name, RData, Record};
@@ -10,8 +11,12 @@ use std::net::IpAddr;
 
 pub struct Whoami;
 
-impl Whoami {
-    pub fn query(&self, req: &mut Request) -> Action {
+impl Plugin for Whoami {
+    fn name(&self) -> &'static str {
+        "whoami"
+    }
+
+    fn query(&self, req: &mut Request) -> Action {
         let mut m = req.reply();
         m.metadata.authoritative = true;
         let qname = req.qname().clone();

@@ -1,12 +1,10 @@
 use super::Whoami;
 use crate::corefile::{Directive, Error};
 use crate::plugin::BlockSetup;
-use crate::plugins::Handler;
 
 /// `whoami` takes no arguments.
-pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+pub fn setup(_b: &mut BlockSetup, ds: &[&Directive]) -> Result<Whoami, Error> {
     crate::plugin::registry::only_once(ds)?;
     crate::plugin::registry::no_args(ds)?;
-    b.add(Handler::Whoami(Whoami));
-    Ok(())
+    Ok(Whoami)
 }

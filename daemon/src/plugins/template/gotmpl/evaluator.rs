@@ -96,8 +96,8 @@ fn question_text(q: &Question) -> String {
     format!(
         ";{}\t{}\t {}",
         q.name,
-        crate::plugin::mnemonics::class_text(q.qclass),
-        crate::plugin::mnemonics::type_text(q.qtype)
+        crate::wire::mnemonics::class_text(q.qclass),
+        crate::wire::mnemonics::type_text(q.qtype)
     )
 }
 

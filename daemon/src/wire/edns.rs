@@ -2,6 +2,7 @@
 //! (CoreDNS's SizeAndDo), BADVERS, and fitting a reply into the client's
 //! buffer (miekg's Truncate, as CoreDNS's scrub writer calls it).
 
+use super::fast::skip_name;
 use hickory_proto::op::{Edns, Message};
 use hickory_proto::rr::rdata::opt::EdnsCode;
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
@@ -48,7 +49,7 @@ pub fn size_and_do(query: &Message, reply: &mut Message) {
 /// no records, an OPT of version 0 with payload 0 and extended rcode
 /// BADVERS (16).
 pub fn badvers(query: &Message, out: &mut Vec<u8>) -> Result<(), hickory_proto::ProtoError> {
-    let mut m = crate::plugin::request::reply_to(query);
+    let mut m = crate::wire::reply_to(query);
     m.edns = None;
     out.clear();
     let mut enc = BinEncoder::new(out);
@@ -157,19 +158,6 @@ pub fn relay_reply(
         (None, _) => {}
     }
     true
-}
-
-/// Skips a name at `p` (labels, ending in the root or a pointer).
-fn skip_name(b: &[u8], mut p: usize) -> Option<usize> {
-    loop {
-        let len = *b.get(p)?;
-        match len & 0xC0 {
-            0xC0 => return Some(p + 2),
-            0x00 if len == 0 => return Some(p + 1),
-            0x00 => p += 1 + usize::from(len),
-            _ => return None,
-        }
-    }
 }
 
 /// Where the OPT record's CLASS field (the UDP size) sits in a message on
@@ -291,7 +279,7 @@ mod tests {
         e.options_mut().insert(EdnsOption::Unknown(10, vec![1; 8])); // cookie: kept
         e.options_mut().insert(EdnsOption::Unknown(65001, vec![2])); // unknown: dropped
         let q = query(Some(e));
-        let mut r = crate::plugin::request::reply_to(&q);
+        let mut r = crate::wire::reply_to(&q);
         size_and_do(&q, &mut r);
         let o = r.edns.unwrap();
         assert_eq!(o.max_payload(), 1400);
@@ -303,7 +291,7 @@ mod tests {
     #[test]
     fn no_opt_without_client_opt() {
         let q = query(None);
-        let mut r = crate::plugin::request::reply_to(&q);
+        let mut r = crate::wire::reply_to(&q);
         size_and_do(&q, &mut r);
         assert!(r.edns.is_none());
     }
@@ -322,7 +310,7 @@ mod tests {
     #[test]
     fn truncates_to_fit() {
         let q = query(None);
-        let mut r = crate::plugin::request::reply_to(&q);
+        let mut r = crate::wire::reply_to(&q);
         for i in 0..100u8 {
             r.answers.push(Record::from_rdata(
                 Name::from_ascii("example.org.").unwrap(),

@@ -31,7 +31,7 @@ srv     IN SRV  10 20 5060 www.example.org.
 sub     IN NS   ns.sub.example.org.
 ns.sub  IN A    192.0.2.53
 ",
-    include_str!("../../../tests/common/big_txt.zone"),
+    include_str!("../../tests/common/big_txt.zone"),
 );
 
 fn name_wire(name: &str) -> Vec<u8> {
@@ -169,7 +169,8 @@ fn fast_path_answers_byte_for_byte_as_the_chain() {
 ",
         dir.path().display()
     );
-    let config = crate::server::load(&corefile, "Corefile", 53).expect("loads");
+    let config =
+        crate::server::load(&corefile, "Corefile", 53, crate::plugins::ORDER).expect("loads");
     assert!(
         config.blocks[0].fast.is_some(),
         "the block allows the fast path"
@@ -223,7 +224,7 @@ fn blocks_whose_plugins_see_every_query_take_the_chain() {
         ("cache\n header {\n response set ra\n }\n minimal\n whoami", true),
     ] {
         let corefile = format!(".:53 {{\n {plugins}\n}}\n");
-        let config = crate::server::load(&corefile, "Corefile", 53).expect("loads");
+        let config = crate::server::load(&corefile, "Corefile", 53, crate::plugins::ORDER).expect("loads");
         assert_eq!(config.blocks[0].fast.is_some(), fast, "{plugins}");
     }
 }

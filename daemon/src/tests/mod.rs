@@ -1,0 +1,4 @@
+//! Tests of the server with the real plugins: above every layer, as the
+//! service assembles them.
+
+mod fastpath;
