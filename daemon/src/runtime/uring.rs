@@ -155,11 +155,9 @@ async fn serve<H: PacketHandler>(
     // SAFETY: the AsyncFd owns this duplicate of the socket's descriptor.
     let wake =
         Rc::new(unsafe { AsyncFd::register_with_interest(sock.try_clone()?, Interest::READABLE) }?);
-    // The duplicate descriptor: it lives as long as the outbox holds `wake`.
-    let outbox = Outbox::new(
-        wake.get_ref().as_raw_fd(),
-        Rc::clone(&wake) as Rc<dyn std::any::Any>,
-    );
+    // The outbox sends on the duplicate descriptor and keeps it open (and
+    // what the socket holds at the end is read through it).
+    let outbox = Outbox::new(Rc::clone(&wake) as Rc<dyn std::os::fd::AsFd>);
     // Sends what is left in the outbox when this loop is dropped (aborted).
     let _close = CloseOutbox(Rc::clone(&outbox));
     let mut slots: Vec<Box<SendSlot>> = Vec::new();
@@ -327,7 +325,7 @@ async fn serve<H: PacketHandler>(
             tokio::task::yield_now().await;
         }
     }
-    Batch::new(fd, local, outbox).answer_held(slot.index(), handler, in_flight);
+    Batch::new(local, outbox).answer_held(slot.index(), handler, in_flight);
     Ok(())
 }
 

@@ -4,8 +4,10 @@
 use super::{
     sockets, unmap, Handled, Io, Listen, Packet, PacketHandler, RuntimeError, TcpTimeouts,
 };
+use crate::sys::mmsg;
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -527,10 +529,10 @@ fn run<H: PacketHandler + 'static, F: Fn(usize) -> H>(
 /// that waited, sent by the socket's loop with sendmmsg in one call per
 /// round; once the loop has stopped (the worker drains), sent at once.
 pub(super) struct Outbox {
-    fd: std::os::fd::RawFd,
-    /// Keeps the socket behind `fd` open while replies may still come.
-    _socket: Rc<dyn std::any::Any>,
+    /// The socket, kept open while replies may still come.
+    socket: Rc<dyn AsFd>,
     queue: RefCell<Vec<(Vec<u8>, SocketAddr)>>,
+    sender: RefCell<mmsg::Sender>,
     wake: tokio::sync::Notify,
     /// The socket's loop runs (and will flush).
     open: Cell<bool>,
@@ -540,15 +542,20 @@ pub(super) struct Outbox {
 const OUTBOX_BATCH: usize = 64;
 
 impl Outbox {
-    /// For the socket `fd`, which `socket` owns.
-    pub(super) fn new(fd: std::os::fd::RawFd, socket: Rc<dyn std::any::Any>) -> Rc<Outbox> {
+    /// For `socket`.
+    pub(super) fn new(socket: Rc<dyn AsFd>) -> Rc<Outbox> {
         Rc::new(Outbox {
-            fd,
-            _socket: socket,
+            socket,
             queue: RefCell::new(Vec::new()),
+            sender: RefCell::new(mmsg::Sender::new(OUTBOX_BATCH)),
             wake: tokio::sync::Notify::new(),
             open: Cell::new(true),
         })
+    }
+
+    /// The socket the replies go out on.
+    pub(super) fn socket(&self) -> BorrowedFd<'_> {
+        self.socket.as_fd()
     }
 
     pub(super) fn push(&self, reply: Vec<u8>, to: SocketAddr) {
@@ -569,58 +576,9 @@ impl Outbox {
     /// dropped, as a full socket buffer drops datagrams anyway.
     pub(super) fn flush(&self) {
         let mut q = self.queue.borrow_mut();
-        for chunk in q.chunks(OUTBOX_BATCH) {
-            let names: Vec<socket2::SockAddr> = chunk.iter().map(|(_, to)| (*to).into()).collect();
-            let mut iovs: Vec<libc::iovec> = chunk
-                .iter()
-                .map(|(r, _)| libc::iovec {
-                    iov_base: r.as_ptr() as *mut libc::c_void,
-                    iov_len: r.len(),
-                })
-                .collect();
-            // SAFETY: mmsghdr is plain old data; all zeroes is valid.
-            let mut hdrs: Vec<libc::mmsghdr> =
-                vec![unsafe { std::mem::zeroed::<libc::mmsghdr>() }; chunk.len()];
-            for (k, h) in hdrs.iter_mut().enumerate() {
-                h.msg_hdr.msg_name = names[k].as_ptr() as *mut libc::c_void;
-                h.msg_hdr.msg_namelen = names[k].len();
-                h.msg_hdr.msg_iov = &mut iovs[k];
-                h.msg_hdr.msg_iovlen = 1;
-            }
-            // SAFETY: the headers point at replies, addresses and iovecs
-            // that live until the end of this iteration.
-            unsafe { send_all(self.fd, &mut hdrs) };
-        }
+        let replies = q.iter().map(|(r, to)| (&r[..], *to));
+        let _ = self.sender.borrow_mut().send(self.socket(), replies);
         q.clear();
-    }
-}
-
-/// Sends every datagram of `hdrs` with as few sendmmsg calls as the kernel
-/// allows; one it refuses (a full buffer, an ICMP error for that peer) is
-/// skipped, as a full socket buffer drops datagrams anyway.
-///
-/// # Safety
-/// Every header must point at a valid address, iovec and buffer.
-pub(super) unsafe fn send_all(fd: std::os::fd::RawFd, hdrs: &mut [libc::mmsghdr]) {
-    let mut done = 0;
-    while done < hdrs.len() {
-        // SAFETY: the caller's promise, for headers `done..`.
-        let r = unsafe {
-            libc::sendmmsg(
-                fd,
-                hdrs[done..].as_mut_ptr(),
-                (hdrs.len() - done) as u32,
-                libc::MSG_DONTWAIT,
-            )
-        };
-        if r <= 0 {
-            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            done += 1;
-            continue;
-        }
-        done += r as usize;
     }
 }
 

@@ -2,6 +2,7 @@
 //! function, failing with one error type that names the call. Knows no DNS.
 
 mod host;
+pub mod mmsg;
 mod signals;
 
 pub use host::{cpus, hostname, socket_cookie};

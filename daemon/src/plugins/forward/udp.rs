@@ -12,10 +12,11 @@
 //! exchanges; the old one lives on until its last exchange is over.
 
 use crate::hash::MixMap;
+use crate::sys::mmsg::Batch;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
@@ -31,15 +32,12 @@ const BATCH: usize = 32;
 /// The largest datagram read whole; a longer one is marked cut (a reply
 /// larger than the client takes is cut to a bare TC reply anyway).
 const MAX_REPLY: usize = 4096;
-/// Buffers a cache line apart past each 4 KiB (at a 4 KiB stride every
-/// datagram's head would fall in one L1 set).
-const STRIDE: usize = MAX_REPLY + 64;
 
 thread_local! {
     /// The receive buffers of every reader on this worker: a reader holds
     /// them only between two awaits, so one set serves all the sockets (a
     /// socket lasts 128 exchanges; its own set would be 128 KiB each time).
-    static BUFS: RefCell<Vec<u8>> = RefCell::new(vec![0u8; BATCH * STRIDE]);
+    static BUFS: RefCell<Batch> = RefCell::new(Batch::new(BATCH, MAX_REPLY));
 }
 
 /// What an exchange is waiting for.
@@ -147,13 +145,12 @@ impl Mux {
         r
     }
 
-    /// Hands every datagram read into `bufs` (`lens` of them) to its
-    /// exchange.
-    fn deliver(&self, bufs: &[u8], lens: &[(usize, bool)]) {
+    /// Hands every datagram of `read` to its exchange.
+    fn deliver(&self, read: &Batch) {
         let mut waiting = self.waiting.borrow_mut();
         let (mut bad_id, mut bad_q) = self.dropped.get();
-        for (b, &(len, cut)) in bufs.chunks(STRIDE).zip(lens) {
-            let got = &b[..len.min(MAX_REPLY)];
+        for i in 0..read.len() {
+            let got = read.datagram(i);
             if got.len() < 12 {
                 continue;
             }
@@ -168,7 +165,7 @@ impl Mux {
             }
             w.reply = Some(Ok(Reply {
                 bytes: got.to_vec(),
-                cut,
+                cut: read.truncated(i),
             }));
             if let Some(k) = w.waker.take() {
                 k.wake();
@@ -230,7 +227,6 @@ impl Drop for Pending {
 
 /// Reads replies until the socket is retired and its last exchange over.
 async fn read_replies(m: Rc<Mux>) {
-    let mut lens = [(0usize, false); BATCH];
     while !m.done() {
         // Errors too: an ICMP error from the upstream (connection refused)
         // is an error on the socket, not a datagram to read.
@@ -255,13 +251,12 @@ async fn read_replies(m: Rc<Mux>) {
             Err::<(), _>(io::ErrorKind::WouldBlock.into())
         });
         BUFS.with_borrow_mut(|bufs| loop {
-            let fd = m.sock.as_raw_fd();
-            let r = m
-                .sock
-                .try_io(Interest::READABLE, || recvmmsg(fd, bufs, &mut lens));
+            let r = m.sock.try_io(Interest::READABLE, || {
+                bufs.recv(m.sock.as_fd()).map_err(|e| e.source)
+            });
             match r {
                 Ok(0) => break,
-                Ok(n) => m.deliver(bufs, &lens[..n]),
+                Ok(_) => m.deliver(bufs),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -271,43 +266,4 @@ async fn read_replies(m: Rc<Mux>) {
             }
         });
     }
-}
-
-/// Up to [`BATCH`] datagrams off a connected socket into `bufs`, one per
-/// [`STRIDE`]: each one's length and whether it was cut to fit.
-fn recvmmsg(fd: i32, bufs: &mut [u8], lens: &mut [(usize, bool)]) -> io::Result<usize> {
-    let n = (bufs.len() / STRIDE).min(lens.len());
-    let mut iovs: [libc::iovec; BATCH] = [libc::iovec {
-        iov_base: std::ptr::null_mut(),
-        iov_len: 0,
-    }; BATCH];
-    // SAFETY: mmsghdr is plain old data; all zeroes is valid.
-    let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
-    for i in 0..n {
-        iovs[i] = libc::iovec {
-            iov_base: bufs[i * STRIDE..].as_mut_ptr().cast(),
-            iov_len: MAX_REPLY,
-        };
-        hdrs[i].msg_hdr.msg_iov = &mut iovs[i];
-        hdrs[i].msg_hdr.msg_iovlen = 1;
-    }
-    // SAFETY: the first `n` headers point at iovecs and buffers that live
-    // through the call.
-    let r = unsafe {
-        libc::recvmmsg(
-            fd,
-            hdrs.as_mut_ptr(),
-            n as u32,
-            libc::MSG_DONTWAIT,
-            std::ptr::null_mut(),
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    for i in 0..r as usize {
-        let cut = hdrs[i].msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
-        lens[i] = (hdrs[i].msg_len as usize, cut);
-    }
-    Ok(r as usize)
 }
