@@ -664,6 +664,14 @@ fn run_one(
         &mut alive,
     )
     .with_context(|| format!("{} did not start", server.label()))?;
+    // The auth scenario: the probe's answer is the zone's own record, with
+    // the AA bit, from every server that does DNS work (the reflectors echo).
+    if sc.name == "auth" && !server.reflector() {
+        let want = setup::auth_record(probe)
+            .with_context(|| format!("the probe {probe} is not a name of the auth zone"))?;
+        measure::check_answer(CLIENT_NS, SERVER_IP, 53, probe, &want)
+            .with_context(|| format!("{} does not answer the zone right", server.label()))?;
+    }
 
     if sc.warm && !server.reflector() {
         // Every name once (the first 10,000 of the Zipf stream), at a rate
