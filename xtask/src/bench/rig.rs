@@ -369,6 +369,70 @@ pub fn process_tree(pid: u32) -> Vec<u32> {
     tree
 }
 
+/// CPUs of a list as the kernel and taskset write them ("1", "0-1", "0,2-3").
+fn cpu_list(text: &str) -> Option<Vec<u32>> {
+    let mut cpus = Vec::new();
+    for part in text.trim().split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => cpus.extend(a.parse::<u32>().ok()?..=b.parse::<u32>().ok()?),
+            None => cpus.push(part.parse().ok()?),
+        }
+    }
+    Some(cpus)
+}
+
+/// Sets the CPU affinity of every thread of a process and its descendants
+/// to `cores` (taskset's list), for a server that pins threads itself
+/// after it was started on its cores.
+pub fn pin_tree(pid: u32, cores: &str) -> Result<()> {
+    for p in process_tree(pid) {
+        let out = Command::new("taskset")
+            .args(["-a", "-p", "-c", cores, &p.to_string()])
+            .output()
+            .context("run taskset")?;
+        if !out.status.success() {
+            bail!(
+                "taskset -a -p -c {cores} {p}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Fails unless every thread of a process and its descendants may run on
+/// `cores` (taskset's list) only.
+pub fn check_pinned(pid: u32, cores: &str) -> Result<()> {
+    let allowed = cpu_list(cores).with_context(|| format!("a CPU list: {cores:?}"))?;
+    for p in process_tree(pid) {
+        for e in std::fs::read_dir(format!("/proc/{p}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let status = std::fs::read_to_string(e.path().join("status")).unwrap_or_default();
+            let (Some(name), Some(list)) = (
+                status.lines().find_map(|l| l.strip_prefix("Name:")),
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Cpus_allowed_list:")),
+            ) else {
+                continue;
+            };
+            let cpus = cpu_list(list).unwrap_or_default();
+            if cpus.is_empty() || cpus.iter().any(|c| !allowed.contains(c)) {
+                bail!(
+                    "thread {} ({}) of process {p} may run on CPUs {}, not only on {cores}",
+                    e.file_name().to_string_lossy(),
+                    name.trim(),
+                    list.trim()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// utime + stime of a process and its descendants (`process_tree`), all
 /// their threads, in seconds.
 pub fn proc_cpu_s(pid: u32) -> f64 {
@@ -489,6 +553,14 @@ pub fn rss_kib(pid: u32) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn reads_cpu_lists() {
+        assert_eq!(super::cpu_list("1"), Some(vec![1]));
+        assert_eq!(super::cpu_list("0-1\n"), Some(vec![0, 1]));
+        assert_eq!(super::cpu_list("0,2-3"), Some(vec![0, 2, 3]));
+        assert_eq!(super::cpu_list("x"), None);
+    }
+
     #[test]
     fn process_tree_has_the_children() {
         let mut child = std::process::Command::new("sleep")

@@ -10,6 +10,8 @@ use std::process::Command;
 const PACKAGES: &[(&str, &str)] = &[
     ("unbound", "unbound"),
     ("dnsdist", "dnsdist"),
+    ("nsd", "nsd"),
+    ("knotd", "knot"),
     ("dnsperf", "dnsperf"),
     ("kxdpgun", "knot-dnsutils"),
     ("kdig", "knot-dnsutils"),
