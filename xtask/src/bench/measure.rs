@@ -304,6 +304,47 @@ pub fn wait_ready(
     )
 }
 
+/// Asks `name A` once and fails unless the answer is NOERROR, authoritative
+/// (AA) and holds `name A want`.
+pub fn check_answer(ns: &str, addr: &str, port: u16, name: &str, want: &str) -> Result<()> {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "kdig"])
+        .arg(format!("@{addr}"))
+        .args(["-p", &port.to_string(), "+timeout=2", "+retry=2", name, "A"])
+        .output()
+        .context("run kdig")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !answers(&text, name, want) {
+        bail!("`{name} A` from {addr}:{port}: want NOERROR, the AA bit and {want}; got:\n{text}");
+    }
+    Ok(())
+}
+
+/// Whether kdig's output `text` is a NOERROR, authoritative answer that
+/// holds `name A want` (any TTL).
+fn answers(text: &str, name: &str, want: &str) -> bool {
+    let owner = format!("{}.", name.trim_end_matches('.'));
+    let aa = text
+        .lines()
+        .find_map(|l| l.strip_prefix(";; Flags:"))
+        .is_some_and(|f| {
+            f.split(';')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .any(|x| x == "aa")
+        });
+    let record = text.lines().any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.len() == 5
+            && f[0].eq_ignore_ascii_case(&owner)
+            && f[2] == "IN"
+            && f[3] == "A"
+            && f[4] == want
+    });
+    text.contains("status: NOERROR") && aa && record
+}
+
 /// GET `path` from `addr` inside namespace `ns` (curl); the body.
 pub fn http_get(ns: &str, addr: &str, path: &str) -> Result<String> {
     let out = Command::new("ip")
@@ -322,7 +363,30 @@ pub fn http_get(ns: &str, addr: &str, path: &str) -> Result<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{metric_sum, number_after};
+    use super::{answers, metric_sum, number_after};
+
+    #[test]
+    fn reads_kdig_answers() {
+        let ok = ";; ->>HEADER<<- opcode: QUERY; status: NOERROR; id: 4711\n\
+                  ;; Flags: qr aa rd; QUERY: 1; ANSWER: 1; AUTHORITY: 0; ADDITIONAL: 0\n\n\
+                  ;; QUESTION SECTION:\n\
+                  ;; h0.auth.bench.      \t\tIN\tA\n\n\
+                  ;; ANSWER SECTION:\n\
+                  h0.auth.bench.      \t3600\tIN\tA\t198.18.2.1\n";
+        assert!(answers(ok, "h0.auth.bench", "198.18.2.1"));
+        assert!(!answers(ok, "h0.auth.bench", "198.18.2.2"));
+        assert!(!answers(ok, "h1.auth.bench", "198.18.2.1"));
+        assert!(!answers(
+            &ok.replace(" aa", ""),
+            "h0.auth.bench",
+            "198.18.2.1"
+        ));
+        assert!(!answers(
+            &ok.replace("NOERROR", "SERVFAIL"),
+            "h0.auth.bench",
+            "198.18.2.1"
+        ));
+    }
 
     #[test]
     fn sums_metric_series() {

@@ -1,5 +1,6 @@
-//! `cargo xtask bench`: ferrodns against CoreDNS, unbound, dnsdist and two
-//! bare reflectors (the hardware's limits), on the rig of
+//! `cargo xtask bench`: ferrodns against CoreDNS, unbound, dnsdist, NSD and
+//! Knot DNS (the authoritative scenario), and the bare reflectors (the
+//! hardware's limits), on the rig of
 //! shared/BENCHMARKING.md. See docs/benchmarks.md for the method.
 
 mod measure;
@@ -16,13 +17,14 @@ use std::process::Command;
 use std::time::Duration;
 
 pub const USAGE: &str = "  bench [--quick] [--scenario NAME[,NAME]] [--servers LIST]
-                       ferrodns vs CoreDNS, unbound, dnsdist and bare reflectors in two
-                       network namespaces (root); scenarios cache (cache-hits), cache-2w,
-                       zipf, zipf-2w, forward, auth, memory, flood; servers ferrodns,
-                       ferrodns-uring, ferrodns-steer (-steer, 2-worker scenarios),
-                       coredns, unbound, dnsdist, reflect-socket,
-                       reflect-uring, reflect-xdp; results in bench/results/ (a full
-                       run: latest.*, docs/benchmarks.md)
+                       ferrodns vs CoreDNS, unbound, dnsdist, NSD, Knot DNS and bare
+                       reflectors in two network namespaces (root); scenarios cache
+                       (cache-hits), cache-2w, zipf, zipf-2w, forward, auth, memory,
+                       flood; servers ferrodns, ferrodns-uring, ferrodns-steer (-steer,
+                       2-worker scenarios), coredns, unbound, dnsdist, nsd and knot
+                       (auth only), reflect-socket, reflect-uring, reflect-xdp;
+                       results in bench/results/ (a full run: latest.*,
+                       docs/benchmarks.md)
 ";
 
 /// What a scenario measures.
@@ -72,6 +74,8 @@ impl Scenario {
             Kind::Flood => server.corefile(),
             // Steering needs more than one worker.
             Kind::Load if server == Server::FerrodnsSteer => self.workers > 1,
+            // Authoritative servers only: they serve the zone, nothing else.
+            Kind::Load if server.authoritative_only() => self.name == "auth",
             Kind::Load => self.workers == 1 || !server.reflector(),
         }
     }
@@ -158,7 +162,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "auth",
         aliases: &[],
-        about: "authoritative: a 10,000-record zone served by `file` (unbound: auth-zone; dnsdist: packet cache in front of the upstream)",
+        about: "authoritative: a 10,000-record zone served by `file` (unbound: auth-zone; NSD and Knot DNS: the same zone file; dnsdist: packet cache in front of the upstream)",
         queries: "auth.q",
         warm: true,
         kind: Kind::Load,
@@ -198,6 +202,10 @@ pub enum Server {
     CoreDns,
     Unbound,
     Dnsdist,
+    /// NSD, authoritative only (the auth scenario).
+    Nsd,
+    /// Knot DNS, authoritative only (the auth scenario).
+    Knot,
     ReflectSocket,
     ReflectUring,
     ReflectXdp,
@@ -212,6 +220,8 @@ pub const SERVERS: &[Server] = &[
     Server::CoreDns,
     Server::Unbound,
     Server::Dnsdist,
+    Server::Nsd,
+    Server::Knot,
     Server::ReflectSocket,
     Server::ReflectUring,
     Server::ReflectXdp,
@@ -226,6 +236,8 @@ impl Server {
             Server::CoreDns => "coredns",
             Server::Unbound => "unbound",
             Server::Dnsdist => "dnsdist",
+            Server::Nsd => "nsd",
+            Server::Knot => "knot",
             Server::ReflectSocket => "reflect-socket",
             Server::ReflectUring => "reflect-uring",
             Server::ReflectXdp => "reflect-xdp",
@@ -240,6 +252,8 @@ impl Server {
             Server::CoreDns => "CoreDNS",
             Server::Unbound => "unbound",
             Server::Dnsdist => "dnsdist",
+            Server::Nsd => "NSD",
+            Server::Knot => "Knot DNS",
             Server::ReflectSocket => "socket reflector",
             Server::ReflectUring => "io_uring reflector",
             Server::ReflectXdp => "XDP reflector",
@@ -252,6 +266,12 @@ impl Server {
             self,
             Server::Ferrodns | Server::FerrodnsUring | Server::FerrodnsSteer | Server::CoreDns
         )
+    }
+
+    /// An authoritative-only server (NSD, Knot DNS): a row in the auth
+    /// scenario only.
+    fn authoritative_only(self) -> bool {
+        matches!(self, Server::Nsd | Server::Knot)
     }
 
     /// A bare reflector (one thread, no DNS work).
@@ -625,6 +645,35 @@ fn run_one(
             ),
             log,
         )?),
+        // Each stays root (see its configuration) and keeps its state in a
+        // folder of its own under the scenario's, made afresh for every
+        // start: NSD a zone list and xfrd state, Knot its databases.
+        Server::Nsd => {
+            fresh_dir(&dir.join("nsd"))?;
+            Some(start(
+                server,
+                in_ns(
+                    SERVER_NS,
+                    cores,
+                    Path::new("nsd"),
+                    &["-d".into(), "-c".into(), conf("nsd.conf", "nsd.conf")?],
+                ),
+                log,
+            )?)
+        }
+        Server::Knot => {
+            fresh_dir(&dir.join("knot"))?;
+            Some(start(
+                server,
+                in_ns(
+                    SERVER_NS,
+                    cores,
+                    Path::new("knotd"),
+                    &["-c".into(), conf("knot.conf", "knot.conf")?],
+                ),
+                log,
+            )?)
+        }
         Server::ReflectSocket | Server::ReflectUring => {
             let io = if server == Server::ReflectUring {
                 "uring"
@@ -664,6 +713,26 @@ fn run_one(
         &mut alive,
     )
     .with_context(|| format!("{} did not start", server.label()))?;
+    if let (Some(pid), true) = (pid, server.authoritative_only()) {
+        // Knot DNS pins its UDP worker itself, whatever affinity it was
+        // started with (worker i on CPU i mod the CPUs online: core 0 here,
+        // the load generators'): once it answers, its workers run, so every
+        // thread goes back to the server's cores. Then NSD's processes and
+        // Knot's threads must all be there.
+        if server == Server::Knot {
+            rig::pin_tree(pid, cores)?;
+        }
+        rig::check_pinned(pid, cores)
+            .with_context(|| format!("{} is not on core(s) {cores}", server.label()))?;
+    }
+    // The auth scenario: the probe's answer is the zone's own record, with
+    // the AA bit, from every server that does DNS work (the reflectors echo).
+    if sc.name == "auth" && !server.reflector() {
+        let want = setup::auth_record(probe)
+            .with_context(|| format!("the probe {probe} is not a name of the auth zone"))?;
+        measure::check_answer(CLIENT_NS, SERVER_IP, 53, probe, &want)
+            .with_context(|| format!("{} does not answer the zone right", server.label()))?;
+    }
 
     if sc.warm && !server.reflector() {
         // Every name once (the first 10,000 of the Zipf stream), at a rate
@@ -1127,6 +1196,14 @@ fn run_flood(
     }))
 }
 
+/// Removes `path` with what is in it, if there, and makes it again, empty.
+fn fresh_dir(path: &Path) -> Result<()> {
+    if path.exists() {
+        std::fs::remove_dir_all(path).with_context(|| format!("remove {}", path.display()))?;
+    }
+    std::fs::create_dir_all(path).with_context(|| format!("create {}", path.display()))
+}
+
 fn start(server: Server, cmd: Command, log: PathBuf) -> Result<Proc> {
     // ip netns exec NS taskset -c CORE PROGRAM ...
     let program = cmd
@@ -1160,5 +1237,21 @@ mod tests {
         assert_eq!(ids, ["ferrodns", "reflect-socket"]);
         let names: Vec<_> = o.scenarios.iter().map(|s| s.name).collect();
         assert_eq!(names, ["cache", "forward"]);
+    }
+
+    #[test]
+    fn nsd_and_knot_only_in_the_auth_scenario() {
+        let args: Vec<String> = ["--servers", "knot,ferrodns,nsd"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let o = super::parse(&args).unwrap();
+        let ids: Vec<_> = o.servers.iter().map(|s| s.id()).collect();
+        assert_eq!(ids, ["ferrodns", "nsd", "knot"]);
+        for sc in super::SCENARIOS {
+            for server in [super::Server::Nsd, super::Server::Knot] {
+                assert_eq!(sc.runs(server), sc.name == "auth", "{}", sc.name);
+            }
+        }
     }
 }

@@ -335,8 +335,111 @@ fn cmd_ref(cmd: &mut Command) -> Command {
     c
 }
 
-/// utime + stime of a process, all its threads, in seconds.
+/// A process and every process descended from it, the process first: the
+/// server under test as a whole (NSD answers from a process it forks, as
+/// it transfers zones from another; every other server here is one
+/// process).
+pub fn process_tree(pid: u32) -> Vec<u32> {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(p) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        // The field after the state, past the parenthesised command name.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, r)| r.split_whitespace().nth(1)?.parse::<u32>().ok());
+        if let Some(ppid) = ppid {
+            parents.push((p, ppid));
+        }
+    }
+    let mut tree = vec![pid];
+    let mut i = 0;
+    while let Some(&p) = tree.get(i) {
+        for &(c, pp) in &parents {
+            if pp == p && !tree.contains(&c) {
+                tree.push(c);
+            }
+        }
+        i += 1;
+    }
+    tree
+}
+
+/// CPUs of a list as the kernel and taskset write them ("1", "0-1", "0,2-3").
+fn cpu_list(text: &str) -> Option<Vec<u32>> {
+    let mut cpus = Vec::new();
+    for part in text.trim().split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => cpus.extend(a.parse::<u32>().ok()?..=b.parse::<u32>().ok()?),
+            None => cpus.push(part.parse().ok()?),
+        }
+    }
+    Some(cpus)
+}
+
+/// Sets the CPU affinity of every thread of a process and its descendants
+/// to `cores` (taskset's list), for a server that pins threads itself
+/// after it was started on its cores.
+pub fn pin_tree(pid: u32, cores: &str) -> Result<()> {
+    for p in process_tree(pid) {
+        let out = Command::new("taskset")
+            .args(["-a", "-p", "-c", cores, &p.to_string()])
+            .output()
+            .context("run taskset")?;
+        if !out.status.success() {
+            bail!(
+                "taskset -a -p -c {cores} {p}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Fails unless every thread of a process and its descendants may run on
+/// `cores` (taskset's list) only.
+pub fn check_pinned(pid: u32, cores: &str) -> Result<()> {
+    let allowed = cpu_list(cores).with_context(|| format!("a CPU list: {cores:?}"))?;
+    for p in process_tree(pid) {
+        for e in std::fs::read_dir(format!("/proc/{p}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let status = std::fs::read_to_string(e.path().join("status")).unwrap_or_default();
+            let (Some(name), Some(list)) = (
+                status.lines().find_map(|l| l.strip_prefix("Name:")),
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Cpus_allowed_list:")),
+            ) else {
+                continue;
+            };
+            let cpus = cpu_list(list).unwrap_or_default();
+            if cpus.is_empty() || cpus.iter().any(|c| !allowed.contains(c)) {
+                bail!(
+                    "thread {} ({}) of process {p} may run on CPUs {}, not only on {cores}",
+                    e.file_name().to_string_lossy(),
+                    name.trim(),
+                    list.trim()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// utime + stime of a process and its descendants (`process_tree`), all
+/// their threads, in seconds.
 pub fn proc_cpu_s(pid: u32) -> f64 {
+    process_tree(pid).into_iter().map(one_proc_cpu_s).sum()
+}
+
+fn one_proc_cpu_s(pid: u32) -> f64 {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return 0.0;
     };
@@ -350,13 +453,22 @@ pub fn proc_cpu_s(pid: u32) -> f64 {
     ticks / clock_ticks()
 }
 
-/// utime + stime of each thread of a process, in seconds, keyed by the
-/// thread's name and id ("ferrodns-w0 1234").
+/// utime + stime of each thread of a process and its descendants
+/// (`process_tree`), in seconds, keyed by the thread's name and id
+/// ("ferrodns-w0 1234").
 pub fn thread_cpu_s(pid: u32) -> Vec<(String, f64)> {
-    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return Vec::new();
-    };
     let mut out = Vec::new();
+    for pid in process_tree(pid) {
+        let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        threads_cpu_s(dir, &mut out);
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+fn threads_cpu_s(dir: std::fs::ReadDir, out: &mut Vec<(String, f64)>) {
     for e in dir.flatten() {
         let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
             continue;
@@ -375,8 +487,6 @@ pub fn thread_cpu_s(pid: u32) -> Vec<(String, f64)> {
             ticks / clock_ticks(),
         ));
     }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
 }
 
 fn clock_ticks() -> f64 {
@@ -424,12 +534,44 @@ fn status_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Peak resident set (VmHWM) in KiB.
+/// Peak resident set (VmHWM) in KiB: the largest of the process's and its
+/// descendants' (`process_tree`; NSD's server process shares its zone
+/// with the main process it was forked from, so a sum would count it
+/// twice).
 pub fn peak_rss_kib(pid: u32) -> u64 {
-    status_kib(pid, "VmHWM:")
+    process_tree(pid)
+        .into_iter()
+        .map(|p| status_kib(p, "VmHWM:"))
+        .max()
+        .unwrap_or(0)
 }
 
 /// Resident set now (VmRSS) in KiB.
 pub fn rss_kib(pid: u32) -> u64 {
     status_kib(pid, "VmRSS:")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_cpu_lists() {
+        assert_eq!(super::cpu_list("1"), Some(vec![1]));
+        assert_eq!(super::cpu_list("0-1\n"), Some(vec![0, 1]));
+        assert_eq!(super::cpu_list("0,2-3"), Some(vec![0, 2, 3]));
+        assert_eq!(super::cpu_list("x"), None);
+    }
+
+    #[test]
+    fn process_tree_has_the_children() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let me = std::process::id();
+        let tree = super::process_tree(me);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(tree.first(), Some(&me));
+        assert!(tree.contains(&child.id()), "{tree:?}");
+    }
 }

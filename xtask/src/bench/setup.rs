@@ -10,6 +10,8 @@ use std::process::Command;
 const PACKAGES: &[(&str, &str)] = &[
     ("unbound", "unbound"),
     ("dnsdist", "dnsdist"),
+    ("nsd", "nsd"),
+    ("knotd", "knot"),
     ("dnsperf", "dnsperf"),
     ("kxdpgun", "knot-dnsutils"),
     ("kdig", "knot-dnsutils"),
@@ -124,12 +126,7 @@ pub fn data(
     zone("flood", "* 3600 IN A 198.18.1.5\n")?;
     let mut auth = String::new();
     for i in 0..auth_names {
-        let _ = writeln!(
-            auth,
-            "h{i} 3600 IN A 198.18.{}.{}",
-            2 + i / 250 % 250,
-            1 + i % 250
-        );
+        let _ = writeln!(auth, "h{i} 3600 IN A {}", auth_address(i));
     }
     zone("auth", &auth)?;
 
@@ -169,6 +166,23 @@ pub fn data(
         )?;
     }
     Ok(())
+}
+
+/// The address of name `h{i}` in the auth zone.
+fn auth_address(i: usize) -> String {
+    format!("198.18.{}.{}", 2 + i / 250 % 250, 1 + i % 250)
+}
+
+/// The A record the auth zone holds for `name` (`hI.auth.bench`, as the
+/// query file asks), if it is one of the zone's names.
+pub fn auth_record(name: &str) -> Option<String> {
+    let i = name
+        .trim_end_matches('.')
+        .strip_suffix(".auth.bench")?
+        .strip_prefix('h')?
+        .parse()
+        .ok()?;
+    Some(auth_address(i))
 }
 
 /// Hot names of the flood scenario, asked throughout the flood.
@@ -257,7 +271,17 @@ pub fn render(template: &str, work: &Path, out_name: &str) -> Result<PathBuf> {
 
 #[cfg(test)]
 mod tests {
-    use super::{mix, Zipf};
+    use super::{auth_record, mix, Zipf};
+
+    #[test]
+    fn auth_records_as_the_zone_has_them() {
+        assert_eq!(auth_record("h0.auth.bench").as_deref(), Some("198.18.2.1"));
+        assert_eq!(
+            auth_record("h9999.auth.bench.").as_deref(),
+            Some("198.18.41.250")
+        );
+        assert_eq!(auth_record("n0.cache.bench"), None);
+    }
 
     #[test]
     fn flood_names_do_not_repeat() {
