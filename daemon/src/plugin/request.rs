@@ -40,6 +40,9 @@ pub struct Request {
     pub proto: Proto,
     /// The question name lowercased, fully qualified (CoreDNS's `state.Name()`).
     pub name: String,
+    /// The question name lowercased, in wire form (the cache's key). Kept
+    /// in step with `name` and the question by [`Request::set_qname`].
+    pub lower: Box<[u8]>,
     /// The listener's name in CoreDNS's form (`dns://:53`), the `server`
     /// label of metrics.
     pub server: Rc<str>,
@@ -106,6 +109,7 @@ impl Request {
             local: self.local,
             proto: self.proto,
             name: self.name.clone(),
+            lower: self.lower.clone(),
             server: Rc::clone(&self.server),
             start: self.start,
             worker: Rc::clone(&self.worker),
@@ -155,6 +159,20 @@ impl Request {
         }
     }
 
+    /// Sets the question (rewrite): the name's text and wire forms follow.
+    pub fn set_query(&mut self, q: Query) {
+        self.name = super::names::lower_text(q.name());
+        self.lower = lower_wire(q.name());
+        self.msg.queries[0] = q;
+    }
+
+    /// Sets the question's name (rewrite), as [`Request::set_query`].
+    pub fn set_qname(&mut self, n: Name) {
+        let mut q = self.query().clone();
+        q.set_name(n);
+        self.set_query(q);
+    }
+
     /// A reply carrying only `rcode`.
     pub fn error_reply(&self, rcode: ResponseCode) -> Message {
         let mut m = self.reply();
@@ -164,3 +182,9 @@ impl Request {
 }
 
 pub use crate::wire::reply_to;
+
+/// `name` lowercased, in wire form.
+pub fn lower_wire(name: &Name) -> Box<[u8]> {
+    let mut buf = [0; crate::wire::MAX_NAME_LEN];
+    crate::wire::fast::lower_name(name, &mut buf).into()
+}

@@ -153,6 +153,7 @@ pub(crate) mod testutil {
         let mut msg = Message::new(4242, MessageType::Query, OpCode::Query);
         msg.metadata.recursion_desired = true;
         let qname = Name::from_ascii(name).unwrap();
+        let qname_copy = qname.clone();
         msg.queries.push(Query::query(qname, qtype));
         Request {
             msg,
@@ -161,6 +162,7 @@ pub(crate) mod testutil {
             local: "192.0.2.53:53".parse().unwrap(),
             proto: Proto::Udp,
             name: name.to_ascii_lowercase(),
+            lower: crate::plugin::request::lower_wire(&qname_copy),
             server: std::rc::Rc::from("dns://:53"),
             start: std::time::Instant::now(),
             worker: std::rc::Rc::new(crate::plugin::Worker::new(0, 1)),

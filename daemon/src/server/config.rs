@@ -45,7 +45,7 @@ pub struct Listener {
     pub class_chaos: bool,
     /// `dns://:53` style, for log lines and the metrics' `server` label.
     pub name: Arc<str>,
-    /// The zones in wire form, for the fast path.
+    /// The zones in wire form: where queries go.
     pub fast: fastpath::Zones,
 }
 
@@ -212,7 +212,10 @@ pub fn build(blocks: &[ServerBlock], default_port: u16, order: &[Entry]) -> Resu
     }
     let mut route_ids = 0;
     for l in &mut listeners {
-        l.fast = fastpath::Zones::of(l, &mut route_ids);
+        l.fast = fastpath::Zones::of(l, &mut route_ids).map_err(|zone| {
+            let key = &blocks[0].keys[0];
+            Error::new(&key.pos, format!("not a domain name: {zone}"))
+        })?;
     }
     Ok(Config {
         listeners,

@@ -1,16 +1,17 @@
 //! One query from bytes to reply bytes: the checks CoreDNS's server makes,
 //! routing to the most specific zone, the chain, then EDNS and truncation.
 
-use super::config::{Block, Config, Listener, Route};
-use super::fastpath::{Fast, FastPath};
+use super::config::{Block, Config, Listener};
+use super::fastpath::{Fast, FastPath, ZoneRoute};
 use crate::metrics::vars;
 use crate::plugin::request::Metadata;
 use crate::plugin::{client_write, fast, Proto, Request, Worker};
 use crate::runtime::{Handled, Packet, PacketHandler};
 use crate::wire::edns;
-use crate::wire::{self, Accept, Header};
+use crate::wire::fast::{NameBuf, Simple};
+use crate::wire::{self, Accept, Header, QueryView, MAX_NAME_LEN};
 use hickory_proto::op::{Message, ResponseCode};
-use hickory_proto::rr::{DNSClass, RecordType};
+use hickory_proto::rr::DNSClass;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -32,8 +33,22 @@ pub struct Dispatcher {
     /// query takes one without touching a reference count other workers share.
     names: Vec<Rc<str>>,
     blocks: Vec<BlockRef>,
-    /// The cache fast path; None when turned off (`-fastpath=false`).
+    /// The raw-bytes path; None when turned off (`-fastpath=false`).
     fast: Option<FastPath>,
+    /// The question name lowercased, in wire form: made once per query.
+    name: NameBuf,
+    /// Messages viewed and messages parsed in full (for tests).
+    #[cfg(test)]
+    pub(crate) parses: Parses,
+}
+
+/// How often the dispatcher read a message: its view (header, question)
+/// and its full parse.
+#[cfg(test)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Parses {
+    pub views: u64,
+    pub full: u64,
 }
 
 fn names(config: &Config) -> Vec<Rc<str>> {
@@ -62,6 +77,9 @@ impl Dispatcher {
             config,
             worker: Rc::new(Worker::new(index, count)),
             fast: fast.then(FastPath::default),
+            name: [0; MAX_NAME_LEN],
+            #[cfg(test)]
+            parses: Parses::default(),
         }
     }
 }
@@ -127,30 +145,43 @@ impl PacketHandler for Dispatcher {
             }
             Accept::Accept => {}
         }
-        if let Some(f) = &mut self.fast {
-            match f.serve(&self.config, p.listener, p, &self.worker, out) {
-                Fast::Answered => return Handled::Reply,
-                Fast::Relay {
-                    block,
-                    plugin,
-                    opt,
-                    limit,
-                } => {
-                    let r = Relay {
-                        block: Rc::clone(&self.blocks[block]),
+        // The question, viewed and lowercased once, routed once: for the
+        // raw path and the chain alike.
+        let view = QueryView::parse(p.data).ok();
+        #[cfg(test)]
+        {
+            self.parses.views += 1;
+        }
+        let mut routed = None;
+        if let Some(v) = &view {
+            let lower = wire::fast::lower(v.qname, &mut self.name);
+            let route = l.fast.route(lower, v.qtype);
+            routed = Some((lower, route));
+            if let (Some(f), Some(r), Some(q)) = (&mut self.fast, route, Simple::of(v, p.data)) {
+                match f.serve(&self.config, l, p, &q, lower, r, &self.worker, out) {
+                    Fast::Answered => return Handled::Reply,
+                    Fast::Relay {
+                        block,
                         plugin,
-                        server: Rc::clone(&self.names[p.listener]),
-                    };
-                    let raw = fast::Relay {
-                        worker: Rc::clone(&self.worker),
-                        query: p.data.to_vec(),
                         opt,
                         limit,
-                        at: p.at,
-                    };
-                    return Handled::Later(Box::pin(r.run(raw, p)));
+                    } => {
+                        let r = Relay {
+                            block: Rc::clone(&self.blocks[block]),
+                            plugin,
+                            server: Rc::clone(&self.names[p.listener]),
+                        };
+                        let raw = fast::Relay {
+                            worker: Rc::clone(&self.worker),
+                            query: p.data.to_vec(),
+                            opt,
+                            limit,
+                            at: p.at,
+                        };
+                        return Handled::Later(Box::pin(r.run(raw, p)));
+                    }
+                    Fast::No => {}
                 }
-                Fast::No => {}
             }
         }
         let msg = match Message::from_vec(p.data) {
@@ -160,71 +191,104 @@ impl PacketHandler for Dispatcher {
                 return Handled::Reply;
             }
         };
-        serve(l, msg, p, &self.worker, &self.names, &self.blocks, out)
+        #[cfg(test)]
+        {
+            self.parses.full += 1;
+        }
+        let d = Dispatch {
+            l,
+            p,
+            worker: &self.worker,
+            names: &self.names,
+            blocks: &self.blocks,
+        };
+        d.serve(msg, routed, out)
     }
 }
 
-fn serve(
-    l: &Listener,
-    msg: Message,
-    p: &Packet<'_>,
-    worker: &Rc<Worker>,
-    names: &[Rc<str>],
-    blocks: &[BlockRef],
-    out: &mut Vec<u8>,
-) -> Handled {
-    let proto = if p.tcp { Proto::Tcp } else { Proto::Udp };
-    let drop = |rcode, out: &mut Vec<u8>| {
-        let d = Dropped {
-            server: &l.name,
-            proto,
-            src: p.src,
-            wire_len: p.data.len(),
-            start: Instant::now(),
+/// What serving one message through the chain needs of the dispatcher.
+struct Dispatch<'a> {
+    l: &'a Listener,
+    p: &'a Packet<'a>,
+    worker: &'a Rc<Worker>,
+    names: &'a [Rc<str>],
+    blocks: &'a [BlockRef],
+}
+
+impl Dispatch<'_> {
+    /// The message through its block's chain. `routed`: the question name
+    /// lowercased and its route, when the view read the question.
+    fn serve(
+        &self,
+        msg: Message,
+        routed: Option<(&[u8], Option<&ZoneRoute>)>,
+        out: &mut Vec<u8>,
+    ) -> Handled {
+        let (l, p, worker) = (self.l, self.p, self.worker);
+        let proto = if p.tcp { Proto::Tcp } else { Proto::Udp };
+        let drop = |rcode, out: &mut Vec<u8>| {
+            let d = Dropped {
+                server: &l.name,
+                proto,
+                src: p.src,
+                wire_len: p.data.len(),
+                start: Instant::now(),
+            };
+            let handled = dropped(&d, &msg, rcode, worker, out);
+            edns::mirror_small_udp_size(out, edns::raw_udp_size(p.data));
+            handled
         };
-        let handled = dropped(&d, &msg, rcode, worker, out);
-        edns::mirror_small_udp_size(out, edns::raw_udp_size(p.data));
-        handled
-    };
-    let Some(q) = msg.queries.first() else {
-        return drop(ResponseCode::ServFail, out);
-    };
-    if !l.class_chaos && q.query_class() != DNSClass::IN {
-        return drop(ResponseCode::Refused, out);
-    }
-    if msg.edns.as_ref().is_some_and(|e| e.version() != 0) {
-        return sent(edns::badvers(&msg, out).is_ok());
-    }
-    let name = crate::plugin::names::lower_text(q.name());
-    let Some(route) = route(l, &name, q.query_type()) else {
-        return drop(ResponseCode::Refused, out);
-    };
-    let block = &blocks[route.block];
-    if block.chain.is_empty() {
-        return drop(ResponseCode::Refused, out);
-    }
-    let req = request(
-        msg,
-        name,
-        p,
-        block,
-        Rc::clone(&names[p.listener]),
-        Rc::clone(worker),
-    );
-    let udp_size = edns::raw_udp_size(p.data);
-    let mut fut: Pin<Box<dyn Future<Output = Option<Vec<u8>>>>> =
-        Box::pin(run_chain(Rc::clone(block), req, udp_size));
-    // Most chains never wait: poll once here and answer at once; only a
-    // chain that waits on the network goes to the worker's task queue.
-    let mut cx = Context::from_waker(Waker::noop());
-    match fut.as_mut().poll(&mut cx) {
-        Poll::Ready(Some(bytes)) => {
-            out.clear();
-            out.extend_from_slice(&bytes);
-            Handled::Reply
+        let Some(q) = msg.queries.first() else {
+            return drop(ResponseCode::ServFail, out);
+        };
+        if !l.class_chaos && q.query_class() != DNSClass::IN {
+            return drop(ResponseCode::Refused, out);
         }
-        Poll::Ready(None) => Handled::Drop,
-        Poll::Pending => Handled::Later(fut),
+        if msg.edns.as_ref().is_some_and(|e| e.version() != 0) {
+            return sent(edns::badvers(&msg, out).is_ok());
+        }
+        // A question the view could not read (a compressed name) is
+        // lowercased and routed from hickory's parse instead.
+        let mut buf = [0; MAX_NAME_LEN];
+        let (lower, route) = match routed {
+            Some(r) => r,
+            None => {
+                let lower = wire::fast::lower_name(q.name(), &mut buf);
+                (lower, l.fast.route(lower, u16::from(q.query_type())))
+            }
+        };
+        let Some(route) = route else {
+            return drop(ResponseCode::Refused, out);
+        };
+        let block = &self.blocks[route.block];
+        if block.chain.is_empty() {
+            return drop(ResponseCode::Refused, out);
+        }
+        let name = crate::plugin::names::lower_text(q.name());
+        let req = request(
+            msg,
+            name,
+            lower.into(),
+            p,
+            block,
+            Rc::clone(&self.names[p.listener]),
+            Rc::clone(worker),
+        );
+        let udp_size = edns::raw_udp_size(p.data);
+        let mut fut: Pin<Box<dyn Future<Output = Option<Vec<u8>>>>> =
+            Box::pin(run_chain(Rc::clone(block), req, udp_size));
+        // Most chains never wait: poll once here and answer at once; only a
+        // chain that waits on the network goes to the worker's task queue.
+        let mut cx = Context::from_waker(Waker::noop());
+        match fut.as_mut().poll(&mut cx) {
+            Poll::Ready(Some(bytes)) => {
+                out.clear();
+                out.extend_from_slice(&bytes);
+                Handled::Reply
+            }
+            Poll::Ready(None) => Handled::Drop,
+            Poll::Pending => Handled::Later(fut),
+        }
     }
 }
 
@@ -232,6 +296,7 @@ fn serve(
 fn request(
     msg: Message,
     name: String,
+    lower: Box<[u8]>,
     p: &Packet<'_>,
     block: &Block,
     server: Rc<str>,
@@ -245,6 +310,7 @@ fn request(
         local: p.local,
         proto: if p.tcp { Proto::Tcp } else { Proto::Udp },
         name,
+        lower,
         server,
         start,
         worker,
@@ -294,8 +360,10 @@ impl Relay {
                 tcp: false,
                 at,
             };
-            let name = crate::plugin::names::lower_text(msg.queries.first()?.name());
-            let mut req = request(msg, name, &p, &self.block, self.server, worker);
+            let q = msg.queries.first()?;
+            let name = crate::plugin::names::lower_text(q.name());
+            let lower = crate::plugin::request::lower_wire(q.name());
+            let mut req = request(msg, name, lower, &p, &self.block, self.server, worker);
             if let Some(d) = deadline {
                 req.deadline = Some(req.deadline.map_or(d, |c| c.min(d)));
             }
@@ -434,56 +502,4 @@ fn dropped(
     };
     worker.metrics(|s| vars::report(s, &r));
     sent(edns::encode_fitting(&mut m, usize::from(u16::MAX), out).is_ok())
-}
-
-/// The block for `name`: the longest zone on the listener that holds it;
-/// DS queries go to the shortest (the parent side of a zone cut); the root
-/// zone last of all.
-fn route<'a>(l: &'a Listener, name: &str, qtype: RecordType) -> Option<&'a Route> {
-    let mut ds: Option<&Route> = None;
-    for suffix in suffixes(name) {
-        if let Some(r) = l.zones.get(suffix) {
-            if qtype != RecordType::DS {
-                return Some(r);
-            }
-            ds = Some(r);
-        }
-    }
-    ds.or_else(|| l.zones.get("."))
-}
-
-/// `a.b.c.`, `b.c.`, `c.` (and `.` only when the name is the root),
-/// splitting at dots that are not escaped.
-fn suffixes(name: &str) -> impl Iterator<Item = &str> {
-    let b = name.as_bytes();
-    let mut starts = vec![0usize];
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'\\' => i += 2,
-            b'.' => {
-                if i + 1 < b.len() {
-                    starts.push(i + 1);
-                }
-                i += 1;
-            }
-            _ => i += 1,
-        }
-    }
-    starts.into_iter().map(move |s| &name[s..])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn label_suffixes() {
-        assert_eq!(
-            suffixes("a.b.c.").collect::<Vec<_>>(),
-            ["a.b.c.", "b.c.", "c."]
-        );
-        assert_eq!(suffixes(".").collect::<Vec<_>>(), ["."]);
-        assert_eq!(suffixes("a\\.b.c.").collect::<Vec<_>>(), ["a\\.b.c.", "c."]);
-    }
 }

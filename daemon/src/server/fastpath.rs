@@ -11,7 +11,7 @@ use super::config::{Block, Config, Listener};
 use crate::plugin::fast::{Context, Needs, RawQuery};
 use crate::plugin::{Fast as Role, Worker};
 use crate::runtime::Packet;
-use crate::wire::fast::{self as wire, NameBuf, Opt, Simple};
+use crate::wire::fast::{self as wire, Opt, Simple};
 use crate::wire::MAX_NAME_LEN;
 
 /// What the raw path does for one block, worked out from its chain.
@@ -86,32 +86,34 @@ pub enum Fast {
     No,
 }
 
-/// Where a zone on a listener leads, for the fast path.
-struct ZoneRoute {
+/// Where a zone on a listener leads.
+pub struct ZoneRoute {
     /// The zone, lowercased, in wire form.
     wire: Box<[u8]>,
-    block: usize,
+    /// Index into `Config::blocks`.
+    pub block: usize,
     /// The zone, as metrics name it.
-    zone: Box<str>,
+    pub zone: Box<str>,
     /// Unique in the configuration: tells routes apart in the metric cache.
-    id: u32,
+    pub id: u32,
 }
 
-/// A listener's zones in wire form, for routing from bytes. Listeners have
-/// a few zones, so a scan by length beats hashing every suffix.
+/// A listener's zones in wire form: the one router, for the raw path and
+/// the chain alike. Listeners have a few zones, so a scan by length beats
+/// hashing every suffix.
 #[derive(Default)]
 pub struct Zones {
     routes: Vec<ZoneRoute>,
 }
 
 impl Zones {
-    /// The zones of `l`; empty (nothing for the fast path) if one of them
-    /// has no wire form. `next_id` numbers the routes.
-    pub fn of(l: &Listener, next_id: &mut u32) -> Zones {
+    /// The zones of `l`, or the first that has no wire form. `next_id`
+    /// numbers the routes.
+    pub fn of<'l>(l: &'l Listener, next_id: &mut u32) -> Result<Zones, &'l str> {
         let mut routes = Vec::new();
         for (zone, route) in &l.zones {
             let Some(wire) = wire::zone_wire(zone) else {
-                return Zones::default();
+                return Err(zone);
             };
             *next_id += 1;
             routes.push(ZoneRoute {
@@ -121,22 +123,37 @@ impl Zones {
                 id: *next_id,
             });
         }
-        Zones { routes }
+        Ok(Zones { routes })
     }
 
-    /// The most specific zone holding `name` (lowercased wire form).
-    fn route(&self, name: &[u8]) -> Option<&ZoneRoute> {
-        wire::suffixes(name).find_map(|s| {
-            self.routes
-                .iter()
-                .find(|r| r.wire.len() == s.len() && *r.wire == *s)
-        })
+    fn zone(&self, suffix: &[u8]) -> Option<&ZoneRoute> {
+        self.routes
+            .iter()
+            .find(|r| r.wire.len() == suffix.len() && *r.wire == *suffix)
+    }
+
+    /// Where a question for `name` (lowercased wire form) goes: the most
+    /// specific zone holding it; for DS the least specific one other than
+    /// the root (the parent side of a zone cut); the root zone last of all.
+    pub fn route(&self, name: &[u8], qtype: u16) -> Option<&ZoneRoute> {
+        let mut ds = None;
+        for s in wire::suffixes(name) {
+            if s == [0] {
+                break;
+            }
+            if let Some(r) = self.zone(s) {
+                if qtype != 43 {
+                    return Some(r);
+                }
+                ds = Some(r);
+            }
+        }
+        ds.or_else(|| self.zone(&[0]))
     }
 }
 
-/// One worker's raw path: its buffers.
+/// One worker's raw path: its buffer.
 pub struct FastPath {
-    name: NameBuf,
     text: [u8; MAX_NAME_LEN + 1],
     /// Queries answered (for tests).
     #[cfg(test)]
@@ -146,7 +163,6 @@ pub struct FastPath {
 impl Default for FastPath {
     fn default() -> Self {
         Self {
-            name: [0; MAX_NAME_LEN],
             text: [0; MAX_NAME_LEN + 1],
             #[cfg(test)]
             answered: 0,
@@ -169,32 +185,27 @@ fn sizes(q: &Simple<'_>, tcp: bool, cap: Option<u16>) -> (Option<Opt>, usize) {
 }
 
 impl FastPath {
-    /// Answers `p` into `out` when its block's raw path answers it, or
-    /// says it is to be relayed; anything else is left to the chain, which
-    /// writes its reply over `out`.
+    /// Answers `q` (query `p`, its name lowercased in `lower`, routed to
+    /// `route` on listener `l`) into `out` when its block's raw path
+    /// answers it, or says it is to be relayed; anything else is left to
+    /// the chain, which writes its reply over `out`.
+    #[allow(clippy::too_many_arguments)]
     pub fn serve(
         &mut self,
         cfg: &Config,
-        listener: usize,
+        l: &Listener,
         p: &Packet<'_>,
+        q: &Simple<'_>,
+        lower: &[u8],
+        route: &ZoneRoute,
         worker: &Worker,
         out: &mut Vec<u8>,
     ) -> Fast {
-        let Some(l) = cfg.listeners.get(listener) else {
-            return Fast::No;
-        };
-        let Some(q) = Simple::parse(p.data) else {
-            return Fast::No;
-        };
         // IN only (chaos answers other classes); DS goes to the parent
         // zone; transfers and meta types are not cached answers.
         if q.qclass != 1 || matches!(q.qtype, 41 | 43 | 250..=254) {
             return Fast::No;
         }
-        let lower = wire::lower(q.qname, &mut self.name);
-        let Some(route) = l.fast.route(lower) else {
-            return Fast::No;
-        };
         let block = &cfg.blocks[route.block];
         let Some(plan) = &block.fast else {
             return Fast::No;
@@ -211,7 +222,7 @@ impl FastPath {
             ""
         };
         let mut rq = RawQuery {
-            q: &q,
+            q,
             lower,
             text,
             src: p.src,
@@ -238,7 +249,7 @@ impl FastPath {
             if !answer.fast_check(&rq, &mut cap) {
                 return Fast::No;
             }
-            let (opt, limit) = sizes(&q, false, cap);
+            let (opt, limit) = sizes(q, false, cap);
             return Fast::Relay {
                 block: route.block,
                 plugin: plan.answer,
@@ -246,7 +257,7 @@ impl FastPath {
                 limit,
             };
         }
-        (rq.opt, rq.limit) = sizes(&q, p.tcp, cap);
+        (rq.opt, rq.limit) = sizes(q, p.tcp, cap);
         let answered = worker.metrics(|m| {
             let mut cx = Context { worker, metrics: m };
             let a = answer.fast_answer(&rq, &mut cx, out)?;

@@ -3,3 +3,4 @@
 
 mod example_plugin;
 mod fastpath;
+mod parses;

@@ -2,7 +2,8 @@
 //! (CoreDNS's SizeAndDo), BADVERS, and fitting a reply into the client's
 //! buffer (miekg's Truncate, as CoreDNS's scrub writer calls it).
 
-use super::fast::skip_name;
+use super::fast::Cursor;
+use super::TYPE_OPT;
 use hickory_proto::op::{Edns, Message};
 use hickory_proto::rr::rdata::opt::EdnsCode;
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
@@ -163,25 +164,10 @@ pub fn relay_reply(
 /// Where the OPT record's CLASS field (the UDP size) sits in a message on
 /// the wire, if it has one in its additional section.
 fn opt_class_offset(b: &[u8]) -> Option<usize> {
-    let count = |i: usize| -> Option<usize> {
-        Some(usize::from(u16::from_be_bytes([
-            *b.get(i)?,
-            *b.get(i + 1)?,
-        ])))
-    };
-    let counts = [count(4)?, count(6)?, count(8)?, count(10)?];
-    let mut p = 12;
-    for _ in 0..counts[0] {
-        p = skip_name(b, p)? + 4;
-    }
-    for (section, &n) in counts.iter().enumerate().skip(1) {
-        for _ in 0..n {
-            p = skip_name(b, p)?;
-            let rtype = u16::from_be_bytes([*b.get(p)?, *b.get(p + 1)?]);
-            if section == 3 && rtype == 41 {
-                return (p + 4 <= b.len()).then_some(p + 2);
-            }
-            p += 10 + count(p + 8)?;
+    let mut c = Cursor::new(b, false)?;
+    while let Some(r) = c.next(b) {
+        if r.section == 2 && r.rtype == TYPE_OPT {
+            return Some(r.at + 2);
         }
     }
     None

@@ -15,7 +15,7 @@ pub struct Opt {
 
 impl Opt {
     pub fn do_bit(&self) -> bool {
-        self.flags & 0x8000 != 0
+        self.flags & super::flag::DO != 0
     }
 
     /// Appends this OPT as a reply mirrors it (version 0, DO and the Z
@@ -54,7 +54,11 @@ pub struct Simple<'a> {
 
 impl<'a> Simple<'a> {
     pub fn parse(b: &'a [u8]) -> Option<Simple<'a>> {
-        let v = QueryView::parse(b).ok()?;
+        Self::of(&QueryView::parse(b).ok()?, b)
+    }
+
+    /// The view `v` of message `b`, if it is a query the raw path takes.
+    pub fn of(v: &QueryView<'a>, b: &'a [u8]) -> Option<Simple<'a>> {
         let h = v.header;
         if h.qr() || h.opcode() != OPCODE_QUERY || h.qdcount != 1 || h.ancount != 0 {
             return None;
@@ -161,7 +165,7 @@ pub fn plain_text<'b>(name: &[u8], buf: &'b mut [u8; MAX_NAME_LEN + 1]) -> Optio
 }
 
 /// Skips a name at `p` (labels, ending in the root or a pointer).
-pub(super) fn skip_name(b: &[u8], mut p: usize) -> Option<usize> {
+fn skip_name(b: &[u8], mut p: usize) -> Option<usize> {
     loop {
         let len = *b.get(p)?;
         match len & 0xC0 {
@@ -186,28 +190,13 @@ pub fn question_name(msg: &[u8]) -> Option<&[u8]> {
 /// Sets the TTL of every record after the question to `ttl`. Returns false
 /// (leaving the message partly patched) if it is not well formed.
 pub fn set_ttls(msg: &mut [u8], ttl: u32) -> bool {
-    if msg.len() < HEADER_LEN {
+    let Some(mut c) = Cursor::new(msg, false) else {
         return false;
+    };
+    while let Some(r) = c.next(msg) {
+        msg[r.at + 4..r.at + 8].copy_from_slice(&ttl.to_be_bytes());
     }
-    let records = count(msg, 6) + count(msg, 8) + count(msg, 10);
-    let mut p = HEADER_LEN;
-    for _ in 0..count(msg, 4) {
-        match skip_name(msg, p) {
-            Some(e) => p = e + 4,
-            None => return false,
-        }
-    }
-    for _ in 0..records {
-        let Some(e) = skip_name(msg, p) else {
-            return false;
-        };
-        let Some(fixed) = msg.get_mut(e..e + 10) else {
-            return false;
-        };
-        fixed[4..8].copy_from_slice(&ttl.to_be_bytes());
-        p = e + 10 + usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
-    }
-    p == msg.len()
+    !c.broken && c.end() == msg.len()
 }
 
 /// Checks the name at `at` (labels, pointers only backwards and past the
@@ -284,33 +273,117 @@ pub struct Layout {
 }
 
 pub fn layout(msg: &[u8]) -> Option<Layout> {
-    if msg.len() < HEADER_LEN {
-        return None;
-    }
-    let (an, ns, ar) = (count(msg, 6), count(msg, 8), count(msg, 10));
-    let mut p = HEADER_LEN;
-    for _ in 0..count(msg, 4) {
-        p = name_end(msg, p)? + 4;
-    }
+    let mut c = Cursor::new(msg, true)?;
     let mut opt = None;
-    for k in 0..an + ns + ar {
-        let at = name_end(msg, p)?;
-        let fixed = msg.get(at..at + 10)?;
-        let rtype = u16::from_be_bytes([fixed[0], fixed[1]]);
-        if rtype == TYPE_OPT {
+    while let Some(r) = c.next(msg) {
+        if r.rtype == TYPE_OPT {
             // One OPT, in the additional section, owned by the root.
-            if k < an + ns || opt.is_some() || at != p + 1 || msg[p] != 0 {
+            if r.section != 2 || opt.is_some() || r.at != r.owner + 1 || msg[r.owner] != 0 {
                 return None;
             }
-            opt = Some(at);
-        }
-        let rd = at + 10;
-        p = rd + usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
-        if p > msg.len() || !rdata_ok(msg, rtype, rd, p) {
-            return None;
+            opt = Some(r.at);
         }
     }
-    Some(Layout { opt, end: p })
+    (!c.broken).then_some(Layout { opt, end: c.end() })
+}
+
+/// One resource record after the question, as [`Cursor`] finds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rr {
+    /// 0 answer, 1 authority, 2 additional.
+    pub section: u8,
+    /// Where its owner name starts.
+    pub owner: usize,
+    /// Where its TYPE field starts (TYPE, CLASS, TTL, RDLENGTH follow).
+    pub at: usize,
+    pub rtype: u16,
+    /// Where its RDATA ends.
+    pub end: usize,
+}
+
+/// The one walk over a message's records: the question skipped, then each
+/// record of the three sections in order. It holds no borrow, so the
+/// caller may patch a record before asking for the next. Strict (`layout`):
+/// names checked as [`name_end`] checks them and the RDATA of the common
+/// types read through; lenient: names skipped, records kept in bounds.
+pub struct Cursor {
+    p: usize,
+    left: [usize; 3],
+    section: u8,
+    strict: bool,
+    /// The message did not read through.
+    pub broken: bool,
+}
+
+impl Cursor {
+    /// A cursor past the question, or None when the header or question
+    /// does not read.
+    pub fn new(msg: &[u8], strict: bool) -> Option<Cursor> {
+        if msg.len() < HEADER_LEN {
+            return None;
+        }
+        let mut p = HEADER_LEN;
+        for _ in 0..count(msg, 4) {
+            p = if strict {
+                name_end(msg, p)
+            } else {
+                skip_name(msg, p)
+            }? + 4;
+        }
+        Some(Cursor {
+            p,
+            left: [count(msg, 6), count(msg, 8), count(msg, 10)],
+            section: 0,
+            strict,
+            broken: p > msg.len(),
+        })
+    }
+
+    /// The next record; None at the end or where the message breaks off
+    /// (then `broken`).
+    pub fn next(&mut self, msg: &[u8]) -> Option<Rr> {
+        if self.broken {
+            return None;
+        }
+        while self.left.get(usize::from(self.section)) == Some(&0) {
+            self.section += 1;
+        }
+        let left = self.left.get_mut(usize::from(self.section))?;
+        *left -= 1;
+        let owner = self.p;
+        let rr = self.read(msg, owner);
+        if rr.is_none() {
+            self.broken = true;
+        }
+        rr
+    }
+
+    fn read(&mut self, msg: &[u8], owner: usize) -> Option<Rr> {
+        let at = if self.strict {
+            name_end(msg, owner)
+        } else {
+            skip_name(msg, owner)
+        }?;
+        let fixed = msg.get(at..at + 10)?;
+        let rtype = u16::from_be_bytes([fixed[0], fixed[1]]);
+        let end = at + 10 + usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
+        if end > msg.len() || (self.strict && !rdata_ok(msg, rtype, at + 10, end)) {
+            return None;
+        }
+        self.p = end;
+        Some(Rr {
+            section: self.section,
+            owner,
+            at,
+            rtype,
+            end,
+        })
+    }
+
+    /// Where the records read so far end.
+    pub fn end(&self) -> usize {
+        self.p
+    }
 }
 
 /// A message's rcode: the header's four bits and the OPT's upper eight.
@@ -340,17 +413,82 @@ pub fn lower_name<'b>(name: &hickory_proto::rr::Name, buf: &'b mut NameBuf) -> &
     &buf[..n + 1]
 }
 
-/// A name in text (a zone from the Corefile) in wire form, lowercased;
-/// None when it is not a name.
+/// A name in presentation form (a zone from the Corefile) in wire form,
+/// lowercased: labels split at dots that are not escaped, `\DDD` and `\X`
+/// read as the byte they stand for; any byte else as it is (CoreDNS takes a
+/// key such as `example.org,example.net` as one label). None when a label
+/// is empty or too long, or the name is.
 pub fn zone_wire(zone: &str) -> Option<Box<[u8]>> {
-    let n = hickory_proto::rr::Name::from_ascii(zone).ok()?;
-    let mut buf = [0u8; crate::wire::MAX_NAME_LEN];
-    Some(lower_name(&n, &mut buf).into())
+    let b = zone.as_bytes();
+    let mut out = Vec::with_capacity(b.len() + 2);
+    let mut label = Vec::new();
+    let mut i = 0;
+    fn end_label(label: &mut Vec<u8>, out: &mut Vec<u8>) -> Option<()> {
+        if label.is_empty() || label.len() > 63 {
+            return None;
+        }
+        out.push(label.len() as u8);
+        out.extend(label.drain(..).map(|c| c.to_ascii_lowercase()));
+        Some(())
+    }
+    if zone != "." {
+        while i < b.len() {
+            match b[i] {
+                b'\\' => {
+                    let d = b
+                        .get(i + 1..i + 4)
+                        .filter(|d| d.iter().all(u8::is_ascii_digit));
+                    match d {
+                        Some(d) => {
+                            let v = d.iter().fold(0u16, |v, c| v * 10 + u16::from(c - b'0'));
+                            label.push(u8::try_from(v).ok()?);
+                            i += 4;
+                        }
+                        None => {
+                            label.push(*b.get(i + 1)?);
+                            i += 2;
+                        }
+                    }
+                }
+                b'.' => {
+                    end_label(&mut label, &mut out)?;
+                    i += 1;
+                }
+                c => {
+                    label.push(c);
+                    i += 1;
+                }
+            }
+        }
+        if !label.is_empty() {
+            end_label(&mut label, &mut out)?;
+        }
+    }
+    out.push(0);
+    (out.len() <= MAX_NAME_LEN).then(|| out.into())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zones_in_wire_form() {
+        assert_eq!(&*zone_wire(".").unwrap(), b"\0");
+        assert_eq!(
+            &*zone_wire("Example.ORG.").unwrap(),
+            b"\x07example\x03org\0"
+        );
+        assert_eq!(&*zone_wire("example.org").unwrap(), b"\x07example\x03org\0");
+        assert_eq!(
+            &*zone_wire("example.org,example.net.").unwrap(),
+            b"\x07example\x0borg,example\x03net\0".as_slice()
+        );
+        assert_eq!(&*zone_wire("a\\.b.c.").unwrap(), b"\x03a.b\x01c\0");
+        assert_eq!(&*zone_wire("\\065.").unwrap(), b"\x01a\0");
+        assert!(zone_wire("a..b.").is_none());
+        assert!(zone_wire(&format!("{}.", "a".repeat(64))).is_none());
+    }
 
     fn query(name: &[u8], extra: &[u8], arcount: u16) -> Vec<u8> {
         let mut b = vec![0x12, 0x34, 0x01, 0x20, 0, 1, 0, 0, 0, 0];

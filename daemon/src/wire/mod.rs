@@ -16,8 +16,21 @@ pub const MAX_NAME_LEN: usize = 255;
 pub const OPCODE_QUERY: u8 = 0;
 pub const OPCODE_NOTIFY: u8 = 4;
 pub const TYPE_OPT: u16 = 41;
+/// The bits of [`Header::flags`].
+pub mod flag {
+    pub const QR: u16 = 0x8000;
+    pub const AA: u16 = 0x0400;
+    pub const TC: u16 = 0x0200;
+    pub const RD: u16 = 0x0100;
+    pub const RA: u16 = 0x0080;
+    pub const Z: u16 = 0x0040;
+    pub const AD: u16 = 0x0020;
+    pub const CD: u16 = 0x0010;
+    /// The DO bit of an OPT record's flags word.
+    pub const DO: u16 = 0x8000;
+}
 /// The TC bit of [`Header::flags`].
-pub const FLAG_TC: u16 = 0x0200;
+pub const FLAG_TC: u16 = flag::TC;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
 pub enum WireError {
@@ -64,16 +77,16 @@ impl Header {
         })
     }
     pub fn qr(&self) -> bool {
-        self.flags & 0x8000 != 0
+        self.flags & flag::QR != 0
     }
     pub fn opcode(&self) -> u8 {
         ((self.flags >> 11) & 0xF) as u8
     }
     pub fn rd(&self) -> bool {
-        self.flags & 0x0100 != 0
+        self.flags & flag::RD != 0
     }
     pub fn cd(&self) -> bool {
-        self.flags & 0x0010 != 0
+        self.flags & flag::CD != 0
     }
 }
 
@@ -110,8 +123,8 @@ pub fn accept(h: &Header) -> Accept {
 /// otherwise (SetRcodeFormatError), no records.
 pub fn header_reply(h: &Header, rcode: u8, out: &mut Vec<u8>) {
     let opcode = if rcode == 4 { h.opcode() } else { OPCODE_QUERY };
-    let kept = h.flags & (0x0200 | 0x0100 | 0x0080 | 0x0020 | 0x0010);
-    let flags = 0x8000 | (u16::from(opcode) << 11) | kept | u16::from(rcode & 0xF);
+    let kept = h.flags & (flag::TC | flag::RD | flag::RA | flag::AD | flag::CD);
+    let flags = flag::QR | (u16::from(opcode) << 11) | kept | u16::from(rcode & 0xF);
     out.clear();
     out.extend_from_slice(&h.id.to_be_bytes());
     out.extend_from_slice(&flags.to_be_bytes());

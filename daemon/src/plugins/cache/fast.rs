@@ -11,6 +11,7 @@ use crate::metrics::{Handle, CACHE_FAST_HITS, CACHE_HITS, CACHE_REQUESTS};
 use crate::plugin::classify::Kind;
 use crate::plugin::fast::{Context, RawAnswer, RawQuery};
 use crate::wire::fast::{self as wire, Opt, OPT_LEN};
+use crate::wire::flag::{AA, AD, CD, QR, RA, RD};
 
 /// A query as the fast path read it.
 pub struct Ask<'a> {
@@ -55,12 +56,6 @@ struct Series {
     fast_hits: Handle,
 }
 
-const QR: u16 = 0x8000;
-const AA: u16 = 0x0400;
-const RD: u16 = 0x0100;
-const RA: u16 = 0x0080;
-const AD: u16 = 0x0020;
-const CD: u16 = 0x0010;
 impl Cache {
     /// The `zones` label of this cache's metrics.
     pub fn zones_label(&self) -> &str {

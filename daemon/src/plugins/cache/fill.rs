@@ -198,8 +198,7 @@ impl Cache {
         n: &mut Counts,
     ) {
         let qname = names::lower_text(m.queries[0].name());
-        let mut buf = [0; crate::wire::MAX_NAME_LEN];
-        let q = Question::of(req, &mut buf);
+        let q = Question::of(req);
         let key = store::key(&q, p.do_bit, p.cd);
         match kind {
             Kind::NoError | Kind::Delegation => {

@@ -241,10 +241,10 @@ struct Asked<'a> {
 }
 
 impl<'a> Asked<'a> {
-    fn of(req: &Request, buf: &'a mut crate::wire::fast::NameBuf) -> Asked<'a> {
+    fn of(req: &'a Request) -> Asked<'a> {
         let do_bit = req.do_bit();
         let cd = req.msg.metadata.checking_disabled;
-        let q = Question::of(req, buf);
+        let q = Question::of(req);
         Asked {
             k: store::key(&q, do_bit, cd),
             q,
@@ -392,14 +392,13 @@ impl Cache {
     }
 
     fn lookup(&self, sh: &Views<'_>, req: &Request, now: Tick, n: &mut Counts) -> Decision {
-        let mut buf = [0; crate::wire::MAX_NAME_LEN];
         let Asked {
             q,
             k,
             do_bit,
             cd,
             ad,
-        } = Asked::of(req, &mut buf);
+        } = Asked::of(req);
         n.request = true;
         let pending = |mode| Pending {
             ad,
@@ -581,14 +580,13 @@ impl Plugin for Cache {
                 }
             }
             let now = now();
-            let mut buf = [0; crate::wire::MAX_NAME_LEN];
             let Asked {
                 q,
                 k,
                 do_bit,
                 cd,
                 ad,
-            } = Asked::of(req, &mut buf);
+            } = Asked::of(req);
             let found = {
                 let sh = self.shard.views();
                 self.find(&sh, &q, k, now).and_then(|loc| {

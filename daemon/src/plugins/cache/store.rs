@@ -61,10 +61,10 @@ pub struct Question<'a> {
 }
 
 impl<'a> Question<'a> {
-    /// The request's (current) question; `buf` holds its name.
-    pub fn of(req: &Request, buf: &'a mut wire::NameBuf) -> Question<'a> {
+    /// The request's (current) question.
+    pub fn of(req: &'a Request) -> Question<'a> {
         Question {
-            name: crate::wire::fast::lower_name(req.qname(), buf),
+            name: &req.lower,
             qtype: u16::from(req.qtype()),
             qclass: u16::from(req.qclass()),
         }

@@ -2,6 +2,7 @@
 
 use crate::plugin::fast::{RawAnswer, RawQuery};
 use crate::plugin::{Proto, Request};
+use crate::wire::flag;
 use hickory_proto::op::{Message, MessageType};
 use hickory_proto::rr::{DNSClass, RecordType};
 use std::fmt::Write;
@@ -44,13 +45,13 @@ pub struct Chained<'a> {
 fn flags_word(m: &Message) -> u16 {
     let h = &m.metadata;
     [
-        (h.message_type == MessageType::Response, 0x8000),
-        (h.authoritative, 0x0400),
-        (h.truncation, 0x0200),
-        (h.recursion_desired, 0x0100),
-        (h.recursion_available, 0x0080),
-        (h.authentic_data, 0x0020),
-        (h.checking_disabled, 0x0010),
+        (h.message_type == MessageType::Response, flag::QR),
+        (h.authoritative, flag::AA),
+        (h.truncation, flag::TC),
+        (h.recursion_desired, flag::RD),
+        (h.recursion_available, flag::RA),
+        (h.authentic_data, flag::AD),
+        (h.checking_disabled, flag::CD),
     ]
     .iter()
     .filter(|(on, _)| *on)
@@ -336,13 +337,13 @@ fn value(b: &mut String, l: Label, f: &dyn Fields, reply: &dyn Fn() -> Option<(u
 
 fn flags(b: &mut String, w: u16) {
     let names = [
-        (0x8000, "qr"),
-        (0x0400, "aa"),
-        (0x0200, "tc"),
-        (0x0100, "rd"),
-        (0x0080, "ra"),
-        (0x0020, "ad"),
-        (0x0010, "cd"),
+        (flag::QR, "qr"),
+        (flag::AA, "aa"),
+        (flag::TC, "tc"),
+        (flag::RD, "rd"),
+        (flag::RA, "ra"),
+        (flag::AD, "ad"),
+        (flag::CD, "cd"),
     ];
     let mut first = true;
     for (bit, name) in names {

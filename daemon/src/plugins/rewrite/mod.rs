@@ -82,8 +82,7 @@ impl Plugin for Rewrite {
             match rule.apply(req) {
                 Applied::Ignored => {}
                 Applied::BadName(text) => {
-                    req.msg.queries[0] = original;
-                    req.name = crate::plugin::names::lower_text(req.qname());
+                    req.set_query(original);
                     return Action::Done(Outcome::fail(
                         ResponseCode::ServFail,
                         crate::plugin::PluginError {

@@ -2,7 +2,6 @@
 //! rules it leaves behind for the reply on its way out.
 
 use crate::gocompat::names::is_domain_name;
-use crate::plugin::names::lower_text;
 use crate::plugin::Request;
 use hickory_proto::op::{Edns, Message, ResponseCode};
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
@@ -308,8 +307,7 @@ fn set_qname(req: &mut Request, text: &str) -> bool {
         return false;
     };
     n.set_fqdn(true);
-    req.name = lower_text(&n);
-    req.msg.queries[0].set_name(n);
+    req.set_qname(n);
     true
 }
 
