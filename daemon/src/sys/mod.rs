@@ -4,6 +4,7 @@
 mod host;
 pub mod mmsg;
 mod signals;
+pub mod uring;
 
 pub use host::{cpus, hostname, socket_cookie};
 pub use signals::SignalSet;
