@@ -177,8 +177,8 @@ impl Service {
 
     fn started(&self) {
         crate::log::set_debug(self.config.debug);
-        for hook in &self.config.on_start {
-            hook();
+        for p in self.config.plugins() {
+            p.start();
         }
         if self.config.reload.is_some() {
             crate::log::info(
@@ -239,7 +239,10 @@ impl Service {
         metrics::with(metrics::global(), |m| {
             m.set(&RELOAD_VERSION_INFO, &["sha512", &self.config.digest], 0.0)
         });
-        self.config = config;
+        let old = std::mem::replace(&mut self.config, config);
+        for p in old.plugins() {
+            p.stop();
+        }
         self.started();
         Ok(())
     }
@@ -255,6 +258,9 @@ impl Service {
     pub fn stop(self) {
         self.http.enter_lameduck();
         self.workers.stop();
+        for p in self.config.plugins() {
+            p.stop();
+        }
         self.http.shutdown();
     }
 }

@@ -73,6 +73,21 @@ pub trait Plugin: Send + Sync + 'static {
         None
     }
 
+    /// Once its block serves: after start-up, and after each reload that
+    /// built it (CoreDNS's OnStartup). loop starts its probe here.
+    fn start(&self) {}
+
+    /// When its configuration stops serving: replaced by a reload, or at
+    /// shutdown (CoreDNS's OnShutdown). Queries in flight may still finish
+    /// on it.
+    fn stop(&self) {}
+
+    /// The metric families it counts in (besides those every query counts
+    /// in, which the server and prometheus own).
+    fn metrics(&self) -> &'static [&'static crate::metrics::Family] {
+        &[]
+    }
+
     /// What the plugin does on the raw-bytes path (see [`fast`]).
     fn fast(&self) -> Fast {
         Fast::Forbid

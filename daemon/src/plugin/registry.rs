@@ -73,9 +73,6 @@ pub fn available(order: &'static [Entry]) -> impl Iterator<Item = &'static str> 
         .map(|e| e.name)
 }
 
-/// Work a plugin needs done once its block serves (the loop probe).
-pub type StartHook = std::sync::Arc<dyn Fn() + Send + Sync>;
-
 /// An address a block listens on (the `bind` plugin); IPv6 link-local
 /// addresses keep their interface's scope.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -120,8 +117,6 @@ pub struct BlockSetup {
     pub tcp_timeouts: TcpTimeouts,
     /// `metadata`: queries carry a metadata map.
     pub metadata: bool,
-    /// Run once the block serves (after start and after each reload).
-    pub on_start: Vec<StartHook>,
     /// The HTTP endpoints of prometheus, health and ready.
     pub http: Vec<super::endpoint::HttpSpec>,
     plugins: Vec<Box<dyn Plugin>>,
@@ -145,7 +140,6 @@ impl BlockSetup {
             multisocket: None,
             tcp_timeouts: TcpTimeouts::default(),
             metadata: false,
-            on_start: Vec::new(),
             http: Vec::new(),
             plugins: Vec::new(),
             next_slot: 0,
@@ -167,11 +161,6 @@ impl BlockSetup {
     /// The slot the next block starts from.
     pub fn slots_used(&self) -> usize {
         self.next_slot
-    }
-
-    /// Runs `f` once the block serves.
-    pub fn on_start(&mut self, f: impl Fn() + Send + Sync + 'static) {
-        self.on_start.push(std::sync::Arc::new(f));
     }
 
     /// The plugins placed so far, in execution order.

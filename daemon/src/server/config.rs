@@ -4,7 +4,7 @@
 use super::fastpath;
 use crate::control::{HttpConfig, Route as HttpRoute};
 use crate::corefile::{self, parse_key, Error, ServerBlock, Transport, ZoneAddr};
-use crate::plugin::registry::{self, Entry, ListenHost, StartHook};
+use crate::plugin::registry::{self, Entry, ListenHost};
 use crate::plugin::{BlockSetup, Chain, Plugin};
 use crate::runtime::{Listen, TcpTimeouts};
 use sha2::{Digest, Sha512};
@@ -59,8 +59,6 @@ pub struct Config {
     pub reload: Option<Duration>,
     /// SHA-512 (hex) of the parsed Corefile, as the reload plugin compares.
     pub digest: String,
-    /// Plugins' work once the config serves (see `BlockSetup::on_start`).
-    pub on_start: Vec<StartHook>,
     /// `multisocket`: how many workers (the largest any block asks for).
     pub workers: Option<usize>,
     /// The endpoints of prometheus, health and ready of every block.
@@ -127,7 +125,6 @@ pub fn build(blocks: &[ServerBlock], default_port: u16, order: &[Entry]) -> Resu
     let mut chains: Vec<Arc<Block>> = Vec::new();
     let mut debug = false;
     let mut reload: Option<Duration> = None;
-    let mut on_start = Vec::new();
     let mut workers: Option<usize> = None;
     let mut slots = 0;
     let mut http = HttpConfig::default();
@@ -161,7 +158,6 @@ pub fn build(blocks: &[ServerBlock], default_port: u16, order: &[Entry]) -> Resu
         let class_chaos = setup.class_chaos;
         workers = workers.max(setup.multisocket);
         let tcp = setup.tcp_timeouts;
-        on_start.append(&mut setup.on_start);
         let hosts = setup.listen_hosts.clone();
         let block_debug = setup.debug;
         let (cancel, metadata) = (setup.cancel, setup.metadata);
@@ -223,7 +219,6 @@ pub fn build(blocks: &[ServerBlock], default_port: u16, order: &[Entry]) -> Resu
         debug,
         reload,
         digest: digest_blocks(blocks),
-        on_start,
         workers,
         http,
     })
@@ -284,6 +279,13 @@ fn listener_name(addr: SocketAddr) -> Arc<str> {
 }
 
 impl Config {
+    /// Every block's plugins (`Plugin::start`, `Plugin::stop`).
+    pub fn plugins(&self) -> impl Iterator<Item = &dyn Plugin> {
+        self.blocks
+            .iter()
+            .flat_map(|b| b.chain.plugins().iter().map(|p| &**p))
+    }
+
     /// What the runtime binds.
     pub fn listen(&self) -> Vec<Listen> {
         self.listeners

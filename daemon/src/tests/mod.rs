@@ -3,4 +3,5 @@
 
 mod example_plugin;
 mod fastpath;
+mod metrics;
 mod parses;

@@ -510,6 +510,21 @@ impl Plugin for Cache {
         "cache"
     }
 
+    fn metrics(&self) -> &'static [&'static crate::metrics::Family] {
+        static OWN: [&crate::metrics::Family; 9] = [
+            &CACHE_ENTRIES,
+            &CACHE_REQUESTS,
+            &CACHE_HITS,
+            &CACHE_MISSES,
+            &CACHE_PREFETCH,
+            &CACHE_DROPS,
+            &CACHE_SERVED_STALE,
+            &CACHE_EVICTIONS,
+            &crate::metrics::CACHE_FAST_HITS,
+        ];
+        &OWN
+    }
+
     fn query(&self, req: &mut Request) -> Action {
         if names::zone_match(&self.c.zones, &req.name).is_none() {
             return Action::Next;

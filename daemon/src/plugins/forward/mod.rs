@@ -193,6 +193,26 @@ impl Plugin for Forward {
         self.name
     }
 
+    /// Health checks and the idle connections' cleanup stop (as when it
+    /// drops, which queries still in flight may delay).
+    fn stop(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
+    }
+
+    fn metrics(&self) -> &'static [&'static families::Family] {
+        static OWN: [&families::Family; 8] = [
+            &families::PROXY_REQUEST_DURATION,
+            &families::PROXY_HEALTHCHECK_FAILURES,
+            &families::PROXY_CONN_CACHE_HITS,
+            &families::PROXY_CONN_CACHE_MISSES,
+            &families::FORWARD_HEALTHCHECK_BROKEN,
+            &families::FORWARD_MAX_CONCURRENT_REJECTS,
+            &families::FORWARD_DROPPED_REPLIES,
+            &families::FORWARD_RELAYED,
+        ];
+        &OWN
+    }
+
     fn query(&self, req: &mut Request) -> Action {
         if self.matches(&req.name) {
             Action::Await

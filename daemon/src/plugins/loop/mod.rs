@@ -21,6 +21,14 @@ impl Plugin for Loop {
         "loop"
     }
 
+    /// Sends its probes, on a thread of its own, once the block serves.
+    fn start(&self) {
+        let s = Arc::clone(&self.state);
+        let _ = std::thread::Builder::new()
+            .name("loop-probe".into())
+            .spawn(move || s.probe());
+    }
+
     fn query(&self, req: &mut Request) -> Action {
         let s = &self.state;
         if req.qtype() != RecordType::HINFO || s.off.load(Ordering::Relaxed) {
@@ -136,13 +144,6 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<Loop, Error> {
         addr,
         seen: AtomicU32::new(0),
         off: AtomicBool::new(false),
-    });
-    let prober = Arc::clone(&state);
-    b.on_start(move || {
-        let s = Arc::clone(&prober);
-        let _ = std::thread::Builder::new()
-            .name("loop-probe".into())
-            .spawn(move || s.probe());
     });
     Ok(Loop { state })
 }

@@ -42,6 +42,20 @@ impl Plugin for Prometheus {
         Action::Watch
     }
 
+    /// What `vars.Report` counts of every query (the server counts the
+    /// queries it answers itself in them too).
+    fn metrics(&self) -> &'static [&'static metrics::Family] {
+        static OWN: [&metrics::Family; 6] = [
+            &metrics::REQUESTS,
+            &metrics::REQUEST_DURATION,
+            &metrics::REQUEST_SIZE,
+            &metrics::DO_REQUESTS,
+            &metrics::RESPONSE_SIZE,
+            &metrics::RESPONSES,
+        ];
+        &OWN
+    }
+
     fn chained(&mut self, next: Option<&'static str>) {
         self.next = next.unwrap_or("");
     }
