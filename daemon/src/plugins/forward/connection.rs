@@ -62,20 +62,39 @@ pub(super) fn unspecified(addr: &SocketAddr) -> IpAddr {
     }
 }
 
+/// Why a connection to an upstream could not be made, in Go's words.
+#[derive(Debug, thiserror::Error)]
+pub enum DialError {
+    /// Opening, binding or (UDP) connecting the socket.
+    #[error("dial {net} {addr}: {}", errno::text(.source))]
+    Socket {
+        net: &'static str,
+        addr: SocketAddr,
+        source: io::Error,
+    },
+    #[error("dial tcp {addr}: connect: {}", errno::text(.source))]
+    Connect { addr: SocketAddr, source: io::Error },
+    #[error("dial {net} {addr}: i/o timeout")]
+    Timeout { net: &'static str, addr: SocketAddr },
+    #[error("{}", errno::text(.0))]
+    Handshake(io::Error),
+}
+
 /// A new connection to `up` over `t`, within `limit`.
-pub(super) async fn dial(up: &Upstream, t: Transport, limit: Duration) -> Result<Conn, String> {
+pub(super) async fn dial(up: &Upstream, t: Transport, limit: Duration) -> Result<Conn, DialError> {
     let net = match t {
         Transport::Udp => "udp",
         _ => "tcp",
     };
-    let fail = |e: &io::Error| format!("dial {net} {}: {}", up.addr, errno::text(e));
-    let timeout = |_| format!("dial {net} {}: i/o timeout", up.addr);
+    let addr = up.addr;
+    let fail = |source| DialError::Socket { net, addr, source };
+    let timeout = |_| DialError::Timeout { net, addr };
     let deadline = tokio::time::Instant::now() + limit;
     let local = SocketAddr::new(up.source.unwrap_or_else(|| unspecified(&up.addr)), 0);
     match t {
         Transport::Udp => {
-            let s = UdpSocket::bind(local).await.map_err(|e| fail(&e))?;
-            s.connect(up.addr).await.map_err(|e| fail(&e))?;
+            let s = UdpSocket::bind(local).await.map_err(fail)?;
+            s.connect(up.addr).await.map_err(fail)?;
             // Every exchange of the worker with this upstream shares the
             // socket: room for a burst of replies.
             let _ = socket2::SockRef::from(&s).set_recv_buffer_size(4 << 20);
@@ -86,14 +105,14 @@ pub(super) async fn dial(up: &Upstream, t: Transport, limit: Duration) -> Result
                 SocketAddr::V4(_) => TcpSocket::new_v4(),
                 SocketAddr::V6(_) => TcpSocket::new_v6(),
             }
-            .map_err(|e| fail(&e))?;
+            .map_err(fail)?;
             if up.source.is_some() {
-                sock.bind(local).map_err(|e| fail(&e))?;
+                sock.bind(local).map_err(fail)?;
             }
             let tcp = timeout_at(deadline, sock.connect(up.addr))
                 .await
                 .map_err(timeout)?
-                .map_err(|e| format!("dial tcp {}: connect: {}", up.addr, errno::text(&e)))?;
+                .map_err(|source| DialError::Connect { addr, source })?;
             let _ = tcp.set_nodelay(true);
             if t == Transport::Tcp {
                 return Ok(Conn::Tcp(tcp));
@@ -109,7 +128,7 @@ pub(super) async fn dial(up: &Upstream, t: Transport, limit: Duration) -> Result
             let s = timeout_at(deadline, connector.connect(name, tcp))
                 .await
                 .map_err(timeout)?
-                .map_err(|e| errno::text(&e))?;
+                .map_err(DialError::Handshake)?;
             Ok(Conn::Tls(Box::new(s)))
         }
     }
