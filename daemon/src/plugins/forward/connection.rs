@@ -4,6 +4,7 @@
 
 use super::upstream::Upstream;
 use crate::gocompat::errno;
+use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -48,10 +49,21 @@ impl Conn {
     }
 }
 
-pub(super) fn pair(local: Option<SocketAddr>, remote: SocketAddr) -> String {
-    match local {
-        Some(l) => format!("{l}->{remote}"),
-        None => remote.to_string(),
+/// A connection as Go's net errors name it: `udp 127.0.0.1:40000->192.0.2.1:53`
+/// (the remote end alone when the local one is not known).
+#[derive(Debug)]
+pub struct Link {
+    pub net: &'static str,
+    pub local: Option<SocketAddr>,
+    pub remote: SocketAddr,
+}
+
+impl fmt::Display for Link {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.local {
+            Some(l) => write!(f, "{} {l}->{}", self.net, self.remote),
+            None => write!(f, "{} {}", self.net, self.remote),
+        }
     }
 }
 

@@ -7,7 +7,7 @@
 //! reuse (`pool`); a socket or connection idle longer than `expire` is
 //! closed.
 
-use super::connection::{dial, pair, read, unspecified, write, Conn, DialError, Transport};
+use super::connection::{dial, read, unspecified, write, Conn, DialError, Link, Transport};
 use super::pool::{ConnLimits, Pool, Taken};
 use super::udp::Mux;
 use super::upstream::{Upstream, HC_TIMEOUT};
@@ -42,27 +42,12 @@ pub enum ExError {
     #[error("dial udp: not a UDP socket")]
     NotUdp,
     /// `op` (read or write) did not finish in time.
-    #[error("{op} {net} {}: i/o timeout", pair(*.local, *.remote))]
-    Timeout {
-        op: &'static str,
-        net: &'static str,
-        local: Option<SocketAddr>,
-        remote: SocketAddr,
-    },
-    #[error("write {net} {}: {}", pair(*.local, *.remote), errno::text(.source))]
-    Write {
-        net: &'static str,
-        local: Option<SocketAddr>,
-        remote: SocketAddr,
-        source: io::Error,
-    },
-    #[error("read {net} {}: read: {}", pair(*.local, *.remote), errno::text(.source))]
-    Read {
-        net: &'static str,
-        local: Option<SocketAddr>,
-        remote: SocketAddr,
-        source: io::Error,
-    },
+    #[error("{op} {link}: i/o timeout")]
+    Timeout { op: &'static str, link: Link },
+    #[error("write {link}: {}", errno::text(.source))]
+    Write { link: Link, source: io::Error },
+    #[error("read {link}: read: {}", errno::text(.source))]
+    Read { link: Link, source: io::Error },
     /// The upstream closed the connection before a whole reply.
     #[error("EOF")]
     Eof,
@@ -136,7 +121,11 @@ pub async fn lookup(
         }
         None => (dial_new(&req.worker, up, t).await?, false, Instant::now()),
     };
-    let net = "tcp";
+    let link = |conn: &Conn| Link {
+        net: "tcp",
+        local: conn.local(),
+        remote: up.addr,
+    };
     let closed = |e: &io::Error| {
         matches!(
             e.kind(),
@@ -152,17 +141,13 @@ pub async fn lookup(
         Err(_) => {
             return Err(ExError::Timeout {
                 op: "write",
-                net,
-                local: conn.local(),
-                remote: up.addr,
+                link: link(&conn),
             })
         }
         Ok(Err(e)) if cached && closed(&e) => return Err(ExError::CachedClosed),
         Ok(Err(source)) => {
             return Err(ExError::Write {
-                net,
-                local: conn.local(),
-                remote: up.addr,
+                link: link(&conn),
                 source,
             })
         }
@@ -176,18 +161,14 @@ pub async fn lookup(
             Err(_) => {
                 return Err(ExError::Timeout {
                     op: "read",
-                    net,
-                    local: conn.local(),
-                    remote: up.addr,
+                    link: link(&conn),
                 })
             }
             Ok(Err(e)) if cached && closed(&e) => return Err(ExError::CachedClosed),
             Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => return Err(ExError::Eof),
             Ok(Err(source)) => {
                 return Err(ExError::Read {
-                    net,
-                    local: conn.local(),
-                    remote: up.addr,
+                    link: link(&conn),
                     source,
                 })
             }
@@ -295,6 +276,11 @@ pub async fn exchange_udp(
             m
         }
     };
+    let link = || Link {
+        net: "udp",
+        local: mux.local_addr(),
+        remote: up.addr,
+    };
     let pending = mux.register(question);
     wire[0..2].copy_from_slice(&pending.id.to_be_bytes());
     // One timer for the exchange: the read timeout, or the query's deadline
@@ -308,9 +294,7 @@ pub async fn exchange_udp(
     let exchange = async {
         if let Err(source) = mux.send(&wire).await {
             return Err(ExError::Write {
-                net: "udp",
-                local: mux.local_addr(),
-                remote: up.addr,
+                link: link(),
                 source,
             });
         }
@@ -340,15 +324,11 @@ pub async fn exchange_udp(
         Err(_) if deadline_first => Err(ExError::Deadline),
         Err(_) => Err(ExError::Timeout {
             op: "read",
-            net: "udp",
-            local: mux.local_addr(),
-            remote: up.addr,
+            link: link(),
         }),
         Ok(Err(e)) => Err(e),
         Ok(Ok(Err(source))) => Err(ExError::Read {
-            net: "udp",
-            local: mux.local_addr(),
-            remote: up.addr,
+            link: link(),
             source,
         }),
         Ok(Ok(Ok(r))) => Ok(r),
