@@ -1,8 +1,6 @@
 //! The command line, parsed the way Go's flag package parses CoreDNS's:
 //! `-name value`, `-name=value`, `--name`, boolean flags alone or `=true`.
 
-use std::fmt;
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
     /// `-conf`: a file, `stdin`, or None for `./Corefile` (or the built-in default).
@@ -52,21 +50,27 @@ impl Default for Options {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// `-h`/`-help` (usage, exit 0), or what is wrong with the command line
+/// (the message, usage, exit 2); `Display` is Go's flag package's text.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CliError {
-    /// `-h`/`-help`: usage, exit 0.
+    #[error("help requested")]
     Help,
-    /// Anything else wrong: the message, usage, exit 2.
-    Bad(String),
-}
-
-impl fmt::Display for CliError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CliError::Help => write!(f, "help requested"),
-            CliError::Bad(m) => write!(f, "{m}"),
-        }
-    }
+    #[error("flag provided but not defined: -{0}")]
+    Undefined(String),
+    #[error("flag needs an argument: -{0}")]
+    NeedsArgument(String),
+    #[error("extra command line arguments: [{}]", .0.join(" "))]
+    Extra(Vec<String>),
+    #[error("invalid boolean value \"{value}\" for -{flag}: parse error")]
+    Bool { flag: String, value: String },
+    /// A value the flag does not take; `expected` says what it takes.
+    #[error("invalid value \"{value}\" for flag -{flag}: {expected}")]
+    Value {
+        flag: String,
+        value: String,
+        expected: &'static str,
+    },
 }
 
 pub const USAGE: &str = "Usage of ferrodns:
@@ -100,9 +104,10 @@ fn parse_bool(name: &str, v: &str) -> Result<bool, CliError> {
     match v {
         "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
         "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
-        _ => Err(CliError::Bad(format!(
-            "invalid boolean value \"{v}\" for -{name}: parse error"
-        ))),
+        _ => Err(CliError::Bool {
+            flag: name.to_string(),
+            value: v.to_string(),
+        }),
     }
 }
 
@@ -112,9 +117,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Options, CliErro
     while let Some(arg) = it.next() {
         if arg == "--" {
             if let Some(extra) = it.next() {
-                return Err(CliError::Bad(format!(
-                    "extra command line arguments: [{extra}]"
-                )));
+                return Err(CliError::Extra(vec![extra]));
             }
             break;
         }
@@ -123,11 +126,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Options, CliErro
             .or_else(|| arg.strip_prefix('-'))
             .filter(|f| !f.is_empty())
         else {
-            let rest: Vec<String> = std::iter::once(arg).chain(it).collect();
-            return Err(CliError::Bad(format!(
-                "extra command line arguments: [{}]",
-                rest.join(" ")
-            )));
+            return Err(CliError::Extra(std::iter::once(arg).chain(it).collect()));
         };
         let (name, inline) = match flag.split_once('=') {
             Some((n, v)) => (n.to_string(), Some(v.to_string())),
@@ -136,7 +135,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Options, CliErro
         let mut value = |inline: Option<String>| -> Result<String, CliError> {
             inline
                 .or_else(|| it.next())
-                .ok_or_else(|| CliError::Bad(format!("flag needs an argument: -{name}")))
+                .ok_or_else(|| CliError::NeedsArgument(name.clone()))
         };
         match name.as_str() {
             "h" | "help" => return Err(CliError::Help),
@@ -147,24 +146,28 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Options, CliErro
                 o.workers = Some(match v.parse::<usize>() {
                     Ok(n) if (1..=1024).contains(&n) => n,
                     _ => {
-                        return Err(CliError::Bad(format!(
-                            "invalid value \"{v}\" for flag -workers: a number from 1 to 1024"
-                        )))
+                        return Err(CliError::Value {
+                            flag: name,
+                            value: v,
+                            expected: "a number from 1 to 1024",
+                        })
                     }
                 });
             }
             "dns.port" | "p" => {
                 let v = value(inline)?;
-                o.port = v.parse().map_err(|_| {
-                    CliError::Bad(format!(
-                        "invalid value \"{v}\" for flag -{name}: not a port"
-                    ))
+                o.port = v.parse().map_err(|_| CliError::Value {
+                    flag: name.clone(),
+                    value: v.clone(),
+                    expected: "not a port",
                 })?;
             }
             "io" => {
                 let v = value(inline)?;
-                o.io = crate::runtime::Io::parse(&v).ok_or_else(|| {
-                    CliError::Bad(format!("invalid value \"{v}\" for flag -io: mmsg or uring"))
+                o.io = crate::runtime::Io::parse(&v).ok_or_else(|| CliError::Value {
+                    flag: name.clone(),
+                    value: v.clone(),
+                    expected: "mmsg or uring",
                 })?;
             }
             "plugins" => o.plugins = inline.map_or(Ok(true), |v| parse_bool(&name, &v))?,
@@ -173,11 +176,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Options, CliErro
             "validate" => o.validate = inline.map_or(Ok(true), |v| parse_bool(&name, &v))?,
             "fastpath" => o.fast_path = inline.map_or(Ok(true), |v| parse_bool(&name, &v))?,
             "steer" => o.steer = inline.map_or(Ok(true), |v| parse_bool(&name, &v))?,
-            _ => {
-                return Err(CliError::Bad(format!(
-                    "flag provided but not defined: -{name}"
-                )))
-            }
+            _ => return Err(CliError::Undefined(name)),
         }
     }
     Ok(o)
@@ -219,28 +218,25 @@ mod tests {
 
     #[test]
     fn errors() {
+        let text = |args: &[&str]| p(args).unwrap_err().to_string();
+        assert_eq!(text(&["-bogus"]), "flag provided but not defined: -bogus");
+        assert_eq!(text(&["stray"]), "extra command line arguments: [stray]");
         assert_eq!(
-            p(&["-bogus"]),
-            Err(CliError::Bad(
-                "flag provided but not defined: -bogus".into()
-            ))
+            text(&["stray", "-conf", "x"]),
+            "extra command line arguments: [stray -conf x]"
+        );
+        assert_eq!(text(&["-conf"]), "flag needs an argument: -conf");
+        assert_eq!(
+            text(&["-p", "99999"]),
+            "invalid value \"99999\" for flag -p: not a port"
         );
         assert_eq!(
-            p(&["stray"]),
-            Err(CliError::Bad(
-                "extra command line arguments: [stray]".into()
-            ))
+            text(&["-workers", "0"]),
+            "invalid value \"0\" for flag -workers: a number from 1 to 1024"
         );
         assert_eq!(
-            p(&["-conf"]),
-            Err(CliError::Bad("flag needs an argument: -conf".into()))
-        );
-        assert!(p(&["-p", "99999"]).is_err());
-        assert_eq!(
-            p(&["-workers", "0"]),
-            Err(CliError::Bad(
-                "invalid value \"0\" for flag -workers: a number from 1 to 1024".into()
-            ))
+            text(&["-quiet=maybe"]),
+            "invalid boolean value \"maybe\" for -quiet: parse error"
         );
         assert_eq!(p(&["-h"]), Err(CliError::Help));
     }

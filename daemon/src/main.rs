@@ -219,8 +219,8 @@ fn main() -> ExitCode {
             eprint!("{}", cli::USAGE);
             return ExitCode::SUCCESS;
         }
-        Err(CliError::Bad(m)) => {
-            eprintln!("{m}");
+        Err(e) => {
+            eprintln!("{e}");
             eprint!("{}", cli::USAGE);
             return ExitCode::from(2);
         }

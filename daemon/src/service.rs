@@ -157,7 +157,7 @@ impl Service {
         let mut steering = runtime::Steering::new(plane.steer);
         let udp = steering.prepare(&bound);
         let workers = start_workers(&config, bound, plane.fast_path)?;
-        log_steering(&steering.attach(&udp), true);
+        log_steering(&steering.attach(udp), true);
         let s = Service {
             config,
             http,
@@ -228,10 +228,10 @@ impl Service {
         let udp = self.steering.prepare(&bound);
         if in_place {
             self.workers.update(Arc::clone(&config), &listen, bound);
-            log_steering(&self.steering.attach(&udp), false);
+            log_steering(&self.steering.attach(udp), false);
         } else {
             let workers = start_workers(&config, bound, self.plane.fast_path)?;
-            log_steering(&self.steering.attach(&udp), false);
+            log_steering(&self.steering.attach(udp), false);
             std::mem::replace(&mut self.workers, workers).stop();
         }
         self.steering.retain(&listen);

@@ -64,7 +64,7 @@ pub(super) fn st_health_empty(cfg: &HttpConfig) -> bool {
 pub(super) fn group(specs: &[HttpSpec]) -> Result<Vec<(SocketAddr, String, Routes)>, Error> {
     let mut out: Vec<(SocketAddr, String, Routes)> = Vec::new();
     for s in specs {
-        let a = addr::resolve(&s.addr).map_err(Error)?;
+        let a = addr::resolve(&s.addr)?;
         let i = match out.iter().position(|(x, _, _)| *x == a && a.port() != 0) {
             Some(i) => i,
             None => {

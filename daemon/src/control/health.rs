@@ -32,9 +32,7 @@ impl Endpoints {
                 let t0 = std::time::Instant::now();
                 let r = tokio::time::timeout(Duration::from_secs(3), get_health(target, &text))
                     .await
-                    .unwrap_or_else(|_| {
-                        Err("Client.Timeout exceeded while awaiting headers".into())
-                    });
+                    .unwrap_or(Err(HealthError::Timeout));
                 let took = t0.elapsed();
                 metrics::with(metrics::global(), |m| {
                     m.observe(&HEALTH_DURATION, &[], took.as_secs_f64());
@@ -71,19 +69,36 @@ fn loopback_if_any(a: SocketAddr) -> SocketAddr {
     }
 }
 
-async fn get_health(target: SocketAddr, host: &str) -> Result<(), String> {
+/// Why the self check failed, in the words of Go's HTTP client.
+#[derive(Debug, thiserror::Error)]
+enum HealthError {
+    #[error("dial tcp {host}: connect: {}", errno::text(.source))]
+    Connect {
+        host: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("malformed HTTP response")]
+    Malformed,
+    #[error("Client.Timeout exceeded while awaiting headers")]
+    Timeout,
+}
+
+async fn get_health(target: SocketAddr, host: &str) -> Result<(), HealthError> {
     let mut s = TcpStream::connect(target)
         .await
-        .map_err(|e| format!("dial tcp {host}: connect: {}", errno::text(&e)))?;
+        .map_err(|source| HealthError::Connect {
+            host: host.to_string(),
+            source,
+        })?;
     let req = format!("GET /health HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes())
-        .await
-        .map_err(|e| e.to_string())?;
+    s.write_all(req.as_bytes()).await?;
     let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await.map_err(|e| e.to_string())?;
+    s.read_to_end(&mut buf).await?;
     if buf.starts_with(b"HTTP/1.") {
         Ok(())
     } else {
-        Err("malformed HTTP response".into())
+        Err(HealthError::Malformed)
     }
 }

@@ -30,8 +30,19 @@ use tokio::sync::{oneshot, watch};
 
 /// A start or reload failure, worded like Go's (`listen tcp :8080: bind: address already in use`).
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Error(pub String);
+pub enum Error {
+    #[error("http runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("http thread: {0}")]
+    Thread(std::io::Error),
+    #[error(transparent)]
+    Address(#[from] addr::ListenError),
+    #[error("listen tcp {}: bind: {}", addr::listen_text(*.addr), errno::text(.source))]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
 
 struct Listener {
     addr: SocketAddr,
@@ -68,7 +79,7 @@ impl Endpoints {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| Error(format!("http runtime: {e}")))?;
+            .map_err(Error::Runtime)?;
         let handle = rt.handle().clone();
         let (quit, quit_rx) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -78,7 +89,7 @@ impl Endpoints {
                     let _ = quit_rx.await;
                 });
             })
-            .map_err(|e| Error(format!("http thread: {e}")))?;
+            .map_err(Error::Thread)?;
         let e = Endpoints {
             handle,
             thread: Some(thread),
@@ -116,20 +127,16 @@ impl Endpoints {
             }
             match bind(*a) {
                 Ok(l) => fresh.push((*a, *routes, l)),
-                Err(e) => {
-                    let msg = format!(
-                        "listen tcp {}: bind: {}",
-                        addr::listen_text(*a),
-                        errno::text(&e)
-                    );
+                Err(source) => {
+                    let e = Error::Bind { addr: *a, source };
                     if routes.metrics {
                         crate::log::error(
                             Some("prometheus"),
-                            &format!("Failed to start metrics handler: {msg}"),
+                            &format!("Failed to start metrics handler: {e}"),
                         );
                     }
                     let _ = text;
-                    return Err(Error(msg));
+                    return Err(e);
                 }
             }
         }
@@ -155,7 +162,7 @@ impl Endpoints {
         for s in &cfg.specs {
             if let Route::Health { lameduck } = s.route {
                 let (stop, stop_rx) = watch::channel(false);
-                let target = addr::resolve(&s.addr).map_err(Error)?;
+                let target = addr::resolve(&s.addr)?;
                 self.spawn_health_check(s.addr.clone(), target, stop_rx);
                 st.health.push(HealthCheck {
                     lameduck,

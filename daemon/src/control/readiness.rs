@@ -37,12 +37,17 @@ pub fn install(plugins: &[(&'static str, Flag)], continuously: bool) {
     }
 }
 
-/// Ok when every plugin is ready; otherwise the names of those that are
-/// not, sorted and joined by commas.
-pub fn check() -> Result<(), String> {
+/// The plugins not ready yet, sorted; `Display` joins them by commas, as
+/// `/ready` answers and logs them.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.join(","))]
+pub struct NotReady(pub Vec<&'static str>);
+
+/// Ok when every plugin is ready; otherwise the names of those that are not.
+pub fn check() -> Result<(), NotReady> {
     let mut l = list().lock().unwrap_or_else(|e| e.into_inner());
     let keep = l.keep;
-    let mut not_ready: Vec<&str> = Vec::new();
+    let mut not_ready: Vec<&'static str> = Vec::new();
     for (name, f) in l.plugins.iter_mut() {
         let Some(flag) = f else { continue };
         if flag.load(Ordering::Acquire) {
@@ -57,7 +62,7 @@ pub fn check() -> Result<(), String> {
         return Ok(());
     }
     not_ready.sort_unstable();
-    Err(not_ready.join(","))
+    Err(NotReady(not_ready))
 }
 
 #[cfg(test)]
@@ -75,20 +80,20 @@ mod tests {
         let _g = test_lock();
         let (a, b) = (flag(), flag());
         install(&[("kubernetes", a.clone()), ("forward", b.clone())], false);
-        assert_eq!(check(), Err("forward,kubernetes".into()));
+        assert_eq!(check().unwrap_err().to_string(), "forward,kubernetes");
         a.store(true, Ordering::Release);
-        assert_eq!(check(), Err("forward".into()));
+        assert_eq!(check(), Err(NotReady(vec!["forward"])));
         b.store(true, Ordering::Release);
         assert_eq!(check(), Ok(()));
         // Until ready: not asked again.
         a.store(false, Ordering::Release);
         assert_eq!(check(), Ok(()));
         install(&[("kubernetes", a.clone())], true);
-        assert_eq!(check(), Err("kubernetes".into()));
+        assert_eq!(check(), Err(NotReady(vec!["kubernetes"])));
         a.store(true, Ordering::Release);
         assert_eq!(check(), Ok(()));
         a.store(false, Ordering::Release);
-        assert_eq!(check(), Err("kubernetes".into()));
+        assert_eq!(check(), Err(NotReady(vec!["kubernetes"])));
         install(&[], false);
         assert_eq!(check(), Ok(()));
     }

@@ -145,7 +145,8 @@ fn respond(path: &str, routes: Routes, shutting: &AtomicBool) -> Response {
             }
             match readiness::check() {
                 Ok(()) => Response::text(200, "OK"),
-                Err(list) => {
+                Err(not_ready) => {
+                    let list = not_ready.to_string();
                     crate::log::info(Some("ready"), &format!("Plugins not ready: {list:?}"));
                     Response::text(503, list)
                 }

@@ -27,10 +27,31 @@ pub struct Steering {
     on: Option<imp::On>,
 }
 
+/// Why a listener is not steered; `Display` is the reason the log gives.
+#[derive(Debug, thiserror::Error)]
+pub enum SteerError {
+    /// Its sockets could not be duplicated for the loader.
+    #[error("listen udp {addr}: {source}")]
+    Sockets {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    /// The program could not be loaded or attached to its group.
+    #[cfg(feature = "steer")]
+    #[error("listen udp {addr}: {source}")]
+    Program {
+        addr: SocketAddr,
+        source: Box<imp::ProgramError>,
+    },
+    #[cfg(not(feature = "steer"))]
+    #[error("built without the steer feature")]
+    NotBuilt,
+}
+
 /// Each UDP listener's sockets of a [`Bound`] set, worker i's at i, as
 /// duplicated descriptors (the sockets themselves go to the workers); see
 /// [`Steering::prepare`].
-pub struct UdpGroups(Result<Vec<(SocketAddr, Vec<std::net::UdpSocket>)>, String>);
+pub struct UdpGroups(Result<Vec<(SocketAddr, Vec<std::net::UdpSocket>)>, SteerError>);
 
 impl UdpGroups {
     fn of(bound: &Bound) -> UdpGroups {
@@ -45,7 +66,7 @@ impl UdpGroups {
                         .iter()
                         .map(|w| w.udp[l].1.try_clone())
                         .collect::<std::io::Result<Vec<_>>>()
-                        .map_err(|e| format!("listen udp {addr}: {e}"))?;
+                        .map_err(|source| SteerError::Sockets { addr, source })?;
                     Ok((addr, socks))
                 })
                 .collect(),
@@ -54,14 +75,14 @@ impl UdpGroups {
 }
 
 /// What [`Steering::attach`] did.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Attached {
     /// Every UDP listener of the bound set is steered to its workers.
     On { workers: usize, listeners: usize },
     /// Not asked for (no `-steer`), or one worker (nothing to steer).
     Off,
     /// Not built in, or the kernel refused; queries go by flow hash.
-    Unavailable(String),
+    Unavailable(SteerError),
 }
 
 impl Attached {
@@ -110,24 +131,28 @@ impl Steering {
     /// keeps its program and has its socket array changed in place).
     /// Called once the workers serve: loading takes a while, and until then
     /// the kernel spreads queries by flow.
-    pub fn attach(&mut self, groups: &UdpGroups) -> Attached {
+    pub fn attach(&mut self, groups: UdpGroups) -> Attached {
         if !self.want {
             return Attached::Off;
         }
-        let (workers, listeners) = match &groups.0 {
-            Err(e) => return Attached::Unavailable(e.clone()),
-            Ok(g) => (g.first().map_or(0, |(_, s)| s.len()), g.len()),
+        let groups = match groups.0 {
+            Err(e) => return Attached::Unavailable(e),
+            Ok(g) => g,
         };
+        let (workers, listeners) = (groups.first().map_or(0, |(_, s)| s.len()), groups.len());
         if workers < 2 {
             return Attached::Off;
         }
         #[cfg(feature = "steer")]
         {
             let on = self.on.get_or_insert_with(imp::On::start);
-            for (addr, socks) in groups.0.iter().flatten() {
+            for (addr, socks) in &groups {
                 let socks: Vec<&std::net::UdpSocket> = socks.iter().collect();
-                if let Err(e) = on.attach(*addr, &socks) {
-                    return Attached::Unavailable(format!("listen udp {addr}: {e}"));
+                if let Err(source) = on.attach(*addr, &socks) {
+                    return Attached::Unavailable(SteerError::Program {
+                        addr: *addr,
+                        source: Box::new(source),
+                    });
                 }
             }
             // Loading parses the object and probes the kernel: about 30 MiB
@@ -140,7 +165,7 @@ impl Steering {
         #[cfg(not(feature = "steer"))]
         {
             let _ = listeners;
-            Attached::Unavailable("built without the steer feature".into())
+            Attached::Unavailable(SteerError::NotBuilt)
         }
     }
 
@@ -212,8 +237,32 @@ mod imp {
         _ebpf: Ebpf,
     }
 
-    fn err(e: impl std::fmt::Display) -> String {
-        e.to_string()
+    /// Why the program could not be loaded, attached or read.
+    #[derive(Debug, thiserror::Error)]
+    pub enum ProgramError {
+        #[error("load the steer program: {0}")]
+        Object(aya::EbpfError),
+        #[error("no map {0} in the steer program")]
+        NoMap(&'static str),
+        #[error(transparent)]
+        Map(#[from] aya::maps::MapError),
+        #[error("no steer program in the object")]
+        NoProgram,
+        #[error(transparent)]
+        ProgramType(aya::programs::ProgramError),
+        #[error("load the steer program: {0}")]
+        Load(aya::programs::ProgramError),
+        #[error("no sockets")]
+        NoSockets,
+        #[error("attach the steer program: {0}")]
+        Attach(aya::programs::ProgramError),
+        #[error(transparent)]
+        Cookie(#[from] crate::sys::SysError),
+        #[error("socket {index} into {}: {source}", c::SOCKETS)]
+        Socket {
+            index: usize,
+            source: aya::maps::MapError,
+        },
     }
 
     extern "C" {
@@ -230,22 +279,21 @@ mod imp {
     impl Group {
         /// Loads the program for `socks` (worker i's socket at i) and
         /// attaches it to their group, replacing any program there.
-        pub fn attach(socks: &[&UdpSocket]) -> Result<Group, String> {
+        pub fn attach(socks: &[&UdpSocket]) -> Result<Group, ProgramError> {
             // Without the kernel's BTF: the program needs no CO-RE
             // relocation, and parsing /sys/kernel/btf/vmlinux took 55 MiB
             // of resident memory that the allocator kept.
             let mut ebpf = aya::EbpfLoader::new()
                 .btf(None)
                 .load(OBJECT)
-                .map_err(|e| format!("load the steer program: {e}"))?;
-            let map = |ebpf: &mut Ebpf, name: &str| {
-                ebpf.take_map(name)
-                    .ok_or_else(|| format!("no map {name} in the steer program"))
+                .map_err(ProgramError::Object)?;
+            let map = |ebpf: &mut Ebpf, name: &'static str| {
+                ebpf.take_map(name).ok_or(ProgramError::NoMap(name))
             };
-            let sockets = ReusePortSockArray::try_from(map(&mut ebpf, c::SOCKETS)?).map_err(err)?;
-            let workers_map = Array::try_from(map(&mut ebpf, c::WORKERS)?).map_err(err)?;
-            let counts = PerCpuArray::try_from(map(&mut ebpf, c::COUNTS)?).map_err(err)?;
-            let hot_map = Array::try_from(map(&mut ebpf, c::HOT)?).map_err(err)?;
+            let sockets = ReusePortSockArray::try_from(map(&mut ebpf, c::SOCKETS)?)?;
+            let workers_map = Array::try_from(map(&mut ebpf, c::WORKERS)?)?;
+            let counts = PerCpuArray::try_from(map(&mut ebpf, c::COUNTS)?)?;
+            let hot_map = Array::try_from(map(&mut ebpf, c::HOT)?)?;
             let buckets = c::BUCKETS as usize;
             let mut g = Group {
                 workers: 0,
@@ -262,14 +310,12 @@ mod imp {
             let prog: &mut SkReuseport = g
                 ._ebpf
                 .program_mut(c::PROGRAM)
-                .ok_or("no steer program in the object")?
+                .ok_or(ProgramError::NoProgram)?
                 .try_into()
-                .map_err(err)?;
-            prog.load()
-                .map_err(|e| format!("load the steer program: {e}"))?;
-            let first = socks.first().ok_or("no sockets")?;
-            prog.attach(*first)
-                .map_err(|e| format!("attach the steer program: {e}"))?;
+                .map_err(ProgramError::ProgramType)?;
+            prog.load().map_err(ProgramError::Load)?;
+            let first = socks.first().ok_or(ProgramError::NoSockets)?;
+            prog.attach(*first).map_err(ProgramError::Attach)?;
             Ok(g)
         }
 
@@ -278,14 +324,14 @@ mod imp {
         /// can be in one such array only, and a new set of workers keeps
         /// most of the old set's sockets). Growing, the new entries come
         /// before the new count; shrinking, the count comes first.
-        pub fn reshape(&mut self, socks: &[&UdpSocket]) -> Result<(), String> {
+        pub fn reshape(&mut self, socks: &[&UdpSocket]) -> Result<(), ProgramError> {
             let want: Vec<u64> = socks
                 .iter()
-                .map(|s| crate::sys::socket_cookie(*s).map_err(err))
+                .map(|s| crate::sys::socket_cookie(*s))
                 .collect::<Result<_, _>>()?;
             let n = want.len() as u32;
             if want.len() < self.workers {
-                self.workers_map.set(0, n, 0).map_err(err)?;
+                self.workers_map.set(0, n, 0)?;
                 self.workers = want.len();
             }
             // Clear every index whose socket changes or goes (and those
@@ -301,12 +347,12 @@ mod imp {
                 if self.cookies[i] != c {
                     self.sockets
                         .set(i as u32, *s, 0)
-                        .map_err(|e| format!("socket {i} into {}: {e}", c::SOCKETS))?;
+                        .map_err(|source| ProgramError::Socket { index: i, source })?;
                     self.cookies[i] = c;
                 }
             }
             if want.len() != self.workers {
-                self.workers_map.set(0, n, 0).map_err(err)?;
+                self.workers_map.set(0, n, 0)?;
                 self.workers = want.len();
             }
             Ok(())
@@ -314,17 +360,17 @@ mod imp {
 
         /// Reads the period's counts and updates the hot set; returns how
         /// many buckets are hot.
-        pub fn rebalance(&mut self) -> Result<usize, String> {
+        pub fn rebalance(&mut self) -> Result<usize, ProgramError> {
             let mut delta = vec![0u64; self.last.len()];
             for (i, d) in delta.iter_mut().enumerate() {
-                let v: u64 = self.counts.get(&(i as u32), 0).map_err(err)?.iter().sum();
+                let v: u64 = self.counts.get(&(i as u32), 0)?.iter().sum();
                 *d = v.wrapping_sub(self.last[i]);
                 self.last[i] = v;
             }
             if let Some(next) = hot_buckets(&delta, &self.hot, self.workers) {
                 for (i, (&now, was)) in next.iter().zip(self.hot.iter_mut()).enumerate() {
                     if now != *was {
-                        self.hot_map.set(i as u32, u32::from(now), 0).map_err(err)?;
+                        self.hot_map.set(i as u32, u32::from(now), 0)?;
                         *was = now;
                     }
                 }
@@ -380,7 +426,7 @@ mod imp {
 
         /// Steers `addr`'s group to `socks`: a group steered already keeps
         /// its program and has its sockets changed in place.
-        pub fn attach(&self, addr: SocketAddr, socks: &[&UdpSocket]) -> Result<(), String> {
+        pub fn attach(&self, addr: SocketAddr, socks: &[&UdpSocket]) -> Result<(), ProgramError> {
             let steered = lock(&self.groups)
                 .iter()
                 .find(|(a, _)| *a == addr)

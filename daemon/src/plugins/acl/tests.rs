@@ -4,15 +4,15 @@ use crate::plugin::BlockSetup;
 use crate::plugins::testutil::{directive, request};
 use hickory_proto::rr::RecordType;
 
-fn acl(texts: &[&str]) -> Result<Acl, String> {
+fn acl(texts: &[&str]) -> Result<Acl, crate::corefile::Error> {
     let mut b = BlockSetup::new(vec![".".into()]);
     let dirs: Vec<Directive> = texts.iter().map(|t| directive(t)).collect();
     let refs: Vec<&Directive> = dirs.iter().collect();
-    setup(&mut b, &refs).map_err(|e| e.to_string())
+    setup(&mut b, &refs)
 }
 
 fn err(text: &str) -> String {
-    acl(&[text]).err().expect("setup fails")
+    acl(&[text]).err().expect("setup fails").to_string()
 }
 
 /// What the acl does with a query for `name`/`qtype` from `src`.

@@ -34,15 +34,20 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
                 other => return Err(d.err(format!("invalid option \"{other}\""))),
             }
         }
-        let ips = list(&addrs, &ifaces).map_err(|m| d.err(m))?;
-        let except = list(&except, &ifaces).map_err(|m| d.err(m))?;
+        let ips = list(&addrs, &ifaces).map_err(|e| d.err(e.to_string()))?;
+        let except = list(&except, &ifaces).map_err(|e| d.err(e.to_string()))?;
         all.extend(ips.into_iter().filter(|h| !except.contains(h)));
     }
     b.listen_hosts = all;
     Ok(())
 }
 
-fn list(args: &[String], ifaces: &[if_addrs::Interface]) -> Result<Vec<ListenHost>, String> {
+/// An argument that is neither an IP address nor an interface's name.
+#[derive(Debug, thiserror::Error)]
+#[error("not a valid IP address or interface name: \"{0}\"")]
+struct NotAddress(String);
+
+fn list(args: &[String], ifaces: &[if_addrs::Interface]) -> Result<Vec<ListenHost>, NotAddress> {
     let mut out = Vec::new();
     for a in args {
         let mine: Vec<&if_addrs::Interface> = ifaces.iter().filter(|i| &i.name == a).collect();
@@ -60,9 +65,7 @@ fn list(args: &[String], ifaces: &[if_addrs::Interface]) -> Result<Vec<ListenHos
         let (addr, zone) = a
             .split_once('%')
             .map_or((a.as_str(), None), |(x, z)| (x, Some(z)));
-        let ip: IpAddr = addr
-            .parse()
-            .map_err(|_| format!("not a valid IP address or interface name: \"{a}\""))?;
+        let ip: IpAddr = addr.parse().map_err(|_| NotAddress(a.clone()))?;
         let scope_id = match zone {
             None => 0,
             Some(z) => ifaces
@@ -70,7 +73,7 @@ fn list(args: &[String], ifaces: &[if_addrs::Interface]) -> Result<Vec<ListenHos
                 .find(|i| i.name == z)
                 .and_then(|i| i.index)
                 .or_else(|| z.parse().ok())
-                .ok_or_else(|| format!("not a valid IP address or interface name: \"{a}\""))?,
+                .ok_or_else(|| NotAddress(a.clone()))?,
         };
         out.push(ListenHost { ip, scope_id });
     }
@@ -82,9 +85,9 @@ mod tests {
     use super::*;
     use crate::plugins::testutil::directive;
 
-    fn hosts(text: &str) -> Result<Vec<ListenHost>, String> {
+    fn hosts(text: &str) -> Result<Vec<ListenHost>, crate::corefile::Error> {
         let mut b = BlockSetup::new(vec![".".into()]);
-        setup(&mut b, &[&directive(text)]).map_err(|e| e.to_string())?;
+        setup(&mut b, &[&directive(text)])?;
         Ok(b.listen_hosts)
     }
 
@@ -104,15 +107,15 @@ mod tests {
     #[test]
     fn errors() {
         assert_eq!(
-            hosts("bind").unwrap_err(),
+            hosts("bind").unwrap_err().to_string(),
             "Corefile:1: at least one address or interface name is expected"
         );
         assert_eq!(
-            hosts("bind nosuch0").unwrap_err(),
+            hosts("bind nosuch0").unwrap_err().to_string(),
             "Corefile:1: not a valid IP address or interface name: \"nosuch0\""
         );
         assert_eq!(
-            hosts("bind lo {\nfoo\n}").unwrap_err(),
+            hosts("bind lo {\nfoo\n}").unwrap_err().to_string(),
             "Corefile:2: invalid option \"foo\""
         );
     }

@@ -65,9 +65,9 @@ mod tests {
     use hickory_proto::op::Edns;
     use hickory_proto::rr::RecordType;
 
-    fn bufsize(line: &str) -> Result<u16, String> {
+    fn bufsize(line: &str) -> Result<u16, crate::corefile::Error> {
         let mut b = BlockSetup::new(vec![".".into()]);
-        let p = setup(&mut b, &[&directive(line)]).map_err(|e| e.to_string())?;
+        let p = setup(&mut b, &[&directive(line)])?;
         Ok(p.size)
     }
 
@@ -76,8 +76,8 @@ mod tests {
         assert_eq!(bufsize("bufsize"), Ok(1232));
         assert_eq!(bufsize("bufsize 512"), Ok(512));
         assert_eq!(
-            bufsize("bufsize 4097"),
-            Err("Corefile:1: Wrong argument count or unexpected line ending after '4097'".into())
+            bufsize("bufsize 4097").unwrap_err().to_string(),
+            "Corefile:1: Wrong argument count or unexpected line ending after '4097'"
         );
         assert!(bufsize("bufsize 1 2").is_err());
         assert!(bufsize("bufsize abc").is_err());

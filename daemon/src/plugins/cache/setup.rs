@@ -231,29 +231,47 @@ fn nonneg(nanos: i64) -> Duration {
     Duration::from_nanos(nanos.max(0) as u64)
 }
 
-fn stale_ttl(s: &str) -> Result<Duration, String> {
-    let t =
-        duration::parse_nanos(s).map_err(|e| format!("invalid serve_stale response TTL: {e}"))?;
+/// What is wrong with serve_stale's response TTL or failure recheck;
+/// `Display` is CoreDNS's wording.
+#[derive(Debug, thiserror::Error)]
+enum StaleError {
+    #[error("invalid serve_stale response TTL: {0}")]
+    Ttl(duration::ParseError),
+    #[error("invalid negative response TTL for serve_stale")]
+    NegativeTtl,
+    #[error("serve_stale response TTL must be a whole number of seconds")]
+    FractionalTtl,
+    #[error("serve_stale response TTL exceeds the DNS TTL range")]
+    TtlRange,
+    #[error("invalid serve_stale failure recheck: {0}")]
+    Recheck(duration::ParseError),
+    #[error("invalid negative failure recheck for serve_stale")]
+    NegativeRecheck,
+    #[error("serve_stale failure recheck cannot exceed 5 minutes")]
+    RecheckRange,
+}
+
+fn stale_ttl(s: &str) -> Result<Duration, StaleError> {
+    let t = duration::parse_nanos(s).map_err(StaleError::Ttl)?;
     if t < 0 {
-        return Err("invalid negative response TTL for serve_stale".into());
+        return Err(StaleError::NegativeTtl);
     }
     if t % 1_000_000_000 != 0 {
-        return Err("serve_stale response TTL must be a whole number of seconds".into());
+        return Err(StaleError::FractionalTtl);
     }
     if t / 1_000_000_000 > i64::from(u32::MAX) {
-        return Err("serve_stale response TTL exceeds the DNS TTL range".into());
+        return Err(StaleError::TtlRange);
     }
     Ok(nonneg(t))
 }
 
-fn stale_recheck(s: &str) -> Result<Duration, String> {
-    let t = duration::parse_nanos(s)
-        .map_err(|e| format!("invalid serve_stale failure recheck: {e}"))?;
+fn stale_recheck(s: &str) -> Result<Duration, StaleError> {
+    let t = duration::parse_nanos(s).map_err(StaleError::Recheck)?;
     if t < 0 {
-        return Err("invalid negative failure recheck for serve_stale".into());
+        return Err(StaleError::NegativeRecheck);
     }
     if t > 300_000_000_000 {
-        return Err("serve_stale failure recheck cannot exceed 5 minutes".into());
+        return Err(StaleError::RecheckRange);
     }
     Ok(nonneg(t))
 }

@@ -24,9 +24,9 @@ pub(crate) fn advance(d: Duration) {
     OFFSET.with(|o| o.set(o.get() + d));
 }
 
-fn config(text: &str) -> Result<Config, String> {
+fn config(text: &str) -> Result<Config, crate::corefile::Error> {
     let d: Directive = directive(text);
-    setup::parse(&["example.org.".to_string()], &[&d]).map_err(|e| e.to_string())
+    setup::parse(&["example.org.".to_string()], &[&d])
 }
 
 fn cache(text: &str) -> Cache {
@@ -223,7 +223,7 @@ fn setup_options() {
 
 #[test]
 fn setup_errors() {
-    let err = |t: &str| config(t).err().unwrap_or_default();
+    let err = |t: &str| config(t).err().map(|e| e.to_string()).unwrap_or_default();
     assert_eq!(
         err("cache 0"),
         "Corefile:1: cache TTL can not be zero or negative: 0"

@@ -99,9 +99,9 @@ mod tests {
     use crate::plugin::BlockSetup;
     use crate::plugins::testutil::directive;
 
-    fn parse(text: &str) -> Result<Errors, String> {
+    fn parse(text: &str) -> Result<Errors, crate::corefile::Error> {
         let mut b = BlockSetup::new(vec![".".into()]);
-        setup(&mut b, &[&directive(text)]).map_err(|e| e.to_string())
+        setup(&mut b, &[&directive(text)])
     }
 
     #[test]
@@ -117,23 +117,25 @@ mod tests {
     #[test]
     fn rejects_bad_input() {
         assert_eq!(
-            parse("errors /tmp/log").err().unwrap(),
+            parse("errors /tmp/log").err().unwrap().to_string(),
             "Corefile:1: invalid log file: /tmp/log"
         );
         assert_eq!(
             parse("errors {\nconsolidate 5m x info error\n}")
                 .err()
-                .unwrap(),
+                .unwrap()
+                .to_string(),
             "Corefile:2: multiple log levels specified in consolidate"
         );
         assert_eq!(
             parse("errors {\nconsolidate 5m x show_first info\n}")
                 .err()
-                .unwrap(),
+                .unwrap()
+                .to_string(),
             "Corefile:2: log level must come before show_first in consolidate"
         );
         assert_eq!(
-            parse("errors {\nbogus\n}").err().unwrap(),
+            parse("errors {\nbogus\n}").err().unwrap().to_string(),
             "Corefile:2: Syntax error: Unknown field bogus"
         );
         assert!(parse("errors {\nconsolidate 5x y\n}").is_err());

@@ -4,6 +4,7 @@
 
 use super::upstream::Upstream;
 use crate::gocompat::errno;
+use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -48,10 +49,21 @@ impl Conn {
     }
 }
 
-pub(super) fn pair(local: Option<SocketAddr>, remote: SocketAddr) -> String {
-    match local {
-        Some(l) => format!("{l}->{remote}"),
-        None => remote.to_string(),
+/// A connection as Go's net errors name it: `udp 127.0.0.1:40000->192.0.2.1:53`
+/// (the remote end alone when the local one is not known).
+#[derive(Debug)]
+pub struct Link {
+    pub net: &'static str,
+    pub local: Option<SocketAddr>,
+    pub remote: SocketAddr,
+}
+
+impl fmt::Display for Link {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.local {
+            Some(l) => write!(f, "{} {l}->{}", self.net, self.remote),
+            None => write!(f, "{} {}", self.net, self.remote),
+        }
     }
 }
 
@@ -62,20 +74,39 @@ pub(super) fn unspecified(addr: &SocketAddr) -> IpAddr {
     }
 }
 
+/// Why a connection to an upstream could not be made, in Go's words.
+#[derive(Debug, thiserror::Error)]
+pub enum DialError {
+    /// Opening, binding or (UDP) connecting the socket.
+    #[error("dial {net} {addr}: {}", errno::text(.source))]
+    Socket {
+        net: &'static str,
+        addr: SocketAddr,
+        source: io::Error,
+    },
+    #[error("dial tcp {addr}: connect: {}", errno::text(.source))]
+    Connect { addr: SocketAddr, source: io::Error },
+    #[error("dial {net} {addr}: i/o timeout")]
+    Timeout { net: &'static str, addr: SocketAddr },
+    #[error("{}", errno::text(.0))]
+    Handshake(io::Error),
+}
+
 /// A new connection to `up` over `t`, within `limit`.
-pub(super) async fn dial(up: &Upstream, t: Transport, limit: Duration) -> Result<Conn, String> {
+pub(super) async fn dial(up: &Upstream, t: Transport, limit: Duration) -> Result<Conn, DialError> {
     let net = match t {
         Transport::Udp => "udp",
         _ => "tcp",
     };
-    let fail = |e: &io::Error| format!("dial {net} {}: {}", up.addr, errno::text(e));
-    let timeout = |_| format!("dial {net} {}: i/o timeout", up.addr);
+    let addr = up.addr;
+    let fail = |source| DialError::Socket { net, addr, source };
+    let timeout = |_| DialError::Timeout { net, addr };
     let deadline = tokio::time::Instant::now() + limit;
     let local = SocketAddr::new(up.source.unwrap_or_else(|| unspecified(&up.addr)), 0);
     match t {
         Transport::Udp => {
-            let s = UdpSocket::bind(local).await.map_err(|e| fail(&e))?;
-            s.connect(up.addr).await.map_err(|e| fail(&e))?;
+            let s = UdpSocket::bind(local).await.map_err(fail)?;
+            s.connect(up.addr).await.map_err(fail)?;
             // Every exchange of the worker with this upstream shares the
             // socket: room for a burst of replies.
             let _ = socket2::SockRef::from(&s).set_recv_buffer_size(4 << 20);
@@ -86,14 +117,14 @@ pub(super) async fn dial(up: &Upstream, t: Transport, limit: Duration) -> Result
                 SocketAddr::V4(_) => TcpSocket::new_v4(),
                 SocketAddr::V6(_) => TcpSocket::new_v6(),
             }
-            .map_err(|e| fail(&e))?;
+            .map_err(fail)?;
             if up.source.is_some() {
-                sock.bind(local).map_err(|e| fail(&e))?;
+                sock.bind(local).map_err(fail)?;
             }
             let tcp = timeout_at(deadline, sock.connect(up.addr))
                 .await
                 .map_err(timeout)?
-                .map_err(|e| format!("dial tcp {}: connect: {}", up.addr, errno::text(&e)))?;
+                .map_err(|source| DialError::Connect { addr, source })?;
             let _ = tcp.set_nodelay(true);
             if t == Transport::Tcp {
                 return Ok(Conn::Tcp(tcp));
@@ -109,7 +140,7 @@ pub(super) async fn dial(up: &Upstream, t: Transport, limit: Duration) -> Result
             let s = timeout_at(deadline, connector.connect(name, tcp))
                 .await
                 .map_err(timeout)?
-                .map_err(|e| errno::text(&e))?;
+                .map_err(DialError::Handshake)?;
             Ok(Conn::Tls(Box::new(s)))
         }
     }

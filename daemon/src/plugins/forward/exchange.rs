@@ -7,7 +7,7 @@
 //! reuse (`pool`); a socket or connection idle longer than `expire` is
 //! closed.
 
-use super::connection::{dial, pair, read, unspecified, write, Conn, Transport};
+use super::connection::{dial, read, unspecified, write, Conn, DialError, Link, Transport};
 use super::pool::{ConnLimits, Pool, Taken};
 use super::udp::Mux;
 use super::upstream::{Upstream, HC_TIMEOUT};
@@ -16,7 +16,8 @@ use crate::metrics as families;
 use crate::plugin::{Proto, Request};
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RData, RecordType};
-use hickory_proto::serialize::binary::BinDecodable;
+use hickory_proto::serialize::binary::{BinDecodable, DecodeError};
+use hickory_proto::ProtoError;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
@@ -26,24 +27,53 @@ use tokio::time::timeout_at;
 /// The write deadline of an exchange (CoreDNS's `maxTimeout`).
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Why an exchange failed.
-#[derive(Debug)]
+/// Why an exchange failed; `Display` is the text CoreDNS's error has (Go's
+/// `net` and miekg's words), which the errors plugin logs.
+#[derive(Debug, thiserror::Error)]
 pub enum ExError {
     /// The query could not be packed: FORMERR.
-    Invalid(String),
+    #[error("proxy: invalid request: {0}")]
+    Invalid(ProtoError),
     /// A cached connection the upstream had closed: try again at once.
+    #[error("cached connection was closed by peer")]
     CachedClosed,
-    /// Anything else, in Go's words where it matters.
-    Other(String),
+    #[error(transparent)]
+    Dial(#[from] DialError),
+    #[error("dial udp: not a UDP socket")]
+    NotUdp,
+    /// `op` (read or write) did not finish in time.
+    #[error("{op} {link}: i/o timeout")]
+    Timeout { op: &'static str, link: Link },
+    #[error("write {link}: {}", errno::text(.source))]
+    Write { link: Link, source: io::Error },
+    #[error("read {link}: read: {}", errno::text(.source))]
+    Read { link: Link, source: io::Error },
+    /// The upstream closed the connection before a whole reply.
+    #[error("EOF")]
+    Eof,
+    #[error("dns: short read")]
+    ShortRead,
+    #[error(transparent)]
+    Unpack(#[from] Unpack),
+    /// The query's time (forward's 5 s, or cancel's) ran out.
+    #[error("context deadline exceeded")]
+    Deadline,
 }
 
-impl ExError {
-    pub fn text(&self) -> String {
-        match self {
-            ExError::Invalid(m) | ExError::Other(m) => m.clone(),
-            ExError::CachedClosed => "cached connection was closed by peer".into(),
-        }
-    }
+/// A reply that does not unpack, in miekg's words.
+#[derive(Debug, thiserror::Error)]
+#[error("dns: {0}")]
+pub struct Unpack(DecodeError);
+
+/// Why looking up an upstream's host name failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    #[error("{}", errno::text(.0))]
+    Io(#[from] io::Error),
+    #[error(transparent)]
+    Encode(#[from] ProtoError),
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
 }
 
 /// What `lookup` needs of the plugin instance.
@@ -67,10 +97,7 @@ pub async fn lookup(
     new_pool: impl Fn() -> Pool,
 ) -> Result<Message, ExError> {
     let up = p.upstream;
-    let mut wire = req
-        .msg
-        .to_vec()
-        .map_err(|e| ExError::Invalid(format!("proxy: invalid request: {e}")))?;
+    let mut wire = req.msg.to_vec().map_err(ExError::Invalid)?;
     let question = Question::of(&wire);
 
     let t = p.transport;
@@ -94,7 +121,11 @@ pub async fn lookup(
         }
         None => (dial_new(&req.worker, up, t).await?, false, Instant::now()),
     };
-    let net = "tcp";
+    let link = |conn: &Conn| Link {
+        net: "tcp",
+        local: conn.local(),
+        remote: up.addr,
+    };
     let closed = |e: &io::Error| {
         matches!(
             e.kind(),
@@ -108,18 +139,17 @@ pub async fn lookup(
     let wdeadline = tokio::time::Instant::now() + WRITE_TIMEOUT;
     match timeout_at(wdeadline, write(&mut conn, &wire)).await {
         Err(_) => {
-            return Err(ExError::Other(format!(
-                "write {net} {}: i/o timeout",
-                pair(conn.local(), up.addr)
-            )))
+            return Err(ExError::Timeout {
+                op: "write",
+                link: link(&conn),
+            })
         }
         Ok(Err(e)) if cached && closed(&e) => return Err(ExError::CachedClosed),
-        Ok(Err(e)) => {
-            return Err(ExError::Other(format!(
-                "write {net} {}: {}",
-                pair(conn.local(), up.addr),
-                errno::text(&e)
-            )))
+        Ok(Err(source)) => {
+            return Err(ExError::Write {
+                link: link(&conn),
+                source,
+            })
         }
         Ok(Ok(())) => {}
     }
@@ -129,27 +159,24 @@ pub async fn lookup(
     let reply = loop {
         match timeout_at(deadline, read(&mut conn, &mut buf)).await {
             Err(_) => {
-                return Err(ExError::Other(format!(
-                    "read {net} {}: i/o timeout",
-                    pair(conn.local(), up.addr)
-                )))
+                return Err(ExError::Timeout {
+                    op: "read",
+                    link: link(&conn),
+                })
             }
             Ok(Err(e)) if cached && closed(&e) => return Err(ExError::CachedClosed),
-            Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                return Err(ExError::Other("EOF".into()))
-            }
-            Ok(Err(e)) => {
-                return Err(ExError::Other(format!(
-                    "read {net} {}: read: {}",
-                    pair(conn.local(), up.addr),
-                    errno::text(&e)
-                )))
+            Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => return Err(ExError::Eof),
+            Ok(Err(source)) => {
+                return Err(ExError::Read {
+                    link: link(&conn),
+                    source,
+                })
             }
             Ok(Ok(())) => {}
         };
         let got = buf.as_slice();
         if got.len() < 12 {
-            return Err(ExError::Other("dns: short read".into()));
+            return Err(ExError::ShortRead);
         }
         // A reply is taken only when its ID and question are those of the
         // query sent: late replies and spoofed ones are counted and dropped,
@@ -171,7 +198,7 @@ pub async fn lookup(
             );
             continue;
         }
-        break Message::from_bytes(got).map_err(|e| ExError::Other(format!("dns: {e}")))?;
+        break Message::from_bytes(got).map_err(Unpack)?;
     };
     let back = Taken { conn, created };
     req.worker.state(pool_slot, &new_pool, |pool| {
@@ -197,9 +224,9 @@ async fn lookup_udp(
     if reply.cut || reply.bytes.len() > udp_size {
         // miekg read it into a buffer of the client's size and failed to
         // unpack: CoreDNS answers an empty reply with TC set.
-        return truncated(&reply.bytes).map_err(ExError::Other);
+        return Ok(truncated(&reply.bytes)?);
     }
-    Message::from_bytes(&reply.bytes).map_err(|e| ExError::Other(format!("dns: {e}")))
+    Ok(Message::from_bytes(&reply.bytes).map_err(Unpack)?)
 }
 
 /// A new connection to `up` over `t`: counted as a connection-cache miss,
@@ -214,7 +241,7 @@ async fn dial_new(
     let start = Instant::now();
     let r = dial(up, t, up.dial_timeout()).await;
     up.dialed(start.elapsed());
-    r.map_err(ExError::Other)
+    Ok(r?)
 }
 
 /// One UDP exchange of `wire` (its ID set here) with upstream `p`, on the
@@ -240,7 +267,7 @@ pub async fn exchange_udp(
         }
         None => {
             let Conn::Udp(sock) = dial_new(worker, up, t).await? else {
-                return Err(ExError::Other("dial udp: not a UDP socket".into()));
+                return Err(ExError::NotUdp);
             };
             let m = Mux::start(sock);
             worker.state(pool_slot, new_pool, |pool| {
@@ -248,6 +275,11 @@ pub async fn exchange_udp(
             });
             m
         }
+    };
+    let link = || Link {
+        net: "udp",
+        local: mux.local_addr(),
+        remote: up.addr,
     };
     let pending = mux.register(question);
     wire[0..2].copy_from_slice(&pending.id.to_be_bytes());
@@ -260,12 +292,11 @@ pub async fn exchange_udp(
         (read_limit, false)
     };
     let exchange = async {
-        if let Err(e) = mux.send(&wire).await {
-            return Err(ExError::Other(format!(
-                "write udp {}: {}",
-                pair(mux.local_addr(), up.addr),
-                errno::text(&e)
-            )));
+        if let Err(source) = mux.send(&wire).await {
+            return Err(ExError::Write {
+                link: link(),
+                source,
+            });
         }
         Ok(pending.await)
     };
@@ -290,17 +321,16 @@ pub async fn exchange_udp(
         );
     }
     match got {
-        Err(_) if deadline_first => Err(ExError::Other("context deadline exceeded".into())),
-        Err(_) => Err(ExError::Other(format!(
-            "read udp {}: i/o timeout",
-            pair(mux.local_addr(), up.addr)
-        ))),
+        Err(_) if deadline_first => Err(ExError::Deadline),
+        Err(_) => Err(ExError::Timeout {
+            op: "read",
+            link: link(),
+        }),
         Ok(Err(e)) => Err(e),
-        Ok(Ok(Err(e))) => Err(ExError::Other(format!(
-            "read udp {}: read: {}",
-            pair(mux.local_addr(), up.addr),
-            errno::text(&e)
-        ))),
+        Ok(Ok(Err(source))) => Err(ExError::Read {
+            link: link(),
+            source,
+        }),
         Ok(Ok(Ok(r))) => Ok(r),
     }
 }
@@ -343,14 +373,14 @@ pub fn same_question(reply: &[u8], sent: &Option<Question>) -> bool {
 
 /// The header and question of an oversized reply, TC set, no records.
 /// `wire` may be cut short (read into a buffer of the client's size).
-pub fn truncated(wire: &[u8]) -> Result<Message, String> {
+pub fn truncated(wire: &[u8]) -> Result<Message, Unpack> {
     // The header and the first question, when it is whole.
     let end = crate::wire::QueryView::parse(wire).map_or(12, |v| v.question_end);
     let mut head = wire[..end].to_vec();
     let qd = if end > 12 { 1u16 } else { 0 };
     head[4..6].copy_from_slice(&qd.to_be_bytes());
     head[6..12].fill(0);
-    let mut m = Message::from_bytes(&head).map_err(|e| format!("dns: {e}"))?;
+    let mut m = Message::from_bytes(&head).map_err(Unpack)?;
     m.answers.clear();
     m.authorities.clear();
     m.additionals.clear();
@@ -387,19 +417,18 @@ pub async fn probe(up: &Upstream, t: Transport, domain: &Name, rec: bool) -> boo
 
 /// A and AAAA of `name` from one resolver, over UDP (for host names in
 /// **TO**, at setup).
-pub fn blocking_lookup(name: &Name, server: SocketAddr) -> Result<Vec<IpAddr>, String> {
+pub fn blocking_lookup(name: &Name, server: SocketAddr) -> Result<Vec<IpAddr>, LookupError> {
     let local = SocketAddr::new(unspecified(&server), 0);
-    let sock = std::net::UdpSocket::bind(local).map_err(|e| errno::text(&e))?;
-    sock.connect(server).map_err(|e| errno::text(&e))?;
-    sock.set_read_timeout(Some(Duration::from_secs(2)))
-        .map_err(|e| errno::text(&e))?;
+    let sock = std::net::UdpSocket::bind(local)?;
+    sock.connect(server)?;
+    sock.set_read_timeout(Some(Duration::from_secs(2)))?;
     let mut ips = Vec::new();
     for (i, qtype) in [RecordType::A, RecordType::AAAA].into_iter().enumerate() {
         let id: u16 = rand::random();
         let mut m = Message::new(id, MessageType::Query, OpCode::Query);
         m.metadata.recursion_desired = true;
         m.queries.push(Query::query(name.clone(), qtype));
-        let wire = m.to_vec().map_err(|e| e.to_string())?;
+        let wire = m.to_vec()?;
         let got = sock.send(&wire).and_then(|_| {
             let mut buf = vec![0u8; 65535];
             loop {
@@ -412,9 +441,9 @@ pub fn blocking_lookup(name: &Name, server: SocketAddr) -> Result<Vec<IpAddr>, S
         let got = match got {
             Ok(g) => g,
             Err(_) if i == 1 && !ips.is_empty() => return Ok(ips),
-            Err(e) => return Err(errno::text(&e)),
+            Err(e) => return Err(e.into()),
         };
-        let r = Message::from_bytes(&got).map_err(|e| e.to_string())?;
+        let r = Message::from_bytes(&got)?;
         for rr in &r.answers {
             match &rr.data {
                 RData::A(a) => ips.push(IpAddr::V4(a.0)),

@@ -102,7 +102,7 @@ impl Forward {
         slot: usize,
         next_is_forward: bool,
         name: &'static str,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, setup::UpstreamError> {
         let stopped = Arc::new(AtomicBool::new(false));
         let upstreams = setup::build_upstreams(&c, name, &stopped)?;
         Ok(Self {
@@ -249,7 +249,7 @@ impl Plugin for Forward {
             let mut fails = 0usize;
             let mut failovers = 0usize;
             let mut i = 0usize;
-            let mut upstream_err: Option<String> = None;
+            let mut upstream_err: Option<ExError> = None;
             let new_pool = self.pool(&req.worker);
 
             while Instant::now() < deadline && (max_attempts == 0 || attempts < max_attempts) {
@@ -296,7 +296,7 @@ impl Plugin for Forward {
                     } else {
                         match tokio::time::timeout_at(deadline.into(), lookup).await {
                             Ok(r) => r,
-                            Err(_) => Err(ExError::Other("context deadline exceeded".into())),
+                            Err(_) => Err(ExError::Deadline),
                         }
                     };
                     match r {
@@ -316,9 +316,11 @@ impl Plugin for Forward {
 
                 let mut ret = match result {
                     Ok(m) => m,
-                    Err(ExError::Invalid(m)) => return self.fail(ResponseCode::FormErr, m),
+                    Err(e @ ExError::Invalid(_)) => {
+                        return self.fail(ResponseCode::FormErr, e.to_string())
+                    }
                     Err(e) => {
-                        upstream_err = Some(e.text());
+                        upstream_err = Some(e);
                         if self.max_fails != 0 {
                             up.healthcheck();
                         }
@@ -360,7 +362,8 @@ impl Plugin for Forward {
                 return Action::Done(Outcome::reply(ret));
             }
 
-            let message = upstream_err.unwrap_or_else(|| "no healthy proxies".into());
+            let message =
+                upstream_err.map_or_else(|| "no healthy proxies".into(), |e| e.to_string());
             self.fail(ResponseCode::ServFail, message)
         })
     }

@@ -115,6 +115,6 @@ fn finish(r: &Relay, mut reply: Vec<u8>) -> Option<Relayed> {
 
 /// forward's answer for an upstream reply larger than the client takes:
 /// its header and question, TC set, no records.
-pub fn cut_reply(wire: &[u8]) -> Result<hickory_proto::op::Message, String> {
+pub fn cut_reply(wire: &[u8]) -> Result<hickory_proto::op::Message, exchange::Unpack> {
     exchange::truncated(wire)
 }

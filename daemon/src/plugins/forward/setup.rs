@@ -2,7 +2,8 @@
 //! and `parseBlock` do. Every occurrence of the directive in a block is one
 //! stanza; each becomes its own handler, in Corefile order.
 
-use super::tls::{self, TlsArgs};
+use super::exchange::LookupError;
+use super::tls::{self, TlsArgs, TlsError};
 use super::upstream::{HealthConfig, Trans, Upstream};
 use super::{Forward, Policy};
 use crate::corefile::{parse_key, Directive, Dispenser, Error, Token};
@@ -12,6 +13,7 @@ use crate::gocompat::{duration, strconv};
 use crate::plugin::BlockSetup;
 use crate::wire::mnemonics;
 use hickory_proto::rr::Name;
+use hickory_proto::ProtoError;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
@@ -122,7 +124,9 @@ fn setup_named(
     let mut out = Vec::with_capacity(n);
     for (i, (c, pos)) in built.into_iter().enumerate() {
         let slot = b.slot();
-        out.push(Forward::new(c, slot, i + 1 < n, name).map_err(|m| Error::new(&pos, m))?);
+        out.push(
+            Forward::new(c, slot, i + 1 < n, name).map_err(|e| Error::new(&pos, e.to_string()))?,
+        );
     }
     Ok(out)
 }
@@ -176,7 +180,7 @@ pub fn parse(b: &BlockSetup, dir: &Directive) -> Result<Config, Error> {
             }
         }
     }
-    let entries = classify(&to).map_err(&err)?;
+    let entries = classify(&to).map_err(|e| err(e.to_string()))?;
     if entries.len() > MAX_UPSTREAMS {
         return Err(Error::new(
             &to_pos,
@@ -186,7 +190,7 @@ pub fn parse(b: &BlockSetup, dir: &Directive) -> Result<Config, Error> {
             ),
         ));
     }
-    let hosts = expand_dedup(&entries, &c.resolver).map_err(&err)?;
+    let hosts = expand_dedup(&entries, &c.resolver).map_err(|e| err(e.to_string()))?;
     if hosts.is_empty() {
         return Err(err("no valid upstream addresses found".into()));
     }
@@ -291,7 +295,7 @@ fn parse_block(b: &BlockSetup, d: &mut Dispenser<'_>, c: &mut Config) -> Result<
             let files: Vec<_> = args.iter().map(|a| b.path(a)).collect();
             c.tls = TlsArgs::new(files);
             // Loaded now so that a bad file fails the setup, as in CoreDNS.
-            tls::client_config(&c.tls, None).map_err(|m| d.err(m))?;
+            tls::client_config(&c.tls, None).map_err(|e| d.err(e.to_string()))?;
         }
         "tls_servername" => {
             let v = one_arg(d)?;
@@ -504,22 +508,74 @@ enum Entry {
     },
 }
 
+/// What is wrong with a **TO** address; `Display` is CoreDNS's wording.
+#[derive(Debug, thiserror::Error)]
+pub enum ToError {
+    #[error("invalid address: \"{0}\"")]
+    Address(String),
+    #[error("invalid port in \"{0}\"")]
+    Port(String),
+    /// Neither an address nor a file that can be read: perhaps a host name.
+    #[error("not an IP address or file \"{arg}\": {source}")]
+    NotIpOrFile { arg: String, source: FileError },
+    #[error("not an IP address, file, or valid domain: \"{0}\"")]
+    NotDomain(String),
+    #[error("failed to resolve \"{name}\": {source}")]
+    Resolve { name: String, source: ResolveError },
+}
+
+/// A resolv.conf-style file that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// Go's `*os.PathError` text, quoted, as CoreDNS words it.
+    #[error("failed to open file \"{0}\": \"open {0}: no such file or directory\"")]
+    NotFound(String),
+    #[error("open {path}: {source}")]
+    Open {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// Why a host name in **TO** has no addresses.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    /// The system resolver's error.
+    #[error(transparent)]
+    System(std::io::Error),
+    #[error(transparent)]
+    Name(ProtoError),
+    #[error("no addresses found for \"{0}\"")]
+    NoAddresses(String),
+    /// Every `resolver` failed or had none; the last one's error.
+    #[error("no addresses found for \"{name}\": {source}")]
+    Lookup { name: String, source: LookupError },
+}
+
+/// Why a stanza's upstreams could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error(transparent)]
+    Address(#[from] ToError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
+
 /// CoreDNS's `classifyToAddrs` on top of `parse.HostPortOrFile`.
-fn classify(to: &[String]) -> Result<Vec<Entry>, String> {
+fn classify(to: &[String]) -> Result<Vec<Entry>, ToError> {
     let mut out = Vec::new();
     for h in to {
         match host_port_or_file(h) {
             Ok(v) if v.is_empty() => {} // a file with no nameservers
             Ok(v) => out.push(Entry::Static(v)),
-            Err(e) if !e.contains("not an IP address or file") => return Err(e),
-            Err(_) => {
+            Err(ToError::NotIpOrFile { .. }) => {
                 let (clean, zone) = split_zone(h);
                 let (scheme, host) = transport(&clean);
                 let default = match scheme {
                     "dns" => "53",
                     "tls" => "853",
                     "https" => "443",
-                    _ => return Err(format!("not an IP address, file, or valid domain: \"{h}\"")),
+                    _ => return Err(ToError::NotDomain(h.clone())),
                 };
                 let (name, port) = match split_host_port(host) {
                     Ok((n, p)) => (n.to_string(), p.to_string()),
@@ -527,7 +583,7 @@ fn classify(to: &[String]) -> Result<Vec<Entry>, String> {
                 };
                 let name = name.trim_matches(|c| c == '[' || c == ']').to_string();
                 if name.is_empty() || !is_domain_name(&name) || parse_ip(&name).is_some() {
-                    return Err(format!("not an IP address, file, or valid domain: \"{h}\""));
+                    return Err(ToError::NotDomain(h.clone()));
                 }
                 out.push(Entry::Host {
                     name,
@@ -536,6 +592,7 @@ fn classify(to: &[String]) -> Result<Vec<Entry>, String> {
                     zone,
                 });
             }
+            Err(e) => return Err(e),
         }
     }
     Ok(out)
@@ -543,10 +600,10 @@ fn classify(to: &[String]) -> Result<Vec<Entry>, String> {
 
 /// CoreDNS's `parse.HostPortOrFile` for one argument: the upstreams it
 /// names (empty for a resolv.conf without nameservers).
-pub(super) fn host_port_or_file(h: &str) -> Result<Vec<String>, String> {
+pub(super) fn host_port_or_file(h: &str) -> Result<Vec<String>, ToError> {
     let (scheme, host) = transport(h);
     if host.is_empty() {
-        return Err(format!("invalid address: \"{h}\""));
+        return Err(ToError::Address(h.to_string()));
     }
     if scheme == "unix" {
         return Ok(vec![format!("unix://{host}")]);
@@ -555,8 +612,10 @@ pub(super) fn host_port_or_file(h: &str) -> Result<Vec<String>, String> {
         None => {
             let bare = host.trim_matches(|c| c == '[' || c == ']');
             if parse_ip(bare).is_none() {
-                return try_file(bare)
-                    .map_err(|e| format!("not an IP address or file \"{bare}\": {e}"));
+                return try_file(bare).map_err(|source| ToError::NotIpOrFile {
+                    arg: bare.to_string(),
+                    source,
+                });
             }
             let port = match scheme {
                 "tls" | "quic" => "853",
@@ -572,8 +631,10 @@ pub(super) fn host_port_or_file(h: &str) -> Result<Vec<String>, String> {
         }
         Some((addr, _)) => {
             if parse_ip(addr).is_none() {
-                return try_file(host)
-                    .map_err(|e| format!("not an IP address or file \"{host}\": {e}"));
+                return try_file(host).map_err(|source| ToError::NotIpOrFile {
+                    arg: host.to_string(),
+                    source,
+                });
             }
             Ok(vec![h.to_string()])
         }
@@ -581,12 +642,15 @@ pub(super) fn host_port_or_file(h: &str) -> Result<Vec<String>, String> {
 }
 
 /// A resolv.conf-style file's nameservers, port 53.
-pub(super) fn try_file(path: &str) -> Result<Vec<String>, String> {
+pub(super) fn try_file(path: &str) -> Result<Vec<String>, FileError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            format!("failed to open file \"{path}\": \"open {path}: no such file or directory\"")
+            FileError::NotFound(path.to_string())
         } else {
-            format!("open {path}: {e}")
+            FileError::Open {
+                path: path.to_string(),
+                source: e,
+            }
         }
     })?;
     let mut out = Vec::new();
@@ -605,7 +669,7 @@ pub(super) fn try_file(path: &str) -> Result<Vec<String>, String> {
 
 /// CoreDNS's `expandAndDedup`: entries in order, host names resolved,
 /// duplicates (by `host:port`) dropped.
-fn expand_dedup(entries: &[Entry], resolver: &[String]) -> Result<Vec<String>, String> {
+fn expand_dedup(entries: &[Entry], resolver: &[String]) -> Result<Vec<String>, ToError> {
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
     for e in entries {
@@ -617,7 +681,10 @@ fn expand_dedup(entries: &[Entry], resolver: &[String]) -> Result<Vec<String>, S
                 scheme,
                 zone,
             } => resolve(name, resolver)
-                .map_err(|m| format!("failed to resolve \"{name}\": {m}"))?
+                .map_err(|source| ToError::Resolve {
+                    name: name.clone(),
+                    source,
+                })?
                 .into_iter()
                 .map(|ip| {
                     let ip = ip.to_string();
@@ -645,19 +712,19 @@ fn expand_dedup(entries: &[Entry], resolver: &[String]) -> Result<Vec<String>, S
 
 /// A host name's addresses: the system resolver, or A and AAAA queries to
 /// the `resolver` addresses in turn.
-fn resolve(name: &str, resolver: &[String]) -> Result<Vec<IpAddr>, String> {
+fn resolve(name: &str, resolver: &[String]) -> Result<Vec<IpAddr>, ResolveError> {
     if resolver.is_empty() {
         let addrs: Vec<IpAddr> = (name, 0)
             .to_socket_addrs()
-            .map_err(|e| e.to_string())?
+            .map_err(ResolveError::System)?
             .map(|a| a.ip())
             .collect();
         if addrs.is_empty() {
-            return Err(format!("no addresses found for \"{name}\""));
+            return Err(ResolveError::NoAddresses(name.to_string()));
         }
         return Ok(addrs);
     }
-    let qname = Name::from_ascii(crate::plugin::names::fqdn(name)).map_err(|e| e.to_string())?;
+    let qname = Name::from_ascii(crate::plugin::names::fqdn(name)).map_err(ResolveError::Name)?;
     let mut last = None;
     for r in resolver {
         let addr: SocketAddr = match split_host_port(r).ok() {
@@ -677,8 +744,11 @@ fn resolve(name: &str, resolver: &[String]) -> Result<Vec<IpAddr>, String> {
         }
     }
     Err(match last {
-        Some(e) => format!("no addresses found for \"{name}\": {e}"),
-        None => format!("no addresses found for \"{name}\""),
+        Some(source) => ResolveError::Lookup {
+            name: name.to_string(),
+            source,
+        },
+        None => ResolveError::NoAddresses(name.to_string()),
     })
 }
 
@@ -687,7 +757,7 @@ pub fn build_upstreams(
     c: &Config,
     name: &'static str,
     stopped: &Arc<std::sync::atomic::AtomicBool>,
-) -> Result<Vec<Arc<Upstream>>, String> {
+) -> Result<Vec<Arc<Upstream>>, UpstreamError> {
     let hc = HealthConfig {
         interval: c.hc_interval,
         domain: Name::from_ascii(&c.hc_domain).unwrap_or_else(|_| Name::root()),
@@ -718,10 +788,10 @@ pub fn build_upstreams(
 }
 
 /// `host:port` (IPv6 in brackets, an optional `%zone`) to a socket address.
-fn resolve_addr(a: &str) -> Result<SocketAddr, String> {
-    let (h, p) = split_host_port(a).map_err(|_| format!("invalid address: \"{a}\""))?;
-    let ip = parse_ip(h).ok_or_else(|| format!("invalid address: \"{a}\""))?;
-    let port: u16 = p.parse().map_err(|_| format!("invalid port in \"{a}\""))?;
+fn resolve_addr(a: &str) -> Result<SocketAddr, ToError> {
+    let (h, p) = split_host_port(a).map_err(|_| ToError::Address(a.to_string()))?;
+    let ip = parse_ip(h).ok_or_else(|| ToError::Address(a.to_string()))?;
+    let port: u16 = p.parse().map_err(|_| ToError::Port(a.to_string()))?;
     let scope = match (ip, h.rsplit_once('%')) {
         (IpAddr::V6(_), Some((_, zone))) => zone.parse().unwrap_or(0),
         _ => 0,

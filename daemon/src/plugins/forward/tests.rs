@@ -4,13 +4,16 @@ use crate::plugin::BlockSetup;
 use crate::plugins::testutil::{directive, request};
 use hickory_proto::rr::RecordType;
 
-fn config(text: &str) -> Result<Config, String> {
+fn config(text: &str) -> Result<Config, crate::corefile::Error> {
     let b = BlockSetup::new(vec![".".into()]);
-    parse(&b, &directive(text)).map_err(|e| e.to_string())
+    parse(&b, &directive(text))
 }
 
 fn err(text: &str) -> String {
-    config(text).err().unwrap_or_default()
+    config(text)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default()
 }
 
 fn to(c: &Config) -> Vec<String> {
@@ -191,6 +194,7 @@ fn resolv_conf_files() {
     );
     assert!(helpers::host_port_or_file("/nonexistent/file")
         .unwrap_err()
+        .to_string()
         .contains("not an IP address or file"));
 }
 

@@ -27,7 +27,7 @@ pub fn setup(_b: &mut BlockSetup, ds: &[&Directive]) -> Result<Header, Error> {
             };
             let args = d.remaining_args();
             let rules =
-                rules(&action, &args).map_err(|m| d.err(format!("setting up rule: {m}")))?;
+                rules(&action, &args).map_err(|e| d.err(format!("setting up rule: {e}")))?;
             if selector == "response" {
                 response.extend(rules);
             } else {
@@ -43,21 +43,31 @@ pub fn setup(_b: &mut BlockSetup, ds: &[&Directive]) -> Result<Header, Error> {
     Err(d.arg_err())
 }
 
-fn rules(action: &str, flags: &[String]) -> Result<Vec<Rule>, String> {
+/// What is wrong with a rule's action or flags; `Display` is CoreDNS's
+/// wording.
+#[derive(Debug, thiserror::Error)]
+enum RuleError {
+    #[error("no flag action provided")]
+    NoAction,
+    #[error("invalid length for flags, at least one should be provided")]
+    NoFlags,
+    #[error("unknown flag action={0}, should be set or clear")]
+    Action(String),
+    #[error("unknown/unsupported flag={0}")]
+    Flag(String),
+}
+
+fn rules(action: &str, flags: &[String]) -> Result<Vec<Rule>, RuleError> {
     if action.is_empty() {
-        return Err("no flag action provided".into());
+        return Err(RuleError::NoAction);
     }
     if flags.is_empty() {
-        return Err("invalid length for flags, at least one should be provided".into());
+        return Err(RuleError::NoFlags);
     }
     let state = match action.to_ascii_lowercase().as_str() {
         "set" => true,
         "clear" => false,
-        other => {
-            return Err(format!(
-                "unknown flag action={other}, should be set or clear"
-            ))
-        }
+        other => return Err(RuleError::Action(other.to_string())),
     };
     flags
         .iter()
@@ -66,7 +76,7 @@ fn rules(action: &str, flags: &[String]) -> Result<Vec<Rule>, String> {
                 "aa" => Flag::Aa,
                 "ra" => Flag::Ra,
                 "rd" => Flag::Rd,
-                other => return Err(format!("unknown/unsupported flag={other}")),
+                other => return Err(RuleError::Flag(other.to_string())),
             };
             Ok(Rule { flag, state })
         })

@@ -5,11 +5,11 @@ use crate::plugins::testutil::{directive, request};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
-fn header(texts: &[&str]) -> Result<Header, String> {
+fn header(texts: &[&str]) -> Result<Header, crate::corefile::Error> {
     let mut b = BlockSetup::new(vec![".".into()]);
     let dirs: Vec<Directive> = texts.iter().map(|t| directive(t)).collect();
     let refs: Vec<&Directive> = dirs.iter().collect();
-    setup(&mut b, &refs).map_err(|e| e.to_string())
+    setup(&mut b, &refs)
 }
 
 #[test]
@@ -58,7 +58,7 @@ fn parses_rules() {
 
 #[test]
 fn setup_errors() {
-    let e = |t: &str| header(&[t]).err().expect("fails");
+    let e = |t: &str| header(&[t]).err().expect("fails").to_string();
     assert_eq!(
         e("header {\nanswer set ra\n}"),
         "Corefile:2: setting up rule: invalid selector=answer should be query or response"

@@ -61,10 +61,10 @@ mod tests {
     use super::*;
     use crate::plugins::testutil::directive;
 
-    fn run(text: &str) -> Result<HttpSpec, String> {
+    fn run(text: &str) -> Result<HttpSpec, crate::corefile::Error> {
         let d = directive(text);
         let mut b = BlockSetup::new(vec![".".into()]);
-        setup(&mut b, &[&d]).map_err(|e| e.msg)?;
+        setup(&mut b, &[&d])?;
         Ok(b.http.remove(0))
     }
 
@@ -99,27 +99,33 @@ mod tests {
     #[test]
     fn errors() {
         assert_eq!(
-            run("health bla").unwrap_err(),
+            run("health bla").unwrap_err().msg,
             "address bla: missing port in address"
         );
         assert_eq!(
-            run("health bla bla").unwrap_err(),
+            run("health bla bla").unwrap_err().msg,
             "Wrong argument count or unexpected line ending after 'bla'"
         );
         assert_eq!(
-            run("health localhost:1234 {\n lameduck a\n}").unwrap_err(),
+            run("health localhost:1234 {\n lameduck a\n}")
+                .unwrap_err()
+                .msg,
             "unable to parse lameduck duration value: 'a' : time: invalid duration \"a\""
         );
         assert_eq!(
-            run("health localhost:1234 {\n lameduck 4\n}").unwrap_err(),
+            run("health localhost:1234 {\n lameduck 4\n}")
+                .unwrap_err()
+                .msg,
             "unable to parse lameduck duration value: '4' : time: missing unit in duration \"4\""
         );
         assert_eq!(
-            run("health {\n lameduck 4x\n}").unwrap_err(),
+            run("health {\n lameduck 4x\n}").unwrap_err().msg,
             "unable to parse lameduck duration value: '4x' : time: unknown unit \"x\" in duration \"4x\""
         );
         assert_eq!(
-            run("health localhost:1234 {\n lamedudk 4\n}").unwrap_err(),
+            run("health localhost:1234 {\n lamedudk 4\n}")
+                .unwrap_err()
+                .msg,
             "unknown property 'lamedudk'"
         );
     }

@@ -56,7 +56,7 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<Loadbalance, Error
                 }
                 // CoreDNS replaces its whole state here, subnets included.
                 prefer.clear();
-                let w = Weights::start(file, reload).map_err(|m| d.err(m))?;
+                let w = Weights::start(file, reload).map_err(|e| d.err(e.to_string()))?;
                 policy = Policy::Weighted(w);
             }
             Some(other) => return Err(d.err(format!("unknown policy: {other}"))),

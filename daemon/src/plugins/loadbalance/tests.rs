@@ -5,12 +5,15 @@ use crate::plugins::testutil::{directive, request};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, TXT};
 use hickory_proto::rr::Name;
 
-fn lb(texts: &[&str], root: Option<&std::path::Path>) -> Result<Loadbalance, String> {
+fn lb(
+    texts: &[&str],
+    root: Option<&std::path::Path>,
+) -> Result<Loadbalance, crate::corefile::Error> {
     let mut b = BlockSetup::new(vec![".".into()]);
     b.root = root.map(Into::into);
     let dirs: Vec<Directive> = texts.iter().map(|t| directive(t)).collect();
     let refs: Vec<&Directive> = dirs.iter().collect();
-    setup(&mut b, &refs).map_err(|e| e.to_string())
+    setup(&mut b, &refs)
 }
 
 fn rr(owner: &str, data: RData) -> Record {
@@ -44,7 +47,7 @@ fn setup_forms() {
     )
     .unwrap();
     assert_eq!(l.prefer.len(), 3);
-    let e = |t: &str| lb(&[t], None).err().expect("fails");
+    let e = |t: &str| lb(&[t], None).err().expect("fails").to_string();
     assert_eq!(
         e("loadbalance round_robin x"),
         "Corefile:1: unknown property for round_robin"

@@ -29,16 +29,34 @@ struct State {
     domains: Domains,
 }
 
-#[derive(Debug)]
-enum ReadError {
+/// Why the weight file was not read; `Display` is CoreDNS's wording.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("weight file open error")]
     Open,
-    Parse(String),
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+}
+
+/// What is wrong in a weight file (`file`: its path as given).
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("wrong domain name:\"{name}\" in weight file {file}. (Maybe a missing weight value?)")]
+    Name { name: String, file: String },
+    #[error("wrong IP address:\"{ip}\" in weight file {file}")]
+    Address { ip: String, file: String },
+    #[error("wrong weight value:\"{weight}\" in weight file {file}")]
+    Weight { weight: String, file: String },
+    #[error("missing domain name in weight file {file}")]
+    NoName { file: String },
+    #[error("could not parse weight line:\"{line}\" in weight file {file}")]
+    Line { line: String, file: String },
 }
 
 impl Weights {
     /// Reads the file (a missing file is only warned about when it will be
     /// re-read) and starts the reload thread unless `reload` is zero.
-    pub fn start(file: PathBuf, reload: Duration) -> Result<Arc<Self>, String> {
+    pub fn start(file: PathBuf, reload: Duration) -> Result<Arc<Self>, ReadError> {
         let w = Arc::new(Self {
             file,
             state: Mutex::new(State::default()),
@@ -53,8 +71,7 @@ impl Weights {
                     duration::format(reload)
                 ),
             ),
-            Err(ReadError::Open) => return Err("weight file open error".into()),
-            Err(ReadError::Parse(m)) => return Err(m),
+            Err(e) => return Err(e),
         }
         if !reload.is_zero() {
             let t = spawn_reloader(&w, reload);
@@ -160,7 +177,7 @@ fn canonical(ip: IpAddr) -> IpAddr {
 }
 
 /// The weight file, with CoreDNS's error messages.
-fn parse(text: &str, file: &str) -> Result<Domains, String> {
+fn parse(text: &str, file: &str) -> Result<Domains, ParseError> {
     let mut domains: Domains = HashMap::new();
     let mut current: Option<String> = None;
     for line in text.lines() {
@@ -172,9 +189,10 @@ fn parse(text: &str, file: &str) -> Result<Domains, String> {
         match fields.as_slice() {
             [name] => {
                 if name.parse::<IpAddr>().is_ok() {
-                    return Err(format!(
-                        "wrong domain name:\"{name}\" in weight file {file}. (Maybe a missing weight value?)"
-                    ));
+                    return Err(ParseError::Name {
+                        name: name.to_string(),
+                        file: file.to_string(),
+                    });
                 }
                 let name = crate::plugin::names::fqdn(name);
                 domains.entry(name.clone()).or_default();
@@ -182,7 +200,10 @@ fn parse(text: &str, file: &str) -> Result<Domains, String> {
             }
             [ip, weight] => {
                 let Ok(addr) = ip.parse::<IpAddr>() else {
-                    return Err(format!("wrong IP address:\"{ip}\" in weight file {file}"));
+                    return Err(ParseError::Address {
+                        ip: ip.to_string(),
+                        file: file.to_string(),
+                    });
                 };
                 let value = weight
                     .bytes()
@@ -191,12 +212,15 @@ fn parse(text: &str, file: &str) -> Result<Domains, String> {
                     .flatten()
                     .filter(|v| *v != 0);
                 let Some(value) = value else {
-                    return Err(format!(
-                        "wrong weight value:\"{weight}\" in weight file {file}"
-                    ));
+                    return Err(ParseError::Weight {
+                        weight: weight.to_string(),
+                        file: file.to_string(),
+                    });
                 };
                 let Some(name) = &current else {
-                    return Err(format!("missing domain name in weight file {file}"));
+                    return Err(ParseError::NoName {
+                        file: file.to_string(),
+                    });
                 };
                 domains
                     .entry(name.clone())
@@ -204,9 +228,10 @@ fn parse(text: &str, file: &str) -> Result<Domains, String> {
                     .push((canonical(addr), value));
             }
             _ => {
-                return Err(format!(
-                    "could not parse weight line:\"{line}\" in weight file {file}"
-                ))
+                return Err(ParseError::Line {
+                    line: line.to_string(),
+                    file: file.to_string(),
+                })
             }
         }
     }
@@ -220,12 +245,8 @@ fn spawn_reloader(w: &Arc<Weights>, every: Duration) -> Option<Periodic> {
         let Some(w) = weak.upgrade() else {
             return;
         };
-        match w.update() {
-            Ok(()) => {}
-            Err(ReadError::Open) => {
-                crate::log::error(Some("loadbalance"), "weight file open error")
-            }
-            Err(ReadError::Parse(m)) => crate::log::error(Some("loadbalance"), &m),
+        if let Err(e) = w.update() {
+            crate::log::error(Some("loadbalance"), &e.to_string());
         }
     };
     match Periodic::start("lb-weights", every, tick) {
@@ -260,25 +281,27 @@ mod tests {
         );
         assert_eq!(d["other.org."], [("10.0.0.1".parse().unwrap(), 255)]);
         assert_eq!(
-            parse("10.0.0.1\n", "w").unwrap_err(),
+            parse("10.0.0.1\n", "w").unwrap_err().to_string(),
             "wrong domain name:\"10.0.0.1\" in weight file w. (Maybe a missing weight value?)"
         );
         assert_eq!(
-            parse("a.org\nx 1\n", "w").unwrap_err(),
+            parse("a.org\nx 1\n", "w").unwrap_err().to_string(),
             "wrong IP address:\"x\" in weight file w"
         );
         for bad in ["0", "256", "+1", "-1", "x"] {
             assert_eq!(
-                parse(&format!("a.org\n10.0.0.1 {bad}\n"), "w").unwrap_err(),
+                parse(&format!("a.org\n10.0.0.1 {bad}\n"), "w")
+                    .unwrap_err()
+                    .to_string(),
                 format!("wrong weight value:\"{bad}\" in weight file w")
             );
         }
         assert_eq!(
-            parse("10.0.0.1 1\n", "w").unwrap_err(),
+            parse("10.0.0.1 1\n", "w").unwrap_err().to_string(),
             "missing domain name in weight file w"
         );
         assert_eq!(
-            parse("a b c\n", "w").unwrap_err(),
+            parse("a b c\n", "w").unwrap_err().to_string(),
             "could not parse weight line:\"a b c\" in weight file w"
         );
     }

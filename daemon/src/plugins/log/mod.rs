@@ -147,9 +147,9 @@ mod tests {
     use super::*;
     use crate::plugins::testutil::directive;
 
-    fn parse(text: &str) -> Result<Log, String> {
+    fn parse(text: &str) -> Result<Log, crate::corefile::Error> {
         let mut b = BlockSetup::new(vec![".".into()]);
-        setup(&mut b, &[&directive(text)]).map_err(|e| e.to_string())
+        setup(&mut b, &[&directive(text)])
     }
 
     #[test]
@@ -172,11 +172,11 @@ mod tests {
         assert!(l.rules[0].classes.contains(&Class::Denial));
         assert!(!l.rules[0].classes.contains(&Class::Success));
         assert_eq!(
-            parse("log {\nclass bogus\n}").err().unwrap(),
+            parse("log {\nclass bogus\n}").err().unwrap().to_string(),
             "Corefile:2: invalid Class: bogus"
         );
         assert_eq!(
-            parse("log {\nfoo\n}").err().unwrap(),
+            parse("log {\nfoo\n}").err().unwrap().to_string(),
             "Corefile:2: unknown property 'foo'"
         );
     }

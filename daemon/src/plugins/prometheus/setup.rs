@@ -48,10 +48,10 @@ mod tests {
     use super::*;
     use crate::plugins::testutil::directive;
 
-    fn run(text: &str) -> Result<BlockSetup, String> {
+    fn run(text: &str) -> Result<BlockSetup, crate::corefile::Error> {
         let d = directive(text);
         let mut b = BlockSetup::new(vec!["example.org.".into()]);
-        setup(&mut b, &[&d]).map_err(|e| e.msg)?;
+        setup(&mut b, &[&d])?;
         Ok(b)
     }
 
@@ -75,20 +75,20 @@ mod tests {
     #[test]
     fn errors() {
         assert_eq!(
-            run("prometheus /foo").err().unwrap(),
+            run("prometheus /foo").err().unwrap().msg,
             "address /foo: missing port in address"
         );
         assert_eq!(
-            run("prometheus {}").err().unwrap(),
+            run("prometheus {}").err().unwrap().msg,
             "address {}: missing port in address"
         );
         assert_eq!(
-            run("prometheus a b c").err().unwrap(),
+            run("prometheus a b c").err().unwrap().msg,
             "Wrong argument count or unexpected line ending after 'c'"
         );
         assert!(run("prometheus {\n runtime_metrics extra\n}").is_err());
         assert_eq!(
-            run("prometheus {\n bogus\n}").err().unwrap(),
+            run("prometheus {\n bogus\n}").err().unwrap().msg,
             "unknown option: bogus"
         );
         let d1 = directive("prometheus");

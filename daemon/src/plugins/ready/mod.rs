@@ -45,10 +45,10 @@ mod tests {
     use super::*;
     use crate::plugins::testutil::directive;
 
-    fn run(text: &str) -> Result<HttpSpec, String> {
+    fn run(text: &str) -> Result<HttpSpec, crate::corefile::Error> {
         let d = directive(text);
         let mut b = BlockSetup::new(vec![".".into()]);
-        setup(&mut b, &[&d]).map_err(|e| e.msg)?;
+        setup(&mut b, &[&d])?;
         Ok(b.http.remove(0))
     }
 
@@ -78,17 +78,17 @@ mod tests {
     #[test]
     fn errors() {
         assert_eq!(
-            run("ready bla").unwrap_err(),
+            run("ready bla").unwrap_err().msg,
             "address bla: missing port in address"
         );
         assert!(run("ready a b").is_err());
         assert_eq!(
-            run("ready {\n monitor sometimes\n}").unwrap_err(),
+            run("ready {\n monitor sometimes\n}").unwrap_err().msg,
             "monitor type 'sometimes' not supported"
         );
         assert!(run("ready {\n monitor\n}").is_err());
         assert_eq!(
-            run("ready {\n bogus\n}").unwrap_err(),
+            run("ready {\n bogus\n}").unwrap_err().msg,
             "unknown property 'bogus'"
         );
         let d = directive("ready");

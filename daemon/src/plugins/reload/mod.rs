@@ -59,9 +59,9 @@ mod tests {
     use super::*;
     use crate::plugins::testutil::directive;
 
-    fn interval(text: &str) -> Result<Duration, String> {
+    fn interval(text: &str) -> Result<Duration, crate::corefile::Error> {
         let mut b = BlockSetup::new(vec![".".into()]);
-        setup(&mut b, &[&directive(text)]).map_err(|e| e.to_string())?;
+        setup(&mut b, &[&directive(text)])?;
         Ok(b.reload.unwrap())
     }
 
@@ -79,11 +79,11 @@ mod tests {
             "{d:?}"
         );
         assert_eq!(
-            interval("reload 1s").unwrap_err(),
+            interval("reload 1s").unwrap_err().to_string(),
             "Corefile:1: interval value must be greater or equal to 2s"
         );
         assert_eq!(
-            interval("reload 5s 500ms").unwrap_err(),
+            interval("reload 5s 500ms").unwrap_err().to_string(),
             "Corefile:1: jitter value must be 0 or greater or equal to 1s"
         );
         assert!(interval("reload 5s 1s 1s").is_err());

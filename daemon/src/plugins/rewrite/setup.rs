@@ -5,13 +5,119 @@ use super::rules::{Data, EdnsAction, Kind, Matcher, Mode, NameRule, Resp, Rule, 
 use crate::corefile::{Directive, Dispenser, Error};
 use crate::gocompat::names::is_fqdn;
 use crate::gocompat::quote::{quote as go_quote, unicode_byte};
-use crate::gocompat::strconv::parse_uint;
+use crate::gocompat::strconv::{parse_uint, NumError};
 use crate::plugin::BlockSetup;
 use crate::wire::mnemonics;
 use regex::Regex;
 
 /// The longest regex pattern CoreDNS compiles.
 const MAX_REGEX_LEN: usize = 10000;
+
+/// What is wrong with a rule's arguments; `Display` is CoreDNS's wording,
+/// which setup puts after the directive's position.
+#[derive(Debug, thiserror::Error)]
+pub enum RuleError {
+    #[error("no rule type specified for rewrite")]
+    NoRuleType,
+    /// `continue` or `stop` alone.
+    #[error("{0} rule must begin with a rule type")]
+    ModeAlone(String),
+    #[error("response rewrites must begin with a name rule")]
+    AnswerFirst,
+    #[error("invalid rule type {}", go_quote(.0))]
+    RuleType(String),
+    /// A class or type rule without exactly FROM and TO.
+    #[error("{0} rules must have exactly two arguments")]
+    TwoArguments(String),
+    #[error("invalid type {}", go_quote(.0))]
+    Type(String),
+    #[error("invalid class {}", go_quote(.0))]
+    Class(String),
+    #[error("too few arguments for a name rule")]
+    NameArguments,
+    #[error("name rule supports only exact, prefix, suffix, substring, and regex name matching, received: {0}")]
+    NameMatch(String),
+    /// The answer rules after a name rule of this match type.
+    #[error("invalid arguments for {0} rule")]
+    AnswerArguments(String),
+    #[error("exceeded the number of arguments for a non-answer rule argument for {0} rule")]
+    NotAnswer(String),
+    #[error("type missing for answer rule for {0} rule")]
+    AnswerTypeMissing(String),
+    #[error("{kind} answer rule for {name} rule: 2 arguments required")]
+    AnswerPair { kind: String, name: String },
+    #[error("{kind} answer rule for {name} rule: {source}")]
+    AnswerPattern {
+        kind: String,
+        name: String,
+        source: Box<RuleError>,
+    },
+    #[error("invalid type {} for answer rule for {name} rule", go_quote(.kind))]
+    AnswerType { kind: String, name: String },
+    /// CoreDNS's spelling.
+    #[error("auto name answer rule cannot be combined with explicit name anwer rules")]
+    AutoAndName,
+    #[error("regex pattern too long: {0} > {MAX_REGEX_LEN}")]
+    PatternTooLong(usize),
+    #[error("invalid regex matching pattern: {0}")]
+    Pattern(String),
+    #[error("the rewrite regex pattern ({to}) uses more subexpressions than its corresponding matching regex pattern ({from})")]
+    Subexpressions { from: String, to: String },
+    /// The pattern of a ttl, rcode or cname rule.
+    #[error("regex pattern too long in a {field} rule: {len} > {MAX_REGEX_LEN}")]
+    FieldPatternTooLong { field: &'static str, len: usize },
+    #[error("invalid regex pattern in a {field} rule: {pattern}")]
+    FieldPattern {
+        field: &'static str,
+        pattern: String,
+    },
+    #[error("{0} rule supports only exact, prefix, suffix, substring, and regex name matching")]
+    FieldMatch(&'static str),
+    #[error("too few ({count}) arguments for a {field} rule")]
+    FieldArguments { field: &'static str, count: usize },
+    #[error("invalid TTL '{0}' for a ttl rule")]
+    Ttl(String),
+    #[error("invalid matching RCODE '{0}' for a rcode rule")]
+    MatchingRcode(String),
+    #[error("invalid replacement RCODE '{0}' for a rcode rule")]
+    ReplacementRcode(String),
+    #[error("too few arguments for an EDNS0 rule")]
+    EdnsArguments,
+    #[error("invalid action: {}", go_quote(.0))]
+    EdnsAction(String),
+    #[error("EDNS0 local rules require three or four args")]
+    LocalArguments,
+    #[error("EDNS0 NSID rules can accept no more than one arg")]
+    NsidArguments,
+    #[error("EDNS0 subnet rules require three or four args")]
+    SubnetArguments,
+    #[error("local unset action requires exactly two arguments")]
+    UnsetLocalArguments,
+    /// nsid or subnet unset with arguments.
+    #[error("{0} unset action requires exactly one argument")]
+    UnsetArguments(&'static str),
+    /// An option code or a subnet mask length.
+    #[error(transparent)]
+    Number(#[from] NumError),
+    #[error("invalid IPv4 bit mask length {0}")]
+    V4Mask(u64),
+    #[error("invalid IPv6 bit mask length {0}")]
+    V6Mask(u64),
+    #[error("unsupported variable name {}", go_quote(.0))]
+    Variable(String),
+    /// Go's `hex.InvalidByteError`.
+    #[error("encoding/hex: invalid byte: {}", unicode_byte(*.0))]
+    HexByte(u8),
+    /// Go's `hex.ErrLength`.
+    #[error("encoding/hex: odd length hex string")]
+    HexLength,
+    #[error("unknown cname rewrite type: {0}")]
+    CnameType(String),
+    #[error("invalid cname rewrite regex pattern: {0}")]
+    CnamePattern(regex::Error),
+    #[error("cname rules are not available in ferrodns (they need an internal upstream lookup)")]
+    Cname,
+}
 
 /// `rewrite [continue|stop] FIELD ARGS...`, or the same spread over a block;
 /// every occurrence in a block feeds one handler, rules in Corefile order.
@@ -28,22 +134,22 @@ pub fn setup(_b: &mut BlockSetup, ds: &[&Directive]) -> Result<super::Rewrite, E
                     args.push(d.val().to_string());
                 }
             }
-            rules.push(new_rule(&args).map_err(|m| d.err(m))?);
+            rules.push(new_rule(&args).map_err(|e| d.err(e.to_string()))?);
         }
     }
     Ok(super::Rewrite::new(rules))
 }
 
 /// One rule from its arguments (CoreDNS's `newRule`).
-pub(super) fn new_rule(args: &[String]) -> Result<Rule, String> {
+pub(super) fn new_rule(args: &[String]) -> Result<Rule, RuleError> {
     let Some(first) = args.first() else {
-        return Err("no rule type specified for rewrite".into());
+        return Err(RuleError::NoRuleType);
     };
     let arg0 = first.to_lowercase();
     let (mode, rule_type, expect, start) = match arg0.as_str() {
         "continue" | "stop" => {
             let Some(t) = args.get(1) else {
-                return Err(format!("{arg0} rule must begin with a rule type"));
+                return Err(RuleError::ModeAlone(arg0));
             };
             let mode = if arg0 == "continue" {
                 Mode::Continue
@@ -56,11 +162,11 @@ pub(super) fn new_rule(args: &[String]) -> Result<Rule, String> {
     };
     let rest = &args[start..];
     let kind = match rule_type.as_str() {
-        "answer" => return Err("response rewrites must begin with a name rule".into()),
+        "answer" => return Err(RuleError::AnswerFirst),
         "name" => name_rule(rest)?,
         "class" | "type" => {
             if expect != 3 {
-                return Err(format!("{rule_type} rules must have exactly two arguments"));
+                return Err(RuleError::TwoArguments(rule_type));
             }
             if rule_type == "class" {
                 let from = class_code(&rest[0])?;
@@ -76,7 +182,7 @@ pub(super) fn new_rule(args: &[String]) -> Result<Rule, String> {
         "ttl" => ttl_rule(rest)?,
         "cname" => cname_rule(rest)?,
         "rcode" => rcode_rule(rest)?,
-        _ => return Err(format!("invalid rule type {}", go_quote(first))),
+        _ => return Err(RuleError::RuleType(first.clone())),
     };
     Ok(Rule { mode, kind })
 }
@@ -90,9 +196,9 @@ pub(super) fn normalize(s: &str) -> String {
     s
 }
 
-fn name_rule(args: &[String]) -> Result<Kind, String> {
+fn name_rule(args: &[String]) -> Result<Kind, RuleError> {
     if args.len() < 2 {
-        return Err("too few arguments for a name rule".into());
+        return Err(RuleError::NameArguments);
     }
     let (match_type, from, to) = if args.len() == 2 {
         (
@@ -165,20 +271,16 @@ fn name_rule(args: &[String]) -> Result<Kind, String> {
                 answers,
             }
         }
-        other => {
-            return Err(format!(
-                "name rule supports only exact, prefix, suffix, substring, and regex name matching, received: {other}"
-            ))
-        }
+        other => return Err(RuleError::NameMatch(other.to_string())),
     };
     Ok(Kind::Name(rule))
 }
 
 /// `answer auto`, `answer name FROM TO`, `answer value FROM TO`, the
 /// keyword `answer` optional after the first (CoreDNS's `parseAnswerRules`).
-fn answer_rules(name: &str, args: &[String]) -> Result<(bool, Vec<Resp>), String> {
+fn answer_rules(name: &str, args: &[String]) -> Result<(bool, Vec<Resp>), RuleError> {
     if args.len() < 2 {
-        return Err(format!("invalid arguments for {name} rule"));
+        return Err(RuleError::AnswerArguments(name.to_string()));
     }
     let mut auto = false;
     let mut rules = Vec::new();
@@ -187,15 +289,13 @@ fn answer_rules(name: &str, args: &[String]) -> Result<(bool, Vec<Resp>), String
     let mut i = 0;
     while i < args.len() {
         if last.is_none() && args[i] != "answer" {
-            return Err(format!(
-                "exceeded the number of arguments for a non-answer rule argument for {name} rule"
-            ));
+            return Err(RuleError::NotAnswer(name.to_string()));
         }
         if args[i] == "answer" {
             i += 1;
         }
         let Some(kind) = args.get(i) else {
-            return Err(format!("type missing for answer rule for {name} rule"));
+            return Err(RuleError::AnswerTypeMissing(name.to_string()));
         };
         last = Some(kind);
         i += 1;
@@ -203,12 +303,18 @@ fn answer_rules(name: &str, args: &[String]) -> Result<(bool, Vec<Resp>), String
             "auto" => auto = true,
             "name" | "value" => {
                 if args.len() - i < 2 {
-                    return Err(format!(
-                        "{kind} answer rule for {name} rule: 2 arguments required"
-                    ));
+                    return Err(RuleError::AnswerPair {
+                        kind: kind.clone(),
+                        name: name.to_string(),
+                    });
                 }
-                let re = regex_pattern(&args[i], &args[i + 1])
-                    .map_err(|e| format!("{kind} answer rule for {name} rule: {e}"))?;
+                let re = regex_pattern(&args[i], &args[i + 1]).map_err(|e| {
+                    RuleError::AnswerPattern {
+                        kind: kind.clone(),
+                        name: name.to_string(),
+                        source: Box::new(e),
+                    }
+                })?;
                 let rw = Rw::Regex {
                     re,
                     to: normalize(&args[i + 1]),
@@ -222,45 +328,40 @@ fn answer_rules(name: &str, args: &[String]) -> Result<(bool, Vec<Resp>), String
                 i += 2;
             }
             other => {
-                return Err(format!(
-                    "invalid type {} for answer rule for {name} rule",
-                    go_quote(other)
-                ))
+                return Err(RuleError::AnswerType {
+                    kind: other.to_string(),
+                    name: name.to_string(),
+                })
             }
         }
     }
     if auto && name_rules > 0 {
-        // CoreDNS's spelling.
-        return Err(
-            "auto name answer rule cannot be combined with explicit name anwer rules".into(),
-        );
+        return Err(RuleError::AutoAndName);
     }
     Ok((auto, rules))
 }
 
 /// Compiles FROM and checks that TO uses no more `{N}` groups than FROM
 /// has (CoreDNS's `isValidRegexPattern`; `{0}` counts as one).
-fn regex_pattern(from: &str, to: &str) -> Result<Regex, String> {
+fn regex_pattern(from: &str, to: &str) -> Result<Regex, RuleError> {
     if from.len() > MAX_REGEX_LEN {
-        return Err(format!(
-            "regex pattern too long: {} > {MAX_REGEX_LEN}",
-            from.len()
-        ));
+        return Err(RuleError::PatternTooLong(from.len()));
     }
-    let re = Regex::new(from).map_err(|_| format!("invalid regex matching pattern: {from}"))?;
+    let re = Regex::new(from).map_err(|_| RuleError::Pattern(from.to_string()))?;
     let used = (0..=100)
         .filter(|i| to.contains(&format!("{{{i}}}")))
         .count();
     if used > re.captures_len() - 1 {
-        return Err(format!(
-            "the rewrite regex pattern ({to}) uses more subexpressions than its corresponding matching regex pattern ({from})"
-        ));
+        return Err(RuleError::Subexpressions {
+            from: from.to_string(),
+            to: to.to_string(),
+        });
     }
     Ok(re)
 }
 
 /// The name matcher of ttl and rcode rules: `[TYPE] NAME`.
-fn field_matcher(field: &str, kind: &str, pattern: &str) -> Result<Matcher, String> {
+fn field_matcher(field: &'static str, kind: &str, pattern: &str) -> Result<Matcher, RuleError> {
     Ok(match kind.to_lowercase().as_str() {
         "exact" => Matcher::Exact(normalize(pattern)),
         "prefix" => Matcher::Prefix(normalize(pattern)),
@@ -268,27 +369,26 @@ fn field_matcher(field: &str, kind: &str, pattern: &str) -> Result<Matcher, Stri
         "substring" => Matcher::Substring(normalize(pattern)),
         "regex" => {
             if pattern.len() > MAX_REGEX_LEN {
-                return Err(format!(
-                    "regex pattern too long in a {field} rule: {} > {MAX_REGEX_LEN}",
-                    pattern.len()
-                ));
+                return Err(RuleError::FieldPatternTooLong {
+                    field,
+                    len: pattern.len(),
+                });
             }
-            Matcher::Regex(
-                Regex::new(pattern)
-                    .map_err(|_| format!("invalid regex pattern in a {field} rule: {pattern}"))?,
-            )
+            Matcher::Regex(Regex::new(pattern).map_err(|_| RuleError::FieldPattern {
+                field,
+                pattern: pattern.to_string(),
+            })?)
         }
-        _ => {
-            return Err(format!(
-            "{field} rule supports only exact, prefix, suffix, substring, and regex name matching"
-        ))
-        }
+        _ => return Err(RuleError::FieldMatch(field)),
     })
 }
 
-fn ttl_rule(args: &[String]) -> Result<Kind, String> {
+fn ttl_rule(args: &[String]) -> Result<Kind, RuleError> {
     if args.len() < 2 {
-        return Err(format!("too few ({}) arguments for a ttl rule", args.len()));
+        return Err(RuleError::FieldArguments {
+            field: "ttl",
+            count: args.len(),
+        });
     }
     let s = match args.len() {
         2 => args[1].as_str(),
@@ -296,7 +396,7 @@ fn ttl_rule(args: &[String]) -> Result<Kind, String> {
         _ => "",
     };
     let Some((min, max)) = ttl_range(s) else {
-        return Err(format!("invalid TTL '{s}' for a ttl rule"));
+        return Err(RuleError::Ttl(s.to_string()));
     };
     let matcher = if args.len() == 3 {
         field_matcher("ttl", &args[0], &args[1])?
@@ -328,12 +428,12 @@ pub(super) fn ttl_range(v: &str) -> Option<(u32, u32)> {
     }
 }
 
-fn rcode_rule(args: &[String]) -> Result<Kind, String> {
+fn rcode_rule(args: &[String]) -> Result<Kind, RuleError> {
     if args.len() < 3 {
-        return Err(format!(
-            "too few ({}) arguments for a rcode rule",
-            args.len()
-        ));
+        return Err(RuleError::FieldArguments {
+            field: "rcode",
+            count: args.len(),
+        });
     }
     let (old, new) = match args.len() {
         3 => (args[1].as_str(), args[2].as_str()),
@@ -341,12 +441,10 @@ fn rcode_rule(args: &[String]) -> Result<Kind, String> {
         _ => ("", ""),
     };
     let Some(old_code) = rcode(old) else {
-        return Err(format!("invalid matching RCODE '{old}' for a rcode rule"));
+        return Err(RuleError::MatchingRcode(old.to_string()));
     };
     let Some(new_code) = rcode(new) else {
-        return Err(format!(
-            "invalid replacement RCODE '{new}' for a rcode rule"
-        ));
+        return Err(RuleError::ReplacementRcode(new.to_string()));
     };
     let matcher = if args.len() == 4 {
         field_matcher("rcode", &args[0], &args[1])?
@@ -372,19 +470,19 @@ pub(super) fn rcode(v: &str) -> Option<u16> {
 
 /// A type mnemonic, uppercased first (so miekg's `None` and `Reserved`
 /// never match, as in CoreDNS).
-fn type_code(s: &str) -> Result<u16, String> {
+fn type_code(s: &str) -> Result<u16, RuleError> {
     let up = s.to_uppercase();
-    mnemonics::type_from_str(&up).ok_or_else(|| format!("invalid type {}", go_quote(&up)))
+    mnemonics::type_from_str(&up).ok_or(RuleError::Type(up))
 }
 
-fn class_code(s: &str) -> Result<u16, String> {
+fn class_code(s: &str) -> Result<u16, RuleError> {
     let up = s.to_uppercase();
-    mnemonics::class_from_str(&up).ok_or_else(|| format!("invalid class {}", go_quote(&up)))
+    mnemonics::class_from_str(&up).ok_or(RuleError::Class(up))
 }
 
-fn edns0_rule(args: &[String]) -> Result<Kind, String> {
+fn edns0_rule(args: &[String]) -> Result<Kind, RuleError> {
     if args.len() < 2 {
-        return Err("too few arguments for an EDNS0 rule".into());
+        return Err(RuleError::EdnsArguments);
     }
     let rule_type = args[0].to_lowercase();
     let action = match args[1].to_lowercase().as_str() {
@@ -392,7 +490,7 @@ fn edns0_rule(args: &[String]) -> Result<Kind, String> {
         "replace" => EdnsAction::Replace,
         "set" => EdnsAction::Set,
         "unset" => return edns0_unset(&rule_type, args),
-        other => return Err(format!("invalid action: {}", go_quote(other))),
+        other => return Err(RuleError::EdnsAction(other.to_string())),
     };
     let mut args = args;
     let mut revert = false;
@@ -403,15 +501,12 @@ fn edns0_rule(args: &[String]) -> Result<Kind, String> {
     match rule_type.as_str() {
         "local" => {
             if args.len() != 4 {
-                return Err("EDNS0 local rules require three or four args".into());
+                return Err(RuleError::LocalArguments);
             }
             let code = edns_code(&args[2])?;
             let v = &args[3];
             let data = if v.starts_with('{') && v.ends_with('}') {
-                Data::Var(
-                    variable(v)
-                        .ok_or_else(|| format!("unsupported variable name {}", go_quote(v)))?,
-                )
+                Data::Var(variable(v).ok_or_else(|| RuleError::Variable(v.clone()))?)
             } else if let Some(h) = v.strip_prefix("0x") {
                 Data::Bytes(hex_decode(h)?)
             } else {
@@ -426,21 +521,21 @@ fn edns0_rule(args: &[String]) -> Result<Kind, String> {
         }
         "nsid" => {
             if args.len() != 2 {
-                return Err("EDNS0 NSID rules can accept no more than one arg".into());
+                return Err(RuleError::NsidArguments);
             }
             Ok(Kind::Nsid { action, revert })
         }
         "subnet" => {
             if args.len() != 4 {
-                return Err("EDNS0 subnet rules require three or four args".into());
+                return Err(RuleError::SubnetArguments);
             }
-            let v4 = parse_uint(&args[2], 0, 16).map_err(|e| e.to_string())?;
+            let v4 = parse_uint(&args[2], 0, 16)?;
             if v4 > 32 {
-                return Err(format!("invalid IPv4 bit mask length {v4}"));
+                return Err(RuleError::V4Mask(v4));
             }
-            let v6 = parse_uint(&args[3], 0, 16).map_err(|e| e.to_string())?;
+            let v6 = parse_uint(&args[3], 0, 16)?;
             if v6 > 128 {
-                return Err(format!("invalid IPv6 bit mask length {v6}"));
+                return Err(RuleError::V6Mask(v6));
             }
             Ok(Kind::Subnet {
                 action,
@@ -449,16 +544,16 @@ fn edns0_rule(args: &[String]) -> Result<Kind, String> {
                 revert,
             })
         }
-        _ => Err(format!("invalid rule type {}", go_quote(&rule_type))),
+        _ => Err(RuleError::RuleType(rule_type)),
     }
 }
 
-fn edns0_unset(rule_type: &str, args: &[String]) -> Result<Kind, String> {
+fn edns0_unset(rule_type: &str, args: &[String]) -> Result<Kind, RuleError> {
     let action = EdnsAction::Unset;
     match rule_type {
         "local" => {
             if args.len() != 3 {
-                return Err("local unset action requires exactly two arguments".into());
+                return Err(RuleError::UnsetLocalArguments);
             }
             Ok(Kind::Local {
                 action,
@@ -469,7 +564,7 @@ fn edns0_unset(rule_type: &str, args: &[String]) -> Result<Kind, String> {
         }
         "nsid" => {
             if args.len() != 2 {
-                return Err("nsid unset action requires exactly one argument".into());
+                return Err(RuleError::UnsetArguments("nsid"));
             }
             Ok(Kind::Nsid {
                 action,
@@ -478,7 +573,7 @@ fn edns0_unset(rule_type: &str, args: &[String]) -> Result<Kind, String> {
         }
         "subnet" => {
             if args.len() != 2 {
-                return Err("subnet unset action requires exactly one argument".into());
+                return Err(RuleError::UnsetArguments("subnet"));
             }
             Ok(Kind::Subnet {
                 action,
@@ -487,14 +582,12 @@ fn edns0_unset(rule_type: &str, args: &[String]) -> Result<Kind, String> {
                 revert: false,
             })
         }
-        _ => Err(format!("invalid rule type {}", go_quote(rule_type))),
+        _ => Err(RuleError::RuleType(rule_type.to_string())),
     }
 }
 
-fn edns_code(s: &str) -> Result<u16, String> {
-    parse_uint(s, 0, 16)
-        .map(|c| c as u16)
-        .map_err(|e| e.to_string())
+fn edns_code(s: &str) -> Result<u16, RuleError> {
+    Ok(parse_uint(s, 0, 16)? as u16)
 }
 
 /// The variables an EDNS0 local rule may take its data from. Metadata
@@ -522,7 +615,7 @@ fn variable(v: &str) -> Option<Var> {
 /// The cname field needs CoreDNS's internal upstream lookup of the new
 /// target, which ferrodns does not have: the rule is checked as CoreDNS
 /// checks it, then refused.
-fn cname_rule(args: &[String]) -> Result<Kind, String> {
+fn cname_rule(args: &[String]) -> Result<Kind, RuleError> {
     let from = match args.len() {
         3 => {
             let t = args[0].to_lowercase();
@@ -530,7 +623,7 @@ fn cname_rule(args: &[String]) -> Result<Kind, String> {
                 t.as_str(),
                 "exact" | "prefix" | "suffix" | "substring" | "regex"
             ) {
-                return Err(format!("unknown cname rewrite type: {t}"));
+                return Err(RuleError::CnameType(t));
             }
             if t == "regex" {
                 Some(args[1].to_lowercase())
@@ -539,40 +632,44 @@ fn cname_rule(args: &[String]) -> Result<Kind, String> {
             }
         }
         2 => None,
-        n => return Err(format!("too few ({n}) arguments for a cname rule")),
+        n => {
+            return Err(RuleError::FieldArguments {
+                field: "cname",
+                count: n,
+            })
+        }
     };
     if let Some(p) = from {
         if p.len() > MAX_REGEX_LEN {
-            return Err(format!(
-                "regex pattern too long in a cname rule: {} > {MAX_REGEX_LEN}",
-                p.len()
-            ));
+            return Err(RuleError::FieldPatternTooLong {
+                field: "cname",
+                len: p.len(),
+            });
         }
         if let Err(e) = Regex::new(&p) {
-            return Err(format!("invalid cname rewrite regex pattern: {e}"));
+            return Err(RuleError::CnamePattern(e));
         }
     }
-    Err("cname rules are not available in ferrodns (they need an internal upstream lookup)".into())
+    Err(RuleError::Cname)
 }
 
 /// Go's `hex.DecodeString`, with its error text.
-fn hex_decode(s: &str) -> Result<Vec<u8>, String> {
+fn hex_decode(s: &str) -> Result<Vec<u8>, RuleError> {
     let b = s.as_bytes();
     let val = |c: u8| char::from(c).to_digit(16).map(|v| v as u8);
-    let invalid = |c: u8| format!("encoding/hex: invalid byte: {}", unicode_byte(c));
     let mut out = Vec::with_capacity(b.len() / 2);
     let mut i = 1;
     while i < b.len() {
-        let hi = val(b[i - 1]).ok_or_else(|| invalid(b[i - 1]))?;
-        let lo = val(b[i]).ok_or_else(|| invalid(b[i]))?;
+        let hi = val(b[i - 1]).ok_or(RuleError::HexByte(b[i - 1]))?;
+        let lo = val(b[i]).ok_or(RuleError::HexByte(b[i]))?;
         out.push(hi << 4 | lo);
         i += 2;
     }
     if b.len() % 2 == 1 {
         if val(b[i - 1]).is_none() {
-            return Err(invalid(b[i - 1]));
+            return Err(RuleError::HexByte(b[i - 1]));
         }
-        return Err("encoding/hex: odd length hex string".into());
+        return Err(RuleError::HexLength);
     }
     Ok(out)
 }

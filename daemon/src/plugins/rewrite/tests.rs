@@ -10,7 +10,7 @@ use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
 
 /// Every directive of `text` (one block's body) set up as one handler;
 /// line numbers are those within `text`.
-fn parse(text: &str) -> Result<Rewrite, String> {
+fn parse(text: &str) -> Result<Rewrite, crate::corefile::Error> {
     let src = format!(".\n{text}\n");
     let mut blocks = crate::corefile::parse(&src, "Corefile", &|_| None, &|_| true).unwrap();
     let mut ds = blocks.remove(0).directives;
@@ -19,13 +19,13 @@ fn parse(text: &str) -> Result<Rewrite, String> {
     }
     let refs: Vec<&crate::corefile::Directive> = ds.iter().collect();
     let mut b = BlockSetup::new(vec![".".into()]);
-    setup(&mut b, &refs).map_err(|e| e.to_string())
+    setup(&mut b, &refs)
 }
 
 fn err(text: &str) -> String {
     match parse(text) {
         Ok(_) => panic!("{text:?} parsed"),
-        Err(e) => e,
+        Err(e) => e.to_string(),
     }
 }
 

@@ -24,7 +24,7 @@ use crate::wire::mnemonics;
 use gotmpl::{Data, MessageData, Question};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, Record};
-use hickory_proto::serialize::txt::Parser;
+use hickory_proto::serialize::txt::{ParseError, Parser};
 use regex::Regex;
 use std::collections::BTreeMap;
 
@@ -68,14 +68,18 @@ impl Plugin for Template {
             ];
             for (tmpls, out) in sections {
                 for tmpl in tmpls {
-                    match tmpl.execute(&data).and_then(|text| parse_rr(&text)) {
+                    let rr = tmpl
+                        .execute(&data)
+                        .map_err(AnswerError::from)
+                        .and_then(|text| parse_rr(&text).map_err(AnswerError::from));
+                    match rr {
                         Ok(rr) => out.push(rr),
                         Err(e) => {
                             return Action::Done(Outcome::fail(
                                 ResponseCode::ServFail,
                                 PluginError {
                                     plugin: "template",
-                                    message: e,
+                                    message: e.to_string(),
                                 },
                             ))
                         }
@@ -191,27 +195,50 @@ impl Tmpl {
     }
 }
 
+/// Why a template gave no record: the plugin's error text.
+#[derive(Debug, thiserror::Error)]
+enum AnswerError {
+    #[error(transparent)]
+    Template(#[from] gotmpl::ExecError),
+    #[error(transparent)]
+    Record(#[from] RecordError),
+}
+
+/// What miekg's `dns.NewRR` says of a template's text (`dns: ...`).
+#[derive(Debug, thiserror::Error)]
+enum RecordError {
+    #[error("dns: $ directives are not allowed in a record: {0:?}")]
+    Directive(String),
+    #[error("dns: {source}: {text:?}")]
+    Parse { source: ParseError, text: String },
+    #[error("dns: no record in {0:?}")]
+    NoRecord(String),
+    #[error("dns: more than one record in {0:?}")]
+    MoreThanOne(String),
+}
+
 /// miekg's `dns.NewRR`: one record in zone file syntax, relative names
 /// completed with the root, a TTL of 3600 and class IN when not given.
 /// `$` directives are refused (CoreDNS would read `$INCLUDE` files).
-fn parse_rr(text: &str) -> Result<Record, String> {
+fn parse_rr(text: &str) -> Result<Record, RecordError> {
     if text.lines().any(|l| l.trim_start().starts_with('$')) {
-        return Err(format!(
-            "dns: $ directives are not allowed in a record: {text:?}"
-        ));
+        return Err(RecordError::Directive(text.to_string()));
     }
     let input = format!("$TTL 3600\n{text}\n");
     let (_, sets) = Parser::new(input, None, Some(Name::root()))
         .parse()
-        .map_err(|e| format!("dns: {e}: {text:?}"))?;
+        .map_err(|source| RecordError::Parse {
+            source,
+            text: text.to_string(),
+        })?;
     let mut rrs: Vec<Record> = sets
         .into_values()
         .flat_map(|s| s.into_iter().collect::<Vec<_>>())
         .collect();
     match rrs.len() {
         1 => Ok(rrs.remove(0)),
-        0 => Err(format!("dns: no record in {text:?}")),
-        _ => Err(format!("dns: more than one record in {text:?}")),
+        0 => Err(RecordError::NoRecord(text.to_string())),
+        _ => Err(RecordError::MoreThanOne(text.to_string())),
     }
 }
 

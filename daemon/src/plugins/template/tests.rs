@@ -5,15 +5,15 @@ use crate::plugins::testutil::{directive, request};
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_proto::rr::{DNSClass, RecordType};
 
-fn template(texts: &[&str]) -> Result<Template, String> {
+fn template(texts: &[&str]) -> Result<Template, crate::corefile::Error> {
     let mut b = BlockSetup::new(vec![".".into()]);
     let dirs: Vec<Directive> = texts.iter().map(|t| directive(t)).collect();
     let refs: Vec<&Directive> = dirs.iter().collect();
-    setup(&mut b, &refs).map_err(|e| e.to_string())
+    setup(&mut b, &refs)
 }
 
 fn err(text: &str) -> String {
-    template(&[text]).err().expect("setup fails")
+    template(&[text]).err().expect("setup fails").to_string()
 }
 
 fn lines(rrs: &[Record]) -> Vec<String> {

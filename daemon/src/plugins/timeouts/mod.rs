@@ -53,9 +53,9 @@ mod tests {
     use crate::plugin::registry::TcpTimeouts;
     use crate::plugins::testutil::directive;
 
-    fn parse(text: &str) -> Result<TcpTimeouts, String> {
+    fn parse(text: &str) -> Result<TcpTimeouts, crate::corefile::Error> {
         let mut b = BlockSetup::new(vec![".".into()]);
-        setup(&mut b, &[&directive(text)]).map_err(|e| e.to_string())?;
+        setup(&mut b, &[&directive(text)])?;
         Ok(b.tcp_timeouts)
     }
 
@@ -66,15 +66,15 @@ mod tests {
         assert_eq!(t.idle, Some(Duration::from_secs(60)));
         assert_eq!(t.write, None, "left to the server's default");
         assert_eq!(
-            parse("timeouts {\n}").unwrap_err(),
+            parse("timeouts {\n}").unwrap_err().to_string(),
             "Corefile:2: timeouts block with no timeouts specified"
         );
         assert_eq!(
-            parse("timeouts {\nread 500ms\n}").unwrap_err(),
+            parse("timeouts {\nread 500ms\n}").unwrap_err().to_string(),
             "Corefile:2: timeout provided '500ms' needs to be between 1 second and 24 hours"
         );
         assert_eq!(
-            parse("timeouts {\nfoo 5s\n}").unwrap_err(),
+            parse("timeouts {\nfoo 5s\n}").unwrap_err().to_string(),
             "Corefile:2: unknown option: 'foo'"
         );
     }

@@ -1,5 +1,6 @@
 //! Running a parsed template on the query's data, with Go's printing rules.
 
+use super::error::{Eval, ExecError};
 use super::functions::call;
 use super::parser::{Cmd, Node, Operand, Pipe};
 use super::{Data, MessageData, Question, Template};
@@ -57,7 +58,7 @@ impl Value {
     }
 
     /// `fmt.Sprint` of one value.
-    pub(super) fn print(&self, out: &mut String) -> Result<(), String> {
+    pub(super) fn print(&self, out: &mut String) -> Result<(), Eval> {
         match self {
             Value::Invalid => out.push_str("<no value>"),
             Value::Nil => out.push_str("<nil>"),
@@ -83,9 +84,7 @@ impl Value {
                 let items: Vec<String> = qs.iter().map(question_text).collect();
                 let _ = write!(out, "[{}]", items.join(" "));
             }
-            Value::Data | Value::Message(_) => {
-                return Err(format!("printing a {} is not supported", self.type_name()))
-            }
+            Value::Data | Value::Message(_) => return Err(Eval::Print(self.type_name())),
         }
         Ok(())
     }
@@ -103,32 +102,26 @@ fn question_text(q: &Question) -> String {
 
 impl Template {
     /// Runs the template on `data`.
-    pub fn execute(&self, data: &Data) -> Result<String, String> {
+    pub fn execute(&self, data: &Data) -> Result<String, ExecError> {
         let mut out = String::new();
         for n in &self.nodes {
             match n {
                 Node::Text(t) => out.push_str(t),
-                Node::Action { line, src, pipe } => {
-                    let v = eval_pipe(pipe, data).map_err(|m| {
-                        format!(
-                            "template: {}:{line}: executing \"{}\" at <{src}>: {m}",
-                            self.name, self.name
-                        )
-                    })?;
-                    v.print(&mut out).map_err(|m| {
-                        format!(
-                            "template: {}:{line}: executing \"{}\" at <{src}>: {m}",
-                            self.name, self.name
-                        )
-                    })?;
-                }
+                Node::Action { line, src, pipe } => eval_pipe(pipe, data)
+                    .and_then(|v| v.print(&mut out))
+                    .map_err(|kind| ExecError {
+                        name: self.name.clone(),
+                        line: *line,
+                        action: src.clone(),
+                        kind,
+                    })?,
             }
         }
         Ok(out)
     }
 }
 
-pub(super) fn eval_pipe(p: &Pipe, data: &Data) -> Result<Value, String> {
+pub(super) fn eval_pipe(p: &Pipe, data: &Data) -> Result<Value, Eval> {
     let mut last: Option<Value> = None;
     for cmd in &p.0 {
         last = Some(eval_cmd(cmd, data, last)?);
@@ -136,7 +129,7 @@ pub(super) fn eval_pipe(p: &Pipe, data: &Data) -> Result<Value, String> {
     Ok(last.unwrap_or(Value::Nil))
 }
 
-fn eval_cmd(cmd: &Cmd, data: &Data, piped: Option<Value>) -> Result<Value, String> {
+fn eval_cmd(cmd: &Cmd, data: &Data, piped: Option<Value>) -> Result<Value, Eval> {
     let ops = &cmd.0;
     match &ops[0] {
         Operand::Func(f) => {
@@ -154,26 +147,24 @@ fn eval_cmd(cmd: &Cmd, data: &Data, piped: Option<Value>) -> Result<Value, Strin
                 .collect::<Result<Vec<_>, _>>()?;
             args.extend(piped);
             if args.len() != 1 {
-                return Err(format!(
-                    "wrong number of args for Meta: want 1 got {}",
-                    args.len()
-                ));
+                return Err(Eval::ArgCount {
+                    func: "Meta".into(),
+                    want: 1,
+                    got: args.len(),
+                });
             }
             match &args[0] {
                 // No metadata plugin in ferrodns: every name is unknown.
                 Value::Str(_) => Ok(Value::Str(String::new())),
-                v => Err(format!(
-                    "wrong type for value; expected string; got {}",
-                    v.type_name()
-                )),
+                v => Err(Eval::Type {
+                    want: "string",
+                    got: v.type_name(),
+                }),
             }
         }
         first => {
             if ops.len() > 1 || piped.is_some() {
-                return Err(format!(
-                    "can't give argument to non-function {}",
-                    describe(first)
-                ));
+                return Err(Eval::NotFunction(describe(first)));
             }
             eval_operand(first, data)
         }
@@ -192,7 +183,7 @@ fn describe(o: &Operand) -> String {
     }
 }
 
-fn eval_operand(o: &Operand, data: &Data) -> Result<Value, String> {
+fn eval_operand(o: &Operand, data: &Data) -> Result<Value, Eval> {
     match o {
         Operand::Str(s) => Ok(Value::Str(s.clone())),
         Operand::Int(i) => Ok(Value::Int(*i)),
@@ -210,8 +201,11 @@ fn eval_operand(o: &Operand, data: &Data) -> Result<Value, String> {
     }
 }
 
-fn field(v: Value, f: &str, data: &Data) -> Result<Value, String> {
-    let nf = || format!("can't evaluate field {f} in type {}", v.type_name());
+fn field(v: Value, f: &str, data: &Data) -> Result<Value, Eval> {
+    let nf = || Eval::Field {
+        field: f.to_string(),
+        ty: v.type_name(),
+    };
     Ok(match &v {
         Value::Data => match f {
             "Zone" => Value::Str(data.zone.clone()),
@@ -224,7 +218,13 @@ fn field(v: Value, f: &str, data: &Data) -> Result<Value, String> {
             "Remote" => Value::Str(data.remote.clone()),
             "Question" => Value::Question(data.question.clone()),
             "Message" => Value::Message(data.message.clone()),
-            "Meta" => return Err("wrong number of args for Meta: want 1 got 0".into()),
+            "Meta" => {
+                return Err(Eval::ArgCount {
+                    func: "Meta".into(),
+                    want: 1,
+                    got: 0,
+                })
+            }
             _ => return Err(nf()),
         },
         Value::Map(m) => match m.get(f) {
@@ -248,7 +248,10 @@ fn field(v: Value, f: &str, data: &Data) -> Result<Value, String> {
             _ => return Err(nf()),
         },
         Value::Nil | Value::Invalid => {
-            return Err(format!("nil pointer evaluating {}.{f}", v.type_name()))
+            return Err(Eval::NilPointer {
+                ty: v.type_name(),
+                field: f.to_string(),
+            })
         }
         _ => return Err(nf()),
     })

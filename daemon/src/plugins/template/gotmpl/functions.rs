@@ -1,6 +1,7 @@
 //! The functions templates may call: text/template's builtins that CoreDNS's
 //! examples use and CoreDNS's `parseInt`.
 
+use super::error::{Eval, Index};
 use super::evaluator::Value;
 use crate::gocompat::quote::quote;
 use crate::gocompat::strconv::parse_uint;
@@ -10,25 +11,30 @@ pub(super) const FUNCS: &[&str] = &[
     "index", "len", "print", "printf", "println", "not", "eq", "ne", "parseInt",
 ];
 
-pub(super) fn call(f: &str, args: Vec<Value>) -> Result<Value, String> {
-    let want = |n: usize| -> Result<(), String> {
+pub(super) fn call(f: &str, args: Vec<Value>) -> Result<Value, Eval> {
+    let want = |n: usize| -> Result<(), Eval> {
         if args.len() == n {
             Ok(())
         } else {
-            Err(format!(
-                "wrong number of args for {f}: want {n} got {}",
-                args.len()
-            ))
+            Err(Eval::ArgCount {
+                func: f.to_string(),
+                want: n,
+                got: args.len(),
+            })
         }
     };
     match f {
         "index" => {
             let Some((first, keys)) = args.split_first() else {
-                return Err("wrong number of args for index: want at least 1 got 0".into());
+                return Err(Eval::ArgCountAtLeast {
+                    func: "index".into(),
+                    want: 1,
+                    got: 0,
+                });
             };
             let mut v = first.clone();
             for k in keys {
-                v = index(&v, k).map_err(|m| format!("error calling index: {m}"))?;
+                v = index(&v, k).map_err(Eval::Index)?;
             }
             Ok(v)
         }
@@ -39,7 +45,7 @@ pub(super) fn call(f: &str, args: Vec<Value>) -> Result<Value, String> {
                 Value::Strings(v) => v.len(),
                 Value::Map(m) => m.len(),
                 Value::Questions(q) => q.len(),
-                v => return Err(format!("error calling len: len of type {}", v.type_name())),
+                v => return Err(Eval::Len(v.type_name())),
             };
             Ok(Value::Int(n as i64))
         }
@@ -65,7 +71,7 @@ pub(super) fn call(f: &str, args: Vec<Value>) -> Result<Value, String> {
         }
         "printf" => {
             let Some((Value::Str(format), rest)) = args.split_first() else {
-                return Err("wrong type for value; expected string".into());
+                return Err(Eval::Format);
             };
             Ok(Value::Str(sprintf(format, rest)?))
         }
@@ -75,10 +81,11 @@ pub(super) fn call(f: &str, args: Vec<Value>) -> Result<Value, String> {
         }
         "eq" | "ne" => {
             if args.len() < 2 {
-                return Err(format!(
-                    "wrong number of args for {f}: want at least 2 got {}",
-                    args.len()
-                ));
+                return Err(Eval::ArgCountAtLeast {
+                    func: f.to_string(),
+                    want: 2,
+                    got: args.len(),
+                });
             }
             let eq = args[1..].iter().any(|b| same(&args[0], b));
             Ok(Value::Bool(if f == "eq" { eq } else { !eq }))
@@ -86,29 +93,29 @@ pub(super) fn call(f: &str, args: Vec<Value>) -> Result<Value, String> {
         "parseInt" => {
             want(3)?;
             let Value::Str(s) = &args[0] else {
-                return Err(format!(
-                    "wrong type for value; expected string; got {}",
-                    args[0].type_name()
-                ));
+                return Err(Eval::Type {
+                    want: "string",
+                    got: args[0].type_name(),
+                });
             };
             let base = int_arg(&args[1])?;
             let bits = int_arg(&args[2])?;
             parse_uint(s, base, bits)
                 .map(Value::Uint)
-                .map_err(|m| format!("error calling parseInt: {m}"))
+                .map_err(Eval::ParseInt)
         }
-        _ => Err(format!("function {f:?} not defined")),
+        _ => Err(Eval::Function(f.to_string())),
     }
 }
 
-fn int_arg(v: &Value) -> Result<i64, String> {
+fn int_arg(v: &Value) -> Result<i64, Eval> {
     match v {
         Value::Int(i) => Ok(*i),
-        Value::Uint(u) => i64::try_from(*u).map_err(|_| "integer overflow".to_string()),
-        v => Err(format!(
-            "wrong type for value; expected int; got {}",
-            v.type_name()
-        )),
+        Value::Uint(u) => i64::try_from(*u).map_err(|_| Eval::Overflow),
+        v => Err(Eval::Type {
+            want: "int",
+            got: v.type_name(),
+        }),
     }
 }
 
@@ -121,50 +128,44 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
-fn index(v: &Value, k: &Value) -> Result<Value, String> {
+fn index(v: &Value, k: &Value) -> Result<Value, Index> {
     match v {
         Value::Strings(items) => {
-            let i = int_arg(k)
-                .map_err(|_| "cannot index slice/array with type ".to_string() + k.type_name())?;
+            let i = int_arg(k).map_err(|_| Index::KeyType(k.type_name()))?;
             usize::try_from(i)
                 .ok()
                 .and_then(|i| items.get(i))
                 .map(|s| Value::Str(s.clone()))
-                .ok_or_else(|| format!("index out of range: {i}"))
+                .ok_or(Index::OutOfRange(i))
         }
         Value::Questions(items) => {
-            let i = int_arg(k)
-                .map_err(|_| "cannot index slice/array with type ".to_string() + k.type_name())?;
+            let i = int_arg(k).map_err(|_| Index::KeyType(k.type_name()))?;
             usize::try_from(i)
                 .ok()
                 .and_then(|i| items.get(i))
                 .map(|q| Value::Question(q.clone()))
-                .ok_or_else(|| format!("index out of range: {i}"))
+                .ok_or(Index::OutOfRange(i))
         }
         Value::Map(m) => match k {
             // A missing key gives the zero value here, not `<no value>`.
             Value::Str(s) => Ok(Value::Str(m.get(s).cloned().unwrap_or_default())),
-            k => Err(format!(
-                "value has type {}; should be string",
-                k.type_name()
-            )),
+            k => Err(Index::MapKey(k.type_name())),
         },
         Value::Str(s) => {
-            let i = int_arg(k)
-                .map_err(|_| "cannot index slice/array with type ".to_string() + k.type_name())?;
+            let i = int_arg(k).map_err(|_| Index::KeyType(k.type_name()))?;
             usize::try_from(i)
                 .ok()
                 .and_then(|i| s.as_bytes().get(i))
                 .map(|b| Value::Uint(u64::from(*b)))
-                .ok_or_else(|| format!("index out of range: {i}"))
+                .ok_or(Index::OutOfRange(i))
         }
-        v => Err(format!("can't index item of type {}", v.type_name())),
+        v => Err(Index::Item(v.type_name())),
     }
 }
 
 /// `fmt.Sprintf` for the verbs templates use: %s %v %d %x %X %q %%, with
 /// an optional `-`/`0` flag and a width.
-fn sprintf(format: &str, args: &[Value]) -> Result<String, String> {
+fn sprintf(format: &str, args: &[Value]) -> Result<String, Eval> {
     let mut out = String::new();
     let mut args = args.iter();
     let mut chars = format.chars().peekable();

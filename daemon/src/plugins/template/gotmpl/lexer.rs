@@ -1,6 +1,8 @@
 //! Go's template lexing: where an action ends in the text, and the tokens
 //! of an action's body.
 
+use super::error::Syntax;
+
 /// The text up to the action's closing `}}` (outside string constants), the
 /// length of the closing marker, and whether it trims (` -}}`).
 pub(super) fn action_body(s: &str) -> Option<(&str, usize, bool)> {
@@ -65,7 +67,7 @@ fn is_ident(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
 
-pub(super) fn lex(s: &str) -> Result<Vec<Tok>, String> {
+pub(super) fn lex(s: &str) -> Result<Vec<Tok>, Syntax> {
     let cs: Vec<char> = s.chars().collect();
     let mut i = 0;
     let mut out = Vec::new();
@@ -104,7 +106,7 @@ pub(super) fn lex(s: &str) -> Result<Vec<Tok>, String> {
             }
             '.' => {
                 if cs.get(i + 1).is_some_and(|c| c.is_ascii_digit()) {
-                    return Err("floating-point constants are not supported".into());
+                    return Err(Syntax::Float);
                 }
                 let f = fields(&mut i);
                 if f.is_empty() {
@@ -115,7 +117,7 @@ pub(super) fn lex(s: &str) -> Result<Vec<Tok>, String> {
             '$' => {
                 i += 1;
                 if i < cs.len() && is_ident(cs[i]) {
-                    return Err("template variables are not supported".into());
+                    return Err(Syntax::Variable);
                 }
                 out.push(Tok::Field(fields(&mut i)));
             }
@@ -124,13 +126,13 @@ pub(super) fn lex(s: &str) -> Result<Vec<Tok>, String> {
                 i += 1;
                 loop {
                     let Some(&c) = cs.get(i) else {
-                        return Err("unterminated quoted string".into());
+                        return Err(Syntax::UnterminatedQuote);
                     };
                     i += 1;
                     match c {
                         '"' => break,
                         '\\' => {
-                            let e = cs.get(i).copied().ok_or("unterminated quoted string")?;
+                            let e = cs.get(i).copied().ok_or(Syntax::UnterminatedQuote)?;
                             i += 1;
                             v.push(match e {
                                 'n' => '\n',
@@ -140,10 +142,10 @@ pub(super) fn lex(s: &str) -> Result<Vec<Tok>, String> {
                                 '"' => '"',
                                 '\'' => '\'',
                                 '0' => '\0',
-                                _ => return Err(format!("invalid syntax in escape \\{e}")),
+                                _ => return Err(Syntax::Escape(e)),
                             });
                         }
-                        '\n' => return Err("unterminated quoted string".into()),
+                        '\n' => return Err(Syntax::UnterminatedQuote),
                         c => v.push(c),
                     }
                 }
@@ -156,7 +158,7 @@ pub(super) fn lex(s: &str) -> Result<Vec<Tok>, String> {
                     j += 1;
                 }
                 if j >= cs.len() {
-                    return Err("unterminated raw quoted string".into());
+                    return Err(Syntax::UnterminatedRawQuote);
                 }
                 out.push(Tok::Str(cs[start..j].iter().collect()));
                 i = j + 1;
@@ -168,9 +170,7 @@ pub(super) fn lex(s: &str) -> Result<Vec<Tok>, String> {
                     i += 1;
                 }
                 let text: String = cs[start..i].iter().collect();
-                out.push(Tok::Num(
-                    go_int(&text).ok_or(format!("bad number syntax: {text:?}"))?,
-                ));
+                out.push(Tok::Num(go_int(&text).ok_or(Syntax::Number(text))?));
             }
             c if is_ident(c) => {
                 let start = i;
@@ -179,11 +179,11 @@ pub(super) fn lex(s: &str) -> Result<Vec<Tok>, String> {
                 }
                 let word: String = cs[start..i].iter().collect();
                 if cs.get(i) == Some(&'.') && cs.get(i + 1).is_some_and(|c| is_ident(*c)) {
-                    return Err(format!("unexpected <.> after {word}"));
+                    return Err(Syntax::DotAfter(word));
                 }
                 out.push(Tok::Ident(word));
             }
-            other => return Err(format!("unexpected {other:?} in command")),
+            other => return Err(Syntax::Char(other)),
         }
     }
     Ok(out)

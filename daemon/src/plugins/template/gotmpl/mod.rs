@@ -7,6 +7,7 @@
 //! Control actions (`if`, `range`, `with`, `define`, ...) and variables
 //! other than `$` are refused when the template is compiled.
 
+mod error;
 mod evaluator;
 mod functions;
 mod lexer;
@@ -14,6 +15,7 @@ mod parser;
 #[cfg(test)]
 mod tests;
 
+pub use error::ExecError;
 use std::collections::BTreeMap;
 
 /// A compiled template.

@@ -1,6 +1,7 @@
 //! Go's template parsing: text and actions into nodes, an action's tokens
 //! into a pipeline of commands.
 
+use super::error::{ParseError, Syntax};
 use super::functions::FUNCS;
 use super::lexer::{action_body, lex, Tok};
 use super::Template;
@@ -41,8 +42,12 @@ const UNSUPPORTED: &[&str] = &[
 
 impl Template {
     /// Compiles `text`; errors read like Go's (`template: NAME:LINE: ...`).
-    pub fn parse(name: &str, text: &str) -> Result<Self, String> {
-        let err = |line: usize, m: String| format!("template: {name}:{line}: {m}");
+    pub fn parse(name: &str, text: &str) -> Result<Self, ParseError> {
+        let err = |line: usize, kind: Syntax| ParseError {
+            name: name.to_string(),
+            line,
+            kind,
+        };
         let mut nodes = Vec::new();
         let mut rest = text;
         let mut line = 1;
@@ -71,7 +76,7 @@ impl Template {
             line += rest[..open].matches('\n').count();
             let body_start = if trim_left { &after[2..] } else { after };
             let (body, close_len, trim_right) =
-                action_body(body_start).ok_or_else(|| err(line, "unclosed action".into()))?;
+                action_body(body_start).ok_or_else(|| err(line, Syntax::UnclosedAction))?;
             let action_line = line;
             line += body.matches('\n').count();
             let consumed =
@@ -81,21 +86,18 @@ impl Template {
             let trimmed = body.trim();
             if trimmed.starts_with("/*") {
                 if !trimmed.ends_with("*/") {
-                    return Err(err(action_line, "unclosed comment".into()));
+                    return Err(err(action_line, Syntax::UnclosedComment));
                 }
                 continue;
             }
             let toks = lex(body).map_err(|m| err(action_line, m))?;
             if toks.is_empty() {
-                return Err(err(action_line, "missing value for command".into()));
+                return Err(err(action_line, Syntax::MissingValue));
             }
             let mut p = TokParser { toks: &toks, i: 0 };
             let pipe = p.pipe().map_err(|m| err(action_line, m))?;
             if p.i < toks.len() {
-                return Err(err(
-                    action_line,
-                    format!("unexpected {} in command", toks[p.i].show()),
-                ));
+                return Err(err(action_line, Syntax::Token(toks[p.i].show())));
             }
             nodes.push(Node::Action {
                 line: action_line,
@@ -116,7 +118,7 @@ struct TokParser<'a> {
 }
 
 impl TokParser<'_> {
-    fn pipe(&mut self) -> Result<Pipe, String> {
+    fn pipe(&mut self) -> Result<Pipe, Syntax> {
         let mut cmds = vec![self.cmd()?];
         while self.toks.get(self.i) == Some(&Tok::Pipe) {
             self.i += 1;
@@ -125,7 +127,7 @@ impl TokParser<'_> {
         Ok(Pipe(cmds))
     }
 
-    fn cmd(&mut self) -> Result<Cmd, String> {
+    fn cmd(&mut self) -> Result<Cmd, Syntax> {
         let mut ops = Vec::new();
         while let Some(t) = self.toks.get(self.i) {
             let op = match t {
@@ -137,7 +139,7 @@ impl TokParser<'_> {
                     self.i += 1;
                     let p = self.pipe()?;
                     if self.toks.get(self.i) != Some(&Tok::Close) {
-                        return Err("unclosed left paren".into());
+                        return Err(Syntax::UnclosedParen);
                     }
                     Operand::Sub(p)
                 }
@@ -147,16 +149,16 @@ impl TokParser<'_> {
                     "nil" => Operand::Nil,
                     w if FUNCS.contains(&w) => Operand::Func(w.to_string()),
                     w if UNSUPPORTED.contains(&w) => {
-                        return Err(format!("{w:?} is not supported by ferrodns's templates"))
+                        return Err(Syntax::Unsupported(w.to_string()))
                     }
-                    w => return Err(format!("function {w:?} not defined")),
+                    w => return Err(Syntax::Function(w.to_string())),
                 },
             };
             self.i += 1;
             ops.push(op);
         }
         if ops.is_empty() {
-            return Err("missing value for command".into());
+            return Err(Syntax::MissingValue);
         }
         Ok(Cmd(ops))
     }

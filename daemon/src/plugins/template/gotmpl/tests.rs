@@ -26,8 +26,8 @@ fn data() -> Data {
     }
 }
 
-fn run(t: &str) -> Result<String, String> {
-    Template::parse("answer", t)?.execute(&data())
+fn run(t: &str) -> Result<String, ExecError> {
+    Template::parse("answer", t).unwrap().execute(&data())
 }
 
 #[test]
@@ -81,24 +81,27 @@ fn fields_and_functions() {
 #[test]
 fn execution_errors() {
     assert_eq!(
-        run("{{ index .Match 5 }}").unwrap_err(),
+        run("{{ index .Match 5 }}").unwrap_err().to_string(),
         "template: answer:1: executing \"answer\" at <index .Match 5>: error calling index: index out of range: 5"
     );
     assert!(run("{{ .Nope }}")
         .unwrap_err()
+        .to_string()
         .ends_with("can't evaluate field Nope in type *template.templateData"));
     assert!(run("{{ parseInt \"zz\" 16 8 }}")
         .unwrap_err()
+        .to_string()
         .ends_with("error calling parseInt: strconv.ParseUint: parsing \"zz\": invalid syntax"));
     assert!(run("{{ parseInt \"1ff\" 16 8 }}")
         .unwrap_err()
+        .to_string()
         .ends_with("value out of range"));
     assert!(run("{{ .Message }}").is_err());
 }
 
 #[test]
 fn parse_errors() {
-    let e = |t: &str| Template::parse("answer", t).unwrap_err();
+    let e = |t: &str| Template::parse("answer", t).unwrap_err().to_string();
     assert_eq!(e("{{ .Name "), "template: answer:1: unclosed action");
     assert_eq!(
         e("{{ foo .Name }}"),
