@@ -1,28 +1,6 @@
 //! cancel: a deadline for every query of the block; plugins that wait on
 //! the network (forward) give up when it passes.
 
-use crate::corefile::{Directive, Dispenser, Error};
-use crate::gocompat::duration;
-use crate::plugin::BlockSetup;
-use std::time::Duration;
+mod setup;
 
-const DEFAULT: Duration = Duration::from_millis(5001);
-
-/// `cancel [TIMEOUT]`
-pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
-    for dir in ds {
-        let mut d = Dispenser::new(dir);
-        d.next();
-        let args = d.remaining_args();
-        b.cancel = Some(match args.as_slice() {
-            [] => DEFAULT,
-            [a] => match duration::parse(a) {
-                Some(t) if !t.is_zero() => t,
-                Some(_) => return Err(d.err(format!("invalid negative duration: \"{a}\""))),
-                None => return Err(d.err(format!("invalid duration: \"{a}\""))),
-            },
-            _ => return Err(d.arg_err()),
-        });
-    }
-    Ok(())
-}
+pub use setup::setup;

@@ -1,12 +1,5 @@
 //! debug: turns off panic recovery for the block and enables [DEBUG] lines.
 
-use crate::corefile::{Directive, Error};
-use crate::plugin::BlockSetup;
+mod setup;
 
-/// `debug` takes no arguments.
-pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
-    crate::plugin::registry::only_once(ds)?;
-    crate::plugin::registry::no_args(ds)?;
-    b.debug = true;
-    Ok(())
-}
+pub use setup::setup;
