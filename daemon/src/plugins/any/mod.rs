@@ -1,8 +1,11 @@
 //! any: answers ANY queries with RFC 8482's HINFO.
 
-use crate::corefile::{Directive, Error};
+mod setup;
+
+pub use setup::setup;
+
 use crate::plugin::fast::{Needs, RawQuery};
-use crate::plugin::{Action, BlockSetup, Outcome, Request};
+use crate::plugin::{Action, Outcome, Request};
 use crate::plugin::{Fast, Plugin};
 use hickory_proto::rr::rdata::HINFO;
 use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
@@ -39,16 +42,10 @@ impl Plugin for Any {
     }
 }
 
-/// `any` takes no arguments.
-pub fn setup(_b: &mut BlockSetup, ds: &[&Directive]) -> Result<Any, Error> {
-    crate::plugin::registry::no_args(ds)?;
-    Ok(Any)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugins::testutil::{directive, request};
+    use crate::plugins::testutil::request;
 
     #[test]
     fn answers_any_with_hinfo() {
@@ -67,15 +64,5 @@ mod tests {
     fn passes_other_types() {
         let mut req = request("example.org.", RecordType::A);
         assert!(matches!(Any.query(&mut req), Action::Next));
-    }
-
-    #[test]
-    fn rejects_arguments() {
-        let mut b = BlockSetup::new(vec![".".into()]);
-        let e = setup(&mut b, &[&directive("any foo")]).err().unwrap();
-        assert_eq!(
-            e.to_string(),
-            "Corefile:1: Wrong argument count or unexpected line ending after 'foo'"
-        );
     }
 }

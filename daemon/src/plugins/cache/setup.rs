@@ -2,7 +2,7 @@
 //! serve_stale_policy servfail disable keepttl }`, checked and worded as
 //! CoreDNS's `cacheParse`.
 
-use super::{Cache, Config};
+use super::Cache;
 use crate::corefile::{Directive, Dispenser, Error};
 use crate::gocompat::duration;
 use crate::gocompat::quote::quote_byte;
@@ -10,6 +10,69 @@ use crate::gocompat::strconv::atoi;
 use crate::plugin::registry::only_once;
 use crate::plugin::{names, BlockSetup};
 use std::time::Duration;
+
+/// CoreDNS's defaults: 3600 s (success) and 1800 s (denial) at most, 5 s
+/// at least, SERVFAIL for 5 s, 10000 entries asked for each store.
+pub const MAX_TTL: Duration = Duration::from_secs(3600);
+pub const MAX_NTTL: Duration = Duration::from_secs(1800);
+pub const MIN_TTL: Duration = Duration::from_secs(5);
+pub const DEFAULT_CAP: i64 = 10000;
+
+/// The settings of one `cache` directive.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub zones: Vec<String>,
+    /// The capacity asked for (CoreDNS takes any number; see [`super::total_capacity`]).
+    pub pcap: i64,
+    pub pttl: Duration,
+    pub minpttl: Duration,
+    pub ncap: i64,
+    pub nttl: Duration,
+    pub minnttl: Duration,
+    pub failttl: Duration,
+    pub prefetch: u32,
+    pub duration: Duration,
+    pub percentage: u32,
+    /// serve_stale: how long past expiry an item may be served; zero: off.
+    pub stale_up_to: Duration,
+    pub verify_stale: bool,
+    /// How long a verify may keep the client waiting before it gets the
+    /// stale reply; zero: until the verify is over.
+    pub verify_timeout: Duration,
+    pub stale_ttl: Duration,
+    pub stale_recheck: Duration,
+    pub prefer_positive: bool,
+    pub pexcept: Vec<String>,
+    pub nexcept: Vec<String>,
+    pub keepttl: bool,
+}
+
+impl Config {
+    pub fn new(zones: Vec<String>) -> Self {
+        Self {
+            zones,
+            pcap: DEFAULT_CAP,
+            pttl: MAX_TTL,
+            minpttl: MIN_TTL,
+            ncap: DEFAULT_CAP,
+            nttl: MAX_NTTL,
+            minnttl: MIN_TTL,
+            failttl: MIN_TTL,
+            prefetch: 0,
+            duration: Duration::from_secs(60),
+            percentage: 10,
+            stale_up_to: Duration::ZERO,
+            verify_stale: false,
+            verify_timeout: Duration::ZERO,
+            stale_ttl: Duration::ZERO,
+            stale_recheck: Duration::ZERO,
+            prefer_positive: false,
+            pexcept: Vec::new(),
+            nexcept: Vec::new(),
+            keepttl: false,
+        }
+    }
+}
 
 pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<Cache, Error> {
     let c = parse(&b.origins, ds)?;

@@ -1,42 +1,15 @@
 //! chaos: answers CH class TXT queries for version.bind, authors.bind and
 //! hostname.bind (and their .server forms).
 
-use crate::corefile::{Directive, Dispenser, Error};
-use crate::plugin::{Action, BlockSetup, Outcome, Request};
+mod setup;
+
+pub use setup::setup;
+
+use crate::plugin::{Action, Outcome, Request};
 use crate::plugin::{Fast, Plugin};
 use hickory_proto::rr::rdata::TXT;
 use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
 use rand::seq::SliceRandom;
-
-/// CoreDNS's plugin/chaos/owners.go, which is what `authors.bind` lists by default.
-const OWNERS: &[&str] = &[
-    "bradbeam",
-    "chrisohaver",
-    "darshanime",
-    "dilyevsky",
-    "ekleiner",
-    "greenpau",
-    "ihac",
-    "inigohu",
-    "isolus",
-    "jameshartig",
-    "johnbelamaric",
-    "miekg",
-    "mqasimsarfraz",
-    "nchrisdk",
-    "nitisht",
-    "pmoroney",
-    "rajansandeep",
-    "rdrozhdzh",
-    "rtreffer",
-    "snebel29",
-    "stp-ip",
-    "superq",
-    "varyoo",
-    "ykhr53",
-    "yongtang",
-    "zouyee",
-];
 
 pub struct Chaos {
     version: String,
@@ -94,33 +67,10 @@ fn trim(mut s: String) -> String {
     s
 }
 
-/// `chaos [VERSION] [AUTHORS...]`
-pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<Chaos, Error> {
-    let mut d = Dispenser::new(ds[0]);
-    d.next();
-    let args = d.remaining_args();
-    let version = match args.first() {
-        None => format!("ferrodns-{}", env!("CARGO_PKG_VERSION")),
-        Some(v) => trim(v.clone()),
-    };
-    let authors = if args.len() > 1 {
-        let mut a: Vec<String> = args[1..].iter().map(|s| trim(s.clone())).collect();
-        a.sort();
-        a.dedup();
-        a
-    } else {
-        OWNERS.iter().map(|s| s.to_string()).collect()
-    };
-    if d.next_block() {
-        return Err(d.err(format!("unknown property '{}'", d.val())));
-    }
-    b.class_chaos = true;
-    Ok(Chaos { version, authors })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plugin::BlockSetup;
     use crate::plugins::testutil::{directive, request};
 
     fn chaos(line: &str) -> Chaos {

@@ -96,50 +96,6 @@ impl Pattern {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugin::BlockSetup;
-    use crate::plugins::testutil::directive;
-
-    fn parse(text: &str) -> Result<Errors, crate::corefile::Error> {
-        let mut b = BlockSetup::new(vec![".".into()]);
-        setup(&mut b, &[&directive(text)])
-    }
-
-    #[test]
-    fn parses_consolidate() {
-        let e = parse("errors {\nconsolidate 5m \".* timeout$\" warning show_first\nconsolidate 30s ^Failed\n}").unwrap();
-        assert_eq!(e.patterns.len(), 2);
-        assert_eq!(e.patterns[0].period, Duration::from_secs(300));
-        assert_eq!(e.patterns[0].level, Level::Warning);
-        assert!(e.patterns[0].show_first);
-        assert_eq!(e.patterns[1].level, Level::Error);
-    }
-
-    #[test]
-    fn rejects_bad_input() {
-        assert_eq!(
-            parse("errors /tmp/log").err().unwrap().to_string(),
-            "Corefile:1: invalid log file: /tmp/log"
-        );
-        assert_eq!(
-            parse("errors {\nconsolidate 5m x info error\n}")
-                .err()
-                .unwrap()
-                .to_string(),
-            "Corefile:2: multiple log levels specified in consolidate"
-        );
-        assert_eq!(
-            parse("errors {\nconsolidate 5m x show_first info\n}")
-                .err()
-                .unwrap()
-                .to_string(),
-            "Corefile:2: log level must come before show_first in consolidate"
-        );
-        assert_eq!(
-            parse("errors {\nbogus\n}").err().unwrap().to_string(),
-            "Corefile:2: Syntax error: Unknown field bogus"
-        );
-        assert!(parse("errors {\nconsolidate 5x y\n}").is_err());
-    }
 
     #[test]
     fn consolidation_counts() {

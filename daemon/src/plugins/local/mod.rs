@@ -1,9 +1,12 @@
 //! local: answers for localhost and the loopback reverse zones without
 //! asking anyone (RFC 6761).
 
-use crate::corefile::{Directive, Dispenser, Error};
+mod setup;
+
+pub use setup::setup;
+
 use crate::plugin::Plugin;
-use crate::plugin::{names, Action, BlockSetup, Outcome, Request};
+use crate::plugin::{names, Action, Outcome, Request};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, NS, PTR, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
@@ -116,37 +119,6 @@ fn address(m: &mut Message, owner: &Name, qtype: RecordType) -> bool {
     m.answers
         .push(Record::from_rdata(owner.clone(), TTL, rdata));
     true
-}
-
-/// `local { localhost_prefix on|off }`
-pub fn setup(_b: &mut BlockSetup, ds: &[&Directive]) -> Result<Local, Error> {
-    let mut no_prefix = false;
-    for dir in ds {
-        let mut d = Dispenser::new(dir);
-        d.next();
-        if !d.remaining_args().is_empty() {
-            return Err(d.arg_err());
-        }
-        while d.next_block() {
-            match d.val() {
-                "localhost_prefix" => {
-                    let args = d.remaining_args();
-                    match args.as_slice() {
-                        [v] if v == "on" => no_prefix = false,
-                        [v] if v == "off" => no_prefix = true,
-                        [v] => {
-                            return Err(d.err(format!(
-                                "localhost_prefix expects 'on' or 'off', got \"{v}\""
-                            )))
-                        }
-                        _ => return Err(d.arg_err()),
-                    }
-                }
-                other => return Err(d.err(format!("unknown property '{other}'"))),
-            }
-        }
-    }
-    Ok(Local { no_prefix })
 }
 
 #[cfg(test)]

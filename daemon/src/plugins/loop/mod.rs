@@ -1,13 +1,16 @@
 //! loop: detects a forwarding loop by sending itself a random HINFO probe
 //! after start-up; seeing it come back more than twice ends the process.
 
-use crate::corefile::{Directive, Error};
+mod setup;
+
+pub use setup::setup;
+
 use crate::plugin::fast::{Needs, RawQuery};
-use crate::plugin::{names, Action, BlockSetup, Request};
+use crate::plugin::{names, Action, Request};
 use crate::plugin::{Fast, Plugin};
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RecordType};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -119,38 +122,10 @@ impl State {
     }
 }
 
-fn random_label() -> String {
-    (rand::random::<u64>() >> 2).to_string()
-}
-
-/// `loop` takes no arguments.
-pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<Loop, Error> {
-    crate::plugin::registry::only_once(ds)?;
-    crate::plugin::registry::no_args(ds)?;
-    let zone = b.origins.first().cloned().unwrap_or_else(|| ".".into());
-    let qname = if zone == "." {
-        format!("{}.{}.", random_label(), random_label())
-    } else {
-        format!("{}.{}.{zone}", random_label(), random_label())
-    };
-    let ip = b
-        .listen_hosts
-        .first()
-        .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |h| h.ip);
-    let addr = SocketAddr::new(ip, b.port);
-    let state = Arc::new(State {
-        zone,
-        qname,
-        addr,
-        seen: AtomicU32::new(0),
-        off: AtomicBool::new(false),
-    });
-    Ok(Loop { state })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plugin::BlockSetup;
     use crate::plugins::testutil::{directive, request};
 
     #[test]

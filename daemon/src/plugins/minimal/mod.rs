@@ -1,10 +1,13 @@
 //! minimal: strips the authority and additional sections from positive
 //! answers (CoreDNS's minimal-responses).
 
-use crate::corefile::{Directive, Error};
+mod setup;
+
+pub use setup::setup;
+
 use crate::plugin::classify::{classify, Class, Kind};
 use crate::plugin::Plugin;
-use crate::plugin::{Action, BlockSetup, Outcome, PluginError, Request};
+use crate::plugin::{Action, Outcome, PluginError, Request};
 
 pub struct Minimal;
 
@@ -43,10 +46,4 @@ impl Plugin for Minimal {
     fn query(&self, _req: &mut Request) -> Action {
         Action::Watch
     }
-}
-
-/// `minimal` takes no arguments.
-pub fn setup(_b: &mut BlockSetup, ds: &[&Directive]) -> Result<Minimal, Error> {
-    crate::plugin::registry::no_args(ds)?;
-    Ok(Minimal)
 }

@@ -1,7 +1,10 @@
 //! nsid: adds the NSID EDNS option (RFC 5001) to replies of queries that ask for it.
 
-use crate::corefile::{Directive, Dispenser, Error};
-use crate::plugin::{Action, BlockSetup, Outcome, Request};
+mod setup;
+
+pub use setup::setup;
+
+use crate::plugin::{Action, Outcome, Request};
 use crate::plugin::{Fast, Plugin};
 use hickory_proto::op::Edns;
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
@@ -41,21 +44,4 @@ impl Plugin for Nsid {
     fn fast(&self) -> Fast {
         Fast::Pass
     }
-}
-
-/// `nsid [DATA]`: DATA defaults to the host name.
-pub fn setup(_b: &mut BlockSetup, ds: &[&Directive]) -> Result<Nsid, Error> {
-    let mut data = None;
-    for dir in ds {
-        let mut d = Dispenser::new(dir);
-        d.next();
-        let args = d.remaining_args();
-        if !args.is_empty() {
-            data = Some(args.join(" "));
-        }
-    }
-    let data = data.unwrap_or_else(crate::plugins::chaos::hostname);
-    Ok(Nsid {
-        data: data.into_bytes(),
-    })
 }

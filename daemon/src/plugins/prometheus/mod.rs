@@ -2,6 +2,7 @@
 //! metrics, and has `/metrics` served at its address (see `crate::control`).
 
 mod setup;
+
 pub use setup::setup;
 
 use crate::metrics::memo::Memo;

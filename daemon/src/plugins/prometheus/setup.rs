@@ -1,3 +1,5 @@
+//! The `prometheus` directive: the `/metrics` address, once per block.
+
 use super::Prometheus;
 use crate::corefile::{Directive, Dispenser, Error};
 use crate::plugin::endpoint::{self as addr, HttpSpec, Route};

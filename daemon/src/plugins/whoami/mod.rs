@@ -1,6 +1,7 @@
 //! whoami: answers with the client's address and port.
 
 mod setup;
+
 pub use setup::setup;
 
 use crate::plugin::Plugin;

@@ -1,3 +1,5 @@
+//! The `whoami` directive, which takes no arguments.
+
 use super::Whoami;
 use crate::corefile::{Directive, Error};
 use crate::plugin::BlockSetup;
