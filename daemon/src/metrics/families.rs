@@ -1,6 +1,6 @@
 //! The metric families, named and labelled as in CoreDNS 1.14.7.
 
-use super::{Family, Kind};
+use super::Kind;
 
 /// CoreDNS's plugin.TimeBuckets: 0.25 ms doubling to 8 s.
 pub const TIME_BUCKETS: &[f64] = &[
@@ -14,18 +14,20 @@ pub const SIZE_BUCKETS: &[f64] = &[
     0.0, 100.0, 200.0, 300.0, 400.0, 511.0, 1023.0, 2047.0, 4095.0, 8291.0, 16e3, 32e3, 48e3, 64e3,
 ];
 
-/// Declares the families in order; each gets its index in [`ALL`] as id,
-/// so adding one never means renumbering.
+/// Declares `static` families, one a line: `IDENT "name" KIND, [LABELS], "help";`.
+/// Led by `list OWN;`, it also declares `OWN`, the list of them (what a
+/// plugin's `Plugin::metrics` returns).
 macro_rules! families {
-    (@each $n:expr;) => {};
-    (@each $n:expr; $ident:ident $name:literal $kind:expr, [$($l:literal),*], $help:literal; $($rest:tt)*) => {
-        pub static $ident: Family = Family { id: $n, name: $name, help: $help, kind: $kind, labels: &[$($l),*] };
-        families!(@each $n + 1; $($rest)*);
+    (list $all:ident; $($ident:ident $name:literal $kind:expr, [$($l:literal),*], $help:literal;)*) => {
+        $crate::metrics::families!($($ident $name $kind, [$($l),*], $help;)*);
+        /// The families declared here.
+        pub static $all: &[&$crate::metrics::Family] = &[$(&$ident),*];
     };
     ($($ident:ident $name:literal $kind:expr, [$($l:literal),*], $help:literal;)*) => {
-        families!(@each 0usize; $($ident $name $kind, [$($l),*], $help;)*);
-        /// Every family, indexed by `Family::id`.
-        pub static ALL: &[&Family] = &[$(&$ident),*];
+        $(
+            pub static $ident: $crate::metrics::Family =
+                $crate::metrics::Family::new($name, $help, $kind, &[$($l),*]);
+        )*
     };
 }
 
@@ -52,6 +54,10 @@ families! {
         "Counter of the number of failed reload attempts.";
     RELOAD_VERSION_INFO "coredns_reload_version_info" Kind::Gauge, ["hash", "value"],
         "A metric with a constant '1' value labeled by hash, and value which type of hash generated.";
+    HEALTH_DURATION "coredns_health_request_duration_seconds" Kind::Histogram(SLIM_TIME_BUCKETS), [],
+        "Histogram of the time (in seconds) each request took.";
+    HEALTH_FAILURES "coredns_health_request_failures_total" Kind::Counter, [],
+        "The number of times the health check failed.";
     CACHE_ENTRIES "coredns_cache_entries" Kind::Gauge, ["server", "type", "zones", "view"],
         "The number of elements in the cache.";
     CACHE_REQUESTS "coredns_cache_requests_total" Kind::Counter, ["server", "zones", "view"],
@@ -68,10 +74,8 @@ families! {
         "The number of requests served from stale cache entries.";
     CACHE_EVICTIONS "coredns_cache_evictions_total" Kind::Counter, ["server", "type", "zones", "view"],
         "The count of cache evictions.";
-    HEALTH_DURATION "coredns_health_request_duration_seconds" Kind::Histogram(SLIM_TIME_BUCKETS), [],
-        "Histogram of the time (in seconds) each request took.";
-    HEALTH_FAILURES "coredns_health_request_failures_total" Kind::Counter, [],
-        "The number of times the health check failed.";
+    CACHE_FAST_HITS "ferrodns_cache_fast_hits_total" Kind::Counter, ["server", "zones", "view"],
+        "Cache hits answered from the query's bytes, without the plugin chain (part of coredns_cache_hits_total).";
     PROXY_REQUEST_DURATION "coredns_proxy_request_duration_seconds" Kind::Histogram(TIME_BUCKETS), ["proxy_name", "to", "rcode"],
         "Histogram of the time each request took.";
     PROXY_HEALTHCHECK_FAILURES "coredns_proxy_healthcheck_failures_total" Kind::Counter, ["proxy_name", "to"],
@@ -88,6 +92,4 @@ families! {
         "Replies from an upstream dropped because their ID or question did not match the query sent.";
     FORWARD_RELAYED "ferrodns_forward_relayed_total" Kind::Counter, ["to"],
         "Queries forward relayed to an upstream as bytes, without the plugin chain.";
-    CACHE_FAST_HITS "ferrodns_cache_fast_hits_total" Kind::Counter, ["server", "zones", "view"],
-        "Cache hits answered from the query's bytes, without the plugin chain (part of coredns_cache_hits_total).";
 }

@@ -5,6 +5,13 @@
 //! Control-plane metrics (reload failures, build info, health checks) go to
 //! the process-wide shard from [`global`]. [`render`] sums every shard into
 //! Prometheus' text exposition format.
+//!
+//! A family is a `static` [`Family`] declared by whoever owns it (the
+//! request and control-plane families here, a plugin's in its folder's
+//! `metrics.rs`, through [`families!`]). Its first use gives it an id, its
+//! index in every shard, under the lock of the process-wide list
+//! ([`registered`]); later uses read the id from the family itself, and
+//! updates through a [`Handle`] take neither a lock nor a hash.
 
 mod families;
 pub mod memo;
@@ -14,6 +21,7 @@ pub use families::*;
 
 use std::collections::HashMap;
 use std::fmt::Write;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -26,12 +34,72 @@ pub enum Kind {
 /// A metric family: its name, help text, kind and label names.
 #[derive(Debug)]
 pub struct Family {
-    /// Dense index into [`ALL`].
-    pub id: usize,
+    /// Its index in [`registered`] (and every shard), [`UNSET`] until its
+    /// first use.
+    id: AtomicU16,
     pub name: &'static str,
     pub help: &'static str,
     pub kind: Kind,
     pub labels: &'static [&'static str],
+}
+
+const UNSET: u16 = u16::MAX;
+
+impl Family {
+    pub const fn new(
+        name: &'static str,
+        help: &'static str,
+        kind: Kind,
+        labels: &'static [&'static str],
+    ) -> Self {
+        Self {
+            id: AtomicU16::new(UNSET),
+            name,
+            help,
+            kind,
+            labels,
+        }
+    }
+
+    /// Its index in every shard, registering it on its first use.
+    pub fn id(&'static self) -> usize {
+        match self.id.load(Ordering::Acquire) {
+            UNSET => register(self),
+            id => usize::from(id),
+        }
+    }
+}
+
+/// Every family used so far, in the order of first use.
+static FAMILIES: Mutex<Vec<&'static Family>> = Mutex::new(Vec::new());
+
+fn register(f: &'static Family) -> usize {
+    let mut all = FAMILIES.lock().unwrap_or_else(|e| e.into_inner());
+    // Another thread may have registered it since the caller looked.
+    let id = f.id.load(Ordering::Acquire);
+    if id != UNSET {
+        return usize::from(id);
+    }
+    let id = u16::try_from(all.len())
+        .ok()
+        .filter(|&id| id != UNSET)
+        .expect("fewer than 65535 metric families");
+    all.push(f);
+    f.id.store(id, Ordering::Release);
+    usize::from(id)
+}
+
+/// Every family registered so far (used, or named by [`register_all`]).
+pub fn registered() -> Vec<&'static Family> {
+    FAMILIES.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// Registers families before their first use, so that [`registered`]
+/// lists them.
+pub fn register_all(fs: &[&'static Family]) {
+    for f in fs {
+        f.id();
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -48,13 +116,15 @@ enum Value {
 /// values, addressed by index so hot paths can keep a [`Handle`].
 #[derive(Debug, Default)]
 struct Series {
+    /// Its family, once the shard has seen it.
+    family: Option<&'static Family>,
     index: HashMap<Box<str>, u32>,
     keys: Vec<Box<str>>,
     values: Vec<Value>,
 }
 
-/// One worker's values, per family.
-#[derive(Debug)]
+/// One worker's values, per family (indexed by [`Family::id`]).
+#[derive(Debug, Default)]
 pub struct Shard {
     families: Vec<Series>,
     key: String,
@@ -68,16 +138,6 @@ pub struct Shard {
 pub struct Handle {
     family: u16,
     index: u32,
-}
-
-impl Default for Shard {
-    fn default() -> Self {
-        Self {
-            families: (0..ALL.len()).map(|_| Series::default()).collect(),
-            key: String::new(),
-            epoch: 0,
-        }
-    }
 }
 
 fn zero(f: &Family) -> Value {
@@ -102,6 +162,18 @@ impl Series {
 }
 
 impl Shard {
+    /// The series of `f`, made (with room for every family before it) if
+    /// this shard has not seen it yet.
+    fn series(&mut self, f: &'static Family) -> &mut Series {
+        let id = f.id();
+        if id >= self.families.len() {
+            self.families.resize_with(id + 1, Series::default);
+        }
+        let s = &mut self.families[id];
+        s.family = Some(f);
+        s
+    }
+
     fn index(&mut self, f: &'static Family, labels: &[&str]) -> u32 {
         debug_assert_eq!(labels.len(), f.labels.len(), "{}", f.name);
         self.key.clear();
@@ -111,23 +183,27 @@ impl Shard {
             }
             self.key.push_str(l);
         }
-        let series = &mut self.families[f.id];
-        match series.index.get(self.key.as_str()) {
+        let key = std::mem::take(&mut self.key);
+        let series = self.series(f);
+        let i = match series.index.get(key.as_str()) {
             Some(&i) => i,
-            None => series.insert(&self.key, zero(f)),
-        }
+            None => series.insert(&key, zero(f)),
+        };
+        self.key = key;
+        i
     }
 
     fn slot(&mut self, f: &'static Family, labels: &[&str]) -> &mut Value {
         let i = self.index(f, labels) as usize;
-        &mut self.families[f.id].values[i]
+        &mut self.series(f).values[i]
     }
 
     /// The series of `f` with these label values (made if new).
     pub fn handle(&mut self, f: &'static Family, labels: &[&str]) -> Handle {
+        let index = self.index(f, labels);
         Handle {
-            family: f.id as u16,
-            index: self.index(f, labels),
+            family: f.id() as u16,
+            index,
         }
     }
 
@@ -148,9 +224,10 @@ impl Shard {
 
     /// Adds one to the counter `h`.
     pub fn inc_at(&mut self, h: Handle) {
-        if let Some(Value::Scalar(x)) = self.families[usize::from(h.family)]
-            .values
-            .get_mut(h.index as usize)
+        if let Some(Value::Scalar(x)) = self
+            .families
+            .get_mut(usize::from(h.family))
+            .and_then(|s| s.values.get_mut(h.index as usize))
         {
             *x += 1.0;
         }
@@ -165,7 +242,7 @@ impl Shard {
 
     /// Removes every series of `f` (Prometheus' `Reset` of a vector).
     pub fn clear(&mut self, f: &'static Family) {
-        let s = &mut self.families[f.id];
+        let s = self.series(f);
         s.index.clear();
         s.keys.clear();
         s.values.clear();
@@ -179,16 +256,21 @@ impl Shard {
 
     /// Adds `v` to the histogram `h`.
     pub fn observe_at(&mut self, h: Handle, v: f64) {
-        let Kind::Histogram(bounds) = ALL[usize::from(h.family)].kind else {
+        let Some(series) = self.families.get_mut(usize::from(h.family)) else {
+            return;
+        };
+        let Some(Family {
+            kind: Kind::Histogram(bounds),
+            ..
+        }) = series.family
+        else {
             return;
         };
         if let Some(Value::Histogram {
             buckets,
             sum,
             count,
-        }) = self.families[usize::from(h.family)]
-            .values
-            .get_mut(h.index as usize)
+        }) = series.values.get_mut(h.index as usize)
         {
             for (i, b) in bounds.iter().enumerate() {
                 if v <= *b {
@@ -201,8 +283,9 @@ impl Shard {
     }
 
     fn merge_into(&self, total: &mut Shard) {
-        for (id, series) in self.families.iter().enumerate() {
-            let into = &mut total.families[id];
+        for series in &self.families {
+            let Some(f) = series.family else { continue };
+            let into = total.series(f);
             for (k, v) in series.keys.iter().zip(&series.values) {
                 let Some(&i) = into.index.get(k) else {
                     into.insert(k, v.clone());
@@ -290,6 +373,13 @@ fn label_text(f: &Family, key: &str, extra: Option<(&str, &str)>) -> String {
     s
 }
 
+/// A shard's series, their families sorted by name.
+fn sorted(s: &Shard) -> Vec<&Series> {
+    let mut v: Vec<&Series> = s.families.iter().filter(|s| s.family.is_some()).collect();
+    v.sort_by_key(|s| s.family.map(|f| f.name));
+    v
+}
+
 fn number(v: f64) -> String {
     if v.is_infinite() {
         if v > 0.0 {
@@ -314,11 +404,9 @@ pub fn render() -> String {
     for s in shards {
         with(&s, |s| s.merge_into(&mut total));
     }
-    let mut fams: Vec<&'static Family> = ALL.to_vec();
-    fams.sort_by_key(|f| f.name);
     let mut out = String::new();
-    for f in fams {
-        let series = &total.families[f.id];
+    for series in sorted(&total) {
+        let Some(f) = series.family else { continue };
         if series.keys.is_empty() {
             continue;
         }
