@@ -1,4 +1,6 @@
-//! The metric families, named and labelled as in CoreDNS 1.14.7.
+//! The metric families the server and its control plane count in, named and
+//! labelled as in CoreDNS 1.14.7, and the `families!` macro that plugins
+//! declare their own with.
 
 use super::Kind;
 
@@ -30,6 +32,7 @@ macro_rules! families {
         )*
     };
 }
+pub(crate) use families;
 
 families! {
     REQUESTS "coredns_dns_requests_total" Kind::Counter, ["server", "zone", "view", "proto", "family", "type"],
@@ -58,38 +61,4 @@ families! {
         "Histogram of the time (in seconds) each request took.";
     HEALTH_FAILURES "coredns_health_request_failures_total" Kind::Counter, [],
         "The number of times the health check failed.";
-    CACHE_ENTRIES "coredns_cache_entries" Kind::Gauge, ["server", "type", "zones", "view"],
-        "The number of elements in the cache.";
-    CACHE_REQUESTS "coredns_cache_requests_total" Kind::Counter, ["server", "zones", "view"],
-        "The count of cache requests.";
-    CACHE_HITS "coredns_cache_hits_total" Kind::Counter, ["server", "type", "zones", "view"],
-        "The count of cache hits.";
-    CACHE_MISSES "coredns_cache_misses_total" Kind::Counter, ["server", "zones", "view"],
-        "The count of cache misses. Deprecated, derive misses from cache hits/requests counters.";
-    CACHE_PREFETCH "coredns_cache_prefetch_total" Kind::Counter, ["server", "zones", "view"],
-        "The number of times the cache has prefetched a cached item.";
-    CACHE_DROPS "coredns_cache_drops_total" Kind::Counter, ["server", "zones", "view"],
-        "The number responses that are not cached, because the reply is malformed.";
-    CACHE_SERVED_STALE "coredns_cache_served_stale_total" Kind::Counter, ["server", "zones", "view"],
-        "The number of requests served from stale cache entries.";
-    CACHE_EVICTIONS "coredns_cache_evictions_total" Kind::Counter, ["server", "type", "zones", "view"],
-        "The count of cache evictions.";
-    CACHE_FAST_HITS "ferrodns_cache_fast_hits_total" Kind::Counter, ["server", "zones", "view"],
-        "Cache hits answered from the query's bytes, without the plugin chain (part of coredns_cache_hits_total).";
-    PROXY_REQUEST_DURATION "coredns_proxy_request_duration_seconds" Kind::Histogram(TIME_BUCKETS), ["proxy_name", "to", "rcode"],
-        "Histogram of the time each request took.";
-    PROXY_HEALTHCHECK_FAILURES "coredns_proxy_healthcheck_failures_total" Kind::Counter, ["proxy_name", "to"],
-        "Counter of the number of failed healthchecks.";
-    PROXY_CONN_CACHE_HITS "coredns_proxy_conn_cache_hits_total" Kind::Counter, ["proxy_name", "to", "proto"],
-        "Counter of connection cache hits per upstream and protocol.";
-    PROXY_CONN_CACHE_MISSES "coredns_proxy_conn_cache_misses_total" Kind::Counter, ["proxy_name", "to", "proto"],
-        "Counter of connection cache misses per upstream and protocol.";
-    FORWARD_HEALTHCHECK_BROKEN "coredns_forward_healthcheck_broken_total" Kind::Counter, [],
-        "Counter of the number of complete failures of the healthchecks.";
-    FORWARD_MAX_CONCURRENT_REJECTS "coredns_forward_max_concurrent_rejects_total" Kind::Counter, [],
-        "Counter of the number of queries rejected because the concurrent queries were at maximum.";
-    FORWARD_DROPPED_REPLIES "ferrodns_forward_dropped_replies_total" Kind::Counter, ["to", "reason"],
-        "Replies from an upstream dropped because their ID or question did not match the query sent.";
-    FORWARD_RELAYED "ferrodns_forward_relayed_total" Kind::Counter, ["to"],
-        "Queries forward relayed to an upstream as bytes, without the plugin chain.";
 }

@@ -4,10 +4,11 @@
 //! chain would do more than answer (a stale item, a prefetch due, another
 //! case of the name, a reply that does not fit) is left to the chain.
 
+use super::metrics::{CACHE_FAST_HITS, CACHE_HITS, CACHE_REQUESTS};
 use super::store::{self, Question};
 use super::Cache;
 use crate::metrics::memo::Memo;
-use crate::metrics::{Handle, CACHE_FAST_HITS, CACHE_HITS, CACHE_REQUESTS};
+use crate::metrics::Handle;
 use crate::plugin::classify::Kind;
 use crate::plugin::fast::{Context, RawAnswer, RawQuery};
 use crate::wire::fast::{self as wire, Opt, OPT_LEN};

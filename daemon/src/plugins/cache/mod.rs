@@ -14,6 +14,7 @@
 pub mod fast;
 mod fill;
 mod flight;
+mod metrics;
 mod setup;
 pub mod store;
 #[cfg(test)]
@@ -21,16 +22,16 @@ pub(crate) mod tests;
 
 pub use setup::{setup, Config, DEFAULT_CAP, MAX_NTTL, MAX_TTL, MIN_TTL};
 
-use crate::metrics::{
-    CACHE_DROPS, CACHE_ENTRIES, CACHE_EVICTIONS, CACHE_HITS, CACHE_MISSES, CACHE_PREFETCH,
-    CACHE_REQUESTS, CACHE_SERVED_STALE,
-};
 use crate::plugin::classify::Kind;
 use crate::plugin::fast::{Context, RawAnswer, RawQuery};
 use crate::plugin::{names, Action, Fork, Outcome, Request};
 use crate::plugin::{Fast, LocalFuture, Plugin};
 use flight::{Flight, FlightGuard, Flights, Joined, FLIGHT_WAIT};
 use hickory_proto::op::{Message, ResponseCode};
+use metrics::{
+    CACHE_DROPS, CACHE_ENTRIES, CACHE_EVICTIONS, CACHE_HITS, CACHE_MISSES, CACHE_PREFETCH,
+    CACHE_REQUESTS, CACHE_SERVED_STALE,
+};
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -448,18 +449,7 @@ impl Plugin for Cache {
     }
 
     fn metrics(&self) -> &'static [&'static crate::metrics::Family] {
-        static OWN: [&crate::metrics::Family; 9] = [
-            &CACHE_ENTRIES,
-            &CACHE_REQUESTS,
-            &CACHE_HITS,
-            &CACHE_MISSES,
-            &CACHE_PREFETCH,
-            &CACHE_DROPS,
-            &CACHE_SERVED_STALE,
-            &CACHE_EVICTIONS,
-            &crate::metrics::CACHE_FAST_HITS,
-        ];
-        &OWN
+        metrics::OWN
     }
 
     fn query(&self, req: &mut Request) -> Action {

@@ -8,11 +8,11 @@
 //! closed.
 
 use super::connection::{dial, read, unspecified, write, Conn, DialError, Link, Transport};
+use super::metrics;
 use super::pool::{ConnLimits, Pool, Taken};
 use super::udp::Mux;
 use super::upstream::{Upstream, HC_TIMEOUT};
 use crate::gocompat::errno;
-use crate::metrics as families;
 use crate::plugin::{Proto, Request};
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RData, RecordType};
@@ -116,7 +116,7 @@ pub async fn lookup(
     let (mut conn, cached, created) = match taken {
         Some(c) => {
             req.worker
-                .metrics(|m| m.inc(&families::PROXY_CONN_CACHE_HITS, &labels));
+                .metrics(|m| m.inc(&metrics::PROXY_CONN_CACHE_HITS, &labels));
             (c.conn, true, c.created)
         }
         None => (dial_new(&req.worker, up, t).await?, false, Instant::now()),
@@ -190,7 +190,7 @@ pub async fn lookup(
         };
         if let Some(reason) = reason {
             req.worker
-                .metrics(|m| m.inc(&families::FORWARD_DROPPED_REPLIES, &[&up.addr_text, reason]));
+                .metrics(|m| m.inc(&metrics::FORWARD_DROPPED_REPLIES, &[&up.addr_text, reason]));
             crate::log::line(
                 crate::log::Level::Debug,
                 Some("forward"),
@@ -237,7 +237,7 @@ async fn dial_new(
     t: Transport,
 ) -> Result<Conn, ExError> {
     let labels = [up.proxy_name, up.addr_text.as_str(), t.label()];
-    worker.metrics(|m| m.inc(&families::PROXY_CONN_CACHE_MISSES, &labels));
+    worker.metrics(|m| m.inc(&metrics::PROXY_CONN_CACHE_MISSES, &labels));
     let start = Instant::now();
     let r = dial(up, t, up.dial_timeout()).await;
     up.dialed(start.elapsed());
@@ -262,7 +262,7 @@ pub async fn exchange_udp(
     });
     let mux = match shared {
         Some(m) => {
-            worker.metrics(|m| m.inc(&families::PROXY_CONN_CACHE_HITS, &labels));
+            worker.metrics(|m| m.inc(&metrics::PROXY_CONN_CACHE_HITS, &labels));
             m
         }
         None => {
@@ -309,7 +309,7 @@ pub async fn exchange_udp(
         }
         worker.metrics(|m| {
             m.add(
-                &families::FORWARD_DROPPED_REPLIES,
+                &metrics::FORWARD_DROPPED_REPLIES,
                 &[&up.addr_text, reason],
                 n as f64,
             )

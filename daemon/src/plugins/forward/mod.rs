@@ -9,6 +9,7 @@
 
 mod connection;
 mod exchange;
+mod metrics;
 mod pool;
 mod relay;
 mod setup;
@@ -21,7 +22,6 @@ pub use exchange::{same_question, Question};
 pub use relay::cut_reply;
 pub use setup::{setup, setup_proxy, Config, PolicyKind};
 
-use crate::metrics as families;
 use crate::plugin::fast::{RawQuery, Relay, Relayed};
 use crate::plugin::{names, Action, Outcome, PluginError, Request};
 use crate::plugin::{Fast, LocalFuture, Plugin};
@@ -199,18 +199,8 @@ impl Plugin for Forward {
         self.stopped.store(true, Ordering::Relaxed);
     }
 
-    fn metrics(&self) -> &'static [&'static families::Family] {
-        static OWN: [&families::Family; 8] = [
-            &families::PROXY_REQUEST_DURATION,
-            &families::PROXY_HEALTHCHECK_FAILURES,
-            &families::PROXY_CONN_CACHE_HITS,
-            &families::PROXY_CONN_CACHE_MISSES,
-            &families::FORWARD_HEALTHCHECK_BROKEN,
-            &families::FORWARD_MAX_CONCURRENT_REJECTS,
-            &families::FORWARD_DROPPED_REPLIES,
-            &families::FORWARD_RELAYED,
-        ];
-        &OWN
+    fn metrics(&self) -> &'static [&'static crate::metrics::Family] {
+        metrics::OWN
     }
 
     fn query(&self, req: &mut Request) -> Action {
@@ -230,7 +220,7 @@ impl Plugin for Forward {
                 let guard = Decrement(&self.concurrent);
                 if count > self.max_concurrent {
                     req.worker
-                        .metrics(|m| m.inc(&families::FORWARD_MAX_CONCURRENT_REJECTS, &[]));
+                        .metrics(|m| m.inc(&metrics::FORWARD_MAX_CONCURRENT_REJECTS, &[]));
                     return self.fail(ResponseCode::Refused, self.limit_error.clone());
                 }
                 Some(guard)
@@ -265,7 +255,7 @@ impl Plugin for Forward {
                         continue;
                     }
                     req.worker
-                        .metrics(|m| m.inc(&families::FORWARD_HEALTHCHECK_BROKEN, &[]));
+                        .metrics(|m| m.inc(&metrics::FORWARD_HEALTHCHECK_BROKEN, &[]));
                     if self.failfast {
                         break;
                     }

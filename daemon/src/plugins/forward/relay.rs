@@ -6,8 +6,8 @@
 //! it; where forward would do more than pass it on, the chain asks again.
 
 use super::exchange::{self, LookupParams};
+use super::metrics;
 use super::{Forward, Transport, DEADLINE};
-use crate::metrics as families;
 use crate::plugin::fast::{Relay, Relayed};
 use crate::wire::edns;
 use hickory_proto::op::Message;
@@ -68,7 +68,7 @@ impl Forward {
             return None;
         }
         up.observe(worker, crate::wire::fast::rcode(&reply), start);
-        worker.metrics(|s| s.inc(&families::FORWARD_RELAYED, &[&up.addr_text]));
+        worker.metrics(|s| s.inc(&metrics::FORWARD_RELAYED, &[&up.addr_text]));
         Some(reply)
     }
 

@@ -4,8 +4,8 @@
 
 use super::connection::Transport;
 use super::exchange;
+use super::metrics;
 use super::tls::TlsClient;
-use crate::metrics as families;
 use hickory_proto::rr::Name;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
@@ -58,7 +58,7 @@ impl Upstream {
         let rc = crate::wire::mnemonics::rcode_text(rcode);
         worker.metrics(|s| {
             s.observe(
-                &families::PROXY_REQUEST_DURATION,
+                &metrics::PROXY_REQUEST_DURATION,
                 &[self.proxy_name, &self.addr_text, &rc],
                 start.elapsed().as_secs_f64(),
             )
@@ -169,7 +169,7 @@ impl Upstream {
         } else {
             crate::metrics::with(crate::metrics::global(), |s| {
                 s.inc(
-                    &families::PROXY_HEALTHCHECK_FAILURES,
+                    &metrics::PROXY_HEALTHCHECK_FAILURES,
                     &[self.proxy_name, &self.addr_text],
                 )
             });
