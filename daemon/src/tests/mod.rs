@@ -1,4 +1,5 @@
 //! Tests of the server with the real plugins: above every layer, as the
 //! service assembles them.
 
+mod auth;
 mod fastpath;
