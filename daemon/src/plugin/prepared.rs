@@ -77,6 +77,14 @@ pub enum Lookup<'a> {
 const NAME_KEY: u64 = 1 << 16;
 
 impl Prepared {
+    /// A table with room for `n` entries.
+    pub fn with_capacity(n: usize) -> Prepared {
+        Prepared {
+            hasher: Seeded::default(),
+            map: MixMap::with_capacity_and_hasher(n, Default::default()),
+        }
+    }
+
     fn key(&self, name: &[u8], what: u64) -> u64 {
         let mut h = self.hasher.build_hasher();
         let mut chunks = name.chunks_exact(8);
@@ -156,6 +164,11 @@ impl Prepared {
 
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
+    }
+
+    /// The bytes the entries hold.
+    pub fn bytes(&self) -> usize {
+        self.map.values().map(|e| e.len()).sum()
     }
 }
 

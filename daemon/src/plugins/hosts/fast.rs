@@ -30,9 +30,14 @@ const AAAA: u16 = 28;
 impl Rules {
     /// The answers of the file's parse `file` and the inline entries.
     pub(super) fn prepare(&self, file: &Map) -> Prepared {
-        let mut t = Prepared::default();
         let mut buf = [0u8; crate::wire::MAX_NAME_LEN];
         let hosts: BTreeSet<&str> = file.hosts().chain(self.inline.hosts()).collect();
+        let addrs: BTreeSet<IpAddr> = file
+            .addresses()
+            .chain(self.inline.addresses())
+            .copied()
+            .collect();
+        let mut t = Prepared::with_capacity(3 * hosts.len() + addrs.len());
         for text in hosts {
             // Only names whose query's text is the map's key.
             let Ok(name) = Name::from_ascii(text) else {
@@ -48,11 +53,6 @@ impl Rules {
                 }
             }
         }
-        let addrs: BTreeSet<IpAddr> = file
-            .addresses()
-            .chain(self.inline.addresses())
-            .copied()
-            .collect();
         for ip in addrs {
             let name = Name::from(ip);
             let wire = lower_name(&name, &mut buf);
