@@ -295,3 +295,100 @@ fn relayed_answers_read_as_the_chains() {
         hickory_proto::op::ResponseCode::ServFail
     );
 }
+
+fn authoritative(mp: u16, fast: bool) -> Server {
+    Server::start_args(
+        &format!(
+            "example.org:{{PORT}} {{
+    multisocket 1
+    prometheus 127.0.0.1:{mp}
+    errors
+    log
+    file db.example.org
+}}
+example.net:{{PORT}} {{
+    multisocket 1
+    prometheus 127.0.0.1:{mp}
+    log
+    hosts {{
+        10.0.0.1 a.example.net
+        fd00::1 a.example.net
+        reload 0
+    }}
+}}
+"
+        ),
+        &[("db.example.org", BIG)],
+        &[if fast {
+            "-fastpath=true"
+        } else {
+            "-fastpath=false"
+        }],
+    )
+}
+
+/// The raw bytes of a query: `opt` (UDP size, DO).
+fn raw_query(id: u16, name: &str, qtype: RecordType, opt: Option<(u16, bool)>) -> Vec<u8> {
+    let mut q = query(name, qtype);
+    q.metadata.id = id;
+    if let Some((size, dnssec)) = opt {
+        q = with_edns(q, size, dnssec);
+    }
+    let mut b = q.to_vec().unwrap();
+    // Hickory raises a UDP size under 512 when it writes; put it back.
+    if let Some((size, _)) = opt.filter(|(s, _)| *s < 512) {
+        let at = b.len() - 8;
+        b[at..at + 2].copy_from_slice(&size.to_be_bytes());
+    }
+    b
+}
+
+/// The authoritative raw path (file, hosts) keeps the effects of the
+/// plugins before it: the same bytes, metrics and log lines as the chain.
+#[test]
+fn authoritative_answers_keep_bytes_metrics_and_log_lines() {
+    let (mf, ms) = (free_port(), free_port());
+    let fast = authoritative(mf, true);
+    let slow = authoritative(ms, false);
+    let mut id = 1u16;
+    // Answers, a CNAME, NODATA, NXDOMAIN (one for the SOA's RNAME), a reply
+    // too large for UDP, another case; hosts' answers, NODATA and SERVFAIL.
+    let questions = "www.example.org. A, www.example.org. AAAA, www.example.org. MX,
+        web.example.org. A, example.org. MX, example.org. NS, example.org. SOA,
+        nope.example.org. A, a.nope.example.org. TXT, hostmaster.example.org. A,
+        big.example.org. TXT, WWW.example.org. A, a.example.net. A,
+        a.example.net. AAAA, a.example.net. TXT, b.example.net. A";
+    for q in questions.split(',') {
+        let (name, qtype) = q.trim().split_once(' ').unwrap();
+        let qtype: RecordType = qtype.parse().unwrap();
+        for opt in [
+            None,
+            Some((512, false)),
+            Some((1232, true)),
+            Some((300, true)),
+        ] {
+            id += 1;
+            let q = raw_query(id, name, qtype, opt);
+            let wait = Duration::from_secs(3);
+            let a = udp_raw(fast.addr(), &q, wait).expect("fast reply");
+            let b = udp_raw(slow.addr(), &q, wait).expect("chain reply");
+            assert_eq!(a, b, "{name} {qtype} {opt:?}");
+            if opt.is_none() {
+                let m = Message::from_vec(&q).unwrap();
+                assert_eq!(read(&tcp(fast.addr(), &m)), read(&tcp(slow.addr(), &m)));
+            }
+        }
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let (ma, mb) = (metrics(&fast, mf), metrics(&slow, ms));
+    assert!(
+        ma.iter().any(|l| l.starts_with(
+            "coredns_dns_responses_total{server=\"dns://:PORT\",zone=\"example.org.\""
+        )),
+        "{ma:#?}"
+    );
+    assert_eq!(ma, mb);
+    let (la, lb) = (log_lines(&fast), log_lines(&slow));
+    assert_eq!(la.len(), 16 * 4 + 16, "{la:#?}\n{}", fast.stdout());
+    assert_eq!(la, lb);
+}

@@ -17,6 +17,7 @@ pub mod endpoint;
 pub mod fallthrough;
 pub mod fast;
 pub mod names;
+pub mod prepared;
 pub mod registry;
 pub mod request;
 pub mod worker;

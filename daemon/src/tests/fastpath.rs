@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-const ZONE: &str = concat!(
+pub(super) const ZONE: &str = concat!(
     "$ORIGIN example.org.
 $TTL 300
 @       IN SOA  ns1.example.org. hostmaster.example.org. 1 7200 3600 1209600 60
@@ -34,7 +34,7 @@ ns.sub  IN A    192.0.2.53
     include_str!("../../tests/common/big_txt.zone"),
 );
 
-fn name_wire(name: &str) -> Vec<u8> {
+pub(super) fn name_wire(name: &str) -> Vec<u8> {
     let mut w = Vec::new();
     for label in name
         .trim_end_matches('.')
@@ -49,7 +49,13 @@ fn name_wire(name: &str) -> Vec<u8> {
 }
 
 /// A query: `flags` is the header's flags word; `opt` (size, flags word).
-fn query(id: u16, flags: u16, name: &str, qtype: u16, opt: Option<(u16, u16)>) -> Vec<u8> {
+pub(super) fn query(
+    id: u16,
+    flags: u16,
+    name: &str,
+    qtype: u16,
+    opt: Option<(u16, u16)>,
+) -> Vec<u8> {
     let mut q = id.to_be_bytes().to_vec();
     q.extend_from_slice(&flags.to_be_bytes());
     q.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, u8::from(opt.is_some())]);
@@ -66,10 +72,10 @@ fn query(id: u16, flags: u16, name: &str, qtype: u16, opt: Option<(u16, u16)>) -
     q
 }
 
-struct Case {
-    bytes: Vec<u8>,
-    tcp: bool,
-    src: SocketAddr,
+pub(super) struct Case {
+    pub(super) bytes: Vec<u8>,
+    pub(super) tcp: bool,
+    pub(super) src: SocketAddr,
 }
 
 fn cases() -> Vec<Case> {
@@ -129,7 +135,7 @@ fn cases() -> Vec<Case> {
     out
 }
 
-fn ask(d: &mut Dispatcher, c: &Case) -> Option<Vec<u8>> {
+pub(super) fn ask(d: &mut Dispatcher, c: &Case) -> Option<Vec<u8>> {
     let p = Packet {
         listener: 0,
         data: &c.bytes,

@@ -145,10 +145,8 @@ pub fn plain_text<'b>(name: &[u8], buf: &'b mut [u8; MAX_NAME_LEN + 1]) -> Optio
             break;
         }
         for &b in name.get(at + 1..at + 1 + len)? {
-            match b {
-                b'.' | b' ' | b'\'' | b'@' | b';' | b'(' | b')' | b'"' | b'\\' => return None,
-                b'!'..=b'~' => {}
-                _ => return None,
+            if !plain_byte(b) {
+                return None;
             }
             buf[n] = b;
             n += 1;
@@ -162,6 +160,35 @@ pub fn plain_text<'b>(name: &[u8], buf: &'b mut [u8; MAX_NAME_LEN + 1]) -> Optio
         n = 1;
     }
     std::str::from_utf8(&buf[..n]).ok()
+}
+
+/// A byte a name's presentation form shows as itself.
+fn plain_byte(b: u8) -> bool {
+    !matches!(
+        b,
+        b'.' | b' ' | b'\'' | b'@' | b';' | b'(' | b')' | b'"' | b'\\'
+    ) && b.is_ascii_graphic()
+}
+
+/// Whether a wire name (no compression) needs no escapes in presentation
+/// form: then its text splits into labels at its dots alone.
+pub fn is_plain(name: &[u8]) -> bool {
+    let mut at = 0;
+    loop {
+        let Some(&len) = name.get(at) else {
+            return false;
+        };
+        if len == 0 {
+            return at + 1 == name.len();
+        }
+        let Some(label) = name.get(at + 1..at + 1 + usize::from(len)) else {
+            return false;
+        };
+        if !label.iter().all(|&b| plain_byte(b)) {
+            return false;
+        }
+        at += 1 + usize::from(len);
+    }
 }
 
 /// Skips a name at `p` (labels, ending in the root or a pointer).
@@ -557,6 +584,16 @@ mod tests {
         assert_eq!(plain_text(b"\x00", &mut t), Some("."));
         assert_eq!(plain_text(b"\x03a.b\x00", &mut t), None);
         assert_eq!(plain_text(b"\x01\xff\x00", &mut t), None);
+        assert!(is_plain(b"\x01a\x02b-\x00") && is_plain(b"\x01*\x00") && is_plain(b"\x00"));
+        for n in [
+            &b"\x03a.b\x00"[..],
+            b"\x01\xff\x00",
+            b"\x02a \x00",
+            b"\x01a",
+            b"\x01a\x00\x00",
+        ] {
+            assert!(!is_plain(n), "{n:?}");
+        }
     }
 
     #[test]

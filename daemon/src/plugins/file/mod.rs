@@ -6,6 +6,7 @@
 //! as plain RRsets, but the DO bit adds no signatures or denial proofs),
 //! zone transfers, and NOTIFY beyond CoreDNS's "dropping notify".
 
+mod fast;
 mod lookup;
 mod raw;
 mod reload;
@@ -16,10 +17,12 @@ pub use lookup::{Answer, Res, Upstream};
 pub use setup::setup;
 pub use zone::{LoadError, Zone};
 
-use crate::plugin::Plugin;
+use crate::plugin::fast::{Context, RawAnswer, RawQuery};
 use crate::plugin::{names, Action, Fallthrough, Outcome, Request};
+use crate::plugin::{Fast, Plugin};
+use crate::wire::fast::suffixes;
 use arc_swap::ArcSwap;
-use hickory_proto::op::{OpCode, ResponseCode};
+use hickory_proto::op::{Message, OpCode, ResponseCode};
 use hickory_proto::rr::{Name, Record, RecordType};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,6 +32,8 @@ use std::time::Duration;
 pub struct Slot {
     /// The origin, lowercased, fully qualified text.
     pub origin: String,
+    /// The origin, lowercased wire form (the raw path routes by it).
+    origin_wire: Box<[u8]>,
     pub name: Name,
     /// The zone file (root-relative names resolved), as CoreDNS cleans it.
     pub file: PathBuf,
@@ -42,8 +47,10 @@ pub struct Slot {
 impl Slot {
     pub fn new(name: Name, file: PathBuf, zone: Zone) -> Self {
         let name = name.to_lowercase();
+        let mut buf = [0u8; crate::wire::MAX_NAME_LEN];
         Self {
             origin: name.to_ascii(),
+            origin_wire: crate::wire::fast::lower_name(&name, &mut buf).into(),
             name,
             file: PathBuf::from(go_clean(&file.to_string_lossy())),
             reload: Duration::ZERO,
@@ -92,6 +99,18 @@ impl File {
             .map(|s| &**s)
     }
 
+    /// The slot for a name in lowercased wire form, as [`File::slot`] finds
+    /// it for the name's text when the name needs no escapes.
+    fn slot_wire(&self, name: &[u8]) -> Option<&Slot> {
+        suffixes(name).find_map(|s| {
+            self.slots
+                .iter()
+                .rev()
+                .find(|slot| *slot.origin_wire == *s)
+                .map(|slot| &**slot)
+        })
+    }
+
     /// Whether one of the plugin's zones holds `qname`.
     pub fn serves(&self, qname: &str) -> bool {
         self.slot(qname).is_some()
@@ -123,41 +142,36 @@ impl Plugin for File {
         let qname = req.qname().to_lowercase();
         let a = zone.lookup(self, &qname, qtype, 0);
 
-        // Only NXDOMAIN falls through, and the empty non-terminal answer
-        // (NOERROR without records) that CoreDNS builds like one.
-        if a.answer.is_empty()
-            && matches!(a.res, Res::NameError | Res::Success)
-            && self.fall.through(&req.name)
-        {
+        if falls(&a) && self.fall.through(&req.name) {
             return Action::Next;
         }
-
-        let mut m = req.reply();
-        m.metadata.authoritative = true;
-        match a.res {
-            Res::Success | Res::NoData => {}
-            Res::NameError => m.metadata.response_code = ResponseCode::NXDomain,
-            Res::Delegation => {
-                // A referral is not authoritative; a CNAME leading to one is.
-                if a.answer.is_empty() {
-                    m.metadata.authoritative = false;
-                }
-            }
-            Res::ServerFailure => {
-                if a.answer.is_empty() {
-                    return Action::Done(Outcome::rcode(ResponseCode::ServFail));
-                }
-                m.metadata.response_code = ResponseCode::ServFail;
-            }
+        match written(a, req.reply()) {
+            Ok(m) => Action::Done(Outcome::reply(m)),
+            Err(rc) => Action::Done(Outcome::rcode(rc)),
         }
-        m.answers = a.answer;
-        m.authorities = a.ns;
-        m.additionals = a.extra;
-        Action::Done(Outcome::reply(m))
     }
 
     fn last_in_chain(&self, req: &Request) -> Option<Outcome> {
         (!self.serves(&req.name)).then(|| Outcome::rcode(ResponseCode::Refused))
+    }
+
+    fn fast(&self) -> Fast {
+        Fast::Answer
+    }
+
+    /// The zone's prepared answer (see `fast`); not for DS (the parent
+    /// side's) nor a transfer (REFUSED).
+    fn fast_answer(
+        &self,
+        q: &RawQuery<'_>,
+        _cx: &mut Context<'_>,
+        out: &mut Vec<u8>,
+    ) -> Option<RawAnswer> {
+        if matches!(q.q.qtype, 43 | 251 | 252) {
+            return None;
+        }
+        let slot = self.slot_wire(q.lower)?;
+        slot.data.load().fast.answer(q, self.fall.is_set(), out)
     }
 }
 
@@ -173,10 +187,7 @@ impl Upstream for File {
         };
         let zone = slot.data.load();
         let a = zone.lookup(self, &name.to_lowercase(), qtype, depth);
-        if a.answer.is_empty()
-            && matches!(a.res, Res::NameError | Res::Success)
-            && self.fall.through(&text)
-        {
+        if falls(&a) && self.fall.through(&text) {
             return (Vec::new(), Res::Success);
         }
         match a.res {
@@ -186,6 +197,38 @@ impl Upstream for File {
             _ => (a.answer, Res::Success),
         }
     }
+}
+
+/// Whether `fallthrough` passes an answer on: only NXDOMAIN, and the empty
+/// non-terminal answer (NOERROR without records) that CoreDNS builds like one.
+fn falls(a: &Answer) -> bool {
+    a.answer.is_empty() && matches!(a.res, Res::NameError | Res::Success)
+}
+
+/// The reply the plugin writes for a lookup's answer (`m`: the empty reply
+/// to the query), or the rcode it returns for the server to write.
+fn written(a: Answer, mut m: Message) -> Result<Message, ResponseCode> {
+    m.metadata.authoritative = true;
+    match a.res {
+        Res::Success | Res::NoData => {}
+        Res::NameError => m.metadata.response_code = ResponseCode::NXDomain,
+        Res::Delegation => {
+            // A referral is not authoritative; a CNAME leading to one is.
+            if a.answer.is_empty() {
+                m.metadata.authoritative = false;
+            }
+        }
+        Res::ServerFailure => {
+            if a.answer.is_empty() {
+                return Err(ResponseCode::ServFail);
+            }
+            m.metadata.response_code = ResponseCode::ServFail;
+        }
+    }
+    m.answers = a.answer;
+    m.authorities = a.ns;
+    m.additionals = a.extra;
+    Ok(m)
 }
 
 /// Go's `filepath.Clean` for Unix paths.

@@ -3,7 +3,7 @@
 //! empty non-terminals can be found by looking at the next name, the apex
 //! SOA and NS kept aside.
 
-use super::raw;
+use super::{fast, raw};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_proto::serialize::txt::Parser;
 use std::collections::BTreeMap;
@@ -45,6 +45,11 @@ impl Node {
             Some((_, v)) => v.push(r),
             None => self.sets.push((t, vec![r])),
         }
+    }
+
+    /// The types it has records of.
+    pub(crate) fn types(&self) -> impl Iterator<Item = RecordType> + '_ {
+        self.sets.iter().map(|(t, _)| *t)
     }
 
     /// The records of type `t` with their owner set to `qname` (wildcard synthesis).
@@ -98,6 +103,8 @@ pub struct Zone {
     /// The NS RRset at the apex (kept out of the tree, as CoreDNS does).
     pub(crate) ns: Vec<Record>,
     tree: BTreeMap<Key, Node>,
+    /// Its answers in wire form for the raw path, built with it.
+    pub(crate) fast: fast::Answers,
 }
 
 impl Zone {
@@ -110,6 +117,7 @@ impl Zone {
             soa: None,
             ns: Vec::new(),
             tree: BTreeMap::new(),
+            fast: fast::Answers::default(),
         }
     }
 
@@ -173,6 +181,7 @@ impl Zone {
                 crate::gocompat::quote::quote(&fname)
             )));
         }
+        z.fast = fast::Answers::of(&z);
         Ok(z)
     }
 
@@ -254,6 +263,25 @@ impl Zone {
             .range::<Key, _>((Bound::Excluded(&k), Bound::Unbounded))
             .next()
             .is_some_and(|(n, _)| n.len() > k.len() && n.starts_with(&k))
+    }
+
+    /// The node with key `k`.
+    pub(crate) fn node(&self, k: &[Vec<u8>]) -> Option<&Node> {
+        self.tree.get(k)
+    }
+
+    /// Whether the name with key `k` exists: a node, or an empty
+    /// non-terminal (a node below it).
+    pub(crate) fn exists(&self, k: &[Vec<u8>]) -> bool {
+        self.tree
+            .range::<[Vec<u8>], _>((Bound::Included(k), Bound::Unbounded))
+            .next()
+            .is_some_and(|(n, _)| n.starts_with(k))
+    }
+
+    /// Every node with its key, in canonical order.
+    pub(crate) fn nodes(&self) -> impl Iterator<Item = (&Key, &Node)> {
+        self.tree.iter()
     }
 
     /// The number of owner names in the tree (apex SOA/NS not counted).

@@ -3,6 +3,7 @@
 
 use crate::gocompat::names::is_fqdn;
 use crate::plugin::names;
+use crate::plugin::prepared::Prepared;
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::fs::File;
@@ -60,6 +61,19 @@ impl Map {
     /// The names that have `ip` (for PTR).
     pub fn names(&self, ip: &IpAddr) -> &[String] {
         self.addr.get(ip).map_or(&[], Vec::as_slice)
+    }
+
+    /// The names with addresses of their own (not wildcards).
+    pub fn hosts(&self) -> impl Iterator<Item = &str> {
+        self.name4
+            .keys()
+            .chain(self.name6.keys())
+            .map(String::as_str)
+    }
+
+    /// The addresses with names (for PTR).
+    pub fn addresses(&self) -> impl Iterator<Item = &IpAddr> {
+        self.addr.keys()
     }
 }
 
@@ -211,12 +225,23 @@ pub fn address_from_reverse(name: &str) -> Option<IpAddr> {
     None
 }
 
-/// A hosts file on disk: its last parse, swapped in whole on reload.
+/// A parse of the file, and the answers prepared from it (see `super::fast`).
+#[derive(Default)]
+pub struct Loaded {
+    pub map: Map,
+    pub fast: Prepared,
+}
+
+/// What prepares the answers of a parse.
+pub type Prepare<'a> = &'a dyn Fn(&Map) -> Prepared;
+
+/// A hosts file on disk: its last parse, swapped in whole on reload with
+/// the answers prepared from it.
 pub struct Hostsfile {
     pub path: PathBuf,
     origins: Vec<String>,
     auto_reverse: bool,
-    map: ArcSwap<Map>,
+    loaded: ArcSwap<Loaded>,
     /// Modification time and size of the file when last parsed.
     stamp: Mutex<Option<(Option<SystemTime>, u64)>>,
 }
@@ -227,7 +252,7 @@ impl Hostsfile {
             path,
             origins,
             auto_reverse,
-            map: ArcSwap::from_pointee(Map::default()),
+            loaded: ArcSwap::from_pointee(Loaded::default()),
             stamp: Mutex::new(None),
         }
     }
@@ -236,14 +261,21 @@ impl Hostsfile {
         parse(data, &self.origins, self.auto_reverse)
     }
 
-    pub fn map(&self) -> arc_swap::Guard<Arc<Map>> {
-        self.map.load()
+    /// The last parse and its answers.
+    pub fn loaded(&self) -> arc_swap::Guard<Arc<Loaded>> {
+        self.loaded.load()
+    }
+
+    /// Swaps in `map` with its answers.
+    pub fn store(&self, map: Map, prepare: Prepare<'_>) {
+        let fast = prepare(&map);
+        self.loaded.store(Arc::new(Loaded { map, fast }));
     }
 
     /// Re-reads the file when its modification time or size changed
     /// (CoreDNS's `readHosts`). A file that cannot be opened leaves the
     /// data as it was, silently: setup already warned about it.
-    pub fn read_hosts(&self) {
+    pub fn read_hosts(&self, prepare: Prepare<'_>) {
         let Ok(mut f) = File::open(&self.path) else {
             return;
         };
@@ -269,7 +301,7 @@ impl Hostsfile {
             Some("hosts"),
             &format!("Parsed hosts file into {} entries", map.len()),
         );
-        self.map.store(Arc::new(map));
+        self.store(map, prepare);
         *stamp = Some(now);
     }
 }
