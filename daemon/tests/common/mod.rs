@@ -19,7 +19,11 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_ferrodns");
 pub fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU16, Ordering};
     static NEXT: AtomicU16 = AtomicU16::new(0);
-    let base = 20_000 + (std::process::id() % 400) as u16 * 100;
+    // Below the kernel's ephemeral range (32768 and up here): a port the
+    // OS hands out for a connection or a forward's source port must not
+    // take the one a test server is about to bind (seen once: "listen
+    // [::]:48218: Address already in use", and every query unanswered).
+    let base = 10_000 + (std::process::id() % 220) as u16 * 100;
     loop {
         let port = base + NEXT.fetch_add(1, Ordering::Relaxed) % 100;
         let free = UdpSocket::bind(("::", port)).is_ok() && TcpListener::bind(("::", port)).is_ok();
