@@ -123,7 +123,7 @@ pub trait Plugin: Send + Sync + 'static {
     }
 
     /// A [`Fast::Relay`]'s relay of a UDP query as bytes.
-    fn fast_relay(&self, _r: fast::Relay) -> LocalFuture<'_, fast::Relayed> {
+    fn fast_relay<'a>(&'a self, _r: &'a fast::Relay) -> LocalFuture<'a, fast::Relayed> {
         Box::pin(std::future::ready(fast::Relayed::Chain { deadline: None }))
     }
 }

@@ -338,11 +338,12 @@ impl Relay {
     ) -> impl Future<Output = Option<Vec<u8>>> + 'static {
         let (src, local) = (p.src, p.local);
         async move {
-            let worker = Rc::clone(&raw.worker);
-            let (at, query) = (raw.at, raw.query.clone());
             let relayed = self.block.chain.plugins()[self.plugin]
-                .fast_relay(raw)
+                .fast_relay(&raw)
                 .await;
+            let fast::Relay {
+                worker, query, at, ..
+            } = raw;
             let deadline = match relayed {
                 fast::Relayed::Reply(bytes) => return Some(bytes),
                 fast::Relayed::Drop => return None,

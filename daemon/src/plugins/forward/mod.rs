@@ -371,7 +371,7 @@ impl Plugin for Forward {
         self.matches(q.text)
     }
 
-    fn fast_relay(&self, r: Relay) -> LocalFuture<'_, Relayed> {
+    fn fast_relay<'a>(&'a self, r: &'a Relay) -> LocalFuture<'a, Relayed> {
         Box::pin(self.relay(r))
     }
 }

@@ -73,7 +73,7 @@ impl Forward {
     }
 
     /// The relay of `r` (`Plugin::fast_relay`).
-    pub(super) async fn relay(&self, r: Relay) -> Relayed {
+    pub(super) async fn relay(&self, r: &Relay) -> Relayed {
         let deadline = r.at + DEADLINE;
         let chain = Relayed::Chain {
             deadline: Some(deadline),
@@ -81,7 +81,7 @@ impl Forward {
         let Some(reply) = self.exchange_raw(&r.worker, &r.query, deadline).await else {
             return chain;
         };
-        finish(&r, reply).unwrap_or(chain)
+        finish(r, reply).unwrap_or(chain)
     }
 }
 
