@@ -19,11 +19,13 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_ferrodns");
 pub fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU16, Ordering};
     static NEXT: AtomicU16 = AtomicU16::new(0);
-    // Below the kernel's ephemeral range (32768 and up here): a port the
-    // OS hands out for a connection or a forward's source port must not
-    // take the one a test server is about to bind (seen once: "listen
-    // [::]:48218: Address already in use", and every query unanswered).
-    let base = 10_000 + (std::process::id() % 220) as u16 * 100;
+    // Above the kernel's ephemeral range (32768-60999 here): a port the OS
+    // hands out for a connection or a forward's source port must not take
+    // the one a test server is about to bind (seen once: "listen
+    // [::]:48218: Address already in use", and every query unanswered);
+    // and clear of the torture run's (10000-18999) and conformance's
+    // (20000-49999) servers, which run right after these tests in CI.
+    let base = 61_000 + (std::process::id() % 45) as u16 * 100;
     loop {
         let port = base + NEXT.fetch_add(1, Ordering::Relaxed) % 100;
         let free = UdpSocket::bind(("::", port)).is_ok() && TcpListener::bind(("::", port)).is_ok();
