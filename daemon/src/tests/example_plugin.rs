@@ -4,14 +4,13 @@
 //! answers TXT questions with TEXT ("hello" without one) and passes every
 //! other question on.
 
+use super::ask;
 use crate::corefile::{Directive, Dispenser, Error};
 use crate::plugin::registry::{Entry, Placed};
 use crate::plugin::{Action, BlockSetup, Outcome, Plugin, Request};
-use crate::runtime::{Handled, Packet, PacketHandler};
 use crate::server::Dispatcher;
-use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::TXT;
-use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::rr::{RData, Record, RecordType};
 use std::sync::Arc;
 
 /// The plugin: what its setup read.
@@ -66,24 +65,6 @@ fn order() -> Vec<Entry> {
         Entry::has("hello", |b, ds| setup(b, ds).map(|p| p.place(b))),
     );
     order
-}
-
-fn ask(d: &mut Dispatcher, name: &str, qtype: RecordType) -> Message {
-    let mut q = Message::new(7, MessageType::Query, OpCode::Query);
-    q.queries
-        .push(Query::query(Name::from_ascii(name).unwrap(), qtype));
-    let bytes = q.to_vec().unwrap();
-    let p = Packet {
-        listener: 0,
-        data: &bytes,
-        src: "127.0.0.1:40000".parse().unwrap(),
-        local: "127.0.0.1:53".parse().unwrap(),
-        tcp: false,
-        at: std::time::Instant::now(),
-    };
-    let mut out = Vec::new();
-    assert!(matches!(d.handle(&p, &mut out), Handled::Reply));
-    Message::from_vec(&out).unwrap()
 }
 
 #[test]

@@ -2,31 +2,11 @@
 //! lowercases and routes the name once, for the raw path and the chain
 //! alike; hickory parses it in full only when the chain serves it.
 
-use crate::runtime::{Handled, Packet, PacketHandler};
+use super::ask;
 use crate::server::dispatch::Parses;
 use crate::server::Dispatcher;
-use hickory_proto::op::{Message, MessageType, OpCode, Query};
-use hickory_proto::rr::{Name, RecordType};
+use hickory_proto::rr::RecordType;
 use std::sync::Arc;
-
-fn ask(d: &mut Dispatcher, name: &str) -> Message {
-    let mut q = Message::new(9, MessageType::Query, OpCode::Query);
-    q.metadata.recursion_desired = true;
-    q.queries
-        .push(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));
-    let bytes = q.to_vec().unwrap();
-    let p = Packet {
-        listener: 0,
-        data: &bytes,
-        src: "127.0.0.1:40000".parse().unwrap(),
-        local: "127.0.0.1:53".parse().unwrap(),
-        tcp: false,
-        at: std::time::Instant::now(),
-    };
-    let mut out = Vec::new();
-    assert!(matches!(d.handle(&p, &mut out), Handled::Reply));
-    Message::from_vec(&out).unwrap()
-}
 
 #[test]
 fn a_query_the_raw_path_misses_is_parsed_once() {
@@ -35,14 +15,14 @@ fn a_query_the_raw_path_misses_is_parsed_once() {
         crate::server::load(corefile, "Corefile", 53, crate::plugins::ORDER).expect("loads");
     let mut d = Dispatcher::new(Arc::new(config), 0, 1, true);
     // A block without a raw path: one view, one full parse.
-    let r = ask(&mut d, "www.Example.NET.");
+    let r = ask(&mut d, "www.Example.NET.", RecordType::A);
     assert_eq!(r.additionals.len(), 2, "whoami answered");
     assert_eq!(d.parses, Parses { views: 1, full: 1 });
     // A cache miss: the same, the cache keys on the name lowercased once.
-    ask(&mut d, "www.example.org.");
+    ask(&mut d, "www.example.org.", RecordType::A);
     assert_eq!(d.parses, Parses { views: 2, full: 2 });
     // A hit from the raw path: viewed only.
-    ask(&mut d, "www.example.org.");
+    ask(&mut d, "www.example.org.", RecordType::A);
     assert_eq!(d.parses, Parses { views: 3, full: 2 });
     assert_eq!(d.fast_answers(), 1);
 }
