@@ -173,7 +173,8 @@ pub fn target_peers(scenario: &str) -> &'static [&'static str] {
             "unbound",
             "coredns",
         ],
-        "forward" => &["coredns", "dnsdist"],
+        "forward" => &["coredns", "dnsdist", "reflect-socket"],
+        "auth" => &["reflect-socket", "unbound", "nsd", "knot"],
         _ => &[],
     }
 }
@@ -257,6 +258,18 @@ pub fn targets(scenario: &str, rows: &[Value], rounds: &[Value], earlier: &[Valu
         "forward" => vec![
             target("forward-only q/s ÷ CoreDNS", to("coredns"), true, 2.0),
             target("forward-only q/s ÷ dnsdist", to("dnsdist"), true, 1.0),
+        ],
+        // Authoritative answers from the raw path (issue 12).
+        "auth" => vec![
+            target(
+                "auth q/s ÷ the socket reflector",
+                to("reflect-socket"),
+                true,
+                0.85,
+            ),
+            target("auth q/s ÷ unbound (auth-zone)", to("unbound"), true, 1.3),
+            target("auth q/s ÷ NSD", to("nsd"), true, 1.3),
+            target("auth q/s ÷ Knot DNS", to("knot"), true, 1.0),
         ],
         "memory" => vec![target(
             "resident bytes per cached answer beyond the answer bytes",
@@ -700,7 +713,39 @@ pub fn write(results: &Value, bench_bin: &Path, stem: &str) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::median;
+    use super::{median, target_peers, targets};
+    use serde_json::json;
+
+    #[test]
+    fn auth_targets_from_the_paired_rounds() {
+        let peers = target_peers("auth");
+        for p in ["reflect-socket", "unbound", "nsd", "knot"] {
+            assert!(peers.contains(&p), "{p}");
+        }
+        // Rows that miss every target, rounds that meet them: the rounds decide.
+        let rows = vec![
+            json!({"id": "ferrodns", "kxdpgun": {"answered_qps": 100.0}}),
+            json!({"id": "knot", "kxdpgun": {"answered_qps": 200.0}}),
+        ];
+        let round = |f: f64| {
+            json!({"ferrodns": f, "reflect-socket": 100.0, "unbound": 70.0, "nsd": 70.0, "knot": 95.0})
+        };
+        let t = targets("auth", &rows, &[round(90.0), round(99.0), round(100.0)], &[]);
+        let value = |what: &str| {
+            t.iter()
+                .find(|t| t["what"].as_str().unwrap().contains(what))
+                .map(|t| (t["value"].as_f64().unwrap(), t["met"].as_bool().unwrap()))
+                .unwrap()
+        };
+        assert_eq!(value("reflector"), (0.99, true));
+        assert_eq!(value("Knot"), (99.0 / 95.0, true));
+        assert_eq!(value("NSD"), (99.0 / 70.0, true));
+        // Without rounds, the rows: 100 ÷ 200.
+        let t = targets("auth", &rows, &[], &[]);
+        let knot = t.iter().find(|t| t["what"].as_str().unwrap().contains("Knot")).unwrap();
+        assert_eq!(knot["value"].as_f64(), Some(0.5));
+        assert_eq!(knot["met"].as_bool(), Some(false));
+    }
 
     #[test]
     fn median_of_odd_even_and_no_rounds() {
