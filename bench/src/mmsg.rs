@@ -1,6 +1,13 @@
 //! Datagrams read and written a batch at a time with recvmmsg/sendmmsg,
 //! answered in place: what the socket reflector and the minimal upstream
 //! share.
+//!
+//! This is not a copy of the server's batching (`ferrodns::sys::mmsg`) but
+//! the yardstick it is measured against, kept apart on purpose: the bare
+//! reflector writes each reply over its query and sends it from the
+//! received header, the least work a reply takes, and a change to the
+//! server's batching (its cost or its bugs) must not move the baseline it
+//! is compared with.
 
 use anyhow::{Context, Result};
 use std::os::fd::RawFd;
