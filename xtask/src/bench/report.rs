@@ -727,10 +727,13 @@ mod tests {
             json!({"id": "ferrodns", "kxdpgun": {"answered_qps": 100.0}}),
             json!({"id": "knot", "kxdpgun": {"answered_qps": 200.0}}),
         ];
-        let round = |f: f64| {
-            json!({"ferrodns": f, "reflect-socket": 100.0, "unbound": 70.0, "nsd": 70.0, "knot": 95.0})
-        };
-        let t = targets("auth", &rows, &[round(90.0), round(99.0), round(100.0)], &[]);
+        let round = |f: f64| json!({"ferrodns": f, "reflect-socket": 100.0, "unbound": 70.0, "nsd": 70.0, "knot": 95.0});
+        let t = targets(
+            "auth",
+            &rows,
+            &[round(90.0), round(99.0), round(100.0)],
+            &[],
+        );
         let value = |what: &str| {
             t.iter()
                 .find(|t| t["what"].as_str().unwrap().contains(what))
@@ -742,7 +745,10 @@ mod tests {
         assert_eq!(value("NSD"), (99.0 / 70.0, true));
         // Without rounds, the rows: 100 ÷ 200.
         let t = targets("auth", &rows, &[], &[]);
-        let knot = t.iter().find(|t| t["what"].as_str().unwrap().contains("Knot")).unwrap();
+        let knot = t
+            .iter()
+            .find(|t| t["what"].as_str().unwrap().contains("Knot"))
+            .unwrap();
         assert_eq!(knot["value"].as_f64(), Some(0.5));
         assert_eq!(knot["met"].as_bool(), Some(false));
     }
