@@ -192,12 +192,19 @@ pub fn is_plain(name: &[u8]) -> bool {
 }
 
 /// Skips a name at `p` (labels, ending in the root or a pointer).
-fn skip_name(b: &[u8], mut p: usize) -> Option<usize> {
+fn skip_name(b: &[u8], p: usize) -> Option<usize> {
+    name_at(b, p).map(|(end, _)| end)
+}
+
+/// Where the name at `p` ends in place (labels, ending in the root or a
+/// pointer), and where its pointer is when it ends in one. Pointers are
+/// not followed: see [`Cursor`] for a checked walk.
+pub fn name_at(b: &[u8], mut p: usize) -> Option<(usize, Option<usize>)> {
     loop {
         let len = *b.get(p)?;
         match len & 0xC0 {
-            0xC0 => return Some(p + 2),
-            0x00 if len == 0 => return Some(p + 1),
+            0xC0 if p + 1 < b.len() => return Some((p + 2, Some(p))),
+            0x00 if len == 0 => return Some((p + 1, None)),
             0x00 => p += 1 + usize::from(len),
             _ => return None,
         }
@@ -498,6 +505,17 @@ pub fn zone_wire(zone: &str) -> Option<Box<[u8]>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_in_place() {
+        // "a" then the root; "b" then a pointer to offset 256; a cut pointer.
+        let b = [1, b'a', 0, 1, b'b', 0xC1, 0x00, 0xC0];
+        assert_eq!(name_at(&b, 0), Some((3, None)));
+        assert_eq!(name_at(&b, 3), Some((7, Some(5))));
+        assert_eq!(name_at(&b, 7), None);
+        assert_eq!(name_at(&[0x40], 0), None);
+        assert_eq!(skip_name(&b, 3), Some(7));
+    }
 
     #[test]
     fn zones_in_wire_form() {

@@ -234,23 +234,12 @@ impl Prep<'_> {
         // The SOA's owner, MNAME and RNAME: their pointers.
         let mut pointers = Vec::new();
         let mut p = HEADER_LEN + origin.len() + 4;
+        // Each name ends in a pointer (to the question's origin) or the root.
         let walk = |p: &mut usize, pointers: &mut Vec<usize>| -> Option<()> {
-            loop {
-                let len = *reply.get(*p)?;
-                match len & 0xC0 {
-                    0xC0 => {
-                        pointers.push(*p);
-                        *p += 2;
-                        return Some(());
-                    }
-                    0 if len == 0 => {
-                        *p += 1;
-                        return Some(());
-                    }
-                    0 => *p += 1 + usize::from(len),
-                    _ => return None,
-                }
-            }
+            let (end, pointer) = crate::wire::fast::name_at(&reply, *p)?;
+            pointers.extend(pointer);
+            *p = end;
+            Some(())
         };
         walk(&mut p, &mut pointers)?;
         p += 10;
