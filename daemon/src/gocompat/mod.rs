@@ -1,8 +1,9 @@
 //! Go's formats that CoreDNS users see, reproduced once: durations
 //! (`time.ParseDuration`, `Duration.String`), integers (`strconv`), quoting
 //! (`%q`), OS error text as Go's `syscall`/`os` packages word it, host:port
-//! (`net.SplitHostPort`, `net.JoinHostPort`), miekg's domain-name checks,
-//! and the one periodic thread plugins re-read their files on.
+//! (`net.SplitHostPort`, `net.JoinHostPort`), file paths
+//! (`filepath.Clean`), miekg's domain-name checks, and the one periodic
+//! thread plugins re-read their files on.
 //!
 //! Nothing here knows DNS messages or plugins: error texts are compared
 //! with CoreDNS's by tests and the conformance suite, so every `Display`
@@ -12,6 +13,7 @@ pub mod duration;
 pub mod errno;
 pub mod names;
 pub mod net;
+pub mod path;
 pub mod quote;
 pub mod reload;
 pub mod strconv;

@@ -121,6 +121,33 @@ pub fn parse_uint(s0: &str, base: i64, bits: i64) -> Result<u64, NumError> {
     Ok(n)
 }
 
+/// Go's `strconv.ParseInt(s, base, bits)`: an optional sign, then
+/// [`parse_uint`]'s digits; bits 0 (64) to 64. text/template reads its
+/// integer constants with `ParseInt(s, 0, 64)`.
+pub fn parse_int(s0: &str, base: i64, bits: i64) -> Result<i64, NumError> {
+    let (neg, s) = match s0.as_bytes().first() {
+        None => return Err(err("ParseInt", s0, NumErrorKind::Syntax)),
+        Some(b'+') => (false, &s0[1..]),
+        Some(b'-') => (true, &s0[1..]),
+        Some(_) => (false, s0),
+    };
+    let bits = if bits == 0 { 64 } else { bits };
+    let un = match parse_uint(s, base, bits) {
+        Ok(n) => n,
+        // Go's ParseUint returns its largest value with a range error; the
+        // checks below decide on that value.
+        Err(e) if e.kind == NumErrorKind::Range => u64::MAX >> (64 - bits),
+        Err(e) => return Err(err("ParseInt", s0, e.kind)),
+    };
+    let cutoff = 1u64 << (bits - 1);
+    if (!neg && un >= cutoff) || (neg && un > cutoff) {
+        return Err(err("ParseInt", s0, NumErrorKind::Range));
+    }
+    let n = un as i64;
+    // -(1 << 63) wraps to itself, as in Go.
+    Ok(if neg { n.wrapping_neg() } else { n })
+}
+
 /// Go's rule for `_` in numbers: only between digits (or after a base prefix).
 fn underscore_ok(s: &str) -> bool {
     let b = s.as_bytes();
@@ -169,6 +196,45 @@ mod tests {
         ] {
             let want = format!("strconv.Atoi: parsing {}: {why}", quote(s));
             assert_eq!(atoi(s).unwrap_err().to_string(), want);
+        }
+    }
+
+    #[test]
+    fn parse_int_as_go() {
+        for (s, base, bits, n) in [
+            ("0x1f", 0, 64, 31),
+            ("-0b101", 0, 64, -5),
+            ("+0o17", 0, 64, 15),
+            ("-010", 0, 64, -8),
+            ("1_000", 0, 64, 1000),
+            ("-0", 0, 64, 0),
+            ("-ff", 16, 0, -255),
+            ("127", 10, 8, 127),
+            ("-128", 10, 8, -128),
+            ("9223372036854775807", 0, 64, i64::MAX),
+            ("-9223372036854775808", 0, 64, i64::MIN),
+            ("-0x8000000000000000", 0, 64, i64::MIN),
+        ] {
+            assert_eq!(parse_int(s, base, bits), Ok(n), "{s}");
+        }
+        for (s, base, bits, why) in [
+            ("", 0, 64, "invalid syntax"),
+            ("-", 0, 64, "invalid syntax"),
+            ("+-1", 0, 64, "invalid syntax"),
+            ("08", 0, 64, "invalid syntax"),
+            ("0x", 0, 64, "invalid syntax"),
+            ("1__0", 0, 64, "invalid syntax"),
+            ("1_", 0, 64, "invalid syntax"),
+            ("128", 10, 8, "value out of range"),
+            ("-129", 10, 8, "value out of range"),
+            ("9223372036854775808", 0, 64, "value out of range"),
+            ("-9223372036854775809", 0, 64, "value out of range"),
+            ("-99999999999999999999", 10, 64, "value out of range"),
+            ("1", 37, 64, "invalid base 37"),
+            ("-1", 10, 65, "invalid bit size 65"),
+        ] {
+            let want = format!("strconv.ParseInt: parsing {}: {why}", quote(s));
+            assert_eq!(parse_int(s, base, bits).unwrap_err().to_string(), want);
         }
     }
 

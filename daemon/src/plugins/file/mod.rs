@@ -17,6 +17,7 @@ pub use lookup::{Answer, Res, Upstream};
 pub use setup::setup;
 pub use zone::{LoadError, Zone};
 
+use crate::gocompat::path as gopath;
 use crate::plugin::fast::{Context, RawAnswer, RawQuery};
 use crate::plugin::{names, Action, Fallthrough, Outcome, Request};
 use crate::plugin::{Fast, Plugin};
@@ -52,7 +53,7 @@ impl Slot {
             origin: name.to_ascii(),
             origin_wire: crate::wire::fast::lower_name(&name, &mut buf).into(),
             name,
-            file: PathBuf::from(go_clean(&file.to_string_lossy())),
+            file: PathBuf::from(gopath::clean(&file.to_string_lossy())),
             reload: Duration::ZERO,
             by_mtime: false,
             data: ArcSwap::from_pointee(zone),
@@ -229,34 +230,6 @@ fn written(a: Answer, mut m: Message) -> Result<Message, ResponseCode> {
     m.authorities = a.ns;
     m.additionals = a.extra;
     Ok(m)
-}
-
-/// Go's `filepath.Clean` for Unix paths.
-pub(crate) fn go_clean(p: &str) -> String {
-    if p.is_empty() {
-        return ".".into();
-    }
-    let rooted = p.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for seg in p.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => match parts.last() {
-                Some(&l) if l != ".." => {
-                    parts.pop();
-                }
-                _ if rooted => {}
-                _ => parts.push(".."),
-            },
-            s => parts.push(s),
-        }
-    }
-    let body = parts.join("/");
-    match (rooted, body.is_empty()) {
-        (true, _) => format!("/{body}"),
-        (false, true) => ".".into(),
-        (false, false) => body,
-    }
 }
 
 #[cfg(test)]

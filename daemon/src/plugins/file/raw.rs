@@ -10,6 +10,39 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::txt::parse_ttl;
 use std::str::FromStr;
 
+/// Why a swapped-out record's data cannot be read; `Display` is the text
+/// the zone's load error carries.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RawError {
+    #[error("missing data in {0} record")]
+    Missing(RecordType),
+    #[error("bad RRSIG type {0}")]
+    RrsigType(String),
+    #[error("bad NSEC type {0}")]
+    NsecType(String),
+    /// RFC 3597 data that does not start with `\#`.
+    #[error("bad {0} data: expected \\#")]
+    Unknown(RecordType),
+    /// RFC 3597 data whose length is not the one given.
+    #[error("bad {0} data length")]
+    UnknownLength(RecordType),
+    #[error("bad name {name}: {err}")]
+    Name {
+        name: String,
+        err: hickory_proto::ProtoError,
+    },
+    #[error("bad number {0}")]
+    Number(String),
+    #[error("bad algorithm {0}")]
+    Algorithm(String),
+    #[error("bad RRSIG time {0}")]
+    SigTime(String),
+    #[error("bad hex {0}")]
+    Hex(String),
+    #[error("bad base64 {0}")]
+    Base64(String),
+}
+
 /// One swapped-out record: its type, data tokens and the `$ORIGIN` in force.
 pub(crate) struct Raw {
     rtype: RecordType,
@@ -216,13 +249,13 @@ impl Raw {
     }
 
     /// The record data, or why it cannot be read.
-    pub fn rdata(&self) -> Result<RData, String> {
+    pub fn rdata(&self) -> Result<RData, RawError> {
         let mut w: Vec<u8> = Vec::new();
         let t = &self.tokens;
         let arg = |i: usize| {
             t.get(i)
                 .map(String::as_str)
-                .ok_or_else(|| format!("missing data in {} record", self.rtype))
+                .ok_or(RawError::Missing(self.rtype))
         };
         let rest = |i: usize| t.get(i..).unwrap_or_default().concat();
         match self.rtype {
@@ -240,7 +273,7 @@ impl Raw {
             }
             RecordType::RRSIG => {
                 let covered = type_code(arg(0)?)
-                    .ok_or_else(|| format!("bad RRSIG type {}", arg(0).unwrap_or("")))?;
+                    .ok_or_else(|| RawError::RrsigType(arg(0).unwrap_or("").to_string()))?;
                 w.extend(covered.to_be_bytes());
                 w.push(algorithm(arg(1)?)?);
                 w.push(num::<u8>(arg(2)?)?);
@@ -255,7 +288,7 @@ impl Raw {
                 self.name(arg(0)?, &mut w)?;
                 let mut types = Vec::new();
                 for x in t.iter().skip(1) {
-                    types.push(type_code(x).ok_or_else(|| format!("bad NSEC type {x}"))?);
+                    types.push(type_code(x).ok_or_else(|| RawError::NsecType(x.clone()))?);
                 }
                 w.extend(type_bitmap(types));
             }
@@ -263,12 +296,12 @@ impl Raw {
             _ => {
                 // RFC 3597: \# LENGTH HEX
                 if arg(0)? != "\\#" {
-                    return Err(format!("bad {} data: expected \\#", self.rtype));
+                    return Err(RawError::Unknown(self.rtype));
                 }
                 let len = num::<usize>(arg(1)?)?;
                 w = hex(&rest(2))?;
                 if w.len() != len {
-                    return Err(format!("bad {} data length", self.rtype));
+                    return Err(RawError::UnknownLength(self.rtype));
                 }
             }
         }
@@ -285,8 +318,11 @@ impl Raw {
         })
     }
 
-    fn name(&self, s: &str, w: &mut Vec<u8>) -> Result<(), String> {
-        let n = Name::parse(s, Some(&self.origin)).map_err(|e| format!("bad name {s}: {e}"))?;
+    fn name(&self, s: &str, w: &mut Vec<u8>) -> Result<(), RawError> {
+        let n = Name::parse(s, Some(&self.origin)).map_err(|err| RawError::Name {
+            name: s.to_string(),
+            err,
+        })?;
         for l in n.iter() {
             w.push(l.len() as u8);
             w.extend_from_slice(l);
@@ -296,11 +332,11 @@ impl Raw {
     }
 }
 
-fn num<T: FromStr>(s: &str) -> Result<T, String> {
-    s.parse().map_err(|_| format!("bad number {s}"))
+fn num<T: FromStr>(s: &str) -> Result<T, RawError> {
+    s.parse().map_err(|_| RawError::Number(s.to_string()))
 }
 
-fn algorithm(s: &str) -> Result<u8, String> {
+fn algorithm(s: &str) -> Result<u8, RawError> {
     if let Ok(n) = s.parse() {
         return Ok(n);
     }
@@ -321,7 +357,7 @@ fn algorithm(s: &str) -> Result<u8, String> {
         "INDIRECT" => 252,
         "PRIVATEDNS" => 253,
         "PRIVATEOID" => 254,
-        _ => return Err(format!("bad algorithm {s}")),
+        _ => return Err(RawError::Algorithm(s.to_string())),
     })
 }
 
@@ -334,8 +370,8 @@ fn type_code(s: &str) -> Option<u16> {
 }
 
 /// RRSIG times: YYYYMMDDHHmmSS (UTC) or seconds.
-fn sig_time(s: &str) -> Result<u32, String> {
-    let bad = || format!("bad RRSIG time {s}");
+fn sig_time(s: &str) -> Result<u32, RawError> {
+    let bad = || RawError::SigTime(s.to_string());
     // Byte offsets below: only ASCII may be sliced at them.
     if s.len() != 14 || !s.is_ascii() {
         return s.parse().map_err(|_| bad());
@@ -362,21 +398,21 @@ fn sig_time(s: &str) -> Result<u32, String> {
     Ok(secs.rem_euclid(1 << 32) as u32)
 }
 
-fn hex(s: &str) -> Result<Vec<u8>, String> {
+fn hex(s: &str) -> Result<Vec<u8>, RawError> {
     if s == "-" {
         return Ok(Vec::new());
     }
     // Byte offsets below: only ASCII may be sliced at them.
     if s.len() % 2 != 0 || !s.is_ascii() {
-        return Err(format!("bad hex {s}"));
+        return Err(RawError::Hex(s.to_string()));
     }
     (0..s.len())
         .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| format!("bad hex {s}")))
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| RawError::Hex(s.to_string())))
         .collect()
 }
 
-fn base64(s: &str) -> Result<Vec<u8>, String> {
+fn base64(s: &str) -> Result<Vec<u8>, RawError> {
     let mut out = Vec::with_capacity(s.len() * 3 / 4);
     let mut acc = 0u32;
     let mut bits = 0;
@@ -388,7 +424,7 @@ fn base64(s: &str) -> Result<Vec<u8>, String> {
             b'+' => 62,
             b'/' => 63,
             b'=' => break,
-            _ => return Err(format!("bad base64 {s}")),
+            _ => return Err(RawError::Base64(s.to_string())),
         };
         acc = (acc << 6) | u32::from(v);
         bits += 6;
@@ -523,6 +559,63 @@ mod tests {
         ] {
             let e = super::super::Zone::parse(text, &o, std::path::Path::new("db.test"), -1);
             assert!(e.is_err(), "{text:?}");
+        }
+    }
+
+    /// The texts of the data errors, as zone load errors carry them.
+    #[test]
+    fn error_texts() {
+        let o = Name::from_ascii("example.org.").unwrap();
+        let err = |t: RecordType, toks: &str| {
+            Raw {
+                rtype: t,
+                origin: o.clone(),
+                tokens: toks.split_whitespace().map(String::from).collect(),
+            }
+            .rdata()
+            .unwrap_err()
+            .to_string()
+        };
+        let t65534 = RecordType::from(65534);
+        let bad_name = Name::parse("a..b", Some(&o)).unwrap_err();
+        for (got, want) in [
+            (
+                err(RecordType::DS, "1 8"),
+                "missing data in DS record".to_string(),
+            ),
+            (
+                err(RecordType::RRSIG, "BOGUS 8"),
+                "bad RRSIG type BOGUS".into(),
+            ),
+            (
+                err(RecordType::NSEC, "x. A BOGUS"),
+                "bad NSEC type BOGUS".into(),
+            ),
+            (err(t65534, "x"), "bad Unknown data: expected \\#".into()),
+            (err(t65534, "\\# 3 abcd"), "bad Unknown data length".into()),
+            (
+                err(RecordType::DNAME, "a..b"),
+                format!("bad name a..b: {bad_name}"),
+            ),
+            (err(RecordType::DS, "x 8 2 00"), "bad number x".into()),
+            (
+                err(RecordType::DS, "1 BOGUS 2 00"),
+                "bad algorithm BOGUS".into(),
+            ),
+            (
+                err(
+                    RecordType::RRSIG,
+                    "A 8 2 60 2016x428190224 20160329190224 1 x. AQID",
+                ),
+                "bad RRSIG time 2016x428190224".into(),
+            ),
+            (err(RecordType::DS, "1 8 2 0"), "bad hex 0".into()),
+            (
+                err(RecordType::DNSKEY, "257 3 8 !!"),
+                "bad base64 !!".into(),
+            ),
+        ] {
+            assert_eq!(got, want);
         }
     }
 }

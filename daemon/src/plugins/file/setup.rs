@@ -195,10 +195,10 @@ mod tests {
         d
     }
 
-    fn run(dir: &tempfile::TempDir, specs: Vec<Spec>) -> Result<File, String> {
+    fn run(dir: &tempfile::TempDir, specs: Vec<Spec>) -> Result<File, Error> {
         let root = dir.path().to_path_buf();
         let origins = vec!["example.org.".to_string()];
-        build(&origins, &|n: &str| root.join(n), specs).map_err(|e| e.to_string())
+        build(&origins, &|n: &str| root.join(n), specs)
     }
 
     #[test]
@@ -242,31 +242,36 @@ mod tests {
         assert_eq!(
             run(&d, vec![spec("db", &[], &[("bogus", &["1"])])])
                 .err()
-                .unwrap(),
+                .unwrap()
+                .to_string(),
             "Corefile:2: unknown property 'bogus'"
         );
         assert_eq!(
             run(&d, vec![spec("db", &[], &[("reload", &[])])])
                 .err()
-                .unwrap(),
+                .unwrap()
+                .to_string(),
             "Corefile:2: reload duration value is expected"
         );
         assert_eq!(
             run(&d, vec![spec("db", &[], &[("reload", &["5"])])])
                 .err()
-                .unwrap(),
+                .unwrap()
+                .to_string(),
             "Corefile:2: plugin/file: plugin/file: time: missing unit in duration \"5\""
         );
         assert_eq!(
             run(&d, vec![spec("db", &[], &[("reload", &["5x"])])])
                 .err()
-                .unwrap(),
+                .unwrap()
+                .to_string(),
             "Corefile:2: plugin/file: plugin/file: time: unknown unit \"x\" in duration \"5x\""
         );
         assert_eq!(
             run(&d, vec![spec("db", &[], &[("reload_by_mtime", &["x"])])])
                 .err()
-                .unwrap(),
+                .unwrap()
+                .to_string(),
             "Corefile:2: unknown property 'x'"
         );
     }
@@ -297,7 +302,10 @@ mod tests {
             ),
             ("nosoa", "$ORIGIN example.org.\nwww 3600 IN A 192.0.2.1\n"),
         ]);
-        let e = run(&d, vec![spec("bad", &[], &[])]).err().unwrap();
+        let e = run(&d, vec![spec("bad", &[], &[])])
+            .err()
+            .unwrap()
+            .to_string();
         let bad = d.path().join("bad");
         assert!(
             e.starts_with(&format!(
@@ -306,7 +314,10 @@ mod tests {
             )),
             "{e}"
         );
-        let e = run(&d, vec![spec("nosoa", &[], &[])]).err().unwrap();
+        let e = run(&d, vec![spec("nosoa", &[], &[])])
+            .err()
+            .unwrap()
+            .to_string();
         assert_eq!(
             e,
             format!(
@@ -322,7 +333,8 @@ mod tests {
         // With reload off it is fatal.
         let e = run(&d, vec![spec("nope", &[], &[("reload", &["0"])])])
             .err()
-            .unwrap();
+            .unwrap()
+            .to_string();
         assert_eq!(
             e,
             format!(

@@ -741,11 +741,3 @@ fn reload_loads_a_file_that_appears_later() {
     reload::reload_once(&slot);
     assert_eq!(slot.data.load().serial(), Some(3));
 }
-
-#[test]
-fn go_clean_paths() {
-    assert_eq!(go_clean("./db"), "db");
-    assert_eq!(go_clean("/etc//coredns/../db"), "/etc/db");
-    assert_eq!(go_clean("a/./b/"), "a/b");
-    assert_eq!(go_clean("../x"), "../x");
-}

@@ -24,7 +24,7 @@ fn parse(b: &BlockSetup, ds: &[&Directive]) -> Result<Config, Error> {
     if let Some((first, rest)) = args.split_first() {
         path = b.path(first);
         zone_args = rest;
-        check_file(&path).map_err(|m| d.err(m))?;
+        check_file(&path).map_err(|e| d.err(e.to_string()))?;
     }
     let zones = names::host_zones(zone_args, &b.origins);
 
@@ -58,7 +58,7 @@ fn parse(b: &BlockSetup, ds: &[&Directive]) -> Result<Config, Error> {
                 let [arg] = rest.as_slice() else {
                     return Err(d.err("reload needs a duration (zero seconds to disable)"));
                 };
-                reload = parse_reload(arg).map_err(|m| d.err(m))?;
+                reload = parse_reload(arg).map_err(|e| d.err(e.to_string()))?;
             }
             other => {
                 // Lines before any `fallthrough` are hosts file content.
@@ -94,9 +94,22 @@ fn parse(b: &BlockSetup, ds: &[&Directive]) -> Result<Config, Error> {
     })
 }
 
+/// A hosts file that could not be stat'ed; `Display` is CoreDNS's wording.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "unable to access hosts file '{}': stat {}: {}",
+    .path.display(),
+    .path.display(),
+    errno::text(.err)
+)]
+struct FileError {
+    path: PathBuf,
+    err: std::io::Error,
+}
+
 /// A named hosts file that is missing or a directory is only warned about;
 /// any other failure to stat it is an error.
-fn check_file(path: &Path) -> Result<(), String> {
+fn check_file(path: &Path) -> Result<(), FileError> {
     match std::fs::metadata(path) {
         Ok(m) if m.is_dir() => {
             crate::log::warning(
@@ -113,12 +126,10 @@ fn check_file(path: &Path) -> Result<(), String> {
             );
             Ok(())
         }
-        Err(e) => Err(format!(
-            "unable to access hosts file '{}': stat {}: {}",
-            path.display(),
-            path.display(),
-            errno::text(&e)
-        )),
+        Err(err) => Err(FileError {
+            path: path.to_path_buf(),
+            err,
+        }),
     }
 }
 
@@ -131,12 +142,21 @@ fn parse_ttl(s: &str) -> Result<u32, &'static str> {
     Ok(n as u32)
 }
 
+/// What is wrong with `reload`'s duration; `Display` is CoreDNS's wording.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum ReloadError {
+    #[error("invalid negative duration for reload '{0}'")]
+    Negative(String),
+    #[error("invalid duration for reload '{0}'")]
+    Invalid(String),
+}
+
 /// `reload DURATION`: Go's `time.ParseDuration`, not negative; 0 disables.
-fn parse_reload(s: &str) -> Result<Duration, String> {
+fn parse_reload(s: &str) -> Result<Duration, ReloadError> {
     match duration::parse_signed(s) {
         Ok((false, d)) => Ok(d),
-        Ok((true, _)) => Err(format!("invalid negative duration for reload '{s}'")),
-        Err(_) => Err(format!("invalid duration for reload '{s}'")),
+        Ok((true, _)) => Err(ReloadError::Negative(s.to_string())),
+        Err(_) => Err(ReloadError::Invalid(s.to_string())),
     }
 }
 
@@ -167,24 +187,16 @@ mod tests {
         assert_eq!(parse_reload("-0"), Ok(Duration::ZERO));
         assert_eq!(parse_reload("+300ms"), Ok(Duration::from_millis(300)));
         assert_eq!(parse_reload("1.5h"), Ok(Duration::from_secs(5400)));
-        assert_eq!(
-            parse_reload("-1s"),
-            Err("invalid negative duration for reload '-1s'".into())
-        );
-        assert_eq!(
-            parse_reload("5"),
-            Err("invalid duration for reload '5'".into())
-        );
-        assert_eq!(
-            parse_reload("-"),
-            Err("invalid duration for reload '-'".into())
-        );
+        let err = |s: &str| parse_reload(s).unwrap_err().to_string();
+        assert_eq!(err("-1s"), "invalid negative duration for reload '-1s'");
+        assert_eq!(err("5"), "invalid duration for reload '5'");
+        assert_eq!(err("-"), "invalid duration for reload '-'");
     }
 
-    fn config(text: &str) -> Result<Config, String> {
+    fn config(text: &str) -> Result<Config, Error> {
         let b = BlockSetup::new(vec!["example.org.".into()]);
         let dir = directive(text);
-        parse(&b, &[&dir]).map_err(|e| e.to_string())
+        parse(&b, &[&dir])
     }
 
     #[test]
@@ -221,7 +233,7 @@ mod tests {
 
     #[test]
     fn directive_errors() {
-        let err = |t: &str| config(t).err().unwrap_or_default();
+        let err = |t: &str| config(t).err().map(|e| e.to_string()).unwrap_or_default();
         assert_eq!(
             err("hosts {\nttl\n}"),
             "Corefile:2: ttl needs a time in second"
@@ -262,6 +274,37 @@ mod tests {
             .contains("Wrong argument count"));
         // Inline lines before fallthrough are fine.
         assert!(config("hosts {\n10.0.0.1 example.org\nfallthrough\n}").is_ok());
+    }
+
+    #[test]
+    fn unreadable_file_is_an_error() {
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        // A path through a plain file: stat fails with ENOTDIR.
+        let p = file.join("hosts");
+        assert_eq!(
+            check_file(&p).unwrap_err().to_string(),
+            format!(
+                "unable to access hosts file '{}': stat {}: not a directory",
+                p.display(),
+                p.display()
+            )
+        );
+        assert_eq!(
+            config(&format!("hosts {}", p.display()))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default(),
+            format!(
+                "Corefile:1: unable to access hosts file '{}': stat {}: not a directory",
+                p.display(),
+                p.display()
+            )
+        );
+        // Missing files and directories are only warned about.
+        assert!(check_file(&d.path().join("missing")).is_ok());
+        assert!(check_file(d.path()).is_ok());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! of an action's body.
 
 use super::error::Syntax;
+use crate::gocompat::strconv;
 
 /// The text up to the action's closing `}}` (outside string constants), the
 /// length of the closing marker, and whether it trims (` -}}`).
@@ -170,7 +171,12 @@ pub(super) fn lex(s: &str) -> Result<Vec<Tok>, Syntax> {
                     i += 1;
                 }
                 let text: String = cs[start..i].iter().collect();
-                out.push(Tok::Num(go_int(&text).ok_or(Syntax::Number(text))?));
+                // Go's integer constants: decimal, 0x, 0o, 0b or leading-0
+                // octal, `_` between digits.
+                match strconv::parse_int(&text, 0, 64) {
+                    Ok(n) => out.push(Tok::Num(n)),
+                    Err(_) => return Err(Syntax::Number(text)),
+                }
             }
             c if is_ident(c) => {
                 let start = i;
@@ -187,30 +193,4 @@ pub(super) fn lex(s: &str) -> Result<Vec<Tok>, Syntax> {
         }
     }
     Ok(out)
-}
-
-/// A Go integer constant: decimal, 0x, 0o, 0b or leading-0 octal, with `_`.
-fn go_int(text: &str) -> Option<i64> {
-    let (neg, t) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    let t = t.replace('_', "");
-    let lower = t.to_ascii_lowercase();
-    let v = if let Some(h) = lower.strip_prefix("0x") {
-        i64::from_str_radix(h, 16).ok()?
-    } else if let Some(o) = lower.strip_prefix("0o") {
-        i64::from_str_radix(o, 8).ok()?
-    } else if let Some(b) = lower.strip_prefix("0b") {
-        i64::from_str_radix(b, 2).ok()?
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        i64::from_str_radix(&lower[1..], 8).ok()?
-    } else {
-        if lower.is_empty() || !lower.bytes().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        lower.parse().ok()?
-    };
-    Some(if neg { -v } else { v })
 }

@@ -78,6 +78,26 @@ fn fields_and_functions() {
     assert_eq!(run("{{ .Name | len }}").unwrap(), "20");
 }
 
+/// Integer constants as Go reads them (`strconv.ParseInt(text, 0, 64)`).
+#[test]
+fn number_constants() {
+    assert_eq!(
+        run("{{ print 0x1f -0b101 1_000 010 +7 0o17 0X_1F 0 -0 }}").unwrap(),
+        "31 -5 1000 8 7 15 31 0 0"
+    );
+    let e = |t: &str| Template::parse("answer", t).unwrap_err().to_string();
+    assert_eq!(
+        run("{{ print -9223372036854775808 }}").unwrap(),
+        "-9223372036854775808"
+    );
+    for n in ["08", "0x", "1a", "0b2", "9223372036854775808", "1__0", "1_"] {
+        assert_eq!(
+            e(&format!("{{{{ print {n} }}}}")),
+            format!("template: answer:1: bad number syntax: \"{n}\"")
+        );
+    }
+}
+
 #[test]
 fn execution_errors() {
     assert_eq!(
