@@ -341,35 +341,49 @@ impl Relay {
             let relayed = self.block.chain.plugins()[self.plugin]
                 .fast_relay(&raw)
                 .await;
-            let fast::Relay {
-                worker, query, at, ..
-            } = raw;
-            let deadline = match relayed {
-                fast::Relayed::Reply(bytes) => return Some(bytes),
-                fast::Relayed::Drop => return None,
-                fast::Relayed::Chain { deadline } => deadline,
-            };
-            let msg = match parse_or_formerr(&query) {
-                Ok(m) => m,
-                Err(formerr) => return formerr,
-            };
-            let p = Packet {
-                listener: 0,
-                data: &query,
-                src,
-                local,
-                tcp: false,
-                at,
-            };
-            let q = msg.queries.first()?;
-            let name = crate::plugin::names::lower_text(q.name());
-            let lower = crate::plugin::request::lower_wire(q.name());
-            let mut req = request(msg, name, lower, &p, &self.block, self.server, worker);
-            if let Some(d) = deadline {
-                req.deadline = Some(req.deadline.map_or(d, |c| c.min(d)));
+            match relayed {
+                fast::Relayed::Reply(bytes) => Some(bytes),
+                fast::Relayed::Drop => None,
+                // The chain's future is boxed apart: the relay's own (one
+                // per query waiting on an upstream) stays small.
+                fast::Relayed::Chain { deadline } => {
+                    Box::pin(self.chain(raw, src, local, deadline)).await
+                }
             }
-            run_chain(self.block, req, edns::raw_udp_size(&query)).await
         }
+    }
+
+    /// The chain answers the query the plugin handed back, by `deadline`.
+    async fn chain(
+        self,
+        raw: fast::Relay,
+        src: std::net::SocketAddr,
+        local: std::net::SocketAddr,
+        deadline: Option<Instant>,
+    ) -> Option<Vec<u8>> {
+        let fast::Relay {
+            worker, query, at, ..
+        } = raw;
+        let msg = match parse_or_formerr(&query) {
+            Ok(m) => m,
+            Err(formerr) => return formerr,
+        };
+        let p = Packet {
+            listener: 0,
+            data: &query,
+            src,
+            local,
+            tcp: false,
+            at,
+        };
+        let q = msg.queries.first()?;
+        let name = crate::plugin::names::lower_text(q.name());
+        let lower = crate::plugin::request::lower_wire(q.name());
+        let mut req = request(msg, name, lower, &p, &self.block, self.server, worker);
+        if let Some(d) = deadline {
+            req.deadline = Some(req.deadline.map_or(d, |c| c.min(d)));
+        }
+        run_chain(self.block, req, edns::raw_udp_size(&query)).await
     }
 }
 
