@@ -40,6 +40,10 @@ pub struct Line {
     pub tcp: bool,
     pub port2: bool,
     pub ttl_any: bool,
+    /// `tcp-repeat=N`: over TCP, the query N times on one connection, one
+    /// after the other's reply; the last reply (or how the connection
+    /// ended before it) is compared.
+    pub tcp_repeat: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -134,6 +138,7 @@ fn parse_line(line: &str) -> Result<Line> {
         tcp: true,
         port2: false,
         ttl_any: false,
+        tcp_repeat: 1,
     };
     let mut rest = &words[2..];
     if let Some(c) = rest.first().and_then(|w| class_code(w)) {
@@ -176,6 +181,12 @@ fn parse_line(line: &str) -> Result<Line> {
                         edns.as_mut().unwrap().1 = v.parse()?;
                     }
                     "opcode" => q.opcode = v.parse()?,
+                    "tcp-repeat" => {
+                        l.tcp_repeat = v.parse()?;
+                        if l.tcp_repeat == 0 {
+                            bail!("tcp-repeat wants at least 1: {w:?}");
+                        }
+                    }
                     "opt" => {
                         want_edns(&mut edns);
                         let (code, hexdata) = v.split_once(':').unwrap_or((v, ""));

@@ -207,7 +207,7 @@ fn run_case(case: &Case, bins: &Bins, work: &Path) -> Result<Outcome> {
             let replies = if t == "udp" {
                 net::udp_exchange(&udp, &msg, &to, net::QUERY_TIMEOUT)?
             } else {
-                net::tcp_exchange(&msg, &to, net::QUERY_TIMEOUT)?
+                net::tcp_exchange(&msg, &to, net::QUERY_TIMEOUT, line.tcp_repeat)?
             };
             let parsed: Vec<std::result::Result<Message, String>> = replies
                 .into_iter()

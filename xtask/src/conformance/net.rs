@@ -165,8 +165,15 @@ pub fn udp_exchange(
 }
 
 /// Sends `msg` over TCP to each server, from one local port for all of
-/// them (whoami shows the client's port).
-pub fn tcp_exchange(msg: &[u8], to: &[SocketAddr], timeout: Duration) -> Result<Vec<Reply>> {
+/// them (whoami shows the client's port): `repeat` times on one
+/// connection, each after the reply to the one before; the last reply, or
+/// which one did not come and why.
+pub fn tcp_exchange(
+    msg: &[u8],
+    to: &[SocketAddr],
+    timeout: Duration,
+    repeat: usize,
+) -> Result<Vec<Reply>> {
     use socket2::{Domain, Protocol, SockAddr, Socket, Type};
     let mut local: Option<SocketAddr> = None;
     let mut out = Vec::new();
@@ -185,18 +192,42 @@ pub fn tcp_exchange(msg: &[u8], to: &[SocketAddr], timeout: Duration) -> Result<
                 .map_err(|e| e.to_string())?;
             let mut framed = (msg.len() as u16).to_be_bytes().to_vec();
             framed.extend_from_slice(msg);
-            t.write_all(&framed).map_err(|e| format!("write: {e}"))?;
-            let mut len = [0u8; 2];
-            t.read_exact(&mut len).map_err(|e| match e.kind() {
-                std::io::ErrorKind::UnexpectedEof => "connection closed, no reply".to_string(),
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
-                    "no reply (timeout)".to_string()
+            let mut buf = Vec::new();
+            for i in 1..=repeat {
+                let which = if repeat > 1 {
+                    format!("query {i} of {repeat}: ")
+                } else {
+                    String::new()
+                };
+                // A server that closed the connection: its reset or its
+                // end of stream, whichever the client sees first.
+                let closed = |e: &std::io::Error| {
+                    matches!(
+                        e.kind(),
+                        std::io::ErrorKind::UnexpectedEof
+                            | std::io::ErrorKind::ConnectionReset
+                            | std::io::ErrorKind::BrokenPipe
+                    )
+                };
+                if let Err(e) = t.write_all(&framed) {
+                    return Err(if closed(&e) {
+                        format!("{which}connection closed, no reply")
+                    } else {
+                        format!("{which}write: {e}")
+                    });
                 }
-                _ => format!("no reply ({e})"),
-            })?;
-            let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
-            t.read_exact(&mut buf)
-                .map_err(|e| format!("short reply: {e}"))?;
+                let mut len = [0u8; 2];
+                t.read_exact(&mut len).map_err(|e| match e.kind() {
+                    _ if closed(&e) => format!("{which}connection closed, no reply"),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+                        format!("{which}no reply (timeout)")
+                    }
+                    _ => format!("{which}no reply ({e})"),
+                })?;
+                buf = vec![0u8; u16::from_be_bytes(len) as usize];
+                t.read_exact(&mut buf)
+                    .map_err(|e| format!("{which}short reply: {e}"))?;
+            }
             Ok(buf)
         })();
         if local.is_none() {
