@@ -87,6 +87,8 @@ pub struct TcpTimeouts {
     pub read: Option<std::time::Duration>,
     pub write: Option<std::time::Duration>,
     pub idle: Option<std::time::Duration>,
+    /// `maxtcpqueries`: Some(None) when set to -1 (unlimited, the default).
+    pub max_queries: Option<Option<u32>>,
 }
 
 /// What the setup of one server block builds: block-level settings and the

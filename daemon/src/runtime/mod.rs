@@ -31,6 +31,9 @@ pub struct TcpTimeouts {
     pub read: std::time::Duration,
     pub write: std::time::Duration,
     pub idle: std::time::Duration,
+    /// The queries served on one connection before it is closed; None:
+    /// any number (CoreDNS's default).
+    pub max_queries: Option<u32>,
 }
 
 impl Default for TcpTimeouts {
@@ -39,6 +42,7 @@ impl Default for TcpTimeouts {
             read: std::time::Duration::from_secs(3),
             write: std::time::Duration::from_secs(5),
             idle: std::time::Duration::from_secs(10),
+            max_queries: None,
         }
     }
 }

@@ -678,8 +678,15 @@ async fn tcp_conn<H: PacketHandler>(
     let mut buf = Vec::with_capacity(512);
     let mut out = Vec::with_capacity(4096);
     let mut first = true;
+    let mut served: u32 = 0;
     loop {
         let timeouts = slot.timeouts.get();
+        // `maxtcpqueries`: the connection closes once that many were read
+        // (replies still on their way go out first).
+        if timeouts.max_queries.is_some_and(|m| served >= m) {
+            return;
+        }
+        served = served.saturating_add(1);
         let wait = if first { timeouts.read } else { timeouts.idle };
         first = false;
         let read = tokio::select! {

@@ -324,5 +324,6 @@ fn tcp_timeouts(set: crate::plugin::registry::TcpTimeouts) -> TcpTimeouts {
         read: set.read.unwrap_or(d.read),
         write: set.write.unwrap_or(d.write),
         idle: set.idle.unwrap_or(d.idle),
+        max_queries: set.max_queries.unwrap_or(d.max_queries),
     }
 }

@@ -1,4 +1,5 @@
-//! timeouts: the TCP read, write and idle timeouts of the block's listeners.
+//! timeouts: the TCP read, write and idle timeouts of the block's listeners, and
+//! the queries one connection may ask (maxtcpqueries).
 
 mod setup;
 
