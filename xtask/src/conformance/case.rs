@@ -16,7 +16,9 @@
 //! `bufsize=N`, `ednsver=N`, `nsid`, `opt=CODE:HEX`, `opcode=N`,
 //! `+tcp-only`, `+udp-only`, `port2` (send to `{PORT2}`), `+ttl-any`
 //! (TTLs not compared: the two servers' caches were filled at different
-//! moments). A line `sleep SECONDS` pauses between queries.
+//! moments), `tcp-repeat=N` (over TCP, N times on one connection; the
+//! last reply, or how the connection ended, is compared). A line `sleep
+//! SECONDS` pauses between queries.
 //!
 //! Placeholders replaced in every file of the case: `{PORT}`, `{PORT2}`
 //! (the server's own ports), `{UPSTREAM}` (127.0.0.1:port of the upstream),
