@@ -179,3 +179,73 @@ fn lameduck_keeps_serving_then_exits_0() {
         "{log}"
     );
 }
+
+/// metadata's values in log lines, as CoreDNS's plugins set them: file's
+/// `zone/wildcard` for an answer a wildcard synthesised, forward's
+/// `forward/upstream`, log's own `log/type` and `log/class`; `-` where a
+/// value is not set.
+#[test]
+fn metadata_in_log_lines() {
+    let zone = "$ORIGIN example.org.
+@ 3600 IN SOA ns.example.org. admin.example.org. 1 7200 3600 1209600 300
+@ 3600 IN NS ns
+ns 3600 IN A 192.0.2.1
+*.wild 3600 IN A 192.0.2.50
+";
+    let up = Server::start(
+        ".:{PORT} {\n    bind 127.0.0.1\n    file db.example.org example.org\n}\n",
+        &[("db.example.org", zone)],
+    );
+    let srv = Server::start(
+        &format!(
+            ".:{{PORT}} {{
+    bind 127.0.0.1
+    metadata
+    log . \"M {{name}} {{type}} wild={{/zone/wildcard}} up={{/forward/upstream}} {{/log/type}} {{/log/class}}\"
+    file db.example.org example.org
+    forward . 127.0.0.1:{}
+}}
+",
+            up.port
+        ),
+        &[("db.example.org", zone)],
+    );
+    srv.udp("a.wild.example.org.", RecordType::A);
+    srv.udp("a.wild.example.org.", RecordType::TXT);
+    srv.udp("ns.example.org.", RecordType::A);
+    srv.udp("nope.example.org.", RecordType::A);
+    srv.udp("www.example.net.", RecordType::A);
+    let log = srv.wait_log("M www.example.net.");
+    let line = |name: &str, qtype: &str| {
+        log.lines()
+            .find(|l| l.contains(&format!("M {name} {qtype} ")))
+            .unwrap_or_else(|| panic!("no line for {name} {qtype} in\n{log}"))
+            .split_once("M ")
+            .unwrap()
+            .1
+            .to_string()
+    };
+    assert_eq!(
+        line("a.wild.example.org.", "A"),
+        "a.wild.example.org. A wild=*.wild.example.org. up=- NOERROR success"
+    );
+    assert_eq!(
+        line("a.wild.example.org.", "TXT"),
+        "a.wild.example.org. TXT wild=*.wild.example.org. up=- NODATA denial"
+    );
+    assert_eq!(
+        line("ns.example.org.", "A"),
+        "ns.example.org. A wild=- up=- NOERROR success"
+    );
+    assert_eq!(
+        line("nope.example.org.", "A"),
+        "nope.example.org. A wild=- up=- NXDOMAIN denial"
+    );
+    assert_eq!(
+        line("www.example.net.", "A"),
+        format!(
+            "www.example.net. A wild=- up=127.0.0.1:{} OTHERERROR error",
+            up.port
+        )
+    );
+}

@@ -224,6 +224,7 @@ impl Prep<'_> {
             ns: vec![soa],
             extra: Vec::new(),
             res: Res::NameError,
+            wildcard: None,
         };
         let m = super::written(a, crate::wire::reply_to(&q)).ok()?;
         if m.metadata.response_code != ResponseCode::NXDomain {

@@ -24,6 +24,9 @@ pub struct Answer {
     pub ns: Vec<Record>,
     pub extra: Vec<Record>,
     pub res: Res,
+    /// The wildcard that synthesised the answer (CoreDNS's `zone/wildcard`
+    /// metadata), as its owner name.
+    pub wildcard: Option<Name>,
 }
 
 impl Answer {
@@ -33,6 +36,7 @@ impl Answer {
             ns: Vec::new(),
             extra: Vec::new(),
             res: Res::ServerFailure,
+            wildcard: None,
         }
     }
 }
@@ -72,6 +76,7 @@ impl Zone {
                         ns: self.ns.clone(),
                         extra: Vec::new(),
                         res: Res::Success,
+                        wildcard: None,
                     }
                 }
                 RecordType::NS => {
@@ -80,6 +85,7 @@ impl Zone {
                         ns: Vec::new(),
                         extra: self.glue(&self.ns),
                         res: Res::Success,
+                        wildcard: None,
                     }
                 }
                 _ => {}
@@ -126,6 +132,7 @@ impl Zone {
                             ns: self.ns.clone(),
                             extra: Vec::new(),
                             res: Res::Success,
+                            wildcard: None,
                         }
                     } else {
                         self.external_lookup(up, vec![cname], qtype, depth + 1)
@@ -142,6 +149,7 @@ impl Zone {
                     ns,
                     extra,
                     res: Res::Delegation,
+                    wildcard: None,
                 };
             }
         }
@@ -162,6 +170,7 @@ impl Zone {
                 ns: self.ns.clone(),
                 extra,
                 res: Res::Success,
+                wildcard: None,
             };
         }
 
@@ -172,21 +181,26 @@ impl Zone {
                 let Some(wnode) = wnode else {
                     return self.negative(soa, Res::NoData);
                 };
+                let from = |a: Answer| Answer {
+                    wildcard: Some(wname.clone()),
+                    ..a
+                };
                 let cname = wnode.for_wildcard(RecordType::CNAME, qname);
                 if !cname.is_empty() && qtype != RecordType::CNAME {
-                    return self.external_lookup(up, cname, qtype, depth + 1);
+                    return from(self.external_lookup(up, cname, qtype, depth + 1));
                 }
                 let rrs = wnode.for_wildcard(qtype, qname);
                 if rrs.is_empty() {
-                    return self.negative(soa, Res::NoData);
+                    return from(self.negative(soa, Res::NoData));
                 }
                 let extra = self.additional(&rrs);
-                return Answer {
+                return from(Answer {
                     answer: rrs,
                     ns: self.ns.clone(),
                     extra,
                     res: Res::Success,
-                };
+                    wildcard: None,
+                });
             }
         }
 
@@ -206,6 +220,7 @@ impl Zone {
             ns: vec![soa.clone()],
             extra: Vec::new(),
             res,
+            wildcard: None,
         }
     }
 
@@ -258,6 +273,7 @@ impl Zone {
                     ns,
                     extra,
                     res: Res::Delegation,
+                    wildcard: None,
                 };
             }
             let elem = match elem {
@@ -276,6 +292,7 @@ impl Zone {
                         ns: self.authority(res),
                         extra,
                         res,
+                        wildcard: None,
                     };
                 }
             };
@@ -300,6 +317,7 @@ impl Zone {
             ns: self.ns.clone(),
             extra,
             res: Res::Success,
+            wildcard: None,
         }
     }
 

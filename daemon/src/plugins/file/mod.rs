@@ -142,6 +142,9 @@ impl Plugin for File {
         let zone = slot.data.load();
         let qname = req.qname().to_lowercase();
         let a = zone.lookup(self, &qname, qtype, 0);
+        if let Some(w) = &a.wildcard {
+            req.set_metadata("zone/wildcard", || w.to_string());
+        }
 
         if falls(&a) && self.fall.through(&req.name) {
             return Action::Next;
