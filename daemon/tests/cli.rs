@@ -109,7 +109,28 @@ fn bad_corefile_fails_with_file_and_line() {
     std::fs::write(dir.path().join("Corefile"), ".:1053 {\n    kubernetes\n}\n").unwrap();
     let (code, _, err) = run(&["-validate", "-conf", "Corefile"], dir.path());
     assert_eq!(code, 1);
-    assert!(err.starts_with("Corefile:2: plugin/kubernetes:"), "{err}");
+    assert_eq!(
+        err.trim(),
+        "Corefile:2: plugin/kubernetes: this CoreDNS plugin is not available in ferrodns"
+    );
+    // Go's profiler and OpenTracing: refused, saying what ferrodns offers.
+    for (directive, instead) in [
+        ("pprof", "profile it with perf (perf record -g -p PID)"),
+        ("trace zipkin localhost:9411", "show where the time goes"),
+    ] {
+        let name = directive.split(' ').next().unwrap();
+        std::fs::write(
+            dir.path().join("Corefile"),
+            format!(".:1053 {{\n    whoami\n    {directive}\n}}\n"),
+        )
+        .unwrap();
+        let (code, _, err) = run(&["-conf", "Corefile"], dir.path());
+        assert_eq!(code, 1, "{err}");
+        let head =
+            format!("Corefile:3: plugin/{name}: this CoreDNS plugin is not part of ferrodns: ");
+        assert!(err.starts_with(&head), "{err}");
+        assert!(err.contains(instead), "{err}");
+    }
     let (code, _, err) = run(&["-conf", "missing"], dir.path());
     assert_eq!(code, 1);
     assert!(err.contains("missing"), "{err}");

@@ -15,10 +15,13 @@ use std::path::{Path, PathBuf};
 pub type SetupFn = fn(&mut BlockSetup, &[&Directive]) -> Result<(), Error>;
 
 /// One directive of the execution-order table.
+#[derive(Clone, Copy)]
 pub struct Entry {
     pub name: &'static str,
-    /// None: a CoreDNS plugin that ferrodns does not have yet.
+    /// None: a CoreDNS plugin that ferrodns does not have.
     pub setup: Option<SetupFn>,
+    /// For a plugin ferrodns will not have: what it offers instead.
+    pub instead: Option<&'static str>,
 }
 
 impl Entry {
@@ -26,11 +29,27 @@ impl Entry {
         Entry {
             name,
             setup: Some(setup),
+            instead: None,
         }
     }
 
+    /// A CoreDNS plugin that ferrodns does not have yet.
     pub const fn lacks(name: &'static str) -> Entry {
-        Entry { name, setup: None }
+        Entry {
+            name,
+            setup: None,
+            instead: None,
+        }
+    }
+
+    /// A CoreDNS plugin that ferrodns will not have (it is Go's or a
+    /// tracer's own), and what ferrodns offers instead.
+    pub const fn refuses(name: &'static str, instead: &'static str) -> Entry {
+        Entry {
+            name,
+            setup: None,
+            instead: Some(instead),
+        }
     }
 }
 
@@ -189,13 +208,17 @@ impl BlockSetup {
                 .collect();
             let Some(first) = mine.first() else { continue };
             let Some(setup) = entry.setup else {
-                return Err(Error::new(
-                    first.pos(),
-                    format!(
+                let msg = match entry.instead {
+                    Some(instead) => format!(
+                        "plugin/{}: this CoreDNS plugin is not part of ferrodns: {instead}",
+                        entry.name
+                    ),
+                    None => format!(
                         "plugin/{}: this CoreDNS plugin is not available in ferrodns",
                         entry.name
                     ),
-                ));
+                };
+                return Err(Error::new(first.pos(), msg));
             };
             setup(self, &mine).map_err(|e| prefixed(entry.name, e))?;
         }

@@ -36,11 +36,15 @@ pub mod whoami;
 use crate::plugin::registry::Entry;
 
 /// The execution-order table: `"name" => setup` for the plugins ferrodns
-/// has, `"name"` alone for the ones it lacks. The setup returns its own
-/// type ([`Placed`]).
+/// has, `"name"` alone for the ones it lacks, `"name" | "what instead"`
+/// for the ones it will not have. The setup returns its own type
+/// ([`Placed`]).
 macro_rules! execution_order {
-    ($($name:literal $(=> $setup:path)?),* $(,)?) => {
-        &[$(execution_order!(@entry $name $(=> $setup)?)),*]
+    ($($name:literal $(=> $setup:path)? $(| $instead:literal)?),* $(,)?) => {
+        &[$(execution_order!(@entry $name $(=> $setup)? $(| $instead)?)),*]
+    };
+    (@entry $name:literal | $instead:literal) => {
+        $crate::plugin::registry::Entry::refuses($name, $instead)
     };
     (@entry $name:literal => $setup:path) => {
         $crate::plugin::registry::Entry::has($name, |b, ds| {
@@ -54,8 +58,8 @@ macro_rules! execution_order {
 
 /// Every directive CoreDNS 1.14.7 knows, in execution order (its
 /// plugin.cfg, top to bottom): `"name" => setup` for the plugins ferrodns
-/// has, `"name"` alone for the ones it lacks. Adding a plugin is its folder
-/// and its line here.
+/// has, `"name"` alone for the ones it lacks, `"name" | "instead"` for the
+/// ones it will not have. Adding a plugin is its folder and its line here.
 pub static ORDER: &[Entry] = execution_order![
     "root" => root::setup,
     "metadata" => metadata::setup,
@@ -73,10 +77,14 @@ pub static ORDER: &[Entry] = execution_order![
     "bufsize" => bufsize::setup,
     "bind" => bind::setup,
     "debug" => debug::setup,
-    "trace",
+    "trace" | "it sends OpenTracing spans to Zipkin or Datadog, which ferrodns does not; \
+        log (with {duration} and metadata such as {/forward/upstream}) and prometheus's \
+        coredns_dns_request_duration_seconds show where the time goes",
     "ready" => ready::setup,
     "health" => health::setup,
-    "pprof",
+    "pprof" | "it serves Go's runtime profiles, and ferrodns is not a Go program; \
+        profile it with perf (perf record -g -p PID) and read its own counters \
+        with prometheus",
     "shed",
     "prometheus" => prometheus::setup,
     "errors" => errors::setup,

@@ -52,13 +52,7 @@ pub fn setup(_b: &mut BlockSetup, ds: &[&Directive]) -> Result<Hello, Error> {
 /// ferrodns's table with `hello` just before `whoami` (in the tree, the
 /// line `"hello" => hello::setup,` in `plugins::ORDER`).
 fn order() -> Vec<Entry> {
-    let mut order: Vec<Entry> = crate::plugins::ORDER
-        .iter()
-        .map(|e| Entry {
-            name: e.name,
-            setup: e.setup,
-        })
-        .collect();
+    let mut order: Vec<Entry> = crate::plugins::ORDER.to_vec();
     let at = order.iter().position(|e| e.name == "whoami").unwrap();
     order.insert(
         at,
