@@ -249,3 +249,28 @@ ns 3600 IN A 192.0.2.1
         )
     );
 }
+
+/// erratic tells ready it is ready after its third query, as CoreDNS's
+/// does; until then /ready names it.
+#[test]
+fn erratic_readiness() {
+    let rp = free_port();
+    let corefile = format!(
+        ".:{{PORT}} {{
+    ready 127.0.0.1:{rp}
+    erratic {{
+        drop 0
+    }}
+}}
+"
+    );
+    let s = Server::start(&corefile, &[]);
+    wait_http(rp);
+    let (status, _, body) = get(rp, "/ready");
+    assert_eq!((status, body.trim()), (503, "erratic"));
+    for _ in 0..3 {
+        s.udp("example.org.", RecordType::A);
+    }
+    let (status, _, body) = get(rp, "/ready");
+    assert_eq!((status, body.as_str()), (200, "OK"));
+}

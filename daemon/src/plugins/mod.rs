@@ -10,6 +10,7 @@ pub mod cache;
 pub mod cancel;
 pub mod chaos;
 pub mod debug;
+pub mod erratic;
 pub mod errors;
 pub mod file;
 pub mod forward;
@@ -121,7 +122,7 @@ pub static ORDER: &[Entry] = execution_order![
     // Not in CoreDNS 1.14: the old proxy plugin, accepted and read as forward.
     "proxy" => forward::setup_proxy,
     "grpc",
-    "erratic",
+    "erratic" => erratic::setup,
     "whoami" => whoami::setup,
     "on",
     "sign",
