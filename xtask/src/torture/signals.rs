@@ -56,6 +56,8 @@ fn setup(
             "file db.example.org example.org".into()
         }
         "forward" => format!("forward . {upstream}"),
+        // Answers every query (no drops: the probe must get its answer).
+        "erratic" => "erratic {\n        drop 0\n    }".into(),
         // The block's last plugin in every case.
         "whoami" => String::new(),
         _ => return None,
