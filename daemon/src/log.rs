@@ -54,6 +54,14 @@ pub fn line(level: Level, plugin: Option<&str>, msg: &str) {
     let _ = std::io::stdout().lock().write_all(s.as_bytes());
 }
 
+/// A line as Go's standard logger writes it, with no level (caddy's own
+/// lines, such as a failed `on` hook).
+pub fn raw(msg: &str) {
+    let _ = std::io::stdout()
+        .lock()
+        .write_all(format!("{msg}\n").as_bytes());
+}
+
 pub fn info(plugin: Option<&str>, msg: &str) {
     line(Level::Info, plugin, msg)
 }

@@ -4,6 +4,7 @@
 use crate::control::{self, Endpoints};
 use crate::corefile;
 use crate::metrics::{self, RELOAD_FAILED, RELOAD_VERSION_INFO};
+use crate::plugin::registry::{Event, When};
 use crate::runtime::{self, Listen, RuntimeError, Workers};
 use crate::server::{self, Config, Dispatcher};
 use std::io::Read;
@@ -177,6 +178,7 @@ impl Service {
 
     fn started(&self) {
         crate::log::set_debug(self.config.debug);
+        run_events(&self.config, When::Startup);
         for p in self.config.plugins() {
             p.start();
         }
@@ -256,11 +258,85 @@ impl Service {
     /// stops reading queries, lets those in flight finish, and closes the
     /// HTTP endpoints.
     pub fn stop(self) {
+        run_events(&self.config, When::Shutdown);
         self.http.enter_lameduck();
         self.workers.stop();
         for p in self.config.plugins() {
             p.stop();
         }
         self.http.shutdown();
+    }
+}
+
+/// Runs the `on` commands of `config` for `when`, in Corefile order, as
+/// caddy's hooks do: standard input, output and error are the server's; a
+/// blocking command is waited for; a failure is logged and the rest run.
+fn run_events(config: &Config, when: When) {
+    for e in config.events.iter().filter(|e| e.when == when) {
+        if let Err(err) = run_event(e) {
+            crate::log::raw(&format!("error on 'on-{}' hook: {err}", e.id));
+        }
+    }
+}
+
+/// One command; Err holds Go's `os/exec` text of what went wrong.
+fn run_event(e: &Event) -> Result<(), String> {
+    let how = if e.background {
+        "Nonblocking"
+    } else {
+        "Blocking"
+    };
+    crate::log::info(
+        None,
+        &format!(
+            "{how} Command \"{} {}\" with ID {}",
+            e.command,
+            e.args.join(" "),
+            e.id
+        ),
+    );
+    let mut cmd = std::process::Command::new(&e.command);
+    cmd.args(&e.args);
+    let spawned = cmd.spawn().map_err(|err| {
+        if err.kind() == std::io::ErrorKind::NotFound && !e.command.contains('/') {
+            format!(
+                "exec: {}: executable file not found in $PATH",
+                crate::gocompat::quote::quote(&e.command)
+            )
+        } else {
+            format!(
+                "fork/exec {}: {}",
+                e.command,
+                crate::gocompat::errno::text(&err)
+            )
+        }
+    });
+    let mut child = spawned?;
+    if e.background {
+        // Reaped by a thread of its own, so that it leaves no zombie.
+        std::thread::spawn(move || child.wait());
+        return Ok(());
+    }
+    let status = child.wait().map_err(|err| err.to_string())?;
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(0), _) => Ok(()),
+        (Some(code), _) => Err(format!("exit status {code}")),
+        (None, Some(sig)) => Err(format!("signal: {}", signal_name(sig))),
+        (None, None) => Err("exit status -1".into()),
+    }
+}
+
+/// Go's `syscall.Signal.String` for the signals a command commonly dies of.
+fn signal_name(sig: i32) -> String {
+    match sig {
+        libc::SIGKILL => "killed".into(),
+        libc::SIGTERM => "terminated".into(),
+        libc::SIGINT => "interrupt".into(),
+        libc::SIGSEGV => "segmentation fault".into(),
+        libc::SIGABRT => "aborted".into(),
+        libc::SIGHUP => "hangup".into(),
+        libc::SIGPIPE => "broken pipe".into(),
+        other => format!("signal {other}"),
     }
 }

@@ -204,3 +204,53 @@ fn every_thread_blocks_the_control_signals() {
     // Main, signals, reload ticker, workers, HTTP, reload threads, probes.
     assert!(threads >= 6, "only {threads} threads");
 }
+
+/// `on`: startup commands run once the server serves and again after each
+/// reload, shutdown commands on SIGTERM before it stops; a command that
+/// fails is logged as caddy logs a failed hook and the others still run.
+/// Single quotes keep a shell command together: the Corefile's lexer
+/// leaves them be and the command line is split as a shell would.
+#[test]
+fn on_runs_commands_at_startup_reload_and_shutdown() {
+    let mut s = Server::start(
+        ".:{PORT} {
+    on startup sh -c 'echo up >> events'
+    on startup false
+    on shutdown sh -c 'echo down >> events'
+    whoami
+}
+",
+        &[],
+    );
+    let events = s.path("events");
+    let lines = |n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let t = std::fs::read_to_string(&events).unwrap_or_default();
+            if t.lines().count() >= n || Instant::now() > deadline {
+                return t;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    assert_eq!(lines(1), "up\n");
+    let log = s.wait_log("hook: exit status 1");
+    assert!(
+        log.contains("[INFO] Blocking Command \"sh -c echo up >> events\" with ID "),
+        "{log}"
+    );
+    assert!(
+        log.contains("[INFO] Blocking Command \"false \" with ID "),
+        "{log}"
+    );
+    let failed = log
+        .lines()
+        .find(|l| l.starts_with("error on 'on-"))
+        .unwrap_or_else(|| panic!("no failed hook in\n{log}"));
+    assert!(failed.ends_with("' hook: exit status 1"), "{failed}");
+    s.signal(libc::SIGUSR1);
+    assert_eq!(lines(2), "up\nup\n", "startup again after the reload");
+    s.signal(libc::SIGTERM);
+    assert_eq!(s.wait_exit(10), Some(0));
+    assert_eq!(lines(3), "up\nup\ndown\n");
+}

@@ -16,4 +16,5 @@ pub mod net;
 pub mod path;
 pub mod quote;
 pub mod reload;
+pub mod shlex;
 pub mod strconv;

@@ -110,6 +110,29 @@ pub struct TcpTimeouts {
     pub max_queries: Option<Option<u32>>,
 }
 
+/// When an [`Event`]'s command runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum When {
+    /// Once the server serves: at start-up and after each reload.
+    Startup,
+    /// When the process shuts down (SIGTERM, SIGINT), before it stops serving.
+    Shutdown,
+    /// Never in ferrodns (it renews no certificates); accepted as caddy does.
+    CertRenew,
+}
+
+/// A command a block asks the server to run on an event (`on`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub when: When,
+    pub command: String,
+    pub args: Vec<String>,
+    /// Started without waiting for it (a last argument `&`).
+    pub background: bool,
+    /// A random UUID naming it in log lines, as caddy names its hooks.
+    pub id: String,
+}
+
 /// What the setup of one server block builds: block-level settings and the
 /// plugins, placed in execution order.
 pub struct BlockSetup {
@@ -140,6 +163,8 @@ pub struct BlockSetup {
     pub metadata: bool,
     /// The HTTP endpoints of prometheus, health and ready.
     pub http: Vec<super::endpoint::HttpSpec>,
+    /// Commands to run on start-up or shutdown (`on`).
+    pub events: Vec<Event>,
     plugins: Vec<Box<dyn Plugin>>,
     /// The next per-worker state slot (see `Worker::state`), counted across
     /// every block of one Corefile.
@@ -162,6 +187,7 @@ impl BlockSetup {
             tcp_timeouts: TcpTimeouts::default(),
             metadata: false,
             http: Vec::new(),
+            events: Vec::new(),
             plugins: Vec::new(),
             next_slot: 0,
         }

@@ -25,6 +25,7 @@ pub mod metadata;
 pub mod minimal;
 pub mod multisocket;
 pub mod nsid;
+pub mod on;
 pub mod prometheus;
 pub mod ready;
 pub mod reload;
@@ -124,7 +125,7 @@ pub static ORDER: &[Entry] = execution_order![
     "grpc",
     "erratic" => erratic::setup,
     "whoami" => whoami::setup,
-    "on",
+    "on" => on::setup,
     "sign",
     "view",
     "nomad",

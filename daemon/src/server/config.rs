@@ -4,7 +4,7 @@
 use super::fastpath;
 use crate::control::{HttpConfig, Route as HttpRoute};
 use crate::corefile::{self, parse_key, Error, ServerBlock, Transport, ZoneAddr};
-use crate::plugin::registry::{self, Entry, ListenHost};
+use crate::plugin::registry::{self, Entry, Event, ListenHost};
 use crate::plugin::{BlockSetup, Chain, Plugin};
 use crate::runtime::{Listen, TcpTimeouts};
 use sha2::{Digest, Sha512};
@@ -63,6 +63,8 @@ pub struct Config {
     pub workers: Option<usize>,
     /// The endpoints of prometheus, health and ready of every block.
     pub http: HttpConfig,
+    /// Every block's `on` commands, in Corefile order.
+    pub events: Vec<Event>,
 }
 
 /// Parses and sets up a Corefile with the plugins of `order` (the
@@ -128,6 +130,7 @@ pub fn build(blocks: &[ServerBlock], default_port: u16, order: &[Entry]) -> Resu
     let mut workers: Option<usize> = None;
     let mut slots = 0;
     let mut http = HttpConfig::default();
+    let mut events = Vec::new();
     for sb in blocks {
         let mut addrs: Vec<(ZoneAddr, &corefile::Token)> = Vec::new();
         for key in &sb.keys {
@@ -162,6 +165,7 @@ pub fn build(blocks: &[ServerBlock], default_port: u16, order: &[Entry]) -> Resu
         let block_debug = setup.debug;
         let (cancel, metadata) = (setup.cancel, setup.metadata);
         let block_http = std::mem::take(&mut setup.http);
+        events.append(&mut setup.events);
         let plugins = setup.into_plugins();
         observe(&mut http, block_http, &addrs, &hosts, &plugins);
         let block = chains.len();
@@ -221,6 +225,7 @@ pub fn build(blocks: &[ServerBlock], default_port: u16, order: &[Entry]) -> Resu
         digest: digest_blocks(blocks),
         workers,
         http,
+        events,
     })
 }
 

@@ -58,6 +58,7 @@ fn setup(
         "forward" => format!("forward . {upstream}"),
         // Answers every query (no drops: the probe must get its answer).
         "erratic" => "erratic {\n        drop 0\n    }".into(),
+        "on" => "on startup true\n    on shutdown true".into(),
         // The block's last plugin in every case.
         "whoami" => String::new(),
         _ => return None,
