@@ -23,6 +23,8 @@
 //! Placeholders replaced in every file of the case: `{PORT}`, `{PORT2}`
 //! (the server's own ports), `{UPSTREAM}` (127.0.0.1:port of the upstream),
 //! `{UPSTREAM_PORT}`, `{DOWN}` (127.0.0.1:port where nothing listens).
+//! A key without a port gets a free port of each server's own (`-dns.port`),
+//! never 53.
 
 use super::wire::{class_code, type_code, Query};
 use anyhow::{bail, Context, Result};

@@ -42,12 +42,17 @@ pub struct Proc {
 }
 
 impl Proc {
+    /// Starts `bin` on the Corefile in `dir`. Keys without a port take a
+    /// free one of their own (`-dns.port`) rather than 53, which the two
+    /// servers of a case would otherwise both bind.
     pub fn start(what: &str, bin: &Path, dir: &Path, env: &[(String, String)]) -> Result<Proc> {
         let log = dir.join("server.log");
         let out = std::fs::File::create(&log)?;
         let child = Command::new(bin)
             .arg("-conf")
             .arg("Corefile")
+            .arg("-dns.port")
+            .arg(free_port().to_string())
             .current_dir(dir)
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
