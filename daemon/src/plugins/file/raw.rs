@@ -168,13 +168,20 @@ fn raw_type(t: &str) -> Option<RecordType> {
     }
 }
 
-/// Swaps out the records hickory cannot parse; None when there are none.
+/// Swaps out the records hickory cannot parse, and spells out the TTLs a
+/// record leaves out as miekg fills them in: the `$TTL` directive's, else
+/// the last TTL a record gave; a record that names its class but has no
+/// TTL to inherit gets 0 (miekg's zero value), one that names neither is
+/// left to fail. None when there is nothing to change.
 pub(crate) fn rewrite(text: &str, origin: &Name) -> Option<Rewritten> {
     let marker = format!("ferrodns-raw-{:016x}-", rand::random::<u64>());
     let mut origin = origin.clone();
     let mut raws = Vec::new();
     let mut out = String::with_capacity(text.len());
     let mut copied = 0;
+    // miekg's default TTL: the value, and whether `$TTL` set it.
+    let mut default_ttl: Option<(u32, bool)> = None;
+    let mut changed = false;
     for e in entries(text) {
         let Some(first) = e.toks.first() else {
             continue;
@@ -184,18 +191,50 @@ pub(crate) fn rewrite(text: &str, origin: &Name) -> Option<Rewritten> {
                 if let Some(o) = e.toks.get(1).and_then(|t| Name::parse(&t.text, None).ok()) {
                     origin = o;
                 }
+            } else if first.text.eq_ignore_ascii_case("$TTL") {
+                if let Some(ttl) = e.toks.get(1).and_then(|t| parse_ttl(&t.text).ok()) {
+                    default_ttl = Some((ttl, true));
+                }
             }
             continue;
         }
-        let mut i = usize::from(!e.blank);
+        let at = usize::from(!e.blank);
+        let mut i = at;
+        let (mut ttl, mut class) = (None, false);
         while let Some(t) = e.toks.get(i) {
-            let class = DNSClass::from_str(&t.text.to_ascii_uppercase()).is_ok();
-            if t.quoted || !(parse_ttl(&t.text).is_ok() || class) {
+            if t.quoted {
+                break;
+            }
+            if let Ok(v) = parse_ttl(&t.text) {
+                ttl = Some(v);
+            } else if DNSClass::from_str(&t.text.to_ascii_uppercase()).is_ok() {
+                class = true;
+            } else {
                 break;
             }
             i += 1;
         }
         let Some(t) = e.toks.get(i) else { continue };
+        match ttl {
+            Some(v) => {
+                if !default_ttl.is_some_and(|(_, directive)| directive) {
+                    default_ttl = Some((v, false));
+                }
+            }
+            None => {
+                let fill = match default_ttl {
+                    Some((v, _)) => Some(v),
+                    None if class => Some(0),
+                    None => None,
+                };
+                if let (Some(v), Some(before)) = (fill, e.toks.get(at)) {
+                    out.push_str(&text[copied..before.start]);
+                    out.push_str(&format!("{v} "));
+                    copied = before.start;
+                    changed = true;
+                }
+            }
+        }
         if t.quoted || t.depth > 0 {
             continue;
         }
@@ -211,7 +250,7 @@ pub(crate) fn rewrite(text: &str, origin: &Name) -> Option<Rewritten> {
             tokens: e.toks[i + 1..].iter().map(|t| t.text.clone()).collect(),
         });
     }
-    if raws.is_empty() {
+    if raws.is_empty() && !changed {
         return None;
     }
     out.push_str(&text[copied..]);
@@ -471,7 +510,7 @@ mod tests {
         assert_eq!(r.raws.len(), 1);
         assert_eq!(
             r.text,
-            format!("$ORIGIN example.org.\n@ 60 IN SOA ns hm 1 2 3 4 5\nsub 60 IN TXT \"{}0\"\n  IN A 192.0.2.1\n", r.marker)
+            format!("$ORIGIN example.org.\n@ 60 IN SOA ns hm 1 2 3 4 5\nsub 60 IN TXT \"{}0\"\n  60 IN A 192.0.2.1\n", r.marker)
         );
         let RData::Unknown { code, rdata } = r.raws[0].rdata().unwrap() else {
             panic!()
@@ -479,6 +518,21 @@ mod tests {
         assert_eq!(code, RecordType::DS);
         assert_eq!(rdata.anything, &[0x30, 0x39, 8, 2, 0x00, 0x11, 0x22, 0x33]);
         assert!(rewrite("@ 60 IN SOA ns hm 1 2 3 4 5\n", &o).is_none());
+    }
+
+    #[test]
+    fn ttls_as_miekg_fills_them_in() {
+        let o = Name::from_ascii("example.org.").unwrap();
+        let text = "@ IN SOA ns hm 1 2 3 4 5\nns 600 IN A 192.0.2.1\nwww IN A 192.0.2.2\n  AAAA ::1\n$TTL 120\nb 30 A 192.0.2.5\nc IN 7 A 192.0.2.6\nd A 192.0.2.7\n";
+        let r = rewrite(text, &o).unwrap();
+        assert!(r.raws.is_empty());
+        assert_eq!(
+            r.text,
+            "@ 0 IN SOA ns hm 1 2 3 4 5\nns 600 IN A 192.0.2.1\nwww 600 IN A 192.0.2.2\n  600 AAAA ::1\n$TTL 120\nb 30 A 192.0.2.5\nc IN 7 A 192.0.2.6\nd 120 A 192.0.2.7\n"
+        );
+        // No TTL, no class, nothing to inherit: left for the parser to refuse.
+        assert!(rewrite("www A 192.0.2.1\n", &o).is_none());
+        assert!(rewrite("www 60 IN A 192.0.2.1\nmail 5 A 192.0.2.2\n", &o).is_none());
     }
 
     #[test]
