@@ -159,6 +159,21 @@ pub(crate) mod testutil {
     }
 
     /// A UDP query from 192.0.2.1:53000 with no EDNS.
+    /// The endpoint a setup-only HTTP directive (health, ready) of `text`
+    /// asks for.
+    pub fn http_spec(
+        setup: fn(
+            &mut crate::plugin::BlockSetup,
+            &[&Directive],
+        ) -> Result<(), crate::corefile::Error>,
+        text: &str,
+    ) -> Result<crate::plugin::endpoint::HttpSpec, crate::corefile::Error> {
+        let d = directive(text);
+        let mut b = crate::plugin::BlockSetup::new(vec![".".into()]);
+        setup(&mut b, &[&d])?;
+        Ok(b.http.remove(0))
+    }
+
     pub fn request(name: &str, qtype: RecordType) -> Request {
         let mut msg = Message::new(4242, MessageType::Query, OpCode::Query);
         msg.metadata.recursion_desired = true;

@@ -1,8 +1,8 @@
 //! The `health` directive: the /health endpoint's address and lameduck.
 
 use crate::corefile::{Directive, Dispenser, Error};
-use crate::gocompat::{duration, net};
-use crate::plugin::endpoint::{HttpSpec, Route};
+use crate::gocompat::duration;
+use crate::plugin::endpoint::{self, HttpSpec, Route};
 use crate::plugin::BlockSetup;
 use std::time::Duration;
 
@@ -17,13 +17,10 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
         let mut d = Dispenser::new(dir);
         d.next();
         let args = d.remaining_args();
-        match args.as_slice() {
-            [] => {}
-            [a] => {
-                net::split_host_port(a).map_err(|e| d.err(e.to_string()))?;
-                addr = a.clone();
-            }
-            _ => return Err(d.arg_err()),
+        // An occurrence without an address keeps the last one given.
+        let given = endpoint::optional_arg(&d, &args, "")?;
+        if !given.is_empty() {
+            addr = given;
         }
         while d.next_block() {
             match d.val() {
@@ -60,10 +57,7 @@ mod tests {
     use crate::plugins::testutil::directive;
 
     fn run(text: &str) -> Result<HttpSpec, crate::corefile::Error> {
-        let d = directive(text);
-        let mut b = BlockSetup::new(vec![".".into()]);
-        setup(&mut b, &[&d])?;
-        Ok(b.http.remove(0))
+        crate::plugins::testutil::http_spec(setup, text)
     }
 
     #[test]

@@ -43,10 +43,7 @@ mod tests {
     use crate::plugins::testutil::directive;
 
     fn run(text: &str) -> Result<HttpSpec, crate::corefile::Error> {
-        let d = directive(text);
-        let mut b = BlockSetup::new(vec![".".into()]);
-        setup(&mut b, &[&d])?;
-        Ok(b.http.remove(0))
+        crate::plugins::testutil::http_spec(setup, text)
     }
 
     #[test]
