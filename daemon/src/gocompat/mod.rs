@@ -2,7 +2,7 @@
 //! (`time.ParseDuration`, `Duration.String`), integers (`strconv`), quoting
 //! (`%q`), OS error text as Go's `syscall`/`os` packages word it, host:port
 //! (`net.SplitHostPort`, `net.JoinHostPort`), file paths
-//! (`filepath.Clean`), miekg's domain-name checks, and the one periodic
+//! (`filepath.Clean`), regexp errors, miekg's domain-name checks, and the one periodic
 //! thread plugins re-read their files on.
 //!
 //! Nothing here knows DNS messages or plugins: error texts are compared
@@ -15,6 +15,7 @@ pub mod names;
 pub mod net;
 pub mod path;
 pub mod quote;
+pub mod regexp;
 pub mod reload;
 pub mod shlex;
 pub mod strconv;

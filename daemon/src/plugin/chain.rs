@@ -47,6 +47,8 @@ impl Chain {
 /// The chain from plugin `start` on.
 async fn serve_from(handlers: &Plugins, start: usize, req: &mut Request) -> Outcome {
     let mut watchers: u64 = 0;
+    // Those of the watchers whose response phase waits.
+    let mut waiting: u64 = 0;
     let mut outcome = None;
     for (i, h) in handlers.iter().enumerate().skip(start) {
         let mut action = h.query(req);
@@ -56,6 +58,10 @@ async fn serve_from(handlers: &Plugins, start: usize, req: &mut Request) -> Outc
         match action {
             Action::Next | Action::Await => {}
             Action::Watch => watchers |= 1 << i,
+            Action::WatchAsync => {
+                watchers |= 1 << i;
+                waiting |= 1 << i;
+            }
             Action::Done(mut o) => {
                 o.plugin = Some(h.name());
                 outcome = Some(o);
@@ -90,7 +96,11 @@ async fn serve_from(handlers: &Plugins, start: usize, req: &mut Request) -> Outc
     while watchers != 0 {
         let i = 63 - watchers.leading_zeros() as usize;
         watchers &= !(1 << i);
-        handlers[i].response(req, &mut outcome);
+        if waiting & (1 << i) != 0 {
+            handlers[i].response_async(req, &mut outcome).await;
+        } else {
+            handlers[i].response(req, &mut outcome);
+        }
     }
     outcome
 }

@@ -58,6 +58,14 @@ pub trait Plugin: Send + Sync + 'static {
     /// The response phase, for a query whose `query` returned [`Action::Watch`].
     fn response(&self, _req: &Request, _out: &mut Outcome) {}
 
+    /// The response phase of a query whose `query` returned
+    /// [`Action::WatchAsync`]: one that waits (rewrite's `cname` rules ask
+    /// the server about the new target).
+    fn response_async<'a>(&'a self, req: &'a Request, out: &'a mut Outcome) -> LocalFuture<'a, ()> {
+        self.response(req, out);
+        Box::pin(std::future::ready(()))
+    }
+
     /// The answer of a plugin that passed the query on with nothing after
     /// it, where CoreDNS answers other than NextOrFailure's SERVFAIL (`file`
     /// with no zone for the name answers REFUSED).
@@ -139,6 +147,9 @@ pub enum Action {
     Next,
     /// Pass it on, and run this plugin's response phase on the outcome.
     Watch,
+    /// Pass it on, and run this plugin's waiting response phase
+    /// (`response_async`) on the outcome.
+    WatchAsync,
     /// The plugin must wait on the network: the chain calls its `query_async`.
     Await,
     /// The rest of the chain runs on a copy of the query while the client

@@ -1,6 +1,6 @@
 //! The query as plugins see it.
 
-use super::Worker;
+use super::{LocalFuture, Worker};
 use hickory_proto::op::{Message, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 use std::any::Any;
@@ -56,6 +56,37 @@ pub struct Request {
     pub metadata: Option<Metadata>,
     /// What a plugin's query phase leaves for its own response phase.
     pub stash: Stash,
+    /// The server the query came in through, for the plugins' own
+    /// questions ([`Request::lookup`]); None outside a running server.
+    pub via: Option<Rc<dyn Server>>,
+    /// How many internal lookups this query is nested in: 0 for a client's.
+    pub depth: u8,
+}
+
+/// The server as plugins ask it questions of their own (CoreDNS's
+/// `upstream.Lookup`): see [`Request::lookup`].
+pub trait Server {
+    /// Serves `req` as a client's query to the same listener is served:
+    /// routed to the most specific zone, through that block's chain, on
+    /// this worker. The reply as the client would get it (error replies
+    /// written, cut to the query's size), not encoded; None when the chain
+    /// chose to send nothing.
+    fn serve(&self, req: Request) -> LocalFuture<'_, Option<Message>>;
+}
+
+/// The most internal lookups one client's query may nest: a deeper one
+/// fails (a template answering a CNAME to its own name would otherwise
+/// ask itself forever).
+pub const MAX_DEPTH: u8 = 16;
+
+/// Why an internal lookup was not made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LookupError {
+    /// CoreDNS's words for a plugin running outside a server.
+    #[error("no full server is running")]
+    NoServer,
+    #[error("internal lookups nested more than {MAX_DEPTH} deep")]
+    TooDeep,
 }
 
 /// Per-query notes from a plugin's query phase to its response phase (which
@@ -116,7 +147,50 @@ impl Request {
             deadline: self.deadline,
             metadata: self.metadata.clone(),
             stash: Stash::default(),
+            via: self.via.clone(),
+            depth: self.depth,
         }
+    }
+
+    /// Asks the server `name`/`qtype` (class IN) on this query's behalf, as
+    /// CoreDNS's `upstream.Lookup` does: a copy of the query (ID, flags,
+    /// OPT) with only the question changed, from the same client to the
+    /// same listener, through the server's routing and chain on this
+    /// worker. Plugins on the way see it as a query of its own (it is
+    /// logged and counted); one nested [`MAX_DEPTH`] deep is refused.
+    pub fn lookup(
+        &self,
+        name: &Name,
+        qtype: RecordType,
+    ) -> LocalFuture<'static, Result<Option<Message>, LookupError>> {
+        let Some(via) = self.via.clone() else {
+            return Box::pin(std::future::ready(Err(LookupError::NoServer)));
+        };
+        if self.depth >= MAX_DEPTH {
+            return Box::pin(std::future::ready(Err(LookupError::TooDeep)));
+        }
+        let mut name = name.clone();
+        name.set_fqdn(true);
+        let mut msg = self.msg.clone();
+        msg.queries = vec![Query::query(name.clone(), qtype)];
+        let req = Request {
+            wire_len: crate::metrics::vars::message_len(&msg),
+            msg,
+            src: self.src,
+            local: self.local,
+            proto: self.proto,
+            name: super::names::lower_text(&name),
+            lower: lower_wire(&name),
+            server: Rc::clone(&self.server),
+            start: Instant::now(),
+            worker: Rc::clone(&self.worker),
+            deadline: self.deadline,
+            metadata: None,
+            stash: Stash::default(),
+            via: Some(Rc::clone(&via)),
+            depth: self.depth + 1,
+        };
+        Box::pin(async move { Ok(via.serve(req).await) })
     }
 
     pub fn query(&self) -> &Query {

@@ -136,8 +136,8 @@ pub(crate) mod testutil {
     //! Building directives and requests for plugin unit tests.
 
     use crate::corefile::Directive;
-    use crate::plugin::{Proto, Request};
-    use hickory_proto::op::{Message, MessageType, OpCode, Query};
+    use crate::plugin::{Action, Outcome, Proto, Request};
+    use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
     use hickory_proto::rr::{Name, RecordType};
 
     /// The first directive of `text`, parsed as a Corefile block's body with
@@ -174,6 +174,63 @@ pub(crate) mod testutil {
         Ok(b.http.remove(0))
     }
 
+    /// A server whose every name goes to one plugin, for the internal
+    /// lookups of plugins' unit tests.
+    pub struct Solo(pub std::rc::Rc<dyn crate::plugin::Plugin>);
+
+    impl crate::plugin::request::Server for Solo {
+        fn serve(&self, mut req: Request) -> crate::plugin::LocalFuture<'_, Option<Message>> {
+            Box::pin(async move {
+                let o = serve_one(&*self.0, &mut req).await;
+                match o.reply {
+                    Some(m) => Some(m),
+                    None if !crate::plugin::client_write(o.rcode) => Some(req.error_reply(o.rcode)),
+                    None => None,
+                }
+            })
+        }
+    }
+
+    /// `p` as a chain of its own: its query phase (waiting where it asks
+    /// to), its answer as the last plugin when it passes the query on
+    /// (SERVFAIL without one), its response phase when it watches.
+    pub async fn serve_one(p: &dyn crate::plugin::Plugin, req: &mut Request) -> Outcome {
+        let mut a = p.query(req);
+        if let Action::Await = a {
+            a = p.query_async(req).await;
+        }
+        let last = |req: &Request| {
+            p.last_in_chain(req)
+                .unwrap_or_else(|| Outcome::rcode(ResponseCode::ServFail))
+        };
+        match a {
+            Action::Done(o) => o,
+            Action::Next | Action::Await => last(req),
+            Action::Watch => {
+                let mut o = last(req);
+                p.response(req, &mut o);
+                o
+            }
+            Action::WatchAsync => {
+                let mut o = last(req);
+                p.response_async(req, &mut o).await;
+                o
+            }
+            Action::Fork(_) => panic!("serve_one does not fork"),
+        }
+    }
+
+    /// The output of a future that must not wait (the unit tests' plugins
+    /// ask nothing of the network).
+    pub fn now<F: std::future::Future>(f: F) -> F::Output {
+        let mut f = std::pin::pin!(f);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match f.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(v) => v,
+            std::task::Poll::Pending => panic!("the future waits"),
+        }
+    }
+
     pub fn request(name: &str, qtype: RecordType) -> Request {
         let mut msg = Message::new(4242, MessageType::Query, OpCode::Query);
         msg.metadata.recursion_desired = true;
@@ -194,6 +251,8 @@ pub(crate) mod testutil {
             deadline: None,
             metadata: None,
             stash: Default::default(),
+            via: None,
+            depth: 0,
         }
     }
 }

@@ -4,8 +4,8 @@
 use super::config::{Block, Config, Listener};
 use super::fastpath::{Fast, FastPath, ZoneRoute};
 use crate::metrics::vars;
-use crate::plugin::request::Metadata;
-use crate::plugin::{client_write, fast, Proto, Request, Worker};
+use crate::plugin::request::{Metadata, Server};
+use crate::plugin::{client_write, fast, LocalFuture, Proto, Request, Worker};
 use crate::runtime::{Handled, Packet, PacketHandler};
 use crate::wire::edns;
 use crate::wire::fast::{NameBuf, Simple};
@@ -32,7 +32,9 @@ pub struct Dispatcher {
     /// This worker's own handles on the listeners' names and the blocks: a
     /// query takes one without touching a reference count other workers share.
     names: Vec<Rc<str>>,
-    blocks: Vec<BlockRef>,
+    blocks: Rc<[BlockRef]>,
+    /// Each listener as its queries' plugins ask it (internal lookups).
+    vias: Vec<Rc<dyn Server>>,
     /// The raw-bytes path; None when turned off (`-fastpath=false`).
     fast: Option<FastPath>,
     /// The question name lowercased, in wire form: made once per query.
@@ -59,7 +61,7 @@ fn names(config: &Config) -> Vec<Rc<str>> {
         .collect()
 }
 
-fn blocks(config: &Config) -> Vec<BlockRef> {
+fn blocks(config: &Config) -> Rc<[BlockRef]> {
     config
         .blocks
         .iter()
@@ -67,15 +69,30 @@ fn blocks(config: &Config) -> Vec<BlockRef> {
         .collect()
 }
 
+fn vias(config: &Arc<Config>, blocks: &Rc<[BlockRef]>) -> Vec<Rc<dyn Server>> {
+    (0..config.listeners.len())
+        .map(|listener| {
+            Rc::new(Internal {
+                config: Arc::clone(config),
+                listener,
+                blocks: Rc::clone(blocks),
+            }) as Rc<dyn Server>
+        })
+        .collect()
+}
+
 impl Dispatcher {
     /// The dispatcher of worker `index` of `count`; `fast`: answer cache
     /// hits from the query's bytes where the configuration allows.
     pub fn new(config: Arc<Config>, index: usize, count: usize, fast: bool) -> Self {
+        let worker = Rc::new(Worker::new(index, count));
+        let blocks = blocks(&config);
         Self {
             names: names(&config),
-            blocks: blocks(&config),
+            vias: vias(&config, &blocks),
+            blocks,
             config,
-            worker: Rc::new(Worker::new(index, count)),
+            worker,
             fast: fast.then(FastPath::default),
             name: [0; MAX_NAME_LEN],
             #[cfg(test)]
@@ -113,8 +130,9 @@ impl PacketHandler for Dispatcher {
     fn update(&mut self, config: Arc<Config>) {
         self.names = names(&config);
         self.blocks = blocks(&config);
-        self.config = config;
         self.worker = Rc::new(self.worker.renewed());
+        self.vias = vias(&config, &self.blocks);
+        self.config = config;
         if let Some(f) = &mut self.fast {
             *f = FastPath::default();
         }
@@ -170,6 +188,7 @@ impl PacketHandler for Dispatcher {
                             block: Rc::clone(&self.blocks[block]),
                             plugin,
                             server: Rc::clone(&self.names[p.listener]),
+                            via: Rc::clone(&self.vias[p.listener]),
                         };
                         let raw = fast::Relay {
                             worker: Rc::clone(&self.worker),
@@ -201,6 +220,7 @@ impl PacketHandler for Dispatcher {
             worker: &self.worker,
             names: &self.names,
             blocks: &self.blocks,
+            via: &self.vias[p.listener],
         };
         d.serve(msg, routed, out)
     }
@@ -213,6 +233,7 @@ struct Dispatch<'a> {
     worker: &'a Rc<Worker>,
     names: &'a [Rc<str>],
     blocks: &'a [BlockRef],
+    via: &'a Rc<dyn Server>,
 }
 
 impl Dispatch<'_> {
@@ -264,15 +285,14 @@ impl Dispatch<'_> {
         if block.chain.is_empty() {
             return drop(ResponseCode::Refused, out);
         }
-        let name = crate::plugin::names::lower_text(q.name());
         let req = request(
             msg,
-            name,
             lower.into(),
             p,
             block,
             Rc::clone(&self.names[p.listener]),
             Rc::clone(worker),
+            Rc::clone(self.via),
         );
         let udp_size = edns::raw_udp_size(p.data);
         let mut fut: Pin<Box<dyn Future<Output = Option<Vec<u8>>>>> =
@@ -295,21 +315,21 @@ impl Dispatch<'_> {
 /// The request a block's chain serves.
 fn request(
     msg: Message,
-    name: String,
     lower: Box<[u8]>,
     p: &Packet<'_>,
     block: &Block,
     server: Rc<str>,
     worker: Rc<Worker>,
+    via: Rc<dyn Server>,
 ) -> Request {
     let start = p.at;
     Request {
+        name: crate::plugin::names::lower_text(msg.queries[0].name()),
         msg,
         wire_len: p.data.len(),
         src: p.src,
         local: p.local,
         proto: if p.tcp { Proto::Tcp } else { Proto::Udp },
-        name,
         lower,
         server,
         start,
@@ -317,6 +337,60 @@ fn request(
         deadline: block.cancel.map(|d| start + d),
         metadata: block.metadata.then(Metadata::default),
         stash: Default::default(),
+        via: Some(via),
+        depth: 0,
+    }
+}
+
+/// A listener as the plugins of its queries on one worker ask it (see
+/// `plugin::request::Server`).
+struct Internal {
+    config: Arc<Config>,
+    listener: usize,
+    blocks: Rc<[BlockRef]>,
+}
+
+impl Server for Internal {
+    fn serve(&self, mut req: Request) -> LocalFuture<'_, Option<Message>> {
+        Box::pin(async move {
+            let l = &self.config.listeners[self.listener];
+            let route = l.fast.route(&req.lower, u16::from(req.qtype()));
+            let block = match route.map(|r| &self.blocks[r.block]) {
+                Some(b) if !b.chain.is_empty() => Rc::clone(b),
+                // CoreDNS's errorAndMetricsFunc, as for a client's query.
+                _ => {
+                    let d = Dropped {
+                        server: &l.name,
+                        proto: req.proto,
+                        src: req.src,
+                        wire_len: req.wire_len,
+                        start: req.start,
+                    };
+                    return Some(dropped_reply(
+                        &d,
+                        &req.msg,
+                        ResponseCode::Refused,
+                        &req.worker,
+                    ));
+                }
+            };
+            if let Some(c) = block.cancel {
+                let d = req.start + c;
+                req.deadline = Some(req.deadline.map_or(d, |p| p.min(d)));
+            }
+            req.metadata = block.metadata.then(Metadata::default);
+            let outcome = block.chain.serve(&mut req).await;
+            let mut reply = match outcome.reply {
+                Some(r) => r,
+                None if !client_write(outcome.rcode) => req.error_reply(outcome.rcode),
+                None => return None,
+            };
+            // CoreDNS's scrub writer: the reply cut to the query's size.
+            edns::size_and_do(&req.msg, &mut reply);
+            let mut scratch = Vec::with_capacity(512);
+            edns::encode_fitting(&mut reply, req.size(), &mut scratch).ok()?;
+            Some(reply)
+        })
     }
 }
 
@@ -326,6 +400,7 @@ struct Relay {
     block: BlockRef,
     plugin: usize,
     server: Rc<str>,
+    via: Rc<dyn Server>,
 }
 
 impl Relay {
@@ -376,10 +451,8 @@ impl Relay {
             tcp: false,
             at,
         };
-        let q = msg.queries.first()?;
-        let name = crate::plugin::names::lower_text(q.name());
-        let lower = crate::plugin::request::lower_wire(q.name());
-        let mut req = request(msg, name, lower, &p, &self.block, self.server, worker);
+        let lower = crate::plugin::request::lower_wire(msg.queries.first()?.name());
+        let mut req = request(msg, lower, &p, &self.block, self.server, worker, self.via);
         if let Some(d) = deadline {
             req.deadline = Some(req.deadline.map_or(d, |c| c.min(d)));
         }
@@ -501,7 +574,13 @@ fn dropped(
     worker: &Worker,
     out: &mut Vec<u8>,
 ) -> Handled {
-    let mut m = error_answer(q, rcode);
+    let mut m = dropped_reply(d, q, rcode, worker);
+    sent(edns::encode_fitting(&mut m, usize::from(u16::MAX), out).is_ok())
+}
+
+/// The reply of [`dropped`], counted, not encoded.
+fn dropped_reply(d: &Dropped<'_>, q: &Message, rcode: ResponseCode, worker: &Worker) -> Message {
+    let m = error_answer(q, rcode);
     let r = vars::Report {
         server: d.server,
         zone: "dropped",
@@ -516,5 +595,5 @@ fn dropped(
         start: d.start,
     };
     worker.metrics(|s| vars::report(s, &r));
-    sent(edns::encode_fitting(&mut m, usize::from(u16::MAX), out).is_ok())
+    m
 }

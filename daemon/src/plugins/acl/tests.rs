@@ -23,7 +23,7 @@ fn verdict(a: &Acl, name: &str, qtype: RecordType, src: &str) -> String {
         .unwrap_or_else(|_| format!("[{src}]:5353").parse().unwrap());
     match a.query(&mut req) {
         Action::Next => "next".into(),
-        Action::Watch => "watch".into(),
+        Action::Watch | Action::WatchAsync => "watch".into(),
         Action::Await => "await".into(),
         Action::Fork(_) => "fork".into(),
         Action::Done(o) => match o.reply {

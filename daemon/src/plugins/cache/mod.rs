@@ -353,6 +353,9 @@ impl Cache {
                     _flight: Some(guard),
                     ..pending(Mode::Fresh)
                 }),
+                // An internal lookup does not wait: the query filling the
+                // key may be the one it is nested in, waiting on it.
+                Joined::Follower(_) if req.depth > 0 => Decision::Pass(pending(Mode::Fresh)),
                 Joined::Follower(f) => Decision::Wait(f),
             };
         };

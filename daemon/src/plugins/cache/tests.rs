@@ -90,7 +90,7 @@ impl Rig {
         match self.cache.query(&mut req) {
             Action::Done(o) => o,
             Action::Next | Action::Await => upstream(&req),
-            Action::Watch => {
+            Action::Watch | Action::WatchAsync => {
                 self.calls.set(self.calls.get() + 1);
                 let mut o = upstream(&req);
                 self.cache.response(&req, &mut o);

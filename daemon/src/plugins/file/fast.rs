@@ -21,15 +21,14 @@
 //! exist below a delegation, a DNAME or a wildcard, and with `fallthrough`
 //! set, every empty NXDOMAIN or NOERROR answer.
 
-use super::lookup::{Answer, Res, Upstream};
+use super::lookup::{Answer, Res};
 use super::zone::{Key, Zone};
 use crate::plugin::fast::{RawAnswer, RawQuery};
 use crate::plugin::prepared::{self, Lookup, Prepared, FALL, NAME, OWN};
 use crate::wire::fast::{is_plain, suffixes};
 use crate::wire::HEADER_LEN;
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::{Name, Record, RecordType};
-use std::cell::Cell;
+use hickory_proto::rr::RecordType;
 use std::collections::BTreeSet;
 
 /// On a name's own entry: the names below it that do not exist answer
@@ -62,17 +61,6 @@ struct Nx {
     /// The most labels a name may have.
     max_labels: usize,
     plain_len: usize,
-}
-
-/// The server asked again, which preparing cannot do: the answer is the chain's.
-#[derive(Default)]
-struct NoUpstream(Cell<bool>);
-
-impl Upstream for NoUpstream {
-    fn resolve(&self, _: &Name, _: RecordType, _: u8) -> (Vec<Record>, Res) {
-        self.0.set(true);
-        (Vec::new(), Res::ServerFailure)
-    }
 }
 
 /// The wire form of a key (labels right to left).
@@ -124,10 +112,11 @@ impl Prep<'_> {
 
     fn reply(&self, name: &[u8], qtype: u16, bits: u8) -> Option<Box<[u8]>> {
         let q = prepared::query(name, qtype)?;
-        let up = NoUpstream::default();
         let qname = q.queries.first()?.name().to_lowercase();
-        let a = self.z.lookup(&up, &qname, RecordType::from(qtype), 0);
-        if up.0.get() {
+        let a = self.z.lookup(&qname, RecordType::from(qtype), 0);
+        // The server is asked again, which preparing cannot do: the
+        // answer is the chain's.
+        if a.pending.is_some() {
             return None;
         }
         let fall = if super::falls(&a) { FALL } else { 0 };
@@ -225,6 +214,7 @@ impl Prep<'_> {
             extra: Vec::new(),
             res: Res::NameError,
             wildcard: None,
+            pending: None,
         };
         let m = super::written(a, crate::wire::reply_to(&q)).ok()?;
         if m.metadata.response_code != ResponseCode::NXDomain {
@@ -394,6 +384,7 @@ impl Answers {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hickory_proto::rr::Name;
     use std::fmt::Write as _;
 
     /// An owner with one type costs two entries (its type and the rest),

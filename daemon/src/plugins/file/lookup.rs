@@ -27,6 +27,9 @@ pub struct Answer {
     /// The wildcard that synthesised the answer (CoreDNS's `zone/wildcard`
     /// metadata), as its owner name.
     pub wildcard: Option<Name>,
+    /// A CNAME target the zone does not hold: the answer is complete once
+    /// the server, asked for it, answers ([`Zone::finish`]).
+    pub pending: Option<Name>,
 }
 
 impl Answer {
@@ -37,21 +40,13 @@ impl Answer {
             extra: Vec::new(),
             res: Res::ServerFailure,
             wildcard: None,
+            pending: None,
         }
     }
 }
 
-/// CoreDNS resolves a CNAME target it does not hold by querying its own
-/// server again (`upstream.Lookup`). The plugin stands in for that server.
-pub trait Upstream {
-    /// Resolves `name`/`qtype` as a fresh query would, `depth` being the
-    /// CNAME loop count so far. Gives the answer section and the result as
-    /// CoreDNS's `doLookup` reads the reply's rcode.
-    fn resolve(&self, name: &Name, qtype: RecordType, depth: u8) -> (Vec<Record>, Res);
-}
-
-/// The most CNAME hops CoreDNS follows: lookups nested deeper fail, and a
-/// chain inside a zone stops after this many.
+/// The most CNAME hops CoreDNS follows: a lookup nested in more internal
+/// lookups fails, and a chain inside a zone stops after this many.
 const MAX_HOPS: u8 = 8;
 
 fn cname_target(r: &Record) -> Option<&Name> {
@@ -62,8 +57,12 @@ fn cname_target(r: &Record) -> Option<&Name> {
 }
 
 impl Zone {
-    /// Looks up `qname` (lowercased, inside the zone) and `qtype`.
-    pub fn lookup(&self, up: &dyn Upstream, qname: &Name, qtype: RecordType, depth: u8) -> Answer {
+    /// Looks up `qname` (lowercased, inside the zone) and `qtype`, for a
+    /// query nested in `depth` internal lookups (CoreDNS's loop count). A
+    /// CNAME chain that leaves the zone ends in a `pending` answer: CoreDNS
+    /// asks its own server for the target (`upstream.Lookup`), and so must
+    /// the caller.
+    pub fn lookup(&self, qname: &Name, qtype: RecordType, depth: u8) -> Answer {
         let Some(soa) = &self.soa else {
             return Answer::fail();
         };
@@ -77,6 +76,7 @@ impl Zone {
                         extra: Vec::new(),
                         res: Res::Success,
                         wildcard: None,
+                        pending: None,
                     }
                 }
                 RecordType::NS => {
@@ -86,6 +86,7 @@ impl Zone {
                         extra: self.glue(&self.ns),
                         res: Res::Success,
                         wildcard: None,
+                        pending: None,
                     }
                 }
                 _ => {}
@@ -133,9 +134,10 @@ impl Zone {
                             extra: Vec::new(),
                             res: Res::Success,
                             wildcard: None,
+                            pending: None,
                         }
                     } else {
-                        self.external_lookup(up, vec![cname], qtype, depth + 1)
+                        self.external_lookup(vec![cname], qtype)
                     };
                     let mut answer = node.get(RecordType::DNAME).to_vec();
                     answer.append(&mut a.answer);
@@ -150,6 +152,7 @@ impl Zone {
                     extra,
                     res: Res::Delegation,
                     wildcard: None,
+                    pending: None,
                 };
             }
         }
@@ -158,7 +161,7 @@ impl Zone {
         if let Some(node) = elem {
             let cname = node.get(RecordType::CNAME);
             if !cname.is_empty() && qtype != RecordType::CNAME {
-                return self.external_lookup(up, cname.to_vec(), qtype, depth + 1);
+                return self.external_lookup(cname.to_vec(), qtype);
             }
             let rrs = node.get(qtype);
             if rrs.is_empty() {
@@ -171,6 +174,7 @@ impl Zone {
                 extra,
                 res: Res::Success,
                 wildcard: None,
+                pending: None,
             };
         }
 
@@ -187,7 +191,7 @@ impl Zone {
                 };
                 let cname = wnode.for_wildcard(RecordType::CNAME, qname);
                 if !cname.is_empty() && qtype != RecordType::CNAME {
-                    return from(self.external_lookup(up, cname, qtype, depth + 1));
+                    return from(self.external_lookup(cname, qtype));
                 }
                 let rrs = wnode.for_wildcard(qtype, qname);
                 if rrs.is_empty() {
@@ -200,6 +204,7 @@ impl Zone {
                     extra,
                     res: Res::Success,
                     wildcard: None,
+                    pending: None,
                 });
             }
         }
@@ -221,6 +226,7 @@ impl Zone {
             extra: Vec::new(),
             res,
             wildcard: None,
+            pending: None,
         }
     }
 
@@ -252,15 +258,20 @@ impl Zone {
         }
     }
 
-    /// Follows the CNAME chain starting at `rrs` through the zone; targets
-    /// the zone does not hold go to `up`.
-    fn external_lookup(
-        &self,
-        up: &dyn Upstream,
-        mut rrs: Vec<Record>,
-        qtype: RecordType,
-        depth: u8,
-    ) -> Answer {
+    /// Completes a `pending` answer with what the server answered for its
+    /// target (the answer section, and the result as CoreDNS's `doLookup`
+    /// reads the reply's rcode).
+    pub fn finish(&self, a: &mut Answer, more: Vec<Record>, res: Res) {
+        a.pending = None;
+        a.answer.extend(more);
+        a.extra = self.additional(&a.answer);
+        a.ns = self.authority(res);
+        a.res = res;
+    }
+
+    /// Follows the CNAME chain starting at `rrs` through the zone; a
+    /// target the zone does not hold leaves the answer pending.
+    fn external_lookup(&self, mut rrs: Vec<Record>, qtype: RecordType) -> Answer {
         let Some(mut target) = rrs.first().and_then(cname_target).cloned() else {
             return Answer::fail();
         };
@@ -274,6 +285,7 @@ impl Zone {
                     extra,
                     res: Res::Delegation,
                     wildcard: None,
+                    pending: None,
                 };
             }
             let elem = match elem {
@@ -284,15 +296,13 @@ impl Zone {
                     e
                 }
                 _ => {
-                    let (more, res) = up.resolve(&target, qtype, depth);
-                    rrs.extend(more);
-                    let extra = self.additional(&rrs);
                     return Answer {
                         answer: rrs,
-                        ns: self.authority(res),
-                        extra,
-                        res,
+                        ns: Vec::new(),
+                        extra: Vec::new(),
+                        res: Res::Success,
                         wildcard: None,
+                        pending: Some(target),
                     };
                 }
             };
@@ -318,6 +328,7 @@ impl Zone {
             extra,
             res: Res::Success,
             wildcard: None,
+            pending: None,
         }
     }
 

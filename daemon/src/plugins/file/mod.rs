@@ -13,18 +13,18 @@ mod reload;
 mod setup;
 mod zone;
 
-pub use lookup::{Answer, Res, Upstream};
+pub use lookup::{Answer, Res};
 pub use setup::setup;
 pub use zone::{LoadError, Zone};
 
 use crate::gocompat::path as gopath;
 use crate::plugin::fast::{Context, RawAnswer, RawQuery};
-use crate::plugin::{names, Action, Fallthrough, Outcome, Request};
+use crate::plugin::{names, Action, Fallthrough, LocalFuture, Outcome, Request};
 use crate::plugin::{Fast, Plugin};
 use crate::wire::fast::suffixes;
 use arc_swap::ArcSwap;
 use hickory_proto::op::{Message, OpCode, ResponseCode};
-use hickory_proto::rr::{Name, Record, RecordType};
+use hickory_proto::rr::{Name, RecordType};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -141,18 +141,49 @@ impl Plugin for File {
         }
         let zone = slot.data.load();
         let qname = req.qname().to_lowercase();
-        let a = zone.lookup(self, &qname, qtype, 0);
+        let a = zone.lookup(&qname, qtype, req.depth);
         if let Some(w) = &a.wildcard {
             req.set_metadata("zone/wildcard", || w.to_string());
         }
-
+        if a.pending.is_some() {
+            req.stash.put(self, (Arc::clone(&zone), a));
+            return Action::Await;
+        }
         if falls(&a) && self.fall.through(&req.name) {
             return Action::Next;
         }
-        match written(a, req.reply()) {
-            Ok(m) => Action::Done(Outcome::reply(m)),
-            Err(rc) => Action::Done(Outcome::rcode(rc)),
-        }
+        Action::Done(outcome(a, req))
+    }
+
+    /// A CNAME chain that left the zone: the server is asked for the
+    /// target, as CoreDNS's `doLookup` does, and the answer completed with
+    /// what it says.
+    fn query_async<'a>(&'a self, req: &'a mut Request) -> LocalFuture<'a, Action> {
+        Box::pin(async move {
+            let Some((zone, mut a)) = req.stash.take::<(Arc<Zone>, Answer)>(self) else {
+                return Action::Next;
+            };
+            let Some(target) = a.pending.clone() else {
+                return Action::Done(outcome(a, req));
+            };
+            let (more, res) = match req.lookup(&target, req.qtype()).await {
+                Err(_) => (Vec::new(), Res::ServerFailure),
+                Ok(None) => (Vec::new(), Res::Success),
+                Ok(Some(m)) => {
+                    let rcode = m.metadata.response_code;
+                    let more = m.answers;
+                    let res = match rcode {
+                        ResponseCode::NXDomain => Res::NameError,
+                        ResponseCode::ServFail => Res::ServerFailure,
+                        ResponseCode::NoError if more.is_empty() => Res::NoData,
+                        _ => Res::Success,
+                    };
+                    (more, res)
+                }
+            };
+            zone.finish(&mut a, more, res);
+            Action::Done(outcome(a, req))
+        })
     }
 
     fn last_in_chain(&self, req: &Request) -> Option<Outcome> {
@@ -179,27 +210,11 @@ impl Plugin for File {
     }
 }
 
-impl Upstream for File {
-    /// What querying the server again gives for a CNAME target: this
-    /// plugin's own answer for names in its zones; for other names nothing
-    /// (CoreDNS there gets REFUSED or another plugin's answer, which
-    /// ferrodns cannot ask for from inside a plugin).
-    fn resolve(&self, name: &Name, qtype: RecordType, depth: u8) -> (Vec<Record>, Res) {
-        let text = name.to_ascii().to_ascii_lowercase();
-        let Some(slot) = self.slot(&text) else {
-            return (Vec::new(), Res::Success);
-        };
-        let zone = slot.data.load();
-        let a = zone.lookup(self, &name.to_lowercase(), qtype, depth);
-        if falls(&a) && self.fall.through(&text) {
-            return (Vec::new(), Res::Success);
-        }
-        match a.res {
-            Res::NameError => (a.answer, Res::NameError),
-            Res::ServerFailure => (a.answer, Res::ServerFailure),
-            _ if a.answer.is_empty() => (a.answer, Res::NoData),
-            _ => (a.answer, Res::Success),
-        }
+/// The plugin's outcome for a complete answer.
+fn outcome(a: Answer, req: &Request) -> Outcome {
+    match written(a, req.reply()) {
+        Ok(m) => Outcome::reply(m),
+        Err(rc) => Outcome::rcode(rc),
     }
 }
 

@@ -1,9 +1,11 @@
 //! Lookup behaviour, checked against what CoreDNS's file plugin answers.
 
 use super::*;
-use crate::plugins::testutil::request;
+use crate::plugins::testutil::{now, request, Solo};
 use hickory_proto::op::Message;
+use hickory_proto::rr::Record;
 use std::path::Path;
+use std::rc::Rc;
 
 const ZONE: &str = r#"$ORIGIN example.org.
 $TTL 3600
@@ -60,24 +62,36 @@ fn zone(text: &str, origin: &str) -> Zone {
     .unwrap()
 }
 
-fn plugin(fall: Fallthrough) -> File {
+fn plugin(fall: Fallthrough) -> Rc<File> {
     let name = Name::from_ascii("example.org.").unwrap();
     let z = zone(ZONE, "example.org.");
-    File::new(vec![Slot::new(name, PathBuf::from("db.test"), z)], fall)
+    Rc::new(File::new(
+        vec![Slot::new(name, PathBuf::from("db.test"), z)],
+        fall,
+    ))
 }
 
-fn ask(f: &File, name: &str, t: RecordType) -> Option<Message> {
+/// The plugin's action for `name`/`t`, served by a server where the
+/// plugin alone answers every name (for CNAME targets it asks about).
+fn act(f: &Rc<File>, name: &str, t: RecordType) -> Action {
     let mut req = request(name, t);
+    req.via = Some(Rc::new(Solo(f.clone())));
     match f.query(&mut req) {
-        Action::Done(o) => o.reply,
-        Action::Next => None,
-        Action::Watch | Action::Await | Action::Fork(_) => panic!("watch"),
+        Action::Await => now(f.query_async(&mut req)),
+        a => a,
     }
 }
 
-fn done(f: &File, name: &str, t: RecordType) -> Outcome {
-    let mut req = request(name, t);
-    match f.query(&mut req) {
+fn ask(f: &Rc<File>, name: &str, t: RecordType) -> Option<Message> {
+    match act(f, name, t) {
+        Action::Done(o) => o.reply,
+        Action::Next => None,
+        Action::Watch | Action::WatchAsync | Action::Await | Action::Fork(_) => panic!("watch"),
+    }
+}
+
+fn done(f: &Rc<File>, name: &str, t: RecordType) -> Outcome {
+    match act(f, name, t) {
         Action::Done(o) => o,
         _ => panic!("not done"),
     }
@@ -489,25 +503,25 @@ fn apex_without_records_of_its_own() {
     // empty zone, not at all (NXDOMAIN), as CoreDNS answers.
     let text = "$ORIGIN example.net.\n@ 60 IN SOA ns hm 1 2 3 4 5\n@ 60 IN NS ns.other.\n";
     let z = zone(text, "example.net.");
-    let f = File::new(
+    let f = Rc::new(File::new(
         vec![Slot::new(
             Name::from_ascii("example.net.").unwrap(),
             "db".into(),
             z,
         )],
         Fallthrough::default(),
-    );
+    ));
     let m = ask(&f, "example.net.", RecordType::A).unwrap();
     assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
     let z = zone(&format!("{text}www 60 IN A 192.0.2.1\n"), "example.net.");
-    let f = File::new(
+    let f = Rc::new(File::new(
         vec![Slot::new(
             Name::from_ascii("example.net.").unwrap(),
             "db".into(),
             z,
         )],
         Fallthrough::default(),
-    );
+    ));
     let m = ask(&f, "example.net.", RecordType::A).unwrap();
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
     assert_eq!(m.authorities.len(), 1);
@@ -606,10 +620,10 @@ fn fallthrough() {
 #[test]
 fn unloaded_zone_is_servfail() {
     let name = Name::from_ascii("example.org.").unwrap();
-    let f = File::new(
+    let f = Rc::new(File::new(
         vec![Slot::new(name.clone(), "db".into(), Zone::empty(&name))],
         Fallthrough::default(),
-    );
+    ));
     let o = done(&f, "www.example.org.", RecordType::A);
     assert!(o.reply.is_none());
     assert_eq!(o.rcode, ResponseCode::ServFail);
@@ -621,13 +635,13 @@ fn several_zones_and_cname_between_them() {
     let net = Name::from_ascii("example.net.").unwrap();
     let net_text =
         "$ORIGIN example.net.\n@ 60 IN SOA ns hm 9 2 3 4 5\nto 60 IN CNAME www.example.org.\n";
-    let f = File::new(
+    let f = Rc::new(File::new(
         vec![
             Slot::new(org.clone(), "db.org".into(), zone(ZONE, "example.org.")),
             Slot::new(net.clone(), "db.net".into(), zone(net_text, "example.net.")),
         ],
         Fallthrough::default(),
-    );
+    ));
     // The target is in another zone of the plugin: resolved as a new query
     // to the server would.
     let m = ask(&f, "to.example.net.", RecordType::A).unwrap();
@@ -689,7 +703,7 @@ fn reload_picks_up_a_new_serial() {
     let name = Name::from_ascii("example.org.").unwrap();
     let mut slot = Slot::new(name.clone(), path.clone(), zone(v1, "example.org."));
     slot.reload = Duration::from_millis(50);
-    let f = File::new(vec![slot], Fallthrough::default());
+    let f = Rc::new(File::new(vec![slot], Fallthrough::default()));
     let first = ask(&f, "www.example.org.", RecordType::A).unwrap();
     assert_eq!(
         lines(&first.answers),

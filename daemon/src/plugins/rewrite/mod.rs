@@ -8,6 +8,8 @@
 //! behind; the response phase restores the client's question and applies
 //! them to the reply in reverse order, the way CoreDNS's ResponseReverter
 //! does. What a query's response phase needs travels in the request's stash.
+//! A `cname` rule's response phase waits: it asks the server about the
+//! rewritten CNAME target (an internal lookup, see `Request::lookup`).
 
 mod rules;
 mod setup;
@@ -17,8 +19,9 @@ mod tests;
 pub use setup::setup;
 
 use crate::plugin::Plugin;
-use crate::plugin::{client_write, Action, Outcome, Request};
+use crate::plugin::{client_write, Action, LocalFuture, Outcome, Request};
 use hickory_proto::op::{Edns, Message, Query, ResponseCode};
+use hickory_proto::rr::{Name, RData};
 use rules::{Applied, Kind, Mode, Resp, Rule, Target};
 
 pub struct Rewrite {
@@ -108,6 +111,7 @@ impl Plugin for Rewrite {
         if !revert && !echo {
             return Action::Next;
         }
+        let waits = resp.iter().any(|r| matches!(r, Resp::Cname(_)));
         req.stash.put(
             self,
             Pending {
@@ -116,16 +120,76 @@ impl Plugin for Rewrite {
                 rules: resp,
             },
         );
-        Action::Watch
+        if waits {
+            Action::WatchAsync
+        } else {
+            Action::Watch
+        }
     }
 
     fn response(&self, req: &Request, out: &mut Outcome) {
+        self.respond(req, out);
+    }
+
+    /// With `cname` rules: the reply as [`Rewrite::response`] leaves it,
+    /// then, for each CNAME a rule matched, in order, the server asked for
+    /// the new target (the query's type): on an answer, the CNAMEs up to
+    /// the matched one are kept, its target rewritten, and the answer's
+    /// records follow, with its TC bit (CoreDNS's `cnameTargetRule`).
+    fn response_async<'a>(&'a self, req: &'a Request, out: &'a mut Outcome) -> LocalFuture<'a, ()> {
+        Box::pin(async move {
+            for (from, to) in self.respond(req, out) {
+                let Ok(mut target) = Name::from_ascii(&to) else {
+                    continue;
+                };
+                target.set_fqdn(true);
+                let up = match req.lookup(&target, req.qtype()).await {
+                    Ok(Some(m)) => m,
+                    Ok(None) => {
+                        crate::log::error(None, "upstream lookup returned nil");
+                        continue;
+                    }
+                    Err(e) => {
+                        crate::log::error(None, &format!("upstream lookup failed: {e}"));
+                        continue;
+                    }
+                };
+                let Some(res) = out.reply.as_mut() else {
+                    return;
+                };
+                let mut answers = Vec::new();
+                for mut rr in std::mem::take(&mut res.answers) {
+                    let RData::CNAME(c) = &mut rr.data else {
+                        continue;
+                    };
+                    let matched = crate::plugin::names::text(&c.0) == from;
+                    if matched {
+                        c.0 = target.clone();
+                    }
+                    answers.push(rr);
+                    if matched {
+                        break;
+                    }
+                }
+                answers.extend(up.answers);
+                res.answers = answers;
+                res.metadata.truncation = up.metadata.truncation;
+            }
+        })
+    }
+}
+
+impl Rewrite {
+    /// The response phase but for `cname` rules' lookups: the CNAME
+    /// targets they matched and the targets they rewrite them to, in the
+    /// order CoreDNS's reverter meets them.
+    fn respond(&self, req: &Request, out: &mut Outcome) -> Vec<(String, String)> {
         let Some(p) = req.stash.take::<Pending>(self) else {
-            return;
+            return Vec::new();
         };
         let mut res = match out.reply.take() {
             Some(m) => m,
-            None if client_write(out.rcode) => return,
+            None if client_write(out.rcode) => return Vec::new(),
             None => {
                 // The reply the server would write for this rcode; CoreDNS
                 // writes it here so that the response rules see it, and
@@ -138,9 +202,11 @@ impl Plugin for Rewrite {
                 m
             }
         };
-        if p.revert {
-            revert(&mut res, &p);
-        }
+        let lookups = if p.revert {
+            revert(&mut res, &p)
+        } else {
+            Vec::new()
+        };
         if res.edns.is_none() {
             // The server's EDNS mirroring, with this plugin's local codes
             // supported, from the request as the reverter leaves it.
@@ -154,31 +220,39 @@ impl Plugin for Rewrite {
             // An extended rcode needs an OPT record to travel in; miekg
             // refuses to pack the reply and the client gets nothing.
             out.rcode = ResponseCode::NoError;
-            return;
+            return Vec::new();
         }
         out.reply = Some(res);
+        lookups
     }
 }
 
 /// CoreDNS's ResponseReverter.WriteMsg: the client's question back, then
 /// every response rule, last first, on each record (authority, answer,
-/// additional, OPT); rcode rules once when there are no records.
-fn revert(res: &mut Message, p: &Pending) {
+/// additional, OPT); rcode rules once when there are no records. Gives the
+/// CNAME targets `cname` rules matched and what they rewrite them to.
+fn revert(res: &mut Message, p: &Pending) -> Vec<(String, String)> {
     match res.queries.first_mut() {
         Some(q) => *q = p.original.clone(),
         None => res.queries.push(p.original.clone()),
     }
+    let mut lookups = Vec::new();
     if p.rules.is_empty() {
-        return;
+        return lookups;
     }
     let mut ns = std::mem::take(&mut res.authorities);
     let mut an = std::mem::take(&mut res.answers);
     let mut ex = std::mem::take(&mut res.additionals);
     let records = ns.len() + an.len() + ex.len() + usize::from(res.edns.is_some());
     for rr in ns.iter_mut().chain(an.iter_mut()).chain(ex.iter_mut()) {
-        let mut t = Target::Rec(rr);
         for r in p.rules.iter().rev() {
-            r.apply(res, &mut t);
+            if let (Resp::Cname(c), RData::CNAME(t)) = (r, &rr.data) {
+                let from = crate::plugin::names::text(&t.0);
+                if let Some(to) = c.rewrite(&from) {
+                    lookups.push((from, to));
+                }
+            }
+            r.apply(res, &mut Target::Rec(rr));
         }
     }
     if res.edns.is_some() {
@@ -194,6 +268,7 @@ fn revert(res: &mut Message, p: &Pending) {
     res.authorities = ns;
     res.answers = an;
     res.additionals = ex;
+    lookups
 }
 
 /// The request's options as CoreDNS puts them back while the reply is

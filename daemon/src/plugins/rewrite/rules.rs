@@ -58,9 +58,42 @@ pub enum Kind {
         v6: u8,
         revert: bool,
     },
+    Cname(CnameRule),
+}
+
+/// A `cname` rule: a CNAME target in the reply rewritten, and what the
+/// server answers for the new target in place of the records after it.
+#[derive(Clone)]
+pub struct CnameRule {
+    pub how: Matcher,
+    /// The replacement (`{N}` groups for regex); lowercased, and fully
+    /// qualified for exact rules.
+    pub to: String,
+}
+
+impl CnameRule {
+    /// CoreDNS's `getFromAndToTarget` and the check after it: the new
+    /// target for a CNAME whose target reads `target`, None when the rule
+    /// does not match it.
+    pub fn rewrite(&self, target: &str) -> Option<String> {
+        match &self.how {
+            Matcher::Exact(from) => (target == from).then(|| self.to.clone()),
+            Matcher::Prefix(p) => target
+                .strip_prefix(p.as_str())
+                .map(|rest| format!("{}{rest}", self.to)),
+            Matcher::Suffix(x) => target
+                .strip_suffix(x.as_str())
+                .map(|rest| format!("{rest}{}", self.to)),
+            Matcher::Substring(x) => target
+                .contains(x.as_str())
+                .then(|| target.replace(x.as_str(), &self.to)),
+            Matcher::Regex(re) => expand(re, &self.to, target),
+        }
+    }
 }
 
 /// How a rule matches the question name (lowercased presentation text).
+#[derive(Clone)]
 pub enum Matcher {
     Exact(String),
     Prefix(String),
@@ -139,6 +172,9 @@ pub enum Resp {
     /// Put the request's former option back in place of the first option
     /// with this code in the reply's OPT.
     EdnsRestore(u16, EdnsOption),
+    /// A `cname` rule: the response phase looks the new target up (see
+    /// `super::Rewrite::response_async`); applying it changes nothing.
+    Cname(CnameRule),
 }
 
 /// A rewrite of one name's text.
@@ -253,6 +289,8 @@ impl Rule {
                 v6,
                 revert,
             } => subnet(req, *action, *v4, *v6, *revert),
+            // CoreDNS's cname rule applies to every query.
+            Kind::Cname(c) => Applied::Done(vec![Resp::Cname(c.clone())]),
         }
     }
 }
@@ -551,6 +589,7 @@ impl Resp {
                     }
                 }
             }
+            Resp::Cname(_) => {}
         }
     }
 }

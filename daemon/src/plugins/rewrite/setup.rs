@@ -1,7 +1,9 @@
 //! Parsing `rewrite` directives into rules, with CoreDNS's checks and error
 //! wording (its `newRule` and the per-field constructors).
 
-use super::rules::{Data, EdnsAction, Kind, Matcher, Mode, NameRule, Resp, Rule, Rw, Var};
+use super::rules::{
+    CnameRule, Data, EdnsAction, Kind, Matcher, Mode, NameRule, Resp, Rule, Rw, Var,
+};
 use crate::corefile::{Directive, Dispenser, Error};
 use crate::gocompat::names::is_fqdn;
 use crate::gocompat::quote::{quote as go_quote, unicode_byte};
@@ -113,10 +115,8 @@ pub enum RuleError {
     HexLength,
     #[error("unknown cname rewrite type: {0}")]
     CnameType(String),
-    #[error("invalid cname rewrite regex pattern: {0}")]
+    #[error("invalid cname rewrite regex pattern: {}", crate::gocompat::regexp::error(.0))]
     CnamePattern(regex::Error),
-    #[error("cname rules are not available in ferrodns (they need an internal upstream lookup)")]
-    Cname,
 }
 
 /// `rewrite [continue|stop] FIELD ARGS...`, or the same spread over a block;
@@ -612,45 +612,37 @@ fn variable(v: &str) -> Option<Var> {
     })
 }
 
-/// The cname field needs CoreDNS's internal upstream lookup of the new
-/// target, which ferrodns does not have: the rule is checked as CoreDNS
-/// checks it, then refused.
+/// CoreDNS's `newCNAMERule`: `[TYPE] FROM TO`, exact when the type is
+/// left out; both names lowercased, and made fully qualified for exact.
 fn cname_rule(args: &[String]) -> Result<Kind, RuleError> {
-    let from = match args.len() {
-        3 => {
-            let t = args[0].to_lowercase();
-            if !matches!(
-                t.as_str(),
-                "exact" | "prefix" | "suffix" | "substring" | "regex"
-            ) {
-                return Err(RuleError::CnameType(t));
-            }
-            if t == "regex" {
-                Some(args[1].to_lowercase())
-            } else {
-                None
-            }
-        }
-        2 => None,
-        n => {
+    let (t, from, to) = match args {
+        [t, from, to] => (t.to_lowercase(), from.to_lowercase(), to.to_lowercase()),
+        [from, to] => ("exact".to_string(), from.to_lowercase(), to.to_lowercase()),
+        _ => {
             return Err(RuleError::FieldArguments {
                 field: "cname",
-                count: n,
+                count: args.len(),
             })
         }
     };
-    if let Some(p) = from {
-        if p.len() > MAX_REGEX_LEN {
-            return Err(RuleError::FieldPatternTooLong {
-                field: "cname",
-                len: p.len(),
-            });
+    let (how, to) = match t.as_str() {
+        "exact" => (Matcher::Exact(normalize(&from)), normalize(&to)),
+        "prefix" => (Matcher::Prefix(from), to),
+        "suffix" => (Matcher::Suffix(from), to),
+        "substring" => (Matcher::Substring(from), to),
+        "regex" => {
+            if from.len() > MAX_REGEX_LEN {
+                return Err(RuleError::FieldPatternTooLong {
+                    field: "cname",
+                    len: from.len(),
+                });
+            }
+            let re = Regex::new(&from).map_err(RuleError::CnamePattern)?;
+            (Matcher::Regex(re), to)
         }
-        if let Err(e) = Regex::new(&p) {
-            return Err(RuleError::CnamePattern(e));
-        }
-    }
-    Err(RuleError::Cname)
+        _ => return Err(RuleError::CnameType(t)),
+    };
+    Ok(Kind::Cname(CnameRule { how, to }))
 }
 
 /// Go's `hex.DecodeString`, with its error text.

@@ -5,7 +5,7 @@ use crate::plugin::{BlockSetup, PluginError};
 use crate::plugins::testutil::request;
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_proto::rr::rdata::{A, CNAME, MX};
-use hickory_proto::rr::Name;
+
 use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
 
 /// Every directive of `text` (one block's body) set up as one handler;
@@ -46,6 +46,11 @@ fn run(rw: &Rewrite, req: &mut Request, answer: impl FnOnce(&Request) -> Outcome
         Action::Watch => {
             let mut o = answer(req);
             rw.response(req, &mut o);
+            o
+        }
+        Action::WatchAsync => {
+            let mut o = answer(req);
+            crate::plugins::testutil::now(rw.response_async(req, &mut o));
             o
         }
     }
@@ -179,9 +184,9 @@ fn setup_errors() {
     assert!(err("rewrite edns0 subnet set 33 56").ends_with("invalid IPv4 bit mask length 33"));
     assert!(err("rewrite edns0 subnet set 24 129").ends_with("invalid IPv6 bit mask length 129"));
     assert!(err("rewrite edns0 bogus set").ends_with("invalid rule type \"bogus\""));
-    assert!(err("rewrite cname a b").ends_with(
-        "cname rules are not available in ferrodns (they need an internal upstream lookup)"
-    ));
+    assert!(err("rewrite cname a").ends_with("too few (1) arguments for a cname rule"));
+    assert!(err("rewrite cname regex ( b")
+        .ends_with("invalid cname rewrite regex pattern: error parsing regexp: unclosed group"));
     assert!(err("rewrite cname bogus a b").ends_with("unknown cname rewrite type: bogus"));
     // The error sits at the failing occurrence.
     assert_eq!(
@@ -555,4 +560,31 @@ fn presentation_text_keeps_case() {
         "WWW.Example.org."
     );
     assert_eq!(crate::plugin::names::text(&Name::root()), ".");
+}
+
+#[test]
+fn cname_rules_match_targets_as_coredns() {
+    let rule = |text: &str| match parse(text).unwrap().rules.remove(0).kind {
+        Kind::Cname(c) => c,
+        _ => panic!("not a cname rule"),
+    };
+    let exact = rule("rewrite cname Cdn.Example.net other.example.com");
+    assert_eq!(
+        exact.rewrite("cdn.example.net.").as_deref(),
+        Some("other.example.com.")
+    );
+    // Targets are compared as the record writes them.
+    assert_eq!(exact.rewrite("CDN.example.net."), None);
+    let re = rule("rewrite cname regex (.*).cdn.example.net. {1}.other.cdn.com.");
+    assert_eq!(
+        re.rewrite("my-app.com.cdn.example.net.").as_deref(),
+        Some("my-app.com.other.cdn.com.")
+    );
+    assert_eq!(re.rewrite("my-app.example."), None);
+    let pre = rule("rewrite cname prefix www. web.");
+    assert_eq!(pre.rewrite("www.a.org.").as_deref(), Some("web.a.org."));
+    let suf = rule("rewrite cname suffix .a.org. .b.org.");
+    assert_eq!(suf.rewrite("x.a.org.").as_deref(), Some("x.b.org."));
+    let sub = rule("rewrite cname substring cdn edge");
+    assert_eq!(sub.rewrite("x.cdn.cdn.").as_deref(), Some("x.edge.edge."));
 }

@@ -7,9 +7,9 @@
 //! regex answers SERVFAIL unless `fallthrough` covers the name, in which
 //! case the next template (then the next plugin) gets the query.
 //!
-//! Not done: CoreDNS resolves the target of a templated CNAME (for A and
-//! AAAA queries) through the server itself and appends what it finds;
-//! ferrodns answers with the CNAME alone.
+//! A CNAME answered to an A or AAAA query is followed as CoreDNS follows
+//! it: the server is asked for the target (an internal lookup, see
+//! `Request::lookup`) and its answers follow the CNAME.
 
 mod gotmpl;
 mod setup;
@@ -18,12 +18,12 @@ pub use setup::setup;
 
 use crate::plugin::names as zones;
 use crate::plugin::Plugin;
-use crate::plugin::{Action, Fallthrough, Outcome, PluginError, Request};
+use crate::plugin::{Action, Fallthrough, LocalFuture, Outcome, PluginError, Request};
 use crate::plugins::acl::ede_opt;
 use crate::wire::mnemonics;
 use gotmpl::{Data, MessageData, Question};
-use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::{Name, Record};
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_proto::serialize::txt::{ParseError, Parser};
 use regex::Regex;
 use std::collections::BTreeMap;
@@ -100,9 +100,40 @@ impl Plugin for Template {
                     },
                 ));
             }
+            if matches!(req.qtype(), RecordType::A | RecordType::AAAA)
+                && m.answers.iter().any(|r| matches!(r.data, RData::CNAME(_)))
+            {
+                req.stash.put(self, m);
+                return Action::Await;
+            }
             return Action::Done(Outcome::reply(m));
         }
         Action::Next
+    }
+
+    /// An A or AAAA query answered with a CNAME: after each CNAME, what
+    /// the server answers for its target (nothing when it fails), and its
+    /// TC bit on the reply.
+    fn query_async<'a>(&'a self, req: &'a mut Request) -> LocalFuture<'a, Action> {
+        Box::pin(async move {
+            let Some(mut m) = req.stash.take::<Message>(self) else {
+                return Action::Next;
+            };
+            let answers = std::mem::take(&mut m.answers);
+            for rr in answers {
+                let target = match &rr.data {
+                    RData::CNAME(c) => Some(c.0.clone()),
+                    _ => None,
+                };
+                m.answers.push(rr);
+                let Some(target) = target else { continue };
+                if let Ok(Some(up)) = req.lookup(&target, req.qtype()).await {
+                    m.metadata.truncation = up.metadata.truncation;
+                    m.answers.extend(up.answers);
+                }
+            }
+            Action::Done(Outcome::reply(m))
+        })
     }
 }
 

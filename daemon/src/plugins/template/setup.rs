@@ -70,7 +70,10 @@ fn parse_one(b: &BlockSetup, dir: &Directive) -> Result<Tmpl, Error> {
                         )));
                     }
                     let r = Regex::new(&re).map_err(|e| {
-                        d.err(format!("could not parse regex: {re}, {}", regex_error(&e)))
+                        d.err(format!(
+                            "could not parse regex: {re}, {}",
+                            crate::gocompat::regexp::error(&e)
+                        ))
                     })?;
                     t.regex.push(r);
                 }
@@ -123,19 +126,4 @@ fn parse_one(b: &BlockSetup, dir: &Directive) -> Result<Tmpl, Error> {
         t.regex.push(Regex::new(".*").expect("valid regex"));
     }
     Ok(t)
-}
-
-/// The gist of a regex error, worded like Go's.
-fn regex_error(e: &regex::Error) -> String {
-    let text = e.to_string();
-    let last = text
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .trim();
-    format!(
-        "error parsing regexp: {}",
-        last.strip_prefix("error: ").unwrap_or(last)
-    )
 }
