@@ -8,7 +8,10 @@
 //! - `# order: any`: records within a section may come in any order (loadbalance).
 //! - `# known: <docs/compat.md anchor> <reason>`: an intended difference.
 //! - `# env: NAME=value`: set for both servers (Corefile `{$NAME}`).
-//! - `# start: fails`: both servers must refuse the Corefile.
+//! - `# start: fails`: both servers must refuse the Corefile;
+//!   `# start: fails same-error`: with the same last line of output (the
+//!   error), ferrodns's `FILE:LINE: ` before it and each server's own
+//!   folder in it left out.
 //! - `# ready: udp`: wait for UDP answers, not a TCP connect (servers
 //!   that serve no TCP, or whose first block is not on `{PORT}`).
 //!
@@ -58,6 +61,8 @@ pub struct Case {
     pub known: Option<String>,
     pub env: Vec<(String, String)>,
     pub start_fails: bool,
+    /// `start: fails same-error`.
+    pub same_error: bool,
     pub ready_udp: bool,
     pub steps: Vec<Step>,
     pub has_upstream: bool,
@@ -81,6 +86,7 @@ pub fn load(dir: &Path) -> Result<Case> {
         known: None,
         env: vec![],
         start_fails: false,
+        same_error: false,
         ready_udp: false,
         steps: vec![],
         has_upstream: dir.join("upstream").join("Corefile").is_file(),
@@ -99,6 +105,10 @@ pub fn load(dir: &Path) -> Result<Case> {
                         case.env.push((n.into(), val.into()));
                     }
                     "start" if v == "fails" => case.start_fails = true,
+                    "start" if v == "fails same-error" => {
+                        case.start_fails = true;
+                        case.same_error = true;
+                    }
                     "ready" if v == "udp" => case.ready_udp = true,
                     _ => {}
                 }

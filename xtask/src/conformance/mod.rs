@@ -148,6 +148,15 @@ fn run_case(case: &Case, bins: &Bins, work: &Path) -> Result<Outcome> {
                 )));
             }
         }
+        if case.same_error {
+            let errors: Vec<String> = servers.iter().map(|(p, ..)| p.error_line()).collect();
+            if errors[0] != errors[1] {
+                return Ok(known(format!(
+                    "    start-up errors differ:\n    CoreDNS:  {}\n    ferrodns: {}",
+                    errors[0], errors[1]
+                )));
+            }
+        }
         return Ok(Outcome::Pass);
     }
     let mut started = Vec::new();

@@ -71,6 +71,28 @@ impl Proc {
         matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
+    /// The last line the server wrote (its start-up error), with what
+    /// tells the two servers apart left out: ferrodns's `FILE:LINE: `
+    /// before a plugin's error, and the server's own folder.
+    pub fn error_line(&self) -> String {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let last = log
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        let dir = self
+            .log
+            .parent()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default();
+        let last = last.replace(&format!("{dir}/"), "").replace(&dir, "");
+        match last.find(": plugin/") {
+            Some(i) if !last[..i].contains(' ') => last[i + 2..].to_string(),
+            _ => last,
+        }
+    }
+
     /// The last lines the server wrote.
     pub fn log_tail(&self) -> String {
         let s = std::fs::read_to_string(&self.log).unwrap_or_default();

@@ -1,9 +1,11 @@
 //! Record types hickory's zone parser cannot read in this build (it has no
-//! DNSSEC support and no DNAME): DS, CDS, DNSKEY, CDNSKEY, RRSIG, NSEC,
-//! DNAME and RFC 3597 `TYPEnnn \# ...` records. Before parsing, each one's
-//! type and data are swapped for a TXT placeholder, so hickory still does
-//! owner, TTL and class inheritance; afterwards the placeholders become
-//! opaque records of the real type, their data encoded here.
+//! DNSSEC support, no DNAME, SPF, LOC or URI): DS, CDS, DNSKEY, CDNSKEY,
+//! RRSIG, NSEC, DNAME, SPF, LOC, URI and RFC 3597 `TYPEnnn \# ...` records.
+//! Before parsing, each one's type and data are swapped for a TXT
+//! placeholder, so hickory still does owner, TTL and class inheritance;
+//! afterwards the placeholders become opaque records of the real type, their
+//! data encoded here as miekg encodes it. `$GENERATE` directives are
+//! expanded here too, as miekg expands them.
 
 use hickory_proto::rr::rdata::NULL;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
@@ -41,6 +43,20 @@ pub(crate) enum RawError {
     Hex(String),
     #[error("bad base64 {0}")]
     Base64(String),
+    /// miekg's own words for a record it cannot read, and the index of
+    /// the data token it read last (see [`Raw::locate`]).
+    #[error("{0}")]
+    Miekg(&'static str, usize),
+    /// miekg's ParseError text: the file, its words, the token it read
+    /// last, quoted, and where that token ends.
+    #[error("{file}: dns: {what}: {token} at line: {line}:{column}")]
+    At {
+        file: String,
+        what: &'static str,
+        token: String,
+        line: usize,
+        column: usize,
+    },
 }
 
 /// One swapped-out record: its type, data tokens and the `$ORIGIN` in force.
@@ -48,6 +64,10 @@ pub(crate) struct Raw {
     rtype: RecordType,
     origin: Name,
     tokens: Vec<String>,
+    /// Where each token ends (line, column), and where the entry ends, for
+    /// miekg's errors.
+    at: Vec<(usize, usize)>,
+    end: (usize, usize),
 }
 
 /// The text with placeholders, and what they stand for.
@@ -64,6 +84,10 @@ struct Tok {
     quoted: bool,
     /// Parenthesis depth where the token starts.
     depth: u32,
+    /// The line it is on (from 1) and the column just past its end, as
+    /// miekg's errors give them.
+    line: usize,
+    end_col: usize,
 }
 
 struct Entry {
@@ -74,11 +98,22 @@ struct Entry {
     end: usize,
 }
 
+/// miekg's column for a token ending before byte `i`: the column of the
+/// blank after it, or of its last character when a newline follows.
+fn end_col(b: &[u8], i: usize, line_start: usize) -> usize {
+    if b.get(i).is_none_or(|c| *c == b'\n') {
+        i - line_start
+    } else {
+        i - line_start + 1
+    }
+}
+
 fn entries(text: &str) -> Vec<Entry> {
     let b = text.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
     let mut depth = 0u32;
+    let (mut line, mut line_start) = (1usize, 0usize);
     let mut cur = Entry {
         blank: b.first().is_some_and(|c| *c == b' ' || *c == b'\t'),
         toks: Vec::new(),
@@ -88,6 +123,8 @@ fn entries(text: &str) -> Vec<Entry> {
         match b[i] {
             b'\n' => {
                 i += 1;
+                line += 1;
+                line_start = i;
                 if depth == 0 {
                     cur.end = i - 1;
                     let next = Entry {
@@ -130,6 +167,8 @@ fn entries(text: &str) -> Vec<Entry> {
                     text: String::from_utf8_lossy(&s).into_owned(),
                     quoted: true,
                     depth,
+                    line,
+                    end_col: end_col(b, i, line_start),
                 });
             }
             _ => {
@@ -145,6 +184,8 @@ fn entries(text: &str) -> Vec<Entry> {
                     text: text[start..i].to_string(),
                     quoted: false,
                     depth,
+                    line,
+                    end_col: end_col(b, i, line_start),
                 });
             }
         }
@@ -153,6 +194,10 @@ fn entries(text: &str) -> Vec<Entry> {
     out.push(cur);
     out
 }
+
+const SPF: u16 = 99;
+const LOC: u16 = 29;
+const URI: u16 = 256;
 
 /// The types swapped out, by mnemonic (`TYPEnnn` included).
 fn raw_type(t: &str) -> Option<RecordType> {
@@ -164,100 +209,293 @@ fn raw_type(t: &str) -> Option<RecordType> {
         "DS" | "CDS" | "DNSKEY" | "CDNSKEY" | "RRSIG" | "NSEC" | "DNAME" => {
             RecordType::from_str(&up).ok()
         }
+        "SPF" => Some(RecordType::Unknown(SPF)),
+        "LOC" => Some(RecordType::Unknown(LOC)),
+        "URI" => Some(RecordType::Unknown(URI)),
         _ => None,
     }
 }
 
-/// Swaps out the records hickory cannot parse, and spells out the TTLs a
-/// record leaves out as miekg fills them in: the `$TTL` directive's, else
-/// the last TTL a record gave; a record that names its class but has no
-/// TTL to inherit gets 0 (miekg's zero value), one that names neither is
-/// left to fail. None when there is nothing to change.
-pub(crate) fn rewrite(text: &str, origin: &Name) -> Option<Rewritten> {
-    let marker = format!("ferrodns-raw-{:016x}-", rand::random::<u64>());
-    let mut origin = origin.clone();
-    let mut raws = Vec::new();
+/// Swaps out the records hickory cannot parse, expands `$GENERATE`, and
+/// spells out the TTLs a record leaves out as miekg fills them in: the
+/// `$TTL` directive's, else the last TTL a record gave; a record that names
+/// its class but has no TTL to inherit gets 0 (miekg's zero value), one
+/// that names neither is left to fail. None when there is nothing to
+/// change; an error for a `$GENERATE` miekg refuses (`file` names the zone
+/// file in it).
+pub(crate) fn rewrite(
+    text: &str,
+    origin: &Name,
+    file: &str,
+) -> Result<Option<Rewritten>, RawError> {
+    let mut r = Rewriter {
+        marker: format!("ferrodns-raw-{:016x}-", rand::random::<u64>()),
+        origin: origin.clone(),
+        raws: Vec::new(),
+        default_ttl: None,
+        changed: false,
+        file,
+    };
     let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
-    // miekg's default TTL: the value, and whether `$TTL` set it.
-    let mut default_ttl: Option<(u32, bool)> = None;
-    let mut changed = false;
-    for e in entries(text) {
-        let Some(first) = e.toks.first() else {
-            continue;
-        };
-        if !e.blank && !first.quoted && first.text.starts_with('$') {
-            if first.text.eq_ignore_ascii_case("$ORIGIN") {
-                if let Some(o) = e.toks.get(1).and_then(|t| Name::parse(&t.text, None).ok()) {
-                    origin = o;
-                }
-            } else if first.text.eq_ignore_ascii_case("$TTL") {
-                if let Some(ttl) = e.toks.get(1).and_then(|t| parse_ttl(&t.text).ok()) {
-                    default_ttl = Some((ttl, true));
-                }
-            }
-            continue;
-        }
-        let at = usize::from(!e.blank);
-        let mut i = at;
-        let (mut ttl, mut class) = (None, false);
-        while let Some(t) = e.toks.get(i) {
-            if t.quoted {
-                break;
-            }
-            if let Ok(v) = parse_ttl(&t.text) {
-                ttl = Some(v);
-            } else if DNSClass::from_str(&t.text.to_ascii_uppercase()).is_ok() {
-                class = true;
-            } else {
-                break;
-            }
-            i += 1;
-        }
-        let Some(t) = e.toks.get(i) else { continue };
-        match ttl {
-            Some(v) => {
-                if !default_ttl.is_some_and(|(_, directive)| directive) {
-                    default_ttl = Some((v, false));
-                }
-            }
-            None => {
-                let fill = match default_ttl {
-                    Some((v, _)) => Some(v),
-                    None if class => Some(0),
-                    None => None,
-                };
-                if let (Some(v), Some(before)) = (fill, e.toks.get(at)) {
-                    out.push_str(&text[copied..before.start]);
-                    out.push_str(&format!("{v} "));
-                    copied = before.start;
-                    changed = true;
-                }
-            }
-        }
-        if t.quoted || t.depth > 0 {
-            continue;
-        }
-        let Some(rtype) = raw_type(&t.text) else {
-            continue;
-        };
-        out.push_str(&text[copied..t.start]);
-        out.push_str(&format!("TXT \"{marker}{}\"", raws.len()));
-        copied = e.end;
-        raws.push(Raw {
-            rtype,
-            origin: origin.clone(),
-            tokens: e.toks[i + 1..].iter().map(|t| t.text.clone()).collect(),
-        });
+    r.run(text, &mut out, 0)?;
+    if r.raws.is_empty() && !r.changed {
+        return Ok(None);
     }
-    if raws.is_empty() && !changed {
-        return None;
-    }
-    out.push_str(&text[copied..]);
-    Some(Rewritten {
+    Ok(Some(Rewritten {
         text: out,
-        marker,
-        raws,
+        marker: r.marker,
+        raws: r.raws,
+    }))
+}
+
+struct Rewriter<'a> {
+    marker: String,
+    origin: Name,
+    raws: Vec<Raw>,
+    /// miekg's default TTL: the value, and whether `$TTL` set it.
+    default_ttl: Option<(u32, bool)>,
+    changed: bool,
+    file: &'a str,
+}
+
+impl Rewriter<'_> {
+    /// `text` rewritten onto `out`; `line0` is the line `text` starts on
+    /// (for `$GENERATE` errors).
+    fn run(&mut self, text: &str, out: &mut String, line0: usize) -> Result<(), RawError> {
+        let mut copied = 0;
+        for e in entries(text) {
+            let Some(first) = e.toks.first() else {
+                continue;
+            };
+            if !e.blank && !first.quoted && first.text.starts_with('$') {
+                if first.text.eq_ignore_ascii_case("$ORIGIN") {
+                    if let Some(o) = e.toks.get(1).and_then(|t| Name::parse(&t.text, None).ok()) {
+                        self.origin = o;
+                    }
+                } else if first.text.eq_ignore_ascii_case("$TTL") {
+                    if let Some(ttl) = e.toks.get(1).and_then(|t| parse_ttl(&t.text).ok()) {
+                        self.default_ttl = Some((ttl, true));
+                    }
+                } else if first.text.eq_ignore_ascii_case("$GENERATE") {
+                    let lines = generate(&e.toks).map_err(|(what, t, at)| {
+                        // A modifier's error names the text from its `$`,
+                        // counted from the range's end.
+                        let (token, column) = match at {
+                            Some((text, si)) => (text, t.end_col + si),
+                            None => (t.text.clone(), t.end_col),
+                        };
+                        RawError::At {
+                            file: self.file.to_string(),
+                            what,
+                            token: crate::gocompat::quote::quote(&token),
+                            line: line0 + t.line,
+                            column,
+                        }
+                    })?;
+                    out.push_str(&text[copied..first.start]);
+                    copied = e.end;
+                    self.changed = true;
+                    // miekg reads the lines with a parser of their own,
+                    // whose default TTL is its constant 3600 (not `$TTL`'s),
+                    // and whose TTLs are not inherited after them.
+                    let saved = self.default_ttl.replace((3600, false));
+                    self.run(&lines, out, line0 + first.line - 1)?;
+                    self.default_ttl = saved;
+                }
+                continue;
+            }
+            let at = usize::from(!e.blank);
+            let mut i = at;
+            let (mut ttl, mut class) = (None, false);
+            while let Some(t) = e.toks.get(i) {
+                if t.quoted {
+                    break;
+                }
+                if let Ok(v) = parse_ttl(&t.text) {
+                    ttl = Some(v);
+                } else if DNSClass::from_str(&t.text.to_ascii_uppercase()).is_ok() {
+                    class = true;
+                } else {
+                    break;
+                }
+                i += 1;
+            }
+            let Some(t) = e.toks.get(i) else { continue };
+            match ttl {
+                Some(v) => {
+                    if !self.default_ttl.is_some_and(|(_, directive)| directive) {
+                        self.default_ttl = Some((v, false));
+                    }
+                }
+                None => {
+                    let fill = match self.default_ttl {
+                        Some((v, _)) => Some(v),
+                        None if class => Some(0),
+                        None => None,
+                    };
+                    if let (Some(v), Some(before)) = (fill, e.toks.get(at)) {
+                        out.push_str(&text[copied..before.start]);
+                        out.push_str(&format!("{v} "));
+                        copied = before.start;
+                        self.changed = true;
+                    }
+                }
+            }
+            if t.quoted || t.depth > 0 {
+                continue;
+            }
+            let Some(rtype) = raw_type(&t.text) else {
+                continue;
+            };
+            out.push_str(&text[copied..t.start]);
+            out.push_str(&format!("TXT \"{}{}\"", self.marker, self.raws.len()));
+            copied = e.end;
+            let data = &e.toks[i + 1..];
+            let last = data.last().unwrap_or(t);
+            self.raws.push(Raw {
+                rtype,
+                origin: self.origin.clone(),
+                tokens: data.iter().map(|t| t.text.clone()).collect(),
+                at: data.iter().map(|t| (line0 + t.line, t.end_col)).collect(),
+                end: (line0 + last.line, last.end_col),
+            });
+        }
+        out.push_str(&text[copied..]);
+        Ok(())
+    }
+}
+
+/// The lines a `$GENERATE RANGE LHS [TTL] [CLASS] TYPE RHS` entry stands
+/// for, as miekg makes them: the rest of the entry after the range, its
+/// tokens joined by one space, read once per value of the range with
+/// every `$` replaced by the value (`${OFFSET[,WIDTH[,BASE]]}` shifted and
+/// formatted with Go's `%0WIDTHBASE`, `$$` and `\$` a plain `$`, `\\` a
+/// backslash, any other escaped character dropped with its backslash).
+/// An error gives miekg's words, the token it is about (the range) and,
+/// for a modifier, the text from its `$` and the `$`'s place after it.
+#[allow(clippy::type_complexity)]
+fn generate(toks: &[Tok]) -> Result<String, (&'static str, &Tok, Option<(String, usize)>)> {
+    let Some(range) = toks.get(1) else {
+        return Err(("garbage after $GENERATE range", &toks[0], None));
+    };
+    let bad = |what| (what, range, None);
+    let (span, step) = match range.text.split_once('/') {
+        Some((span, step)) => {
+            let s = step.parse::<i64>().ok().filter(|s| *s > 0);
+            (span, s.ok_or_else(|| bad("bad step in $GENERATE range"))?)
+        }
+        None => (range.text.as_str(), 1),
+    };
+    let (a, b) = span
+        .split_once('-')
+        .ok_or_else(|| bad("bad start-stop in $GENERATE range"))?;
+    let start: i64 = a.parse().map_err(|_| bad("bad start in $GENERATE range"))?;
+    let end: i64 = b.parse().map_err(|_| bad("bad stop in $GENERATE range"))?;
+    if end < 0 || start < 0 || end < start || (end - start) / step > 65535 {
+        return Err(bad("bad range in $GENERATE range"));
+    }
+    let Some(rest) = toks.get(2..).filter(|r| !r.is_empty()) else {
+        return Err(bad("garbage after $GENERATE range"));
+    };
+    let body: Vec<String> = rest
+        .iter()
+        .map(|t| {
+            if t.quoted {
+                format!("\"{}\"", t.text)
+            } else {
+                t.text.clone()
+            }
+        })
+        .collect();
+    let body = body.join(" ");
+    let b = body.as_bytes();
+    let mut out = String::new();
+    let mut cur = start;
+    while cur <= end {
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'\\' => {
+                    match b.get(i + 1) {
+                        Some(b'\\') => out.push('\\'),
+                        Some(b'$') => out.push('$'),
+                        _ => {}
+                    }
+                    i += 2;
+                }
+                b'$' if b.get(i + 1) == Some(&b'$') => {
+                    out.push('$');
+                    i += 2;
+                }
+                b'$' if b.get(i + 1) == Some(&b'{') => {
+                    let at =
+                        |what, to: usize| (what, range, Some((body[i..to].to_string(), i + 1)));
+                    let Some(close) = body[i + 2..].find('}') else {
+                        return Err(at("bad modifier in $GENERATE", body.len()));
+                    };
+                    let m =
+                        modifier(&body[i + 2..i + 2 + close]).map_err(|w| at(w, i + 3 + close))?;
+                    if start + m.offset < 0 || end + m.offset > (1 << 31) - 1 {
+                        return Err(at("bad offset in $GENERATE", i + 3 + close));
+                    }
+                    out.push_str(&m.format(cur + m.offset));
+                    i += 3 + close;
+                }
+                b'$' => {
+                    out.push_str(&cur.to_string());
+                    i += 1;
+                }
+                _ => {
+                    // Whole UTF-8 sequences: a non-ASCII byte starts one.
+                    let n = body[i..].chars().next().map_or(1, char::len_utf8);
+                    out.push_str(&body[i..i + n]);
+                    i += n;
+                }
+            }
+        }
+        out.push('\n');
+        cur += step;
+    }
+    Ok(out)
+}
+
+/// A `${OFFSET,WIDTH,BASE}` modifier (miekg's `modToPrintf`).
+struct Modifier {
+    offset: i64,
+    width: usize,
+    base: u8,
+}
+
+impl Modifier {
+    fn format(&self, v: i64) -> String {
+        let w = self.width;
+        match self.base {
+            b'o' => format!("{v:0w$o}"),
+            b'x' => format!("{v:0w$x}"),
+            b'X' => format!("{v:0w$X}"),
+            _ => format!("{v:0w$}"),
+        }
+    }
+}
+
+fn modifier(s: &str) -> Result<Modifier, &'static str> {
+    let mut parts = s.splitn(4, ',');
+    let off = parts.next().unwrap_or("");
+    let width = parts.next().unwrap_or("0");
+    let base = parts.next().unwrap_or("d");
+    if parts.next().is_some() {
+        return Err("bad modifier in $GENERATE");
+    }
+    let base = match base {
+        "o" | "d" | "x" | "X" => base.as_bytes()[0],
+        _ => return Err("bad base in $GENERATE"),
+    };
+    let offset = off.parse::<i64>().map_err(|_| "bad offset in $GENERATE")?;
+    let width = width.parse::<u8>().map_err(|_| "bad width in $GENERATE")?;
+    Ok(Modifier {
+        offset,
+        width: usize::from(width),
+        base,
     })
 }
 
@@ -276,6 +514,25 @@ impl Rewritten {
 }
 
 impl Raw {
+    /// An error of [`Raw::rdata`] as miekg words it: for its own words,
+    /// the zone file (`file`), the token read last and where it ends.
+    pub fn locate(&self, e: RawError, file: &str) -> RawError {
+        let RawError::Miekg(what, i) = e else {
+            return e;
+        };
+        let (token, (line, column)) = match self.tokens.get(i) {
+            Some(t) => (t.as_str(), self.at[i]),
+            None => ("", self.end),
+        };
+        RawError::At {
+            file: file.to_string(),
+            what,
+            token: crate::gocompat::quote::quote(token),
+            line,
+            column,
+        }
+    }
+
     /// The type an RRSIG covers.
     pub fn covered(&self) -> Option<RecordType> {
         if self.rtype != RecordType::RRSIG {
@@ -297,7 +554,38 @@ impl Raw {
                 .ok_or(RawError::Missing(self.rtype))
         };
         let rest = |i: usize| t.get(i..).unwrap_or_default().concat();
+        // RFC 3597's generic form is read for any type, as miekg reads it.
+        let generic = t.first().is_some_and(|f| f == "\\#");
         match self.rtype {
+            _ if generic => {
+                let len = num::<usize>(arg(1)?)?;
+                w = hex(&rest(2))?;
+                if w.len() != len {
+                    return Err(RawError::UnknownLength(self.rtype));
+                }
+            }
+            RecordType::Unknown(SPF) => {
+                if t.is_empty() {
+                    return Err(RawError::Miekg("bad SPF Txt", 0));
+                }
+                for s in t {
+                    char_strings(s, &mut w);
+                }
+            }
+            RecordType::Unknown(URI) => {
+                let n = |i: usize, what| {
+                    t.get(i)
+                        .and_then(|s| s.parse::<u16>().ok())
+                        .ok_or(RawError::Miekg(what, i))
+                };
+                w.extend(n(0, "bad URI Priority")?.to_be_bytes());
+                w.extend(n(1, "bad URI Weight")?.to_be_bytes());
+                let [target] = t.get(2..).unwrap_or_default() else {
+                    return Err(RawError::Miekg("bad URI Target", 1));
+                };
+                w.extend(unescape(target));
+            }
+            RecordType::Unknown(LOC) => w = loc(t)?,
             RecordType::DS | RecordType::CDS => {
                 w.extend(num::<u16>(arg(0)?)?.to_be_bytes());
                 w.push(algorithm(arg(1)?)?);
@@ -369,6 +657,195 @@ impl Raw {
         w.push(0);
         Ok(())
     }
+}
+
+/// A TXT-style string as character-strings: escapes (`\X`, `\DDD`) read,
+/// cut into pieces of 255 bytes as miekg cuts them.
+fn char_strings(s: &str, w: &mut Vec<u8>) {
+    let b = unescape(s);
+    if b.is_empty() {
+        w.push(0);
+    }
+    for piece in b.chunks(255) {
+        w.push(piece.len() as u8);
+        w.extend_from_slice(piece);
+    }
+}
+
+/// Presentation escapes read: `\DDD` is the byte DDD, `\X` is X.
+fn unescape(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 1 < b.len() {
+            let d = &b[i + 1..(i + 4).min(b.len())];
+            if d.len() == 3 && d.iter().all(u8::is_ascii_digit) {
+                let v = d.iter().fold(0u32, |a, c| a * 10 + u32::from(c - b'0'));
+                out.push(v as u8);
+                i += 4;
+                continue;
+            }
+            out.push(b[i + 1]);
+            i += 2;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
+/// The tokens of a record's data read one by one, for miekg's errors,
+/// which name the token read last.
+struct Cursor<'a> {
+    t: &'a [String],
+    i: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn next(&mut self) -> Option<&'a str> {
+        let v = self.t.get(self.i).map(String::as_str);
+        self.i += 1;
+        v
+    }
+
+    /// miekg's error `what` at the token read last.
+    fn err(&self, what: &'static str) -> RawError {
+        RawError::Miekg(what, self.i.saturating_sub(1))
+    }
+
+    /// One LOC coordinate: degrees (at most `max`), then minutes and
+    /// seconds until the hemisphere letter (`pos` north or east of the
+    /// equator or meridian, `neg` south or west). `what`: miekg's errors
+    /// for the degrees, minutes, seconds and the letter.
+    fn coord(
+        &mut self,
+        max: u64,
+        pos: &str,
+        neg: &str,
+        what: [&'static str; 4],
+    ) -> Result<u32, RawError> {
+        const EQUATOR: u32 = 1 << 31;
+        let d = self
+            .next()
+            .and_then(|s| s.parse::<u64>().ok())
+            .filter(|d| *d <= max)
+            .ok_or_else(|| self.err(what[0]))?;
+        let mut v = 1000 * 60 * 60 * d as u32;
+        let side = |s: &str, v: u32| {
+            if s.eq_ignore_ascii_case(pos) {
+                Some(EQUATOR.wrapping_add(v))
+            } else if s.eq_ignore_ascii_case(neg) {
+                Some(EQUATOR.wrapping_sub(v))
+            } else {
+                None
+            }
+        };
+        let s = self.next().ok_or_else(|| self.err(what[1]))?;
+        if let Some(v) = side(s, v) {
+            return Ok(v);
+        }
+        let m = s
+            .parse::<u64>()
+            .ok()
+            .filter(|m| *m <= 59)
+            .ok_or_else(|| self.err(what[1]))?;
+        v += 1000 * 60 * m as u32;
+        let s = self.next().ok_or_else(|| self.err(what[2]))?;
+        if let Some(v) = side(s, v) {
+            return Ok(v);
+        }
+        let sec = s
+            .parse::<f64>()
+            .ok()
+            .filter(|x| (0.0..60.0).contains(x))
+            .ok_or_else(|| self.err(what[2]))?;
+        v += (1000.0 * sec) as u32;
+        let s = self.next().ok_or_else(|| self.err(what[3]))?;
+        side(s, v).ok_or_else(|| self.err(what[3]))
+    }
+}
+
+/// RFC 1876's LOC record from its presentation tokens, as miekg reads it:
+/// `D [M [S]] N|S D [M [S]] E|W ALT[m] [SIZE[m] [HP[m] [VP[m]]]]`, with
+/// miekg's defaults (1m, 10000m, 10m) and its error words.
+fn loc(t: &[String]) -> Result<Vec<u8>, RawError> {
+    let mut c = Cursor { t, i: 0 };
+    let lat = c.coord(
+        90,
+        "N",
+        "S",
+        [
+            "bad LOC Latitude",
+            "bad LOC Latitude minutes",
+            "bad LOC Latitude seconds",
+            "bad LOC Latitude North/South",
+        ],
+    )?;
+    let lon = c.coord(
+        180,
+        "E",
+        "W",
+        [
+            "bad LOC Longitude",
+            "bad LOC Longitude minutes",
+            "bad LOC Longitude seconds",
+            "bad LOC Longitude East/West",
+        ],
+    )?;
+    let alt = c
+        .next()
+        .map(|s| s.strip_suffix(['m', 'M']).unwrap_or(s))
+        .and_then(|s| s.parse::<f64>().ok())
+        .ok_or_else(|| c.err("bad LOC Altitude"))?;
+    let alt = (alt * 100.0 + 10_000_000.0 + 0.5) as u32;
+    let mut prec = [0x12u8, 0x16, 0x13];
+    let words = ["bad LOC Size", "bad LOC HorizPre", "bad LOC VertPre"];
+    for (k, p) in prec.iter_mut().enumerate() {
+        let Some(s) = c.next() else { break };
+        *p = cm_exponent(s).ok_or_else(|| c.err(words[k]))?;
+    }
+    if c.next().is_some() {
+        return Err(c.err("bad LOC Size, HorizPre or VertPre"));
+    }
+    let mut w = vec![0, prec[0], prec[1], prec[2]];
+    w.extend(lat.to_be_bytes());
+    w.extend(lon.to_be_bytes());
+    w.extend(alt.to_be_bytes());
+    Ok(w)
+}
+
+/// A LOC size or precision in meters as RFC 1876's mantissa and exponent
+/// of centimeters (miekg's `stringToCm`: a whole number of meters ignores
+/// the centimeters after it; at most two decimals).
+fn cm_exponent(s: &str) -> Option<u8> {
+    let s = s.strip_suffix(['m', 'M']).unwrap_or(s);
+    let (int, cm) = match s.split_once('.') {
+        Some((i, c)) => {
+            if c.len() > 2 {
+                return None;
+            }
+            let v: u64 = c.parse().ok()?;
+            (i, Some(if c.len() == 1 { v * 10 } else { v }))
+        }
+        None => (s, None),
+    };
+    let meters: u64 = if cm.is_none() || !int.is_empty() {
+        int.parse().ok()?
+    } else {
+        0
+    };
+    let (mut e, mut v) = if meters > 0 {
+        (2u8, meters)
+    } else {
+        (0, cm.unwrap_or(0))
+    };
+    while v >= 10 {
+        e += 1;
+        v /= 10;
+    }
+    (e <= 9).then_some(e | (v as u8) << 4)
 }
 
 fn num<T: FromStr>(s: &str) -> Result<T, RawError> {
@@ -506,7 +983,7 @@ mod tests {
     fn rewrites_only_what_hickory_lacks() {
         let o = Name::from_ascii("example.org.").unwrap();
         let text = "$ORIGIN example.org.\n@ 60 IN SOA ns hm 1 2 3 4 5\nsub 60 IN DS 12345 8 2 ( 0011\n 2233 ) ; c\n  IN A 192.0.2.1\n";
-        let r = rewrite(text, &o).unwrap();
+        let r = rewrite(text, &o, "db").unwrap().unwrap();
         assert_eq!(r.raws.len(), 1);
         assert_eq!(
             r.text,
@@ -517,22 +994,28 @@ mod tests {
         };
         assert_eq!(code, RecordType::DS);
         assert_eq!(rdata.anything, &[0x30, 0x39, 8, 2, 0x00, 0x11, 0x22, 0x33]);
-        assert!(rewrite("@ 60 IN SOA ns hm 1 2 3 4 5\n", &o).is_none());
+        assert!(rewrite("@ 60 IN SOA ns hm 1 2 3 4 5\n", &o, "db")
+            .unwrap()
+            .is_none());
     }
 
     #[test]
     fn ttls_as_miekg_fills_them_in() {
         let o = Name::from_ascii("example.org.").unwrap();
         let text = "@ IN SOA ns hm 1 2 3 4 5\nns 600 IN A 192.0.2.1\nwww IN A 192.0.2.2\n  AAAA ::1\n$TTL 120\nb 30 A 192.0.2.5\nc IN 7 A 192.0.2.6\nd A 192.0.2.7\n";
-        let r = rewrite(text, &o).unwrap();
+        let r = rewrite(text, &o, "db").unwrap().unwrap();
         assert!(r.raws.is_empty());
         assert_eq!(
             r.text,
             "@ 0 IN SOA ns hm 1 2 3 4 5\nns 600 IN A 192.0.2.1\nwww 600 IN A 192.0.2.2\n  600 AAAA ::1\n$TTL 120\nb 30 A 192.0.2.5\nc IN 7 A 192.0.2.6\nd 120 A 192.0.2.7\n"
         );
         // No TTL, no class, nothing to inherit: left for the parser to refuse.
-        assert!(rewrite("www A 192.0.2.1\n", &o).is_none());
-        assert!(rewrite("www 60 IN A 192.0.2.1\nmail 5 A 192.0.2.2\n", &o).is_none());
+        assert!(rewrite("www A 192.0.2.1\n", &o, "db").unwrap().is_none());
+        assert!(
+            rewrite("www 60 IN A 192.0.2.1\nmail 5 A 192.0.2.2\n", &o, "db")
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
@@ -542,6 +1025,8 @@ mod tests {
             rtype: t,
             origin: o.clone(),
             tokens: toks.split_whitespace().map(String::from).collect(),
+            at: Vec::new(),
+            end: (0, 0),
         };
         let d = |r: Raw| match r.rdata().unwrap() {
             RData::Unknown { rdata, .. } => rdata.anything.clone(),
@@ -587,6 +1072,8 @@ mod tests {
             rtype: RecordType::from(65000),
             origin: o.clone(),
             tokens: vec!["\\#".into(), "0".into()],
+            at: Vec::new(),
+            end: (0, 0),
         };
         let RData::Unknown { code, rdata } = r.rdata().unwrap() else {
             panic!()
@@ -625,6 +1112,8 @@ mod tests {
                 rtype: t,
                 origin: o.clone(),
                 tokens: toks.split_whitespace().map(String::from).collect(),
+                at: Vec::new(),
+                end: (0, 0),
             }
             .rdata()
             .unwrap_err()
@@ -671,5 +1160,50 @@ mod tests {
         ] {
             assert_eq!(got, want);
         }
+    }
+
+    /// LOC as RFC 1876 and miekg encode it: the example of RFC 1876's
+    /// appendix, defaults for what is left out.
+    #[test]
+    fn loc_encoding() {
+        let t = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        let w = loc(&t("42 21 54 N 71 06 18 W -24m 30m")).unwrap();
+        assert_eq!(w[..4], [0, 0x33, 0x16, 0x13]);
+        assert_eq!(
+            u32::from_be_bytes(w[4..8].try_into().unwrap()),
+            (1 << 31) + 152_514_000
+        );
+        assert_eq!(
+            u32::from_be_bytes(w[8..12].try_into().unwrap()),
+            (1 << 31) - 255_978_000
+        );
+        assert_eq!(u32::from_be_bytes(w[12..16].try_into().unwrap()), 9_997_600);
+        assert_eq!(cm_exponent("0.5m"), Some(0x51));
+        assert_eq!(cm_exponent(".01"), Some(0x10));
+        assert_eq!(cm_exponent("90000000m"), Some(0x99));
+        assert_eq!(cm_exponent("1.123"), None);
+        assert!(matches!(
+            loc(&t("91 N 4 E 0")),
+            Err(RawError::Miekg("bad LOC Latitude", 0))
+        ));
+    }
+
+    /// `$GENERATE` lines as miekg makes them.
+    #[test]
+    fn generate_expands() {
+        let o = Name::from_ascii("example.org.").unwrap();
+        let text = "$GENERATE 1-5/2 h${1,3,x} A 192.0.2.$ ; note\n$GENERATE 8-8 t$ TXT \"\\$ $$ \\\\ \\x\"\n";
+        let r = rewrite(text, &o, "db").unwrap().unwrap();
+        assert_eq!(
+            r.text,
+            "h002 3600 A 192.0.2.1\nh004 3600 A 192.0.2.3\nh006 3600 A 192.0.2.5\n\nt8 3600 TXT \"$ $ \\ \"\n\n"
+        );
+        let Err(e) = rewrite("$GENERATE 1-2 x${1,0,q} A 1.2.3.4\n", &o, "db") else {
+            panic!("a bad base is refused");
+        };
+        assert_eq!(
+            e.to_string(),
+            "db: dns: bad base in $GENERATE: \"${1,0,q}\" at line: 1:16"
+        );
     }
 }

@@ -135,7 +135,7 @@ impl Zone {
                 crate::gocompat::quote::quote(&fname)
             ))
         };
-        let rewritten = raw::rewrite(text, &origin);
+        let rewritten = raw::rewrite(text, &origin, &fname).map_err(|e| invalid(&e))?;
         let src = rewritten.as_ref().map_or(text, |r| r.text.as_str());
         let parsed = Parser::new(src, Some(file.to_path_buf()), Some(origin.clone())).parse();
         let (_, sets) = parsed.map_err(|e| invalid(&e))?;
@@ -170,7 +170,7 @@ impl Zone {
                     {
                         continue;
                     }
-                    r.data = raw.rdata().map_err(|e| invalid(&e))?;
+                    r.data = raw.rdata().map_err(|e| invalid(&raw.locate(e, &fname)))?;
                 }
                 z.insert(r)?;
             }
