@@ -165,10 +165,43 @@ pub struct BlockSetup {
     pub http: Vec<super::endpoint::HttpSpec>,
     /// Commands to run on start-up or shutdown (`on`).
     pub events: Vec<Event>,
+    /// Zones a plugin of the block finds it serves while running (auto's
+    /// zone files), which the block's metrics label queries with as they
+    /// do with its keys.
+    pub added_zones: std::sync::Arc<AddedZones>,
     plugins: Vec<Box<dyn Plugin>>,
     /// The next per-worker state slot (see `Worker::state`), counted across
     /// every block of one Corefile.
     next_slot: usize,
+}
+
+/// The zones a plugin serves beyond the block's keys, set while it runs
+/// (CoreDNS's `metrics.AddZone` and `RemoveZone`): lowercased, fully
+/// qualified. Reading costs one relaxed load while none was ever set.
+#[derive(Default)]
+pub struct AddedZones {
+    any: std::sync::atomic::AtomicBool,
+    zones: arc_swap::ArcSwap<Vec<String>>,
+}
+
+impl AddedZones {
+    /// The zones now served, in place of those set before.
+    pub fn set(&self, zones: Vec<String>) {
+        self.any
+            .fetch_or(!zones.is_empty(), std::sync::atomic::Ordering::Relaxed);
+        self.zones.store(std::sync::Arc::new(zones));
+    }
+
+    /// The longest of the added zones that holds `name`, if longer than
+    /// `than` (the match among the block's keys).
+    pub fn longer(&self, name: &str, than: Option<&str>) -> Option<String> {
+        if !self.any.load(std::sync::atomic::Ordering::Relaxed) {
+            return None;
+        }
+        let zones = self.zones.load();
+        let z = super::names::zone_match(&zones, name)?;
+        (z.len() > than.map_or(0, str::len)).then(|| z.to_string())
+    }
 }
 
 impl BlockSetup {
@@ -188,6 +221,7 @@ impl BlockSetup {
             metadata: false,
             http: Vec::new(),
             events: Vec::new(),
+            added_zones: Default::default(),
             plugins: Vec::new(),
             next_slot: 0,
         }

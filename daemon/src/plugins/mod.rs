@@ -4,6 +4,7 @@
 
 pub mod acl;
 pub mod any;
+pub mod auto;
 pub mod bind;
 pub mod bufsize;
 pub mod cache;
@@ -115,7 +116,7 @@ pub static ORDER: &[Entry] = execution_order![
     "k8s_external",
     "kubernetes",
     "file" => file::setup,
-    "auto",
+    "auto" => auto::setup,
     "secondary",
     "etcd",
     "loop" => r#loop::setup,

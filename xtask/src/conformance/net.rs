@@ -71,9 +71,10 @@ impl Proc {
         matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
-    /// The last line the server wrote (its start-up error), with what
-    /// tells the two servers apart left out: ferrodns's `FILE:LINE: `
-    /// before a plugin's error, and the server's own folder.
+    /// The last line the server wrote (its start-up error), with where
+    /// each server puts the Corefile's line left out (ferrodns's `FILE:LINE: `
+    /// before the plugin's error, CoreDNS's `FILE:LINE - Error during
+    /// parsing: ` inside it), and the server's own folder.
     pub fn error_line(&self) -> String {
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
         let last = log
@@ -86,11 +87,22 @@ impl Proc {
             .parent()
             .map(|d| d.display().to_string())
             .unwrap_or_default();
-        let last = last.replace(&format!("{dir}/"), "").replace(&dir, "");
-        match last.find(": plugin/") {
-            Some(i) if !last[..i].contains(' ') => last[i + 2..].to_string(),
-            _ => last,
+        let mut last = last.replace(&format!("{dir}/"), "").replace(&dir, "");
+        // ferrodns: `Corefile:3: plugin/...`.
+        if let Some((head, rest)) = last.split_once(": ") {
+            if let Some((_, n)) = head.rsplit_once(':') {
+                if !head.contains(' ') && !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()) {
+                    last = rest.to_string();
+                }
+            }
         }
+        // CoreDNS: `plugin/x: Corefile:3 - Error during parsing: ...`.
+        if let Some(i) = last.find(" - Error during parsing: ") {
+            if let Some(start) = last[..i].rfind(' ') {
+                last.replace_range(start + 1..i + " - Error during parsing: ".len(), "");
+            }
+        }
+        last
     }
 
     /// The last lines the server wrote.

@@ -14,6 +14,7 @@ mod setup;
 mod zone;
 
 pub use lookup::{Answer, Res};
+pub(crate) use reload::reload_once;
 pub use setup::setup;
 pub use zone::{LoadError, Zone};
 
@@ -139,51 +140,17 @@ impl Plugin for File {
             );
             return Action::Done(Outcome::rcode(ResponseCode::NoError));
         }
-        let zone = slot.data.load();
-        let qname = req.qname().to_lowercase();
-        let a = zone.lookup(&qname, qtype, req.depth);
-        if let Some(w) = &a.wildcard {
-            req.set_metadata("zone/wildcard", || w.to_string());
-        }
-        if a.pending.is_some() {
-            req.stash.put(self, (Arc::clone(&zone), a));
+        let Some(a) = look(self, slot.data.load_full(), req) else {
             return Action::Await;
-        }
+        };
         if falls(&a) && self.fall.through(&req.name) {
             return Action::Next;
         }
         Action::Done(outcome(a, req))
     }
 
-    /// A CNAME chain that left the zone: the server is asked for the
-    /// target, as CoreDNS's `doLookup` does, and the answer completed with
-    /// what it says.
     fn query_async<'a>(&'a self, req: &'a mut Request) -> LocalFuture<'a, Action> {
-        Box::pin(async move {
-            let Some((zone, mut a)) = req.stash.take::<(Arc<Zone>, Answer)>(self) else {
-                return Action::Next;
-            };
-            let Some(target) = a.pending.clone() else {
-                return Action::Done(outcome(a, req));
-            };
-            let (more, res) = match req.lookup(&target, req.qtype()).await {
-                Err(_) => (Vec::new(), Res::ServerFailure),
-                Ok(None) => (Vec::new(), Res::Success),
-                Ok(Some(m)) => {
-                    let rcode = m.metadata.response_code;
-                    let more = m.answers;
-                    let res = match rcode {
-                        ResponseCode::NXDomain => Res::NameError,
-                        ResponseCode::ServFail => Res::ServerFailure,
-                        ResponseCode::NoError if more.is_empty() => Res::NoData,
-                        _ => Res::Success,
-                    };
-                    (more, res)
-                }
-            };
-            zone.finish(&mut a, more, res);
-            Action::Done(outcome(a, req))
-        })
+        Box::pin(finish(self, req))
     }
 
     fn last_in_chain(&self, req: &Request) -> Option<Outcome> {
@@ -210,8 +177,54 @@ impl Plugin for File {
     }
 }
 
+/// `req` looked up in `zone` (CoreDNS's `Zone.Lookup`), with the
+/// `zone/wildcard` metadata set; None when a CNAME left the zone: the
+/// answer then waits in the stash under `owner` for [`finish`], and the
+/// plugin returns [`Action::Await`].
+pub(crate) fn look<P>(owner: &P, zone: Arc<Zone>, req: &mut Request) -> Option<Answer> {
+    let qname = req.qname().to_lowercase();
+    let a = zone.lookup(&qname, req.qtype(), req.depth);
+    if let Some(w) = &a.wildcard {
+        req.set_metadata("zone/wildcard", || w.to_string());
+    }
+    if a.pending.is_some() {
+        req.stash.put(owner, (zone, a));
+        return None;
+    }
+    Some(a)
+}
+
+/// A CNAME chain that left the zone ([`look`]): the server is asked for
+/// the target, as CoreDNS's `doLookup` does, and the answer completed with
+/// what it says.
+pub(crate) async fn finish<P>(owner: &P, req: &mut Request) -> Action {
+    let Some((zone, mut a)) = req.stash.take::<(Arc<Zone>, Answer)>(owner) else {
+        return Action::Next;
+    };
+    let Some(target) = a.pending.clone() else {
+        return Action::Done(outcome(a, req));
+    };
+    let (more, res) = match req.lookup(&target, req.qtype()).await {
+        Err(_) => (Vec::new(), Res::ServerFailure),
+        Ok(None) => (Vec::new(), Res::Success),
+        Ok(Some(m)) => {
+            let rcode = m.metadata.response_code;
+            let more = m.answers;
+            let res = match rcode {
+                ResponseCode::NXDomain => Res::NameError,
+                ResponseCode::ServFail => Res::ServerFailure,
+                ResponseCode::NoError if more.is_empty() => Res::NoData,
+                _ => Res::Success,
+            };
+            (more, res)
+        }
+    };
+    zone.finish(&mut a, more, res);
+    Action::Done(outcome(a, req))
+}
+
 /// The plugin's outcome for a complete answer.
-fn outcome(a: Answer, req: &Request) -> Outcome {
+pub(crate) fn outcome(a: Answer, req: &Request) -> Outcome {
     match written(a, req.reply()) {
         Ok(m) => Outcome::reply(m),
         Err(rc) => Outcome::rcode(rc),

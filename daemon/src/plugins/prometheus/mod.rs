@@ -15,6 +15,8 @@ use hickory_proto::op::ResponseCode;
 pub struct Prometheus {
     /// The zones of the block's keys.
     zones: Vec<String>,
+    /// The zones plugins of the block added while running (auto's).
+    added: std::sync::Arc<crate::plugin::registry::AddedZones>,
     /// The plugin after this one in the chain: CoreDNS 1.14.7 labels every
     /// reply written below it with that name (its PluginTracker is only
     /// told by the writer wrapped directly around its recorder).
@@ -113,6 +115,8 @@ impl Plugin for Prometheus {
     /// CoreDNS's metrics handler after its `NextOrFailure` returned.
     fn response(&self, req: &Request, out: &mut Outcome) {
         let zone = self.zone(&req.name);
+        let added = self.added.longer(&req.name, Some(zone));
+        let zone = added.as_deref().unwrap_or(zone);
         // The recorder's view: rcode and size of what was written, the
         // returned rcode when the server writes the reply instead.
         let (mut rc, size, plugin) = match &out.reply {
@@ -172,6 +176,7 @@ mod tests {
     fn prom(zones: &[&str], next: &'static str) -> Prometheus {
         Prometheus {
             zones: zones.iter().map(|z| z.to_string()).collect(),
+            added: Default::default(),
             next,
             slot: 0,
         }

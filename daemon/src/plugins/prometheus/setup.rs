@@ -40,6 +40,7 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<Prometheus, Error>
     });
     Ok(Prometheus {
         zones: b.origins.clone(),
+        added: std::sync::Arc::clone(&b.added_zones),
         next: "",
         slot: b.slot(),
     })

@@ -115,8 +115,8 @@ pub enum RuleError {
     HexLength,
     #[error("unknown cname rewrite type: {0}")]
     CnameType(String),
-    #[error("invalid cname rewrite regex pattern: {}", crate::gocompat::regexp::error(.0))]
-    CnamePattern(regex::Error),
+    #[error("invalid cname rewrite regex pattern: {}", crate::gocompat::regexp::error(.0, .1))]
+    CnamePattern(regex::Error, String),
 }
 
 /// `rewrite [continue|stop] FIELD ARGS...`, or the same spread over a block;
@@ -637,7 +637,7 @@ fn cname_rule(args: &[String]) -> Result<Kind, RuleError> {
                     len: from.len(),
                 });
             }
-            let re = Regex::new(&from).map_err(RuleError::CnamePattern)?;
+            let re = Regex::new(&from).map_err(|e| RuleError::CnamePattern(e, from.clone()))?;
             (Matcher::Regex(re), to)
         }
         _ => return Err(RuleError::CnameType(t)),

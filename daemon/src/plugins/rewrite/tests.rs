@@ -185,8 +185,9 @@ fn setup_errors() {
     assert!(err("rewrite edns0 subnet set 24 129").ends_with("invalid IPv6 bit mask length 129"));
     assert!(err("rewrite edns0 bogus set").ends_with("invalid rule type \"bogus\""));
     assert!(err("rewrite cname a").ends_with("too few (1) arguments for a cname rule"));
-    assert!(err("rewrite cname regex ( b")
-        .ends_with("invalid cname rewrite regex pattern: error parsing regexp: unclosed group"));
+    assert!(err("rewrite cname regex ( b").ends_with(
+        "invalid cname rewrite regex pattern: error parsing regexp: missing closing ): `(`"
+    ));
     assert!(err("rewrite cname bogus a b").ends_with("unknown cname rewrite type: bogus"));
     // The error sits at the failing occurrence.
     assert_eq!(

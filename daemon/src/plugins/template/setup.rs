@@ -72,7 +72,7 @@ fn parse_one(b: &BlockSetup, dir: &Directive) -> Result<Tmpl, Error> {
                     let r = Regex::new(&re).map_err(|e| {
                         d.err(format!(
                             "could not parse regex: {re}, {}",
-                            crate::gocompat::regexp::error(&e)
+                            crate::gocompat::regexp::error(&e, &re)
                         ))
                     })?;
                     t.regex.push(r);

@@ -81,7 +81,7 @@ fn setup_errors() {
     );
     assert_eq!(
         err("template IN A {\nmatch (abc\n}"),
-        "Corefile:2: could not parse regex: (abc, error parsing regexp: unclosed group"
+        "Corefile:2: could not parse regex: (abc, error parsing regexp: missing closing ): `(abc`"
     );
     let long = format!("template IN A {{\nmatch {}\n}}", "a".repeat(10001));
     assert_eq!(
