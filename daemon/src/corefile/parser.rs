@@ -57,6 +57,7 @@ pub fn parse_with_warnings(
         next_src: 1,
         prev: None,
         last_pos: Pos { file, line: 1 },
+        last_text: String::new(),
         snippets: HashMap::new(),
         imports: 0,
         imported_tokens: 0,
@@ -120,6 +121,8 @@ struct Parser<'e> {
     prev: Option<(u32, u32)>,
     /// Position of the last consumed token (for `Unexpected EOF`).
     last_pos: Pos,
+    /// Its text.
+    last_text: String,
     snippets: HashMap<String, Rc<[LexToken]>>,
     imports: usize,
     imported_tokens: usize,
@@ -174,6 +177,7 @@ impl Parser<'_> {
         f.idx += 1;
         self.prev = Some((f.src, t.end_line));
         self.last_pos = pos_of(&t);
+        self.last_text.clone_from(&t.text);
         t
     }
 
@@ -223,8 +227,17 @@ impl Parser<'_> {
             }
             loop {
                 let Some(t) = self.peek() else {
-                    if braced {
-                        return Err(self.eof_err());
+                    // Caddy's closeCurlyBrace at the end of the input: it
+                    // looks at the last token, so a `}` that closed the
+                    // last directive's block also passes for the block's.
+                    if braced && self.last_text != "}" {
+                        return Err(Error::new(
+                            &self.last_pos,
+                            format!(
+                                "Syntax error: Unexpected token '{}', expecting '}}'",
+                                self.last_text
+                            ),
+                        ));
                     }
                     break;
                 };
@@ -676,11 +689,21 @@ mod tests {
             perr(". {\n whoami }\n"),
             "Corefile:2: Unexpected '}' because no matching opening brace"
         );
-        assert_eq!(perr(". {\n whoami\n"), "Corefile:2: Unexpected EOF");
         assert_eq!(
-            perr(". {\n forward . 1.1.1.1 {\n  max_fails 3\n}\n"),
-            "Corefile:4: Unexpected EOF"
+            perr(". {\n whoami\n"),
+            "Corefile:2: Syntax error: Unexpected token 'whoami', expecting '}'"
         );
+        assert_eq!(
+            perr(". {\n"),
+            "Corefile:1: Syntax error: Unexpected token '{', expecting '}'"
+        );
+        assert_eq!(
+            perr(". {\n forward . 1.1.1.1 {\n  max_fails 3\n"),
+            "Corefile:3: Unexpected EOF"
+        );
+        // As in CoreDNS: the `}` of the last directive's block also passes
+        // for the server block's.
+        assert_eq!(p(". {\n forward . 1.1.1.1 {\n  max_fails 3\n}\n").len(), 1);
         assert_eq!(
             perr("}"),
             "Corefile:1: Unexpected '}' because no matching opening brace"

@@ -96,10 +96,12 @@ impl Proc {
                 }
             }
         }
-        // CoreDNS: `plugin/x: Corefile:3 - Error during parsing: ...`.
-        if let Some(i) = last.find(" - Error during parsing: ") {
-            if let Some(start) = last[..i].rfind(' ') {
-                last.replace_range(start + 1..i + " - Error during parsing: ".len(), "");
+        // CoreDNS: `[plugin/x: ]Corefile:3 - Error during parsing: ...`.
+        // (`Syntax error: ` stays: ferrodns writes it too.)
+        for (what, keep) in [(" - Error during parsing: ", 0), (" - Syntax error: ", 14)] {
+            if let Some(i) = last.find(what) {
+                let start = last[..i].rfind(' ').map_or(0, |s| s + 1);
+                last.replace_range(start..i + what.len() - keep, "");
             }
         }
         last
