@@ -11,6 +11,7 @@ use hickory_proto::rr::rdata::NULL;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::txt::parse_ttl;
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// Why a swapped-out record's data cannot be read; `Display` is the text
 /// the zone's load error carries.
@@ -52,7 +53,7 @@ pub(crate) enum RawError {
     #[error("{file}: dns: {what}: {token} at line: {line}:{column}")]
     At {
         file: String,
-        what: &'static str,
+        what: std::borrow::Cow<'static, str>,
         token: String,
         line: usize,
         column: usize,
@@ -68,6 +69,8 @@ pub(crate) struct Raw {
     /// miekg's errors.
     at: Vec<(usize, usize)>,
     end: (usize, usize),
+    /// The file it is in.
+    file: Arc<str>,
 }
 
 /// The text with placeholders, and what they stand for.
@@ -234,7 +237,8 @@ pub(crate) fn rewrite(
         raws: Vec::new(),
         default_ttl: None,
         changed: false,
-        file,
+        file: Arc::from(file),
+        depth: 0,
     };
     let mut out = String::with_capacity(text.len());
     r.run(text, &mut out, 0)?;
@@ -248,17 +252,89 @@ pub(crate) fn rewrite(
     }))
 }
 
-struct Rewriter<'a> {
+struct Rewriter {
     marker: String,
     origin: Name,
     raws: Vec<Raw>,
     /// miekg's default TTL: the value, and whether `$TTL` set it.
     default_ttl: Option<(u32, bool)>,
     changed: bool,
-    file: &'a str,
+    /// The file being read (the zone file, or one it includes).
+    file: Arc<str>,
+    /// How deep in `$INCLUDE`s.
+    depth: usize,
 }
 
-impl Rewriter<'_> {
+/// miekg's limit on nested `$INCLUDE`s.
+const MAX_INCLUDE_DEPTH: usize = 7;
+
+impl Rewriter {
+    /// `$INCLUDE FILE [ORIGIN]` (tokens `toks`) read in place, as miekg
+    /// reads it: the file relative to the including file's folder, with
+    /// the origin given (else the current one) and the current default
+    /// TTL, neither of which it changes for the lines after it. The text
+    /// goes onto `out` between `$ORIGIN` lines, so that hickory reads it
+    /// with its origin.
+    fn include(&mut self, toks: &[Tok], out: &mut String, line0: usize) -> Result<(), RawError> {
+        let at = |what: String, t: &Tok| RawError::At {
+            file: self.file.to_string(),
+            what: what.into(),
+            token: crate::gocompat::quote::quote(&t.text),
+            line: line0 + t.line,
+            column: t.end_col,
+        };
+        let Some(name) = toks.get(1) else {
+            return Err(at("expecting $INCLUDE value, not this...".into(), &toks[0]));
+        };
+        let mut origin = self.origin.clone();
+        if let Some(o) = toks.get(2) {
+            origin = Name::parse(&o.text, Some(&self.origin))
+                .map_err(|_| at("bad origin name".into(), o))?;
+        }
+        if let Some(g) = toks.get(3) {
+            return Err(at("garbage after $INCLUDE".into(), g));
+        }
+        if self.depth >= MAX_INCLUDE_DEPTH {
+            return Err(at("too deeply nested $INCLUDE".into(), name));
+        }
+        let path = if name.text.starts_with('/') {
+            name.text.clone()
+        } else {
+            let dir = match self.file.rfind('/') {
+                Some(0) => "/",
+                Some(i) => &self.file[..i],
+                None => ".",
+            };
+            crate::gocompat::path::clean(&format!("{dir}/{}", name.text))
+        };
+        let text = std::fs::read(&path).map_err(|e| {
+            let shown = if path != name.text {
+                format!(" as `{path}'")
+            } else {
+                String::new()
+            };
+            let why = crate::gocompat::errno::path_error("open", std::path::Path::new(&path), &e);
+            at(
+                format!("failed to open `{}'{shown}: {why}", name.text),
+                name,
+            )
+        })?;
+        let text = String::from_utf8_lossy(&text).into_owned();
+        let saved = (
+            std::mem::replace(&mut self.origin, origin),
+            self.default_ttl,
+            std::mem::replace(&mut self.file, Arc::from(path.as_str())),
+        );
+        self.depth += 1;
+        out.push_str(&format!("$ORIGIN {}\n", self.origin));
+        let done = self.run(&text, out, 0);
+        self.depth -= 1;
+        (self.origin, self.default_ttl, self.file) = saved;
+        done?;
+        out.push_str(&format!("\n$ORIGIN {}\n", self.origin));
+        Ok(())
+    }
+
     /// `text` rewritten onto `out`; `line0` is the line `text` starts on
     /// (for `$GENERATE` errors).
     fn run(&mut self, text: &str, out: &mut String, line0: usize) -> Result<(), RawError> {
@@ -268,7 +344,12 @@ impl Rewriter<'_> {
                 continue;
             };
             if !e.blank && !first.quoted && first.text.starts_with('$') {
-                if first.text.eq_ignore_ascii_case("$ORIGIN") {
+                if first.text.eq_ignore_ascii_case("$INCLUDE") {
+                    out.push_str(&text[copied..first.start]);
+                    copied = e.end;
+                    self.changed = true;
+                    self.include(&e.toks, out, line0)?;
+                } else if first.text.eq_ignore_ascii_case("$ORIGIN") {
                     if let Some(o) = e.toks.get(1).and_then(|t| Name::parse(&t.text, None).ok()) {
                         self.origin = o;
                     }
@@ -286,7 +367,7 @@ impl Rewriter<'_> {
                         };
                         RawError::At {
                             file: self.file.to_string(),
-                            what,
+                            what: what.into(),
                             token: crate::gocompat::quote::quote(&token),
                             line: line0 + t.line,
                             column,
@@ -358,6 +439,7 @@ impl Rewriter<'_> {
                 tokens: data.iter().map(|t| t.text.clone()).collect(),
                 at: data.iter().map(|t| (line0 + t.line, t.end_col)).collect(),
                 end: (line0 + last.line, last.end_col),
+                file: Arc::clone(&self.file),
             });
         }
         out.push_str(&text[copied..]);
@@ -515,8 +597,8 @@ impl Rewritten {
 
 impl Raw {
     /// An error of [`Raw::rdata`] as miekg words it: for its own words,
-    /// the zone file (`file`), the token read last and where it ends.
-    pub fn locate(&self, e: RawError, file: &str) -> RawError {
+    /// the file, the token read last and where it ends.
+    pub fn locate(&self, e: RawError) -> RawError {
         let RawError::Miekg(what, i) = e else {
             return e;
         };
@@ -525,8 +607,8 @@ impl Raw {
             None => ("", self.end),
         };
         RawError::At {
-            file: file.to_string(),
-            what,
+            file: self.file.to_string(),
+            what: what.into(),
             token: crate::gocompat::quote::quote(token),
             line,
             column,
@@ -1027,6 +1109,7 @@ mod tests {
             tokens: toks.split_whitespace().map(String::from).collect(),
             at: Vec::new(),
             end: (0, 0),
+            file: Arc::from("db"),
         };
         let d = |r: Raw| match r.rdata().unwrap() {
             RData::Unknown { rdata, .. } => rdata.anything.clone(),
@@ -1074,6 +1157,7 @@ mod tests {
             tokens: vec!["\\#".into(), "0".into()],
             at: Vec::new(),
             end: (0, 0),
+            file: Arc::from("db"),
         };
         let RData::Unknown { code, rdata } = r.rdata().unwrap() else {
             panic!()
@@ -1114,6 +1198,7 @@ mod tests {
                 tokens: toks.split_whitespace().map(String::from).collect(),
                 at: Vec::new(),
                 end: (0, 0),
+                file: Arc::from("db"),
             }
             .rdata()
             .unwrap_err()

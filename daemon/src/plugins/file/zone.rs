@@ -170,7 +170,7 @@ impl Zone {
                     {
                         continue;
                     }
-                    r.data = raw.rdata().map_err(|e| invalid(&raw.locate(e, &fname)))?;
+                    r.data = raw.rdata().map_err(|e| invalid(&raw.locate(e)))?;
                 }
                 z.insert(r)?;
             }
