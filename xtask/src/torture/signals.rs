@@ -55,6 +55,10 @@ fn setup(
             files.push(("db.example.org", ZONE.to_string()));
             "file db.example.org example.org".into()
         }
+        "auto" => {
+            files.push(("db.example.org", ZONE.to_string()));
+            "auto example.org {\n        directory .\n        reload 1s\n    }".into()
+        }
         "forward" => format!("forward . {upstream}"),
         // Answers every query (no drops: the probe must get its answer).
         "erratic" => "erratic {\n        drop 0\n    }".into(),
