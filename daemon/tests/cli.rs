@@ -93,7 +93,7 @@ fn bad_corefile_fails_with_file_and_line() {
     assert_eq!(code, 1);
     assert_eq!(
         err.trim(),
-        "Corefile:2: plugin/bufsize: Wrong argument count or unexpected line ending after '100000'"
+        "Corefile:2: plugin/bufsize: plugin/bufsize: Wrong argument count or unexpected line ending after '100000'"
     );
     std::fs::write(
         dir.path().join("Corefile"),

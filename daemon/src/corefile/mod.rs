@@ -75,6 +75,9 @@ pub struct ServerBlock {
 pub struct Error {
     pub pos: Pos,
     pub msg: String,
+    /// A plugin's setup error that carries no `plugin/NAME: ` (caddy's own
+    /// plugins word theirs so).
+    pub bare: bool,
 }
 
 impl Error {
@@ -82,6 +85,7 @@ impl Error {
         Self {
             pos: pos.clone(),
             msg: msg.into(),
+            bare: false,
         }
     }
 }

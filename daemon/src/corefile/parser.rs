@@ -139,10 +139,7 @@ fn pos_of(t: &LexToken) -> Pos {
 }
 
 fn err_at(t: &LexToken, msg: impl Into<String>) -> Error {
-    Error {
-        pos: pos_of(t),
-        msg: msg.into(),
-    }
+    Error::new(&pos_of(t), msg)
 }
 
 const UNEXPECTED_CLOSE: &str = "Unexpected '}' because no matching opening brace";

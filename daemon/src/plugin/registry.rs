@@ -288,12 +288,12 @@ impl BlockSetup {
 
 fn prefixed(name: &str, e: Error) -> Error {
     let prefix = format!("plugin/{name}: ");
-    if e.msg.starts_with(&prefix) {
+    if e.bare || e.msg.starts_with(&prefix) {
         e
     } else {
         Error {
-            pos: e.pos,
             msg: format!("{prefix}{}", e.msg),
+            ..e
         }
     }
 }
@@ -308,6 +308,21 @@ pub fn no_args(directives: &[&Directive]) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// An error CoreDNS wraps in `plugin.Error` twice (in the plugin's parse
+/// and again in its setup): it reads `plugin/NAME: plugin/NAME: ...`.
+pub fn wrapped_twice(name: &str, e: Error) -> Error {
+    Error {
+        msg: format!("plugin/{name}: plugin/{name}: {}", e.msg),
+        ..e
+    }
+}
+
+/// An error CoreDNS returns without `plugin.Error` (caddy's own plugins,
+/// such as `on`): no `plugin/NAME: ` before it.
+pub fn bare(e: Error) -> Error {
+    Error { bare: true, ..e }
 }
 
 /// CoreDNS's `plugin.ErrOnce`, at the second occurrence.

@@ -2,6 +2,7 @@
 
 use super::Bufsize;
 use crate::corefile::{Directive, Dispenser, Error};
+use crate::plugin::registry::wrapped_twice;
 use crate::plugin::BlockSetup;
 
 const DEFAULT_SIZE: u16 = 1232;
@@ -15,9 +16,9 @@ pub fn setup(_b: &mut BlockSetup, ds: &[&Directive]) -> Result<Bufsize, Error> {
         [] => DEFAULT_SIZE,
         [s] => match s.parse::<u16>() {
             Ok(n) if (512..=4096).contains(&n) => n,
-            _ => return Err(d.arg_err()),
+            _ => return Err(wrapped_twice("bufsize", d.arg_err())),
         },
-        _ => return Err(d.arg_err()),
+        _ => return Err(wrapped_twice("bufsize", d.arg_err())),
     };
     Ok(Bufsize { size })
 }
@@ -39,7 +40,7 @@ mod tests {
         assert_eq!(bufsize("bufsize 512"), Ok(512));
         assert_eq!(
             bufsize("bufsize 4097").unwrap_err().to_string(),
-            "Corefile:1: Wrong argument count or unexpected line ending after '4097'"
+            "Corefile:1: plugin/bufsize: plugin/bufsize: Wrong argument count or unexpected line ending after '4097'"
         );
         assert!(bufsize("bufsize 1 2").is_err());
         assert!(bufsize("bufsize abc").is_err());

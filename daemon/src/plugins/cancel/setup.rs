@@ -15,10 +15,10 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
         let args = d.remaining_args();
         b.cancel = Some(match args.as_slice() {
             [] => DEFAULT,
-            [a] => match duration::parse(a) {
-                Some(t) if !t.is_zero() => t,
-                Some(_) => return Err(d.err(format!("invalid negative duration: \"{a}\""))),
-                None => return Err(d.err(format!("invalid duration: \"{a}\""))),
+            [a] => match duration::parse_signed(a) {
+                Ok((false, t)) if !t.is_zero() => t,
+                Ok(_) => return Err(d.err(format!("invalid negative duration: \"{a}\""))),
+                Err(_) => return Err(d.err(format!("invalid duration: \"{a}\""))),
             },
             _ => return Err(d.arg_err()),
         });

@@ -9,7 +9,12 @@ use crate::plugin::BlockSetup;
 /// whose words the Corefile's lexer read are joined with spaces and split
 /// again as a shell would (google/shlex, as caddy does). A last word `&`
 /// runs the command without waiting for it.
+/// Its errors are caddy's own, with no `plugin/on: ` before them.
 pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
+    events(b, ds).map_err(crate::plugin::registry::bare)
+}
+
+fn events(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
     for dir in ds {
         let mut d = Dispenser::new(dir);
         d.next();

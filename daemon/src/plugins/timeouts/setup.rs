@@ -2,6 +2,7 @@
 
 use crate::corefile::{Directive, Dispenser, Error};
 use crate::gocompat::{duration, strconv};
+use crate::plugin::registry::wrapped_twice;
 use crate::plugin::BlockSetup;
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
         let mut d = Dispenser::new(dir);
         d.next();
         if !d.remaining_args().is_empty() {
-            return Err(d.arg_err());
+            return Err(wrapped_twice("timeouts", d.arg_err()));
         }
         let mut given = 0;
         while d.next_block() {
@@ -53,7 +54,10 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<(), Error> {
             given += 1;
         }
         if given == 0 {
-            return Err(d.err("timeouts block with no timeouts specified"));
+            return Err(wrapped_twice(
+                "timeouts",
+                d.err("timeouts block with no timeouts specified"),
+            ));
         }
     }
     b.tcp_timeouts = t;
@@ -80,7 +84,7 @@ mod tests {
         assert_eq!(t.write, None, "left to the server's default");
         assert_eq!(
             parse("timeouts {\n}").unwrap_err().to_string(),
-            "Corefile:2: timeouts block with no timeouts specified"
+            "Corefile:2: plugin/timeouts: plugin/timeouts: timeouts block with no timeouts specified"
         );
         assert_eq!(
             parse("timeouts {\nread 500ms\n}").unwrap_err().to_string(),
