@@ -10,6 +10,7 @@ pub mod cache;
 pub mod cancel;
 pub mod chaos;
 pub mod debug;
+pub mod dns64;
 pub mod erratic;
 pub mod errors;
 pub mod file;
@@ -93,7 +94,7 @@ pub static ORDER: &[Entry] = execution_order![
     "log" => log::setup,
     "dnstap",
     "local" => local::setup,
-    "dns64",
+    "dns64" => dns64::setup,
     "any" => any::setup,
     "chaos" => chaos::setup,
     "loadbalance" => loadbalance::setup,
@@ -143,19 +144,19 @@ pub(crate) mod testutil {
     /// The first directive of `text`, parsed as a Corefile block's body with
     /// the real parser; line numbers are those within `text`.
     pub fn directive(text: &str) -> Directive {
+        directives(text).remove(0)
+    }
+
+    /// Every directive of `text`, as [`directive`] parses it.
+    pub fn directives(text: &str) -> Vec<Directive> {
         let src = format!(".\n{text}\n");
         let blocks = crate::corefile::parse(&src, "Corefile", &|_| None, &|_| true)
             .expect("test directive parses");
-        let mut d = blocks
-            .into_iter()
-            .next()
-            .expect("one block")
-            .directives
-            .remove(0);
-        for t in &mut d.tokens {
+        let mut ds = blocks.into_iter().next().expect("one block").directives;
+        for t in ds.iter_mut().flat_map(|d| d.tokens.iter_mut()) {
             t.pos.line -= 1;
         }
-        d
+        ds
     }
 
     /// A UDP query from 192.0.2.1:53000 with no EDNS.

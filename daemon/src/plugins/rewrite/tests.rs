@@ -11,12 +11,7 @@ use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
 /// Every directive of `text` (one block's body) set up as one handler;
 /// line numbers are those within `text`.
 fn parse(text: &str) -> Result<Rewrite, crate::corefile::Error> {
-    let src = format!(".\n{text}\n");
-    let mut blocks = crate::corefile::parse(&src, "Corefile", &|_| None, &|_| true).unwrap();
-    let mut ds = blocks.remove(0).directives;
-    for t in ds.iter_mut().flat_map(|d| d.tokens.iter_mut()) {
-        t.pos.line -= 1;
-    }
+    let ds = crate::plugins::testutil::directives(text);
     let refs: Vec<&crate::corefile::Directive> = ds.iter().collect();
     let mut b = BlockSetup::new(vec![".".into()]);
     setup(&mut b, &refs)
