@@ -17,11 +17,12 @@ mod tests;
 pub use setup::setup;
 
 use crate::plugin::classify::{typify, Kind};
-use crate::plugin::{Action, LocalFuture, Outcome, Plugin, PluginError, Request};
+use crate::plugin::fast::{Needs, RawQuery};
+use crate::plugin::{Action, Fast, LocalFuture, Outcome, Plugin, PluginError, Request};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::AAAA;
 use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// The TTL cap of synthesized records when the reply to the AAAA query
 /// holds no SOA (RFC 6147 5.1.7).
@@ -72,10 +73,8 @@ pub struct Dns64 {
 impl Dns64 {
     /// CoreDNS's requestShouldIntercept: an AAAA question of class IN, from
     /// an IPv6 client unless IPv4 clients are allowed.
-    fn intercepts(&self, req: &Request) -> bool {
-        (self.allow_ipv4 || req.src.is_ipv6())
-            && req.qtype() == RecordType::AAAA
-            && req.qclass() == DNSClass::IN
+    fn intercepts(&self, src: SocketAddr, qtype: RecordType, qclass: DNSClass) -> bool {
+        (self.allow_ipv4 || src.is_ipv6()) && qtype == RecordType::AAAA && qclass == DNSClass::IN
     }
 
     /// CoreDNS's responseShouldDNS64: not a name error (RFC 6147 5.1.2;
@@ -134,7 +133,7 @@ impl Plugin for Dns64 {
     }
 
     fn query(&self, req: &mut Request) -> Action {
-        if self.intercepts(req) {
+        if self.intercepts(req.src, req.qtype(), req.qclass()) {
             Action::WatchAsync
         } else {
             Action::Next
@@ -168,6 +167,20 @@ impl Plugin for Dns64 {
 
     fn metrics(&self) -> &'static [&'static crate::metrics::Family] {
         metrics::OWN
+    }
+
+    /// The queries it leaves alone keep the raw path; those it watches
+    /// take the chain.
+    fn fast(&self) -> Fast {
+        Fast::Hook(Needs {
+            relay: true,
+            ..Needs::default()
+        })
+    }
+
+    fn fast_check(&self, q: &RawQuery<'_>, _cap: &mut Option<u16>) -> bool {
+        let class = DNSClass::from(q.q.qclass);
+        !self.intercepts(q.src, RecordType::from(q.q.qtype), class)
     }
 }
 
