@@ -32,6 +32,7 @@ pub mod ready;
 pub mod reload;
 pub mod rewrite;
 pub mod root;
+pub mod shed;
 pub mod template;
 pub mod timeouts;
 pub mod whoami;
@@ -88,7 +89,7 @@ pub static ORDER: &[Entry] = execution_order![
     "pprof" | "it serves Go's runtime profiles, and ferrodns is not a Go program; \
         profile it with perf (perf record -g -p PID) and read its own counters \
         with prometheus",
-    "shed",
+    "shed" => shed::setup,
     "prometheus" => prometheus::setup,
     "errors" => errors::setup,
     "log" => log::setup,
@@ -145,6 +146,34 @@ pub(crate) mod testutil {
     /// the real parser; line numbers are those within `text`.
     pub fn directive(text: &str) -> Directive {
         directives(text).remove(0)
+    }
+
+    /// `setup` run on every directive of `text` (one block's body), as the
+    /// server runs a plugin's setup; line numbers are those within `text`.
+    pub fn set_up<P>(
+        setup: fn(
+            &mut crate::plugin::BlockSetup,
+            &[&Directive],
+        ) -> Result<P, crate::corefile::Error>,
+        text: &str,
+    ) -> Result<P, crate::corefile::Error> {
+        let ds = directives(text);
+        let refs: Vec<&Directive> = ds.iter().collect();
+        setup(&mut crate::plugin::BlockSetup::new(vec![".".into()]), &refs)
+    }
+
+    /// The error [`set_up`] fails with, as text.
+    pub fn setup_err<P>(
+        setup: fn(
+            &mut crate::plugin::BlockSetup,
+            &[&Directive],
+        ) -> Result<P, crate::corefile::Error>,
+        text: &str,
+    ) -> String {
+        match set_up(setup, text) {
+            Ok(_) => panic!("{text:?} parsed"),
+            Err(e) => e.to_string(),
+        }
     }
 
     /// Every directive of `text`, as [`directive`] parses it.
@@ -254,6 +283,7 @@ pub(crate) mod testutil {
             stash: Default::default(),
             via: None,
             depth: 0,
+            backlogged: false,
         }
     }
 }

@@ -143,6 +143,7 @@ pub(super) fn ask(d: &mut Dispatcher, c: &Case) -> Option<Vec<u8>> {
         local: "127.0.0.1:53".parse().unwrap(),
         tcp: c.tcp,
         at: std::time::Instant::now(),
+        backlogged: false,
     };
     let mut out = vec![0xEE; 100];
     match d.handle(&p, &mut out) {

@@ -172,10 +172,7 @@ impl Plugin for Dns64 {
     /// The queries it leaves alone keep the raw path; those it watches
     /// take the chain.
     fn fast(&self) -> Fast {
-        Fast::Hook(Needs {
-            relay: true,
-            ..Needs::default()
-        })
+        Fast::Hook(Needs::CHECK_ONLY)
     }
 
     fn fast_check(&self, q: &RawQuery<'_>, _cap: &mut Option<u16>) -> bool {

@@ -1,6 +1,5 @@
 use super::*;
 use crate::plugin::request::Server;
-use crate::plugin::BlockSetup;
 use crate::plugins::testutil::{now, request};
 use hickory_proto::rr::rdata::{A, CNAME, SOA};
 use hickory_proto::rr::Name;
@@ -8,16 +7,11 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 fn parse(text: &str) -> Result<Dns64, crate::corefile::Error> {
-    let ds = crate::plugins::testutil::directives(text);
-    let refs: Vec<&crate::corefile::Directive> = ds.iter().collect();
-    setup(&mut BlockSetup::new(vec![".".into()]), &refs)
+    crate::plugins::testutil::set_up(setup, text)
 }
 
 fn err(text: &str) -> String {
-    match parse(text) {
-        Ok(_) => panic!("{text:?} parsed"),
-        Err(e) => e.to_string(),
-    }
+    crate::plugins::testutil::setup_err(setup, text)
 }
 
 fn prefix(text: &str) -> String {
