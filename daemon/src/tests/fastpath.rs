@@ -275,6 +275,9 @@ fn blocks_whose_plugins_see_every_query_take_the_chain() {
         ("metadata\n cache\n whoami", false),
         ("local\n cache\n whoami", false),
         ("dns64\n cache\n whoami", true),
+        ("shed\n cache\n whoami", true),
+        // Their checks alone decide: forward still relays behind them.
+        ("shed\n dns64\n forward . 127.0.0.1:9", true),
         ("whoami", false),
         // After the cache, plugins do not matter to a hit.
         ("cache\n header {\n response set ra\n }\n minimal\n whoami", true),
