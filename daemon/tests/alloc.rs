@@ -105,6 +105,7 @@ fn a_cache_hit_allocates_nothing() {
                 local: "127.0.0.1:53".parse().unwrap(),
                 tcp,
                 at: std::time::Instant::now(),
+                backlogged: false,
             };
             assert!(matches!(d.handle(&p, out), Handled::Reply));
             assert_eq!(&out[..2], &q[..2], "the reply answers the query");

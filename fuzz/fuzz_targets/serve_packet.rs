@@ -66,6 +66,7 @@ fuzz_target!(|input: &[u8]| {
         local,
         tcp,
         at: std::time::Instant::now(),
+        backlogged: false,
     };
     DISPATCHER.with_borrow_mut(|d| {
         OUT.with_borrow_mut(|out| {

@@ -47,6 +47,16 @@ pub struct Needs {
     pub relay: bool,
 }
 
+impl Needs {
+    /// A hook whose check of the query alone decides (it may stand before
+    /// a relay), needing nothing more.
+    pub const CHECK_ONLY: Needs = Needs {
+        text: false,
+        plain_len: false,
+        relay: true,
+    };
+}
+
 /// A query on the raw path.
 pub struct RawQuery<'a> {
     pub q: &'a Simple<'a>,
@@ -74,6 +84,8 @@ pub struct RawQuery<'a> {
     pub limit: usize,
     /// Whether [`RawAnswer::plain_len`] is wanted.
     pub plain_len: bool,
+    /// As `Request::backlogged`.
+    pub backlogged: bool,
 }
 
 impl RawQuery<'_> {

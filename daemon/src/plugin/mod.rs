@@ -91,6 +91,21 @@ pub trait Plugin: Send + Sync + 'static {
     /// on it.
     fn stop(&self) {}
 
+    /// The most replies each UDP socket of its block's listeners may hold
+    /// waiting to be sent (shed): past it the oldest is dropped, and
+    /// queries read meanwhile come with [`Request::backlogged`]. When
+    /// several blocks of a listener set one, the last block's holds.
+    fn udp_reply_bound(&self) -> Option<usize> {
+        None
+    }
+
+    /// Replies to UDP queries of the listener named `server` that
+    /// `worker` dropped unsent (evicted from a full queue, refused by the
+    /// kernel), told to the plugin whose [`Plugin::udp_reply_bound`] holds
+    /// there. Told `0` when a worker starts serving the listener with this
+    /// plugin's configuration.
+    fn replies_dropped(&self, _worker: &Worker, _server: &str, _n: usize) {}
+
     /// The metric families it counts in (besides those every query counts
     /// in, which the server and prometheus own).
     fn metrics(&self) -> &'static [&'static crate::metrics::Family] {

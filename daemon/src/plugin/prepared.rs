@@ -393,6 +393,7 @@ mod tests {
             opt: q.opt,
             limit: 512,
             plain_len: true,
+            backlogged: false,
         }
     }
 

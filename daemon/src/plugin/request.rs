@@ -61,6 +61,10 @@ pub struct Request {
     pub via: Option<Rc<dyn Server>>,
     /// How many internal lookups this query is nested in: 0 for a client's.
     pub depth: u8,
+    /// The UDP socket it came in on held as many replies waiting to be sent
+    /// as its bound allows (see `Plugin::udp_reply_bound`); its internal
+    /// lookups inherit it.
+    pub backlogged: bool,
 }
 
 /// The server as plugins ask it questions of their own (CoreDNS's
@@ -149,6 +153,7 @@ impl Request {
             stash: Stash::default(),
             via: self.via.clone(),
             depth: self.depth,
+            backlogged: self.backlogged,
         }
     }
 
@@ -189,6 +194,7 @@ impl Request {
             stash: Stash::default(),
             via: Some(Rc::clone(&via)),
             depth: self.depth + 1,
+            backlogged: self.backlogged,
         };
         Box::pin(async move { Ok(via.serve(req).await) })
     }

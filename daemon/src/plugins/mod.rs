@@ -11,6 +11,7 @@ pub mod cache;
 pub mod cancel;
 pub mod chaos;
 pub mod debug;
+pub mod dns64;
 pub mod erratic;
 pub mod errors;
 pub mod file;
@@ -32,6 +33,7 @@ pub mod ready;
 pub mod reload;
 pub mod rewrite;
 pub mod root;
+pub mod shed;
 pub mod template;
 pub mod timeouts;
 pub mod whoami;
@@ -88,13 +90,13 @@ pub static ORDER: &[Entry] = execution_order![
     "pprof" | "it serves Go's runtime profiles, and ferrodns is not a Go program; \
         profile it with perf (perf record -g -p PID) and read its own counters \
         with prometheus",
-    "shed",
+    "shed" => shed::setup,
     "prometheus" => prometheus::setup,
     "errors" => errors::setup,
     "log" => log::setup,
     "dnstap",
     "local" => local::setup,
-    "dns64",
+    "dns64" => dns64::setup,
     "any" => any::setup,
     "chaos" => chaos::setup,
     "loadbalance" => loadbalance::setup,
@@ -144,19 +146,47 @@ pub(crate) mod testutil {
     /// The first directive of `text`, parsed as a Corefile block's body with
     /// the real parser; line numbers are those within `text`.
     pub fn directive(text: &str) -> Directive {
+        directives(text).remove(0)
+    }
+
+    /// `setup` run on every directive of `text` (one block's body), as the
+    /// server runs a plugin's setup; line numbers are those within `text`.
+    pub fn set_up<P>(
+        setup: fn(
+            &mut crate::plugin::BlockSetup,
+            &[&Directive],
+        ) -> Result<P, crate::corefile::Error>,
+        text: &str,
+    ) -> Result<P, crate::corefile::Error> {
+        let ds = directives(text);
+        let refs: Vec<&Directive> = ds.iter().collect();
+        setup(&mut crate::plugin::BlockSetup::new(vec![".".into()]), &refs)
+    }
+
+    /// The error [`set_up`] fails with, as text.
+    pub fn setup_err<P>(
+        setup: fn(
+            &mut crate::plugin::BlockSetup,
+            &[&Directive],
+        ) -> Result<P, crate::corefile::Error>,
+        text: &str,
+    ) -> String {
+        match set_up(setup, text) {
+            Ok(_) => panic!("{text:?} parsed"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// Every directive of `text`, as [`directive`] parses it.
+    pub fn directives(text: &str) -> Vec<Directive> {
         let src = format!(".\n{text}\n");
         let blocks = crate::corefile::parse(&src, "Corefile", &|_| None, &|_| true)
             .expect("test directive parses");
-        let mut d = blocks
-            .into_iter()
-            .next()
-            .expect("one block")
-            .directives
-            .remove(0);
-        for t in &mut d.tokens {
+        let mut ds = blocks.into_iter().next().expect("one block").directives;
+        for t in ds.iter_mut().flat_map(|d| d.tokens.iter_mut()) {
             t.pos.line -= 1;
         }
-        d
+        ds
     }
 
     /// A UDP query from 192.0.2.1:53000 with no EDNS.
@@ -254,6 +284,7 @@ pub(crate) mod testutil {
             stash: Default::default(),
             via: None,
             depth: 0,
+            backlogged: false,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! (a `sys::mmsg::Batch`), every one is answered, and sendmmsg sends the
 //! replies in one call. Buffers are allocated once per socket and reused.
 
-use super::worker::{CloseOutbox, Outbox, Slot};
+use super::worker::{report_dropped, CloseOutbox, Outbox, Slot};
 use super::{spawn_later, unmap, Handled, InFlight, Packet, PacketHandler};
 use crate::sys::mmsg;
 use std::cell::RefCell;
@@ -85,6 +85,7 @@ pub async fn udp_loop<H: PacketHandler>(
             };
             let Some(ready) = ready else {
                 b.outbox.flush();
+                report_dropped(&b.outbox, slot.index(), &handler);
                 continue;
             };
             let Ok(mut guard) = ready else {
@@ -92,12 +93,13 @@ pub async fn udp_loop<H: PacketHandler>(
             };
             // Too many replies waiting on upstreams: read on once some are done.
             in_flight.room(&b.outbox).await;
+            report_dropped(&b.outbox, slot.index(), &handler);
             // A few batches at a time, then the worker's other tasks (TCP,
             // replies waiting on upstreams, reloads) get their turn.
             let mut full = 0;
             let mut drained = false;
             for _ in 0..ROUND {
-                match b.read(slot.index(), &handler, &in_flight) {
+                match b.read(slot, &handler, &in_flight) {
                     // Queries that now wait on upstreams: their exchanges start
                     // when this loop yields, so it yields at the end of the batch.
                     Read::Some { waiting: true, .. } => break,
@@ -127,8 +129,9 @@ pub async fn udp_loop<H: PacketHandler>(
                 break 'serve;
             }
             in_flight.room(&b.outbox).await;
+            report_dropped(&b.outbox, slot.index(), &handler);
             for _ in 0..ROUND {
-                match b.read(slot.index(), &handler, &in_flight) {
+                match b.read(slot, &handler, &in_flight) {
                     Read::Some {
                         full: true,
                         waiting: false,
@@ -138,7 +141,7 @@ pub async fn udp_loop<H: PacketHandler>(
             }
         }
     }
-    b.answer_held(slot.index(), &handler, &in_flight);
+    b.answer_held(slot, &handler, &in_flight);
 }
 
 /// The socket `fd` in the worker's epoll set, for readiness to read.
@@ -184,10 +187,13 @@ impl Batch {
     /// Reads one batch, answers it and sends the replies.
     fn read<H: PacketHandler>(
         &mut self,
-        listener: usize,
+        slot: &Slot,
         handler: &RefCell<H>,
         in_flight: &InFlight,
     ) -> Read {
+        let listener = slot.index();
+        self.outbox.set_bound(slot.reply_bound());
+        let backlogged = self.outbox.full();
         let fd = self.outbox.socket();
         let Slots { batch, outs, send } = &mut self.slots;
         let n = match batch.recv(fd) {
@@ -215,6 +221,7 @@ impl Batch {
                 local: self.local,
                 tcp: false,
                 at,
+                backlogged,
             };
             let handled = handler.borrow_mut().handle(&p, out);
             match handled {
@@ -234,9 +241,11 @@ impl Batch {
         if !send.is_empty() {
             // A reply the kernel will not take right now (EAGAIN) is
             // dropped, as a full socket buffer drops datagrams anyway.
-            let _ = batch.send(fd, send.iter().map(|&i| (i, &outs[i][..])));
+            let sent = batch.send(fd, send.iter().map(|&i| (i, &outs[i][..])));
+            self.outbox.count_dropped(send.len() - sent.unwrap_or(0));
         }
         self.outbox.flush();
+        report_dropped(&self.outbox, listener, handler);
         Read::Some {
             waiting,
             full: n == BATCH,
@@ -247,12 +256,12 @@ impl Batch {
     /// [`CLOSING_BATCHES`] batches.
     pub(super) fn answer_held<H: PacketHandler>(
         &mut self,
-        listener: usize,
+        slot: &Slot,
         handler: &RefCell<H>,
         in_flight: &InFlight,
     ) {
         for _ in 0..CLOSING_BATCHES {
-            if let Read::Empty = self.read(listener, handler, in_flight) {
+            if let Read::Empty = self.read(slot, handler, in_flight) {
                 return;
             }
         }

@@ -72,6 +72,11 @@ impl Io {
 pub struct Listen {
     pub addr: SocketAddr,
     pub tcp: TcpTimeouts,
+    /// The most replies each of the listener's UDP sockets holds waiting to
+    /// be sent (replies that waited on an upstream, until the socket's loop
+    /// sends them): past it the oldest is dropped, and the queries read
+    /// meanwhile are marked [`Packet::backlogged`]. None: no bound.
+    pub udp_reply_bound: Option<usize>,
 }
 
 /// A message as read off a socket.
@@ -86,6 +91,10 @@ pub struct Packet<'a> {
     pub tcp: bool,
     /// When it was read (for a batch of datagrams, when the batch was).
     pub at: std::time::Instant,
+    /// Its socket held as many replies waiting to be sent as the
+    /// listener's bound allows ([`Listen::udp_reply_bound`]) when it was
+    /// read; never over TCP.
+    pub backlogged: bool,
 }
 
 /// The answer to a message, now or later.
@@ -106,6 +115,11 @@ pub trait PacketHandler {
     fn handle(&mut self, p: &Packet<'_>, out: &mut Vec<u8>) -> Handled;
     /// Takes an update between two messages.
     fn update(&mut self, u: Self::Update);
+    /// Replies to UDP messages of `listener` that were dropped unsent:
+    /// evicted from a socket's full queue ([`Listen::udp_reply_bound`]) or
+    /// refused by the kernel. Also told `0` once a socket of a bounded
+    /// listener starts to be served.
+    fn replies_dropped(&mut self, _listener: usize, _n: usize) {}
     /// Work the handler does beside the messages for as long as the worker
     /// runs (what its messages left running after they were answered); the
     /// worker runs it as a task of its own from the start.

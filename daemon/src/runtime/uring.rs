@@ -6,7 +6,7 @@
 //! same thread.
 
 use super::mmsg::Batch;
-use super::worker::{CloseOutbox, Outbox, Slot};
+use super::worker::{report_dropped, CloseOutbox, Outbox, Slot};
 use super::{spawn_later, unmap, Handled, InFlight, Packet, PacketHandler};
 use crate::sys::uring::UdpRing;
 use crate::sys::SysError;
@@ -110,8 +110,11 @@ async fn serve<H: PacketHandler>(
         // wait for the cancellation and the sends.
         ring.enter(closing)?;
         let at = std::time::Instant::now();
+        l.outbox.set_bound(slot.reply_bound());
         let got = ring.complete(&mut out, |data, src, out| l.answer(data, src, at, out))?;
+        l.outbox.count_dropped(ring.take_failed());
         l.outbox.flush();
+        report_dropped(&l.outbox, slot.index(), handler);
         if got == 0 && ring.armed() && !closing {
             l.idle().await?;
         } else if got > 0 && !closing {
@@ -119,7 +122,7 @@ async fn serve<H: PacketHandler>(
             tokio::task::yield_now().await;
         }
     }
-    Batch::new(local, l.outbox).answer_held(slot.index(), handler, in_flight);
+    Batch::new(local, l.outbox).answer_held(slot, handler, in_flight);
     Ok(())
 }
 
@@ -141,6 +144,7 @@ impl<H: PacketHandler> Loop<'_, H> {
             local: self.local,
             tcp: false,
             at,
+            backlogged: self.outbox.full(),
         };
         let handled = self.handler.borrow_mut().handle(&p, out);
         match handled {

@@ -6,6 +6,7 @@ use super::{
 };
 use crate::sys::mmsg;
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::rc::Rc;
@@ -276,6 +277,8 @@ pub(super) struct Slot {
     addr: SocketAddr,
     index: Cell<usize>,
     timeouts: Cell<TcpTimeouts>,
+    /// `Listen::udp_reply_bound`.
+    reply_bound: Cell<Option<usize>>,
     closing: Cell<bool>,
     close: tokio::sync::Notify,
     /// Tasks still serving this listener.
@@ -289,6 +292,7 @@ impl Slot {
             addr: l.addr,
             index: Cell::new(index),
             timeouts: Cell::new(l.tcp),
+            reply_bound: Cell::new(l.udp_reply_bound),
             closing: Cell::new(false),
             close: tokio::sync::Notify::new(),
             tasks: Cell::new(0),
@@ -299,6 +303,11 @@ impl Slot {
     /// The listener's index in the configuration the worker serves.
     pub(super) fn index(&self) -> usize {
         self.index.get()
+    }
+
+    /// The most replies each UDP socket holds waiting to be sent.
+    pub(super) fn reply_bound(&self) -> Option<usize> {
+        self.reply_bound.get()
     }
 
     pub(super) fn is_closing(&self) -> bool {
@@ -510,6 +519,7 @@ fn run<H: PacketHandler + 'static, F: Fn(usize) -> H>(
                 if let Some(i) = listen.iter().position(|l| l.addr == s.addr) {
                     s.index.set(i);
                     s.timeouts.set(listen[i].tcp);
+                    s.reply_bound.set(listen[i].udp_reply_bound);
                 }
             }
             ctx.handler.borrow_mut().update(update);
@@ -528,14 +538,23 @@ fn run<H: PacketHandler + 'static, F: Fn(usize) -> H>(
 /// Replies to UDP queries that waited on an upstream: pushed by the tasks
 /// that waited, sent by the socket's loop with sendmmsg in one call per
 /// round; once the loop has stopped (the worker drains), sent at once.
+///
+/// With a bound (the listener's `udp_reply_bound`) it holds at most that
+/// many: a reply pushed onto a full queue drops the oldest, and the queue
+/// is sent newest first, so what the kernel refuses under load is the
+/// stalest. Whatever it drops, and what the kernel refuses of the socket's
+/// other sends, is counted for the handler ([`report_dropped`]).
 pub(super) struct Outbox {
     /// The socket, kept open while replies may still come.
     socket: Rc<dyn AsFd>,
-    queue: RefCell<Vec<(Vec<u8>, SocketAddr)>>,
+    queue: RefCell<VecDeque<(Vec<u8>, SocketAddr)>>,
     sender: RefCell<mmsg::Sender>,
     wake: tokio::sync::Notify,
     /// The socket's loop runs (and will flush).
     open: Cell<bool>,
+    bound: Cell<Option<usize>>,
+    /// Replies dropped unsent since the handler was last told.
+    dropped: Cell<usize>,
 }
 
 /// Most replies one sendmmsg call takes from the outbox.
@@ -546,11 +565,30 @@ impl Outbox {
     pub(super) fn new(socket: Rc<dyn AsFd>) -> Rc<Outbox> {
         Rc::new(Outbox {
             socket,
-            queue: RefCell::new(Vec::new()),
+            queue: RefCell::new(VecDeque::new()),
             sender: RefCell::new(mmsg::Sender::new(OUTBOX_BATCH)),
             wake: tokio::sync::Notify::new(),
             open: Cell::new(true),
+            bound: Cell::new(None),
+            dropped: Cell::new(0),
         })
+    }
+
+    /// Takes the listener's bound (it may change with a reload).
+    pub(super) fn set_bound(&self, bound: Option<usize>) {
+        self.bound.set(bound);
+    }
+
+    /// It holds as many replies as its bound allows.
+    pub(super) fn full(&self) -> bool {
+        self.bound
+            .get()
+            .is_some_and(|b| self.queue.borrow().len() >= b)
+    }
+
+    /// Counts `n` replies of the socket dropped unsent.
+    pub(super) fn count_dropped(&self, n: usize) {
+        self.dropped.set(self.dropped.get() + n);
     }
 
     /// The socket the replies go out on.
@@ -559,7 +597,16 @@ impl Outbox {
     }
 
     pub(super) fn push(&self, reply: Vec<u8>, to: SocketAddr) {
-        self.queue.borrow_mut().push((reply, to));
+        {
+            let mut q = self.queue.borrow_mut();
+            if let Some(b) = self.bound.get() {
+                while q.len() >= b.max(1) {
+                    q.pop_front();
+                    self.count_dropped(1);
+                }
+            }
+            q.push_back((reply, to));
+        }
         if self.open.get() {
             self.wake.notify_one();
         } else {
@@ -576,9 +623,36 @@ impl Outbox {
     /// dropped, as a full socket buffer drops datagrams anyway.
     pub(super) fn flush(&self) {
         let mut q = self.queue.borrow_mut();
-        let replies = q.iter().map(|(r, to)| (&r[..], *to));
-        let _ = self.sender.borrow_mut().send(self.socket(), replies);
+        if q.is_empty() {
+            return;
+        }
+        let mut sender = self.sender.borrow_mut();
+        let sent = if self.bound.get().is_some() {
+            let replies = q.iter().rev().map(|(r, to)| (&r[..], *to));
+            sender.send(self.socket(), replies)
+        } else {
+            let replies = q.iter().map(|(r, to)| (&r[..], *to));
+            sender.send(self.socket(), replies)
+        };
+        self.count_dropped(q.len() - sent.unwrap_or(0));
         q.clear();
+    }
+}
+
+/// Tells the handler of the replies `outbox` dropped since it last did (for
+/// `listener`); should the handler be busy, they wait for the next time.
+pub(super) fn report_dropped<H: PacketHandler>(
+    outbox: &Outbox,
+    listener: usize,
+    handler: &RefCell<H>,
+) {
+    let n = outbox.dropped.take();
+    if n == 0 {
+        return;
+    }
+    match handler.try_borrow_mut() {
+        Ok(mut h) => h.replies_dropped(listener, n),
+        Err(_) => outbox.count_dropped(n),
     }
 }
 
@@ -703,6 +777,7 @@ async fn tcp_conn<H: PacketHandler>(
             local,
             tcp: true,
             at: std::time::Instant::now(),
+            backlogged: false,
         };
         let handled = handler.borrow_mut().handle(&p, &mut out);
         match handled {
@@ -740,4 +815,70 @@ async fn write_framed(
         tokio::time::timeout(timeout, w.write_all(&framed)).await,
         Ok(Ok(()))
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::UdpSocket;
+
+    struct Counted(Vec<(usize, usize)>);
+
+    impl PacketHandler for Counted {
+        type Update = ();
+        fn handle(&mut self, _p: &Packet<'_>, _out: &mut Vec<u8>) -> Handled {
+            Handled::Drop
+        }
+        fn update(&mut self, _u: ()) {}
+        fn replies_dropped(&mut self, listener: usize, n: usize) {
+            self.0.push((listener, n));
+        }
+    }
+
+    /// A bounded outbox keeps the newest replies, sends them newest first
+    /// and counts what it dropped for the handler; unbounded, it keeps
+    /// everything in order.
+    #[test]
+    fn a_bounded_outbox_drops_the_oldest() {
+        let server = Rc::new(UdpSocket::bind("127.0.0.1:0").unwrap());
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        let to = client.local_addr().unwrap();
+        let outbox = Outbox::new(server as Rc<dyn AsFd>);
+        let handler = RefCell::new(Counted(Vec::new()));
+        outbox.set_bound(Some(3));
+        for i in 0..5u8 {
+            assert_eq!(outbox.full(), i >= 3);
+            outbox.push(vec![i], to);
+        }
+        assert!(outbox.full());
+        outbox.flush();
+        assert!(!outbox.full());
+        report_dropped(&outbox, 4, &handler);
+        assert_eq!(handler.borrow().0, [(4, 2)]);
+        let mut got = Vec::new();
+        let mut buf = [0u8; 8];
+        for _ in 0..3 {
+            let (n, _) = client.recv_from(&mut buf).unwrap();
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, [4, 3, 2]);
+        // Nothing more dropped: nothing reported.
+        report_dropped(&outbox, 4, &handler);
+        assert_eq!(handler.borrow().0.len(), 1);
+        outbox.set_bound(None);
+        for i in 0..5u8 {
+            outbox.push(vec![i], to);
+        }
+        assert!(!outbox.full());
+        outbox.flush();
+        got.clear();
+        for _ in 0..5 {
+            let (n, _) = client.recv_from(&mut buf).unwrap();
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, [0, 1, 2, 3, 4]);
+    }
 }

@@ -43,6 +43,12 @@ pub struct Listener {
     pub zones: HashMap<String, Route>,
     /// Some block on this listener loads `chaos`: non-IN classes are let in.
     pub class_chaos: bool,
+    /// The bound on each UDP socket's queued replies (`shed`), from the
+    /// last block on the listener whose plugin sets one.
+    pub udp_reply_bound: Option<usize>,
+    /// That plugin (block, index in its chain): it is told of the replies
+    /// dropped.
+    pub reply_drops: Option<(usize, usize)>,
     /// `dns://:53` style, for log lines and the metrics' `server` label.
     pub name: Arc<str>,
     /// The zones in wire form: where queries go.
@@ -169,6 +175,11 @@ pub fn build(blocks: &[ServerBlock], default_port: u16, order: &[Entry]) -> Resu
         let plugins = setup.into_plugins();
         observe(&mut http, block_http, &addrs, &hosts, &plugins);
         let block = chains.len();
+        let bound = plugins
+            .iter()
+            .enumerate()
+            .rev()
+            .find_map(|(i, p)| p.udp_reply_bound().map(|b| (b, i)));
         let mut b = Block {
             debug: block_debug,
             cancel,
@@ -193,6 +204,8 @@ pub fn build(blocks: &[ServerBlock], default_port: u16, order: &[Entry]) -> Resu
                             tcp: tcp_timeouts(tcp),
                             zones: HashMap::new(),
                             class_chaos: false,
+                            udp_reply_bound: None,
+                            reply_drops: None,
                             name: listener_name(addr),
                             fast: fastpath::Zones::default(),
                         });
@@ -206,6 +219,10 @@ pub fn build(blocks: &[ServerBlock], default_port: u16, order: &[Entry]) -> Resu
                     ));
                 }
                 l.class_chaos |= class_chaos;
+                if let Some((b, i)) = bound {
+                    l.udp_reply_bound = Some(b);
+                    l.reply_drops = Some((block, i));
+                }
                 l.zones.insert(za.zone.clone(), Route { block });
             }
         }
@@ -298,6 +315,7 @@ impl Config {
             .map(|l| Listen {
                 addr: l.addr,
                 tcp: l.tcp,
+                udp_reply_bound: l.udp_reply_bound,
             })
             .collect()
     }

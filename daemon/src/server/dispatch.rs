@@ -87,7 +87,7 @@ impl Dispatcher {
     pub fn new(config: Arc<Config>, index: usize, count: usize, fast: bool) -> Self {
         let worker = Rc::new(Worker::new(index, count));
         let blocks = blocks(&config);
-        Self {
+        let mut d = Self {
             names: names(&config),
             vias: vias(&config, &blocks),
             blocks,
@@ -97,6 +97,16 @@ impl Dispatcher {
             name: [0; MAX_NAME_LEN],
             #[cfg(test)]
             parses: Parses::default(),
+        };
+        d.announce_reply_bounds();
+        d
+    }
+
+    /// The plugins that bound listeners' queued replies learn that this
+    /// worker serves them (they show their counts from zero).
+    fn announce_reply_bounds(&mut self) {
+        for i in 0..self.config.listeners.len() {
+            self.replies_dropped(i, 0);
         }
     }
 }
@@ -136,6 +146,25 @@ impl PacketHandler for Dispatcher {
         if let Some(f) = &mut self.fast {
             *f = FastPath::default();
         }
+        self.announce_reply_bounds();
+    }
+
+    /// Tells the plugin that bounds a listener's queued replies of those
+    /// this worker dropped.
+    fn replies_dropped(&mut self, listener: usize, n: usize) {
+        let Some((block, plugin)) = self
+            .config
+            .listeners
+            .get(listener)
+            .and_then(|l| l.reply_drops)
+        else {
+            return;
+        };
+        self.blocks[block].chain.plugins()[plugin].replies_dropped(
+            &self.worker,
+            &self.names[listener],
+            n,
+        );
     }
 
     /// Runs what plugins leave running after a query is answered (cache
@@ -339,6 +368,7 @@ fn request(
         stash: Default::default(),
         via: Some(via),
         depth: 0,
+        backlogged: p.backlogged,
     }
 }
 
@@ -450,6 +480,8 @@ impl Relay {
             local,
             tcp: false,
             at,
+            // It was read, and went through the raw path's checks, already.
+            backlogged: false,
         };
         let lower = crate::plugin::request::lower_wire(msg.queries.first()?.name());
         let mut req = request(msg, lower, &p, &self.block, self.server, worker, self.via);

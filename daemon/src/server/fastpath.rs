@@ -236,6 +236,7 @@ impl FastPath {
             opt: None,
             limit: 0,
             plain_len: plan.needs.plain_len,
+            backlogged: p.backlogged,
         };
         let plugins = block.chain.plugins();
         let mut cap = None;

@@ -122,6 +122,8 @@ pub struct UdpRing<'fd> {
     fd: BorrowedFd<'fd>,
     armed: bool,
     cancelled: bool,
+    /// Sends that completed with an error since [`UdpRing::take_failed`].
+    failed: usize,
 }
 
 impl<'fd> UdpRing<'fd> {
@@ -149,7 +151,13 @@ impl<'fd> UdpRing<'fd> {
             fd,
             armed: false,
             cancelled: false,
+            failed: 0,
         })
+    }
+
+    /// How many sends failed since the last call.
+    pub fn take_failed(&mut self) -> usize {
+        std::mem::take(&mut self.failed)
     }
 
     /// Whether the receive is in place.
@@ -231,7 +239,12 @@ impl<'fd> UdpRing<'fd> {
             match cqe.user_data() {
                 CANCEL => {}
                 RECV => self.received(&cqe, out, &mut answer)?,
-                i => self.free.push(i as usize),
+                i => {
+                    if cqe.result() < 0 {
+                        self.failed += 1;
+                    }
+                    self.free.push(i as usize)
+                }
             }
         }
         self.cqes = cqes;

@@ -143,6 +143,7 @@ pub(super) fn ask(d: &mut Dispatcher, c: &Case) -> Option<Vec<u8>> {
         local: "127.0.0.1:53".parse().unwrap(),
         tcp: c.tcp,
         at: std::time::Instant::now(),
+        backlogged: false,
     };
     let mut out = vec![0xEE; 100];
     match d.handle(&p, &mut out) {
@@ -216,6 +217,54 @@ fn fast_path_answers_byte_for_byte_as_the_chain() {
     );
 }
 
+/// dns64 leaves the raw path the queries it does not watch; the AAAA
+/// queries of IPv6 clients take the chain, where it translates them.
+#[test]
+fn dns64_hands_its_queries_to_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("db.example.org"), ZONE).unwrap();
+    let corefile = format!(
+        "example.org:53 {{\n root {}\n dns64\n cache\n file db.example.org\n}}\n",
+        dir.path().display()
+    );
+    let config =
+        crate::server::load(&corefile, "Corefile", 53, crate::plugins::ORDER).expect("loads");
+    let mut d = Dispatcher::new(Arc::new(config), 0, 1, true);
+    let cases = cases();
+    for c in &cases {
+        ask(&mut d, c);
+    }
+    let (mut v6_aaaa, mut fast_others) = (0, 0);
+    for c in &cases {
+        let before = d.fast_answers();
+        let fast_reply = ask(&mut d, c);
+        let fast = d.fast_answers() > before;
+        let chain = d.without_fast_path(|d| ask(d, c));
+        assert_eq!(fast_reply, chain, "query {:02x?} from {}", c.bytes, c.src);
+        let qtype = u16::from_be_bytes([c.bytes[c.bytes.len() - 4], c.bytes[c.bytes.len() - 3]]);
+        let opt = c.bytes.len() > 12 + 4 + name_len(&c.bytes[12..]);
+        if opt {
+            continue;
+        }
+        if c.src.is_ipv6() && qtype == 28 {
+            assert!(!fast, "a watched query took the raw path");
+            v6_aaaa += 1;
+        } else {
+            fast_others += usize::from(fast);
+        }
+    }
+    assert!(v6_aaaa > 0 && fast_others > 0, "{v6_aaaa} {fast_others}");
+}
+
+/// The length of the wire name at the start of `b`.
+fn name_len(b: &[u8]) -> usize {
+    let mut i = 0;
+    while i < b.len() && b[i] != 0 {
+        i += 1 + usize::from(b[i]);
+    }
+    i + 1
+}
+
 #[test]
 fn blocks_whose_plugins_see_every_query_take_the_chain() {
     for (plugins, fast) in [
@@ -225,6 +274,10 @@ fn blocks_whose_plugins_see_every_query_take_the_chain() {
         ("loadbalance\n cache\n whoami", false),
         ("metadata\n cache\n whoami", false),
         ("local\n cache\n whoami", false),
+        ("dns64\n cache\n whoami", true),
+        ("shed\n cache\n whoami", true),
+        // Their checks alone decide: forward still relays behind them.
+        ("shed\n dns64\n forward . 127.0.0.1:9", true),
         ("whoami", false),
         // After the cache, plugins do not matter to a hit.
         ("cache\n header {\n response set ra\n }\n minimal\n whoami", true),

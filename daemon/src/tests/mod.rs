@@ -7,6 +7,7 @@ mod fastpath;
 mod lookups;
 mod metrics;
 mod parses;
+mod shed;
 
 use crate::runtime::{Handled, Packet, PacketHandler};
 use crate::server::Dispatcher;
@@ -28,6 +29,7 @@ fn ask(d: &mut Dispatcher, name: &str, qtype: RecordType) -> Message {
         local: "127.0.0.1:53".parse().unwrap(),
         tcp: false,
         at: std::time::Instant::now(),
+        backlogged: false,
     };
     let mut out = Vec::new();
     assert!(matches!(d.handle(&p, &mut out), Handled::Reply));

@@ -17,7 +17,8 @@
 //!
 //! Flags: `+do`, `+cd`, `+ad`, `+norec`, `+edns` (OPT, size 1232),
 //! `bufsize=N`, `ednsver=N`, `nsid`, `opt=CODE:HEX`, `opcode=N`,
-//! `+tcp-only`, `+udp-only`, `port2` (send to `{PORT2}`), `+ttl-any`
+//! `+tcp-only`, `+udp-only`, `port2` (send to `{PORT2}`), `+v6` (from and
+//! to `::1` instead of `127.0.0.1`: an IPv6 client), `+ttl-any`
 //! (TTLs not compared: the two servers' caches were filled at different
 //! moments), `tcp-repeat=N` (over TCP, N times on one connection; the
 //! last reply, or how the connection ended, is compared). A line `sleep
@@ -46,6 +47,8 @@ pub struct Line {
     pub udp: bool,
     pub tcp: bool,
     pub port2: bool,
+    /// `+v6`: sent from and to `::1`.
+    pub v6: bool,
     pub ttl_any: bool,
     /// `tcp-repeat=N`: over TCP, the query N times on one connection, one
     /// after the other's reply; the last reply (or how the connection
@@ -151,6 +154,7 @@ fn parse_line(line: &str) -> Result<Line> {
         udp: true,
         tcp: true,
         port2: false,
+        v6: false,
         ttl_any: false,
         tcp_repeat: 1,
     };
@@ -182,6 +186,7 @@ fn parse_line(line: &str) -> Result<Line> {
             "+tcp-only" => l.udp = false,
             "+udp-only" => l.tcp = false,
             "port2" => l.port2 = true,
+            "+v6" => l.v6 = true,
             "+ttl-any" => l.ttl_any = true,
             w => {
                 let (k, v) = w.split_once('=').with_context(|| format!("flag {w:?}"))?;

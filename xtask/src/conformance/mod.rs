@@ -11,7 +11,7 @@ mod wire;
 use anyhow::{bail, Result};
 use case::{Case, Step};
 use compare::{first_difference, side_by_side};
-use net::{free_port, loopback, Proc};
+use net::{client_of, free_port, loopback, Proc};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -189,7 +189,9 @@ fn run_case(case: &Case, bins: &Bins, work: &Path) -> Result<Outcome> {
             )))
         }
     }
-    let udp = std::net::UdpSocket::bind((std::net::Ipv4Addr::LOCALHOST, 0))?;
+    let udp = std::net::UdpSocket::bind(client_of(loopback(0)))?;
+    // The IPv6 client (`+v6`), made when a query asks for it.
+    let mut udp6 = None;
     let mut id: u16 = 0x4000 ^ (std::process::id() as u16);
     for step in &case.steps {
         let line = match step {
@@ -203,7 +205,14 @@ fn run_case(case: &Case, bins: &Bins, work: &Path) -> Result<Outcome> {
         let msg = line.query.encode(id)?;
         let to: Vec<_> = servers
             .iter()
-            .map(|(_, p, p2)| loopback(if line.port2 { *p2 } else { *p }))
+            .map(|(_, p, p2)| {
+                let port = if line.port2 { *p2 } else { *p };
+                if line.v6 {
+                    std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port))
+                } else {
+                    loopback(port)
+                }
+            })
             .collect();
         let mut transports = Vec::new();
         if line.udp {
@@ -214,7 +223,14 @@ fn run_case(case: &Case, bins: &Bins, work: &Path) -> Result<Outcome> {
         }
         for t in transports {
             let replies = if t == "udp" {
-                net::udp_exchange(&udp, &msg, &to, net::QUERY_TIMEOUT)?
+                let sock = match line.v6 {
+                    false => &udp,
+                    true => match &mut udp6 {
+                        Some(s) => &*s,
+                        None => udp6.insert(std::net::UdpSocket::bind(client_of(to[0]))?),
+                    },
+                };
+                net::udp_exchange(sock, &msg, &to, net::QUERY_TIMEOUT)?
             } else {
                 net::tcp_exchange(&msg, &to, net::QUERY_TIMEOUT, line.tcp_repeat)?
             };

@@ -3,7 +3,7 @@
 use super::wire::Query;
 use anyhow::{bail, Context, Result};
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -32,6 +32,16 @@ pub fn free_port() -> u16 {
 
 pub fn loopback(port: u16) -> SocketAddr {
     SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+}
+
+/// The loopback address of `to`'s family, port 0: where a client of `to`
+/// sends from.
+pub fn client_of(to: SocketAddr) -> SocketAddr {
+    let ip = match to {
+        SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+    };
+    SocketAddr::new(ip, 0)
 }
 
 /// A started server; killed when dropped.
@@ -220,11 +230,9 @@ pub fn tcp_exchange(
     let mut out = Vec::new();
     let mut keep = Vec::new();
     for &addr in to {
-        let s = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
+        let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
         s.set_reuse_address(true)?;
-        s.bind(&SockAddr::from(
-            local.unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
-        ))?;
+        s.bind(&SockAddr::from(local.unwrap_or(client_of(addr))))?;
         let reply = (|| -> std::result::Result<Vec<u8>, String> {
             s.connect_timeout(&SockAddr::from(addr), timeout)
                 .map_err(|e| format!("connect: {e}"))?;

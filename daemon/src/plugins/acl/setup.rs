@@ -7,7 +7,6 @@ use crate::gocompat::quote::quote as go_quote;
 use crate::plugin::{names, BlockSetup};
 use crate::wire::mnemonics;
 use std::collections::HashSet;
-use std::net::IpAddr;
 
 /// `acl [ZONES...] { ACTION [type QTYPE...] [net SOURCE...] }`, one rule per directive.
 pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<Acl, Error> {
@@ -126,21 +125,11 @@ fn normalize(raw: &str) -> String {
     }
 }
 
-/// Go's `net.ParseCIDR`: an address without zone, `/`, a decimal prefix
-/// length (leading zeros allowed) no longer than the address.
+/// Go's `net.ParseCIDR` (`gocompat::net::parse_cidr`).
 pub(crate) fn parse_cidr(s: &str) -> Option<Net> {
-    let (addr, bits) = s.split_once('/')?;
-    let addr: IpAddr = addr.parse().ok()?;
-    if bits.is_empty() || bits.len() > 8 || !bits.bytes().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    let n: u32 = bits.parse().ok()?;
-    let max = if addr.is_ipv4() { 32 } else { 128 };
-    if n > max {
-        return None;
-    }
+    let c = crate::gocompat::net::parse_cidr(s).ok()?;
     Some(Net {
-        addr,
-        bits: n as u8,
+        addr: c.addr,
+        bits: c.bits,
     })
 }

@@ -1,7 +1,7 @@
 use super::rules::ecs_data;
 use super::setup::ttl_range;
 use super::*;
-use crate::plugin::{BlockSetup, PluginError};
+use crate::plugin::PluginError;
 use crate::plugins::testutil::request;
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_proto::rr::rdata::{A, CNAME, MX};
@@ -11,22 +11,11 @@ use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
 /// Every directive of `text` (one block's body) set up as one handler;
 /// line numbers are those within `text`.
 fn parse(text: &str) -> Result<Rewrite, crate::corefile::Error> {
-    let src = format!(".\n{text}\n");
-    let mut blocks = crate::corefile::parse(&src, "Corefile", &|_| None, &|_| true).unwrap();
-    let mut ds = blocks.remove(0).directives;
-    for t in ds.iter_mut().flat_map(|d| d.tokens.iter_mut()) {
-        t.pos.line -= 1;
-    }
-    let refs: Vec<&crate::corefile::Directive> = ds.iter().collect();
-    let mut b = BlockSetup::new(vec![".".into()]);
-    setup(&mut b, &refs)
+    crate::plugins::testutil::set_up(setup, text)
 }
 
 fn err(text: &str) -> String {
-    match parse(text) {
-        Ok(_) => panic!("{text:?} parsed"),
-        Err(e) => e.to_string(),
-    }
+    crate::plugins::testutil::setup_err(setup, text)
 }
 
 fn name(s: &str) -> Name {
