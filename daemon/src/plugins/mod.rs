@@ -10,6 +10,7 @@ pub mod cache;
 pub mod cancel;
 pub mod chaos;
 pub mod debug;
+pub mod dnstap;
 pub mod erratic;
 pub mod errors;
 pub mod file;
@@ -91,7 +92,7 @@ pub static ORDER: &[Entry] = execution_order![
     "prometheus" => prometheus::setup,
     "errors" => errors::setup,
     "log" => log::setup,
-    "dnstap",
+    "dnstap" => dnstap::setup,
     "local" => local::setup,
     "dns64",
     "any" => any::setup,
