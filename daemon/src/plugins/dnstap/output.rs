@@ -16,8 +16,9 @@ use std::io;
 use std::net::TcpListener;
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -71,9 +72,37 @@ enum Item {
     Stop,
 }
 
+/// The writer's end of a tap's queue. The queue is a list that grows with
+/// what it holds (a bound of millions of frames costs nothing until a
+/// collector falls behind); `held` keeps it to its bound.
+struct Inbox {
+    rx: Receiver<Item>,
+    held: Arc<AtomicUsize>,
+}
+
+impl Inbox {
+    fn took(&self, i: Item) -> Item {
+        if let Item::Frame(_) = i {
+            self.held.fetch_sub(1, Ordering::Relaxed);
+        }
+        i
+    }
+
+    fn recv_timeout(&self, d: Duration) -> Result<Item, RecvTimeoutError> {
+        self.rx.recv_timeout(d).map(|i| self.took(i))
+    }
+
+    fn try_recv(&self) -> Result<Item, TryRecvError> {
+        self.rx.try_recv().map(|i| self.took(i))
+    }
+}
+
 /// The workers' side of a tap's output, and its writer thread's handle.
 pub struct Output {
-    tx: SyncSender<Item>,
+    tx: Sender<Item>,
+    /// Frames queued and not yet taken by the writer, at most `cap`.
+    held: Arc<AtomicUsize>,
+    cap: usize,
     /// Frames lost since the last report.
     dropped: Arc<AtomicU32>,
     /// A listener broadcasts without counting what no sink got.
@@ -85,7 +114,7 @@ enum State {
     /// Built, not started: what the thread will take.
     Ready {
         endpoint: Endpoint,
-        rx: Receiver<Item>,
+        rx: Inbox,
         sndbuf: usize,
     },
     Running {
@@ -99,10 +128,17 @@ impl Output {
     /// An output holding at most `queue` frames; a TCP connection's send
     /// buffer is `sndbuf` bytes.
     pub fn new(endpoint: Endpoint, queue: usize, sndbuf: usize) -> Self {
-        let (tx, rx) = mpsc::sync_channel(queue);
+        let (tx, rx) = mpsc::channel();
+        let held = Arc::new(AtomicUsize::new(0));
+        let rx = Inbox {
+            rx,
+            held: Arc::clone(&held),
+        };
         let counts = matches!(endpoint, Endpoint::Dial(_));
         Self {
             tx,
+            held,
+            cap: queue,
             dropped: Arc::new(AtomicU32::new(0)),
             counts,
             state: Mutex::new(State::Ready {
@@ -115,8 +151,13 @@ impl Output {
 
     /// Queues a frame; never waits.
     pub fn send(&self, frame: Vec<u8>) {
-        if self.tx.try_send(Item::Frame(frame)).is_err() && self.counts {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+        let queued = self.held.fetch_add(1, Ordering::Relaxed) < self.cap
+            && self.tx.send(Item::Frame(frame)).is_ok();
+        if !queued {
+            self.held.fetch_sub(1, Ordering::Relaxed);
+            if self.counts {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -176,7 +217,7 @@ impl Output {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if let State::Running { quit, done } = std::mem::replace(&mut *st, State::Stopped) {
             quit.store(true, Ordering::Relaxed);
-            let _ = self.tx.try_send(Item::Stop);
+            let _ = self.tx.send(Item::Stop);
             let _ = done.recv_timeout(STOP_WAIT);
         }
     }
@@ -184,7 +225,7 @@ impl Output {
 
 /// The writer thread.
 struct Writer {
-    rx: Receiver<Item>,
+    rx: Inbox,
     dropped: Arc<AtomicU32>,
     quit: Arc<AtomicBool>,
     sinks: Sinks,
