@@ -7,12 +7,16 @@
 
 mod common;
 
-use common::{free_port, query, tcp_recv, tcp_send, Server};
+use common::{free_port, pki, query, tcp_recv, tcp_send, Pki, Server};
 use hickory_proto::op::Message;
 use hickory_proto::rr::RecordType;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The reader: FERRODNS_DNSTAP, else where `cargo xtask dnstap` caches it.
@@ -399,4 +403,174 @@ fn a_late_or_restarted_collector_is_reconnected() {
     let rdir = tempfile::tempdir().unwrap();
     let reader = Reader::unix(&bin, &sock, rdir.path());
     connected(&s, &reader);
+}
+
+/// Copies bytes both ways between `a` and `b` (their sockets' read
+/// timeouts short) until either side ends.
+fn pipe(mut a: impl Read + Write + Send + 'static, mut b: impl Read + Write + Send + 'static) {
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 1 << 16];
+        // Whether a read made progress, ended the stream, or timed out.
+        fn step(from: &mut impl Read, to: &mut impl Write, buf: &mut [u8]) -> Option<bool> {
+            match from.read(buf) {
+                Ok(0) => None,
+                Ok(n) => {
+                    to.write_all(&buf[..n]).ok()?;
+                    to.flush().ok()?;
+                    Some(true)
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    Some(false)
+                }
+                Err(_) => None,
+            }
+        }
+        loop {
+            let (Some(_), Some(_)) = (
+                step(&mut a, &mut b, &mut buf),
+                step(&mut b, &mut a, &mut buf),
+            ) else {
+                return;
+            };
+        }
+    });
+}
+
+fn short_reads(t: &TcpStream) {
+    t.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
+}
+
+fn tls_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A TLS collector: TLS ends here, and the bytes go on to the reader
+/// listening on `reader` (plain TCP). Its address.
+fn tls_terminator(p: &Pki, reader: u16) -> SocketAddr {
+    let config = rustls::ServerConfig::builder_with_provider(tls_provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![p.cert.clone()], p.key.clone_key())
+        .unwrap();
+    let config = Arc::new(config);
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for tcp in l.incoming() {
+            let Ok(tcp) = tcp else { continue };
+            let Ok(plain) = TcpStream::connect(("127.0.0.1", reader)) else {
+                continue;
+            };
+            short_reads(&tcp);
+            short_reads(&plain);
+            let c = rustls::ServerConnection::new(Arc::clone(&config)).unwrap();
+            pipe(rustls::StreamOwned::new(c, tcp), plain);
+        }
+    });
+    addr
+}
+
+#[test]
+fn tls_collector_with_skipverify() {
+    let Some(bin) = reader_binary("tls_collector_with_skipverify") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let reader = Reader::start(&bin, &["-l", &format!("127.0.0.1:{port}")], dir.path());
+    let p = pki("collector.test");
+    let tls = tls_terminator(&p, port);
+    let corefile = format!(
+        ".:{{PORT}} {{\n    dnstap tls://{tls} full {{\n        skipverify\n    }}\n    whoami\n}}\n"
+    );
+    let s = Server::start(&corefile, &[]);
+    let skip = connected(&s, &reader);
+    let (_, client_port) = udp_from(s.addr(), "tls.example.org.", RecordType::TXT);
+    let all = reader.wait(skip + 2);
+    let got = &all[skip..];
+    assert_eq!(got.len(), 2, "{got:#?}");
+    assert_eq!(got[0].get("type"), "CLIENT_QUERY");
+    assert_eq!(got[0].get("query_port"), client_port.to_string());
+    assert!(got[0].query_message.contains(";tls.example.org.\tIN\t TXT"));
+    assert_eq!(got[1].get("type"), "CLIENT_RESPONSE");
+    // Without skipverify the certificate (of a private CA) is refused.
+    let corefile = format!(".:{{PORT}} {{\n    dnstap tls://{tls}\n    whoami\n}}\n");
+    let s = Server::start(&corefile, &[]);
+    let log = s.wait_log("No connection to dnstap endpoint");
+    assert!(
+        log.contains("[ERROR] plugin/dnstap: No connection to dnstap endpoint: "),
+        "{log}"
+    );
+}
+
+#[test]
+fn tls_listener_serves_a_sink_with_a_certificate_of_its_ca() {
+    let Some(bin) = reader_binary("tls_listener_serves_a_sink_with_a_certificate_of_its_ca") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let reader_port = free_port();
+    let reader = Reader::start(
+        &bin,
+        &["-l", &format!("127.0.0.1:{reader_port}")],
+        dir.path(),
+    );
+    let server = pki("localhost");
+    let client = pki("sink.test");
+    let listen = free_port();
+    let corefile = format!(
+        ".:{{PORT}} {{
+    dnstap listen tls://127.0.0.1:{listen} full {{
+        tls server.pem server.key ca.pem
+    }}
+    whoami
+}}
+"
+    );
+    let s = Server::start(
+        &corefile,
+        &[
+            ("server.pem", &server.cert_pem),
+            ("server.key", &server.key_pem),
+            ("ca.pem", &client.ca_pem),
+        ],
+    );
+    // The sink: TLS to ferrodns with the client certificate, the bytes on
+    // to the reader.
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(server.ca_pem.as_bytes()).unwrap())
+        .unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(tls_provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(vec![client.cert.clone()], client.key.clone_key())
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (tls, plain) = loop {
+        let both = (
+            TcpStream::connect(("127.0.0.1", listen)),
+            TcpStream::connect(("127.0.0.1", reader_port)),
+        );
+        match both {
+            (Ok(t), Ok(p)) => break (t, p),
+            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            _ => panic!("neither the listener nor the reader is there"),
+        }
+    };
+    short_reads(&tls);
+    short_reads(&plain);
+    let name = ServerName::try_from("localhost").unwrap();
+    let c = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    pipe(rustls::StreamOwned::new(c, tls), plain);
+    let skip = connected(&s, &reader);
+    let (_, client_port) = udp_from(s.addr(), "sink.example.org.", RecordType::A);
+    let all = reader.wait(skip + 2);
+    let got = &all[skip..];
+    assert_eq!(got.len(), 2, "{got:#?}");
+    assert_eq!(got[0].get("type"), "CLIENT_QUERY");
+    assert_eq!(got[0].get("query_port"), client_port.to_string());
+    assert!(got[1].response_message.contains("sink.example.org."));
 }
