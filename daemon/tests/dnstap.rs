@@ -574,3 +574,29 @@ fn tls_listener_serves_a_sink_with_a_certificate_of_its_ca() {
     assert_eq!(got[0].get("query_port"), client_port.to_string());
     assert!(got[1].response_message.contains("sink.example.org."));
 }
+
+/// No reader needed: without a collector every message is dropped, and
+/// the count is logged every 10 s, as CoreDNS logs it.
+#[test]
+fn drops_are_counted_and_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let corefile = format!(
+        ".:{{PORT}} {{\n    dnstap {}\n    whoami\n}}\n",
+        dir.path().join("nobody.sock").display()
+    );
+    let s = Server::start(&corefile, &[]);
+    for _ in 0..3 {
+        s.udp("example.org.", RecordType::A);
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut log = s.stdout();
+    while !log.contains("Dropped dnstap messages") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        log = s.stdout();
+    }
+    // A query and its reply for each of the three queries.
+    assert!(
+        log.contains("[WARNING] plugin/dnstap: Dropped dnstap messages: 6\n"),
+        "{log}"
+    );
+}

@@ -76,7 +76,12 @@ pub enum DialError {
     #[error("{}", errno::text(.0))]
     Socket(io::Error),
     #[error("tls: {0}")]
-    ServerName(String),
+    Tls(#[from] rustls::Error),
+    #[error("tls: {source}: {host:?}")]
+    ServerName {
+        host: String,
+        source: rustls::pki_types::InvalidDnsNameError,
+    },
 }
 
 /// TLS towards a collector: the configuration and the name checked.
@@ -90,8 +95,7 @@ pub struct TlsDial {
 pub fn tls_client(hostport: &str, skip_verify: bool) -> Result<TlsDial, DialError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| DialError::ServerName(e.to_string()))?;
+        .with_safe_default_protocol_versions()?;
     let config = if skip_verify {
         builder
             .dangerous()
@@ -103,8 +107,10 @@ pub fn tls_client(hostport: &str, skip_verify: bool) -> Result<TlsDial, DialErro
         builder.with_root_certificates(roots).with_no_client_auth()
     };
     let host = gonet::split_host_port(hostport).map_or(hostport, |(h, _)| h);
-    let name = ServerName::try_from(host.to_string())
-        .map_err(|e| DialError::ServerName(format!("{e}: {host:?}")))?;
+    let name = ServerName::try_from(host.to_string()).map_err(|source| DialError::ServerName {
+        host: host.to_string(),
+        source,
+    })?;
     Ok(TlsDial {
         config: Arc::new(config),
         name,
@@ -221,8 +227,7 @@ fn connect(addr: SocketAddr, sndbuf: usize) -> Result<TcpStream, DialError> {
 
 /// TLS over a TCP connection; the handshake happens on first use.
 pub fn tls(tcp: TcpStream, t: &TlsDial) -> Result<Stream, DialError> {
-    let c = rustls::ClientConnection::new(Arc::clone(&t.config), t.name.clone())
-        .map_err(|e| DialError::ServerName(e.to_string()))?;
+    let c = rustls::ClientConnection::new(Arc::clone(&t.config), t.name.clone())?;
     Ok(Stream::TlsClient(Box::new(rustls::StreamOwned::new(
         c, tcp,
     ))))
@@ -231,14 +236,17 @@ pub fn tls(tcp: TcpStream, t: &TlsDial) -> Result<Stream, DialError> {
 /// Why a listener's TLS files were refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ListenTlsError {
-    #[error("open {}: {}", .0.display(), .1)]
-    Read(PathBuf, String),
+    #[error("open {}: {source}", .path.display())]
+    Read {
+        path: PathBuf,
+        source: rustls::pki_types::pem::Error,
+    },
     #[error("tls: failed to find any PEM data in certificate input")]
     NoCert,
     #[error("tls: {0}")]
     Rustls(#[from] rustls::Error),
     #[error("tls: {0}")]
-    Verifier(String),
+    Verifier(#[from] rustls::server::VerifierBuilderError),
 }
 
 /// The server configuration of `listen tls://`: CERT and KEY, and with
@@ -254,14 +262,19 @@ pub fn tls_server(
     let read = |p: &Path| {
         CertificateDer::pem_file_iter(p)
             .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| ListenTlsError::Read(p.to_path_buf(), e.to_string()))
+            .map_err(|source| ListenTlsError::Read {
+                path: p.to_path_buf(),
+                source,
+            })
     };
     let chain = read(cert)?;
     if chain.is_empty() {
         return Err(ListenTlsError::NoCert);
     }
-    let key = PrivateKeyDer::from_pem_file(key)
-        .map_err(|e| ListenTlsError::Read(key.to_path_buf(), e.to_string()))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|source| ListenTlsError::Read {
+        path: key.to_path_buf(),
+        source,
+    })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()?;
@@ -281,10 +294,7 @@ pub fn tls_server(
             } else {
                 v
             };
-            builder.with_client_cert_verifier(
-                v.build()
-                    .map_err(|e| ListenTlsError::Verifier(e.to_string()))?,
-            )
+            builder.with_client_cert_verifier(v.build()?)
         }
     };
     Ok(Arc::new(builder.with_single_cert(chain, key)?))

@@ -9,7 +9,7 @@
 //! (`Dropped dnstap messages: N`); a failed write drops its frame and
 //! redials at once. The first dial's failure is logged as an error.
 
-use super::conn::{self, Stream, TlsDial};
+use super::conn::{self, Stream};
 use super::fstrm;
 use crate::gocompat::errno;
 use std::io;
@@ -314,7 +314,6 @@ impl Writer {
 struct Dialer {
     target: Target,
     sndbuf: usize,
-    tls: Option<Result<TlsDial, String>>,
     out: Option<fstrm::Writer<Stream>>,
     /// When to dial again while there is no connection.
     next_dial: Instant,
@@ -327,8 +326,6 @@ struct Dialer {
 enum ConnectError {
     #[error(transparent)]
     Dial(#[from] conn::DialError),
-    #[error("{0}")]
-    Tls(String),
     #[error(transparent)]
     Handshake(#[from] fstrm::FstrmError),
 }
@@ -336,7 +333,6 @@ enum ConnectError {
 impl Dialer {
     fn new(target: Target, sndbuf: usize, dropped: Arc<AtomicU32>) -> Self {
         let mut d = Self {
-            tls: None,
             target,
             sndbuf,
             out: None,
@@ -359,12 +355,9 @@ impl Dialer {
             Target::Unix(p) => conn::unix(p)?,
             Target::Tcp(hp) => Stream::Tcp(conn::tcp(hp, self.sndbuf)?),
             Target::Tls { host, skip_verify } => {
-                let t = self.tls.get_or_insert_with(|| {
-                    conn::tls_client(host, *skip_verify).map_err(|e| e.to_string())
-                });
-                let t = t.as_ref().map_err(|e| ConnectError::Tls(e.clone()))?;
-                let tcp = conn::tcp(host, self.sndbuf)?;
-                conn::tls(tcp, t)?
+                // Built for each dial: dials are rare, and it holds no state.
+                let t = conn::tls_client(host, *skip_verify)?;
+                conn::tls(conn::tcp(host, self.sndbuf)?, &t)?
             }
         };
         Ok(fstrm::Writer::handshake(stream)?)
