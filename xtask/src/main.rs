@@ -20,6 +20,7 @@ commands:
   fuzz [--seconds N]   run each cargo-fuzz target for N seconds (default 60; needs nightly)
   conformance [NAME]   answer like CoreDNS: every case of tests/conformance/ (or those whose name holds NAME)
   coredns              build CoreDNS (pinned version) once from the Go module proxy; print its path
+  dnstap               build golang-dnstap's `dnstap` reader (pinned version) the same way; print its path
   setup-ebpf           nightly with rust-src and bpf-linker (built against the nightly's libLLVM,
                        cached); prints the directory to put on PATH for eBPF builds
   layers               the daemon's modules import only the layers below them (also a test)
@@ -204,7 +205,16 @@ fn test() -> Result<()> {
             "warnings",
         ]))?;
     }
-    let (passed, failed) = run_counting(cargo().args(["test", "--workspace"]).args(features))?;
+    let mut tests = cargo();
+    tests.args(["test", "--workspace"]).args(features);
+    // The dnstap plugin's tests check its frames with the real reader.
+    match coredns::dnstap_reader() {
+        Ok(reader) => {
+            tests.env("FERRODNS_DNSTAP", reader);
+        }
+        Err(e) => println!("the dnstap reader is not available ({e:#}): its tests say SKIPPED"),
+    }
+    let (passed, failed) = run_counting(&mut tests)?;
     if failed > 0 {
         println!("test: {passed} passed, {failed} failed");
         bail!("{failed} tests failed");
@@ -279,6 +289,10 @@ fn main() -> Result<()> {
         Some("setup-ebpf") => ebpf::setup().map(|wrap| println!("{}", wrap.display())),
         Some("coredns") => {
             println!("{}", coredns::binary()?.display());
+            Ok(())
+        }
+        Some("dnstap") => {
+            println!("{}", coredns::dnstap_reader()?.display());
             Ok(())
         }
         _ => {

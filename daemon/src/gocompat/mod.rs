@@ -2,8 +2,9 @@
 //! (`time.ParseDuration`, `Duration.String`), integers (`strconv`), quoting
 //! (`%q`), OS error text as Go's `syscall`/`os` packages word it, host:port
 //! (`net.SplitHostPort`, `net.JoinHostPort`), file paths
-//! (`filepath.Clean`), regexp errors, miekg's domain-name checks, and the one periodic
-//! thread plugins re-read their files on.
+//! (`filepath.Clean`), the host of a `scheme://host:port` address
+//! (`url.Parse`), regexp errors, miekg's domain-name checks, and the one
+//! periodic thread plugins re-read their files on.
 //!
 //! Nothing here knows DNS messages or plugins: error texts are compared
 //! with CoreDNS's by tests and the conformance suite, so every `Display`
@@ -19,3 +20,4 @@ pub mod regexp;
 pub mod reload;
 pub mod shlex;
 pub mod strconv;
+pub mod url;

@@ -60,6 +60,8 @@ impl Needs {
 /// A query on the raw path.
 pub struct RawQuery<'a> {
     pub q: &'a Simple<'a>,
+    /// The query's bytes, as the client sent them.
+    pub wire: &'a [u8],
     /// The question name lowercased, in wire form.
     pub lower: &'a [u8],
     /// The question name lowercased, as text; empty unless a hook asked for it.

@@ -134,14 +134,15 @@ pub trait Plugin: Send + Sync + 'static {
         None
     }
 
-    /// A [`Fast::Hook`] seeing the answer the raw path gave (in the order
-    /// the chain's response phase would: the plugin nearest the answer
-    /// first).
+    /// A [`Fast::Hook`] seeing the answer the raw path gave, and the
+    /// reply's bytes as they go out (in the order the chain's response
+    /// phase would: the plugin nearest the answer first).
     fn fast_done(
         &self,
         _q: &fast::RawQuery<'_>,
         _cx: &mut fast::Context<'_>,
         _a: &fast::RawAnswer,
+        _reply: &[u8],
     ) {
     }
 

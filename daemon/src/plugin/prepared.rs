@@ -380,6 +380,7 @@ mod tests {
     fn raw<'a>(q: &'a Simple<'a>, lower: &'a [u8]) -> RawQuery<'a> {
         RawQuery {
             q,
+            wire: &[],
             lower,
             text: "",
             src: "192.0.2.1:53".parse().unwrap(),

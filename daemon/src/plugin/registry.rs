@@ -170,6 +170,10 @@ pub struct BlockSetup {
     /// do with its keys.
     pub added_zones: std::sync::Arc<AddedZones>,
     plugins: Vec<Box<dyn Plugin>>,
+    /// What a plugin's setup leaves for the setups after it in the same
+    /// block, one value per type (dnstap's taps, which forward sends its
+    /// upstream exchanges to).
+    shared: Vec<Box<dyn std::any::Any + Send + Sync>>,
     /// The next per-worker state slot (see `Worker::state`), counted across
     /// every block of one Corefile.
     next_slot: usize,
@@ -223,6 +227,7 @@ impl BlockSetup {
             events: Vec::new(),
             added_zones: Default::default(),
             plugins: Vec::new(),
+            shared: Vec::new(),
             next_slot: 0,
         }
     }
@@ -237,6 +242,18 @@ impl BlockSetup {
     pub fn slot(&mut self) -> usize {
         self.next_slot += 1;
         self.next_slot - 1
+    }
+
+    /// Leaves `value` for the setups of the plugins after this one in the
+    /// execution order (a later value of the same type replaces it).
+    pub fn share<T: Send + Sync + 'static>(&mut self, value: T) {
+        self.shared.retain(|v| !v.is::<T>());
+        self.shared.push(Box::new(value));
+    }
+
+    /// What an earlier setup of this block shared, of type `T`.
+    pub fn shared<T: 'static>(&self) -> Option<&T> {
+        self.shared.iter().find_map(|v| v.downcast_ref::<T>())
     }
 
     /// The slot the next block starts from.

@@ -12,6 +12,7 @@ pub mod cancel;
 pub mod chaos;
 pub mod debug;
 pub mod dns64;
+pub mod dnstap;
 pub mod erratic;
 pub mod errors;
 pub mod file;
@@ -94,7 +95,7 @@ pub static ORDER: &[Entry] = execution_order![
     "prometheus" => prometheus::setup,
     "errors" => errors::setup,
     "log" => log::setup,
-    "dnstap",
+    "dnstap" => dnstap::setup,
     "local" => local::setup,
     "dns64" => dns64::setup,
     "any" => any::setup,

@@ -223,6 +223,7 @@ impl FastPath {
         };
         let mut rq = RawQuery {
             q,
+            wire: p.data,
             lower,
             text,
             src: p.src,
@@ -263,7 +264,7 @@ impl FastPath {
             let mut cx = Context { worker, metrics: m };
             let a = answer.fast_answer(&rq, &mut cx, out)?;
             for &i in plan.hooks.iter().rev() {
-                plugins[i].fast_done(&rq, &mut cx, &a);
+                plugins[i].fast_done(&rq, &mut cx, &a, out);
             }
             Some(())
         });

@@ -11,6 +11,10 @@ use hickory_proto::rr::rdata::TXT;
 use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
 use rand::seq::SliceRandom;
 
+/// The server's name and version, where CoreDNS gives `CoreDNS-1.14.7`
+/// (chaos's default version, dnstap's default `version`).
+pub const SERVER_VERSION: &str = concat!("ferrodns-", env!("CARGO_PKG_VERSION"));
+
 pub struct Chaos {
     version: String,
     authors: Vec<String>,

@@ -39,7 +39,7 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<Chaos, Error> {
     d.next();
     let args = d.remaining_args();
     let version = match args.first() {
-        None => format!("ferrodns-{}", env!("CARGO_PKG_VERSION")),
+        None => super::SERVER_VERSION.to_string(),
         Some(v) => trim(v.clone()),
     };
     let authors = if args.len() > 1 {

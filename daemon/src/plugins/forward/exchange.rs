@@ -85,6 +85,9 @@ pub struct LookupParams<'a> {
     pub read_timeout: Duration,
     /// When the query's time is up (forward's 5 s, or cancel's sooner).
     pub deadline: std::time::Instant,
+    /// Where to note ferrodns's end of the socket the exchange used (for
+    /// dnstap); None: not wanted.
+    pub local: Option<&'a std::cell::Cell<Option<SocketAddr>>>,
 }
 
 /// Sends the client's query (with a new random ID) to one upstream and
@@ -121,6 +124,9 @@ pub async fn lookup(
         }
         None => (dial_new(&req.worker, up, t).await?, false, Instant::now()),
     };
+    if let Some(l) = p.local {
+        l.set(conn.local());
+    }
     let link = |conn: &Conn| Link {
         net: "tcp",
         local: conn.local(),
@@ -276,6 +282,9 @@ pub async fn exchange_udp(
             m
         }
     };
+    if let Some(l) = p.local {
+        l.set(mux.local_addr());
+    }
     let link = || Link {
         net: "udp",
         local: mux.local_addr(),

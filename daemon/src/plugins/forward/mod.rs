@@ -25,6 +25,7 @@ pub use setup::{setup, setup_proxy, Config, PolicyKind};
 use crate::plugin::fast::{RawQuery, Relay, Relayed};
 use crate::plugin::{names, Action, Outcome, PluginError, Request};
 use crate::plugin::{Fast, LocalFuture, Plugin};
+use crate::plugins::dnstap::{Exchange, Taps};
 use connection::Transport;
 use exchange::{ExError, LookupParams};
 use hickory_proto::op::{Message, MessageType, ResponseCode};
@@ -93,6 +94,8 @@ pub struct Forward {
     max_connect_attempts: Option<u32>,
     /// The per-worker connection cache.
     slot: usize,
+    /// The block's dnstap taps, told of every exchange with an upstream.
+    taps: Option<Taps>,
     stopped: Arc<AtomicBool>,
 }
 
@@ -130,8 +133,16 @@ impl Forward {
             failover_rcodes: c.failover_rcodes,
             max_connect_attempts: c.max_connect_attempts,
             slot,
+            taps: None,
             stopped,
         })
+    }
+
+    /// Tells `taps` of every exchange with an upstream (CoreDNS's
+    /// `SetTapPlugin`).
+    pub fn with_taps(mut self, taps: Option<Taps>) -> Self {
+        self.taps = taps;
+        self
     }
 
     /// The upstreams' `host:port`, in configured order.
@@ -241,6 +252,9 @@ impl Plugin for Forward {
             let mut i = 0usize;
             let mut upstream_err: Option<ExError> = None;
             let new_pool = self.pool(&req.worker);
+            // dnstap's messages carry when forward took the query.
+            let tap_start = self.taps.as_ref().map(|_| std::time::SystemTime::now());
+            let local = std::cell::Cell::new(None);
 
             while Instant::now() < deadline && (max_attempts == 0 || attempts < max_attempts) {
                 if i >= list.len() {
@@ -265,8 +279,13 @@ impl Plugin for Forward {
                     idx = all[0];
                 }
                 let up = &self.upstreams[idx];
+                // Set before the exchange, as CoreDNS does: a failed one
+                // names its upstream too.
+                req.set_metadata("forward/upstream", || up.addr_text.clone());
 
                 let mut force_tcp = self.force_tcp;
+                local.set(None);
+                let mut tcp;
                 let result = loop {
                     let transport =
                         exchange::choose(up.tls.is_some(), force_tcp, self.prefer_udp, req.proto);
@@ -277,7 +296,9 @@ impl Plugin for Forward {
                         limits: self.limits,
                         read_timeout: self.read_timeout,
                         deadline,
+                        local: tap_start.map(|_| &local),
                     };
+                    tcp = transport != Transport::Udp;
                     let start = Instant::now();
                     let lookup = exchange::lookup(&params, req, self.slot, &new_pool);
                     let r = if transport == Transport::Udp {
@@ -304,6 +325,17 @@ impl Plugin for Forward {
                     }
                 };
 
+                if let (Some(taps), Some(start)) = (&self.taps, tap_start) {
+                    let x = Exchange {
+                        start,
+                        local: local.get(),
+                        upstream: up.addr,
+                        tcp,
+                        reply: result.as_ref().ok(),
+                    };
+                    taps.forwarded(req, &x);
+                }
+
                 let mut ret = match result {
                     Ok(m) => m,
                     Err(e @ ExError::Invalid(_)) => {
@@ -327,7 +359,6 @@ impl Plugin for Forward {
                     }
                 };
                 ret.metadata.id = req.msg.metadata.id;
-                req.set_metadata("forward/upstream", || up.addr_text.clone());
 
                 if !reply_matches(req, &ret) {
                     let mut m = req.reply();

@@ -40,6 +40,7 @@ impl Forward {
             limits: self.limits,
             read_timeout: self.read_timeout,
             deadline,
+            local: None,
         };
         let new_pool = self.pool(worker);
         let start = Instant::now();

@@ -122,10 +122,13 @@ fn setup_named(
     }
     let n = built.len();
     let mut out = Vec::with_capacity(n);
+    let taps = b.shared::<crate::plugins::dnstap::Taps>().cloned();
     for (i, (c, pos)) in built.into_iter().enumerate() {
         let slot = b.slot();
         out.push(
-            Forward::new(c, slot, i + 1 < n, name).map_err(|e| Error::new(&pos, e.to_string()))?,
+            Forward::new(c, slot, i + 1 < n, name)
+                .map_err(|e| Error::new(&pos, e.to_string()))?
+                .with_taps(taps.clone()),
         );
     }
     Ok(out)

@@ -33,6 +33,66 @@ pub trait Fields {
     /// The reply's rcode, flags word and length (as plugins built it,
     /// compressed, without the server's OPT); None without a reply.
     fn reply(&self) -> Option<(u16, u16, usize)>;
+    /// Whether the reply was watched at all: without (CoreDNS's replacer
+    /// given no recorder), `{rcode}`, `{rsize}`, `{duration}` and
+    /// `{>rflags}` read `-`.
+    fn recorded(&self) -> bool {
+        true
+    }
+}
+
+/// The fields of a query rendered without its reply (dnstap's `extra`).
+pub struct Unrecorded<'a>(pub &'a dyn Fields);
+
+impl Fields for Unrecorded<'_> {
+    fn qtype(&self) -> RecordType {
+        self.0.qtype()
+    }
+    fn qclass(&self) -> DNSClass {
+        self.0.qclass()
+    }
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    fn proto(&self) -> Proto {
+        self.0.proto()
+    }
+    fn size(&self) -> usize {
+        self.0.size()
+    }
+    fn remote(&self) -> SocketAddr {
+        self.0.remote()
+    }
+    fn local(&self) -> SocketAddr {
+        self.0.local()
+    }
+    fn id(&self) -> u16 {
+        self.0.id()
+    }
+    fn opcode(&self) -> u8 {
+        self.0.opcode()
+    }
+    fn do_bit(&self) -> bool {
+        self.0.do_bit()
+    }
+    fn bufsize(&self) -> usize {
+        self.0.bufsize()
+    }
+    fn start(&self) -> Instant {
+        self.0.start()
+    }
+    fn metadata(&self, name: &str) -> Option<String> {
+        self.0.metadata(name)
+    }
+    fn collects_metadata(&self) -> bool {
+        self.0.collects_metadata()
+    }
+    fn reply(&self) -> Option<(u16, u16, usize)> {
+        None
+    }
+    fn recorded(&self) -> bool {
+        false
+    }
 }
 
 /// A request and the reply the chain gave it.
@@ -320,6 +380,7 @@ fn value(b: &mut String, l: Label, f: &dyn Fields, reply: &dyn Fn() -> Option<(u
             Some((rcode, _, _)) => write!(b, "{}", crate::wire::mnemonics::rcode_text(rcode)),
             None => write!(b, "-"),
         },
+        Label::Rsize | Label::Duration if !f.recorded() => write!(b, "-"),
         Label::Rsize => write!(b, "{}", reply().map_or(0, |(_, _, len)| len)),
         Label::Duration => {
             let secs = f.start().elapsed().as_secs_f64();
@@ -397,6 +458,11 @@ mod tests {
         let mut req = req;
         req.metadata = Some(Default::default());
         req.set_metadata("forward/upstream", || "127.0.0.1:53".into());
+        let f = Format::parse("{rcode} {rsize} {duration} {>rflags} {type}");
+        assert_eq!(
+            f.render(&Unrecorded(&chained(&req, Some(&req.reply()))), &|_| None),
+            "- - - - AAAA"
+        );
         let f = Format::parse("{/forward/upstream} {/log/type} {/none}");
         assert_eq!(
             f.render(&chained(&req, None), &|k| (k == "log/type")

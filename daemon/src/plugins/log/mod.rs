@@ -9,11 +9,10 @@ use crate::plugin::classify::{classify, Class, Kind};
 use crate::plugin::fast::{Context, Needs, RawAnswer, RawQuery};
 use crate::plugin::{client_write, names, Action, Outcome, Request};
 use crate::plugin::{Fast, Plugin};
-use format::Format;
 use hickory_proto::op::Message;
 use std::collections::HashSet;
 
-pub use format::{Chained, Fields, COMBINED, COMMON};
+pub use format::{Chained, Fields, Format, Raw, Unrecorded, COMBINED, COMMON};
 
 pub struct Log {
     rules: Vec<Rule>,
@@ -92,7 +91,7 @@ impl Plugin for Log {
         })
     }
 
-    fn fast_done(&self, q: &RawQuery<'_>, _cx: &mut Context<'_>, a: &RawAnswer) {
+    fn fast_done(&self, q: &RawQuery<'_>, _cx: &mut Context<'_>, a: &RawAnswer, _reply: &[u8]) {
         self.write(&format::Raw { q, a }, a.kind);
     }
 }

@@ -71,7 +71,7 @@ impl Plugin for Prometheus {
     }
 
     /// What `response` counts for a reply, from the raw path's answer.
-    fn fast_done(&self, q: &RawQuery<'_>, cx: &mut Context<'_>, a: &RawAnswer) {
+    fn fast_done(&self, q: &RawQuery<'_>, cx: &mut Context<'_>, a: &RawAnswer, _reply: &[u8]) {
         let key = series_key(q, a);
         let m = &mut *cx.metrics;
         let s = cx.worker.state(self.slot, Memo::<Series>::default, |memo| {
