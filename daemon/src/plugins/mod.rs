@@ -250,6 +250,7 @@ pub(crate) mod testutil {
             worker: std::rc::Rc::new(crate::plugin::Worker::new(0, 1)),
             deadline: None,
             metadata: None,
+            view: None,
             stash: Default::default(),
             via: None,
             depth: 0,
