@@ -33,6 +33,7 @@ pub mod rewrite;
 pub mod root;
 pub mod template;
 pub mod timeouts;
+pub mod view;
 pub mod whoami;
 
 use crate::plugin::registry::Entry;
@@ -127,7 +128,7 @@ pub static ORDER: &[Entry] = execution_order![
     "whoami" => whoami::setup,
     "on" => on::setup,
     "sign",
-    "view",
+    "view" => view::setup,
     "nomad",
 ];
 
