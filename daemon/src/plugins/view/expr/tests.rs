@@ -206,3 +206,90 @@ fn runtime_errors_are_faults_not_panics() {
         Value::Int(1)
     ));
 }
+
+#[test]
+fn arbitrary_text_is_refused_or_run_never_a_panic() {
+    const PIECES: &[&str] = &[
+        "name()",
+        "type()",
+        "incidr(",
+        "client_ip()",
+        "metadata(",
+        "'",
+        "\"",
+        "`",
+        "\\",
+        "\\x4",
+        "\\u{",
+        "(",
+        ")",
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        ":",
+        "?",
+        "?.",
+        "??",
+        ".",
+        "..",
+        "#",
+        "|",
+        "!",
+        "not",
+        "in",
+        "matches",
+        "and",
+        "||",
+        "==",
+        "<",
+        ">=",
+        "+",
+        "-",
+        "*",
+        "/",
+        "%",
+        "**",
+        "0",
+        "1",
+        "0x",
+        "1e",
+        "1.5",
+        "_",
+        "a",
+        "len",
+        "let",
+        "if",
+        "else",
+        ";",
+        " ",
+        "é",
+        "\n",
+        "'a'",
+        "'127.0.0.0/8'",
+        "nil",
+        "true",
+        "$env",
+        "b'",
+        "/*",
+        "//",
+    ];
+    let req = request("example.org.", RecordType::A);
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..20_000 {
+        let n = next() % 12;
+        let src: String = (0..n)
+            .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+            .collect();
+        if let Ok(p) = Program::compile(&src) {
+            let _ = p.run(&req);
+        }
+    }
+}
