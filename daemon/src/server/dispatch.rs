@@ -3,7 +3,7 @@
 
 use super::config::{Block, Config, Listener};
 use super::fastpath::{Fast, FastPath};
-use super::route::ZoneRoute;
+use super::route::{ZoneRoute, DS};
 use crate::metrics::vars;
 use crate::plugin::request::{Metadata, Server};
 use crate::plugin::{client_write, fast, LocalFuture, Proto, Request, Worker};
@@ -27,7 +27,8 @@ use std::time::Instant;
 /// the view's name, which its queries carry.
 struct Local {
     block: Arc<Block>,
-    view: Option<Rc<str>>,
+    /// The block's view (`Block::view`), this worker's copy.
+    view_rc: Option<Rc<str>>,
 }
 
 impl Deref for Local {
@@ -82,7 +83,7 @@ fn blocks(config: &Config) -> Rc<[BlockRef]> {
         .map(|b| {
             Rc::new(Local {
                 block: Arc::clone(b),
-                view: b.view.as_deref().map(Rc::from),
+                view_rc: b.view.as_deref().map(Rc::from),
             })
         })
         .collect()
@@ -355,8 +356,6 @@ fn request(
     }
 }
 
-const DS: u16 = 43;
-
 /// The block that serves `req` on listener `l`, as CoreDNS's `ServeDNS`
 /// chooses it (`route`: the zone `Zones::route` found for it; None when
 /// no zone holds the name): a zone with one block and no view leads
@@ -390,8 +389,8 @@ fn choose(
                 }
                 let plugins = block.chain.plugins();
                 let serves = block.filters.iter().all(|&i| plugins[i].filter(req));
-                if serves && block.view.is_some() {
-                    view.clone_from(&block.view);
+                if serves && block.view_rc.is_some() {
+                    view.clone_from(&block.view_rc);
                 }
                 serves
             });

@@ -143,7 +143,8 @@ impl Zones {
     }
 }
 
-const DS: u16 = 43;
+/// The DS type, which routing sends to the parent side of a zone cut.
+pub const DS: u16 = 43;
 
 #[cfg(test)]
 mod tests {
