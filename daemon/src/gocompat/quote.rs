@@ -45,6 +45,17 @@ pub fn unicode_byte(c: u8) -> String {
     }
 }
 
+/// `%#U` of a rune: `U+0040 '@'`, the character only when Go counts it
+/// printable.
+pub fn unicode_rune(c: char) -> String {
+    let printable = c == ' ' || !(c.is_control() || c.is_whitespace());
+    if printable {
+        format!("U+{:04X} '{c}'", u32::from(c))
+    } else {
+        format!("U+{:04X}", u32::from(c))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,5 +69,8 @@ mod tests {
         assert_eq!(quote_byte(0), "'\\x00'");
         assert_eq!(unicode_byte(b'x'), "U+0078 'x'");
         assert_eq!(unicode_byte(0x0a), "U+000A");
+        assert_eq!(unicode_rune('@'), "U+0040 '@'");
+        assert_eq!(unicode_rune('€'), "U+20AC '€'");
+        assert_eq!(unicode_rune('\u{7}'), "U+0007");
     }
 }

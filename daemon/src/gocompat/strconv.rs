@@ -148,6 +148,20 @@ pub fn parse_int(s0: &str, base: i64, bits: i64) -> Result<i64, NumError> {
     Ok(if neg { n.wrapping_neg() } else { n })
 }
 
+/// Go's `strconv.ParseFloat(s, 64)` for decimal numbers (what expr-lang's
+/// lexer hands it: digits, a point, an exponent): a value too large for
+/// an f64 is a range error, as in Go.
+pub fn parse_float(s: &str) -> Result<f64, NumError> {
+    let plain = s
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'));
+    match s.parse::<f64>() {
+        Ok(v) if plain && v.is_infinite() => Err(err("ParseFloat", s, NumErrorKind::Range)),
+        Ok(v) if plain => Ok(v),
+        _ => Err(err("ParseFloat", s, NumErrorKind::Syntax)),
+    }
+}
+
 /// Go's rule for `_` in numbers: only between digits (or after a base prefix).
 fn underscore_ok(s: &str) -> bool {
     let b = s.as_bytes();
@@ -197,6 +211,23 @@ mod tests {
             let want = format!("strconv.Atoi: parsing {}: {why}", quote(s));
             assert_eq!(atoi(s).unwrap_err().to_string(), want);
         }
+    }
+
+    #[test]
+    fn parse_float_as_go() {
+        assert_eq!(parse_float("1.5e3"), Ok(1500.0));
+        assert_eq!(parse_float(".5"), Ok(0.5));
+        assert_eq!(parse_float("1."), Ok(1.0));
+        assert_eq!(
+            parse_float("1.5e").unwrap_err().to_string(),
+            "strconv.ParseFloat: parsing \"1.5e\": invalid syntax"
+        );
+        assert_eq!(
+            parse_float("1e400").unwrap_err().to_string(),
+            "strconv.ParseFloat: parsing \"1e400\": value out of range"
+        );
+        assert!(parse_float("inf").is_err());
+        assert!(parse_float("0b1.5").is_err());
     }
 
     #[test]

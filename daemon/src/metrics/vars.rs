@@ -15,6 +15,8 @@ use std::time::Instant;
 pub struct Report<'a> {
     pub server: &'a str,
     pub zone: &'a str,
+    /// The view of the block that served it; empty without one.
+    pub view: &'a str,
     pub rcode: ResponseCode,
     /// The plugin that wrote the reply; empty when the server did.
     pub plugin: &'a str,
@@ -31,33 +33,33 @@ pub struct Report<'a> {
 
 /// CoreDNS's `vars.Report` into a worker's shard.
 pub fn report(m: &mut Shard, r: &Report<'_>) {
-    let proto = r.proto;
+    let (proto, view) = (r.proto, r.view);
     let family = family(&r.src);
     if r.do_bit {
-        m.inc(&DO_REQUESTS, &[r.server, r.zone, ""]);
+        m.inc(&DO_REQUESTS, &[r.server, r.zone, view]);
     }
     m.inc(
         &REQUESTS,
-        &[r.server, r.zone, "", proto, family, qtype_label(r.qtype)],
+        &[r.server, r.zone, view, proto, family, qtype_label(r.qtype)],
     );
     m.observe(
         &REQUEST_DURATION,
-        &[r.server, r.zone, ""],
+        &[r.server, r.zone, view],
         r.start.elapsed().as_secs_f64(),
     );
     m.observe(
         &RESPONSE_SIZE,
-        &[r.server, r.zone, "", proto],
+        &[r.server, r.zone, view, proto],
         r.size as f64,
     );
     m.observe(
         &REQUEST_SIZE,
-        &[r.server, r.zone, "", proto],
+        &[r.server, r.zone, view, proto],
         r.request_size as f64,
     );
     m.inc(
         &RESPONSES,
-        &[r.server, r.zone, "", &rcode_label(r.rcode), r.plugin],
+        &[r.server, r.zone, view, &rcode_label(r.rcode), r.plugin],
     );
 }
 

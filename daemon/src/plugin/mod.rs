@@ -112,6 +112,31 @@ pub trait Plugin: Send + Sync + 'static {
         &[]
     }
 
+    /// The name of the view this plugin makes of its block (CoreDNS's
+    /// `dnsserver.Viewer`): the block then serves only the queries its
+    /// [`Plugin::filter`] lets in, and may share its zones and port with
+    /// other blocks; the server tries them in Corefile order.
+    fn view(&self) -> Option<&str> {
+        None
+    }
+
+    /// For a plugin with a [`Plugin::view`]: whether its block serves
+    /// `req`, asked before any chain runs (the request carries what
+    /// [`Plugin::metadata`] collected for the block, when it has
+    /// `metadata`).
+    fn filter(&self, _req: &Request) -> bool {
+        true
+    }
+
+    /// The metadata it provides before the chain runs (CoreDNS's
+    /// `metadata.Provider`), for blocks with `metadata` whose zones hold
+    /// the query.
+    fn metadata(&self, _req: &Request, _md: &mut request::Metadata) {}
+
+    /// Told, once its block is built, the name of the block's view
+    /// (CoreDNS's `Config.ViewName`): cache labels its metrics with it.
+    fn in_view(&mut self, _view: &str) {}
+
     /// What the plugin does on the raw-bytes path (see [`fast`]).
     fn fast(&self) -> Fast {
         Fast::Forbid

@@ -152,6 +152,10 @@ pub struct BlockSetup {
     pub reload: Option<std::time::Duration>,
     /// The port of the block's first key.
     pub port: u16,
+    /// How many blocks before this one in the Corefile have the same zones
+    /// and port (blocks with views share them): with those, what tells
+    /// the block apart across reloads (cache keeps its stores by it).
+    pub nth: usize,
     /// `cancel`: every query's deadline.
     pub cancel: Option<std::time::Duration>,
     /// `multisocket`: how many workers.
@@ -161,6 +165,8 @@ pub struct BlockSetup {
     pub tcp_timeouts: TcpTimeouts,
     /// `metadata`: queries carry a metadata map.
     pub metadata: bool,
+    /// `metadata`'s zones: the queries its providers describe.
+    pub metadata_zones: Vec<String>,
     /// The HTTP endpoints of prometheus, health and ready.
     pub http: Vec<super::endpoint::HttpSpec>,
     /// Commands to run on start-up or shutdown (`on`).
@@ -219,10 +225,12 @@ impl BlockSetup {
             class_chaos: false,
             reload: None,
             port: 53,
+            nth: 0,
             cancel: None,
             multisocket: None,
             tcp_timeouts: TcpTimeouts::default(),
             metadata: false,
+            metadata_zones: Vec::new(),
             http: Vec::new(),
             events: Vec::new(),
             added_zones: Default::default(),

@@ -54,6 +54,10 @@ pub struct Request {
     pub deadline: Option<Instant>,
     /// `metadata`: values plugins attach to the query; None without the plugin.
     pub metadata: Option<Metadata>,
+    /// The view of the block serving it (CoreDNS's `ViewKey` in the
+    /// context): the `view` label of metrics. A lookup keeps its query's
+    /// unless it reaches a block with a view of its own.
+    pub view: Option<Rc<str>>,
     /// What a plugin's query phase leaves for its own response phase.
     pub stash: Stash,
     /// The server the query came in through, for the plugins' own
@@ -150,6 +154,7 @@ impl Request {
             worker: Rc::clone(&self.worker),
             deadline: self.deadline,
             metadata: self.metadata.clone(),
+            view: self.view.clone(),
             stash: Stash::default(),
             via: self.via.clone(),
             depth: self.depth,
@@ -190,7 +195,10 @@ impl Request {
             start: Instant::now(),
             worker: Rc::clone(&self.worker),
             deadline: self.deadline,
-            metadata: None,
+            // CoreDNS serves a lookup with its query's context: the
+            // metadata and view stay until the block it reaches sets its own.
+            metadata: self.metadata.clone(),
+            view: self.view.clone(),
             stash: Stash::default(),
             via: Some(Rc::clone(&via)),
             depth: self.depth + 1,

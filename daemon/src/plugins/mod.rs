@@ -37,6 +37,7 @@ pub mod root;
 pub mod shed;
 pub mod template;
 pub mod timeouts;
+pub mod view;
 pub mod whoami;
 
 use crate::plugin::registry::Entry;
@@ -131,7 +132,7 @@ pub static ORDER: &[Entry] = execution_order![
     "whoami" => whoami::setup,
     "on" => on::setup,
     "sign",
-    "view",
+    "view" => view::setup,
     "nomad",
 ];
 
@@ -282,6 +283,7 @@ pub(crate) mod testutil {
             worker: std::rc::Rc::new(crate::plugin::Worker::new(0, 1)),
             deadline: None,
             metadata: None,
+            view: None,
             stash: Default::default(),
             via: None,
             depth: 0,

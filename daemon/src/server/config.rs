@@ -1,7 +1,7 @@
 //! A parsed Corefile turned into listeners, each with its zones and the
 //! compiled chain behind every zone.
 
-use super::fastpath;
+use super::{fastpath, route};
 use crate::control::{HttpConfig, Route as HttpRoute};
 use crate::corefile::{self, parse_key, Error, ServerBlock, Transport, ZoneAddr};
 use crate::plugin::registry::{self, Entry, Event, ListenHost};
@@ -23,15 +23,25 @@ pub struct Block {
     pub cancel: Option<Duration>,
     /// `metadata`: queries carry a metadata map.
     pub metadata: bool,
+    /// `metadata`'s zones: the queries its providers describe.
+    pub metadata_zones: Vec<String>,
+    /// The name of the block's view (CoreDNS's `Config.ViewName`).
+    pub view: Option<Arc<str>>,
+    /// The plugins (indexes into the chain) whose `filter` a query must
+    /// pass to be served here (CoreDNS's `FilterFuncs`), in chain order.
+    pub filters: Vec<usize>,
     /// How the raw-bytes path serves this block; None: every query takes
     /// the chain.
     pub fast: Option<fastpath::Plan>,
 }
 
 /// Where a zone on a listener leads.
+#[derive(Default)]
 pub struct Route {
-    /// Index into `Config::blocks`.
-    pub block: usize,
+    /// Indexes into `Config::blocks`, in Corefile order.
+    pub blocks: Vec<usize>,
+    /// One of them has no view: no other block without one may join.
+    pub unfiltered: bool,
 }
 
 /// One address and port, serving UDP and TCP.
@@ -52,7 +62,7 @@ pub struct Listener {
     /// `dns://:53` style, for log lines and the metrics' `server` label.
     pub name: Arc<str>,
     /// The zones in wire form: where queries go.
-    pub fast: fastpath::Zones,
+    pub fast: route::Zones,
 }
 
 pub struct Config {
@@ -137,6 +147,8 @@ pub fn build(blocks: &[ServerBlock], default_port: u16, order: &[Entry]) -> Resu
     let mut slots = 0;
     let mut http = HttpConfig::default();
     let mut events = Vec::new();
+    // Blocks by zones and port, for `BlockSetup::nth`.
+    let mut seen: HashMap<(Vec<String>, u16), usize> = HashMap::new();
     for sb in blocks {
         let mut addrs: Vec<(ZoneAddr, &corefile::Token)> = Vec::new();
         for key in &sb.keys {
@@ -155,8 +167,12 @@ pub fn build(blocks: &[ServerBlock], default_port: u16, order: &[Entry]) -> Resu
             }
         }
         let origins: Vec<String> = addrs.iter().map(|(za, _)| za.zone.clone()).collect();
+        let port = addrs.first().map_or(default_port, |(za, _)| za.port);
+        let twins = seen.entry((origins.clone(), port)).or_insert(0);
         let mut setup = BlockSetup::new(origins).with_first_slot(slots);
-        setup.port = addrs.first().map_or(default_port, |(za, _)| za.port);
+        setup.port = port;
+        setup.nth = *twins;
+        *twins += 1;
         setup.run(order, &sb.directives)?;
         slots = setup.slots_used();
         debug |= setup.debug;
@@ -170,20 +186,36 @@ pub fn build(blocks: &[ServerBlock], default_port: u16, order: &[Entry]) -> Resu
         let hosts = setup.listen_hosts.clone();
         let block_debug = setup.debug;
         let (cancel, metadata) = (setup.cancel, setup.metadata);
+        let metadata_zones = std::mem::take(&mut setup.metadata_zones);
         let block_http = std::mem::take(&mut setup.http);
         events.append(&mut setup.events);
-        let plugins = setup.into_plugins();
-        observe(&mut http, block_http, &addrs, &hosts, &plugins);
+        let mut plugins = setup.into_plugins();
+        let view: Option<Arc<str>> = plugins.iter().find_map(|p| p.view().map(Arc::from));
+        let filters: Vec<usize> = (plugins.iter().enumerate())
+            .filter(|(_, p)| p.view().is_some())
+            .map(|(i, _)| i)
+            .collect();
+        if let Some(v) = &view {
+            for p in &mut plugins {
+                p.in_view(v);
+            }
+        }
+        let view_label = view.as_deref().unwrap_or("");
+        observe(&mut http, block_http, &addrs, &hosts, &plugins, view_label);
         let block = chains.len();
         let bound = plugins
             .iter()
             .enumerate()
             .rev()
             .find_map(|(i, p)| p.udp_reply_bound().map(|b| (b, i)));
+        let filtered = !filters.is_empty();
         let mut b = Block {
             debug: block_debug,
             cancel,
             metadata,
+            metadata_zones,
+            view,
+            filters,
             chain: Chain::new(plugins),
             fast: None,
         };
@@ -207,29 +239,34 @@ pub fn build(blocks: &[ServerBlock], default_port: u16, order: &[Entry]) -> Resu
                             udp_reply_bound: None,
                             reply_drops: None,
                             name: listener_name(addr),
-                            fast: fastpath::Zones::default(),
+                            fast: route::Zones::default(),
                         });
                         listeners.last_mut().expect("just pushed")
                     }
                 };
-                if l.zones.contains_key(&za.zone) {
+                // Blocks with a view may share a zone with any others;
+                // two without one may not (CoreDNS's check of unfiltered
+                // configs).
+                let route = l.zones.entry(za.zone.clone()).or_default();
+                if !filtered && route.unfiltered {
                     return Err(Error::new(
                         &key.pos,
                         format!("cannot serve {za} - it is already defined"),
                     ));
                 }
+                route.unfiltered |= !filtered;
+                route.blocks.push(block);
                 l.class_chaos |= class_chaos;
                 if let Some((b, i)) = bound {
                     l.udp_reply_bound = Some(b);
                     l.reply_drops = Some((block, i));
                 }
-                l.zones.insert(za.zone.clone(), Route { block });
             }
         }
     }
     let mut route_ids = 0;
     for l in &mut listeners {
-        l.fast = fastpath::Zones::of(l, &mut route_ids).map_err(|zone| {
+        l.fast = route::Zones::of(l, &chains, &mut route_ids).map_err(|zone| {
             let key = &blocks[0].keys[0];
             Error::new(&key.pos, format!("not a domain name: {zone}"))
         })?;
@@ -248,13 +285,15 @@ pub fn build(blocks: &[ServerBlock], default_port: u16, order: &[Entry]) -> Resu
 
 /// A block's endpoints into `http`; with prometheus, the block's
 /// `coredns_plugin_enabled` series (CoreDNS sets them for the block's first
-/// key only, once per `bind` address); with ready, its plugins' readiness.
+/// key only, once per `bind` address, with the block's view); with ready,
+/// its plugins' readiness.
 fn observe(
     http: &mut HttpConfig,
     specs: Vec<crate::control::HttpSpec>,
     addrs: &[(ZoneAddr, &corefile::Token)],
     hosts: &[ListenHost],
     plugins: &[Box<dyn Plugin>],
+    view: &str,
 ) {
     let metrics = specs.iter().any(|s| s.route == HttpRoute::Metrics);
     let ready = specs
@@ -274,7 +313,7 @@ fn observe(
                 http.plugin_enabled.push([
                     server.clone(),
                     first.zone.clone(),
-                    String::new(),
+                    view.to_string(),
                     h.name().to_string(),
                 ]);
             }

@@ -2,7 +2,8 @@
 //! routing to the most specific zone, the chain, then EDNS and truncation.
 
 use super::config::{Block, Config, Listener};
-use super::fastpath::{Fast, FastPath, ZoneRoute};
+use super::fastpath::{Fast, FastPath};
+use super::route::{ZoneRoute, DS};
 use crate::metrics::vars;
 use crate::plugin::request::{Metadata, Server};
 use crate::plugin::{client_write, fast, LocalFuture, Proto, Request, Worker};
@@ -13,6 +14,7 @@ use crate::wire::{self, Accept, Header, QueryView, MAX_NAME_LEN};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::DNSClass;
 use std::future::Future;
+use std::ops::Deref;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::Rc;
@@ -20,12 +22,25 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-/// A worker's view of the configuration; one per worker.
 /// A worker's handle on a block: the Rc is counted by this worker alone, so
-/// taking one per query touches no cache line other workers write.
-#[allow(clippy::redundant_allocation)]
-type BlockRef = Rc<Arc<Block>>;
+/// taking one per query touches no cache line other workers write; so is
+/// the view's name, which its queries carry.
+struct Local {
+    block: Arc<Block>,
+    /// The block's view (`Block::view`), this worker's copy.
+    view_rc: Option<Rc<str>>,
+}
 
+impl Deref for Local {
+    type Target = Block;
+    fn deref(&self) -> &Block {
+        &self.block
+    }
+}
+
+type BlockRef = Rc<Local>;
+
+/// A worker's view of the configuration; one per worker.
 pub struct Dispatcher {
     config: Arc<Config>,
     worker: Rc<Worker>,
@@ -65,7 +80,12 @@ fn blocks(config: &Config) -> Rc<[BlockRef]> {
     config
         .blocks
         .iter()
-        .map(|b| Rc::new(Arc::clone(b)))
+        .map(|b| {
+            Rc::new(Local {
+                block: Arc::clone(b),
+                view_rc: b.view.as_deref().map(Rc::from),
+            })
+        })
         .collect()
 }
 
@@ -276,7 +296,7 @@ impl Dispatch<'_> {
     ) -> Handled {
         let (l, p, worker) = (self.l, self.p, self.worker);
         let proto = if p.tcp { Proto::Tcp } else { Proto::Udp };
-        let drop = |rcode, out: &mut Vec<u8>| {
+        let drop = |msg: &Message, rcode, out: &mut Vec<u8>| {
             let d = Dropped {
                 server: &l.name,
                 proto,
@@ -284,15 +304,15 @@ impl Dispatch<'_> {
                 wire_len: p.data.len(),
                 start: Instant::now(),
             };
-            let handled = dropped(&d, &msg, rcode, worker, out);
+            let handled = dropped(&d, msg, rcode, worker, out);
             edns::mirror_small_udp_size(out, edns::raw_udp_size(p.data));
             handled
         };
         let Some(q) = msg.queries.first() else {
-            return drop(ResponseCode::ServFail, out);
+            return drop(&msg, ResponseCode::ServFail, out);
         };
         if !l.class_chaos && q.query_class() != DNSClass::IN {
-            return drop(ResponseCode::Refused, out);
+            return drop(&msg, ResponseCode::Refused, out);
         }
         if msg.edns.as_ref().is_some_and(|e| e.version() != 0) {
             return sent(edns::badvers(&msg, out).is_ok());
@@ -307,25 +327,20 @@ impl Dispatch<'_> {
                 (lower, l.fast.route(lower, u16::from(q.query_type())))
             }
         };
-        let Some(route) = route else {
-            return drop(ResponseCode::Refused, out);
-        };
-        let block = &self.blocks[route.block];
-        if block.chain.is_empty() {
-            return drop(ResponseCode::Refused, out);
-        }
-        let req = request(
+        let mut req = request(
             msg,
             lower.into(),
             p,
-            block,
             Rc::clone(&self.names[p.listener]),
             Rc::clone(worker),
             Rc::clone(self.via),
         );
+        let Some(block) = choose(l, self.blocks, route, &mut req) else {
+            return drop(&req.msg, ResponseCode::Refused, out);
+        };
         let udp_size = edns::raw_udp_size(p.data);
         let mut fut: Pin<Box<dyn Future<Output = Option<Vec<u8>>>>> =
-            Box::pin(run_chain(Rc::clone(block), req, udp_size));
+            Box::pin(run_chain(block, req, udp_size));
         // Most chains never wait: poll once here and answer at once; only a
         // chain that waits on the network goes to the worker's task queue.
         let mut cx = Context::from_waker(Waker::noop());
@@ -341,17 +356,15 @@ impl Dispatch<'_> {
     }
 }
 
-/// The request a block's chain serves.
+/// A client's query as the chains see it, before a block is chosen.
 fn request(
     msg: Message,
     lower: Box<[u8]>,
     p: &Packet<'_>,
-    block: &Block,
     server: Rc<str>,
     worker: Rc<Worker>,
     via: Rc<dyn Server>,
 ) -> Request {
-    let start = p.at;
     Request {
         name: crate::plugin::names::lower_text(msg.queries[0].name()),
         msg,
@@ -361,15 +374,82 @@ fn request(
         proto: if p.tcp { Proto::Tcp } else { Proto::Udp },
         lower,
         server,
-        start,
+        start: p.at,
         worker,
-        deadline: block.cancel.map(|d| start + d),
-        metadata: block.metadata.then(Metadata::default),
+        deadline: None,
+        metadata: None,
+        view: None,
         stash: Default::default(),
         via: Some(via),
         depth: 0,
         backlogged: p.backlogged,
     }
+}
+
+/// The block that serves `req` on listener `l`, as CoreDNS's `ServeDNS`
+/// chooses it (`route`: the zone `Zones::route` found for it; None when
+/// no zone holds the name): a zone with one block and no view leads
+/// there; otherwise the zones' blocks are asked in turn (`Zones::pick`),
+/// each collecting its metadata first when it has `metadata`, and the
+/// request takes the view of a block whose filters it passes. The
+/// request then has the chosen block's `cancel` deadline. None: refused.
+fn choose(
+    l: &Listener,
+    blocks: &[BlockRef],
+    route: Option<&ZoneRoute>,
+    req: &mut Request,
+) -> Option<BlockRef> {
+    let qtype = u16::from(req.qtype());
+    let index = match route?.fixed {
+        Some(b) if qtype != DS => {
+            if blocks[b].metadata {
+                req.metadata = Some(collect(&blocks[b], req));
+            }
+            b
+        }
+        _ => {
+            let mut name = [0; MAX_NAME_LEN];
+            let name = &mut name[..req.lower.len()];
+            name.copy_from_slice(&req.lower);
+            let mut view = req.view.take();
+            let picked = l.fast.pick(name, qtype, |b| {
+                let block = &blocks[b];
+                if block.metadata {
+                    req.metadata = Some(collect(block, req));
+                }
+                let plugins = block.chain.plugins();
+                let serves = block.filters.iter().all(|&i| plugins[i].filter(req));
+                if serves && block.view_rc.is_some() {
+                    view.clone_from(&block.view_rc);
+                }
+                serves
+            });
+            req.view = view;
+            picked?
+        }
+    };
+    let block = &blocks[index];
+    if block.chain.is_empty() {
+        return None;
+    }
+    if let Some(c) = block.cancel {
+        let d = req.start + c;
+        req.deadline = Some(req.deadline.map_or(d, |p| p.min(d)));
+    }
+    Some(Rc::clone(block))
+}
+
+/// The metadata a block's providers give `req` before its chain runs
+/// (CoreDNS's `metadata.Collect`): none unless its `metadata` zones hold
+/// the name.
+fn collect(block: &Block, req: &Request) -> Metadata {
+    let mut md = Metadata::default();
+    if crate::plugin::names::zone_match(&block.metadata_zones, &req.name).is_some() {
+        for p in block.chain.plugins() {
+            p.metadata(req, &mut md);
+        }
+    }
+    md
 }
 
 /// A listener as the plugins of its queries on one worker ask it (see
@@ -385,10 +465,10 @@ impl Server for Internal {
         Box::pin(async move {
             let l = &self.config.listeners[self.listener];
             let route = l.fast.route(&req.lower, u16::from(req.qtype()));
-            let block = match route.map(|r| &self.blocks[r.block]) {
-                Some(b) if !b.chain.is_empty() => Rc::clone(b),
+            let block = match choose(l, &self.blocks, route, &mut req) {
+                Some(b) => b,
                 // CoreDNS's errorAndMetricsFunc, as for a client's query.
-                _ => {
+                None => {
                     let d = Dropped {
                         server: &l.name,
                         proto: req.proto,
@@ -404,11 +484,6 @@ impl Server for Internal {
                     ));
                 }
             };
-            if let Some(c) = block.cancel {
-                let d = req.start + c;
-                req.deadline = Some(req.deadline.map_or(d, |p| p.min(d)));
-            }
-            req.metadata = block.metadata.then(Metadata::default);
             let outcome = block.chain.serve(&mut req).await;
             let mut reply = match outcome.reply {
                 Some(r) => r,
@@ -484,10 +559,13 @@ impl Relay {
             backlogged: false,
         };
         let lower = crate::plugin::request::lower_wire(msg.queries.first()?.name());
-        let mut req = request(msg, lower, &p, &self.block, self.server, worker, self.via);
-        if let Some(d) = deadline {
-            req.deadline = Some(req.deadline.map_or(d, |c| c.min(d)));
-        }
+        let mut req = request(msg, lower, &p, self.server, worker, self.via);
+        // A relaying block has one zone and no view (the raw path's
+        // routes) and no metadata (its plan): nothing to collect.
+        req.deadline = match (self.block.cancel, deadline) {
+            (Some(c), Some(d)) => Some(d.min(at + c)),
+            (c, d) => d.or(c.map(|c| at + c)),
+        };
         run_chain(self.block, req, edns::raw_udp_size(&query)).await
     }
 }
@@ -616,6 +694,7 @@ fn dropped_reply(d: &Dropped<'_>, q: &Message, rcode: ResponseCode, worker: &Wor
     let r = vars::Report {
         server: d.server,
         zone: "dropped",
+        view: "",
         rcode,
         plugin: "",
         size: vars::message_len(&m),

@@ -8,6 +8,7 @@
 //! recognise takes the chain: it never answers differently, only sooner.
 
 use super::config::{Block, Config, Listener};
+use super::route::ZoneRoute;
 use crate::plugin::fast::{Context, Needs, RawQuery};
 use crate::plugin::{Fast as Role, Worker};
 use crate::runtime::Packet;
@@ -86,72 +87,6 @@ pub enum Fast {
     No,
 }
 
-/// Where a zone on a listener leads.
-pub struct ZoneRoute {
-    /// The zone, lowercased, in wire form.
-    wire: Box<[u8]>,
-    /// Index into `Config::blocks`.
-    pub block: usize,
-    /// The zone, as metrics name it.
-    pub zone: Box<str>,
-    /// Unique in the configuration: tells routes apart in the metric cache.
-    pub id: u32,
-}
-
-/// A listener's zones in wire form: the one router, for the raw path and
-/// the chain alike. Listeners have a few zones, so a scan by length beats
-/// hashing every suffix.
-#[derive(Default)]
-pub struct Zones {
-    routes: Vec<ZoneRoute>,
-}
-
-impl Zones {
-    /// The zones of `l`, or the first that has no wire form. `next_id`
-    /// numbers the routes.
-    pub fn of<'l>(l: &'l Listener, next_id: &mut u32) -> Result<Zones, &'l str> {
-        let mut routes = Vec::new();
-        for (zone, route) in &l.zones {
-            let Some(wire) = wire::zone_wire(zone) else {
-                return Err(zone);
-            };
-            *next_id += 1;
-            routes.push(ZoneRoute {
-                wire,
-                block: route.block,
-                zone: zone.as_str().into(),
-                id: *next_id,
-            });
-        }
-        Ok(Zones { routes })
-    }
-
-    fn zone(&self, suffix: &[u8]) -> Option<&ZoneRoute> {
-        self.routes
-            .iter()
-            .find(|r| r.wire.len() == suffix.len() && *r.wire == *suffix)
-    }
-
-    /// Where a question for `name` (lowercased wire form) goes: the most
-    /// specific zone holding it; for DS the least specific one other than
-    /// the root (the parent side of a zone cut); the root zone last of all.
-    pub fn route(&self, name: &[u8], qtype: u16) -> Option<&ZoneRoute> {
-        let mut ds = None;
-        for s in wire::suffixes(name) {
-            if s == [0] {
-                break;
-            }
-            if let Some(r) = self.zone(s) {
-                if qtype != 43 {
-                    return Some(r);
-                }
-                ds = Some(r);
-            }
-        }
-        ds.or_else(|| self.zone(&[0]))
-    }
-}
-
 /// One worker's raw path: its buffer.
 pub struct FastPath {
     text: [u8; MAX_NAME_LEN + 1],
@@ -206,7 +141,11 @@ impl FastPath {
         if q.qclass != 1 || matches!(q.qtype, 41 | 43 | 250..=254) {
             return Fast::No;
         }
-        let block = &cfg.blocks[route.block];
+        // A zone whose blocks have views takes the chain, which asks them.
+        let Some(index) = route.fixed else {
+            return Fast::No;
+        };
+        let block = &cfg.blocks[index];
         let Some(plan) = &block.fast else {
             return Fast::No;
         };
@@ -253,7 +192,7 @@ impl FastPath {
             }
             let (opt, limit) = sizes(q, false, cap);
             return Fast::Relay {
-                block: route.block,
+                block: index,
                 plugin: plan.answer,
                 opt,
                 limit,

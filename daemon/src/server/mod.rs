@@ -4,6 +4,7 @@
 pub mod config;
 pub mod dispatch;
 pub mod fastpath;
+pub mod route;
 
 pub use config::{load, Config};
 pub use dispatch::Dispatcher;

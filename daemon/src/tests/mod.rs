@@ -8,6 +8,7 @@ mod lookups;
 mod metrics;
 mod parses;
 mod shed;
+mod views;
 
 use crate::runtime::{Handled, Packet, PacketHandler};
 use crate::server::Dispatcher;
@@ -17,6 +18,11 @@ use hickory_proto::rr::{Name, RecordType};
 /// One UDP query for `name` and `qtype` through the dispatcher, and its
 /// reply (which must come at once).
 fn ask(d: &mut Dispatcher, name: &str, qtype: RecordType) -> Message {
+    ask_from(d, "127.0.0.1:40000", name, qtype)
+}
+
+/// [`ask`] from client `src`.
+fn ask_from(d: &mut Dispatcher, src: &str, name: &str, qtype: RecordType) -> Message {
     let mut q = Message::new(7, MessageType::Query, OpCode::Query);
     q.metadata.recursion_desired = true;
     q.queries
@@ -25,7 +31,7 @@ fn ask(d: &mut Dispatcher, name: &str, qtype: RecordType) -> Message {
     let p = Packet {
         listener: 0,
         data: &bytes,
-        src: "127.0.0.1:40000".parse().unwrap(),
+        src: src.parse().unwrap(),
         local: "127.0.0.1:53".parse().unwrap(),
         tcp: false,
         at: std::time::Instant::now(),

@@ -90,12 +90,12 @@ impl Cache {
         let key = u64::from(q.route) << 1 | u64::from(hit.denial);
         let s = cx.worker.state(self.slot, Memo::<Series>::default, |memo| {
             memo.get(m, key, |m| {
-                let (server, zones) = (q.server, self.zones_label());
+                let (server, zones, view) = (q.server, self.zones_label(), self.view.as_str());
                 let kind = if hit.denial { "denial" } else { "success" };
                 Series {
-                    requests: m.handle(&CACHE_REQUESTS, &[server, zones, ""]),
-                    hits: m.handle(&CACHE_HITS, &[server, kind, zones, ""]),
-                    fast_hits: m.handle(&CACHE_FAST_HITS, &[server, zones, ""]),
+                    requests: m.handle(&CACHE_REQUESTS, &[server, zones, view]),
+                    hits: m.handle(&CACHE_HITS, &[server, kind, zones, view]),
+                    fast_hits: m.handle(&CACHE_FAST_HITS, &[server, zones, view]),
                 }
             })
         });

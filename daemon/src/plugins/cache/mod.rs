@@ -48,6 +48,9 @@ pub struct Cache {
     c: Box<Config>,
     /// The `zones` metric label: the zones joined by commas.
     zones_label: String,
+    /// The `view` metric label: its block's view (CoreDNS reads the
+    /// block's at start-up), empty without one.
+    view: String,
     /// The zones in wire form, for the fast path; None if one has no wire
     /// form (the fast path then leaves the cache to the chain).
     zones_wire: Option<Vec<Box<[u8]>>>,
@@ -214,6 +217,7 @@ impl Cache {
     fn with_shard(c: Config, shard: std::sync::Arc<Shard>) -> Self {
         Self {
             zones_label: c.zones.join(","),
+            view: String::new(),
             zones_wire: c
                 .zones
                 .iter()
@@ -254,7 +258,7 @@ impl Cache {
     }
 
     fn record(&self, req: &Request, n: &Counts) {
-        let (server, zones, view) = (&*req.server, self.zones_label.as_str(), "");
+        let (server, zones, view) = (&*req.server, self.zones_label.as_str(), self.view.as_str());
         req.worker.metrics(|m| {
             if n.request {
                 m.inc(&CACHE_REQUESTS, &[server, zones, view]);
@@ -453,6 +457,10 @@ impl Plugin for Cache {
 
     fn metrics(&self) -> &'static [&'static crate::metrics::Family] {
         metrics::OWN
+    }
+
+    fn in_view(&mut self, view: &str) {
+        self.view = view.to_string();
     }
 
     fn query(&self, req: &mut Request) -> Action {

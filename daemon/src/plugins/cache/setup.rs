@@ -76,8 +76,9 @@ impl Config {
 
 pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<Cache, Error> {
     let c = parse(&b.origins, ds)?;
-    // The block is known by its zones and port (no two blocks share both).
-    let block = format!("{}:{}", b.origins.join(" "), b.port);
+    // The block is known by its zones and port, and by its place among the
+    // blocks that share both (blocks with views): each keeps its own store.
+    let block = format!("{}:{}#{}", b.origins.join(" "), b.port, b.nth);
     let mut cache = Cache::for_block(&block, c);
     cache.slot = b.slot();
     Ok(cache)

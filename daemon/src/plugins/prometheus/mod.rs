@@ -132,6 +132,7 @@ impl Plugin for Prometheus {
                 &Report {
                     server: &req.server,
                     zone,
+                    view: req.view.as_deref().unwrap_or(""),
                     rcode: rc,
                     plugin,
                     size,
