@@ -55,6 +55,14 @@ fn setup(
             files.push(("db.example.org", ZONE.to_string()));
             "file db.example.org example.org".into()
         }
+        "shed" => "shed".into(),
+        // A collector that is not there: the plugin keeps dialing, the
+        // server answers and reloads all the same.
+        "dnstap" => "dnstap unix:///nonexistent/ferrodns-torture.sock full".into(),
+        "dns64" => "dns64 64:ff9b::/96".into(),
+        "view" => {
+            "view torture {\n        expr type() in ['A', 'AAAA', 'TXT', 'SOA', 'NS']\n    }".into()
+        }
         "auto" => {
             files.push(("db.example.org", ZONE.to_string()));
             "auto example.org {\n        directory .\n        reload 1s\n    }".into()
