@@ -79,7 +79,20 @@ pub struct Upstream {
 impl Upstream {
     /// Starts a well-behaved upstream whose answers have `ttl`.
     pub fn start(ttl: u32) -> Result<Upstream> {
-        let addr = SocketAddr::from((proc::upstream_ip(), proc::free_port()));
+        // A port free for UDP may be taken for TCP (by whatever else the
+        // machine runs): a few tries find one free for both.
+        let mut tries = 0;
+        let (addr, udp, tcp) = loop {
+            let addr = SocketAddr::from((proc::upstream_ip(), proc::free_port()));
+            let bound = UdpSocket::bind(addr)
+                .with_context(|| format!("upstream UDP {addr}"))
+                .and_then(|u| Ok((u, listen(addr)?)));
+            match bound {
+                Ok((udp, tcp)) => break (addr, udp, tcp),
+                Err(e) if tries >= 20 => return Err(e),
+                Err(_) => tries += 1,
+            }
+        };
         let state = Arc::new(State {
             behaviour: AtomicU8::new(0),
             ttl: AtomicU32::new(ttl),
@@ -89,8 +102,6 @@ impl Upstream {
         // A second socket of the same address, for replies from the wrong
         // port; bound here so that a failure shows at once.
         let other = UdpSocket::bind((addr.ip(), 0)).context("upstream's second socket")?;
-        let udp = UdpSocket::bind(addr).with_context(|| format!("upstream UDP {addr}"))?;
-        let tcp = listen(addr)?;
         let (s1, s2) = (state.clone(), state.clone());
         let threads = vec![
             std::thread::spawn(move || serve_udp(Some(udp), other, addr, &s1)),
