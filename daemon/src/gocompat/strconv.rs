@@ -149,7 +149,7 @@ pub fn parse_int(s0: &str, base: i64, bits: i64) -> Result<i64, NumError> {
 }
 
 /// Go's rule for `_` in numbers: only between digits (or after a base prefix).
-fn underscore_ok(s: &str) -> bool {
+pub fn underscore_ok(s: &str) -> bool {
     let b = s.as_bytes();
     let mut saw = b'^';
     let mut i = 0;

@@ -22,7 +22,7 @@ use crate::plugin::{Action, Fallthrough, LocalFuture, Outcome, PluginError, Requ
 use crate::plugins::acl::ede_opt;
 use crate::wire::mnemonics;
 use gotmpl::{Data, MessageData, Question};
-use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_proto::serialize::txt::{ParseError, Parser};
 use regex::Regex;
@@ -212,10 +212,16 @@ impl Tmpl {
                 question: question.clone(),
                 message: MessageData {
                     id: md.id,
+                    response: md.message_type == MessageType::Response,
                     opcode: i64::from(u8::from(md.op_code)),
+                    authoritative: md.authoritative,
+                    truncated: md.truncation,
                     recursion_desired: md.recursion_desired,
-                    checking_disabled: md.checking_disabled,
+                    recursion_available: md.recursion_available,
+                    zero: false,
                     authenticated_data: md.authentic_data,
+                    checking_disabled: md.checking_disabled,
+                    rcode: i64::from(u16::from(md.response_code)),
                     question: vec![question],
                 },
             }));

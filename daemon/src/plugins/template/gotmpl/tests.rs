@@ -1,134 +1,157 @@
-use super::*;
+//! The engine against Go's text/template: `testdata/cases.txt` holds
+//! templates with the output or error Go gives for them on `data()` (run
+//! `testdata/gen` to refresh it); the tests below pick constructs out for
+//! a closer look.
 
+use super::*;
+use std::collections::BTreeMap;
+
+/// The data of `testdata/gen/main.go`: an A query for
+/// `IP-10-1-2-3.Example.` (ID 4242, RD) matched by its regex in
+/// `example.`, from 192.0.2.1.
 fn data() -> Data {
+    let matches: Vec<String> = ["ip-10-1-2-3.example.", "10", "1", "2", "3", "example"]
+        .map(String::from)
+        .to_vec();
     let mut group = BTreeMap::new();
-    group.insert("0".into(), "ip-10-1-2-3.example.".into());
-    group.insert("1".into(), "1".into());
+    for (i, m) in matches.iter().enumerate() {
+        group.insert(i.to_string(), m.clone());
+    }
+    group.insert("a".into(), "10".into());
     group.insert("b".into(), "1".into());
+    group.insert("d".into(), "3".into());
+    let question = Question {
+        name: "IP-10-1-2-3.Example.".into(),
+        qtype: 1,
+        qclass: 1,
+    };
     Data {
         zone: "example.".into(),
         name: "ip-10-1-2-3.example.".into(),
-        regex: "x".into(),
-        matches: vec!["ip-10-1-2-3.example.".into(), "1".into()],
+        regex: "^ip-(?P<a>[0-9]+)-(?P<b>[0-9]+)-([0-9]+)-(?P<d>[0-9]+)[.](example)[.]$".into(),
+        matches,
         group,
         class: "IN".into(),
         qtype: "A".into(),
         remote: "192.0.2.1".into(),
-        question: Question {
-            name: "IP-10-1-2-3.example.".into(),
-            qtype: 1,
-            qclass: 1,
-        },
+        question: question.clone(),
         message: MessageData {
             id: 4242,
-            ..Default::default()
+            recursion_desired: true,
+            question: vec![question],
+            ..MessageData::default()
         },
     }
 }
 
-fn run(t: &str) -> Result<String, ExecError> {
-    Template::parse("answer", t).unwrap().execute(&data())
-}
-
-#[test]
-fn fields_and_functions() {
-    assert_eq!(
-        run("{{ .Name }} 60 {{ .Class }} A 10.{{ .Group.b }}.{{ index .Match 1 }}.{{.Type}}")
-            .unwrap(),
-        "ip-10-1-2-3.example. 60 IN A 10.1.1.A"
-    );
-    assert_eq!(
-        run("{{ .Zone }}|{{ .Remote }}|{{ $.Zone }}").unwrap(),
-        "example.|192.0.2.1|example."
-    );
-    assert_eq!(run("{{ .Group.missing }}").unwrap(), "<no value>");
-    assert_eq!(run("[{{ index .Group \"missing\" }}]").unwrap(), "[]");
-    assert_eq!(
-        run("{{ .Meta \"kubernetes/client-namespace\" }}x").unwrap(),
-        "x"
-    );
-    assert_eq!(
-        run("{{ .Question }}").unwrap(),
-        ";IP-10-1-2-3.example.\tIN\t A"
-    );
-    assert_eq!(
-        run("{{ .Question.Qtype }} {{ .Message.Id }}").unwrap(),
-        "1 4242"
-    );
-    // A field of a parenthesised pipeline is not supported.
-    assert!(run("{{ (index .Message.Question 0).Name }}").is_err());
-    assert_eq!(run("{{ .Match }}").unwrap(), "[ip-10-1-2-3.example. 1]");
-    assert_eq!(run("{{ parseInt \"7b\" 16 8 }}").unwrap(), "123");
-    assert_eq!(
-        run("{{ \"ff\" | printf \"%s-%03d\" }}").unwrap(),
-        "ff-%!d(MISSING)"
-    );
-    assert_eq!(
-        run("{{ printf \"%s-%03d\" .Zone 7 }}").unwrap(),
-        "example.-007"
-    );
-    assert_eq!(
-        run("{{ len .Match }} {{ print 1 2 \"a\" }}").unwrap(),
-        "2 1 2a"
-    );
-    assert_eq!(
-        run("a {{- \" b \" -}} c {{- /* note */}}d").unwrap(),
-        "a b cd"
-    );
-    assert_eq!(run("{{ .Name | len }}").unwrap(), "20");
-}
-
-/// Integer constants as Go reads them (`strconv.ParseInt(text, 0, 64)`).
-#[test]
-fn number_constants() {
-    assert_eq!(
-        run("{{ print 0x1f -0b101 1_000 010 +7 0o17 0X_1F 0 -0 }}").unwrap(),
-        "31 -5 1000 8 7 15 31 0 0"
-    );
-    let e = |t: &str| Template::parse("answer", t).unwrap_err().to_string();
-    assert_eq!(
-        run("{{ print -9223372036854775808 }}").unwrap(),
-        "-9223372036854775808"
-    );
-    for n in ["08", "0x", "1a", "0b2", "9223372036854775808", "1__0", "1_"] {
-        assert_eq!(
-            e(&format!("{{{{ print {n} }}}}")),
-            format!("template: answer:1: bad number syntax: \"{n}\"")
-        );
+/// What Go gives for a template: `ok` and the output, or `parse`/`exec`
+/// and the error.
+fn run_kind(t: &str) -> (&'static str, String) {
+    match Template::parse("answer", t) {
+        Err(e) => ("parse", e.to_string()),
+        Ok(t) => match t.execute(&data()) {
+            Ok(out) => ("ok", out),
+            Err(e) => ("exec", e.to_string()),
+        },
     }
 }
 
-#[test]
-fn execution_errors() {
-    assert_eq!(
-        run("{{ index .Match 5 }}").unwrap_err().to_string(),
-        "template: answer:1: executing \"answer\" at <index .Match 5>: error calling index: index out of range: 5"
-    );
-    assert!(run("{{ .Nope }}")
-        .unwrap_err()
-        .to_string()
-        .ends_with("can't evaluate field Nope in type *template.templateData"));
-    assert!(run("{{ parseInt \"zz\" 16 8 }}")
-        .unwrap_err()
-        .to_string()
-        .ends_with("error calling parseInt: strconv.ParseUint: parsing \"zz\": invalid syntax"));
-    assert!(run("{{ parseInt \"1ff\" 16 8 }}")
-        .unwrap_err()
-        .to_string()
-        .ends_with("value out of range"));
-    assert!(run("{{ .Message }}").is_err());
+fn run(t: &str) -> String {
+    match run_kind(t) {
+        ("ok", out) => out,
+        (kind, e) => panic!("{t:?}: {kind}: {e}"),
+    }
 }
 
+fn err(t: &str) -> String {
+    match run_kind(t) {
+        ("ok", out) => panic!("{t:?}: no error, {out:?}"),
+        (_, e) => e,
+    }
+}
+
+fn unquote(s: &str) -> String {
+    literal::unquote(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+/// Every case of `testdata/cases.txt` gives Go's output or error.
 #[test]
-fn parse_errors() {
-    let e = |t: &str| Template::parse("answer", t).unwrap_err().to_string();
-    assert_eq!(e("{{ .Name "), "template: answer:1: unclosed action");
-    assert_eq!(
-        e("{{ foo .Name }}"),
-        "template: answer:1: function \"foo\" not defined"
+fn go_cases() {
+    let cases = include_str!("testdata/cases.txt");
+    let mut failures = Vec::new();
+    let mut n = 0;
+    let mut known = false;
+    for (i, line) in cases.lines().enumerate() {
+        if line.starts_with("# known:") {
+            known = true;
+            continue;
+        }
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut parts = line.split('\t');
+        let (Some(t), Some(kind), Some(want)) = (parts.next(), parts.next(), parts.next()) else {
+            panic!("cases.txt:{}: not generated (run testdata/gen)", i + 1);
+        };
+        let (t, want) = (unquote(t), unquote(want));
+        n += 1;
+        let got = run_kind(&t);
+        if std::mem::take(&mut known) {
+            if !got.1.contains("not supported by ferrodns") {
+                failures.push(format!("cases.txt:{}: {t:?}: not refused: {got:?}", i + 1));
+            }
+            continue;
+        }
+        if got != (kind, want.clone()) {
+            failures.push(format!(
+                "cases.txt:{}: {t:?}\n    go:   {kind} {want:?}\n    ours: {} {:?}",
+                i + 1,
+                got.0,
+                got.1
+            ));
+        }
+    }
+    assert!(n > 300, "only {n} cases");
+    assert!(
+        failures.is_empty(),
+        "{} of {n} cases differ from Go:\n{}",
+        failures.len(),
+        failures.join("\n")
     );
-    assert!(e("{{ if .Name }}x{{ end }}").contains("not supported"));
-    assert!(e("{{ $x := 1 }}").contains("not supported"));
-    assert_eq!(e("{{ }}"), "template: answer:1: missing value for command");
-    assert!(Template::parse("answer", "no actions").is_ok());
+}
+
+/// Nesting as deep as the limits allow runs within a worker thread's
+/// stack (2 MiB, here in a debug build), one level more fails with an
+/// error, and so does a template that calls itself without end, even
+/// from deep inside.
+#[test]
+fn nesting_limits_fit_the_stack() {
+    let t = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(|| {
+            let n = parser::MAX_NESTING;
+            let parens = |n| format!("{{{{ {}.Zone{} }}}}", "(".repeat(n), ")".repeat(n));
+            assert_eq!(run(&parens(n)), "example.");
+            assert_eq!(
+                err(&parens(n + 1)),
+                "template: answer:1: max expression depth exceeded"
+            );
+            let ifs = |n| format!("{}x{}", "{{ if 1 }}".repeat(n), "{{ end }}".repeat(n));
+            assert_eq!(run(&ifs(n)), "x");
+            assert!(err(&ifs(n + 1)).ends_with("max expression depth exceeded"));
+            let recursive = r#"{{ define "r" }}{{ template "r" . }}{{ end }}{{ template "r" . }}"#;
+            assert_eq!(
+                err(recursive),
+                "template: answer:1:28: executing \"r\" at <{{template \"r\" .}}>: \
+                 exceeded maximum template depth (100000)"
+            );
+            let deep = format!(
+                r#"{{{{ define "r" }}}}{}{{{{ template "r" . }}}}{}{{{{ end }}}}{{{{ template "r" . }}}}"#,
+                "{{ if 1 }}".repeat(n - 1),
+                "{{ end }}".repeat(n - 1)
+            );
+            assert!(err(&deep).ends_with("exceeded maximum template depth (100000)"));
+        })
+        .unwrap();
+    t.join().unwrap();
 }
