@@ -140,6 +140,8 @@ pub enum Eval {
     RangeVars(String),
     #[error("range can't iterate over {0}")]
     Range(String),
+    #[error("function {0} has 0 return values; should be 1 or 2")]
+    NoResults(String),
     /// A method of the data that ferrodns does not run (it would change
     /// or encode the query).
     #[error("calling {0} is not supported by ferrodns's templates")]

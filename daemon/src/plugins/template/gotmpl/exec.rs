@@ -9,7 +9,7 @@ use super::fmt::{printable, sprint};
 use super::functions::{call_builtin, signature, Param, Sig};
 use super::node::{Arg, Branch, Command, List, Node, Number, Pipe, Variable};
 use super::parser::TreeSet;
-use super::value::{Method, Obj, Value};
+use super::value::{Method, Obj, Unrun, Value};
 use super::{Data, Template};
 use std::fmt::Display;
 
@@ -75,7 +75,7 @@ pub(super) enum Stop {
 type R<T> = Result<T, Stop>;
 
 /// A function or method being called.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Func<'a> {
     Builtin(&'static str),
     Method(Method<'a>),
@@ -521,17 +521,17 @@ impl<'t, 'a> State<'t, 'a> {
             _ => None,
         };
         if let Some(m) = method {
-            if let Method::Unsupported(m) = m {
-                return self.fail(Eval::Unsupported(format!("(*dns.Msg).{m}")));
+            if let Method::Unrun(u) = m {
+                return self.unrun(u, args, &last);
             }
             return self.eval_call(dot, Func::Method(m), node, name, args, last);
         }
         if let Value::NilPtr(t) = &recv {
+            if let Some(u) = super::value::unrun_method(t, name) {
+                return self.unrun(u, args, &last);
+            }
             if nil_getters(t).contains(&name) {
                 return self.nil_method_call(name, node, args, last);
-            }
-            if nil_setters(t).contains(&name) {
-                return self.fail(Eval::Unsupported(format!("({t}).{name}")));
             }
         }
         let has_args = args.is_some_and(|a| a.len() > 1) || last.is_some();
@@ -569,6 +569,32 @@ impl<'t, 'a> State<'t, 'a> {
             field: name.to_string(),
             ty,
         })
+    }
+
+    /// A method ferrodns does not run: Go's checks of the call, then
+    /// ferrodns's refusal (Go cannot call those without results either).
+    fn unrun(&self, u: &Unrun, args: Option<&[Arg]>, last: &Option<Value<'a>>) -> R<Value<'a>> {
+        let n_args = args.map_or(0, |a| a.len().saturating_sub(1));
+        let got = n_args + usize::from(last.is_some());
+        if u.variadic {
+            if got < u.params - 1 {
+                return self.fail(Eval::ArgCountAtLeast {
+                    func: u.name.to_string(),
+                    want: u.params - 1,
+                    got: n_args,
+                });
+            }
+        } else if got != u.params {
+            return self.fail(Eval::ArgCount {
+                func: u.name.to_string(),
+                want: u.params,
+                got,
+            });
+        }
+        if !u.returns {
+            return self.fail(Eval::NoResults(u.name.to_string()));
+        }
+        self.fail(Eval::Unsupported(format!("({}).{}", u.ty, u.name)))
     }
 
     /// A method of a nil pointer: Go calls it, and it fails on the nil.
@@ -621,7 +647,7 @@ impl<'t, 'a> State<'t, 'a> {
         let args: &'t [Arg] = args.map_or(&[], |a| &a[1..]);
         let sig: Sig = match fun {
             Func::Builtin(f) => signature(f),
-            Func::Method(m) => Sig {
+            Func::Method(ref m) => Sig {
                 params: if matches!(m, Method::Meta) {
                     &[Param::Str]
                 } else {
@@ -648,11 +674,11 @@ impl<'t, 'a> State<'t, 'a> {
                 got: num_in,
             });
         }
-        if let Func::Builtin(f @ ("and" | "or")) = fun {
+        if let Func::Builtin(f @ ("and" | "or")) = &fun {
             let mut v = Value::Invalid;
             for a in args {
                 v = self.eval_arg(dot, Param::Value, a)?;
-                if v.truth() == (f == "or") {
+                if v.truth() == (*f == "or") {
                     return Ok(v);
                 }
             }
@@ -687,42 +713,29 @@ impl<'t, 'a> State<'t, 'a> {
                 Err(super::functions::call_error(&callee, argv.first()))
             }
             Func::Builtin(f) => call_builtin(f, argv),
-            Func::Method(m) => self.call_method(m, &argv),
+            // ferrodns keeps no metadata for templates: every name is
+            // unknown, as in CoreDNS without the metadata plugin.
+            Func::Method(Method::Meta) => Ok(Value::str("")),
+            Func::Method(Method::Get(v)) => Ok(v),
+            Func::Method(Method::Unrun(_)) => Ok(Value::Invalid),
         };
         match result {
             Ok(v) => Ok(v),
-            Err(CallFail::Go(err)) => {
+            Err(err) => {
                 self.at(node);
                 self.fail(Eval::Call {
                     func: name.to_string(),
                     err,
                 })
             }
-            Err(CallFail::Unsupported(m)) => {
-                self.fail(Eval::Unsupported(format!("(*dns.Msg).{m}")))
-            }
         }
     }
 
-    fn call_method(&self, m: Method<'a>, argv: &[Value<'a>]) -> Result<Value<'a>, CallFail> {
-        Ok(match m {
-            // ferrodns keeps no metadata for templates: every name is
-            // unknown, as in CoreDNS without the metadata plugin.
-            Method::Meta => {
-                let _ = argv;
-                Value::str("")
-            }
-            Method::MsgString(m) => Value::str(&super::value::msg_text(m)),
-            Method::MsgLen(m) => Value::int(super::value::msg_len(m)),
-            Method::MsgCopy(m) => Value::Ptr(Obj::Msg(m)),
-            Method::MsgNil(t) => Value::NilPtr(t),
-            Method::HdrString(h) => Value::str(&super::value::hdr_text(h)),
-            Method::QuestionString(q) => Value::str(&super::value::question_text(q)),
-            Method::Unsupported(name) => return Err(CallFail::Unsupported(name)),
-        })
-    }
-
     fn validate_type(&self, v: Value<'a>, t: Param) -> R<Value<'a>> {
+        let v = match t {
+            Param::Str | Param::Int => v.concrete(),
+            _ => v,
+        };
         match t {
             Param::Untyped | Param::Value | Param::Any => Ok(v),
             Param::Str => match v {
@@ -826,20 +839,6 @@ fn nil_getters(t: &str) -> &'static [&'static str] {
     }
 }
 
-fn nil_setters(t: &str) -> &'static [&'static str] {
-    match t {
-        "*dns.OPT" => &[
-            "SetCo",
-            "SetDo",
-            "SetExtendedRcode",
-            "SetUDPSize",
-            "SetVersion",
-            "SetZ",
-        ],
-        _ => &[],
-    }
-}
-
 fn nil_fields(t: &str) -> &'static [&'static str] {
     match t {
         "*dns.OPT" => &["Hdr", "Option"],
@@ -855,17 +854,5 @@ fn nil_fields(t: &str) -> &'static [&'static str] {
             "OtherLen",
             "OtherData",
         ],
-    }
-}
-
-/// Why a call failed: Go's error, or a method ferrodns does not run.
-pub(super) enum CallFail {
-    Go(super::error::CallError),
-    Unsupported(&'static str),
-}
-
-impl From<super::error::CallError> for CallFail {
-    fn from(e: super::error::CallError) -> Self {
-        CallFail::Go(e)
     }
 }

@@ -81,6 +81,8 @@ pub(super) fn sprintf(format: &str, args: &[Value<'_>]) -> String {
 pub(super) fn printable<'a>(v: Value<'a>, addressable: bool) -> Value<'a> {
     let (v, addressable) = match v {
         Value::Ptr(o) => (Value::Struct(o), true),
+        // An interface whose type has String: fmt gets what it holds.
+        Value::Iface(_, o) => return Value::Ptr(o),
         v => (v, addressable),
     };
     match v {
@@ -551,12 +553,15 @@ impl Printer {
                 Obj::Data(d) => *d as *const _ as u64,
                 Obj::Msg(m) | Obj::Hdr(m) => *m as *const _ as u64,
                 Obj::Question(q) => *q as *const _ as u64,
+                Obj::Opt(o) | Obj::RrHeader(o) => *o as *const _ as u64,
+                Obj::EdnsOption(o) => *o as *const _ as u64,
             },
             Value::Map(m) => *m as *const _ as u64,
             Value::Slice(s) if !s.nil => match s.items {
                 Items::Strings(x) => x.as_ptr() as u64,
                 Items::Questions(x) => x.as_ptr() as u64,
-                Items::Rrs => 0,
+                Items::Rrs(o) => o.map_or(0, |o| o as *const _ as u64),
+                Items::Options(x) => x.as_ptr() as u64,
             },
             _ => 0,
         }
@@ -622,6 +627,9 @@ impl Printer {
     }
 
     fn print_arg(&mut self, arg: &Value<'_>, verb: char) {
+        if let Value::Iface(_, o) = arg {
+            return self.print_arg(&Value::Ptr(*o), verb);
+        }
         if matches!(arg, Value::Invalid) {
             match verb {
                 'T' | 'v' => self.pad("<nil>"),
@@ -660,6 +668,9 @@ impl Printer {
     /// Go's `printValue`; `exported`: whether methods may be used (not
     /// for unexported fields).
     fn print_value(&mut self, v: &Value<'_>, verb: char, depth: usize, exported: bool) {
+        if let Value::Iface(_, o) = v {
+            return self.print_value(&Value::Ptr(*o), verb, depth + 1, exported);
+        }
         if depth > 0 && exported && !matches!(v, Value::Invalid) && self.handle_methods(v, verb) {
             return;
         }
@@ -756,7 +767,7 @@ impl Printer {
                 self.buf.push('&');
                 self.print_value(&Value::Struct(*o), verb, depth + 1, true);
             }
-            Value::Ptr(_) | Value::NilPtr(_) => self.fmt_pointer(v, verb, bad),
+            Value::Ptr(_) | Value::NilPtr(_) | Value::Iface(..) => self.fmt_pointer(v, verb, bad),
         }
     }
 

@@ -5,7 +5,6 @@
 //! (which decide how arguments are typed) and error texts.
 
 use super::error::CallError;
-use super::exec::CallFail;
 use super::fmt::{printable, sprint, sprintf, sprintln};
 use super::value::{Kind, Slice, UintTy, Value};
 use crate::gocompat::quote::is_print;
@@ -66,19 +65,18 @@ pub(super) fn signature(f: &str) -> Sig {
 }
 
 /// `call`'s failure: templates have no function values to call.
-pub(super) fn call_error(name: &str, f: Option<&Value<'_>>) -> CallFail {
+pub(super) fn call_error(name: &str, f: Option<&Value<'_>>) -> CallError {
     match f {
-        None | Some(Value::Invalid) => CallError::CallNil.into(),
+        None | Some(Value::Invalid) => CallError::CallNil,
         Some(v) => CallError::NonFunction {
             name: name.to_string(),
             ty: v.type_name(),
-        }
-        .into(),
+        },
     }
 }
 
-pub(super) fn call_builtin<'a>(f: &str, argv: Vec<Value<'a>>) -> Result<Value<'a>, CallFail> {
-    let mut args = argv.into_iter();
+pub(super) fn call_builtin<'a>(f: &str, argv: Vec<Value<'a>>) -> Result<Value<'a>, CallError> {
+    let mut args = argv.into_iter().map(Value::concrete);
     let mut next = || args.next().unwrap_or(Value::Invalid);
     Ok(match f {
         "index" => {

@@ -8,6 +8,7 @@
 //! gives (`.Zone`, `.Name`, `.Match`, `.Group`, `.Message`, ...). Output
 //! and errors are Go's; `testdata/cases.txt` holds Go's own results.
 
+mod edns;
 mod error;
 mod exec;
 mod fmt;
@@ -83,4 +84,16 @@ pub struct MessageData {
     pub checking_disabled: bool,
     pub rcode: i64,
     pub question: Vec<Question>,
+    /// The OPT record of the additional section.
+    pub opt: Option<Opt>,
+}
+
+/// The query's OPT record (miekg's `*dns.OPT`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Opt {
+    pub udp_size: u16,
+    /// The record's TTL: extended rcode, version, DO and the other flags.
+    pub ttl: u32,
+    /// Each option's code and data, in order.
+    pub options: Vec<(u16, Vec<u8>)>,
 }

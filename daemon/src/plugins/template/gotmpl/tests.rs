@@ -10,6 +10,11 @@ use std::collections::BTreeMap;
 /// `IP-10-1-2-3.Example.` (ID 4242, RD) matched by its regex in
 /// `example.`, from 192.0.2.1.
 fn data() -> Data {
+    data_with(false)
+}
+
+/// The same, with `edns`: an OPT record (1232 bytes, DO) with options.
+fn data_with(edns: bool) -> Data {
     let matches: Vec<String> = ["ip-10-1-2-3.example.", "10", "1", "2", "3", "example"]
         .map(String::from)
         .to_vec();
@@ -39,6 +44,19 @@ fn data() -> Data {
             id: 4242,
             recursion_desired: true,
             question: vec![question],
+            opt: edns.then(|| Opt {
+                udp_size: 1232,
+                ttl: 0x8000,
+                options: vec![
+                    (10, vec![1, 2, 3, 4, 5, 6, 7, 8]),
+                    (3, vec![]),
+                    (65001, b"ab".to_vec()),
+                    (8, vec![0, 1, 24, 0, 192, 0, 2]),
+                    (12, vec![0; 4]),
+                    (11, vec![]),
+                    (15, vec![0, 15, b'n', b'o']),
+                ],
+            }),
             ..MessageData::default()
         },
     }
@@ -47,9 +65,13 @@ fn data() -> Data {
 /// What Go gives for a template: `ok` and the output, or `parse`/`exec`
 /// and the error.
 fn run_kind(t: &str) -> (&'static str, String) {
+    run_on(t, &data())
+}
+
+fn run_on(t: &str, data: &Data) -> (&'static str, String) {
     match Template::parse("answer", t) {
         Err(e) => ("parse", e.to_string()),
-        Ok(t) => match t.execute(&data()) {
+        Ok(t) => match t.execute(data) {
             Ok(out) => ("ok", out),
             Err(e) => ("exec", e.to_string()),
         },
@@ -81,7 +103,12 @@ fn go_cases() {
     let mut failures = Vec::new();
     let mut n = 0;
     let mut known = false;
+    let (plain, edns) = (data(), data_with(true));
+    let mut data = &plain;
     for (i, line) in cases.lines().enumerate() {
+        if let Some(d) = line.strip_prefix("# data: ") {
+            data = if d == "edns" { &edns } else { &plain };
+        }
         if line.starts_with("# known:") {
             known = true;
             continue;
@@ -95,7 +122,7 @@ fn go_cases() {
         };
         let (t, want) = (unquote(t), unquote(want));
         n += 1;
-        let got = run_kind(&t);
+        let got = run_on(&t, data);
         if std::mem::take(&mut known) {
             if !got.1.contains("not supported by ferrodns") {
                 failures.push(format!("cases.txt:{}: {t:?}: not refused: {got:?}", i + 1));

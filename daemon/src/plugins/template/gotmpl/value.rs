@@ -3,7 +3,7 @@
 //! `*dns.Question`, ...) and of the constants and results of a template,
 //! with Go's type names, kinds, truth, fields and methods.
 
-use super::{Data, MessageData, Question};
+use super::{Data, MessageData, Opt, Question};
 use crate::wire::mnemonics;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -12,6 +12,7 @@ use std::rc::Rc;
 pub(super) enum UintTy {
     Uint8,
     Uint16,
+    Uint32,
     Uint64,
 }
 
@@ -23,6 +24,11 @@ pub(super) enum Obj<'a> {
     Msg(&'a MessageData),
     Hdr(&'a MessageData),
     Question(&'a Question),
+    Opt(&'a Opt),
+    /// The OPT record's `dns.RR_Header`.
+    RrHeader(&'a Opt),
+    /// One of its options (`*dns.EDNS0_COOKIE`, ...).
+    EdnsOption(&'a (u16, Vec<u8>)),
 }
 
 /// The elements of a slice.
@@ -30,8 +36,11 @@ pub(super) enum Obj<'a> {
 pub(super) enum Items<'a> {
     Strings(&'a [String]),
     Questions(&'a [Question]),
-    /// `[]dns.RR`; ferrodns gives the query's sections none.
-    Rrs,
+    /// `[]dns.RR`: the query's additional section holds its OPT record,
+    /// if any; ferrodns gives its other sections none.
+    Rrs(Option<&'a Opt>),
+    /// `[]dns.EDNS0`.
+    Options(&'a [(u16, Vec<u8>)]),
 }
 
 /// A Go slice: a window `lo..hi` of its backing elements, which reach
@@ -62,6 +71,9 @@ pub(super) enum Value<'a> {
     Struct(Obj<'a>),
     /// A nil pointer of the named type (`*dns.OPT` from `IsEdns0`).
     NilPtr(&'static str),
+    /// A value of the named interface type (`dns.RR`, `dns.EDNS0`) that
+    /// holds a pointer: what a slice of interfaces gives.
+    Iface(&'static str, Obj<'a>),
 }
 
 /// reflect's kinds, as far as templates tell them apart.
@@ -100,7 +112,7 @@ impl<'a> Value<'a> {
             Value::Str(_) => Kind::String,
             Value::Slice(_) => Kind::Slice,
             Value::Map(_) => Kind::Map,
-            Value::Ptr(_) | Value::NilPtr(_) => Kind::Ptr,
+            Value::Ptr(_) | Value::NilPtr(_) | Value::Iface(..) => Kind::Ptr,
             Value::Struct(_) => Kind::Struct,
         }
     }
@@ -114,6 +126,7 @@ impl<'a> Value<'a> {
             Value::Uint(_, t) => match t {
                 UintTy::Uint8 => "uint8",
                 UintTy::Uint16 => "uint16",
+                UintTy::Uint32 => "uint32",
                 UintTy::Uint64 => "uint64",
             }
             .into(),
@@ -123,13 +136,14 @@ impl<'a> Value<'a> {
             Value::Slice(s) => match s.items {
                 Items::Strings(_) => "[]string",
                 Items::Questions(_) => "[]dns.Question",
-                Items::Rrs => "[]dns.RR",
+                Items::Rrs(_) => "[]dns.RR",
+                Items::Options(_) => "[]dns.EDNS0",
             }
             .into(),
             Value::Map(_) => "map[string]string".into(),
             Value::Ptr(o) => format!("*{}", o.type_name()),
             Value::Struct(o) => o.type_name().into(),
-            Value::NilPtr(t) => (*t).into(),
+            Value::NilPtr(t) | Value::Iface(t, _) => (*t).into(),
         }
     }
 
@@ -145,7 +159,7 @@ impl<'a> Value<'a> {
             Value::Str(s) => !s.is_empty(),
             Value::Slice(s) => s.len() > 0,
             Value::Map(m) => !m.is_empty(),
-            Value::Ptr(_) | Value::Struct(_) => true,
+            Value::Ptr(_) | Value::Struct(_) | Value::Iface(..) => true,
         }
     }
 
@@ -153,9 +167,17 @@ impl<'a> Value<'a> {
     /// pointer stays (and says so).
     pub(super) fn indirect(self) -> (Self, bool) {
         match self {
-            Value::Ptr(o) => (Value::Struct(o), false),
+            Value::Ptr(o) | Value::Iface(_, o) => (Value::Struct(o), false),
             v @ Value::NilPtr(_) => (v, true),
             v => (v, false),
+        }
+    }
+
+    /// Go's `indirectInterface`: the value an interface holds.
+    pub(super) fn concrete(self) -> Self {
+        match self {
+            Value::Iface(_, o) => Value::Ptr(o),
+            v => v,
         }
     }
 
@@ -196,7 +218,8 @@ impl<'a> Slice<'a> {
         match self.items {
             Items::Strings(s) => Value::str(&s[i]),
             Items::Questions(q) => Value::Struct(Obj::Question(&q[i])),
-            Items::Rrs => Value::Invalid,
+            Items::Rrs(o) => o.map_or(Value::Invalid, |o| Value::Iface("dns.RR", Obj::Opt(o))),
+            Items::Options(o) => Value::Iface("dns.EDNS0", Obj::EdnsOption(&o[i])),
         }
     }
 
@@ -210,55 +233,88 @@ impl Items<'_> {
         match self {
             Items::Strings(s) => s.len(),
             Items::Questions(q) => q.len(),
-            Items::Rrs => 0,
+            Items::Rrs(o) => usize::from(o.is_some()),
+            Items::Options(o) => o.len(),
         }
     }
 }
 
 /// A method of a data type that templates can call.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(super) enum Method<'a> {
     /// `(*templateData).Meta(name string) string`.
     Meta,
-    MsgString(&'a MessageData),
-    MsgLen(&'a MessageData),
-    MsgCopy(&'a MessageData),
-    /// `IsEdns0` (`*dns.OPT`) or `IsTsig` (`*dns.TSIG`): always nil here.
-    MsgNil(&'static str),
-    HdrString(&'a MessageData),
-    QuestionString(&'a Question),
-    /// A method Go has that ferrodns does not run (those that change or
-    /// pack the message).
-    Unsupported(&'static str),
+    /// A method without arguments, and its result.
+    Get(Value<'a>),
+    /// A method Go has that ferrodns does not run.
+    Unrun(&'static Unrun),
 }
 
-/// The exported methods of `*dns.Msg` that ferrodns does not run.
-const MSG_UNSUPPORTED: &[&str] = &[
-    "CopyTo",
-    "Insert",
-    "NameNotUsed",
-    "NameUsed",
-    "Pack",
-    "PackBuffer",
-    "RRsetNotUsed",
-    "RRsetUsed",
-    "Remove",
-    "RemoveName",
-    "RemoveRRset",
-    "SetAxfr",
-    "SetEdns0",
-    "SetIxfr",
-    "SetNotify",
-    "SetQuestion",
-    "SetRcode",
-    "SetRcodeFormatError",
-    "SetReply",
-    "SetTsig",
-    "SetUpdate",
-    "Truncate",
-    "Unpack",
-    "Used",
+/// A method ferrodns does not run (those that change or encode the
+/// message), with what Go checks before calling it: the number of
+/// parameters (the last variadic) and whether it returns anything.
+#[derive(Debug)]
+pub(super) struct Unrun {
+    pub ty: &'static str,
+    pub name: &'static str,
+    pub params: usize,
+    pub variadic: bool,
+    pub returns: bool,
+}
+
+const fn unrun(ty: &'static str, name: &'static str, params: usize, returns: bool) -> Unrun {
+    Unrun {
+        ty,
+        name,
+        params,
+        variadic: false,
+        returns,
+    }
+}
+
+const UNRUN: &[Unrun] = &[
+    unrun("*dns.Msg", "CopyTo", 1, true),
+    unrun("*dns.Msg", "Insert", 1, false),
+    unrun("*dns.Msg", "NameNotUsed", 1, false),
+    unrun("*dns.Msg", "NameUsed", 1, false),
+    unrun("*dns.Msg", "Pack", 0, true),
+    unrun("*dns.Msg", "PackBuffer", 1, true),
+    unrun("*dns.Msg", "RRsetNotUsed", 1, false),
+    unrun("*dns.Msg", "RRsetUsed", 1, false),
+    unrun("*dns.Msg", "Remove", 1, false),
+    unrun("*dns.Msg", "RemoveName", 1, false),
+    unrun("*dns.Msg", "RemoveRRset", 1, false),
+    unrun("*dns.Msg", "SetAxfr", 1, true),
+    unrun("*dns.Msg", "SetEdns0", 2, true),
+    unrun("*dns.Msg", "SetIxfr", 4, true),
+    unrun("*dns.Msg", "SetNotify", 1, true),
+    unrun("*dns.Msg", "SetQuestion", 2, true),
+    unrun("*dns.Msg", "SetRcode", 2, true),
+    unrun("*dns.Msg", "SetRcodeFormatError", 1, true),
+    unrun("*dns.Msg", "SetReply", 1, true),
+    unrun("*dns.Msg", "SetTsig", 4, true),
+    unrun("*dns.Msg", "SetUpdate", 1, true),
+    unrun("*dns.Msg", "Truncate", 1, false),
+    unrun("*dns.Msg", "Unpack", 1, true),
+    unrun("*dns.Msg", "Used", 1, false),
+    Unrun {
+        variadic: true,
+        ..unrun("*dns.OPT", "SetCo", 1, false)
+    },
+    Unrun {
+        variadic: true,
+        ..unrun("*dns.OPT", "SetDo", 1, false)
+    },
+    unrun("*dns.OPT", "SetExtendedRcode", 1, false),
+    unrun("*dns.OPT", "SetUDPSize", 1, false),
+    unrun("*dns.OPT", "SetVersion", 1, false),
+    unrun("*dns.OPT", "SetZ", 1, false),
 ];
+
+/// The method `name` of the pointer type `ty` that ferrodns does not run.
+pub(super) fn unrun_method(ty: &str, name: &str) -> Option<&'static Unrun> {
+    UNRUN.iter().find(|u| u.ty == ty && u.name == name)
+}
 
 /// A struct field's value, or that it is not exported.
 pub(super) enum Field<'a> {
@@ -273,6 +329,9 @@ impl<'a> Obj<'a> {
             Obj::Msg(_) => "dns.Msg",
             Obj::Hdr(_) => "dns.MsgHdr",
             Obj::Question(_) => "dns.Question",
+            Obj::Opt(_) => "dns.OPT",
+            Obj::RrHeader(_) => "dns.RR_Header",
+            Obj::EdnsOption((code, _)) => super::edns::option_type(*code),
         }
     }
 
@@ -280,23 +339,31 @@ impl<'a> Obj<'a> {
     /// a pointer receiver, so a struct value has them only where it is
     /// addressable).
     pub(super) fn method(&self, name: &str) -> Option<Method<'a>> {
-        Some(match (self, name) {
-            (Obj::Data(_), "Meta") => Method::Meta,
-            (Obj::Msg(m), "String") => Method::MsgString(m),
-            (Obj::Msg(m), "Len") => Method::MsgLen(m),
-            (Obj::Msg(m), "Copy") => Method::MsgCopy(m),
-            (Obj::Msg(_), "IsEdns0") => Method::MsgNil("*dns.OPT"),
-            (Obj::Msg(_), "IsTsig") => Method::MsgNil("*dns.TSIG"),
-            (Obj::Msg(_), n) => {
-                return MSG_UNSUPPORTED
-                    .iter()
-                    .find(|m| **m == n)
-                    .map(|m| Method::Unsupported(m))
+        let get = |v| Some(Method::Get(v));
+        match (*self, name) {
+            (Obj::Data(_), "Meta") => Some(Method::Meta),
+            (o, "String") => get(Value::str(&o.stringer()?)),
+            (Obj::Msg(m), "Len") => get(Value::Int(msg_len(m))),
+            (Obj::Msg(m), "Copy") => get(Value::Ptr(Obj::Msg(m))),
+            (Obj::Msg(m), "IsEdns0") => get(m
+                .opt
+                .as_ref()
+                .map_or(Value::NilPtr("*dns.OPT"), |o| Value::Ptr(Obj::Opt(o)))),
+            (Obj::Msg(_), "IsTsig") => get(Value::NilPtr("*dns.TSIG")),
+            (Obj::Msg(_), n) => unrun_method("*dns.Msg", n).map(Method::Unrun),
+            (Obj::Opt(o) | Obj::RrHeader(o), "Header") => get(Value::Ptr(Obj::RrHeader(o))),
+            (Obj::Opt(o), "Version") => get(Value::Uint(u64::from(o.version()), UintTy::Uint8)),
+            (Obj::Opt(o), "ExtendedRcode") => get(Value::Int(o.extended_rcode())),
+            (Obj::Opt(o), "UDPSize") => get(Value::Uint(u64::from(o.udp_size), UintTy::Uint16)),
+            (Obj::Opt(o), "Do") => get(Value::Bool(o.do_bit())),
+            (Obj::Opt(o), "Co") => get(Value::Bool(o.co_bit())),
+            (Obj::Opt(o), "Z") => get(Value::Uint(u64::from(o.z()), UintTy::Uint16)),
+            (Obj::Opt(_), n) => unrun_method("*dns.OPT", n).map(Method::Unrun),
+            (Obj::EdnsOption((code, _)), "Option") => {
+                get(Value::Uint(u64::from(*code), UintTy::Uint16))
             }
-            (Obj::Hdr(h), "String") => Method::HdrString(h),
-            (Obj::Question(q), "String") => Method::QuestionString(q),
-            _ => return None,
-        })
+            _ => None,
+        }
     }
 
     /// The names of the struct's fields, in order.
@@ -321,6 +388,20 @@ impl<'a> Obj<'a> {
                 "Rcode",
             ],
             Obj::Question(_) => &["Name", "Qtype", "Qclass"],
+            Obj::Opt(_) => &["Hdr", "Option"],
+            Obj::RrHeader(_) => &["Name", "Rrtype", "Class", "Ttl", "Rdlength"],
+            Obj::EdnsOption((code, _)) => match code {
+                8 => &["Code", "Family", "SourceNetmask", "SourceScope"],
+                2 => &["Code", "Lease", "KeyLease"],
+                3 => &["Code", "Nsid"],
+                4 => &["Code", "Uri"],
+                9 => &["Code", "Expire", "Empty"],
+                10 => &["Code", "Cookie"],
+                11 => &["Code", "Timeout", "Length"],
+                12 => &[],
+                15 => &["InfoCode", "ExtraText"],
+                _ => &["Code"],
+            },
         }
     }
 
@@ -346,7 +427,8 @@ impl<'a> Obj<'a> {
                 "MsgHdr" => Value::Struct(Obj::Hdr(m)),
                 "Compress" => Value::Bool(false),
                 "Question" => Value::Slice(Slice::whole(Items::Questions(&m.question), false)),
-                "Answer" | "Ns" | "Extra" => Value::Slice(Slice::whole(Items::Rrs, true)),
+                "Answer" | "Ns" => Value::Slice(Slice::whole(Items::Rrs(None), true)),
+                "Extra" => Value::Slice(Slice::whole(Items::Rrs(m.opt.as_ref()), m.opt.is_none())),
                 n => return Obj::Hdr(m).field(n),
             },
             Obj::Hdr(h) => match name {
@@ -369,6 +451,23 @@ impl<'a> Obj<'a> {
                 "Qclass" => Value::Uint(u64::from(q.qclass), UintTy::Uint16),
                 _ => return None,
             },
+            Obj::Opt(o) => match name {
+                "Hdr" => Value::Struct(Obj::RrHeader(o)),
+                "Option" => Value::Slice(Slice::whole(
+                    Items::Options(&o.options),
+                    o.options.is_empty(),
+                )),
+                _ => return None,
+            },
+            Obj::RrHeader(o) => match name {
+                "Name" => Value::str("."),
+                "Rrtype" => Value::Uint(41, UintTy::Uint16),
+                "Class" => Value::Uint(u64::from(o.udp_size), UintTy::Uint16),
+                "Ttl" => Value::Uint(u64::from(o.ttl), UintTy::Uint32),
+                "Rdlength" => Value::Uint(o.rdlength() as u64, UintTy::Uint16),
+                _ => return None,
+            },
+            Obj::EdnsOption(o) => return option_field(o, name).map(Field::Value),
         };
         Some(Field::Value(v))
     }
@@ -380,6 +479,9 @@ impl<'a> Obj<'a> {
             Obj::Msg(m) => Some(msg_text(m)),
             Obj::Hdr(h) => Some(hdr_text(h)),
             Obj::Question(q) => Some(question_text(q)),
+            Obj::Opt(o) => Some(o.text()),
+            Obj::RrHeader(o) => Some(format!(";.\t{}\tCLASS{}\tOPT\t", o.ttl, o.udp_size)),
+            Obj::EdnsOption((code, data)) => Some(super::edns::option_text(*code, data)),
         }
     }
 
@@ -389,7 +491,10 @@ impl<'a> Obj<'a> {
         match (self, other) {
             (Obj::Hdr(a), Obj::Hdr(b)) => Some(hdr_eq(a, b)),
             (Obj::Question(a), Obj::Question(b)) => Some(a == b),
-            (Obj::Data(_) | Obj::Msg(_), _) => None,
+            (Obj::RrHeader(a), Obj::RrHeader(b)) => {
+                Some((a.ttl, a.udp_size, a.rdlength()) == (b.ttl, b.udp_size, b.rdlength()))
+            }
+            (Obj::Data(_) | Obj::Msg(_) | Obj::Opt(_) | Obj::EdnsOption(_), _) => None,
             _ => Some(false),
         }
     }
@@ -400,6 +505,10 @@ impl<'a> Obj<'a> {
             (Obj::Data(a), Obj::Data(b)) => std::ptr::eq(*a, *b),
             (Obj::Msg(a), Obj::Msg(b)) | (Obj::Hdr(a), Obj::Hdr(b)) => std::ptr::eq(*a, *b),
             (Obj::Question(a), Obj::Question(b)) => std::ptr::eq(*a, *b),
+            (Obj::Opt(a), Obj::Opt(b)) | (Obj::RrHeader(a), Obj::RrHeader(b)) => {
+                std::ptr::eq(*a, *b)
+            }
+            (Obj::EdnsOption(a), Obj::EdnsOption(b)) => std::ptr::eq(*a, *b),
             _ => false,
         }
     }
@@ -431,6 +540,40 @@ fn hdr_eq(a: &MessageData, b: &MessageData) -> bool {
         b.checking_disabled,
         b.rcode,
     )
+}
+
+/// A field of an EDNS option, as miekg unpacks it (those holding bytes
+/// or an address are left out).
+fn option_field<'a>((code, data): &'a (u16, Vec<u8>), name: &str) -> Option<Value<'a>> {
+    let u16v = |v: u16| Value::Uint(u64::from(v), UintTy::Uint16);
+    let u32v = |v: u32| Value::Uint(u64::from(v), UintTy::Uint32);
+    let be16 = |i: usize| {
+        data.get(i..i + 2)
+            .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]))
+    };
+    let be32 = |i: usize| {
+        data.get(i..i + 4)
+            .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let hex = || data.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    Some(match (*code, name) {
+        (12 | 15, "Code") => return None,
+        (_, "Code") => u16v(*code),
+        (8, "Family") => u16v(be16(0)),
+        (8, "SourceNetmask") => Value::Uint(u64::from(*data.get(2)?), UintTy::Uint8),
+        (8, "SourceScope") => Value::Uint(u64::from(*data.get(3)?), UintTy::Uint8),
+        (2, "Lease") => u32v(be32(0)),
+        (2, "KeyLease") => u32v(be32(4)),
+        (3, "Nsid") | (10, "Cookie") => Value::str(&hex()),
+        (4, "Uri") => Value::str(&String::from_utf8_lossy(data)),
+        (9, "Expire") => u32v(be32(0)),
+        (9, "Empty") => Value::Bool(data.is_empty()),
+        (11, "Timeout") => u16v(be16(0)),
+        (11, "Length") => u16v(0),
+        (15, "InfoCode") => u16v(be16(0)),
+        (15, "ExtraText") => Value::str(&String::from_utf8_lossy(data.get(2..)?)),
+        _ => return None,
+    })
 }
 
 /// miekg's `Question.String()`.
@@ -482,7 +625,7 @@ pub(super) fn hdr_text(h: &MessageData) -> String {
     s
 }
 
-/// miekg's `Msg.String()` of a query without records.
+/// miekg's `Msg.String()` of a query: no records but its OPT.
 pub(super) fn msg_text(m: &MessageData) -> String {
     let update = m.opcode == 5;
     let mut s = hdr_text(m) + " ";
@@ -492,13 +635,18 @@ pub(super) fn msg_text(m: &MessageData) -> String {
         ["QUERY", "ANSWER", "AUTHORITY", "ADDITIONAL"]
     };
     s.push_str(&format!(
-        "{}: {}, {}: 0, {}: 0, {}: 0\n",
+        "{}: {}, {}: 0, {}: 0, {}: {}\n",
         counts[0],
         m.question.len(),
         counts[1],
         counts[2],
-        counts[3]
+        counts[3],
+        usize::from(m.opt.is_some())
     ));
+    if let Some(o) = &m.opt {
+        s.push_str(&o.text());
+        s.push('\n');
+    }
     if !m.question.is_empty() {
         s.push_str(if update {
             "\n;; ZONE SECTION:\n"
@@ -513,11 +661,13 @@ pub(super) fn msg_text(m: &MessageData) -> String {
     s
 }
 
-/// miekg's `Msg.Len()` of a query without records and without
-/// compression: the header and each question (name, type, class).
+/// miekg's `Msg.Len()` of a query without compression: the header, each
+/// question (name, type, class) and the OPT record (root name, type,
+/// class, TTL, length, options).
 pub(super) fn msg_len(m: &MessageData) -> i64 {
     let names: usize = m.question.iter().map(|q| name_len(&q.name) + 4).sum();
-    (12 + names) as i64
+    let opt = m.opt.as_ref().map_or(0, |o| 11 + o.rdlength());
+    (12 + names + opt) as i64
 }
 
 /// The wire length of a name in presentation form.
