@@ -226,6 +226,7 @@ impl Tmpl {
                     question: vec![question],
                     opt: req.msg.edns.as_ref().map(opt_data),
                 },
+                meta: req.metadata.clone(),
             }));
         }
         Match::No {

@@ -648,7 +648,7 @@ impl<'t, 'a> State<'t, 'a> {
         let sig: Sig = match fun {
             Func::Builtin(f) => signature(f),
             Func::Method(ref m) => Sig {
-                params: if matches!(m, Method::Meta) {
+                params: if matches!(m, Method::Meta(_)) {
                     &[Param::Str]
                 } else {
                     &[]
@@ -713,9 +713,12 @@ impl<'t, 'a> State<'t, 'a> {
                 Err(super::functions::call_error(&callee, argv.first()))
             }
             Func::Builtin(f) => call_builtin(f, argv),
-            // ferrodns keeps no metadata for templates: every name is
-            // unknown, as in CoreDNS without the metadata plugin.
-            Func::Method(Method::Meta) => Ok(Value::str("")),
+            Func::Method(Method::Meta(d)) => Ok(Value::str(
+                d.meta
+                    .as_ref()
+                    .and_then(|m| argv.first().and_then(|n| m.get(&reflect_string(n))))
+                    .unwrap_or(""),
+            )),
             Func::Method(Method::Get(v)) => Ok(v),
             Func::Method(Method::Unrun(_)) => Ok(Value::Invalid),
         };

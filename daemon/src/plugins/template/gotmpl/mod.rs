@@ -59,6 +59,9 @@ pub struct Data {
     pub remote: String,
     pub question: Question,
     pub message: MessageData,
+    /// What `.Meta` reads: the metadata plugins before this one set, when
+    /// the block has `metadata`.
+    pub meta: Option<crate::plugin::request::Metadata>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]

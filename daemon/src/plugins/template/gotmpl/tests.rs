@@ -59,6 +59,7 @@ fn data_with(edns: bool) -> Data {
             }),
             ..MessageData::default()
         },
+        meta: None,
     }
 }
 
@@ -181,4 +182,159 @@ fn nesting_limits_fit_the_stack() {
         })
         .unwrap();
     t.join().unwrap();
+}
+
+// The constructs one by one; every expected text is Go's (also in
+// testdata/cases.txt).
+
+#[test]
+fn fields_and_dot() {
+    assert_eq!(
+        run("{{ .Name }} {{ $.Zone }} {{ .Group.a }}"),
+        "ip-10-1-2-3.example. example. 10"
+    );
+    assert_eq!(run("{{ .Group.zz }}"), "<no value>");
+    assert_eq!(run("{{ .Question }}"), ";IP-10-1-2-3.Example.\tIN\t A");
+    assert_eq!(
+        run("{{ (index .Message.Question 0).Name }}"),
+        "IP-10-1-2-3.Example."
+    );
+    assert_eq!(
+        run("{{ .Message.Question }}"),
+        "[{IP-10-1-2-3.Example. 1 1}]"
+    );
+}
+
+#[test]
+fn if_else_if_else() {
+    let t = r#"{{ if eq .Type "MX" }}MX{{ else if eq .Type "A" }}A{{ else }}other{{ end }}"#;
+    assert_eq!(run(t), "A");
+    assert_eq!(run("{{ if .Group.zz }}yes{{ else }}no{{ end }}"), "no");
+    assert_eq!(
+        err("{{ if .Zone }}\n{{ else }}"),
+        "template: answer:2: unexpected EOF"
+    );
+}
+
+#[test]
+fn range_forms() {
+    assert_eq!(
+        run("{{ range $k, $v := .Group }}{{ $k }}:{{ $v }} {{ end }}"),
+        "0:ip-10-1-2-3.example. 1:10 2:1 3:2 4:3 5:example a:10 b:1 d:3 "
+    );
+    assert_eq!(
+        run(
+            "{{ range $i, $m := .Match }}{{ if eq $i 2 }}{{ continue }}{{ end }}{{ $i }} {{ end }}"
+        ),
+        "0 1 3 4 5 "
+    );
+    assert_eq!(
+        run("{{ range $i, $m := .Match }}{{ if ge $i 3 }}{{ break }}{{ end }}{{ $m }};{{ end }}"),
+        "ip-10-1-2-3.example.;10;1;"
+    );
+    assert_eq!(run("{{ range 3 }}{{ . }}{{ end }}"), "012");
+    assert_eq!(
+        run("{{ range .Message.Answer }}x{{ else }}empty{{ end }}"),
+        "empty"
+    );
+}
+
+#[test]
+fn with_and_else_with() {
+    assert_eq!(
+        run("{{ with .Group.zz }}a{{ else with .Group.b }}b={{ . }}{{ end }}"),
+        "b=1"
+    );
+    assert_eq!(
+        run("{{ with .Question }}{{ .Name }} {{ $.Zone }}{{ end }}"),
+        "IP-10-1-2-3.Example. example."
+    );
+}
+
+#[test]
+fn define_template_block() {
+    assert_eq!(
+        run(r#"{{ define "x" }}[{{ . }}]{{ end }}{{ template "x" .Zone }}{{ template "x" }}"#),
+        "[example.][<no value>]"
+    );
+    assert_eq!(
+        run(r#"{{ block "b" .Zone }}<{{ . }}>{{ end }}"#),
+        "<example.>"
+    );
+}
+
+#[test]
+fn variables_and_scopes() {
+    assert_eq!(
+        run("{{ $x := 1 }}{{ if true }}{{ $x = 2 }}{{ end }}{{ $x }}"),
+        "2"
+    );
+    assert_eq!(
+        run("{{ $x := 1 }}{{ if true }}{{ $x := 2 }}{{ $x }}{{ end }}{{ $x }}"),
+        "21"
+    );
+    assert_eq!(
+        err("{{ if true }}{{ $x := 1 }}{{ end }}{{ $x }}"),
+        "template: answer:1: undefined variable \"$x\""
+    );
+}
+
+#[test]
+fn logic_and_comparisons() {
+    assert_eq!(run("{{ or .Name .Nope }}"), "ip-10-1-2-3.example.");
+    assert_eq!(
+        err("{{ and .Name .Nope }}"),
+        "template: answer:1:13: executing \"answer\" at <.Nope>: can't evaluate field Nope in type *template.templateData"
+    );
+    assert_eq!(
+        run(r#"{{ eq .Type "MX" "A" "AAAA" }} {{ lt -1 .Question.Qtype }}"#),
+        "true true"
+    );
+    assert_eq!(
+        err(r#"{{ eq 1 "1" }}"#),
+        "template: answer:1:3: executing \"answer\" at <eq 1 \"1\">: error calling eq: incompatible types for comparison: int and string"
+    );
+}
+
+#[test]
+fn printf_and_friends() {
+    assert_eq!(
+        run(r#"{{ printf "%05d|%x|%-4s|%.2f|%q|%v" 42 255 "a" 3.14159 "x" .Match }}"#),
+        "00042|ff|a   |3.14|\"x\"|[ip-10-1-2-3.example. 10 1 2 3 example]"
+    );
+    assert_eq!(run(r#"{{ printf "%d %d" 1 }}"#), "1 %!d(MISSING)");
+    assert_eq!(
+        run(r#"{{ print 1 2 "a" }} {{ urlquery "a b" }} {{ html "<" }}"#),
+        "1 2a a+b &lt;"
+    );
+}
+
+#[test]
+fn trimming_and_comments() {
+    assert_eq!(run("a  {{- .Zone }}  b"), "aexample.  b");
+    assert_eq!(run("a {{- /* comment */ -}} b"), "ab");
+}
+
+#[test]
+fn errors_point_at_line_and_column() {
+    assert_eq!(
+        err("line1\n  {{ if true }}\n    {{ index .Match 7 }}\n  {{ end }}"),
+        "template: answer:3:7: executing \"answer\" at <index .Match 7>: error calling index: index out of range: 7"
+    );
+}
+
+/// `.Meta` reads the metadata of the query, when the block keeps any.
+#[test]
+fn meta_reads_metadata() {
+    let mut d = data();
+    let mut m = crate::plugin::request::Metadata::default();
+    m.set("kubernetes/client-namespace", "ns1".into());
+    d.meta = Some(m);
+    let t = Template::parse(
+        "answer",
+        r#"{{ .Meta "kubernetes/client-namespace" }}|{{ .Meta "x" }}"#,
+    )
+    .unwrap();
+    assert_eq!(t.execute(&d).unwrap(), "ns1|");
+    assert_eq!(run(r#"{{ .Meta "kubernetes/client-namespace" }}"#), "");
 }

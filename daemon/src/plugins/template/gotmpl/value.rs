@@ -243,7 +243,7 @@ impl Items<'_> {
 #[derive(Clone, Debug)]
 pub(super) enum Method<'a> {
     /// `(*templateData).Meta(name string) string`.
-    Meta,
+    Meta(&'a Data),
     /// A method without arguments, and its result.
     Get(Value<'a>),
     /// A method Go has that ferrodns does not run.
@@ -341,7 +341,7 @@ impl<'a> Obj<'a> {
     pub(super) fn method(&self, name: &str) -> Option<Method<'a>> {
         let get = |v| Some(Method::Get(v));
         match (*self, name) {
-            (Obj::Data(_), "Meta") => Some(Method::Meta),
+            (Obj::Data(d), "Meta") => Some(Method::Meta(d)),
             (o, "String") => get(Value::str(&o.stringer()?)),
             (Obj::Msg(m), "Len") => get(Value::Int(msg_len(m))),
             (Obj::Msg(m), "Copy") => get(Value::Ptr(Obj::Msg(m))),
