@@ -8,7 +8,6 @@ use super::error::{Eval, ExecError};
 use super::fmt::{printable, sprint};
 use super::functions::{call_builtin, signature, Param, Sig};
 use super::node::{Arg, Branch, Command, List, Node, Number, Pipe, Variable};
-use super::parser::TreeSet;
 use super::value::{Method, Obj, Unrun, Value};
 use super::{Data, Template};
 use std::fmt::Display;
@@ -120,10 +119,6 @@ impl Template {
             Err(Stop::Break | Stop::Continue) => Ok(s.out),
         }
     }
-}
-
-fn set(t: &Template) -> &TreeSet {
-    &t.set
 }
 
 impl<'t, 'a> State<'t, 'a> {
@@ -329,7 +324,7 @@ impl<'t, 'a> State<'t, 'a> {
         pipe: Option<&'t Pipe>,
     ) -> R<()> {
         self.at(At::Node(node));
-        let Some((tname, root)) = set(self.tmpl).get_key_value(name) else {
+        let Some((tname, root)) = self.tmpl.set.get_key_value(name) else {
             return self.fail(Eval::NoTemplate(name.to_string()));
         };
         if self.depth == MAX_TEMPLATE_DEPTH
