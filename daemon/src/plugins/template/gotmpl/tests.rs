@@ -338,3 +338,109 @@ fn meta_reads_metadata() {
     assert_eq!(t.execute(&d).unwrap(), "ns1|");
     assert_eq!(run(r#"{{ .Meta "kubernetes/client-namespace" }}"#), "");
 }
+
+/// Templates put together at random from the language's pieces compile or
+/// fail with an error, and run or fail with an error: never a panic.
+#[test]
+fn random_templates_never_panic() {
+    const PIECES: &[&str] = &[
+        "{{",
+        "}}",
+        "{{- ",
+        " -}}",
+        " ",
+        ".",
+        "$",
+        "$x",
+        ":=",
+        "=",
+        "|",
+        "(",
+        ")",
+        "if",
+        "else",
+        "end",
+        "range",
+        "with",
+        "define",
+        "template",
+        "block",
+        "break",
+        "continue",
+        "\"a\"",
+        "`b`",
+        "'c'",
+        "1",
+        "-2",
+        "3.5",
+        "0x1p2",
+        "1i",
+        "nil",
+        "true",
+        ".Name",
+        ".Match",
+        ".Group.a",
+        ".Message",
+        ".Question",
+        ".Message.IsEdns0",
+        ".Meta",
+        "index",
+        "slice",
+        "len",
+        "printf",
+        "\"%d %v %5.2f %[2]*d %q %x %-8.3s %U %e\"",
+        "print",
+        "eq",
+        "lt",
+        "and",
+        "or",
+        "not",
+        "call",
+        "html",
+        "js",
+        "urlquery",
+        "parseInt",
+        "/*",
+        "*/",
+        "\n",
+        "é",
+        "\\",
+        ",",
+        "{",
+        "}",
+        "x",
+        "\"x\"",
+        "$.Zone",
+        ".Message.Question",
+        "2",
+        "0",
+    ];
+    let (plain, edns) = (data(), data_with(true));
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut compiled = 0;
+    for i in 0..40_000 {
+        let n = 1 + next() % 24;
+        let mut pick = || PIECES[(next() % PIECES.len() as u64) as usize];
+        // Half of them as actions of a few pieces each, which compile
+        // more often.
+        let text: String = if i % 2 == 0 {
+            (0..n).map(|_| pick()).collect()
+        } else {
+            (0..n % 6 + 1)
+                .map(|_| format!("x{{{{ {} {} {} }}}}", pick(), pick(), pick()))
+                .collect()
+        };
+        if let Ok(t) = Template::parse("answer", &text) {
+            compiled += 1;
+            let _ = t.execute(&plain);
+            let _ = t.execute(&edns);
+        }
+    }
+    assert!(compiled > 3000, "only {compiled} compiled");
+}
