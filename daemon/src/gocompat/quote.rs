@@ -87,9 +87,9 @@ pub fn can_backquote(s: &str) -> bool {
     })
 }
 
-/// `%#U` of a character: `U+0078 'x'`, the character only when Go counts
-/// it printable.
-pub fn unicode_char(c: char) -> String {
+/// `%#U` of a rune: `U+0078 'x'`, the character only when Go counts it
+/// printable.
+pub fn unicode_rune(c: char) -> String {
     if is_print(c) {
         format!("U+{:04X} '{c}'", c as u32)
     } else {
@@ -135,7 +135,9 @@ mod tests {
         assert_eq!(quote_ascii("é\u{1F600}"), "\"\\u00e9\\U0001f600\"");
         assert_eq!(quote_rune('\'', false), "'\\''");
         assert_eq!(quote_rune('"', false), "'\"'");
-        assert_eq!(unicode_char('x'), "U+0078 'x'");
+        assert_eq!(unicode_rune('x'), "U+0078 'x'");
+        assert_eq!(unicode_rune('€'), "U+20AC '€'");
+        assert_eq!(unicode_rune('\u{7}'), "U+0007");
         assert!(can_backquote("a\tb") && !can_backquote("a`b"));
     }
 }

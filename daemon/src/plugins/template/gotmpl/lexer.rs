@@ -457,7 +457,7 @@ impl<'a> Lexer<'a> {
             Some(c) if c.is_ascii() && !c.is_ascii_control() => self.emit(ItemType::Char),
             Some(c) => self.errorf(format!(
                 "unrecognized character in action: {}",
-                crate::gocompat::quote::unicode_char(c)
+                crate::gocompat::quote::unicode_rune(c)
             )),
         }
     }
@@ -502,7 +502,7 @@ impl<'a> Lexer<'a> {
 
     fn bad_character(&mut self, c: Option<char>) -> Option<State> {
         let shown = match c {
-            Some(c) => crate::gocompat::quote::unicode_char(c),
+            Some(c) => crate::gocompat::quote::unicode_rune(c),
             // Go's %#U of eof (-1).
             None => "U+FFFFFFFFFFFFFFFF".into(),
         };
