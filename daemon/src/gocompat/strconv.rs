@@ -163,7 +163,7 @@ pub fn parse_float(s: &str) -> Result<f64, NumError> {
 }
 
 /// Go's rule for `_` in numbers: only between digits (or after a base prefix).
-fn underscore_ok(s: &str) -> bool {
+pub fn underscore_ok(s: &str) -> bool {
     let b = s.as_bytes();
     let mut saw = b'^';
     let mut i = 0;

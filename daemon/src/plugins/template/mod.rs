@@ -22,8 +22,9 @@ use crate::plugin::{Action, Fallthrough, LocalFuture, Outcome, PluginError, Requ
 use crate::plugins::acl::ede_opt;
 use crate::wire::mnemonics;
 use gotmpl::{Data, MessageData, Question};
-use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::op::{Edns, Message, MessageType, ResponseCode};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::BinEncodable;
 use hickory_proto::serialize::txt::{ParseError, Parser};
 use regex::Regex;
 use std::collections::BTreeMap;
@@ -212,17 +213,43 @@ impl Tmpl {
                 question: question.clone(),
                 message: MessageData {
                     id: md.id,
+                    response: md.message_type == MessageType::Response,
                     opcode: i64::from(u8::from(md.op_code)),
+                    authoritative: md.authoritative,
+                    truncated: md.truncation,
                     recursion_desired: md.recursion_desired,
-                    checking_disabled: md.checking_disabled,
+                    recursion_available: md.recursion_available,
+                    zero: false,
                     authenticated_data: md.authentic_data,
+                    checking_disabled: md.checking_disabled,
+                    rcode: i64::from(u16::from(md.response_code)),
                     question: vec![question],
+                    opt: req.msg.edns.as_ref().map(opt_data),
                 },
+                meta: req.metadata.clone(),
             }));
         }
         Match::No {
             through: self.fall.through(&req.name),
         }
+    }
+}
+
+/// The query's OPT record as templates see it.
+fn opt_data(e: &Edns) -> gotmpl::Opt {
+    let flags = e.flags();
+    gotmpl::Opt {
+        udp_size: e.max_payload(),
+        ttl: u32::from(e.rcode_high()) << 24
+            | u32::from(e.version()) << 16
+            | if flags.dnssec_ok { 1 << 15 } else { 0 }
+            | u32::from(flags.z & 0x7fff),
+        options: e
+            .options()
+            .as_ref()
+            .iter()
+            .map(|(code, o)| (u16::from(*code), o.to_bytes().unwrap_or_default()))
+            .collect(),
     }
 }
 

@@ -1,28 +1,49 @@
-//! The part of Go's text/template that CoreDNS's template examples use:
-//! text with `{{ ... }}` actions (and `{{-`/`-}}` trimming, comments)
-//! holding pipelines of fields (`.Name`, `.Group.a`, `$.Zone`), string,
-//! number and boolean constants, parenthesised pipelines, the methods of
-//! the data (`.Meta "name"`) and the functions `index`, `len`, `print`,
-//! `printf`, `println`, `not`, `eq`, `ne` and CoreDNS's `parseInt`.
-//! Control actions (`if`, `range`, `with`, `define`, ...) and variables
-//! other than `$` are refused when the template is compiled.
+//! Go's text/template, as CoreDNS's template plugin runs it: the lexer,
+//! parser and executor of the whole template language (text and actions
+//! with `{{-`/`-}}` trimming and comments; `if`/`else if`/`else`,
+//! `range` (slices, maps in key order, integers, `break`, `continue`),
+//! `with`/`else with`, `define`, `template` and `block`; variables;
+//! pipelines, parenthesised and chained), Go's `fmt` for what it prints,
+//! the builtin functions and CoreDNS's `parseInt`, over the data CoreDNS
+//! gives (`.Zone`, `.Name`, `.Match`, `.Group`, `.Message`, ...). Output
+//! and errors are Go's; `testdata/cases.txt` holds Go's own results.
 
+mod edns;
 mod error;
-mod evaluator;
+mod exec;
+mod fmt;
 mod functions;
 mod lexer;
+mod literal;
+mod node;
 mod parser;
 #[cfg(test)]
 mod tests;
+mod value;
 
-pub use error::ExecError;
+pub use error::{ExecError, ParseError};
 use std::collections::BTreeMap;
 
-/// A compiled template.
+/// A compiled template: the trees of its text by name, its own first.
 #[derive(Debug)]
 pub struct Template {
     name: String,
-    nodes: Vec<parser::Node>,
+    /// The text, for the line and column of execution errors.
+    text: String,
+    set: parser::TreeSet,
+}
+
+impl Template {
+    /// Compiles `text` as Go's `template.New(name).Parse(text)` does;
+    /// errors read like Go's (`template: NAME:LINE: ...`).
+    pub fn parse(name: &str, text: &str) -> Result<Self, ParseError> {
+        let set = parser::parse(name, text)?;
+        Ok(Template {
+            name: name.to_string(),
+            text: text.to_string(),
+            set,
+        })
+    }
 }
 
 /// What templates can see of the query.
@@ -38,6 +59,9 @@ pub struct Data {
     pub remote: String,
     pub question: Question,
     pub message: MessageData,
+    /// What `.Meta` reads: the metadata plugins before this one set, when
+    /// the block has `metadata`.
+    pub meta: Option<crate::plugin::request::Metadata>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -48,13 +72,31 @@ pub struct Question {
     pub qclass: u16,
 }
 
-/// The header fields of the incoming message.
+/// The incoming message: its header and question (miekg's `dns.Msg`).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct MessageData {
     pub id: u16,
+    pub response: bool,
     pub opcode: i64,
+    pub authoritative: bool,
+    pub truncated: bool,
     pub recursion_desired: bool,
-    pub checking_disabled: bool,
+    pub recursion_available: bool,
+    pub zero: bool,
     pub authenticated_data: bool,
+    pub checking_disabled: bool,
+    pub rcode: i64,
     pub question: Vec<Question>,
+    /// The OPT record of the additional section.
+    pub opt: Option<Opt>,
+}
+
+/// The query's OPT record (miekg's `*dns.OPT`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Opt {
+    pub udp_size: u16,
+    /// The record's TTL: extended rcode, version, DO and the other flags.
+    pub ttl: u32,
+    /// Each option's code and data, in order.
+    pub options: Vec<(u16, Vec<u8>)>,
 }
