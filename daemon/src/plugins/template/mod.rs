@@ -12,6 +12,7 @@
 //! `Request::lookup`) and its answers follow the CNAME.
 
 mod gotmpl;
+mod metrics;
 mod setup;
 
 pub use setup::setup;
@@ -43,6 +44,10 @@ impl Plugin for Template {
         "template"
     }
 
+    fn metrics(&self) -> &'static [&'static crate::metrics::Family] {
+        metrics::OWN
+    }
+
     fn query(&self, req: &mut Request) -> Action {
         if zones::zone_match(&self.zones, &req.name).is_none() {
             return Action::Next;
@@ -55,6 +60,9 @@ impl Plugin for Template {
                     return Action::Done(Outcome::rcode(ResponseCode::ServFail))
                 }
             };
+            let view = req.view.as_deref().unwrap_or("").to_string();
+            let labels = [&*req.server, &data.zone, &view, &data.class, &data.qtype];
+            req.worker.metrics(|m| m.inc(&metrics::MATCHES, &labels));
             let rcode = <ResponseCode as From<u16>>::from(t.rcode);
             if rcode == ResponseCode::ServFail {
                 return Action::Done(Outcome::rcode(ResponseCode::ServFail));
@@ -63,11 +71,11 @@ impl Plugin for Template {
             m.metadata.authoritative = true;
             m.metadata.response_code = rcode;
             let sections = [
-                (&t.answer, &mut m.answers),
-                (&t.additional, &mut m.additionals),
-                (&t.authority, &mut m.authorities),
+                ("answer", &t.answer, &mut m.answers),
+                ("additional", &t.additional, &mut m.additionals),
+                ("authority", &t.authority, &mut m.authorities),
             ];
-            for (tmpls, out) in sections {
+            for (section, tmpls, out) in sections {
                 for tmpl in tmpls {
                     let rr = tmpl
                         .execute(&data)
@@ -76,13 +84,32 @@ impl Plugin for Template {
                     match rr {
                         Ok(rr) => out.push(rr),
                         Err(e) => {
+                            let family = match e {
+                                AnswerError::Template(_) => &metrics::FAILURES,
+                                AnswerError::Record(_) => &metrics::RR_FAILURES,
+                            };
+                            let root = tmpl.root_string();
+                            req.worker.metrics(|m| {
+                                m.inc(
+                                    family,
+                                    &[
+                                        &*req.server,
+                                        &data.zone,
+                                        &view,
+                                        &data.class,
+                                        &data.qtype,
+                                        section,
+                                        &root,
+                                    ],
+                                )
+                            });
                             return Action::Done(Outcome::fail(
                                 ResponseCode::ServFail,
                                 PluginError {
                                     plugin: "template",
                                     message: e.to_string(),
                                 },
-                            ))
+                            ));
                         }
                     }
                 }

@@ -280,3 +280,38 @@ fn rr_parsing() {
     assert!(parse_rr("").is_err());
     assert!(parse_rr("a. 60 IN A 1.2.3.4\nb. 60 IN A 1.2.3.5").is_err());
 }
+
+/// CoreDNS's template metrics: matches, template failures and records the
+/// text of which is no record, labelled with the section and the
+/// template's text as its parse tree prints it.
+#[test]
+fn matches_and_failures_are_counted() {
+    let t = template(&[
+        "template IN A metrics.test {\nmatch ^ok[.]\nanswer \"{{ .Name }} 60 IN A 192.0.2.1\"\nfallthrough\n}",
+        "template IN A metrics.test {\nmatch ^exec[.]\nanswer \"{{ index .Match 9 }}\"\nfallthrough\n}",
+        "template IN A metrics.test {\nmatch ^rr[.]\nadditional \"{{ .Name }} 60 IN A bogus\"\n}",
+    ])
+    .unwrap();
+    // One worker for every query: its metrics live as long as it does.
+    let worker = std::rc::Rc::new(crate::plugin::Worker::new(0, 1));
+    let ask = |name: &str| {
+        let mut req = request(name, RecordType::A);
+        req.server = "dns://:64065".into();
+        req.worker = std::rc::Rc::clone(&worker);
+        t.query(&mut req)
+    };
+    let render = crate::metrics::render;
+    let matched = "coredns_template_matches_total{server=\"dns://:64065\",zone=\"metrics.test.\",view=\"\",class=\"IN\",type=\"A\"}";
+    assert!(!render().contains(matched));
+    reply(ask("ok.metrics.test."));
+    assert!(render().contains(&format!("{matched} 1\n")), "{}", render());
+    assert!(matches!(ask("exec.metrics.test."), Action::Done(o) if o.reply.is_none()));
+    assert!(render().contains(
+        "coredns_template_template_failures_total{server=\"dns://:64065\",zone=\"metrics.test.\",view=\"\",class=\"IN\",type=\"A\",section=\"answer\",template=\"{{index .Match 9}}\"} 1\n"
+    ), "{}", render());
+    assert!(matches!(ask("rr.metrics.test."), Action::Done(o) if o.reply.is_none()));
+    assert!(render().contains(
+        "coredns_template_rr_failures_total{server=\"dns://:64065\",zone=\"metrics.test.\",view=\"\",class=\"IN\",type=\"A\",section=\"additional\",template=\"{{.Name}} 60 IN A bogus\"} 1\n"
+    ), "{}", render());
+    assert!(render().contains(&format!("{matched} 3\n")));
+}

@@ -44,6 +44,15 @@ impl Template {
             set,
         })
     }
+
+    /// Go's `Tree.Root.String()`: the template's own text as its parse
+    /// tree prints it (CoreDNS labels its failure metrics with it).
+    pub fn root_string(&self) -> String {
+        self.set
+            .get(&self.name)
+            .map(|l| l.to_string())
+            .unwrap_or_default()
+    }
 }
 
 /// What templates can see of the query.
