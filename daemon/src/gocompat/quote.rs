@@ -118,7 +118,6 @@ pub fn unicode_byte(c: u8) -> String {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,6 +48,10 @@ pub(crate) enum RawError {
     /// the data token it read last (see [`Raw::locate`]).
     #[error("{0}")]
     Miekg(&'static str, usize),
+    /// miekg's own words about the record as a whole, at the blank after
+    /// its type (see [`Raw::locate`]).
+    #[error("{0}")]
+    MiekgBlank(&'static str),
     /// miekg's ParseError text: the file, its words, the token it read
     /// last, quoted, and where that token ends.
     #[error("{file}: dns: {what}: {token} at line: {line}:{column}")]
@@ -65,6 +69,11 @@ pub(crate) struct Raw {
     rtype: RecordType,
     origin: Name,
     tokens: Vec<String>,
+    /// Which tokens were quoted: miekg reads a quote as a token of its own.
+    quoted: Vec<bool>,
+    /// Where the type's mnemonic ends: miekg's errors that name no token
+    /// of the data name the blank after it.
+    type_at: (usize, usize),
     /// Where each token ends (line, column), and where the entry ends, for
     /// miekg's errors.
     at: Vec<(usize, usize)>,
@@ -202,6 +211,39 @@ const SPF: u16 = 99;
 const LOC: u16 = 29;
 const URI: u16 = 256;
 
+/// The other types miekg reads and hickory does not, by mnemonic; their
+/// data is read by [`Raw::typed`].
+const MIEKG_TYPES: &[(&str, u16)] = &[
+    ("MB", 7),
+    ("MG", 8),
+    ("MR", 9),
+    ("NULL", 10),
+    ("MINFO", 14),
+    ("RP", 17),
+    ("AFSDB", 18),
+    ("X25", 19),
+    ("ISDN", 20),
+    ("RT", 21),
+    ("KEY", 25),
+    ("GPOS", 27),
+    ("KX", 36),
+    ("APL", 42),
+    ("IPSECKEY", 45),
+    ("DHCID", 49),
+    ("NSEC3", 50),
+    ("NSEC3PARAM", 51),
+    ("HIP", 55),
+    ("ZONEMD", 63),
+    ("NID", 104),
+    ("L32", 105),
+    ("L64", 106),
+    ("LP", 107),
+    ("EUI48", 108),
+    ("EUI64", 109),
+    ("AMTRELAY", 260),
+    ("TA", 32768),
+];
+
 /// The types swapped out, by mnemonic (`TYPEnnn` included).
 fn raw_type(t: &str) -> Option<RecordType> {
     let up = t.to_ascii_uppercase();
@@ -215,7 +257,10 @@ fn raw_type(t: &str) -> Option<RecordType> {
         "SPF" => Some(RecordType::Unknown(SPF)),
         "LOC" => Some(RecordType::Unknown(LOC)),
         "URI" => Some(RecordType::Unknown(URI)),
-        _ => None,
+        _ => MIEKG_TYPES
+            .iter()
+            .find(|(name, _)| *name == up)
+            .map(|(_, code)| RecordType::from(*code)),
     }
 }
 
@@ -437,6 +482,8 @@ impl Rewriter {
                 rtype,
                 origin: self.origin.clone(),
                 tokens: data.iter().map(|t| t.text.clone()).collect(),
+                quoted: data.iter().map(|t| t.quoted).collect(),
+                type_at: (line0 + t.line, t.end_col),
                 at: data.iter().map(|t| (line0 + t.line, t.end_col)).collect(),
                 end: (line0 + last.line, last.end_col),
                 file: Arc::clone(&self.file),
@@ -599,12 +646,13 @@ impl Raw {
     /// An error of [`Raw::rdata`] as miekg words it: for its own words,
     /// the file, the token read last and where it ends.
     pub fn locate(&self, e: RawError) -> RawError {
-        let RawError::Miekg(what, i) = e else {
-            return e;
-        };
-        let (token, (line, column)) = match self.tokens.get(i) {
-            Some(t) => (t.as_str(), self.at[i]),
-            None => ("", self.end),
+        let (what, token, (line, column)) = match e {
+            RawError::Miekg(what, i) => match self.tokens.get(i) {
+                Some(t) => (what, t.as_str(), self.at[i]),
+                None => (what, "", self.end),
+            },
+            RawError::MiekgBlank(what) => (what, " ", self.type_at),
+            e => return e,
         };
         RawError::At {
             file: self.file.to_string(),
@@ -702,6 +750,12 @@ impl Raw {
                 w.extend(type_bitmap(types));
             }
             RecordType::DNAME => self.name(arg(0)?, &mut w)?,
+            _ if MIEKG_TYPES
+                .iter()
+                .any(|(_, c)| RecordType::from(*c) == self.rtype) =>
+            {
+                w = self.typed()?;
+            }
             _ => {
                 // RFC 3597: \# LENGTH HEX
                 if arg(0)? != "\\#" {
@@ -782,6 +836,8 @@ fn unescape(s: &str) -> Vec<u8> {
 /// which name the token read last.
 struct Cursor<'a> {
     t: &'a [String],
+    /// Which of `t` were quoted (none where shorter).
+    q: &'a [bool],
     i: usize,
 }
 
@@ -795,6 +851,95 @@ impl<'a> Cursor<'a> {
     /// miekg's error `what` at the token read last.
     fn err(&self, what: &'static str) -> RawError {
         RawError::Miekg(what, self.i.saturating_sub(1))
+    }
+
+    /// The next token, which must not be quoted (a quote is a token of
+    /// its own to miekg, and no value of these fields).
+    fn plain(&mut self, what: &'static str) -> Result<&'a str, RawError> {
+        let quoted = self.q.get(self.i) == Some(&true);
+        match self.next() {
+            Some(s) if !quoted => Ok(s),
+            _ => Err(self.err(what)),
+        }
+    }
+
+    /// The next token as Go's `ParseUint(s, 10, bits)` reads it.
+    fn uint(&mut self, bits: u32, what: &'static str) -> Result<u64, RawError> {
+        let s = self.plain(what)?;
+        go_uint(s, bits).ok_or_else(|| self.err(what))
+    }
+
+    /// The next token as a name (miekg's `toAbsoluteName`), onto `w` in
+    /// wire form.
+    fn name(&mut self, origin: &Name, what: &'static str, w: &mut Vec<u8>) -> Result<(), RawError> {
+        let s = self.plain(what)?;
+        let n = match s {
+            "@" => origin.clone(),
+            _ => Name::parse(s, Some(origin)).map_err(|_| self.err(what))?,
+        };
+        for l in n.iter() {
+            w.push(l.len() as u8);
+            w.extend_from_slice(l);
+        }
+        w.push(0);
+        Ok(())
+    }
+
+    /// miekg's `endingToString`: the rest of the data, its tokens joined.
+    fn ending(&mut self, what: &'static str) -> Result<String, RawError> {
+        let mut s = String::new();
+        while self.i < self.t.len() {
+            let quoted = self.q.get(self.i) == Some(&true);
+            s.push_str(self.next().unwrap_or_default());
+            if quoted {
+                return Err(self.err(what));
+            }
+        }
+        Ok(s)
+    }
+
+    /// miekg's `slurpRemainder`: nothing may follow the data.
+    fn done(&self) -> Result<(), RawError> {
+        match self.t.get(self.i) {
+            Some(_) => Err(RawError::Miekg("garbage after rdata", self.i)),
+            None => Ok(()),
+        }
+    }
+
+    /// An IPSECKEY or AMTRELAY gateway of type `kind` (miekg's
+    /// `parseAddrHostUnion`, whose errors have no words of miekg's own),
+    /// in wire form.
+    fn gateway(
+        &mut self,
+        origin: &Name,
+        kind: u8,
+        what: &'static str,
+    ) -> Result<Vec<u8>, RawError> {
+        let s = self.plain(what)?;
+        let mut w = Vec::new();
+        match kind {
+            0 if s != "." => return Err(self.err("")),
+            1 | 2 => {
+                let a: std::net::IpAddr = s.parse().map_err(|_| self.err(""))?;
+                match (kind, a) {
+                    (1, std::net::IpAddr::V4(a)) => w.extend(a.octets()),
+                    // Go's IPv4 test takes an IPv4-mapped IPv6 address.
+                    (1, std::net::IpAddr::V6(a)) if a.to_ipv4_mapped().is_some() => {
+                        w.extend(a.to_ipv4_mapped().map(|a| a.octets()).unwrap_or_default())
+                    }
+                    (2, std::net::IpAddr::V6(a)) if a.to_ipv4_mapped().is_none() => {
+                        w.extend(a.octets())
+                    }
+                    _ => return Err(self.err("")),
+                }
+            }
+            3 => {
+                self.i -= 1;
+                self.name(origin, "", &mut w)?;
+            }
+            _ => {}
+        }
+        Ok(w)
     }
 
     /// One LOC coordinate: degrees (at most `max`), then minutes and
@@ -853,7 +998,7 @@ impl<'a> Cursor<'a> {
 /// `D [M [S]] N|S D [M [S]] E|W ALT[m] [SIZE[m] [HP[m] [VP[m]]]]`, with
 /// miekg's defaults (1m, 10000m, 10m) and its error words.
 fn loc(t: &[String]) -> Result<Vec<u8>, RawError> {
-    let mut c = Cursor { t, i: 0 };
+    let mut c = Cursor { t, q: &[], i: 0 };
     let lat = c.coord(
         90,
         "N",
@@ -1055,6 +1200,372 @@ fn type_bitmap(mut types: Vec<u16>) -> Vec<u8> {
         out.extend_from_slice(&map[..len]);
     }
     out
+}
+
+impl Raw {
+    /// The data of a type in [`MIEKG_TYPES`], read as miekg's parser for
+    /// it reads it (scan_rr.go), encoded as miekg packs it: names
+    /// uncompressed, as given (miekg lowercases none of them, nor does
+    /// CoreDNS's file plugin for these types).
+    fn typed(&self) -> Result<Vec<u8>, RawError> {
+        let mut c = Cursor {
+            t: &self.tokens,
+            q: &self.quoted,
+            i: 0,
+        };
+        let mut w = Vec::new();
+        let o = &self.origin;
+        match u16::from(self.rtype) {
+            7 => c.name(o, "bad MB Mb", &mut w)?,
+            8 => c.name(o, "bad MG Mg", &mut w)?,
+            9 => c.name(o, "bad MR Mr", &mut w)?,
+            10 => {
+                return Err(RawError::MiekgBlank(
+                    "NULL records do not have a presentation format",
+                ))
+            }
+            14 => {
+                c.name(o, "bad MINFO Rmail", &mut w)?;
+                c.name(o, "bad MINFO Email", &mut w)?;
+            }
+            17 => {
+                c.name(o, "bad RP Mbox", &mut w)?;
+                c.name(o, "bad RP Txt", &mut w)?;
+            }
+            18 => {
+                w.extend((c.uint(16, "bad AFSDB Subtype")? as u16).to_be_bytes());
+                c.name(o, "bad AFSDB Hostname", &mut w)?;
+            }
+            19 => {
+                // A quote is a token of its own: the address read is `"`,
+                // and what follows it is garbage.
+                let s = c.next().unwrap_or_default();
+                if c.q.first() == Some(&true) {
+                    return Err(c.err("garbage after rdata"));
+                }
+                char_strings(s, &mut w);
+            }
+            20 => {
+                let mut chunks: Vec<String> = c.t.to_vec();
+                if let [one] = chunks.as_slice() {
+                    let fields: Vec<String> = one.split_whitespace().map(String::from).collect();
+                    chunks = if fields.len() > 1 {
+                        fields
+                    } else {
+                        vec![one.clone(), String::new()]
+                    };
+                }
+                if let Some((address, sub)) = chunks.split_first() {
+                    char_strings(address, &mut w);
+                    char_strings(&sub.join(" "), &mut w);
+                }
+                c.i = c.t.len();
+            }
+            21 => {
+                w.extend((c.uint(16, "bad RT Preference")? as u16).to_be_bytes());
+                c.name(o, "bad RT Host", &mut w)?;
+            }
+            25 => {
+                w.extend((c.uint(16, "bad KEY Flags")? as u16).to_be_bytes());
+                w.push(c.uint(8, "bad KEY Protocol")? as u8);
+                w.push(c.uint(8, "bad KEY Algorithm")? as u8);
+                w.extend(base64(&c.ending("bad KEY PublicKey")?)?);
+            }
+            27 => {
+                for what in [
+                    "bad GPOS Longitude",
+                    "bad GPOS Latitude",
+                    "bad GPOS Altitude",
+                ] {
+                    let s = c.plain(what)?;
+                    s.parse::<f64>().map_err(|_| c.err(what))?;
+                    char_strings(s, &mut w);
+                }
+            }
+            36 => {
+                w.extend((c.uint(16, "bad KX Pref")? as u16).to_be_bytes());
+                c.name(o, "bad KX Exchanger", &mut w)?;
+            }
+            42 => {
+                while c.i < c.t.len() {
+                    apl(&mut c, &mut w)?;
+                }
+            }
+            45 => {
+                w.push(c.uint(8, "bad IPSECKEY value")? as u8);
+                let kind = c.uint(8, "bad IPSECKEY value")? as u8;
+                w.push(kind);
+                w.push(c.uint(8, "bad IPSECKEY value")? as u8);
+                let gateway = c.gateway(o, kind, "bad IPSECKEY gateway")?;
+                w.extend(gateway);
+                w.extend(base64(&c.ending("bad IPSECKEY PublicKey")?)?);
+            }
+            49 => w = base64(&c.ending("bad DHCID Digest")?)?,
+            50 => {
+                w.push(c.uint(8, "bad NSEC3 Hash")? as u8);
+                w.push(c.uint(8, "bad NSEC3 Flags")? as u8);
+                w.extend((c.uint(16, "bad NSEC3 Iterations")? as u16).to_be_bytes());
+                let salt = c
+                    .next()
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| c.err("bad NSEC3 Salt"))?;
+                salt_field(salt, &mut w)?;
+                let next = c
+                    .next()
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| c.err("bad NSEC3 NextDomain"))?;
+                // miekg's hash length is SHA-1's, whatever the hash given.
+                w.push(20);
+                w.extend(base32hex(next).ok_or_else(|| c.err("bad NSEC3 NextDomain"))?);
+                let mut types = Vec::new();
+                while let Some(x) = c.next() {
+                    types.push(type_code(x).ok_or_else(|| c.err("bad NSEC3 TypeBitMap"))?);
+                }
+                w.extend(type_bitmap(types));
+            }
+            51 => {
+                w.push(c.uint(8, "bad NSEC3PARAM Hash")? as u8);
+                w.push(c.uint(8, "bad NSEC3PARAM Flags")? as u8);
+                w.extend((c.uint(16, "bad NSEC3PARAM Iterations")? as u16).to_be_bytes());
+                salt_field(c.next().unwrap_or("-"), &mut w)?;
+                c.done()?;
+            }
+            55 => {
+                w.push(c.uint(8, "bad HIP PublicKeyAlgorithm")? as u8);
+                let hit = c
+                    .next()
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| c.err("bad HIP Hit"))?;
+                // miekg decodes the HIT when it packs the record; a bad one
+                // is refused here, when the zone loads.
+                let hit_bytes = hex(hit).map_err(|_| c.err("bad HIP Hit"))?;
+                let key = c
+                    .next()
+                    .and_then(base64_strict)
+                    .ok_or_else(|| c.err("bad HIP PublicKey"))?;
+                let mut servers = Vec::new();
+                while c.i < c.t.len() {
+                    c.name(o, "bad HIP RendezvousServers", &mut servers)?;
+                }
+                w.insert(0, (hit.len() as u8) / 2);
+                w.extend((key.len() as u16).to_be_bytes());
+                w.extend(hit_bytes);
+                w.extend(key);
+                w.extend(servers);
+                return Ok(w);
+            }
+            63 => {
+                w.extend((c.uint(32, "bad ZONEMD Serial")? as u32).to_be_bytes());
+                w.push(c.uint(8, "bad ZONEMD Scheme")? as u8);
+                w.push(c.uint(8, "bad ZONEMD Hash Algorithm")? as u8);
+                w.extend(hex(&c.ending("bad ZONEMD Digest")?)?);
+            }
+            104 | 106 => {
+                let what = if u16::from(self.rtype) == 104 {
+                    "bad NID Preference"
+                } else {
+                    "bad L64 Preference"
+                };
+                w.extend((c.uint(16, what)? as u16).to_be_bytes());
+                let id = c.next().unwrap_or_default();
+                w.extend(node_id(id).ok_or_else(|| c.err("bad NID/L64 NodeID/Locator64"))?);
+            }
+            105 => {
+                w.extend((c.uint(16, "bad L32 Preference")? as u16).to_be_bytes());
+                let a = c
+                    .next()
+                    .and_then(|s| s.parse::<std::net::IpAddr>().ok())
+                    .and_then(|a| match a {
+                        std::net::IpAddr::V4(a) => Some(a),
+                        std::net::IpAddr::V6(a) => a.to_ipv4_mapped(),
+                    })
+                    .ok_or_else(|| c.err("bad L32 Locator"))?;
+                w.extend(a.octets());
+            }
+            107 => {
+                w.extend((c.uint(16, "bad LP Preference")? as u16).to_be_bytes());
+                c.name(o, "bad LP Fqdn", &mut w)?;
+            }
+            108 => w.extend(eui(&mut c, 6, "bad EUI48 Address", "bad EUI48 Address")?),
+            // miekg's words for EUI64's bad hex say EUI68.
+            109 => w.extend(eui(&mut c, 8, "bad EUI64 Address", "bad EUI68 Address")?),
+            260 => {
+                w.push(c.uint(8, "bad AMTRELAY value")? as u8);
+                let d = match c.next() {
+                    Some("0") => 0,
+                    Some("1") => 0x80,
+                    _ => return Err(c.err("bad discovery value")),
+                };
+                let kind = d | c.uint(8, "bad AMTRELAY value")? as u8;
+                w.push(kind);
+                let gateway = c.gateway(o, kind & 0x7f, "bad AMTRELAY gateway")?;
+                // miekg packs the gateway by the whole byte, discovery bit
+                // included: with it set, no gateway is written.
+                if kind & 0x80 == 0 {
+                    w.extend(gateway);
+                }
+            }
+            32768 => {
+                w.extend((c.uint(16, "bad TA KeyTag")? as u16).to_be_bytes());
+                let a = c.next().unwrap_or_default();
+                let alg = go_uint(a, 8)
+                    .map(|v| v as u8)
+                    .or_else(|| algorithm(a).ok())
+                    .ok_or_else(|| c.err("bad TA Algorithm"))?;
+                w.push(alg);
+                w.push(c.uint(8, "bad TA DigestType")? as u8);
+                w.extend(hex(&c.ending("bad TA Digest")?)?);
+            }
+            _ => return Err(RawError::Unknown(self.rtype)),
+        }
+        c.done()?;
+        Ok(w)
+    }
+}
+
+/// Go's `strconv.ParseUint(s, 10, bits)`: decimal digits only.
+fn go_uint(s: &str, bits: u32) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse::<u64>()
+        .ok()
+        .filter(|v| bits >= 64 || *v < 1 << bits)
+}
+
+/// An NSEC3 or NSEC3PARAM salt: its length, then its bytes (`-`: none).
+fn salt_field(s: &str, w: &mut Vec<u8>) -> Result<(), RawError> {
+    if s == "-" {
+        w.push(0);
+        return Ok(());
+    }
+    w.push((s.len() / 2) as u8);
+    w.extend(hex(s)?);
+    Ok(())
+}
+
+/// RFC 4648 base32 with the extended hex alphabet, unpadded, any case.
+fn base32hex(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u64, 0);
+    for c in s.trim_end_matches('=').bytes() {
+        let v = match c.to_ascii_uppercase() {
+            d @ b'0'..=b'9' => d - b'0',
+            l @ b'A'..=b'V' => l - b'A' + 10,
+            _ => return None,
+        };
+        acc = (acc << 5) | u64::from(v);
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+/// Go's `base64.StdEncoding.DecodeString`: padded to a multiple of four.
+fn base64_strict(s: &str) -> Option<Vec<u8>> {
+    let body = s.trim_end_matches('=');
+    if s.is_empty() || s.len() % 4 != 0 || s.len() - body.len() > 2 || body.contains('=') {
+        return None;
+    }
+    base64(s).ok()
+}
+
+/// NID's and L64's 64 bits, as miekg's `stringToNodeID` reads them: four
+/// groups of four hex digits at fixed places (what follows is ignored).
+fn node_id(s: &str) -> Option<[u8; 8]> {
+    let b = s.as_bytes();
+    if b.len() < 19 || (b[4] != b':' && b[9] != b':' && b[14] != b':') {
+        return None;
+    }
+    let digits = [&b[0..4], &b[5..9], &b[10..14], &b[15..19]].concat();
+    let digits = std::str::from_utf8(&digits).ok()?;
+    if !digits.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    u64::from_str_radix(digits, 16).ok().map(u64::to_be_bytes)
+}
+
+/// EUI48 (`n` = 6) or EUI64 (8): bytes as hex pairs between dashes.
+/// `shape`: miekg's words for a bad length or dash, `digits` for bad hex.
+fn eui(
+    c: &mut Cursor<'_>,
+    n: usize,
+    shape: &'static str,
+    digits: &'static str,
+) -> Result<Vec<u8>, RawError> {
+    let s = c.next().unwrap_or_default().as_bytes();
+    if s.len() != 3 * n - 1 || (1..n).any(|k| s[3 * k - 1] != b'-') {
+        return Err(c.err(shape));
+    }
+    (0..n)
+        .map(|k| {
+            std::str::from_utf8(&s[3 * k..3 * k + 2])
+                .ok()
+                .filter(|p| p.bytes().all(|b| b.is_ascii_hexdigit()))
+                .and_then(|p| u8::from_str_radix(p, 16).ok())
+                .ok_or_else(|| c.err(digits))
+        })
+        .collect()
+}
+
+/// One APL item, `[!]AFI:ADDRESS/PREFIX`, as miekg reads and packs it:
+/// family, prefix length, negation bit and length of the address bytes
+/// the prefix covers, trailing zero bytes left out (RFC 3123). Errors
+/// from Go's parsers have no words of miekg's own.
+fn apl(c: &mut Cursor<'_>, w: &mut Vec<u8>) -> Result<(), RawError> {
+    if c.q.get(c.i) == Some(&true) {
+        c.i += 1;
+        return Err(c.err("unexpected APL field"));
+    }
+    let s = c.next().unwrap_or_default();
+    let (family, cidr) = s
+        .split_once(':')
+        .ok_or_else(|| c.err("missing colon in APL field"))?;
+    let (neg, family) = match family.strip_prefix('!') {
+        Some(f) => (true, f),
+        None => (false, family),
+    };
+    let afi = go_uint(family, 16).ok_or_else(|| c.err(""))?;
+    let len = match afi {
+        1 => 4,
+        2 => 16,
+        _ => return Err(c.err("unrecognized APL family")),
+    };
+    let (addr, bits) = cidr.split_once('/').ok_or_else(|| c.err(""))?;
+    let ip: std::net::IpAddr = addr.parse().map_err(|_| c.err(""))?;
+    let octets = match ip {
+        std::net::IpAddr::V4(a) => a.octets().to_vec(),
+        std::net::IpAddr::V6(a) => a.octets().to_vec(),
+    };
+    let bits = go_uint(bits, 16)
+        .filter(|b| *b as usize <= 8 * octets.len())
+        .ok_or_else(|| c.err(""))? as usize;
+    let masked: Vec<u8> = octets
+        .iter()
+        .enumerate()
+        .map(|(k, b)| {
+            let keep = bits.saturating_sub(8 * k).min(8);
+            b & (0xffu16 << (8 - keep)) as u8
+        })
+        .collect();
+    if masked != octets {
+        return Err(c.err("extra bits in APL address"));
+    }
+    if octets.len() != len {
+        return Err(c.err("address mismatch with the APL family"));
+    }
+    let mut addr = masked[..bits.div_ceil(8)].to_vec();
+    while addr.last() == Some(&0) {
+        addr.pop();
+    }
+    w.extend((afi as u16).to_be_bytes());
+    w.push(bits as u8);
+    w.push(u8::from(neg) << 7 | addr.len() as u8);
+    w.extend(addr);
+    Ok(())
 }
 
 #[cfg(test)]
