@@ -52,6 +52,9 @@ pub(crate) enum RawError {
     /// its type (see [`Raw::locate`]).
     #[error("{0}")]
     MiekgBlank(&'static str),
+    /// miekg's own words at the first token of the next line.
+    #[error("{0}")]
+    MiekgAfter(&'static str),
     /// miekg's ParseError text: the file, its words, the token it read
     /// last, quoted, and where that token ends.
     #[error("{file}: dns: {what}: {token} at line: {line}:{column}")]
@@ -74,6 +77,10 @@ pub(crate) struct Raw {
     /// Where the type's mnemonic ends: miekg's errors that name no token
     /// of the data name the blank after it.
     type_at: (usize, usize),
+    /// The first token of the line after the record's, if that line has
+    /// one, and where it ends: IPSECKEY's parser reads past the record's
+    /// end and takes it for garbage.
+    after: Option<(String, usize, usize)>,
     /// Where each token ends (line, column), and where the entry ends, for
     /// miekg's errors.
     at: Vec<(usize, usize)>,
@@ -333,7 +340,7 @@ impl Rewriter {
         };
         let mut origin = self.origin.clone();
         if let Some(o) = toks.get(2) {
-            origin = Name::parse(&o.text, Some(&self.origin))
+            origin = as_name(&o.text, Some(&self.origin))
                 .map_err(|_| at("bad origin name".into(), o))?;
         }
         if let Some(g) = toks.get(3) {
@@ -384,7 +391,12 @@ impl Rewriter {
     /// (for `$GENERATE` errors).
     fn run(&mut self, text: &str, out: &mut String, line0: usize) -> Result<(), RawError> {
         let mut copied = 0;
+        let mut pending = None;
         for e in entries(text) {
+            if let (Some(k), Some(f)) = (pending.take(), e.toks.first()) {
+                let raw: &mut Raw = &mut self.raws[k];
+                raw.after = Some((f.text.clone(), line0 + f.line, f.end_col));
+            }
             let Some(first) = e.toks.first() else {
                 continue;
             };
@@ -395,7 +407,7 @@ impl Rewriter {
                     self.changed = true;
                     self.include(&e.toks, out, line0)?;
                 } else if first.text.eq_ignore_ascii_case("$ORIGIN") {
-                    if let Some(o) = e.toks.get(1).and_then(|t| Name::parse(&t.text, None).ok()) {
+                    if let Some(o) = e.toks.get(1).and_then(|t| as_name(&t.text, None).ok()) {
                         self.origin = o;
                     }
                 } else if first.text.eq_ignore_ascii_case("$TTL") {
@@ -478,12 +490,14 @@ impl Rewriter {
             copied = e.end;
             let data = &e.toks[i + 1..];
             let last = data.last().unwrap_or(t);
+            pending = Some(self.raws.len());
             self.raws.push(Raw {
                 rtype,
                 origin: self.origin.clone(),
                 tokens: data.iter().map(|t| t.text.clone()).collect(),
                 quoted: data.iter().map(|t| t.quoted).collect(),
                 type_at: (line0 + t.line, t.end_col),
+                after: None,
                 at: data.iter().map(|t| (line0 + t.line, t.end_col)).collect(),
                 end: (line0 + last.line, last.end_col),
                 file: Arc::clone(&self.file),
@@ -652,6 +666,10 @@ impl Raw {
                 None => (what, "", self.end),
             },
             RawError::MiekgBlank(what) => (what, " ", self.type_at),
+            RawError::MiekgAfter(what) => match &self.after {
+                Some((t, line, column)) => (what, t.as_str(), (*line, *column)),
+                None => (what, "", self.end),
+            },
             e => return e,
         };
         RawError::At {
@@ -782,7 +800,7 @@ impl Raw {
     }
 
     fn name(&self, s: &str, w: &mut Vec<u8>) -> Result<(), RawError> {
-        let n = Name::parse(s, Some(&self.origin)).map_err(|err| RawError::Name {
+        let n = as_name(s, Some(&self.origin)).map_err(|err| RawError::Name {
             name: s.to_string(),
             err,
         })?;
@@ -873,10 +891,7 @@ impl<'a> Cursor<'a> {
     /// wire form.
     fn name(&mut self, origin: &Name, what: &'static str, w: &mut Vec<u8>) -> Result<(), RawError> {
         let s = self.plain(what)?;
-        let n = match s {
-            "@" => origin.clone(),
-            _ => Name::parse(s, Some(origin)).map_err(|_| self.err(what))?,
-        };
+        let n = as_name(s, Some(origin)).map_err(|_| self.err(what))?;
         for l in n.iter() {
             w.push(l.len() as u8);
             w.extend_from_slice(l);
@@ -1299,6 +1314,13 @@ impl Raw {
                 let gateway = c.gateway(o, kind, "bad IPSECKEY gateway")?;
                 w.extend(gateway);
                 w.extend(base64(&c.ending("bad IPSECKEY PublicKey")?)?);
+                // miekg's parser reads the key to the end of the line, then
+                // looks for the line's end once more: a record on the next
+                // line is garbage to it (a blank line or the end of the
+                // file is not).
+                if self.after.is_some() {
+                    return Err(RawError::MiekgAfter("garbage after rdata"));
+                }
             }
             49 => w = base64(&c.ending("bad DHCID Digest")?)?,
             50 => {
@@ -1338,7 +1360,7 @@ impl Raw {
                     .ok_or_else(|| c.err("bad HIP Hit"))?;
                 // miekg decodes the HIT when it packs the record; a bad one
                 // is refused here, when the zone loads.
-                let hit_bytes = hex(hit).map_err(|_| c.err("bad HIP Hit"))?;
+                let hit_bytes = hex_digits(hit).map_err(|_| c.err("bad HIP Hit"))?;
                 let key = c
                     .next()
                     .and_then(base64_strict)
@@ -1358,7 +1380,7 @@ impl Raw {
                 w.extend((c.uint(32, "bad ZONEMD Serial")? as u32).to_be_bytes());
                 w.push(c.uint(8, "bad ZONEMD Scheme")? as u8);
                 w.push(c.uint(8, "bad ZONEMD Hash Algorithm")? as u8);
-                w.extend(hex(&c.ending("bad ZONEMD Digest")?)?);
+                w.extend(hex_digits(&c.ending("bad ZONEMD Digest")?)?);
             }
             104 | 106 => {
                 let what = if u16::from(self.rtype) == 104 {
@@ -1375,12 +1397,13 @@ impl Raw {
                 let a = c
                     .next()
                     .and_then(|s| s.parse::<std::net::IpAddr>().ok())
-                    .and_then(|a| match a {
-                        std::net::IpAddr::V4(a) => Some(a),
-                        std::net::IpAddr::V6(a) => a.to_ipv4_mapped(),
-                    })
                     .ok_or_else(|| c.err("bad L32 Locator"))?;
-                w.extend(a.octets());
+                // miekg packs an IPv6 address that is no IPv4 one as four
+                // zero bytes.
+                w.extend(match a {
+                    std::net::IpAddr::V4(a) => a.octets(),
+                    std::net::IpAddr::V6(a) => a.to_ipv4_mapped().map_or([0; 4], |a| a.octets()),
+                });
             }
             107 => {
                 w.extend((c.uint(16, "bad LP Preference")? as u16).to_be_bytes());
@@ -1414,12 +1437,27 @@ impl Raw {
                     .ok_or_else(|| c.err("bad TA Algorithm"))?;
                 w.push(alg);
                 w.push(c.uint(8, "bad TA DigestType")? as u8);
-                w.extend(hex(&c.ending("bad TA Digest")?)?);
+                w.extend(hex_digits(&c.ending("bad TA Digest")?)?);
             }
             _ => return Err(RawError::Unknown(self.rtype)),
         }
         c.done()?;
         Ok(w)
+    }
+}
+
+/// A name as miekg keeps it: in the case it is written in (hickory's
+/// `Name::parse` lowercases ASCII), relative ones (and `@`) below
+/// `origin`; names with other characters as hickory reads them.
+fn as_name(s: &str, origin: Option<&Name>) -> Result<Name, hickory_proto::ProtoError> {
+    let n = match (s, origin) {
+        ("@", Some(o)) => return Ok(o.clone()),
+        _ => Name::from_ascii(s),
+    };
+    match (n, origin) {
+        (Ok(n), Some(o)) if !n.is_fqdn() => n.append_domain(o),
+        (Ok(n), _) => Ok(n),
+        (Err(_), _) => Name::parse(s, origin),
     }
 }
 
@@ -1433,6 +1471,14 @@ fn go_uint(s: &str, bits: u32) -> Option<u64> {
         .filter(|v| bits >= 64 || *v < 1 << bits)
 }
 
+/// Hex digits, as Go decodes them (`-` is no data only where miekg says).
+fn hex_digits(s: &str) -> Result<Vec<u8>, RawError> {
+    match s {
+        "-" => Err(RawError::Hex(s.to_string())),
+        _ => hex(s),
+    }
+}
+
 /// An NSEC3 or NSEC3PARAM salt: its length, then its bytes (`-`: none).
 fn salt_field(s: &str, w: &mut Vec<u8>) -> Result<(), RawError> {
     if s == "-" {
@@ -1440,7 +1486,7 @@ fn salt_field(s: &str, w: &mut Vec<u8>) -> Result<(), RawError> {
         return Ok(());
     }
     w.push((s.len() / 2) as u8);
-    w.extend(hex(s)?);
+    w.extend(hex_digits(s)?);
     Ok(())
 }
 
@@ -1572,6 +1618,28 @@ fn apl(c: &mut Cursor<'_>, w: &mut Vec<u8>) -> Result<(), RawError> {
 mod tests {
     use super::*;
 
+    impl Raw {
+        /// A record of type `t` whose data is `toks` (split at blanks;
+        /// a token in double quotes counts as quoted).
+        fn of(t: RecordType, origin: &Name, toks: &str) -> Raw {
+            let words: Vec<&str> = toks.split_whitespace().collect();
+            Raw {
+                rtype: t,
+                origin: origin.clone(),
+                tokens: words
+                    .iter()
+                    .map(|w| w.trim_matches('"').to_string())
+                    .collect(),
+                quoted: words.iter().map(|w| w.starts_with('"')).collect(),
+                type_at: (1, 1),
+                after: None,
+                at: (0..words.len()).map(|k| (1, k + 2)).collect(),
+                end: (0, 0),
+                file: Arc::from("db"),
+            }
+        }
+    }
+
     #[test]
     fn rewrites_only_what_hickory_lacks() {
         let o = Name::from_ascii("example.org.").unwrap();
@@ -1614,14 +1682,7 @@ mod tests {
     #[test]
     fn encodes() {
         let o = Name::from_ascii("example.org.").unwrap();
-        let raw = |t: RecordType, toks: &str| Raw {
-            rtype: t,
-            origin: o.clone(),
-            tokens: toks.split_whitespace().map(String::from).collect(),
-            at: Vec::new(),
-            end: (0, 0),
-            file: Arc::from("db"),
-        };
+        let raw = |t: RecordType, toks: &str| Raw::of(t, &o, toks);
         let d = |r: Raw| match r.rdata().unwrap() {
             RData::Unknown { rdata, .. } => rdata.anything.clone(),
             _ => panic!(),
@@ -1662,14 +1723,7 @@ mod tests {
     #[test]
     fn empty_rfc3597_data() {
         let o = Name::from_ascii("example.org.").unwrap();
-        let r = Raw {
-            rtype: RecordType::from(65000),
-            origin: o.clone(),
-            tokens: vec!["\\#".into(), "0".into()],
-            at: Vec::new(),
-            end: (0, 0),
-            file: Arc::from("db"),
-        };
+        let r = Raw::of(RecordType::from(65000), &o, "\\# 0");
         let RData::Unknown { code, rdata } = r.rdata().unwrap() else {
             panic!()
         };
@@ -1702,19 +1756,7 @@ mod tests {
     #[test]
     fn error_texts() {
         let o = Name::from_ascii("example.org.").unwrap();
-        let err = |t: RecordType, toks: &str| {
-            Raw {
-                rtype: t,
-                origin: o.clone(),
-                tokens: toks.split_whitespace().map(String::from).collect(),
-                at: Vec::new(),
-                end: (0, 0),
-                file: Arc::from("db"),
-            }
-            .rdata()
-            .unwrap_err()
-            .to_string()
-        };
+        let err = |t: RecordType, toks: &str| Raw::of(t, &o, toks).rdata().unwrap_err().to_string();
         let t65534 = RecordType::from(65534);
         let bad_name = Name::parse("a..b", Some(&o)).unwrap_err();
         for (got, want) in [
@@ -1756,6 +1798,193 @@ mod tests {
         ] {
             assert_eq!(got, want);
         }
+    }
+
+    /// The types miekg reads and hickory does not, encoded as CoreDNS
+    /// 1.14.7 answers them (checked with kdig against it).
+    #[test]
+    fn miekg_types_encode() {
+        let o = Name::from_ascii("example.org.").unwrap();
+        let d = |t: u16, toks: &str| match Raw::of(RecordType::from(t), &o, toks).rdata() {
+            Ok(RData::Unknown { rdata, .. }) => rdata.anything.clone(),
+            other => panic!("{t} {toks}: {other:?}"),
+        };
+        let hx = |s: &str| hex(s).unwrap();
+        assert_eq!(d(7, "Box"), hx("03426F78076578616D706C65036F726700"));
+        assert_eq!(
+            d(14, "rm @"),
+            [
+                b"\x02rm\x07example\x03org\x00".as_slice(),
+                b"\x07example\x03org\x00"
+            ]
+            .concat()
+        );
+        assert_eq!(d(18, "1 A.b."), b"\x00\x01\x01A\x01b\x00");
+        assert_eq!(d(19, "311061700956"), hx("0C333131303631373030393536"));
+        assert_eq!(d(20, "\"1508 003\""), hx("043135303803303033"));
+        assert_eq!(d(20, "\"1508\""), b"\x041508\x00");
+        assert_eq!(d(25, "256 3 8 AQ ID"), [1, 0, 3, 8, 1, 2, 3]);
+        assert_eq!(
+            d(27, "-32.6 116 10.0"),
+            hx("052D33322E36033131360431302E30")
+        );
+        assert_eq!(
+            d(42, "1:192.168.32.0/21 !2:2001:db8::/32"),
+            [0, 1, 21, 3, 192, 168, 32, 0, 2, 32, 0x84, 0x20, 0x01, 0x0d, 0xb8]
+        );
+        assert_eq!(d(42, "1:0.0.0.0/0"), [0, 1, 0, 0]);
+        assert_eq!(d(49, "AAIB Y2/A"), [0, 2, 1, 0x63, 0x6f, 0xc0]);
+        assert_eq!(
+            d(55, "2 2001 AQID rvs."),
+            hx("0202000320010102030372767300")
+        );
+        assert_eq!(d(63, "7 1 1 FEBE"), [0, 0, 0, 7, 1, 1, 0xfe, 0xbe]);
+        assert_eq!(d(104, "10 0014:4fff:ff20:ee64"), hx("000A00144FFFFF20EE64"));
+        assert_eq!(d(105, "10 10.1.2.0"), [0, 10, 10, 1, 2, 0]);
+        assert_eq!(d(105, "10 2001:db8::1"), [0, 10, 0, 0, 0, 0]);
+        assert_eq!(d(108, "00-00-5e-00-53-2a"), hx("00005E00532A"));
+        assert_eq!(d(109, "00-00-5e-ef-10-00-00-2a"), hx("00005EEF1000002A"));
+        assert_eq!(d(32768, "12345 RSASHA256 2 0011"), hx("303908020011"));
+        assert_eq!(d(260, "10 1 3 amt."), [10, 0x83]);
+        assert_eq!(d(260, "10 0 3 amt."), hx("0A0303616D7400"));
+        assert_eq!(d(260, "10 0 1 192.0.2.1"), [10, 1, 192, 0, 2, 1]);
+        assert_eq!(d(45, "10 0 2 . AQID"), [10, 0, 2, 1, 2, 3]);
+        assert_eq!(
+            d(45, "10 2 2 2001:db8::1 AQID"),
+            [
+                [10, 2, 2].as_slice(),
+                &hx("20010DB8000000000000000000000001"),
+                &[1, 2, 3]
+            ]
+            .concat()
+        );
+        assert_eq!(
+            d(50, "1 0 12 aabb 0123 A"),
+            [1, 0, 0, 12, 2, 0xaa, 0xbb, 20, 0x00, 0x44, 0x00, 1, 0x40]
+        );
+        assert_eq!(d(51, "1 0 12 -"), [1, 0, 0, 12, 0]);
+    }
+
+    /// miekg's words for bad data of these types, and the token each names.
+    #[test]
+    fn miekg_types_errors() {
+        let o = Name::from_ascii("example.org.").unwrap();
+        let err = |t: u16, toks: &str| {
+            let r = Raw::of(RecordType::from(t), &o, toks);
+            let e = r.rdata().unwrap_err();
+            r.locate(e).to_string()
+        };
+        for (t, toks, want) in [
+            (
+                10,
+                "616263",
+                "db: dns: NULL records do not have a presentation format: \" \" at line: 1:1",
+            ),
+            (
+                19,
+                "\"311\"",
+                "db: dns: garbage after rdata: \"311\" at line: 1:2",
+            ),
+            (
+                19,
+                "1 2",
+                "db: dns: garbage after rdata: \"2\" at line: 1:3",
+            ),
+            (
+                45,
+                "10 1 2 192.0.2.x AQID",
+                "db: dns: : \"192.0.2.x\" at line: 1:5",
+            ),
+            (
+                42,
+                "1:192.168.32.1/21",
+                "db: dns: extra bits in APL address: \"1:192.168.32.1/21\" at line: 1:2",
+            ),
+            (
+                42,
+                "3:10.0.0.0/8",
+                "db: dns: unrecognized APL family: \"3:10.0.0.0/8\" at line: 1:2",
+            ),
+            (
+                42,
+                "\"1:10.0.0.0/8\"",
+                "db: dns: unexpected APL field: \"1:10.0.0.0/8\" at line: 1:2",
+            ),
+            (
+                104,
+                "10 0014:4fff:ff20:ee6",
+                "db: dns: bad NID/L64 NodeID/Locator64: \"0014:4fff:ff20:ee6\" at line: 1:3",
+            ),
+            (
+                109,
+                "00-00-5e-ef-10-00-00-zz",
+                "db: dns: bad EUI68 Address: \"00-00-5e-ef-10-00-00-zz\" at line: 1:2",
+            ),
+            (
+                108,
+                "00:00:5e:ef:10:00",
+                "db: dns: bad EUI48 Address: \"00:00:5e:ef:10:00\" at line: 1:2",
+            ),
+            (
+                55,
+                "2 2001 AwEAAbd",
+                "db: dns: bad HIP PublicKey: \"AwEAAbd\" at line: 1:4",
+            ),
+            (
+                14,
+                "a. b..c",
+                "db: dns: bad MINFO Email: \"b..c\" at line: 1:3",
+            ),
+            (
+                18,
+                "65536 a.",
+                "db: dns: bad AFSDB Subtype: \"65536\" at line: 1:2",
+            ),
+            (36, "+1 a.", "db: dns: bad KX Pref: \"+1\" at line: 1:2"),
+            (
+                260,
+                "0 2 0 .",
+                "db: dns: bad discovery value: \"2\" at line: 1:3",
+            ),
+            (
+                27,
+                "1 2 3 4",
+                "db: dns: garbage after rdata: \"4\" at line: 1:5",
+            ),
+            (
+                32768,
+                "1 BOGUS 2 00",
+                "db: dns: bad TA Algorithm: \"BOGUS\" at line: 1:3",
+            ),
+            (
+                50,
+                "1 1 12 aa 0123 A BOGUS",
+                "db: dns: bad NSEC3 TypeBitMap: \"BOGUS\" at line: 1:8",
+            ),
+        ] {
+            assert_eq!(err(t, toks), want, "{t} {toks}");
+        }
+        // IPSECKEY's parser takes the next line's first token for garbage.
+        let mut r = Raw::of(RecordType::from(45), &o, "10 0 2 . AQID");
+        r.after = Some(("www".into(), 2, 4));
+        let e = r.rdata().unwrap_err();
+        assert_eq!(
+            r.locate(e).to_string(),
+            "db: dns: garbage after rdata: \"www\" at line: 2:4"
+        );
+    }
+
+    /// What follows a record: the next line's first token, none for a
+    /// blank or comment line or the end of the text.
+    #[test]
+    fn next_line_token() {
+        let o = Name::from_ascii("example.org.").unwrap();
+        let text = "a 60 IN IPSECKEY 1 0 2 . AQID\n\nb 60 IN IPSECKEY 1 0 2 . ( AQ\n ID )\n  www 60 A 192.0.2.1\nc 60 IN IPSECKEY 1 0 2 . AQID\n; note\nd 60 IN IPSECKEY 1 0 2 . AQID";
+        let r = rewrite(text, &o, "db").unwrap().unwrap();
+        let after: Vec<_> = r.raws.iter().map(|r| r.after.clone()).collect();
+        assert_eq!(after, [None, Some(("www".into(), 5, 6)), None, None]);
+        assert!(r.raws[0].rdata().is_ok());
+        assert!(r.raws[1].rdata().is_err());
     }
 
     /// LOC as RFC 1876 and miekg encode it: the example of RFC 1876's
