@@ -1,6 +1,7 @@
 //! Record types hickory's zone parser cannot read in this build (it has no
-//! DNSSEC support, no DNAME, SPF, LOC or URI): DS, CDS, DNSKEY, CDNSKEY,
-//! RRSIG, NSEC, DNAME, SPF, LOC, URI and RFC 3597 `TYPEnnn \# ...` records.
+//! DNSSEC support, no DNAME, SPF, LOC or URI, and lacks many older types):
+//! DS, CDS, DNSKEY, CDNSKEY, RRSIG, NSEC, DNAME, SPF, LOC, URI, the types of
+//! [`MIEKG_TYPES`] and RFC 3597 `TYPEnnn \# ...` records.
 //! Before parsing, each one's type and data are swapped for a TXT
 //! placeholder, so hickory still does owner, TTL and class inheritance;
 //! afterwards the placeholders become opaque records of the real type, their
@@ -52,6 +53,9 @@ pub(crate) enum RawError {
     /// its type (see [`Raw::locate`]).
     #[error("{0}")]
     MiekgBlank(&'static str),
+    /// A record without data that is not its file's last.
+    #[error("unexpected newline")]
+    MiekgNewline,
     /// miekg's own words at the first token of the next line.
     #[error("{0}")]
     MiekgAfter(&'static str),
@@ -81,6 +85,8 @@ pub(crate) struct Raw {
     /// one, and where it ends: IPSECKEY's parser reads past the record's
     /// end and takes it for garbage.
     after: Option<(String, usize, usize)>,
+    /// Nothing but the line's end follows the record in its file.
+    last: bool,
     /// Where each token ends (line, column), and where the entry ends, for
     /// miekg's errors.
     at: Vec<(usize, usize)>,
@@ -498,6 +504,7 @@ impl Rewriter {
                 quoted: data.iter().map(|t| t.quoted).collect(),
                 type_at: (line0 + t.line, t.end_col),
                 after: None,
+                last: e.end + 1 >= text.len(),
                 at: data.iter().map(|t| (line0 + t.line, t.end_col)).collect(),
                 end: (line0 + last.line, last.end_col),
                 file: Arc::clone(&self.file),
@@ -666,6 +673,7 @@ impl Raw {
                 None => (what, "", self.end),
             },
             RawError::MiekgBlank(what) => (what, " ", self.type_at),
+            RawError::MiekgNewline => ("unexpected newline", "\n", self.end),
             RawError::MiekgAfter(what) => match &self.after {
                 Some((t, line, column)) => (what, t.as_str(), (*line, *column)),
                 None => (what, "", self.end),
@@ -702,6 +710,11 @@ impl Raw {
                 .ok_or(RawError::Missing(self.rtype))
         };
         let rest = |i: usize| t.get(i..).unwrap_or_default().concat();
+        // A record with no data is one for dynamic updates to miekg at the
+        // end of its file; elsewhere a newline where the data should be.
+        if t.is_empty() && !self.last {
+            return Err(RawError::MiekgNewline);
+        }
         // RFC 3597's generic form is read for any type, as miekg reads it.
         let generic = t.first().is_some_and(|f| f == "\\#");
         match self.rtype {
@@ -1633,6 +1646,7 @@ mod tests {
                 quoted: words.iter().map(|w| w.starts_with('"')).collect(),
                 type_at: (1, 1),
                 after: None,
+                last: false,
                 at: (0..words.len()).map(|k| (1, k + 2)).collect(),
                 end: (0, 0),
                 file: Arc::from("db"),
