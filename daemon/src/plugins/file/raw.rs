@@ -673,6 +673,8 @@ impl Raw {
         let (what, token, (line, column)) = match e {
             RawError::Miekg(what, i) => match self.tokens.get(i) {
                 Some(t) => (what, t.as_str(), self.at[i]),
+                // Past the file's end miekg names the blank after the type.
+                None if self.last => (what, " ", self.type_at),
                 None => (what, "", self.end),
             },
             RawError::MiekgBlank(what) => (what, " ", self.type_at),
@@ -1908,6 +1910,8 @@ mod tests {
                 "s 60 IN MINFO\nx 60 IN A 192.0.2.1",
                 "unexpected newline: \"\\n\" at line: 2:13",
             ),
+            // Data missing on the file's last line.
+            ("s 60 IN DS 1 8", "bad DS DigestType: \" \" at line: 2:11"),
         ] {
             let text = format!("@ 60 IN SOA ns hm 1 2 3 4 5\n{line}\n");
             let Err(e) = super::super::Zone::parse(&text, &o, std::path::Path::new("db"), -1)
