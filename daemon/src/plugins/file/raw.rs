@@ -949,6 +949,10 @@ impl<'a> Cursor<'a> {
         kind: u8,
         what: &'static str,
     ) -> Result<Vec<u8>, RawError> {
+        // A quote is the gateway to miekg: no address, nor `.`.
+        if kind <= 2 && self.q.get(self.i) == Some(&true) {
+            return Err(RawError::MiekgQuote("", self.i));
+        }
         let s = self.plain(what)?;
         let mut w = Vec::new();
         match kind {
@@ -1403,6 +1407,10 @@ impl Raw {
                 w.push(c.uint(8, "bad NSEC3PARAM Hash")? as u8);
                 w.push(c.uint(8, "bad NSEC3PARAM Flags")? as u8);
                 w.extend((c.uint(16, "bad NSEC3PARAM Iterations")? as u16).to_be_bytes());
+                // A quoted salt is `"` to miekg, and what was quoted garbage.
+                if c.q.get(c.i) == Some(&true) {
+                    return Err(RawError::Miekg("garbage after rdata", c.i));
+                }
                 salt_field(c.next().unwrap_or("-"), &mut w);
                 c.done()?;
             }
@@ -1443,15 +1451,15 @@ impl Raw {
                     "bad L64 Preference"
                 };
                 w.extend((c.uint(16, what)? as u16).to_be_bytes());
-                let id = c.next().unwrap_or_default();
+                let id = c.plain("bad NID/L64 NodeID/Locator64")?;
                 w.extend(node_id(id).ok_or_else(|| c.err("bad NID/L64 NodeID/Locator64"))?);
             }
             105 => {
                 w.extend((c.uint(16, "bad L32 Preference")? as u16).to_be_bytes());
-                let a = c
-                    .next()
-                    .and_then(|s| s.parse::<std::net::IpAddr>().ok())
-                    .ok_or_else(|| c.err("bad L32 Locator"))?;
+                let a = c.plain("bad L32 Locator")?;
+                let a = a
+                    .parse::<std::net::IpAddr>()
+                    .map_err(|_| c.err("bad L32 Locator"))?;
                 // miekg packs an IPv6 address that is no IPv4 one as four
                 // zero bytes.
                 w.extend(match a {
@@ -1618,7 +1626,7 @@ fn eui(
     shape: &'static str,
     digits: &'static str,
 ) -> Result<Vec<u8>, RawError> {
-    let s = c.next().unwrap_or_default().as_bytes();
+    let s = c.plain(shape)?.as_bytes();
     if s.len() != 3 * n - 1 || (1..n).any(|k| s[3 * k - 1] != b'-') {
         return Err(c.err(shape));
     }
