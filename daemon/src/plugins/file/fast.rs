@@ -628,7 +628,8 @@ impl Answers {
         // Most names have two entries: one type and the rest.
         let mut table = Prepared::with_capacity(3 * prepare.len() + own_types.len() + 16);
         for (i, t) in own_types {
-            let name = super::tree::wire_of_key(tree.node(i as usize).key());
+            let mut buf = [0u8; 256];
+            let name = super::tree::wire_of_key(tree.node(i as usize).key(), &mut buf);
             table.insert(prep.entry(&name, t, 0));
         }
         if tree.find(okey).is_none() {
@@ -636,12 +637,13 @@ impl Answers {
         }
         for (i, shape) in prepare {
             let n = tree.node(i as usize);
-            let name = super::tree::wire_of_key(n.key());
-            if !is_plain(&name) {
+            let mut buf = [0u8; 256];
+            let name = super::tree::wire_of_key(n.key(), &mut buf);
+            if !is_plain(name) {
                 // Its queries are not plain either: the raw path passes them on.
                 continue;
             }
-            prep.name(&name, shape, Some(n), &mut table);
+            prep.name(name, shape, Some(n), &mut table);
         }
         Answers {
             table,
@@ -796,7 +798,8 @@ fn cname_to(tree: &Tree, n: &Node<'_>, bits: &[u8], origin: &[u8], answer: Optio
     let Some(answer) = answer else {
         return false;
     };
-    let name = super::tree::wire_of_key(n.key());
+    let mut buf = [0u8; 256];
+    let name = super::tree::wire_of_key(n.key(), &mut buf);
     let Some(target) = n.of(5).first().and_then(|c| n.data(c)) else {
         return false;
     };
@@ -838,7 +841,8 @@ fn templated(
     let Some(nodata) = nodata else {
         return false;
     };
-    let name = super::tree::wire_of_key(n.key());
+    let mut buf = [0u8; 256];
+    let name = super::tree::wire_of_key(n.key(), &mut buf);
     if !is_plain(&name) || !nodata.holds(&name, origin, 0, 0) {
         return false;
     }
@@ -972,7 +976,7 @@ x.sub IN A 192.0.2.7
         let mut names: Vec<Vec<u8>> = z
             .tree
             .nodes()
-            .map(|n| super::super::tree::wire_of_key(n.key()))
+            .map(|n| super::super::tree::wire_of_key(n.key(), &mut [0; 256]).to_vec())
             .collect();
         names.push(b"\x04nope\x07example\x03org\x00".to_vec());
         names.push(b"\x01x\x03h17\x07example\x03org\x00".to_vec());
@@ -1024,7 +1028,7 @@ x.sub IN A 192.0.2.7
         let mut table = Prepared::with_capacity(2 * n);
         let mut queries = Vec::new();
         for node in z.tree.nodes() {
-            let name = super::super::tree::wire_of_key(node.key());
+            let name = super::super::tree::wire_of_key(node.key(), &mut [0; 256]).to_vec();
             prep.name(&name, Shape::Owner, Some(node), &mut table);
             queries.push((query(&name, 1, 1), name));
         }

@@ -90,40 +90,57 @@ pub(crate) fn key_of_wire<'b>(wire: &[u8], buf: &'b mut [u8; MAX_KEY]) -> Option
     Some(&buf[..k])
 }
 
-/// The labels of a key, right to left, with 0 and 1 bytes restored.
-fn key_labels(key: &[u8]) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut label = Vec::new();
+/// A wire name: at most 255 bytes.
+pub(crate) type WireBuf = [u8; 256];
+
+/// The wire form of a key, written into `buf` (0 and 1 bytes restored).
+pub(crate) fn wire_of_key<'b>(key: &[u8], buf: &'b mut WireBuf) -> &'b [u8] {
+    // The labels' ends, right to left.
+    let mut ends = [0u16; 128];
+    let mut n = 0;
     let mut i = 0;
-    while i < key.len() {
+    while i < key.len() && n < ends.len() {
         match key[i] {
-            0 => out.push(std::mem::take(&mut label)),
-            1 => {
-                i += 1;
-                label.push(key.get(i).map_or(0, |b| b - 1));
+            0 => {
+                ends[n] = i as u16;
+                n += 1;
             }
-            b => label.push(b),
+            1 => i += 1,
+            _ => {}
         }
         i += 1;
     }
-    out
+    let mut w = 0;
+    for j in (0..n).rev() {
+        let start = if j == 0 {
+            0
+        } else {
+            usize::from(ends[j - 1]) + 1
+        };
+        let len_at = w;
+        w += 1;
+        let mut i = start;
+        while i < usize::from(ends[j]) && w < buf.len() - 1 {
+            let b = key[i];
+            buf[w] = if b == 1 {
+                i += 1;
+                key.get(i).map_or(0, |b| b - 1)
+            } else {
+                b
+            };
+            w += 1;
+            i += 1;
+        }
+        buf[len_at] = (w - len_at - 1) as u8;
+    }
+    buf[w] = 0;
+    &buf[..=w]
 }
 
 /// The name of a key.
 pub(crate) fn name_of_key(key: &[u8]) -> Name {
-    let labels = key_labels(key);
-    Name::from_labels(labels.iter().rev().map(Vec::as_slice)).unwrap_or_else(|_| Name::root())
-}
-
-/// The wire form of a key.
-pub(crate) fn wire_of_key(key: &[u8]) -> Vec<u8> {
-    let mut w = Vec::with_capacity(key.len() + 1);
-    for l in key_labels(key).iter().rev() {
-        w.push(l.len() as u8);
-        w.extend_from_slice(l);
-    }
-    w.push(0);
-    w
+    let mut buf = [0u8; 256];
+    read_wire(wire_of_key(key, &mut buf)).map_or_else(Name::root, |(n, _)| n)
 }
 
 /// The number of labels of a key.
@@ -775,5 +792,120 @@ impl Builder {
         }
         t.index = index;
         t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> Vec<Name> {
+        let labels: [&[u8]; 9] = [
+            b"a", b"A", b"b", b"ab", b"*", b"-", b"\x00", b"\x01z", b"z\x02",
+        ];
+        let mut out = vec![Name::root()];
+        for a in labels {
+            out.push(Name::from_labels([a, b"org"]).unwrap());
+            for b in labels {
+                out.push(Name::from_labels([a, b, b"org"]).unwrap());
+            }
+        }
+        out
+    }
+
+    /// Keys sort as hickory orders names (RFC 4034's canonical order,
+    /// without regard to case), and give the names back lowercased.
+    #[test]
+    fn keys_are_canonical_order() {
+        let mut by_name = names();
+        by_name.sort();
+        let mut by_key = names();
+        by_key.sort_by_key(key_of);
+        let lower = |v: &[Name]| v.iter().map(Name::to_lowercase).collect::<Vec<_>>();
+        // Names equal but for case are told apart by neither.
+        let dedup = |mut v: Vec<Name>| {
+            v.dedup();
+            v
+        };
+        assert_eq!(dedup(lower(&by_name)), dedup(lower(&by_key)));
+        for n in names() {
+            let k = key_of(&n);
+            let mut buf = [0u8; 256];
+            let mut kb = [0u8; MAX_KEY];
+            let mut wire = Vec::new();
+            push_wire(&n.to_lowercase(), &mut wire).unwrap();
+            assert_eq!(wire_of_key(&k, &mut buf), wire.as_slice(), "{n:?}");
+            assert_eq!(key_of_wire(&wire, &mut kb), Some(k.as_slice()));
+            assert!(name_of_key(&k).eq_case(&n.to_lowercase()));
+            assert_eq!(key_label_count(&k), n.iter().count());
+            for j in 0..key_label_count(&k) {
+                let parent = key_prefix(&k, j);
+                assert!(is_below(&k, parent));
+                assert_eq!(key_label_count(parent), j);
+            }
+        }
+    }
+
+    /// A tree finds its names and empty non-terminals, knows which names
+    /// have descendants, and gives back records as they went in.
+    #[test]
+    fn a_tree_of_records() {
+        let origin = Name::from_ascii("example.org.").unwrap();
+        let rec =
+            |name: &str, data: RData| Record::from_rdata(Name::from_ascii(name).unwrap(), 60, data);
+        let a = |i: u8| RData::A(A::new(192, 0, 2, i));
+        let mut b = Builder::default();
+        for r in [
+            rec("www.example.org.", a(1)),
+            rec("a.b.ent.example.org.", a(2)),
+            rec(
+                "www.example.org.",
+                RData::TXT(TXT::new(vec!["x".into(), "".into()])),
+            ),
+            rec("www.example.org.", a(3)),
+            rec(
+                "mx.example.org.",
+                RData::MX(MX::new(10, Name::from_ascii("Mail.example.org.").unwrap())),
+            ),
+            rec("out.example.net.", a(4)),
+        ] {
+            b.push(r);
+        }
+        let t = b.finish(&key_of(&origin), false);
+        let find = |n: &str| t.find(&key_of(&Name::from_ascii(n).unwrap()));
+        assert_eq!(t.owners(), 4);
+        assert!(find("ent.example.org.").is_some_and(|n| n.is_empty()));
+        assert!(find("b.ent.example.org.").is_some_and(|n| n.is_empty()));
+        assert!(find("nope.example.org.").is_none());
+        assert!(t
+            .get(&key_of(&Name::from_ascii("ent.example.org.").unwrap()))
+            .is_none());
+        assert!(t.has_descendant(&key_of(&Name::from_ascii("ent.example.org.").unwrap())));
+        assert!(!t.has_descendant(&key_of(&Name::from_ascii("www.example.org.").unwrap())));
+        let www = find("www.example.org.").unwrap();
+        let types: Vec<RecordType> = www.types().collect();
+        assert_eq!(types, [RecordType::A, RecordType::TXT]);
+        let got = www.get(RecordType::A);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0], rec("www.example.org.", a(1)));
+        assert_eq!(got[1].data, a(3));
+        let mx = find("mx.example.org.").unwrap().get(RecordType::MX);
+        assert_eq!(
+            mx[0].data,
+            RData::MX(MX::new(10, Name::from_ascii("Mail.example.org.").unwrap()))
+        );
+        // In canonical order, the empty non-terminals before their names.
+        let order: Vec<String> = t.nodes().map(|n| n.name().to_ascii()).collect();
+        assert_eq!(
+            order,
+            [
+                "out.example.net.",
+                "ent.example.org.",
+                "b.ent.example.org.",
+                "a.b.ent.example.org.",
+                "mx.example.org.",
+                "www.example.org."
+            ]
+        );
     }
 }
