@@ -630,7 +630,7 @@ impl Answers {
         for (i, t) in own_types {
             let mut buf = [0u8; 256];
             let name = super::tree::wire_of_key(tree.node(i as usize).key(), &mut buf);
-            table.insert(prep.entry(&name, t, 0));
+            table.insert(prep.entry(name, t, 0));
         }
         if tree.find(okey).is_none() {
             prep.name(&origin, Shape::Other, None, &mut table);
@@ -811,13 +811,13 @@ fn cname_to(tree: &Tree, n: &Node<'_>, bits: &[u8], origin: &[u8], answer: Optio
     if t.index() == n.index()
         || bits.get(t.index()).is_none_or(|b| b & TEMPLATED == 0)
         || !only_plain
-        || !is_plain(&name)
+        || !is_plain(name)
     {
         return false;
     }
     // The target's labels hickory keeps before its pointer into the question.
     let kept = suffixes(target)
-        .take_while(|s| s.len() > 1 && !suffixes(&name).any(|x| x == *s))
+        .take_while(|s| s.len() > 1 && !suffixes(name).any(|x| x == *s))
         .count();
     let via = 12 + target.len() + 2;
     t.types().all(|ty| {
@@ -826,7 +826,7 @@ fn cname_to(tree: &Tree, n: &Node<'_>, bits: &[u8], origin: &[u8], answer: Optio
             .iter()
             .map(|r| t.data(r).map(|d| 12 + d.len()))
             .sum::<Option<usize>>();
-        bytes.is_some_and(|b| answer.holds_with(&name, origin, kept, 1 + recs.len(), via + b))
+        bytes.is_some_and(|b| answer.holds_with(name, origin, kept, 1 + recs.len(), via + b))
     })
 }
 
@@ -843,7 +843,7 @@ fn templated(
     };
     let mut buf = [0u8; 256];
     let name = super::tree::wire_of_key(n.key(), &mut buf);
-    if !is_plain(&name) || !nodata.holds(&name, origin, 0, 0) {
+    if !is_plain(name) || !nodata.holds(name, origin, 0, 0) {
         return false;
     }
     match shape {
@@ -860,7 +860,7 @@ fn templated(
                         .iter()
                         .map(|r| n.data(r).map(|d| 12 + d.len()))
                         .sum::<Option<usize>>();
-                    bytes.is_some_and(|b| answer.holds(&name, origin, recs.len(), b))
+                    bytes.is_some_and(|b| answer.holds(name, origin, recs.len(), b))
                 })
         }
         Shape::Cut | Shape::Other => false,
