@@ -971,7 +971,12 @@ x.sub IN A 192.0.2.7
             let _ = writeln!(text, "many IN A 10.2.0.{i}");
         }
         text.push_str("www.h1 IN CNAME h1\nh2.www IN CNAME www\n");
+        // A CNAME to a name below it.
+        text.push_str("cn IN CNAME x.cn\nx.cn IN A 10.3.0.1\n");
         let z = zone(&text);
+        for cname in ["cn.example.org.", "h2.www.example.org.", "c5.example.org."] {
+            assert_eq!(bits(&z, cname) & CNAME_TO, CNAME_TO, "{cname}");
+        }
         let (prep, _) = Prep::of(&z).unwrap();
         let mut names: Vec<Vec<u8>> = z
             .tree

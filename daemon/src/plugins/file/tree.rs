@@ -52,6 +52,9 @@ pub(crate) fn key_of(name: &Name) -> Vec<u8> {
 /// The key of a wire name, written into `buf`; None when the name is not
 /// well formed.
 pub(crate) fn key_of_wire<'b>(wire: &[u8], buf: &'b mut [u8; MAX_KEY]) -> Option<&'b [u8]> {
+    if wire.len() > 255 {
+        return None;
+    }
     // Label starts, left to right (a name of 255 bytes has at most 127).
     let mut starts = [0u8; 128];
     let mut n = 0;
@@ -112,6 +115,10 @@ pub(crate) fn wire_of_key<'b>(key: &[u8], buf: &'b mut WireBuf) -> &'b [u8] {
     }
     let mut w = 0;
     for j in (0..n).rev() {
+        // A name has at most 255 bytes: what a longer key would add is cut.
+        if w + 2 >= buf.len() {
+            break;
+        }
         let start = if j == 0 {
             0
         } else {
