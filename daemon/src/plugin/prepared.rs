@@ -371,6 +371,34 @@ pub fn same_but_type(a: &[u8], b: &[u8]) -> bool {
     bits(a) == bits(b) && a[1..at] == b[1..at] && a.get(at + 2..) == b.get(at + 2..)
 }
 
+/// A raw query for tests: `q`, its name lowercased, the largest reply
+/// the client takes.
+#[cfg(test)]
+pub(crate) fn raw_query<'a>(
+    q: &'a crate::wire::fast::Simple<'a>,
+    lower: &'a [u8],
+    limit: usize,
+) -> RawQuery<'a> {
+    RawQuery {
+        q,
+        wire: &[],
+        lower,
+        text: "",
+        src: "192.0.2.1:53".parse().unwrap(),
+        local: "192.0.2.2:53".parse().unwrap(),
+        tcp: false,
+        len: 0,
+        at: std::time::Instant::now(),
+        server: "dns://:53",
+        zone: ".",
+        route: 1,
+        opt: q.opt,
+        limit,
+        plain_len: true,
+        backlogged: false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,24 +406,7 @@ mod tests {
     use crate::wire::fast::Simple;
 
     fn raw<'a>(q: &'a Simple<'a>, lower: &'a [u8]) -> RawQuery<'a> {
-        RawQuery {
-            q,
-            wire: &[],
-            lower,
-            text: "",
-            src: "192.0.2.1:53".parse().unwrap(),
-            local: "192.0.2.2:53".parse().unwrap(),
-            tcp: false,
-            len: 0,
-            at: std::time::Instant::now(),
-            server: "dns://:53",
-            zone: ".",
-            route: 1,
-            opt: q.opt,
-            limit: 512,
-            plain_len: true,
-            backlogged: false,
-        }
+        raw_query(q, lower, 512)
     }
 
     fn reply(name: &[u8], qtype: u16) -> Message {

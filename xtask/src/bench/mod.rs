@@ -7,6 +7,7 @@ mod measure;
 mod report;
 mod rig;
 mod setup;
+mod zoneload;
 
 use anyhow::{bail, Context, Result};
 use measure::Load;
@@ -20,7 +21,8 @@ pub const USAGE: &str = "  bench [--quick] [--scenario NAME[,NAME]] [--servers L
                        ferrodns vs CoreDNS, unbound, dnsdist, NSD, Knot DNS and bare
                        reflectors in two network namespaces (root); scenarios cache
                        (cache-hits), cache-2w, zipf, zipf-2w, forward, auth, memory,
-                       flood; servers ferrodns, ferrodns-uring, ferrodns-steer (-steer,
+                       flood, zoneload (needs no rig; alone it writes
+                       bench/results/zoneload.*); servers ferrodns, ferrodns-uring, ferrodns-steer (-steer,
                        2-worker scenarios), coredns, unbound, dnsdist, nsd and knot
                        (auth only), reflect-socket, reflect-uring, reflect-xdp;
                        results in bench/results/ (a full run: latest.*,
@@ -36,6 +38,8 @@ pub enum Kind {
     Memory,
     /// Hot names' hit ratio and peak memory under a flood of unique names.
     Flood,
+    /// Zone loading and reloading: time and memory (`zoneload`).
+    ZoneLoad,
 }
 
 pub struct Scenario {
@@ -72,6 +76,7 @@ impl Scenario {
         match self.kind {
             Kind::Memory => server == Server::Ferrodns,
             Kind::Flood => server.corefile(),
+            Kind::ZoneLoad => matches!(server, Server::Ferrodns | Server::CoreDns),
             // Steering needs more than one worker.
             Kind::Load if server == Server::FerrodnsSteer => self.workers > 1,
             // Authoritative servers only: they serve the zone, nothing else.
@@ -188,6 +193,16 @@ pub const SCENARIOS: &[Scenario] = &[
         kind: Kind::Flood,
         workers: 1,
         upstream_zone: Some("hot.bench."),
+    },
+    Scenario {
+        name: "zoneload",
+        aliases: &["zone-load"],
+        about: "zone loading: a 1,000,000-record zone (100,000 with --quick; mostly A, with AAAA, MX, TXT, CNAME and wildcards, relative names, $TTL, owners left out on continuation lines) served by `file` on loopback: seconds from the start until the file's last record answers, resident memory and its peak once answering, then the zone replaced with the next serial and the time and peak until the reload (`reload 1s`) answers; three starts of each server, taking turns (ferrodns one worker, CoreDNS its default GOMAXPROCS)",
+        queries: "",
+        warm: false,
+        kind: Kind::ZoneLoad,
+        workers: 1,
+        upstream_zone: None,
     },
 ];
 
@@ -391,6 +406,9 @@ fn parse(args: &[String]) -> Result<Opts> {
 
 pub fn main(args: &[String]) -> Result<()> {
     let opts = parse(args)?;
+    if opts.scenarios.iter().all(|s| s.kind == Kind::ZoneLoad) {
+        return zoneload_only(&opts);
+    }
     // SAFETY: getuid has no preconditions.
     if unsafe { libc::getuid() } != 0 {
         bail!("cargo xtask bench needs root: it creates network namespaces and loads XDP programs");
@@ -461,9 +479,22 @@ pub fn main(args: &[String]) -> Result<()> {
             clients: sc.clients(),
         };
         let mut rows = Vec::new();
+        if sc.kind == Kind::ZoneLoad {
+            rows = zoneload::run(
+                sc,
+                &opts.servers,
+                &bins.ferrodns,
+                &bins.coredns,
+                &work,
+                zoneload_records(opts.quick),
+            )?;
+        }
         // Half of ferrodns's saturation rate (kxdpgun), once it is measured.
         let mut half_rate = None;
         for &server in &opts.servers {
+            if sc.kind == Kind::ZoneLoad {
+                break;
+            }
             if !sc.runs(server) {
                 continue;
             }
@@ -472,6 +503,7 @@ pub fn main(args: &[String]) -> Result<()> {
             answerer.check_alive()?;
             eprintln!("bench: [{}] {} ...", sc.name, server.label());
             let row = match sc.kind {
+                Kind::ZoneLoad => unreachable!("zoneload runs its servers itself"),
                 Kind::Memory => run_memory(sc, &bins, &work, &load, &q.probe),
                 Kind::Flood => run_flood(sc, server, &bins, &work, &load, &q.probe),
                 Kind::Load => run_one(
@@ -558,25 +590,64 @@ pub fn main(args: &[String]) -> Result<()> {
     answerer.stop();
     drop(rig);
 
-    let meta = report::machine();
-    let out = json!({
-        "machine": meta.0,
-        "machine_detail": meta.1,
-        "date": meta.2,
-        "quick": opts.quick,
-        "seconds_per_load": seconds,
-        "latency_rate_qps": latency_rate,
-        "latency_seconds": latency_seconds,
-        "wall_s": started.elapsed().as_secs_f64(),
-        "coredns_version": crate::coredns::VERSION,
-        "scenarios": results,
-    });
+    let mut out = report::run_header(opts.quick, started.elapsed().as_secs_f64(), results);
+    out["seconds_per_load"] = json!(seconds);
+    out["latency_rate_qps"] = json!(latency_rate);
+    out["latency_seconds"] = json!(latency_seconds);
     let stem = match (all, opts.quick) {
         (false, _) => "partial",
         (true, true) => "quick",
         (true, false) => "latest",
     };
-    report::write(&out, &bins.bench, stem)
+    report::write(&out, Some(&bins.bench), stem)
+}
+
+/// The records of the zoneload scenario's zone.
+fn zoneload_records(quick: bool) -> usize {
+    if quick {
+        100_000
+    } else {
+        1_000_000
+    }
+}
+
+/// A run of the zoneload scenario alone: no rig (loopback), no packages,
+/// no root; ferrodns built for release (without the steer feature, which
+/// loading a zone does not touch) and CoreDNS; the results in
+/// bench/results/zoneload.*.
+fn zoneload_only(opts: &Opts) -> Result<()> {
+    rig::catch_signals();
+    crate::run(crate::cargo().args(["build", "--release", "-p", "ferrodns"]))?;
+    let ferrodns = setup::release_dir().join("ferrodns");
+    let coredns = crate::coredns::binary()?;
+    let work = crate::root().join("target/bench");
+    let started = std::time::Instant::now();
+    let load_before = report::loadavg();
+    let mut results = Vec::new();
+    for sc in &opts.scenarios {
+        let rows = zoneload::run(
+            sc,
+            &opts.servers,
+            &ferrodns,
+            &coredns,
+            &work,
+            zoneload_records(opts.quick),
+        )?;
+        let targets = report::targets(sc.name, &rows, &[], &results);
+        for t in &targets {
+            eprintln!("bench: [{}] {}", sc.name, report::target_line(t));
+        }
+        results.push(json!({
+            "name": sc.name,
+            "about": sc.about,
+            "targets": targets,
+            "servers": rows,
+        }));
+    }
+    let mut out = report::run_header(opts.quick, started.elapsed().as_secs_f64(), results);
+    out["loadavg_before"] = json!(load_before);
+    out["loadavg_after"] = json!(report::loadavg());
+    report::write(&out, None, "zoneload")
 }
 
 struct Xdp {

@@ -179,7 +179,7 @@ pub fn target_peers(scenario: &str) -> &'static [&'static str] {
     }
 }
 
-fn median(mut v: Vec<f64>) -> Option<f64> {
+pub fn median(mut v: Vec<f64>) -> Option<f64> {
     if v.is_empty() {
         return None;
     }
@@ -310,6 +310,36 @@ pub fn targets(scenario: &str, rows: &[Value], rounds: &[Value], earlier: &[Valu
                 ),
             )]
         }
+        // Loading a large zone (issue 14): faster and smaller than CoreDNS.
+        "zoneload" => {
+            let ratio = |field: &str| {
+                let m = |id: &str| row(rows, id).and_then(|r| at(r, &[field, "median"]));
+                match (m("ferrodns"), m("coredns")) {
+                    (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+                    _ => None,
+                }
+            };
+            vec![
+                target(
+                    "zone load time ÷ CoreDNS's (medians)",
+                    ratio("load_s"),
+                    false,
+                    1.0,
+                ),
+                target(
+                    "resident memory once loaded ÷ CoreDNS's (medians)",
+                    ratio("rss_kib"),
+                    false,
+                    1.0,
+                ),
+                target(
+                    "peak resident memory while loading ÷ CoreDNS's (medians)",
+                    ratio("peak_rss_kib"),
+                    false,
+                    1.0,
+                ),
+            ]
+        }
         "flood" => {
             let r = row(rows, "ferrodns");
             let v = |path: &[&str]| r.and_then(|r| at(r, path));
@@ -415,6 +445,11 @@ pub fn markdown(results: &Value) -> String {
         }
         if sc["name"] == "flood" {
             flood_md(&mut md, &rows);
+            targets_md(&mut md, &targets);
+            continue;
+        }
+        if sc["name"] == "zoneload" {
+            zoneload_md(&mut md, &rows);
             targets_md(&mut md, &targets);
             continue;
         }
@@ -592,6 +627,70 @@ fn flood_md(md: &mut String, rows: &[Value]) {
     md.push('\n');
 }
 
+/// The zoneload scenario: medians of the starts, with the smallest and
+/// largest, then every start.
+fn zoneload_md(md: &mut String, rows: &[Value]) {
+    let range = |r: &Value, field: &str, scale: f64, digits: usize| {
+        format!(
+            "{} ({}–{})",
+            f(at(r, &[field, "median"]).map(|v| v / scale), digits),
+            f(at(r, &[field, "min"]).map(|v| v / scale), digits),
+            f(at(r, &[field, "max"]).map(|v| v / scale), digits),
+        )
+    };
+    let first = rows.first();
+    let _ = writeln!(
+        md,
+        "Zone of {} records ({} MiB of text); medians of {} starts each, smallest–largest in brackets.\n\n| server | load s | load CPU s | RSS MiB | peak RSS MiB | reload s | reload CPU s | peak during reload MiB | RSS after reload MiB |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f(first.and_then(|r| at(r, &["records"])), 0),
+        f(first.and_then(|r| at(r, &["zone_bytes"])).map(|b| b / 1048576.0), 1),
+        first.and_then(|r| r["runs"].as_array()).map_or(0, Vec::len),
+    );
+    for r in rows {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            r["server"].as_str().unwrap_or("?"),
+            range(r, "load_s", 1.0, 2),
+            range(r, "load_cpu_s", 1.0, 2),
+            range(r, "rss_kib", 1024.0, 0),
+            range(r, "peak_rss_kib", 1024.0, 0),
+            range(r, "reload_s", 1.0, 2),
+            range(r, "reload_cpu_s", 1.0, 2),
+            range(r, "reload_peak_rss_kib", 1024.0, 0),
+            range(r, "rss_after_reload_kib", 1024.0, 0),
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nEvery start (load average over 1, 5, 15 minutes as it began):\n\n| server | start | load s | RSS MiB | peak MiB | reload s | reload peak MiB | load average |\n|---|---:|---:|---:|---:|---:|---:|---|"
+    );
+    for r in rows {
+        for (i, run) in r["runs"].as_array().into_iter().flatten().enumerate() {
+            let la: Vec<String> = run["loadavg_at_start"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_f64)
+                .map(|v| format!("{v:.2}"))
+                .collect();
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                r["server"].as_str().unwrap_or("?"),
+                i + 1,
+                f(at(run, &["load_s"]), 2),
+                f(at(run, &["rss_kib"]).map(|k| k / 1024.0), 0),
+                f(at(run, &["peak_rss_kib"]).map(|k| k / 1024.0), 0),
+                f(at(run, &["reload_s"]), 2),
+                f(at(run, &["reload_peak_rss_kib"]).map(|k| k / 1024.0), 0),
+                la.join(", "),
+            );
+        }
+    }
+    md.push('\n');
+}
+
 fn targets_md(md: &mut String, targets: &[Value]) {
     if targets.is_empty() {
         return;
@@ -619,6 +718,31 @@ fn targets_md(md: &mut String, targets: &[Value]) {
         );
     }
     md.push('\n');
+}
+
+/// What every run's results say of it: the machine, the date, whether
+/// quick, how long it took, CoreDNS's version, and the scenarios' results.
+pub fn run_header(quick: bool, wall_s: f64, scenarios: Vec<Value>) -> Value {
+    let meta = machine();
+    json!({
+        "machine": meta.0,
+        "machine_detail": meta.1,
+        "date": meta.2,
+        "quick": quick,
+        "wall_s": wall_s,
+        "coredns_version": crate::coredns::VERSION,
+        "scenarios": scenarios,
+    })
+}
+
+/// The 1, 5 and 15 minute load averages of the machine.
+pub fn loadavg() -> Vec<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .filter_map(|v| v.parse().ok())
+        .collect()
 }
 
 /// A short name for the machine, a longer description, and the date (UTC).
@@ -659,39 +783,74 @@ const BEGIN: &str = "<!-- bench:results:begin -->";
 const END: &str = "<!-- bench:results:end -->";
 
 /// Writes bench/results/STEM.{json,md,svg} (`latest` for a full run,
-/// `quick`, or `partial` for some scenarios or servers), prints the tables,
-/// and after a full run puts them in docs/benchmarks.md.
-pub fn write(results: &Value, bench_bin: &Path, stem: &str) -> Result<()> {
+/// `quick`, `partial` for some scenarios or servers, `zoneload` for that
+/// scenario alone; the chart only where a scenario ran under load), prints
+/// the tables, and after a full run puts them in docs/benchmarks.md.
+pub fn write(results: &Value, bench_bin: Option<&Path>, stem: &str) -> Result<()> {
     let dir = crate::root().join("bench/results");
     std::fs::create_dir_all(&dir)?;
     let json_path = dir.join(format!("{stem}.json"));
     std::fs::write(&json_path, serde_json::to_string_pretty(results)? + "\n")?;
     let svg = dir.join(format!("{stem}.svg"));
-    crate::run(
-        Command::new(bench_bin)
-            .arg("chart")
-            .arg("--input")
-            .arg(&json_path)
-            .arg("--output")
-            .arg(&svg),
-    )?;
+    // The chart shows the scenarios under load; a run without them has none.
+    let loaded = results["scenarios"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|sc| sc["servers"].as_array().into_iter().flatten())
+        .any(|r| r["kxdpgun_qps"].is_number());
+    let chart = match bench_bin {
+        Some(bin) if loaded => {
+            crate::run(
+                Command::new(bin)
+                    .arg("chart")
+                    .arg("--input")
+                    .arg(&json_path)
+                    .arg("--output")
+                    .arg(&svg),
+            )?;
+            Some(svg)
+        }
+        _ => None,
+    };
     let tables = markdown(results);
-    let head = format!(
-        "Taken {} on {}; {} s per load, latency at {} q/s for {} s; CoreDNS {}.\n\n",
-        results["date"].as_str().unwrap_or("?"),
-        results["machine_detail"].as_str().unwrap_or("?"),
-        results["seconds_per_load"],
-        results["latency_rate_qps"],
-        results["latency_seconds"],
-        results["coredns_version"].as_str().unwrap_or("?"),
-    );
+    let head = if results["seconds_per_load"].is_null() {
+        let la = |k: &str| {
+            results[k]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_f64)
+                .map(|v| format!("{v:.2}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        format!(
+            "Taken {} on {}; CoreDNS {}; load average (1, 5, 15 min) {} before, {} after.\n\n",
+            results["date"].as_str().unwrap_or("?"),
+            results["machine_detail"].as_str().unwrap_or("?"),
+            results["coredns_version"].as_str().unwrap_or("?"),
+            la("loadavg_before"),
+            la("loadavg_after"),
+        )
+    } else {
+        format!(
+            "Taken {} on {}; {} s per load, latency at {} q/s for {} s; CoreDNS {}.\n\n",
+            results["date"].as_str().unwrap_or("?"),
+            results["machine_detail"].as_str().unwrap_or("?"),
+            results["seconds_per_load"],
+            results["latency_rate_qps"],
+            results["latency_seconds"],
+            results["coredns_version"].as_str().unwrap_or("?"),
+        )
+    };
     std::fs::write(dir.join(format!("{stem}.md")), format!("{head}{tables}"))?;
     println!("\n{head}{tables}");
     println!(
-        "bench: wrote {}, {} and {}",
+        "bench: wrote {}, {}{}",
         json_path.display(),
         dir.join(format!("{stem}.md")).display(),
-        svg.display()
+        chart.map_or(String::new(), |svg| format!(" and {}", svg.display()))
     );
     if stem == "latest" {
         let doc = crate::root().join("docs/benchmarks.md");

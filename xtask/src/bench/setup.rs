@@ -49,7 +49,18 @@ pub fn binaries() -> Result<Binaries> {
             ])
             .args(crate::steer_features()),
     )?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
+    let release = release_dir();
+    Ok(Binaries {
+        ferrodns: release.join("ferrodns"),
+        bench: release.join("ferrodns-bench"),
+        coredns: crate::coredns::binary()?,
+    })
+}
+
+/// Where cargo puts release builds: CARGO_TARGET_DIR's `release`, else
+/// the checkout's target/release.
+pub fn release_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .map(|p| {
             if p.is_relative() {
@@ -58,13 +69,8 @@ pub fn binaries() -> Result<Binaries> {
                 p
             }
         })
-        .unwrap_or_else(|| crate::root().join("target"));
-    let release = target.join("release");
-    Ok(Binaries {
-        ferrodns: release.join("ferrodns"),
-        bench: release.join("ferrodns-bench"),
-        coredns: crate::coredns::binary()?,
-    })
+        .unwrap_or_else(|| crate::root().join("target"))
+        .join("release")
 }
 
 /// Compiles bench/xdp/NAME.c into an eBPF object with clang.
@@ -206,6 +212,13 @@ fn write_lines(path: &Path, lines: impl Iterator<Item = String>) -> Result<()> {
 }
 
 pub fn queries(work: &Path, file: &str) -> Result<Queries> {
+    // A scenario that sends no query file (zoneload asks its own names).
+    if file.is_empty() {
+        return Ok(Queries {
+            file: work.to_path_buf(),
+            probe: String::new(),
+        });
+    }
     let path = work.join(file);
     let first = std::fs::read_to_string(&path)?
         .lines()

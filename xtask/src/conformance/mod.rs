@@ -5,8 +5,8 @@
 
 mod case;
 mod compare;
-mod net;
-mod wire;
+pub(crate) mod net;
+pub(crate) mod wire;
 
 use anyhow::{bail, Result};
 use case::{Case, Step};

@@ -2,7 +2,8 @@
 //! from the apex that finds delegations, the name itself, or a wildcard;
 //! CNAME chasing inside the zone; additional-section addresses.
 
-use super::zone::{labels, Node, Zone};
+use super::tree::{read_wire, Node};
+use super::zone::{labels, Zone};
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use std::collections::HashSet;
@@ -99,10 +100,10 @@ impl Zone {
 
         let qlabels = labels(qname);
         let mut i = 0;
-        let mut elem: Option<&Node> = None;
+        let mut elem: Option<Node<'_>> = None;
         // The wildcard that may synthesise the answer: its node (None when it
         // is an empty non-terminal) and its name.
-        let mut wild: Option<(Option<&Node>, Name)> = None;
+        let mut wild: Option<(Option<Node<'_>>, Name)> = None;
         while self.origin_labels() + i <= qlabels {
             let parts = qname.trim_to(self.origin_labels() + i);
             i += 1;
@@ -112,7 +113,7 @@ impl Zone {
                 // this may be an empty non-terminal.
                 if let Some(w) = wildcard_of(&parts) {
                     if let Some(n) = self.search(&w) {
-                        wild = Some((Some(n), n.name.clone()));
+                        wild = Some((Some(n), n.name()));
                     } else if self.has_descendant(&w) {
                         wild = Some((None, w));
                     }
@@ -139,7 +140,7 @@ impl Zone {
                     } else {
                         self.external_lookup(vec![cname], qtype)
                     };
-                    let mut answer = node.get(RecordType::DNAME).to_vec();
+                    let mut answer = node.get(RecordType::DNAME);
                     answer.append(&mut a.answer);
                     a.answer = answer;
                     return a;
@@ -161,15 +162,15 @@ impl Zone {
         if let Some(node) = elem {
             let cname = node.get(RecordType::CNAME);
             if !cname.is_empty() && qtype != RecordType::CNAME {
-                return self.external_lookup(cname.to_vec(), qtype);
+                return self.external_lookup(cname, qtype);
             }
             let rrs = node.get(qtype);
             if rrs.is_empty() {
                 return self.negative(soa, Res::NoData);
             }
-            let extra = self.additional(rrs);
+            let extra = self.additional(&rrs);
             return Answer {
-                answer: rrs.to_vec(),
+                answer: rrs,
                 ns: self.ns.clone(),
                 extra,
                 res: Res::Success,
@@ -308,14 +309,15 @@ impl Zone {
             };
             let cname = elem.get(RecordType::CNAME);
             if cname.is_empty() {
-                rrs.extend_from_slice(elem.get(qtype));
+                rrs.extend(elem.get(qtype));
                 break;
             }
-            rrs.extend_from_slice(cname);
-            let Some(next) = cname_target(&cname[0]) else {
+            let Some(next) = cname_target(&cname[0]).cloned() else {
+                rrs.extend(cname);
                 break;
             };
-            target = next.clone();
+            rrs.extend(cname);
+            target = next;
             hops += 1;
             if hops > MAX_HOPS {
                 break;
@@ -337,7 +339,7 @@ impl Zone {
         &self,
         qname: &Name,
         qtype: RecordType,
-        exact: Option<&Node>,
+        exact: Option<Node<'_>>,
     ) -> Option<(Vec<Record>, Vec<Record>)> {
         let qlabels = labels(qname);
         let mut i = 1;
@@ -360,15 +362,16 @@ impl Zone {
     /// cut itself is answered from this (the parent) zone instead.
     fn delegation_from(
         &self,
-        node: &Node,
+        node: Node<'_>,
         qname: &Name,
         qtype: RecordType,
     ) -> Option<(Vec<Record>, Vec<Record>)> {
-        let ns = node.get(RecordType::NS);
-        if ns.is_empty() || (qtype == RecordType::DS && node.name == *qname) {
+        if !node.has(RecordType::NS) || (qtype == RecordType::DS && node.name() == *qname) {
             return None;
         }
-        Some((ns.to_vec(), self.glue(ns)))
+        let ns = node.get(RecordType::NS);
+        let glue = self.glue(&ns);
+        Some((ns, glue))
     }
 
     /// A and then AAAA records for each NS target below the NS owner.
@@ -380,8 +383,8 @@ impl Zone {
                 continue;
             }
             if let Some(n) = self.search(&ns.0) {
-                glue.extend_from_slice(n.get(RecordType::A));
-                glue.extend_from_slice(n.get(RecordType::AAAA));
+                glue.extend(n.get(RecordType::A));
+                glue.extend(n.get(RecordType::AAAA));
             }
         }
         glue
@@ -407,8 +410,8 @@ impl Zone {
                 continue;
             }
             if let Some(n) = self.search(target) {
-                extra.extend_from_slice(n.get(RecordType::A));
-                extra.extend_from_slice(n.get(RecordType::AAAA));
+                extra.extend(n.get(RecordType::A));
+                extra.extend(n.get(RecordType::AAAA));
             }
         }
         extra
@@ -421,7 +424,7 @@ fn synthesize_cname(qname: &Name, dname: &Record) -> Option<Record> {
     let RData::Unknown { rdata, .. } = &dname.data else {
         return None;
     };
-    let target = wire_name(&rdata.anything)?;
+    let (target, _) = read_wire(&rdata.anything)?;
     let owner = labels(&dname.name);
     let q = labels(qname);
     if q <= owner || !dname.name.zone_of(qname) {
@@ -432,21 +435,6 @@ fn synthesize_cname(qname: &Name, dname: &Record) -> Option<Record> {
     let mut r = Record::from_rdata(qname.clone(), dname.ttl, RData::CNAME(CNAME(new)));
     r.dns_class = dname.dns_class;
     Some(r)
-}
-
-/// An uncompressed domain name on the wire.
-fn wire_name(b: &[u8]) -> Option<Name> {
-    let mut labels: Vec<&[u8]> = Vec::new();
-    let mut i = 0;
-    loop {
-        let len = usize::from(*b.get(i)?);
-        if len == 0 {
-            break;
-        }
-        labels.push(b.get(i + 1..i + 1 + len)?);
-        i += 1 + len;
-    }
-    Name::from_labels(labels).ok()
 }
 
 /// `*.` in place of the leftmost label; None for names of fewer than two

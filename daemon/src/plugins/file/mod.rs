@@ -9,8 +9,10 @@
 mod fast;
 mod lookup;
 mod raw;
+mod read;
 mod reload;
 mod setup;
+mod tree;
 mod zone;
 
 pub use lookup::{Answer, Res};
@@ -173,7 +175,8 @@ impl Plugin for File {
             return None;
         }
         let slot = self.slot_wire(q.lower)?;
-        slot.data.load().fast.answer(q, self.fall.is_set(), out)
+        let z = slot.data.load();
+        z.fast.answer(&z.tree, q, self.fall.is_set(), out)
     }
 }
 
@@ -221,6 +224,12 @@ pub(crate) async fn finish<P>(owner: &P, req: &mut Request) -> Action {
     };
     zone.finish(&mut a, more, res);
     Action::Done(outcome(a, req))
+}
+
+/// A zone file's bytes as text, invalid UTF-8 replaced as Go's reader
+/// would see it (without a copy when there is none: files are large).
+fn text(b: Vec<u8>) -> String {
+    String::from_utf8(b).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// The plugin's outcome for a complete answer.

@@ -63,7 +63,7 @@ pub(crate) fn reload_once(s: &Slot) {
         serial = 0;
     }
     let text = match std::fs::read(file) {
-        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Ok(b) => super::text(b),
         Err(e) => {
             crate::log::error(
                 Some("file"),

@@ -82,7 +82,7 @@ pub(crate) fn build(
         let zones = names::host_zones(&spec.zones, origins);
         let file = path(&spec.file);
         let text = match std::fs::read(&file) {
-            Ok(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+            Ok(b) => Some(super::text(b)),
             Err(e) => {
                 open_err = Some((spec.pos.clone(), errno::path_error("open", &file, &e)));
                 None

@@ -1,68 +1,20 @@
 //! A zone in memory, built from a master file the way CoreDNS's `file`
 //! plugin builds its tree: owner names in canonical (RFC 4034) order so
 //! empty non-terminals can be found by looking at the next name, the apex
-//! SOA and NS kept aside.
+//! SOA and NS kept aside. The names and records are kept compact
+//! (`tree`); files as most operators write them are read without hickory's
+//! parser (`read`), the others with it (and `raw` for what it lacks).
 
-use super::{fast, raw};
+use super::tree::{key_of, Builder, Node, Tree};
+use super::{fast, raw, read};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_proto::serialize::txt::Parser;
-use std::collections::BTreeMap;
 use std::fmt;
-use std::ops::Bound;
 use std::path::Path;
-
-/// A name's position in canonical order: its labels right to left, lowercased.
-pub(crate) type Key = Vec<Vec<u8>>;
-
-pub(crate) fn key(name: &Name) -> Key {
-    name.iter().rev().map(|l| l.to_ascii_lowercase()).collect()
-}
 
 /// The number of labels, a leading `*` included (hickory's `num_labels` skips it).
 pub(crate) fn labels(name: &Name) -> usize {
     name.iter().count()
-}
-
-/// The RRsets of one owner name.
-pub(crate) struct Node {
-    /// The owner as first inserted (lowercased, except SRV owners as CoreDNS does).
-    pub(crate) name: Name,
-    sets: Vec<(RecordType, Vec<Record>)>,
-}
-
-impl Node {
-    /// The records of type `t`; empty when there are none.
-    pub(crate) fn get(&self, t: RecordType) -> &[Record] {
-        self.sets
-            .iter()
-            .find(|(ty, _)| *ty == t)
-            .map_or(&[], |(_, v)| v.as_slice())
-    }
-
-    fn insert(&mut self, r: Record) {
-        let t = r.record_type();
-        match self.sets.iter_mut().find(|(ty, _)| *ty == t) {
-            Some((_, v)) => v.push(r),
-            None => self.sets.push((t, vec![r])),
-        }
-    }
-
-    /// The types it has records of.
-    pub(crate) fn types(&self) -> impl Iterator<Item = RecordType> + '_ {
-        self.sets.iter().map(|(t, _)| *t)
-    }
-
-    /// The records of type `t` with their owner set to `qname` (wildcard synthesis).
-    pub(crate) fn for_wildcard(&self, t: RecordType, qname: &Name) -> Vec<Record> {
-        self.get(t)
-            .iter()
-            .map(|r| {
-                let mut r = r.clone();
-                r.name = qname.clone();
-                r
-            })
-            .collect()
-    }
 }
 
 /// Why a zone did not load.
@@ -99,90 +51,55 @@ pub struct Zone {
     /// The origin, lowercased.
     pub(crate) origin: Name,
     origin_labels: usize,
+    /// The origin's key (see `tree`).
+    pub(crate) origin_key: Vec<u8>,
     pub(crate) soa: Option<Record>,
     /// The NS RRset at the apex (kept out of the tree, as CoreDNS does).
     pub(crate) ns: Vec<Record>,
-    tree: BTreeMap<Key, Node>,
+    pub(crate) tree: Tree,
     /// Its answers in wire form for the raw path, built with it.
     pub(crate) fast: fast::Answers,
 }
 
-impl Zone {
-    /// A zone whose file could not be read yet: no SOA, so it answers SERVFAIL.
-    pub fn empty(origin: &Name) -> Self {
-        let origin = origin.to_lowercase();
-        Self {
-            origin_labels: labels(&origin),
-            origin,
+/// A zone being loaded: CoreDNS's `Zone.Insert` into a [`Builder`].
+pub(crate) struct Loading {
+    origin: Name,
+    origin_key: Vec<u8>,
+    soa: Option<Record>,
+    ns: Vec<Record>,
+    tree: Builder,
+    /// Records come one by one from the file, not as hickory's parser's
+    /// record sets: make the sets (see [`Builder::finish`]).
+    sets: bool,
+}
+
+impl Loading {
+    /// `origin` lowercased; room for about `records` records.
+    pub(crate) fn new(origin: &Name, records: usize, sets: bool) -> Loading {
+        Loading {
+            origin: origin.clone(),
+            origin_key: key_of(origin),
             soa: None,
             ns: Vec::new(),
-            tree: BTreeMap::new(),
-            fast: fast::Answers::default(),
+            tree: Builder::with_room(records),
+            sets,
         }
     }
 
-    /// Parses zone file text for `origin`. `file` names the file in errors and
-    /// anchors relative `$INCLUDE`s. With `serial` >= 0, a zone whose first SOA
-    /// carries that serial is not built ([`LoadError::NoChange`]), as CoreDNS's
-    /// reload does.
-    pub fn parse(text: &str, origin: &Name, file: &Path, serial: i64) -> Result<Self, LoadError> {
-        let origin = origin.to_lowercase();
-        let origin_text = origin.to_ascii();
-        let fname = file.display().to_string();
-        let invalid = |e: &dyn fmt::Display| {
-            LoadError::Invalid(format!(
-                "failed to parse file {} for origin {origin_text} with error {e}",
-                crate::gocompat::quote::quote(&fname)
-            ))
-        };
-        let rewritten = raw::rewrite(text, &origin, &fname).map_err(|e| invalid(&e))?;
-        let src = rewritten.as_ref().map_or(text, |r| r.text.as_str());
-        let parsed = Parser::new(src, Some(file.to_path_buf()), Some(origin.clone())).parse();
-        let (_, sets) = parsed.map_err(|e| invalid(&e))?;
-        let mut z = Zone::empty(&origin);
-        // The first SOA decides whether a reload has anything new.
-        if serial >= 0 {
-            let first = sets
-                .values()
-                .filter(|s| s.record_type() == RecordType::SOA)
-                .flat_map(|s| s.records_without_rrsigs())
-                .find_map(|r| match &r.data {
-                    RData::SOA(s) => Some(s.serial),
-                    _ => None,
-                });
-            if first.is_some_and(|s| i64::from(s) == serial) {
-                return Err(LoadError::NoChange {
-                    serial,
-                    origin: origin_text,
-                    file: fname,
-                });
-            }
-        }
-        for set in sets.into_values() {
-            for r in set.records_without_rrsigs() {
-                let mut r = r.clone();
-                if let Some(raw) = rewritten.as_ref().and_then(|rw| rw.raw_of(&r)) {
-                    // CoreDNS keeps RRSIGs over the SOA and the apex NS
-                    // aside, for DNSSEC answers this plugin does not give.
-                    if raw.covered() == Some(RecordType::SOA)
-                        || (raw.covered() == Some(RecordType::NS)
-                            && r.name.to_lowercase() == origin)
-                    {
-                        continue;
-                    }
-                    r.data = raw.rdata().map_err(|e| invalid(&raw.locate(e)))?;
-                }
-                z.insert(r)?;
-            }
-        }
-        if z.soa.is_none() {
-            return Err(LoadError::Invalid(format!(
-                "file {} has no SOA record for origin {origin_text}",
-                crate::gocompat::quote::quote(&fname)
-            )));
-        }
-        z.fast = fast::Answers::of(&z);
-        Ok(z)
+    /// The origin's key.
+    pub(crate) fn origin_key(&self) -> &[u8] {
+        &self.origin_key
+    }
+
+    pub(crate) fn has_soa(&self) -> bool {
+        self.soa.is_some()
+    }
+
+    /// Adds a record the caller made of the types `tree` keeps compact,
+    /// already as `insert` leaves it (owner lowercased, `key` its key), not
+    /// an apex NS.
+    pub(crate) fn push_compact(&mut self, key: &[u8], rtype: u16, ttl: u32, data: &[u8]) {
+        self.tree.push_compact(key, rtype, 1, ttl, data);
     }
 
     /// CoreDNS's `Zone.Insert`: owner names lowercased (not SRV's), the names
@@ -197,7 +114,10 @@ impl Zone {
             RData::NS(ns) => {
                 ns.0 = ns.0.to_lowercase();
                 if r.name == self.origin {
-                    self.ns.push(r);
+                    // A record set, as hickory's parser makes them.
+                    if !(self.sets && self.ns.contains(&r)) {
+                        self.ns.push(r);
+                    }
                     return Ok(());
                 }
             }
@@ -219,20 +139,131 @@ impl Zone {
                 r.name, self.origin
             )));
         }
-        let k = key(&r.name);
-        match self.tree.get_mut(&k) {
-            Some(n) => n.insert(r),
-            None => {
-                let name = r.name.clone();
-                let mut n = Node {
-                    name,
-                    sets: Vec::new(),
-                };
-                n.insert(r);
-                self.tree.insert(k, n);
+        self.tree.push(r);
+        Ok(())
+    }
+
+    /// The zone, its raw-path answers prepared.
+    pub(crate) fn finish(self) -> Zone {
+        let origin_key = self.origin_key;
+        let tree = self.tree.finish(&origin_key, self.sets);
+        let mut z = Zone {
+            origin_labels: labels(&self.origin),
+            origin: self.origin,
+            origin_key,
+            soa: self.soa,
+            ns: self.ns,
+            tree,
+            fast: fast::Answers::default(),
+        };
+        z.fast = fast::Answers::of(&z);
+        z
+    }
+}
+
+impl Zone {
+    /// A zone whose file could not be read yet: no SOA, so it answers SERVFAIL.
+    pub fn empty(origin: &Name) -> Self {
+        let origin = origin.to_lowercase();
+        Self {
+            origin_labels: labels(&origin),
+            origin_key: key_of(&origin),
+            origin,
+            soa: None,
+            ns: Vec::new(),
+            tree: Tree::default(),
+            fast: fast::Answers::default(),
+        }
+    }
+
+    /// Parses zone file text for `origin`. `file` names the file in errors and
+    /// anchors relative `$INCLUDE`s. With `serial` >= 0, a zone whose first SOA
+    /// carries that serial is not built ([`LoadError::NoChange`]), as CoreDNS's
+    /// reload does.
+    pub fn parse(text: &str, origin: &Name, file: &Path, serial: i64) -> Result<Self, LoadError> {
+        let origin = origin.to_lowercase();
+        let origin_text = origin.to_ascii();
+        let fname = file.display().to_string();
+        let no_change = || LoadError::NoChange {
+            serial,
+            origin: origin.to_ascii(),
+            file: fname.clone(),
+        };
+        let z = match read::read(text, &origin, serial) {
+            read::Read::Zone(z) => *z,
+            read::Read::NoChange => return Err(no_change()),
+            read::Read::Unread => Self::parse_hickory(text, &origin, file, serial)?,
+        };
+        if !z.has_soa() {
+            return Err(LoadError::Invalid(format!(
+                "file {} has no SOA record for origin {origin_text}",
+                crate::gocompat::quote::quote(&fname)
+            )));
+        }
+        Ok(z.finish())
+    }
+
+    /// The file read by hickory's zone parser, after `raw` rewrote what it
+    /// cannot read.
+    pub(crate) fn parse_hickory(
+        text: &str,
+        origin: &Name,
+        file: &Path,
+        serial: i64,
+    ) -> Result<Loading, LoadError> {
+        let origin_text = origin.to_ascii();
+        let fname = file.display().to_string();
+        let invalid = |e: &dyn fmt::Display| {
+            LoadError::Invalid(format!(
+                "failed to parse file {} for origin {origin_text} with error {e}",
+                crate::gocompat::quote::quote(&fname)
+            ))
+        };
+        let rewritten = raw::rewrite(text, origin, &fname).map_err(|e| invalid(&e))?;
+        let src = rewritten.as_ref().map_or(text, |r| r.text.as_str());
+        let parsed = Parser::new(src, Some(file.to_path_buf()), Some(origin.clone())).parse();
+        let (_, sets) = parsed.map_err(|e| invalid(&e))?;
+        // The first SOA decides whether a reload has anything new.
+        if serial >= 0 {
+            let first = sets
+                .values()
+                .filter(|s| s.record_type() == RecordType::SOA)
+                .flat_map(|s| s.records_without_rrsigs())
+                .find_map(|r| match &r.data {
+                    RData::SOA(s) => Some(s.serial),
+                    _ => None,
+                });
+            if first.is_some_and(|s| i64::from(s) == serial) {
+                return Err(LoadError::NoChange {
+                    serial,
+                    origin: origin_text,
+                    file: fname,
+                });
             }
         }
-        Ok(())
+        let count = sets
+            .values()
+            .map(|s| s.records_without_rrsigs().count())
+            .sum();
+        let mut z = Loading::new(origin, count, false);
+        for set in sets.into_values() {
+            for r in set.records_without_rrsigs() {
+                let mut r = r.clone();
+                if let Some(raw) = rewritten.as_ref().and_then(|rw| rw.raw_of(&r)) {
+                    // CoreDNS keeps RRSIGs over the SOA and the apex NS
+                    // aside, for DNSSEC answers this plugin does not give.
+                    if raw.covered() == Some(RecordType::SOA)
+                        || (raw.covered() == Some(RecordType::NS)
+                            && r.name.to_lowercase() == *origin)
+                    {
+                        continue;
+                    }
+                    r.data = raw.rdata().map_err(|e| invalid(&raw.locate(e)))?;
+                }
+                z.insert(r)?;
+            }
+        }
+        Ok(z)
     }
 
     pub fn origin(&self) -> &Name {
@@ -251,45 +282,22 @@ impl Zone {
         }
     }
 
-    /// The node at exactly `name`.
-    pub(crate) fn search(&self, name: &Name) -> Option<&Node> {
-        self.tree.get(&key(name))
+    /// The node at exactly `name` (not an empty non-terminal).
+    pub(crate) fn search(&self, name: &Name) -> Option<Node<'_>> {
+        self.tree.get(&key_of(name))
     }
 
     /// Whether some name strictly below `name` exists.
     pub(crate) fn has_descendant(&self, name: &Name) -> bool {
-        let k = key(name);
-        self.tree
-            .range::<Key, _>((Bound::Excluded(&k), Bound::Unbounded))
-            .next()
-            .is_some_and(|(n, _)| n.len() > k.len() && n.starts_with(&k))
-    }
-
-    /// The node with key `k`.
-    pub(crate) fn node(&self, k: &[Vec<u8>]) -> Option<&Node> {
-        self.tree.get(k)
-    }
-
-    /// Whether the name with key `k` exists: a node, or an empty
-    /// non-terminal (a node below it).
-    pub(crate) fn exists(&self, k: &[Vec<u8>]) -> bool {
-        self.tree
-            .range::<[Vec<u8>], _>((Bound::Included(k), Bound::Unbounded))
-            .next()
-            .is_some_and(|(n, _)| n.starts_with(k))
-    }
-
-    /// Every node with its key, in canonical order.
-    pub(crate) fn nodes(&self) -> impl Iterator<Item = (&Key, &Node)> {
-        self.tree.iter()
+        self.tree.has_descendant(&key_of(name))
     }
 
     /// The number of owner names in the tree (apex SOA/NS not counted).
     pub fn len(&self) -> usize {
-        self.tree.len()
+        self.tree.owners()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.tree.is_empty()
+        self.len() == 0
     }
 }
