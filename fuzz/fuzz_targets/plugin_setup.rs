@@ -326,7 +326,11 @@ fuzz_target!(|input: &[u8]| {
     for l in &config.listeners {
         assert!(!l.zones.is_empty(), "a listener without zones");
         for r in l.zones.values() {
-            assert!(r.block < config.blocks.len(), "a route to no block");
+            assert!(!r.blocks.is_empty(), "a route to no block");
+            assert!(
+                r.blocks.iter().all(|b| *b < config.blocks.len()),
+                "a route to a block that is not there"
+            );
         }
     }
     assert_eq!(config.digest.len(), 128, "digest is SHA-512 hex");
