@@ -226,37 +226,37 @@ macro_rules! words {
     };
 }
 
-/// The other types miekg reads and hickory does not, by mnemonic; their
-/// data is read by [`Raw::typed`].
-const MIEKG_TYPES: &[(&str, u16)] = &[
-    ("MB", 7),
-    ("MG", 8),
-    ("MR", 9),
-    ("NULL", 10),
-    ("MINFO", 14),
-    ("RP", 17),
-    ("AFSDB", 18),
-    ("X25", 19),
-    ("ISDN", 20),
-    ("RT", 21),
-    ("KEY", 25),
-    ("GPOS", 27),
-    ("KX", 36),
-    ("APL", 42),
-    ("IPSECKEY", 45),
-    ("DHCID", 49),
-    ("NSEC3", 50),
-    ("NSEC3PARAM", 51),
-    ("HIP", 55),
-    ("ZONEMD", 63),
-    ("NID", 104),
-    ("L32", 105),
-    ("L64", 106),
-    ("LP", 107),
-    ("EUI48", 108),
-    ("EUI64", 109),
-    ("AMTRELAY", 260),
-    ("TA", 32768),
+/// The other types miekg reads and hickory does not, by mnemonic (their
+/// codes are `wire::mnemonics`'); their data is read by [`Raw::typed`].
+const MIEKG_TYPES: &[&str] = &[
+    "MB",
+    "MG",
+    "MR",
+    "NULL",
+    "MINFO",
+    "RP",
+    "AFSDB",
+    "X25",
+    "ISDN",
+    "RT",
+    "KEY",
+    "GPOS",
+    "KX",
+    "APL",
+    "IPSECKEY",
+    "DHCID",
+    "NSEC3",
+    "NSEC3PARAM",
+    "HIP",
+    "ZONEMD",
+    "NID",
+    "L32",
+    "L64",
+    "LP",
+    "EUI48",
+    "EUI64",
+    "AMTRELAY",
+    "TA",
 ];
 
 /// The types swapped out, by mnemonic (`TYPEnnn` included).
@@ -272,10 +272,10 @@ fn raw_type(t: &str) -> Option<RecordType> {
         "SPF" => Some(RecordType::Unknown(SPF)),
         "LOC" => Some(RecordType::Unknown(LOC)),
         "URI" => Some(RecordType::Unknown(URI)),
-        _ => MIEKG_TYPES
-            .iter()
-            .find(|(name, _)| *name == up)
-            .map(|(_, code)| RecordType::from(*code)),
+        _ if MIEKG_TYPES.contains(&up.as_str()) => {
+            crate::wire::mnemonics::type_from_str(&up).map(RecordType::from)
+        }
+        _ => None,
     }
 }
 
@@ -795,9 +795,9 @@ impl Raw {
                 c.name(&self.origin, "bad DNAME Target", &mut w)?;
                 c.done()?;
             }
-            _ if MIEKG_TYPES
-                .iter()
-                .any(|(_, c)| RecordType::from(*c) == self.rtype) =>
+            _ if MIEKG_TYPES.iter().any(|n| {
+                crate::wire::mnemonics::type_from_str(n) == Some(u16::from(self.rtype))
+            }) =>
             {
                 w = self.typed()?;
             }
@@ -926,7 +926,8 @@ impl<'a> Cursor<'a> {
         let mut types = Vec::new();
         while self.i < self.t.len() {
             let x = self.plain(what)?;
-            let code = miekg_type(&x.to_ascii_uppercase()).or_else(|| type_number(x));
+            let code = crate::wire::mnemonics::type_from_str(&x.to_ascii_uppercase())
+                .or_else(|| type_number(x));
             types.push(code.ok_or_else(|| self.err(what))?);
         }
         Ok(type_bitmap(types))
@@ -1136,23 +1137,6 @@ fn algorithm(s: &str) -> Option<u8> {
     })
 }
 
-/// A type's code by its mnemonic in capitals (miekg's `StringToType`).
-fn miekg_type(up: &str) -> Option<u16> {
-    match up {
-        "SPF" => Some(SPF),
-        "LOC" => Some(LOC),
-        "URI" => Some(URI),
-        _ => MIEKG_TYPES
-            .iter()
-            .find(|(name, _)| *name == up)
-            .map(|(_, code)| *code)
-            .or_else(|| match RecordType::from_str(up) {
-                Ok(RecordType::Unknown(_)) | Err(_) => None,
-                Ok(t) => Some(u16::from(t)),
-            }),
-    }
-}
-
 /// miekg's `typeToInt`: the number after the first four characters,
 /// whatever they are.
 fn type_number(s: &str) -> Option<u16> {
@@ -1162,7 +1146,7 @@ fn type_number(s: &str) -> Option<u16> {
 /// The type an RRSIG names as covered, as miekg reads it.
 fn covered_type(s: &str) -> Option<u16> {
     let up = s.to_ascii_uppercase();
-    match miekg_type(&up) {
+    match crate::wire::mnemonics::type_from_str(&up) {
         Some(code) => Some(code),
         None if up.starts_with("TYPE") => type_number(s),
         None => None,
