@@ -60,8 +60,9 @@ impl Plugin for Template {
                     return Action::Done(Outcome::rcode(ResponseCode::ServFail))
                 }
             };
-            let view = req.view.as_deref().unwrap_or("").to_string();
-            let labels = [&*req.server, &data.zone, &view, &data.class, &data.qtype];
+            // Borrowed, not copied: this runs for every match.
+            let view = req.view.as_deref().unwrap_or("");
+            let labels = [&*req.server, &data.zone, view, &data.class, &data.qtype];
             req.worker.metrics(|m| m.inc(&metrics::MATCHES, &labels));
             let rcode = <ResponseCode as From<u16>>::from(t.rcode);
             if rcode == ResponseCode::ServFail {
@@ -95,7 +96,7 @@ impl Plugin for Template {
                                     &[
                                         &*req.server,
                                         &data.zone,
-                                        &view,
+                                        view,
                                         &data.class,
                                         &data.qtype,
                                         section,
