@@ -447,56 +447,66 @@ pub fn lower_name<'b>(name: &hickory_proto::rr::Name, buf: &'b mut NameBuf) -> &
     &buf[..n + 1]
 }
 
-/// A name in presentation form (a zone from the Corefile) in wire form,
-/// lowercased: labels split at dots that are not escaped, `\DDD` and `\X`
-/// read as the byte they stand for; any byte else as it is (CoreDNS takes a
-/// key such as `example.org,example.net` as one label). None when a label
-/// is empty or too long, or the name is.
-pub fn zone_wire(zone: &str) -> Option<Box<[u8]>> {
-    let b = zone.as_bytes();
-    let mut out = Vec::with_capacity(b.len() + 2);
+/// The labels of a name in presentation form: split at dots that are not
+/// escaped, `\DDD` and `\X` read as the byte they stand for, any byte else
+/// as it is (CoreDNS takes a key such as `example.org,example.net` as one
+/// label). `.` has none; None when a label is empty or longer than 63
+/// bytes, or a `\DDD` is over 255.
+pub fn text_labels(s: &str) -> Option<Vec<Vec<u8>>> {
+    let mut labels = Vec::new();
+    if s == "." {
+        return Some(labels);
+    }
+    let b = s.as_bytes();
     let mut label = Vec::new();
     let mut i = 0;
-    fn end_label(label: &mut Vec<u8>, out: &mut Vec<u8>) -> Option<()> {
-        if label.is_empty() || label.len() > 63 {
-            return None;
-        }
-        out.push(label.len() as u8);
-        out.extend(label.drain(..).map(|c| c.to_ascii_lowercase()));
-        Some(())
-    }
-    if zone != "." {
-        while i < b.len() {
-            match b[i] {
-                b'\\' => {
-                    let d = b
-                        .get(i + 1..i + 4)
-                        .filter(|d| d.iter().all(u8::is_ascii_digit));
-                    match d {
-                        Some(d) => {
-                            let v = d.iter().fold(0u16, |v, c| v * 10 + u16::from(c - b'0'));
-                            label.push(u8::try_from(v).ok()?);
-                            i += 4;
-                        }
-                        None => {
-                            label.push(*b.get(i + 1)?);
-                            i += 2;
-                        }
+    let end = |label: &mut Vec<u8>, labels: &mut Vec<Vec<u8>>| {
+        let ok = (1..=63).contains(&label.len());
+        labels.push(std::mem::take(label));
+        ok.then_some(())
+    };
+    while i < b.len() {
+        match b[i] {
+            b'\\' => {
+                let d = b
+                    .get(i + 1..i + 4)
+                    .filter(|d| d.iter().all(u8::is_ascii_digit));
+                match d {
+                    Some(d) => {
+                        let v = d.iter().fold(0u16, |v, c| v * 10 + u16::from(c - b'0'));
+                        label.push(u8::try_from(v).ok()?);
+                        i += 4;
+                    }
+                    None => {
+                        label.push(*b.get(i + 1)?);
+                        i += 2;
                     }
                 }
-                b'.' => {
-                    end_label(&mut label, &mut out)?;
-                    i += 1;
-                }
-                c => {
-                    label.push(c);
-                    i += 1;
-                }
+            }
+            b'.' => {
+                end(&mut label, &mut labels)?;
+                i += 1;
+            }
+            c => {
+                label.push(c);
+                i += 1;
             }
         }
-        if !label.is_empty() {
-            end_label(&mut label, &mut out)?;
-        }
+    }
+    if !label.is_empty() {
+        end(&mut label, &mut labels)?;
+    }
+    Some(labels)
+}
+
+/// A name in presentation form (a zone from the Corefile) in wire form,
+/// lowercased ([`text_labels`]); None when a label is empty or too long,
+/// or the name is.
+pub fn zone_wire(zone: &str) -> Option<Box<[u8]>> {
+    let mut out = Vec::with_capacity(zone.len() + 2);
+    for l in text_labels(zone)? {
+        out.push(l.len() as u8);
+        out.extend(l.iter().map(u8::to_ascii_lowercase));
     }
     out.push(0);
     (out.len() <= MAX_NAME_LEN).then(|| out.into())

@@ -7,6 +7,7 @@
 //! zone transfers, and NOTIFY beyond CoreDNS's "dropping notify".
 
 mod fast;
+mod labels;
 mod lookup;
 mod raw;
 mod read;
@@ -18,6 +19,7 @@ mod zone;
 pub use lookup::{Answer, Res};
 pub(crate) use reload::reload_once;
 pub use setup::setup;
+pub(crate) use zone::parse_records;
 pub use zone::{LoadError, Zone};
 
 use crate::gocompat::path as gopath;

@@ -8,6 +8,7 @@
 //! data encoded here as miekg encodes it. `$GENERATE` directives are
 //! expanded here too, as miekg expands them.
 
+use super::labels::{self, Labels};
 use hickory_proto::rr::rdata::NULL;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::txt::parse_ttl;
@@ -85,6 +86,8 @@ pub(crate) struct Rewritten {
     /// Placeholder TXT strings are `marker` followed by the index in `raws`.
     pub marker: String,
     pub raws: Vec<Raw>,
+    /// The labels of names swapped for markers hickory reads.
+    pub labels: Labels,
 }
 
 struct Tok {
@@ -259,9 +262,18 @@ const MIEKG_TYPES: &[&str] = &[
     "TA",
 ];
 
+/// The types hickory reads whose data [`diagnose`] reads as miekg does, for
+/// its error texts.
+const CHECKED: &[&str] = &[
+    "A", "AAAA", "NS", "CNAME", "PTR", "MX", "SOA", "SRV", "SSHFP", "TLSA", "CAA",
+];
+
 /// The types swapped out, by mnemonic (`TYPEnnn` included).
-fn raw_type(t: &str) -> Option<RecordType> {
+fn raw_type(t: &str, check: bool) -> Option<RecordType> {
     let up = t.to_ascii_uppercase();
+    if check && CHECKED.contains(&up.as_str()) {
+        return RecordType::from_str(&up).ok();
+    }
     if let Some(n) = up.strip_prefix("TYPE") {
         return n.parse::<u16>().ok().map(RecordType::from);
     }
@@ -291,7 +303,31 @@ pub(crate) fn rewrite(
     origin: &Name,
     file: &str,
 ) -> Result<Option<Rewritten>, RawError> {
+    rewriter(text, origin, file, false)
+}
+
+/// miekg's error for a file hickory's parser refused, if miekg refuses it
+/// too: the first record, in the file's order, whose data miekg cannot
+/// read (the types of [`CHECKED`] read as miekg reads them as well).
+pub(crate) fn diagnose(text: &str, origin: &Name, file: &str) -> Option<RawError> {
+    let r = match rewriter(text, origin, file, true) {
+        Err(e) => return Some(e),
+        Ok(r) => r?,
+    };
+    r.raws
+        .iter()
+        .find_map(|raw| raw.rdata().err().map(|e| raw.locate(e)))
+}
+
+fn rewriter(
+    text: &str,
+    origin: &Name,
+    file: &str,
+    check: bool,
+) -> Result<Option<Rewritten>, RawError> {
     let mut r = Rewriter {
+        check,
+        labels: Labels::new(),
         marker: format!("ferrodns-raw-{:016x}-", rand::random::<u64>()),
         origin: origin.clone(),
         raws: Vec::new(),
@@ -309,10 +345,14 @@ pub(crate) fn rewrite(
         text: out,
         marker: r.marker,
         raws: r.raws,
+        labels: r.labels,
     }))
 }
 
 struct Rewriter {
+    /// Swap out the types of [`CHECKED`] too ([`diagnose`]).
+    check: bool,
+    labels: Labels,
     marker: String,
     origin: Name,
     raws: Vec<Raw>,
@@ -348,8 +388,8 @@ impl Rewriter {
         };
         let mut origin = self.origin.clone();
         if let Some(o) = toks.get(2) {
-            origin = as_name(&o.text, Some(&self.origin))
-                .map_err(|_| at("bad origin name".into(), o))?;
+            origin = labels::parse(&o.text, Some(&self.origin))
+                .ok_or_else(|| at("bad origin name".into(), o))?;
         }
         if let Some(g) = toks.get(3) {
             return Err(at("garbage after $INCLUDE".into(), g));
@@ -386,12 +426,12 @@ impl Rewriter {
             std::mem::replace(&mut self.file, Arc::from(path.as_str())),
         );
         self.depth += 1;
-        out.push_str(&format!("$ORIGIN {}\n", self.origin));
+        out.push_str(&format!("$ORIGIN {}\n", self.labels.text(&self.origin)));
         let done = self.run(&text, out, 0);
         self.depth -= 1;
         (self.origin, self.default_ttl, self.file) = saved;
         done?;
-        out.push_str(&format!("\n$ORIGIN {}\n", self.origin));
+        out.push_str(&format!("\n$ORIGIN {}\n", self.labels.text(&self.origin)));
         Ok(())
     }
 
@@ -415,8 +455,11 @@ impl Rewriter {
                     self.changed = true;
                     self.include(&e.toks, out, line0)?;
                 } else if first.text.eq_ignore_ascii_case("$ORIGIN") {
-                    if let Some(o) = e.toks.get(1).and_then(|t| as_name(&t.text, None).ok()) {
-                        self.origin = o;
+                    if let Some(t) = e.toks.get(1) {
+                        if let Some(o) = labels::parse(&t.text, None) {
+                            self.origin = o;
+                        }
+                        self.swap_name(t, text, &mut copied, out);
                     }
                 } else if first.text.eq_ignore_ascii_case("$TTL") {
                     if let Some(ttl) = e.toks.get(1).and_then(|t| parse_ttl(&t.text).ok()) {
@@ -449,6 +492,9 @@ impl Rewriter {
                     self.default_ttl = saved;
                 }
                 continue;
+            }
+            if !e.blank {
+                self.swap_name(first, text, &mut copied, out);
             }
             let at = usize::from(!e.blank);
             let mut i = at;
@@ -490,7 +536,15 @@ impl Rewriter {
             if t.quoted || t.depth > 0 {
                 continue;
             }
-            let Some(rtype) = raw_type(&t.text) else {
+            let Some(rtype) = raw_type(&t.text, self.check) else {
+                // Names in the data of a type hickory reads.
+                if let Ok(rt) = RecordType::from_str(&t.text.to_ascii_uppercase()) {
+                    for k in labels::name_fields(rt) {
+                        if let Some(n) = e.toks.get(i + 1 + k) {
+                            self.swap_name(n, text, &mut copied, out);
+                        }
+                    }
+                }
                 continue;
             };
             out.push_str(&text[copied..t.start]);
@@ -515,6 +569,22 @@ impl Rewriter {
         }
         out.push_str(&text[copied..]);
         Ok(())
+    }
+}
+
+impl Rewriter {
+    /// Name token `t` onto `out` with the labels hickory would not read as
+    /// miekg does swapped for markers, when it has some.
+    fn swap_name(&mut self, t: &Tok, text: &str, copied: &mut usize, out: &mut String) {
+        if t.quoted || t.start < *copied {
+            return;
+        }
+        if let Some(s) = self.labels.swap(&t.text) {
+            out.push_str(&text[*copied..t.start]);
+            out.push_str(&s);
+            *copied = t.start + t.text.len();
+            self.changed = true;
+        }
     }
 }
 
@@ -715,11 +785,7 @@ impl Raw {
         if t.is_empty() && !self.last {
             return Err(RawError::MiekgNewline);
         }
-        let mut c = Cursor {
-            t,
-            q: &self.quoted,
-            i: 0,
-        };
+        let mut c = self.cursor();
         // RFC 3597's generic form is read for any type, as miekg reads it.
         let generic = t.first().is_some_and(|f| f == "\\#");
         match self.rtype {
@@ -794,6 +860,12 @@ impl Raw {
             RecordType::DNAME => {
                 c.name(&self.origin, "bad DNAME Target", &mut w)?;
                 c.done()?;
+            }
+            _ if CHECKED
+                .iter()
+                .any(|n| RecordType::from_str(n).ok() == Some(self.rtype)) =>
+            {
+                w = self.checked()?;
             }
             _ if MIEKG_TYPES.iter().any(|n| {
                 crate::wire::mnemonics::type_from_str(n) == Some(u16::from(self.rtype))
@@ -899,7 +971,7 @@ impl<'a> Cursor<'a> {
             return Err(RawError::Miekg("garbage after rdata", self.i));
         }
         let s = self.plain(what)?;
-        let n = as_name(s, Some(origin)).map_err(|_| self.err(what))?;
+        let n = labels::parse(s, Some(origin)).ok_or_else(|| self.err(what))?;
         for l in n.iter() {
             w.push(l.len() as u8);
             w.extend_from_slice(l);
@@ -1269,16 +1341,108 @@ fn type_bitmap(mut types: Vec<u16>) -> Vec<u8> {
 }
 
 impl Raw {
+    /// Its data tokens, to read one by one.
+    fn cursor(&self) -> Cursor<'_> {
+        Cursor {
+            t: &self.tokens,
+            q: &self.quoted,
+            i: 0,
+        }
+    }
+
+    /// The data of a type in [`CHECKED`] read as miekg's parser for it
+    /// reads it, for its errors only (hickory reads the record).
+    fn checked(&self) -> Result<Vec<u8>, RawError> {
+        let mut c = self.cursor();
+        let mut w = Vec::new();
+        let o = &self.origin;
+        match self.rtype {
+            RecordType::A => {
+                // Go's ParseIP, and no `:` (no IPv4-mapped IPv6 address).
+                let s = c.plain("bad A A")?;
+                if s.contains(':') || s.parse::<std::net::Ipv4Addr>().is_err() {
+                    return Err(c.err("bad A A"));
+                }
+            }
+            RecordType::AAAA => {
+                let s = c.plain("bad AAAA AAAA")?;
+                if !s.contains(':') || s.parse::<std::net::IpAddr>().is_err() {
+                    return Err(c.err("bad AAAA AAAA"));
+                }
+            }
+            RecordType::NS => c.name(o, "bad NS Ns", &mut w)?,
+            RecordType::CNAME => c.name(o, "bad CNAME Target", &mut w)?,
+            RecordType::PTR => c.name(o, "bad PTR Ptr", &mut w)?,
+            RecordType::MX => {
+                c.uint(16, "bad MX Pref")?;
+                c.name(o, "bad MX Mx", &mut w)?;
+            }
+            RecordType::SOA => {
+                c.name(o, "bad SOA Ns", &mut w)?;
+                c.name(o, "bad SOA Mbox", &mut w)?;
+                const WHAT: &str = "bad SOA zone parameter";
+                c.uint(32, WHAT)?;
+                // The other four may be durations (`1h30m`).
+                for _ in 0..4 {
+                    let s = c.plain(WHAT)?;
+                    if go_uint(s, 32).is_none() && string_to_ttl(s).is_none() {
+                        return Err(c.err(WHAT));
+                    }
+                }
+            }
+            RecordType::SRV => {
+                for what in ["bad SRV Priority", "bad SRV Weight", "bad SRV Port"] {
+                    c.uint(16, what)?;
+                }
+                c.name(o, "bad SRV Target", &mut w)?;
+            }
+            RecordType::SSHFP | RecordType::TLSA => {
+                let what: &[&'static str] = if self.rtype == RecordType::SSHFP {
+                    &[
+                        "bad SSHFP Algorithm",
+                        "bad SSHFP Type",
+                        "bad SSHFP Fingerprint",
+                    ]
+                } else {
+                    &[
+                        "bad TLSA Usage",
+                        "bad TLSA Selector",
+                        "bad TLSA MatchingType",
+                        "bad TLSA Certificate",
+                    ]
+                };
+                let (last, fields) = what.split_last().unwrap_or((&"", &[]));
+                for f in fields {
+                    c.uint(8, f)?;
+                }
+                // The rest is read as it is (hex is checked when packing).
+                c.ending(last)?;
+                return Ok(w);
+            }
+            RecordType::CAA => {
+                c.uint(8, "bad CAA Flag")?;
+                if c.q.get(c.i) == Some(&true) {
+                    return Err(RawError::MiekgQuote("bad CAA Tag", c.i));
+                }
+                c.next().ok_or_else(|| c.err("bad CAA Tag"))?;
+                // One string for the value, else the error names the tag.
+                if self.tokens.len() != c.i + 1 {
+                    return Err(RawError::Miekg("bad CAA Value", c.i - 1));
+                }
+                return Ok(w);
+            }
+            _ => {}
+        }
+        c.done()?;
+        Ok(w)
+    }
+
     /// The data of a type in [`MIEKG_TYPES`], read as miekg's parser for
     /// it reads it (scan_rr.go), encoded as miekg packs it: names
     /// uncompressed, as given (miekg lowercases none of them, nor does
     /// CoreDNS's file plugin for these types).
     fn typed(&self) -> Result<Vec<u8>, RawError> {
-        let mut c = Cursor {
-            t: &self.tokens,
-            q: &self.quoted,
-            i: 0,
-        };
+        let mut c = self.cursor();
         let mut w = Vec::new();
         let o = &self.origin;
         match u16::from(self.rtype) {
@@ -1482,21 +1646,6 @@ impl Raw {
     }
 }
 
-/// A name as miekg keeps it: in the case it is written in (hickory's
-/// `Name::parse` lowercases ASCII), relative ones (and `@`) below
-/// `origin`; names with other characters as hickory reads them.
-fn as_name(s: &str, origin: Option<&Name>) -> Result<Name, hickory_proto::ProtoError> {
-    let n = match (s, origin) {
-        ("@", Some(o)) => return Ok(o.clone()),
-        _ => Name::from_ascii(s),
-    };
-    match (n, origin) {
-        (Ok(n), Some(o)) if !n.is_fqdn() => n.append_domain(o),
-        (Ok(n), _) => Ok(n),
-        (Err(_), _) => Name::parse(s, origin),
-    }
-}
-
 /// DS, CDS and TA data as miekg's `parseDS` reads it (key tag, algorithm
 /// by number or mnemonic in any case, digest type, hex digest); `what`:
 /// its words for each field.
@@ -1524,6 +1673,29 @@ fn dnskey(c: &mut Cursor<'_>, what: [&'static str; 4]) -> Result<Vec<u8>, RawErr
     w.push(c.uint(8, alg)? as u8);
     w.extend(base64(&c.ending(key)?)?);
     Ok(w)
+}
+
+/// miekg's `stringToTTL`: digits, each run followed by a unit (`s`, `m`,
+/// `h`, `d`, `w`, either case) or by nothing at the end.
+fn string_to_ttl(s: &str) -> Option<u32> {
+    let (mut total, mut n) = (0u64, 0u64);
+    for c in s.bytes() {
+        let unit = match c.to_ascii_lowercase() {
+            b's' => 1,
+            b'm' => 60,
+            b'h' => 3600,
+            b'd' => 86400,
+            b'w' => 604800,
+            b'0'..=b'9' => {
+                n = n.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+                continue;
+            }
+            _ => return None,
+        };
+        total = total.checked_add(n.checked_mul(unit)?)?;
+        n = 0;
+    }
+    u32::try_from(total.checked_add(n)?).ok()
 }
 
 /// Go's `strconv.ParseUint(s, 10, bits)`: decimal digits only.
@@ -2158,5 +2330,28 @@ mod tests {
             e.to_string(),
             "db: dns: bad base in $GENERATE: \"${1,0,q}\" at line: 1:16"
         );
+    }
+
+    #[test]
+    fn diagnose_finds_miekgs_first_error_only() {
+        let o = Name::from_ascii("example.org.").unwrap();
+        let good = "$TTL 1h\n@ IN SOA ns.example.org. ( hm 2024 2h 1H 1w2d 300 )\n\
+                    @ NS ns\nns A 192.0.2.1\n  AAAA ::ffff:192.0.2.1\nm MX 10 @\n\
+                    c CNAME -x.example.org.\np PTR a+b\n_s._tcp SRV 0 5 5060 s\n\
+                    t TXT \"a b\" c\nk SSHFP 1 1 ab cd\n_443._tcp TLSA 3 1 1 ( ab\n cd )\n\
+                    @ CAA 0 issue \"ca.example\"\n";
+        assert!(
+            diagnose(good, &o, "db").is_none(),
+            "{:?}",
+            diagnose(good, &o, "db")
+        );
+        let bad = format!("{good}x A 192.0.2.1\ny MX 1 a..b\nz A ::1\n");
+        assert_eq!(
+            diagnose(&bad, &o, "db").unwrap().to_string(),
+            "db: dns: bad MX Mx: \"a..b\" at line: 16:11"
+        );
+        assert_eq!(string_to_ttl("1w2d"), Some(777600));
+        assert_eq!(string_to_ttl("1h30"), Some(3630));
+        assert_eq!(string_to_ttl("1x"), None);
     }
 }

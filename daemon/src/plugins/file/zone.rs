@@ -12,6 +12,51 @@ use hickory_proto::serialize::txt::Parser;
 use std::fmt;
 use std::path::Path;
 
+/// The records of zone file text (`file` names it in errors and anchors
+/// relative `$INCLUDE`s) as hickory's parser reads it after `raw` rewrote
+/// what it cannot read, each with the type it covers if it is an RRSIG;
+/// or the error, in miekg's words where miekg refuses the text too.
+pub(crate) fn parse_records(
+    text: &str,
+    origin: &Name,
+    file: &Path,
+) -> Result<Vec<(Record, Option<RecordType>)>, String> {
+    let fname = file.display().to_string();
+    let rewritten = raw::rewrite(text, origin, &fname).map_err(|e| e.to_string())?;
+    let src = rewritten.as_ref().map_or(text, |r| r.text.as_str());
+    let parsed = Parser::new(src, Some(file.to_path_buf()), Some(origin.clone())).parse();
+    let refused = |e: &dyn fmt::Display| match raw::diagnose(text, origin, &fname) {
+        Some(m) => m.to_string(),
+        None => e.to_string(),
+    };
+    let (_, sets) = parsed.map_err(|e| refused(&e))?;
+    // hickory reads some data miekg refuses (garbage after it, a CAA
+    // record with two values).
+    if let Some(e) = raw::diagnose(text, origin, &fname) {
+        return Err(e.to_string());
+    }
+    let count = sets
+        .values()
+        .map(|s| s.records_without_rrsigs().count())
+        .sum();
+    let mut out = Vec::with_capacity(count);
+    for set in sets.into_values() {
+        for r in set.records_without_rrsigs() {
+            let mut r = r.clone();
+            let mut covered = None;
+            if let Some(rw) = &rewritten {
+                rw.labels.restore_record(&mut r);
+                if let Some(raw) = rw.raw_of(&r) {
+                    covered = raw.covered();
+                    r.data = raw.rdata().map_err(|e| refused(&raw.locate(e)))?;
+                }
+            }
+            out.push((r, covered));
+        }
+    }
+    Ok(out)
+}
+
 /// The number of labels, a leading `*` included (hickory's `num_labels` skips it).
 pub(crate) fn labels(name: &Name) -> usize {
     name.iter().count()
@@ -213,26 +258,18 @@ impl Zone {
     ) -> Result<Loading, LoadError> {
         let origin_text = origin.to_ascii();
         let fname = file.display().to_string();
-        let invalid = |e: &dyn fmt::Display| {
+        let records = parse_records(text, origin, file).map_err(|e| {
             LoadError::Invalid(format!(
                 "failed to parse file {} for origin {origin_text} with error {e}",
                 crate::gocompat::quote::quote(&fname)
             ))
-        };
-        let rewritten = raw::rewrite(text, origin, &fname).map_err(|e| invalid(&e))?;
-        let src = rewritten.as_ref().map_or(text, |r| r.text.as_str());
-        let parsed = Parser::new(src, Some(file.to_path_buf()), Some(origin.clone())).parse();
-        let (_, sets) = parsed.map_err(|e| invalid(&e))?;
+        })?;
         // The first SOA decides whether a reload has anything new.
         if serial >= 0 {
-            let first = sets
-                .values()
-                .filter(|s| s.record_type() == RecordType::SOA)
-                .flat_map(|s| s.records_without_rrsigs())
-                .find_map(|r| match &r.data {
-                    RData::SOA(s) => Some(s.serial),
-                    _ => None,
-                });
+            let first = records.iter().find_map(|(r, _)| match &r.data {
+                RData::SOA(s) => Some(s.serial),
+                _ => None,
+            });
             if first.is_some_and(|s| i64::from(s) == serial) {
                 return Err(LoadError::NoChange {
                     serial,
@@ -241,27 +278,16 @@ impl Zone {
                 });
             }
         }
-        let count = sets
-            .values()
-            .map(|s| s.records_without_rrsigs().count())
-            .sum();
-        let mut z = Loading::new(origin, count, false);
-        for set in sets.into_values() {
-            for r in set.records_without_rrsigs() {
-                let mut r = r.clone();
-                if let Some(raw) = rewritten.as_ref().and_then(|rw| rw.raw_of(&r)) {
-                    // CoreDNS keeps RRSIGs over the SOA and the apex NS
-                    // aside, for DNSSEC answers this plugin does not give.
-                    if raw.covered() == Some(RecordType::SOA)
-                        || (raw.covered() == Some(RecordType::NS)
-                            && r.name.to_lowercase() == *origin)
-                    {
-                        continue;
-                    }
-                    r.data = raw.rdata().map_err(|e| invalid(&raw.locate(e)))?;
-                }
-                z.insert(r)?;
+        let mut z = Loading::new(origin, records.len(), false);
+        for (r, covered) in records {
+            // CoreDNS keeps RRSIGs over the SOA and the apex NS aside, for
+            // DNSSEC answers this plugin does not give.
+            if covered == Some(RecordType::SOA)
+                || (covered == Some(RecordType::NS) && r.name.to_lowercase() == *origin)
+            {
+                continue;
             }
+            z.insert(r)?;
         }
         Ok(z)
     }

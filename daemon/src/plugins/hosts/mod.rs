@@ -235,44 +235,7 @@ fn name_from_text(s: &str) -> Option<Name> {
     if s == "." {
         return Some(Name::root());
     }
-    let b = s.as_bytes();
-    let mut labels: Vec<Vec<u8>> = Vec::new();
-    let mut cur = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'\\' => {
-                let digits = b.get(i + 1..i + 4);
-                match digits {
-                    Some(d) if d.iter().all(u8::is_ascii_digit) => {
-                        let v = d
-                            .iter()
-                            .fold(0u32, |acc, &c| acc * 10 + u32::from(c - b'0'));
-                        cur.push(u8::try_from(v).ok()?);
-                        i += 4;
-                    }
-                    _ => {
-                        cur.push(*b.get(i + 1)?);
-                        i += 2;
-                    }
-                }
-            }
-            b'.' => {
-                if cur.is_empty() {
-                    return None;
-                }
-                labels.push(std::mem::take(&mut cur));
-                i += 1;
-            }
-            c => {
-                cur.push(c);
-                i += 1;
-            }
-        }
-    }
-    if !cur.is_empty() {
-        labels.push(cur);
-    }
+    let labels = crate::wire::fast::text_labels(s)?;
     Name::from_labels(labels.iter().map(Vec::as_slice)).ok()
 }
 

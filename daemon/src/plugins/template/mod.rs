@@ -26,9 +26,9 @@ use gotmpl::{Data, MessageData, Question};
 use hickory_proto::op::{Edns, Message, MessageType, ResponseCode};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::BinEncodable;
-use hickory_proto::serialize::txt::{ParseError, Parser};
 use regex::Regex;
 use std::collections::BTreeMap;
+use std::path::Path;
 
 const CLASS_ANY: u16 = 255;
 const TYPE_ANY: u16 = 255;
@@ -295,8 +295,8 @@ enum AnswerError {
 enum RecordError {
     #[error("dns: $ directives are not allowed in a record: {0:?}")]
     Directive(String),
-    #[error("dns: {source}: {text:?}")]
-    Parse { source: ParseError, text: String },
+    #[error("dns: {why}: {text:?}")]
+    Parse { why: String, text: String },
     #[error("dns: no record in {0:?}")]
     NoRecord(String),
     #[error("dns: more than one record in {0:?}")]
@@ -311,16 +311,16 @@ fn parse_rr(text: &str) -> Result<Record, RecordError> {
         return Err(RecordError::Directive(text.to_string()));
     }
     let input = format!("$TTL 3600\n{text}\n");
-    let (_, sets) = Parser::new(input, None, Some(Name::root()))
-        .parse()
-        .map_err(|source| RecordError::Parse {
-            source,
-            text: text.to_string(),
-        })?;
-    let mut rrs: Vec<Record> = sets
-        .into_values()
-        .flat_map(|s| s.into_iter().collect::<Vec<_>>())
-        .collect();
+    // Read as `file` reads zone files: every type miekg knows, its names.
+    let mut rrs: Vec<Record> =
+        crate::plugins::file::parse_records(&input, &Name::root(), Path::new("template"))
+            .map_err(|why| RecordError::Parse {
+                why,
+                text: text.to_string(),
+            })?
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect();
     match rrs.len() {
         1 => Ok(rrs.remove(0)),
         0 => Err(RecordError::NoRecord(text.to_string())),
