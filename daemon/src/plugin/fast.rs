@@ -45,6 +45,11 @@ pub struct Needs {
     /// Its check alone decides, and it has nothing to see of the answer:
     /// it may stand before a relay.
     pub relay: bool,
+    /// What it does for an answer can be done from the kernel's counts of
+    /// the answers it gave (prometheus): the XDP program may answer before
+    /// it. A hook that must see each query (log, acl, dnstap) leaves it
+    /// false.
+    pub kernel: bool,
 }
 
 impl Needs {
@@ -54,6 +59,7 @@ impl Needs {
         text: false,
         plain_len: false,
         relay: true,
+        kernel: false,
     };
 }
 

@@ -142,6 +142,12 @@ pub trait Plugin: Send + Sync + 'static {
         Fast::Forbid
     }
 
+    /// A [`Fast::Answer`] whose answers the kernel's XDP program may give
+    /// in its place, from entries it hands over (`cache`).
+    fn kernel_answers(&self) -> bool {
+        false
+    }
+
     /// A [`Fast::Hook`]'s look at a query before the raw path answers it:
     /// false hands the query to the chain. It may cap the reply's UDP size.
     fn fast_check(&self, _q: &fast::RawQuery<'_>, _cap: &mut Option<u16>) -> bool {

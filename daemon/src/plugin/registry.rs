@@ -133,6 +133,36 @@ pub struct Event {
     pub id: String,
 }
 
+/// How the kernel fast path (`xdp`, ferrodns's own directive) serves a
+/// block's hot cache hits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelPath {
+    /// Interfaces to attach to; none: every interface that is up, but
+    /// loopback.
+    pub interfaces: Vec<String>,
+    pub mode: XdpMode,
+    /// The most entries the kernel's map holds.
+    pub entries: u32,
+    /// Hits in userspace before an entry is handed to the kernel.
+    pub promote: u32,
+    /// Fail start-up (or the reload) when the program cannot be attached,
+    /// rather than serve from userspace only.
+    pub required: bool,
+    /// Where the directive is, for errors about the block.
+    pub pos: crate::corefile::Pos,
+}
+
+/// How the XDP program is attached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XdpMode {
+    /// In the driver (fails where the driver has no XDP support).
+    Native,
+    /// After the kernel built its socket buffer: any interface, slower.
+    Generic,
+    /// Native where the driver can, else generic.
+    Auto,
+}
+
 /// What the setup of one server block builds: block-level settings and the
 /// plugins, placed in execution order.
 pub struct BlockSetup {
@@ -175,6 +205,8 @@ pub struct BlockSetup {
     /// zone files), which the block's metrics label queries with as they
     /// do with its keys.
     pub added_zones: std::sync::Arc<AddedZones>,
+    /// `xdp`: hot cache hits answered in the kernel.
+    pub xdp: Option<KernelPath>,
     plugins: Vec<Box<dyn Plugin>>,
     /// What a plugin's setup leaves for the setups after it in the same
     /// block, one value per type (dnstap's taps, which forward sends its
@@ -234,6 +266,7 @@ impl BlockSetup {
             http: Vec::new(),
             events: Vec::new(),
             added_zones: Default::default(),
+            xdp: None,
             plugins: Vec::new(),
             shared: Vec::new(),
             next_slot: 0,

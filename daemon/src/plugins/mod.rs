@@ -39,6 +39,7 @@ pub mod template;
 pub mod timeouts;
 pub mod view;
 pub mod whoami;
+pub mod xdp;
 
 use crate::plugin::registry::Entry;
 
@@ -107,6 +108,8 @@ pub static ORDER: &[Entry] = execution_order![
     "autopath",
     "acl" => acl::setup,
     "cache" => cache::setup,
+    // Not in CoreDNS: ferrodns's own kernel fast path for cache hits.
+    "xdp" => xdp::setup,
     "header" => header::setup,
     "dnssec",
     "tls",

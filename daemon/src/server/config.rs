@@ -4,7 +4,7 @@
 use super::{fastpath, route};
 use crate::control::{HttpConfig, Route as HttpRoute};
 use crate::corefile::{self, parse_key, Error, ServerBlock, Transport, ZoneAddr};
-use crate::plugin::registry::{self, Entry, Event, ListenHost};
+use crate::plugin::registry::{self, Entry, Event, KernelPath, ListenHost};
 use crate::plugin::{BlockSetup, Chain, Plugin};
 use crate::runtime::{Listen, TcpTimeouts};
 use sha2::{Digest, Sha512};
@@ -33,6 +33,8 @@ pub struct Block {
     /// How the raw-bytes path serves this block; None: every query takes
     /// the chain.
     pub fast: Option<fastpath::Plan>,
+    /// `xdp`: its hot hits answered in the kernel (checked to be allowed).
+    pub xdp: Option<KernelPath>,
 }
 
 /// Where a zone on a listener leads.
@@ -127,6 +129,39 @@ fn digest_blocks(blocks: &[ServerBlock]) -> String {
         })
 }
 
+/// Whether the kernel may answer block `b`'s hot hits (`xdp` at `k`): the
+/// rule of the raw-bytes path, with no plugin before the cache that must
+/// see each query in userspace, and no view (the kernel does not know
+/// which client a view takes).
+fn kernel_allowed(b: &Block, k: &KernelPath) -> Result<(), Error> {
+    use fastpath::{KernelStop, Plan};
+    let why = if !b.chain.plugins().iter().any(|p| p.kernel_answers()) {
+        "the kernel answers cache hits only: xdp needs cache in the server block".to_string()
+    } else if b.view.is_some() {
+        "a view picks this server block by client, which the kernel cannot: \
+         xdp cannot serve a block with view"
+            .to_string()
+    } else {
+        let stop = match Plan::of(b) {
+            Ok(plan) => plan.kernel(b).err(),
+            Err("nothing answers") => Some(KernelStop::Answer("nothing")),
+            Err(name) => Some(KernelStop::Hook(name)),
+        };
+        match stop {
+            None => return Ok(()),
+            Some(KernelStop::Hook(name)) => format!(
+                "{name} must see every query in userspace, so the kernel cannot answer \
+                 this server block's queries: remove {name} or xdp from the block"
+            ),
+            Some(KernelStop::Answer(name)) => format!(
+                "the kernel answers cache hits only, and {name} answers this server \
+                 block's queries before any cache: xdp needs cache in the block"
+            ),
+        }
+    };
+    Err(Error::new(&k.pos, format!("plugin/xdp: {why}")))
+}
+
 fn wildcard(port: u16) -> SocketAddr {
     SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0))
 }
@@ -189,6 +224,7 @@ pub fn build(blocks: &[ServerBlock], default_port: u16, order: &[Entry]) -> Resu
         let metadata_zones = std::mem::take(&mut setup.metadata_zones);
         let block_http = std::mem::take(&mut setup.http);
         events.append(&mut setup.events);
+        let xdp = setup.xdp.take();
         let mut plugins = setup.into_plugins();
         let view: Option<Arc<str>> = plugins.iter().find_map(|p| p.view().map(Arc::from));
         let filters: Vec<usize> = (plugins.iter().enumerate())
@@ -218,8 +254,13 @@ pub fn build(blocks: &[ServerBlock], default_port: u16, order: &[Entry]) -> Resu
             filters,
             chain: Chain::new(plugins),
             fast: None,
+            xdp: None,
         };
         b.fast = fastpath::Plan::of(&b).ok();
+        if let Some(k) = xdp {
+            kernel_allowed(&b, &k)?;
+            b.xdp = Some(k);
+        }
         chains.push(Arc::new(b));
         for (za, key) in &addrs {
             let sockets: Vec<SocketAddr> = if hosts.is_empty() {

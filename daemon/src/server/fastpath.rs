@@ -72,6 +72,37 @@ impl Plan {
     }
 }
 
+/// Why the kernel may not answer a block's queries.
+#[derive(Debug, PartialEq, Eq)]
+pub enum KernelStop {
+    /// This plugin answers (or relays) before any that can hand its
+    /// answers to the kernel.
+    Answer(&'static str),
+    /// This plugin must see every query in userspace.
+    Hook(&'static str),
+}
+
+impl Plan {
+    /// Whether the kernel's XDP program may answer this block's hits in
+    /// the raw path's place: an answer (not a relay) by a plugin that can
+    /// hand its answers over, and no hook before it that must see each
+    /// query.
+    pub fn kernel(&self, block: &Block) -> Result<(), KernelStop> {
+        let plugins = block.chain.plugins();
+        if self.relay || !plugins[self.answer].kernel_answers() {
+            return Err(KernelStop::Answer(plugins[self.answer].name()));
+        }
+        match self
+            .hooks
+            .iter()
+            .find(|&&i| !matches!(plugins[i].fast(), Role::Hook(n) if n.kernel))
+        {
+            Some(&i) => Err(KernelStop::Hook(plugins[i].name())),
+            None => Ok(()),
+        }
+    }
+}
+
 /// What the raw path did with a query.
 pub enum Fast {
     /// Answered into `out`.

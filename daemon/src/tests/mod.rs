@@ -4,6 +4,7 @@
 mod auth;
 mod example_plugin;
 mod fastpath;
+mod kernel;
 mod lookups;
 mod metrics;
 mod parses;

@@ -590,6 +590,10 @@ impl Plugin for Cache {
         self.fill(req, out);
     }
 
+    fn kernel_answers(&self) -> bool {
+        true
+    }
+
     fn fast(&self) -> Fast {
         Fast::Answer
     }

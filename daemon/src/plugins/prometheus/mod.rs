@@ -66,6 +66,7 @@ impl Plugin for Prometheus {
     fn fast(&self) -> Fast {
         Fast::Hook(Needs {
             plain_len: true,
+            kernel: true,
             ..Needs::default()
         })
     }
