@@ -7,6 +7,7 @@ use ferrodns::log;
 use ferrodns::plugin::registry;
 use ferrodns::runtime;
 use ferrodns::service::{Plane, Service, ServiceError, Source};
+use ferrodns::sys::notify::NotifyEnv;
 use ferrodns::sys::{self, SignalSet};
 use std::process::ExitCode;
 use std::sync::{mpsc, Arc};
@@ -58,6 +59,8 @@ enum Event {
     Signal(i32),
     /// Time for the reload plugin to look at the Corefile.
     Check,
+    /// Time to tell systemd's watchdog the workers are alive.
+    Watchdog,
 }
 
 fn signal_name(sig: i32) -> &'static str {
@@ -71,7 +74,7 @@ fn signal_name(sig: i32) -> &'static str {
     }
 }
 
-fn run(o: Options, signals: SignalSet) -> anyhow::Result<()> {
+fn run(o: Options, signals: SignalSet, notify: NotifyEnv) -> anyhow::Result<()> {
     let mut source = Source::new(o.conf.clone(), o.port);
     let config = source.load()?;
     if o.validate {
@@ -93,6 +96,11 @@ fn run(o: Options, signals: SignalSet) -> anyhow::Result<()> {
     if let Some(p) = &o.pidfile {
         std::fs::write(p, format!("{}\n", std::process::id()))
             .with_context(|| format!("write pidfile {p}"))?;
+    }
+    // Every listener is bound and every worker runs.
+    let notifier = notify.notifier;
+    if let Some(n) = &notifier {
+        n.ready(&service.status());
     }
 
     let (tx, events) = mpsc::channel();
@@ -135,22 +143,71 @@ fn run(o: Options, signals: SignalSet) -> anyhow::Result<()> {
         Ok(())
     };
     retick(service.config().reload)?;
+    // systemd's watchdog hears from us twice per interval it asked for,
+    // as long as every worker's heartbeat moves.
+    let _watchdog = match (notify.watchdog, &notifier) {
+        (Some(every), Some(_)) => {
+            let tx = tx.clone();
+            Some(Periodic::start("watchdog", every / 2, move || {
+                let _ = tx.send(Event::Watchdog);
+            })?)
+        }
+        _ => None,
+    };
+    let mut last_beats = service.beats();
+    let mut stuck_said = false;
 
     let mut digest = service.config().digest.clone();
     for ev in events {
         match ev {
             Event::Signal(libc::SIGUSR1) => {
                 log::info(None, "SIGUSR1: Reloading");
+                if let Some(n) = &notifier {
+                    n.reloading();
+                }
                 match source.load().and_then(|c| service.reload(c)) {
                     Ok(()) => {
                         digest.clone_from(&service.config().digest);
                         log::info(None, "Reloading complete");
+                        if let Some(n) = &notifier {
+                            n.ready(&service.status());
+                        }
                     }
                     Err(e) => {
                         log::error(None, &format!("SIGUSR1: {e}"));
                         service.reload_failed();
+                        if let Some(n) = &notifier {
+                            n.ready(&format!(
+                                "{}; the last reload failed: {e}",
+                                service.status()
+                            ));
+                        }
                     }
                 }
+                last_beats = service.beats();
+            }
+            Event::Watchdog => {
+                let Some(n) = &notifier else { continue };
+                let beats = service.beats();
+                let stuck: Vec<usize> = (0..beats.len())
+                    .filter(|&i| last_beats.get(i).is_some_and(|b| beats[i] <= *b))
+                    .collect();
+                if stuck.is_empty() {
+                    n.watchdog();
+                    stuck_said = false;
+                } else if !stuck_said {
+                    stuck_said = true;
+                    log::error(
+                        None,
+                        &format!(
+                            "worker{} {} made no progress: not telling systemd's watchdog we are alive",
+                            if stuck.len() == 1 { "" } else { "s" },
+                            stuck.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+                        ),
+                    );
+                    n.status(&format!("worker {} is stuck", stuck[0]));
+                }
+                last_beats = beats;
             }
             Event::Signal(libc::SIGHUP) => {}
             Event::Signal(sig) => {
@@ -162,6 +219,9 @@ fn run(o: Options, signals: SignalSet) -> anyhow::Result<()> {
                 };
                 log::info(None, &format!("{}: {line}", signal_name(sig)));
                 stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+                if let Some(n) = &notifier {
+                    n.stopping();
+                }
                 break;
             }
             Event::Check => {
@@ -179,6 +239,9 @@ fn run(o: Options, signals: SignalSet) -> anyhow::Result<()> {
                         // Not tried again with the same file, even if it fails.
                         digest = d;
                         log::info(None, "Reloading");
+                        if let Some(n) = &notifier {
+                            n.reloading();
+                        }
                         match source.load().and_then(|c| service.reload(c)) {
                             Ok(()) => log::info(None, "Reloading complete"),
                             Err(e) => {
@@ -189,6 +252,10 @@ fn run(o: Options, signals: SignalSet) -> anyhow::Result<()> {
                                 service.reload_failed();
                             }
                         }
+                        if let Some(n) = &notifier {
+                            n.ready(&service.status());
+                        }
+                        last_beats = service.beats();
                     }
                 }
             }
@@ -206,6 +273,8 @@ fn run(o: Options, signals: SignalSet) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
+    // SAFETY: no other thread runs yet.
+    let notify = unsafe { NotifyEnv::take() };
     let signals = match block_signals() {
         Ok(s) => s,
         Err(e) => {
@@ -233,7 +302,7 @@ fn main() -> ExitCode {
         print!("{}", plugins());
         return ExitCode::SUCCESS;
     }
-    match run(o, signals) {
+    match run(o, signals, notify) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{e:#}");

@@ -249,6 +249,24 @@ impl Service {
         Ok(())
     }
 
+    /// Every worker's heartbeat count (`runtime::BEAT`): a worker whose
+    /// count stops is stuck.
+    pub fn beats(&self) -> Vec<u64> {
+        self.workers.beats()
+    }
+
+    /// What is served, for systemd's status line.
+    pub fn status(&self) -> String {
+        let addrs: Vec<String> = self.listen.iter().map(|l| l.addr.to_string()).collect();
+        format!(
+            "Serving {} on {} with {} worker{}",
+            plural(self.config.blocks.len(), "server block"),
+            addrs.join(", "),
+            self.workers.len(),
+            if self.workers.len() == 1 { "" } else { "s" }
+        )
+    }
+
     /// Counts a failed reload.
     pub fn reload_failed(&self) {
         metrics::with(metrics::global(), |m| m.inc(&RELOAD_FAILED, &[]));
@@ -338,5 +356,14 @@ fn signal_name(sig: i32) -> String {
         libc::SIGHUP => "hangup".into(),
         libc::SIGPIPE => "broken pipe".into(),
         other => format!("signal {other}"),
+    }
+}
+
+/// `n` things, `thing` in the plural where it takes one.
+fn plural(n: usize, thing: &str) -> String {
+    if n == 1 {
+        format!("1 {thing}")
+    } else {
+        format!("{n} {thing}s")
     }
 }

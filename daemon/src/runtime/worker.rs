@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -28,7 +29,13 @@ pub struct Workers<U> {
     /// over instead of binding new ones, so no socket a worker reads
     /// leaves the SO_REUSEPORT group while the kernel may still pick it.
     held: Vec<Sockets>,
+    /// Each worker's heartbeat: counts up every [`BEAT`] while the
+    /// worker's thread runs its tasks (a worker stuck in a plugin stops it).
+    beats: Arc<[AtomicU64]>,
 }
+
+/// How often a worker's heartbeat counts up.
+pub const BEAT: Duration = Duration::from_millis(100);
 
 /// What the control plane hands a worker.
 enum Change<U> {
@@ -49,6 +56,11 @@ impl<U> Workers<U> {
     }
     pub fn is_empty(&self) -> bool {
         self.threads.is_empty()
+    }
+
+    /// Every worker's heartbeat count now (see [`BEAT`]).
+    pub fn beats(&self) -> Vec<u64> {
+        self.beats.iter().map(|b| b.load(Relaxed)).collect()
     }
 
     /// Hands `u` to every worker with the listeners it serves, `listen`.
@@ -239,6 +251,9 @@ impl Bound {
         let mut changes = Vec::with_capacity(self.per_worker.len());
         let io = self.io;
         let mut held = Vec::with_capacity(self.per_worker.len());
+        let beats: Arc<[AtomicU64]> = (0..self.per_worker.len())
+            .map(|_| AtomicU64::new(0))
+            .collect();
         for (index, socks) in self.per_worker.into_iter().enumerate() {
             held.push(
                 socks
@@ -249,13 +264,14 @@ impl Bound {
             let make = Arc::clone(&make);
             let (tx, rx) = mpsc::unbounded_channel();
             let listen = self.listen.clone();
+            let beats = Arc::clone(&beats);
             let t = std::thread::Builder::new()
                 .name(format!("ferrodns-w{index}"))
                 .spawn(move || {
                     if let Some(c) = core {
                         core_affinity::set_for_current(c);
                     }
-                    run(index, &listen, socks, io, make.as_ref(), rx);
+                    run(index, &listen, socks, io, make.as_ref(), rx, beats);
                 })
                 .map_err(|source| RuntimeError::Thread { index, source })?;
             threads.push(t);
@@ -265,6 +281,7 @@ impl Bound {
             threads,
             changes,
             held,
+            beats,
         })
     }
 }
@@ -478,6 +495,7 @@ fn run<H: PacketHandler + 'static, F: Fn(usize) -> H>(
     io: Io,
     make: &F,
     mut changes: mpsc::UnboundedReceiver<Change<H::Update>>,
+    beats: Arc<[AtomicU64]>,
 ) {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -500,6 +518,13 @@ fn run<H: PacketHandler + 'static, F: Fn(usize) -> H>(
         if let Some(b) = ctx.handler.borrow().background() {
             tokio::task::spawn_local(b);
         }
+        tokio::task::spawn_local(async move {
+            let mut tick = tokio::time::interval(BEAT);
+            loop {
+                tick.tick().await;
+                beats[index].fetch_add(1, Relaxed);
+            }
+        });
         let mut slots = Vec::new();
         ctx.serve(listen, socks, &mut slots);
         while let Some(Change::Update {

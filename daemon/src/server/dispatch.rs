@@ -222,6 +222,8 @@ impl PacketHandler for Dispatcher {
         let mut routed = None;
         if let Some(v) = &view {
             let lower = wire::fast::lower(v.qname, &mut self.name);
+            #[cfg(debug_assertions)]
+            test_hang(lower);
             let route = l.fast.route(lower, v.qtype);
             routed = Some((lower, route));
             if let (Some(f), Some(r), Some(q)) = (&mut self.fast, route, Simple::of(v, p.data)) {
@@ -707,4 +709,23 @@ fn dropped_reply(d: &Dropped<'_>, q: &Message, rcode: ResponseCode, worker: &Wor
     };
     worker.metrics(|s| vars::report(s, &r));
     m
+}
+
+/// For the watchdog's tests, in debug builds only: a query for the name in
+/// `$FERRODNS_TEST_HANG` (wire form of its text, lowercased) blocks the
+/// worker that reads it for good, as a plugin stuck in a loop would.
+#[cfg(debug_assertions)]
+fn test_hang(lower: &[u8]) {
+    static NAME: std::sync::OnceLock<Option<Box<[u8]>>> = std::sync::OnceLock::new();
+    let name = NAME.get_or_init(|| {
+        std::env::var("FERRODNS_TEST_HANG")
+            .ok()
+            .and_then(|n| crate::wire::fast::zone_wire(&n))
+    });
+    if name.as_deref() == Some(lower) {
+        crate::log::error(None, "FERRODNS_TEST_HANG: this worker hangs now");
+        loop {
+            std::thread::park();
+        }
+    }
 }

@@ -3,6 +3,7 @@
 
 mod host;
 pub mod mmsg;
+pub mod notify;
 mod signals;
 pub mod uring;
 
