@@ -4,6 +4,7 @@
 mod bench;
 mod conformance;
 mod coredns;
+mod dist;
 mod ebpf;
 mod fuzz;
 mod layers;
@@ -21,6 +22,8 @@ commands:
   conformance [NAME]   answer like CoreDNS: every case of tests/conformance/ (or those whose name holds NAME)
   coredns              build CoreDNS (pinned version) once from the Go module proxy; print its path
   dnstap               build golang-dnstap's `dnstap` reader (pinned version) the same way; print its path
+  dist [--check]       the release build as a Debian package and a tarball in target/dist/
+                       (--check: its contents, and lintian where installed)
   setup-ebpf           nightly with rust-src and bpf-linker (built against the nightly's libLLVM,
                        cached); prints the directory to put on PATH for eBPF builds
   layers               the daemon's modules import only the layers below them (also a test)
@@ -138,7 +141,7 @@ fn ensure_components() -> Result<()> {
 }
 
 /// Debian packages the tests drive for real, by the command each installs.
-const TEST_PACKAGES: &[(&str, &str)] = &[("dnsperf", "dnsperf")];
+const TEST_PACKAGES: &[(&str, &str)] = &[("dnsperf", "dnsperf"), ("lintian", "lintian")];
 
 fn have(cmd: &str) -> bool {
     Command::new("sh")
@@ -220,6 +223,8 @@ fn test() -> Result<()> {
         bail!("{failed} tests failed");
     }
     let probes = u64::from(torture::short()?);
+    // The package operators install, from the release build torture ran.
+    dist::main(&["--check".to_string()])?;
     let cases = if have("go") {
         conformance::summary(None)?.0 as u64
     } else {
@@ -286,6 +291,7 @@ fn main() -> Result<()> {
         Some("conformance") => conformance::main(&args[1..]),
         Some("torture") => torture::main(&args[1..]),
         Some("layers") => layers::run(),
+        Some("dist") => dist::main(&args[1..]),
         Some("setup-ebpf") => ebpf::setup().map(|wrap| println!("{}", wrap.display())),
         Some("coredns") => {
             println!("{}", coredns::binary()?.display());
