@@ -7,7 +7,7 @@ use ferrodns::log;
 use ferrodns::plugin::registry;
 use ferrodns::runtime;
 use ferrodns::service::{Plane, Service, ServiceError, Source};
-use ferrodns::sys::notify::NotifyEnv;
+use ferrodns::sys::notify::{Notifier, NotifyEnv};
 use ferrodns::sys::{self, SignalSet};
 use std::process::ExitCode;
 use std::sync::{mpsc, Arc};
@@ -74,6 +74,14 @@ fn signal_name(sig: i32) -> &'static str {
     }
 }
 
+/// A notification to systemd, if it asked for them; its first failure is
+/// logged.
+fn tell(n: &Option<Notifier>, send: impl FnOnce(&Notifier) -> Result<(), String>) {
+    if let Some(Err(e)) = n.as_ref().map(send) {
+        log::warning(None, &e);
+    }
+}
+
 fn run(o: Options, signals: SignalSet, notify: NotifyEnv) -> anyhow::Result<()> {
     let mut source = Source::new(o.conf.clone(), o.port);
     let config = source.load()?;
@@ -99,9 +107,10 @@ fn run(o: Options, signals: SignalSet, notify: NotifyEnv) -> anyhow::Result<()> 
     }
     // Every listener is bound and every worker runs.
     let notifier = notify.notifier;
-    if let Some(n) = &notifier {
-        n.ready(&service.status());
+    if let Some(e) = &notify.error {
+        log::warning(None, e);
     }
+    tell(&notifier, |n| n.ready(&service.status()));
 
     let (tx, events) = mpsc::channel();
     let signal_tx = tx.clone();
@@ -162,38 +171,36 @@ fn run(o: Options, signals: SignalSet, notify: NotifyEnv) -> anyhow::Result<()> 
         match ev {
             Event::Signal(libc::SIGUSR1) => {
                 log::info(None, "SIGUSR1: Reloading");
-                if let Some(n) = &notifier {
-                    n.reloading();
-                }
+                tell(&notifier, |n| n.reloading());
                 match source.load().and_then(|c| service.reload(c)) {
                     Ok(()) => {
                         digest.clone_from(&service.config().digest);
                         log::info(None, "Reloading complete");
-                        if let Some(n) = &notifier {
-                            n.ready(&service.status());
-                        }
+                        tell(&notifier, |n| n.ready(&service.status()));
                     }
                     Err(e) => {
                         log::error(None, &format!("SIGUSR1: {e}"));
                         service.reload_failed();
-                        if let Some(n) = &notifier {
+                        tell(&notifier, |n| {
                             n.ready(&format!(
                                 "{}; the last reload failed: {e}",
                                 service.status()
-                            ));
-                        }
+                            ))
+                        });
                     }
                 }
                 last_beats = service.beats();
             }
             Event::Watchdog => {
-                let Some(n) = &notifier else { continue };
+                if notifier.is_none() {
+                    continue;
+                }
                 let beats = service.beats();
                 let stuck: Vec<usize> = (0..beats.len())
                     .filter(|&i| last_beats.get(i).is_some_and(|b| beats[i] <= *b))
                     .collect();
                 if stuck.is_empty() {
-                    n.watchdog();
+                    tell(&notifier, |n| n.watchdog());
                     stuck_said = false;
                 } else if !stuck_said {
                     stuck_said = true;
@@ -205,7 +212,9 @@ fn run(o: Options, signals: SignalSet, notify: NotifyEnv) -> anyhow::Result<()> 
                             stuck.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
                         ),
                     );
-                    n.status(&format!("worker {} is stuck", stuck[0]));
+                    tell(&notifier, |n| {
+                        n.status(&format!("worker {} is stuck", stuck[0]))
+                    });
                 }
                 last_beats = beats;
             }
@@ -219,9 +228,7 @@ fn run(o: Options, signals: SignalSet, notify: NotifyEnv) -> anyhow::Result<()> 
                 };
                 log::info(None, &format!("{}: {line}", signal_name(sig)));
                 stopping.store(true, std::sync::atomic::Ordering::SeqCst);
-                if let Some(n) = &notifier {
-                    n.stopping();
-                }
+                tell(&notifier, |n| n.stopping());
                 break;
             }
             Event::Check => {
@@ -239,9 +246,7 @@ fn run(o: Options, signals: SignalSet, notify: NotifyEnv) -> anyhow::Result<()> 
                         // Not tried again with the same file, even if it fails.
                         digest = d;
                         log::info(None, "Reloading");
-                        if let Some(n) = &notifier {
-                            n.reloading();
-                        }
+                        tell(&notifier, |n| n.reloading());
                         match source.load().and_then(|c| service.reload(c)) {
                             Ok(()) => log::info(None, "Reloading complete"),
                             Err(e) => {
@@ -252,9 +257,7 @@ fn run(o: Options, signals: SignalSet, notify: NotifyEnv) -> anyhow::Result<()> 
                                 service.reload_failed();
                             }
                         }
-                        if let Some(n) = &notifier {
-                            n.ready(&service.status());
-                        }
+                        tell(&notifier, |n| n.ready(&service.status()));
                         last_beats = service.beats();
                     }
                 }

@@ -20,6 +20,8 @@ pub struct Notifier {
 /// in its name) once at start-up, before any thread runs.
 pub struct NotifyEnv {
     pub notifier: Option<Notifier>,
+    /// Why `$NOTIFY_SOCKET` could not be used, for the log.
+    pub error: Option<String>,
     /// How often systemd wants to hear `WATCHDOG=1` at the least.
     pub watchdog: Option<Duration>,
 }
@@ -38,14 +40,16 @@ impl NotifyEnv {
             // SAFETY: the caller guarantees no other thread runs.
             unsafe { std::env::remove_var(k) };
         }
+        let mut error = None;
         let notifier = socket.and_then(|s| match Notifier::new(&s) {
             Ok(n) => Some(n),
             Err(e) => {
-                crate::log::warning(None, &format!("NOTIFY_SOCKET {s}: {e}"));
+                error = Some(format!("NOTIFY_SOCKET {s}: {e}"));
                 None
             }
         });
         NotifyEnv {
+            error,
             watchdog: usec
                 .filter(|u| *u > 0 && pid_ok && notifier.is_some())
                 .map(Duration::from_micros),
@@ -70,41 +74,41 @@ impl Notifier {
         })
     }
 
-    /// Sends `lines` (`KEY=VALUE` each) as one notification; a failure is
-    /// logged, not fatal (systemd may have gone).
-    pub fn send(&self, lines: &[&str]) {
+    /// Sends `lines` (`KEY=VALUE` each) as one notification. Only the
+    /// first failure is returned (systemd may have gone: a watchdog ping
+    /// would fail twice a period), for the caller to log.
+    pub fn send(&self, lines: &[&str]) -> Result<(), String> {
         let msg = lines.join("\n");
-        if let Err(e) = self.socket.send_to_addr(msg.as_bytes(), &self.to) {
-            // Said once: a watchdog ping to a socket that is gone would
-            // say it twice a period.
-            if !self.failed.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                crate::log::warning(None, &format!("systemd notification {msg:?}: {e}"));
+        match self.socket.send_to_addr(msg.as_bytes(), &self.to) {
+            Err(e) if !self.failed.swap(true, std::sync::atomic::Ordering::Relaxed) => {
+                Err(format!("systemd notification {msg:?}: {e}"))
             }
+            _ => Ok(()),
         }
     }
 
     /// `READY=1`, with what is served.
-    pub fn ready(&self, status: &str) {
-        self.send(&["READY=1", &format!("STATUS={status}")]);
+    pub fn ready(&self, status: &str) -> Result<(), String> {
+        self.send(&["READY=1", &format!("STATUS={status}")])
     }
 
     /// `RELOADING=1` with the monotonic time (systemd's `Type=notify-reload`
     /// protocol); `READY=1` follows once the reload is done or failed.
-    pub fn reloading(&self) {
+    pub fn reloading(&self) -> Result<(), String> {
         let usec = format!("MONOTONIC_USEC={}", monotonic_usec());
-        self.send(&["RELOADING=1", &usec, "STATUS=Reloading the Corefile"]);
+        self.send(&["RELOADING=1", &usec, "STATUS=Reloading the Corefile"])
     }
 
-    pub fn stopping(&self) {
-        self.send(&["STOPPING=1", "STATUS=Shutting down"]);
+    pub fn stopping(&self) -> Result<(), String> {
+        self.send(&["STOPPING=1", "STATUS=Shutting down"])
     }
 
-    pub fn watchdog(&self) {
-        self.send(&["WATCHDOG=1"]);
+    pub fn watchdog(&self) -> Result<(), String> {
+        self.send(&["WATCHDOG=1"])
     }
 
-    pub fn status(&self, status: &str) {
-        self.send(&[&format!("STATUS={status}")]);
+    pub fn status(&self, status: &str) -> Result<(), String> {
+        self.send(&[&format!("STATUS={status}")])
     }
 }
 
@@ -129,18 +133,21 @@ mod tests {
         let path = dir.path().join("notify");
         let rx = UnixDatagram::bind(&path).unwrap();
         let n = Notifier::new(path.to_str().unwrap()).unwrap();
-        n.ready("serving");
+        n.ready("serving").unwrap();
         let mut buf = [0u8; 256];
         let len = rx.recv(&mut buf).unwrap();
         assert_eq!(&buf[..len], b"READY=1\nSTATUS=serving");
-        n.reloading();
+        n.reloading().unwrap();
         let len = rx.recv(&mut buf).unwrap();
         let msg = std::str::from_utf8(&buf[..len]).unwrap();
         assert!(msg.starts_with("RELOADING=1\nMONOTONIC_USEC="), "{msg}");
         let name = format!("ferrodns-test-{}", std::process::id());
         let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
         let rx = UnixDatagram::bind_addr(&addr).unwrap();
-        Notifier::new(&format!("@{name}")).unwrap().watchdog();
+        Notifier::new(&format!("@{name}"))
+            .unwrap()
+            .watchdog()
+            .unwrap();
         let len = rx.recv(&mut buf).unwrap();
         assert_eq!(&buf[..len], b"WATCHDOG=1");
     }
