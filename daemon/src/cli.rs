@@ -30,6 +30,9 @@ pub struct Options {
     /// this project's 2-core rig it answered no more than the kernel's
     /// flow hash over the shared cache (docs/benchmarks.md).
     pub steer: bool,
+    /// node-cache's flags (NodeLocal DNSCache): node-local mode with
+    /// `-localip`.
+    pub node: crate::nodelocal::Flags,
 }
 
 impl Default for Options {
@@ -46,6 +49,7 @@ impl Default for Options {
             fast_path: true,
             workers: None,
             steer: false,
+            node: crate::nodelocal::Flags::default(),
         }
     }
 }
@@ -98,6 +102,30 @@ pub const USAGE: &str = "Usage of ferrodns:
     \tShow version
   -workers int
     \tWorkers (one pinned thread each) when the Corefile has no multisocket (default: one per CPU the process may run on)
+
+NodeLocal DNSCache (node-cache's flags; node-local mode with -localip):
+  -localip string
+    \tcomma-separated string of ip addresses to bind dnscache to
+  -basecorefile string
+    \tPath to the template Corefile for node-cache (default \"/etc/coredns/Corefile.base\")
+  -health-port string
+    \tport used by health plugin (default \"8080\")
+  -interfacename string
+    \tname of the interface to be created (default \"nodelocaldns\")
+  -kubednscm string
+    \tPath where the kube-dns configmap will be mounted
+  -reloadwithsignal
+    \tuse SIGUSR1 on self to reload CoreDNS
+  -setupinterface
+    \tindicates whether network interface should be setup (default true)
+  -setupiptables
+    \tindicates whether iptables rules should be setup (default true)
+  -skipteardown
+    \tindicates whether iptables rules should be torn down on exit
+  -syncinterval duration
+    \tinterval to check for iptables rules (default 1m0s)
+  -upstreamsvc string
+    \tService name whose cluster IP is upstream for node-cache (default \"kube-dns\")
 ";
 
 fn parse_bool(name: &str, v: &str) -> Result<bool, CliError> {
@@ -176,6 +204,51 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Options, CliErro
             "validate" => o.validate = inline.map_or(Ok(true), |v| parse_bool(&name, &v))?,
             "fastpath" => o.fast_path = inline.map_or(Ok(true), |v| parse_bool(&name, &v))?,
             "steer" => o.steer = inline.map_or(Ok(true), |v| parse_bool(&name, &v))?,
+            // node-cache's (NodeLocal DNSCache's DaemonSet).
+            "localip" => o.node.localip = Some(value(inline)?),
+            "setupinterface" => {
+                o.node.setup_interface = inline.map_or(Ok(true), |v| parse_bool(&name, &v))?
+            }
+            "setupiptables" => {
+                o.node.setup_rules = inline.map_or(Ok(true), |v| parse_bool(&name, &v))?
+            }
+            "skipteardown" => {
+                o.node.skip_teardown = inline.map_or(Ok(true), |v| parse_bool(&name, &v))?
+            }
+            "reloadwithsignal" => {
+                o.node.reload_with_signal = inline.map_or(Ok(true), |v| parse_bool(&name, &v))?
+            }
+            "interfacename" => o.node.interface = value(inline)?,
+            "basecorefile" => o.node.base_corefile = value(inline)?.into(),
+            "kubednscm" => o.node.kubedns_cm = Some(value(inline)?.into()),
+            "upstreamsvc" => o.node.upstream_svc = value(inline)?,
+            // `-corefile` is overridden by `-conf` in node-cache; the
+            // metrics are on prometheus's /metrics here.
+            "corefile" | "metrics-listen-address" => {
+                value(inline)?;
+            }
+            "health-port" => {
+                let v = value(inline)?;
+                o.node.health_port = v.parse().map_err(|_| CliError::Value {
+                    flag: name.clone(),
+                    value: v.clone(),
+                    expected: "a port",
+                })?;
+            }
+            "syncinterval" => {
+                let v = value(inline)?;
+                // A Go duration, or (node-cache's intent) seconds.
+                let d = v
+                    .parse::<u64>()
+                    .map(std::time::Duration::from_secs)
+                    .or_else(|_| crate::gocompat::duration::parse(&v).ok_or(()))
+                    .map_err(|_| CliError::Value {
+                        flag: name.clone(),
+                        value: v.clone(),
+                        expected: "a duration (30s) or seconds",
+                    })?;
+                o.node.sync_interval = d;
+            }
             _ => return Err(CliError::Undefined(name)),
         }
     }

@@ -8,6 +8,7 @@ pub mod gocompat;
 pub mod hash;
 pub mod log;
 pub mod metrics;
+pub mod nodelocal;
 pub mod plugin;
 pub mod plugins;
 pub mod runtime;

@@ -4,6 +4,8 @@ use anyhow::Context;
 use ferrodns::cli::{self, CliError, Options};
 use ferrodns::gocompat::reload::Periodic;
 use ferrodns::log;
+use ferrodns::metrics;
+use ferrodns::nodelocal;
 use ferrodns::plugin::registry;
 use ferrodns::runtime;
 use ferrodns::service::{Plane, Service, ServiceError, Source};
@@ -82,7 +84,51 @@ fn tell(n: &Option<Notifier>, send: impl FnOnce(&Notifier) -> Result<(), String>
     }
 }
 
+/// node-cache's report of a failed step: logged and counted in
+/// `coredns_nodecache_setup_errors_total`.
+fn node_report() -> nodelocal::Report {
+    std::sync::Arc::new(|kind: &'static str, msg: String| {
+        log::error(None, &msg);
+        metrics::with(metrics::global(), |m| {
+            m.inc(&nodelocal::SETUP_ERRORS, &[kind])
+        });
+    })
+}
+
 fn run(o: Options, signals: SignalSet, notify: NotifyEnv) -> anyhow::Result<()> {
+    // NodeLocal DNSCache's node side: the Corefile from its template, the
+    // interface, (once serving) the rules.
+    let mut node = match &o.node.localip {
+        Some(_) if !o.validate => {
+            metrics::with(metrics::global(), |m| {
+                for kind in nodelocal::ERROR_TYPES {
+                    m.add(&nodelocal::SETUP_ERRORS, &[kind], 0.0);
+                }
+            });
+            let conf = o.conf.clone().unwrap_or_else(|| "Corefile".into());
+            Some(
+                nodelocal::NodeLocal::setup(o.node.clone(), conf.into(), o.port, &node_report())
+                    .context("node-local setup")?,
+            )
+        }
+        _ => None,
+    };
+    let served = serve(&o, signals, notify, node.as_mut());
+    // Also when the server could not start: nothing is left behind.
+    if let Some(n) = node {
+        if let Err(e) = n.teardown() {
+            log::error(None, &format!("node-local teardown: {e}"));
+        }
+    }
+    served
+}
+
+fn serve(
+    o: &Options,
+    signals: SignalSet,
+    notify: NotifyEnv,
+    node: Option<&mut nodelocal::NodeLocal>,
+) -> anyhow::Result<()> {
     let mut source = Source::new(o.conf.clone(), o.port);
     let config = source.load()?;
     if o.validate {
@@ -104,6 +150,9 @@ fn run(o: Options, signals: SignalSet, notify: NotifyEnv) -> anyhow::Result<()> 
     if let Some(p) = &o.pidfile {
         std::fs::write(p, format!("{}\n", std::process::id()))
             .with_context(|| format!("write pidfile {p}"))?;
+    }
+    if let Some(n) = node {
+        n.serving(node_report());
     }
     // Every listener is bound and every worker runs.
     let notifier = notify.notifier;

@@ -141,7 +141,12 @@ fn ensure_components() -> Result<()> {
 }
 
 /// Debian packages the tests drive for real, by the command each installs.
-const TEST_PACKAGES: &[(&str, &str)] = &[("dnsperf", "dnsperf"), ("lintian", "lintian")];
+const TEST_PACKAGES: &[(&str, &str)] = &[
+    ("dnsperf", "dnsperf"),
+    ("lintian", "lintian"),
+    ("nft", "nftables"),
+    ("kdig", "knot-dnsutils"),
+];
 
 fn have(cmd: &str) -> bool {
     Command::new("sh")
