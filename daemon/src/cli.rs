@@ -33,6 +33,10 @@ pub struct Options {
     /// node-cache's flags (NodeLocal DNSCache): node-local mode with
     /// `-localip`.
     pub node: crate::nodelocal::Flags,
+    /// `-handover PATH` (ferrodns): the unix socket a running server hands
+    /// its listeners over on, to a new process started with the same flag
+    /// (SIGUSR2 starts one).
+    pub handover: Option<String>,
 }
 
 impl Default for Options {
@@ -50,6 +54,7 @@ impl Default for Options {
             workers: None,
             steer: false,
             node: crate::nodelocal::Flags::default(),
+            handover: None,
         }
     }
 }
@@ -82,6 +87,8 @@ pub const USAGE: &str = "Usage of ferrodns:
     \tCorefile to load (default \"Corefile\")
   -dns.port string
     \tDefault port (default \"53\")
+  -handover string
+    \tUnix socket to hand the listeners over on: a new process started with the same flag takes them from the running one, losing no query (SIGUSR2 starts one from the binary's path)
   -fastpath
     \tAnswer cache hits from the query's bytes, and relay forward-only blocks' UDP queries as bytes, where the Corefile allows (default true)
   -io string
@@ -204,6 +211,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Options, CliErro
             "validate" => o.validate = inline.map_or(Ok(true), |v| parse_bool(&name, &v))?,
             "fastpath" => o.fast_path = inline.map_or(Ok(true), |v| parse_bool(&name, &v))?,
             "steer" => o.steer = inline.map_or(Ok(true), |v| parse_bool(&name, &v))?,
+            "handover" => o.handover = Some(value(inline)?),
             // node-cache's (NodeLocal DNSCache's DaemonSet).
             "localip" => o.node.localip = Some(value(inline)?),
             "setupinterface" => {

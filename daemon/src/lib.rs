@@ -5,6 +5,7 @@ pub mod cli;
 pub mod control;
 pub mod corefile;
 pub mod gocompat;
+pub mod handover;
 pub mod hash;
 pub mod log;
 pub mod metrics;

@@ -3,6 +3,7 @@
 use anyhow::Context;
 use ferrodns::cli::{self, CliError, Options};
 use ferrodns::gocompat::reload::Periodic;
+use ferrodns::handover;
 use ferrodns::log;
 use ferrodns::metrics;
 use ferrodns::nodelocal;
@@ -53,6 +54,7 @@ fn block_signals() -> Result<SignalSet, sys::SysError> {
         libc::SIGQUIT,
         libc::SIGUSR1,
         libc::SIGHUP,
+        libc::SIGUSR2,
     ])
 }
 
@@ -63,6 +65,16 @@ enum Event {
     Check,
     /// Time to tell systemd's watchdog the workers are alive.
     Watchdog,
+    /// A new process asks for the listeners (`-handover`).
+    Handover(std::os::unix::net::UnixStream),
+}
+
+/// How serving ended.
+#[derive(PartialEq)]
+enum Ended {
+    Stopped,
+    /// Another process serves now: what this one set up stays.
+    HandedOver,
 }
 
 fn signal_name(sig: i32) -> &'static str {
@@ -71,6 +83,7 @@ fn signal_name(sig: i32) -> &'static str {
         libc::SIGTERM => "SIGTERM",
         libc::SIGQUIT => "SIGQUIT",
         libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGUSR2 => "SIGUSR2",
         libc::SIGHUP => "SIGHUP",
         _ => "signal",
     }
@@ -114,13 +127,39 @@ fn run(o: Options, signals: SignalSet, notify: NotifyEnv) -> anyhow::Result<()> 
         _ => None,
     };
     let served = serve(&o, signals, notify, node.as_mut());
-    // Also when the server could not start: nothing is left behind.
+    // Also when the server could not start: nothing is left behind, unless
+    // another process serves with it now.
     if let Some(n) = node {
-        if let Err(e) = n.teardown() {
-            log::error(None, &format!("node-local teardown: {e}"));
+        if !matches!(served, Ok(Ended::HandedOver)) {
+            if let Err(e) = n.teardown() {
+                log::error(None, &format!("node-local teardown: {e}"));
+            }
         }
     }
-    served
+    served.map(|_| ())
+}
+
+/// SIGUSR2: the binary at the path this one was started from (a new
+/// version, after an upgrade) started with the same arguments, to take the
+/// listeners over through the `-handover` socket.
+fn start_successor(exe: &std::path::Path, notify_vars: &[(&'static str, String)]) {
+    let mut c = std::process::Command::new(exe);
+    c.args(std::env::args_os().skip(1));
+    // It becomes the service's main process: systemd's variables are its.
+    for (k, v) in notify_vars {
+        c.env(k, v);
+    }
+    match c.spawn() {
+        Ok(child) => log::info(
+            None,
+            &format!(
+                "SIGUSR2: started {} (PID {}) to take the listeners over",
+                exe.display(),
+                child.id()
+            ),
+        ),
+        Err(e) => log::error(None, &format!("SIGUSR2: start {}: {e}", exe.display())),
+    }
 }
 
 fn serve(
@@ -128,13 +167,20 @@ fn serve(
     signals: SignalSet,
     notify: NotifyEnv,
     node: Option<&mut nodelocal::NodeLocal>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Ended> {
+    let exe = std::env::current_exe().ok();
     let mut source = Source::new(o.conf.clone(), o.port);
     let config = source.load()?;
     if o.validate {
         print!("{}", config.banner());
-        return Ok(());
+        return Ok(Ended::Stopped);
     }
+    // A server running with the same `-handover` socket hands its
+    // listeners over (once this one's Corefile has set up).
+    let taking = match &o.handover {
+        Some(p) => handover::take(std::path::Path::new(p))?,
+        None => None,
+    };
     let quiet = o.quiet;
     let plane = Plane {
         io: o.io,
@@ -142,11 +188,17 @@ fn serve(
         steer: o.steer,
     };
     let workers = o.workers.unwrap_or_else(runtime::default_workers);
-    let mut service = Service::start(config, workers, plane, |c| {
-        if !quiet {
-            print!("{}{}", c.banner(), version());
-        }
-    })?;
+    let mut service = Service::start(
+        config,
+        workers,
+        plane,
+        taking.as_ref().map(|t| &t.inherited),
+        |c| {
+            if !quiet {
+                print!("{}{}", c.banner(), version());
+            }
+        },
+    )?;
     if let Some(p) = &o.pidfile {
         std::fs::write(p, format!("{}\n", std::process::id()))
             .with_context(|| format!("write pidfile {p}"))?;
@@ -159,10 +211,24 @@ fn serve(
     if let Some(e) = &notify.error {
         log::warning(None, e);
     }
-    tell(&notifier, |n| n.ready(&service.status()));
+    match taking {
+        Some(t) => {
+            t.ready()?;
+            log::info(None, "Took the listeners over from the previous process");
+            tell(&notifier, |n| n.took_over(&service.status()));
+        }
+        None => tell(&notifier, |n| n.ready(&service.status())),
+    }
 
     let (tx, events) = mpsc::channel();
     let signal_tx = tx.clone();
+    if let Some(p) = &o.handover {
+        let tx = tx.clone();
+        handover::Offer::listen(std::path::Path::new(p))?.serve(move |s| {
+            let _ = tx.send(Event::Handover(s));
+        })?;
+    }
+    let mut ended = Ended::Stopped;
     // Set once shutting down: a second SIGINT then quits at once, as
     // CoreDNS's does.
     let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -268,6 +334,32 @@ fn serve(
                 last_beats = beats;
             }
             Event::Signal(libc::SIGHUP) => {}
+            Event::Signal(libc::SIGUSR2) => match (&o.handover, &exe) {
+                (Some(_), Some(exe)) => start_successor(exe, &notify.vars),
+                _ => log::error(
+                    None,
+                    "SIGUSR2: no -handover socket to hand the listeners over on: nothing started",
+                ),
+            },
+            Event::Handover(mut stream) => {
+                log::info(None, "Handing the listeners over to a new process");
+                let given =
+                    handover::give(&mut stream, &service.sockets(), || service.release_http())
+                        .and_then(|()| handover::wait_ready(&mut stream));
+                match given {
+                    Ok(pid) => {
+                        log::info(None, &format!("Handed the listeners over to PID {pid}: finishing what was read, then exiting"));
+                        ended = Ended::HandedOver;
+                        break;
+                    }
+                    Err(e) => {
+                        log::error(None, &format!("{e}: serving on"));
+                        if let Err(e) = service.restore_http() {
+                            log::error(None, &format!("handover: HTTP endpoints: {e}"));
+                        }
+                    }
+                }
+            }
             Event::Signal(sig) => {
                 // CoreDNS's lines; SIGQUIT, which CoreDNS obeys at once,
                 // shuts down like SIGTERM here.
@@ -317,11 +409,16 @@ fn serve(
         }
     }
     // SIGTERM, SIGINT and SIGQUIT alike wait out health's lameduck.
+    if ended == Ended::HandedOver {
+        // The new process wrote its pidfile and runs the shutdown hooks.
+        service.stop_handed_over();
+        return Ok(ended);
+    }
     service.stop();
     if let Some(p) = &o.pidfile {
         let _ = std::fs::remove_file(p);
     }
-    Ok(())
+    Ok(ended)
 }
 
 fn main() -> ExitCode {

@@ -143,17 +143,42 @@ fn log_steering(a: &runtime::Attached, start: bool) {
 
 impl Service {
     /// Binds every listener (errors come back before anything serves),
-    /// calls `announce`, then starts `count` workers.
+    /// calls `announce`, then starts `count` workers. Listeners another
+    /// process handed over (`inherited`) are served with its sockets.
     pub fn start(
         config: Config,
         count: usize,
         plane: Plane,
+        inherited: Option<&runtime::Inherited>,
         announce: impl FnOnce(&Config),
     ) -> Result<Service, ServiceError> {
         let config = Arc::new(config);
         let listen = config.listen();
-        let bound = runtime::bind(&listen, config.workers.unwrap_or(count), &[])?.with_io(plane.io);
-        let http = Endpoints::start(&config.http)?;
+        let workers = config.workers.unwrap_or(count);
+        let bound = match inherited {
+            Some(i) => runtime::bind_inherited(&listen, workers, i)?,
+            None => runtime::bind(&listen, workers, &[])?,
+        }
+        .with_io(plane.io);
+        let http = match inherited {
+            None => Endpoints::start(&config.http)?,
+            // The process handing over closes its endpoints as it is told
+            // to; the last of its listeners may take a moment to go.
+            Some(_) => {
+                let mut tries = 0;
+                loop {
+                    match Endpoints::start(&config.http) {
+                        Err(crate::control::Error::Bind { source, .. })
+                            if source.kind() == std::io::ErrorKind::AddrInUse && tries < 100 =>
+                        {
+                            tries += 1;
+                            std::thread::sleep(std::time::Duration::from_millis(20));
+                        }
+                        r => break r?,
+                    }
+                }
+            }
+        };
         announce(&config);
         let mut steering = runtime::Steering::new(plane.steer);
         let udp = steering.prepare(&bound);
@@ -265,6 +290,32 @@ impl Service {
             self.workers.len(),
             if self.workers.len() == 1 { "" } else { "s" }
         )
+    }
+
+    /// Every socket the workers serve, for a handover.
+    pub fn sockets(&self) -> Vec<(SocketAddr, &std::net::UdpSocket, &std::net::TcpListener)> {
+        self.workers.sockets()
+    }
+
+    /// Lets go of the HTTP endpoints (a new process is about to bind them).
+    pub fn release_http(&self) {
+        self.http.close();
+    }
+
+    /// Binds the HTTP endpoints again (a handover that did not happen).
+    pub fn restore_http(&self) -> Result<(), ServiceError> {
+        Ok(self.http.update(&self.config.http)?)
+    }
+
+    /// Stops after a handover: the new process serves the listeners and
+    /// runs the `on` commands; this one answers what it has read and what
+    /// waits on upstreams, then lets go.
+    pub fn stop_handed_over(self) {
+        self.workers.stop();
+        for p in self.config.plugins() {
+            p.stop();
+        }
+        self.http.shutdown();
     }
 
     /// Counts a failed reload.

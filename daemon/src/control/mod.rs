@@ -221,17 +221,21 @@ impl Endpoints {
         }
     }
 
+    /// Closes every endpoint's listener (the thread stays: `update` binds
+    /// them again).
+    pub fn close(&self) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.listeners.clear();
+        st.health.clear();
+    }
+
     /// Closes every endpoint and stops the HTTP thread.
     pub fn shutdown(mut self) {
         self.stop();
     }
 
     fn stop(&mut self) {
-        {
-            let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            st.listeners.clear();
-            st.health.clear();
-        }
+        self.close();
         if let Some(q) = self.quit.take() {
             let _ = q.send(());
         }

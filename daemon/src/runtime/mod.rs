@@ -15,7 +15,7 @@ use worker::{spawn_later, InFlight};
 
 pub use steer::{Attached, Steering, UdpGroups};
 
-pub use worker::{bind, read_framed, Bound, Workers};
+pub use worker::{bind, bind_inherited, read_framed, Bound, Inherited, Workers};
 
 /// How long a stopping worker waits for replies still in flight.
 pub const DRAIN: std::time::Duration = std::time::Duration::from_secs(2);

@@ -124,6 +124,16 @@ impl<U> Workers<U> {
         assemble(listen, count, &held, old)
     }
 
+    /// Every socket the workers serve, each once: (address, UDP socket,
+    /// TCP listener), in worker order (for a handover to a new process).
+    pub fn sockets(&self) -> Vec<(SocketAddr, &std::net::UdpSocket, &std::net::TcpListener)> {
+        self.held
+            .iter()
+            .flat_map(|h| h.udp.iter().zip(h.tcp.iter()))
+            .map(|((a, u), (_, t))| (*a, u, t))
+            .collect()
+    }
+
     /// Stops reading new messages, answers what the sockets already hold,
     /// lets replies in flight finish (up to [`super::DRAIN`]), closes the
     /// sockets and joins the threads.
@@ -177,6 +187,31 @@ pub struct Bound {
 /// not checked for other owners.
 pub fn bind(listen: &[Listen], workers: usize, held: &[SocketAddr]) -> Result<Bound, RuntimeError> {
     assemble(listen, workers, held, |_| Vec::new())
+}
+
+/// Sockets another process handed over (see `Workers::sockets`), by
+/// address: a listener among them is served with them (no new socket is
+/// bound, nothing queued on them is lost); the others get new ones.
+#[derive(Default)]
+pub struct Inherited {
+    pub sockets: Vec<(SocketAddr, std::net::UdpSocket, std::net::TcpListener)>,
+}
+
+/// [`bind`], serving the listeners `inherited` has with its sockets.
+pub fn bind_inherited(
+    listen: &[Listen],
+    workers: usize,
+    inherited: &Inherited,
+) -> Result<Bound, RuntimeError> {
+    let held: Vec<SocketAddr> = inherited.sockets.iter().map(|(a, _, _)| *a).collect();
+    assemble(listen, workers, &held, |addr| {
+        inherited
+            .sockets
+            .iter()
+            .filter(|(a, _, _)| *a == addr)
+            .map(|(_, u, t)| (u, t))
+            .collect()
+    })
 }
 
 /// Sockets for `count` workers serving `listen`: for each listener, worker

@@ -22,6 +22,9 @@ pub struct NotifyEnv {
     pub notifier: Option<Notifier>,
     /// Why `$NOTIFY_SOCKET` could not be used, for the log.
     pub error: Option<String>,
+    /// The variables as systemd set them, for a process that takes over
+    /// from this one (it becomes the service's main process).
+    pub vars: Vec<(&'static str, String)>,
     /// How often systemd wants to hear `WATCHDOG=1` at the least.
     pub watchdog: Option<Duration>,
 }
@@ -36,6 +39,13 @@ impl NotifyEnv {
         let usec = var("WATCHDOG_USEC").and_then(|v| v.parse::<u64>().ok());
         let pid_ok =
             var("WATCHDOG_PID").is_none_or(|p| p.parse::<u32>().ok() == Some(std::process::id()));
+        let vars = [
+            ("NOTIFY_SOCKET", socket.clone()),
+            ("WATCHDOG_USEC", usec.map(|u| u.to_string())),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v?)))
+        .collect();
         for k in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
             // SAFETY: the caller guarantees no other thread runs.
             unsafe { std::env::remove_var(k) };
@@ -50,6 +60,7 @@ impl NotifyEnv {
         });
         NotifyEnv {
             error,
+            vars,
             watchdog: usec
                 .filter(|u| *u > 0 && pid_ok && notifier.is_some())
                 .map(Duration::from_micros),
@@ -90,6 +101,13 @@ impl Notifier {
     /// `READY=1`, with what is served.
     pub fn ready(&self, status: &str) -> Result<(), String> {
         self.send(&["READY=1", &format!("STATUS={status}")])
+    }
+
+    /// `READY=1` from a process that took over: it is the service's main
+    /// process from now on (`MAINPID`; the unit needs `NotifyAccess=all`).
+    pub fn took_over(&self, status: &str) -> Result<(), String> {
+        let pid = format!("MAINPID={}", std::process::id());
+        self.send(&[&pid, "READY=1", &format!("STATUS={status}")])
     }
 
     /// `RELOADING=1` with the monotonic time (systemd's `Type=notify-reload`

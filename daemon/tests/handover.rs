@@ -1,0 +1,168 @@
+//! Restarts and binary upgrades that lose no query: a server started with
+//! `-handover` is sent SIGUSR2 while a client asks a steady stream of
+//! questions; each time a new process (started from the binary's path,
+//! replaced for the upgrades) takes the listening sockets over, and every
+//! question gets its answer.
+
+mod common;
+
+use common::*;
+use hickory_proto::op::Message;
+use hickory_proto::rr::RecordType;
+use std::net::UdpSocket;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn pid_in(path: &Path) -> Option<i32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// Whether `pid` runs (a zombie, gone but not reaped, does not).
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|st| {
+            st.rsplit(')')
+                .next()
+                .map(|r| r.trim_start().starts_with('Z'))
+        })
+        .is_some_and(|zombie| !zombie)
+}
+
+/// Asks `name` at `rate` per second until `stop`; returns (sent, answered).
+fn load(addr: std::net::SocketAddr, rate: u64, stop: Arc<AtomicBool>) -> (u64, u64) {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+    let mut answered = std::collections::HashSet::new();
+    let mut sent = 0u64;
+    let start = Instant::now();
+    let mut buf = [0u8; 1500];
+    let mut drain_until = None;
+    loop {
+        if stop.load(Ordering::Relaxed) && drain_until.is_none() {
+            drain_until = Some(Instant::now() + Duration::from_secs(3));
+        }
+        if let Some(d) = drain_until {
+            if Instant::now() > d || answered.len() as u64 == sent {
+                break;
+            }
+        } else {
+            while sent < start.elapsed().as_millis() as u64 * rate / 1000 {
+                let mut q = query(&format!("q{sent}.example.org."), RecordType::A);
+                q.metadata.id = (sent % 65536) as u16;
+                s.send_to(&q.to_vec().unwrap(), addr).unwrap();
+                sent += 1;
+            }
+        }
+        while let Ok(n) = s.recv(&mut buf) {
+            if let Ok(m) = Message::from_vec(&buf[..n]) {
+                if let Some(q) = m.queries.first() {
+                    answered.insert(q.name().to_ascii());
+                }
+            }
+        }
+    }
+    (sent, answered.len() as u64)
+}
+
+#[test]
+fn restarts_and_upgrades_lose_no_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let bin = dir.path().join("ferrodns");
+    std::fs::copy(BIN, &bin).unwrap();
+    let corefile = dir.path().join("Corefile");
+    std::fs::write(
+        &corefile,
+        format!(".:{port} {{\n    template IN A example.org {{\n        answer \"{{{{ .Name }}}} 60 IN A 192.0.2.1\"\n    }}\n    health 127.0.0.1:{}\n}}\n", free_port()),
+    )
+    .unwrap();
+    let sock = dir.path().join("handover.sock");
+    let pidfile = dir.path().join("pid");
+    let log = dir.path().join("log");
+    let out = std::fs::File::create(&log).unwrap();
+    let mut first = Command::new(&bin)
+        .arg("-conf")
+        .arg(&corefile)
+        .arg("-handover")
+        .arg(&sock)
+        .arg("-pidfile")
+        .arg(&pidfile)
+        .current_dir(dir.path())
+        .stdout(Stdio::from(out.try_clone().unwrap()))
+        .stderr(Stdio::from(out))
+        .spawn()
+        .unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let end = Instant::now() + Duration::from_secs(10);
+    while pid_in(&pidfile).is_none() {
+        assert!(Instant::now() < end, "no pidfile");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let asker = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || load(addr, 2000, stop))
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    // Three restarts, then three upgrades (the binary's file replaced).
+    for round in 0..6 {
+        if round >= 3 {
+            let fresh = dir.path().join("ferrodns.new");
+            std::fs::copy(BIN, &fresh).unwrap();
+            std::fs::rename(&fresh, &bin).unwrap();
+        }
+        let old = pid_in(&pidfile).unwrap();
+        // SAFETY: the pid is our server's.
+        unsafe { libc::kill(old, libc::SIGUSR2) };
+        let end = Instant::now() + Duration::from_secs(15);
+        while pid_in(&pidfile) == Some(old) || alive(old) {
+            assert!(
+                Instant::now() < end,
+                "round {round}: no new process took over:\n{}",
+                std::fs::read_to_string(&log).unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let (sent, answered) = asker.join().unwrap();
+    // The first process has exited (it handed over); reap it.
+    let _ = first.wait();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(sent > 1000, "{sent}");
+    assert_eq!(
+        sent,
+        answered,
+        "{} of {sent} lost:\n{text}",
+        sent - answered
+    );
+    assert_eq!(text.matches("Took the listeners over").count(), 6, "{text}");
+    let last = pid_in(&pidfile).unwrap();
+    // SAFETY: our server's pid.
+    unsafe { libc::kill(last, libc::SIGTERM) };
+    let end = Instant::now() + Duration::from_secs(10);
+    while alive(last) {
+        assert!(Instant::now() < end, "the last process did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn without_a_running_server_it_starts_and_offers_the_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("h.sock");
+    // A socket file left by a process that is gone does not stop a start.
+    drop(std::os::unix::net::UnixListener::bind(&sock).unwrap());
+    let s = Server::start_args(
+        ".:{PORT} {\n    whoami\n}\n",
+        &[],
+        &["-handover", sock.to_str().unwrap()],
+    );
+    assert_eq!(s.udp("a.example.", RecordType::A).additionals.len(), 2);
+    assert!(std::os::unix::net::UnixStream::connect(&sock).is_ok());
+}
