@@ -108,6 +108,8 @@ pub fn monotonic(at: Instant) -> u64 {
 pub enum EntryError {
     #[error("not a reply to a standard query with one question (or TC set)")]
     NotReply,
+    #[error("class {qclass}, type {qtype}: the chain answers it, never the raw path")]
+    NotRawPath { qtype: u16, qclass: u16 },
     #[error("the question does not read: {0}")]
     Question(crate::wire::WireError),
     #[error("the question name is not a plain wire name of at most 255 bytes")]
@@ -195,6 +197,14 @@ pub fn build(
         return Err(EntryError::Cd);
     }
     let q = QueryView::parse(reply).map_err(EntryError::Question)?;
+    // As server::fastpath: IN only (chaos answers other classes), and not
+    // OPT, DS (the parent zone's), transfers or meta types.
+    if q.qclass != 1 || matches!(q.qtype, 41 | 43 | 250..=254) {
+        return Err(EntryError::NotRawPath {
+            qtype: q.qtype,
+            qclass: q.qclass,
+        });
+    }
     let k = key(group, q.qname, q.qtype, q.qclass, v)?;
     let qend = q.question_end;
     let body = reply.get(qend..).ok_or(EntryError::Records)?;

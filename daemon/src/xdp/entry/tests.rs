@@ -279,6 +279,16 @@ fn refuses_what_it_cannot_answer_alike() {
         build(0, &nsid, with_opt, &t, None).unwrap_err(),
         EntryError::OptForm
     );
+    // What the raw path leaves to the chain: other classes, AXFR, DS.
+    for (at, value, qtype, qclass) in [(2, 3, 1, 3), (0, 252, 252, 1), (0, 43, 43, 1)] {
+        let mut r = reply.clone();
+        let q = HEADER_LEN + "a.example.org.".len() + 1;
+        r[q + at + 1] = value;
+        assert_eq!(
+            build(0, &r, Variant::default(), &t, None).unwrap_err(),
+            EntryError::NotRawPath { qtype, qclass }
+        );
+    }
     // Too many bytes after the question.
     let mut long = reply.clone();
     let rec = [0xC0, 12, 0, 16, 0, 1, 0, 0, 0, 1, 0, 200];
