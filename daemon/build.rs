@@ -1,32 +1,58 @@
-//! With the `steer` feature, builds the SK_REUSEPORT program (ebpf/steer)
-//! for bpfel-unknown-none with the nightly toolchain and bpf-linker, as
-//! `cargo xtask setup-ebpf` installs them; without it, nothing.
+//! With the `steer` feature, builds the SK_REUSEPORT program (ebpf/steer),
+//! and with the `xdp` feature the XDP program (ebpf/xdp), for
+//! bpfel-unknown-none with the nightly toolchain and bpf-linker, as
+//! `cargo xtask setup-ebpf` installs them; without them, nothing.
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     #[cfg(feature = "steer")]
-    steer();
+    ebpf::build("steer", "ferrodns-steer");
+    #[cfg(feature = "xdp")]
+    ebpf::build("xdp", "ferrodns-xdp");
 }
 
-#[cfg(feature = "steer")]
-fn steer() {
+#[cfg(any(feature = "steer", feature = "xdp"))]
+mod ebpf {
     use std::path::PathBuf;
-    let dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
-    let root = dir.join("../ebpf/steer");
-    let common = dir.join("../ebpf/common");
-    for p in [
-        root.join("src"),
-        root.join("Cargo.toml"),
-        root.join("Cargo.lock"),
-        common.join("src"),
-    ] {
-        println!("cargo:rerun-if-changed={}", p.display());
+
+    /// Builds ebpf/`dir` (package `package`, a workspace of its own) into
+    /// OUT_DIR/`package`, for `include_bytes_aligned!`.
+    pub fn build(dir: &str, package: &str) {
+        let manifest =
+            PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+        let root = manifest.join("../ebpf").join(dir);
+        let common = manifest.join("../ebpf/common");
+        for p in [
+            root.join("src"),
+            root.join("Cargo.toml"),
+            root.join("Cargo.lock"),
+            common.join("src"),
+        ] {
+            println!("cargo:rerun-if-changed={}", p.display());
+        }
+        linker_on_path(dir);
+        // aya-build runs `cargo build --package` where it stands: in the
+        // program's own workspace (it builds for bpfel-unknown-none only).
+        std::env::set_current_dir(&root).unwrap_or_else(|e| panic!("cd ebpf/{dir}: {e}"));
+        let root = root.to_str().expect("UTF-8 path");
+        aya_build::build_ebpf(
+            [aya_build::Package {
+                name: package,
+                root_dir: root,
+                ..Default::default()
+            }],
+            aya_build::Toolchain::Nightly,
+        )
+        .unwrap_or_else(|e| panic!("building ebpf/{dir}: {e:#}"));
     }
-    // bpf-linker as setup-ebpf leaves it, unless one is on PATH already.
-    println!("cargo:rerun-if-env-changed=PATH");
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let on_path = std::env::split_paths(&path).any(|d| d.join("bpf-linker").is_file());
-    if !on_path {
+
+    /// bpf-linker as setup-ebpf leaves it, unless one is on PATH already.
+    fn linker_on_path(feature: &str) {
+        println!("cargo:rerun-if-env-changed=PATH");
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        if std::env::split_paths(&path).any(|d| d.join("bpf-linker").is_file()) {
+            return;
+        }
         // xtask's cache_dir: $FERRODNS_CACHE, $XDG_CACHE_HOME/ferrodns, ~/.cache/ferrodns.
         let env = |k: &str| {
             std::env::var_os(k)
@@ -54,21 +80,8 @@ fn steer() {
                 std::env::set_var("PATH", std::env::join_paths(dirs).expect("PATH"));
             }
             None => panic!(
-                "feature `steer` needs bpf-linker and the nightly toolchain: run `cargo xtask setup-ebpf`"
+                "feature `{feature}` needs bpf-linker and the nightly toolchain: run `cargo xtask setup-ebpf`"
             ),
         }
     }
-    // aya-build runs `cargo build --package` where it stands; ebpf/steer
-    // is a workspace of its own (it builds for bpfel-unknown-none only).
-    std::env::set_current_dir(&root).expect("cd ebpf/steer");
-    let root = root.to_str().expect("UTF-8 path");
-    aya_build::build_ebpf(
-        [aya_build::Package {
-            name: "ferrodns-steer",
-            root_dir: root,
-            ..Default::default()
-        }],
-        aya_build::Toolchain::Nightly,
-    )
-    .unwrap_or_else(|e| panic!("building ebpf/steer: {e:#}"));
 }

@@ -17,6 +17,8 @@ pub mod server;
 pub mod service;
 pub mod sys;
 pub mod wire;
+#[cfg(feature = "xdp")]
+pub mod xdp;
 
 #[cfg(test)]
 mod tests;

@@ -23,6 +23,8 @@ const RULES: &[(&str, &[&str])] = &[
     ("runtime", &["log", "gocompat", "hash", "sys"]),
     // DNS bytes and Corefile text: nothing of the server.
     ("wire", &["hash"]),
+    // The XDP loader: DNS bytes and the kernel, nothing of the server.
+    ("xdp", &["wire"]),
     ("corefile", &["log", "gocompat"]),
     // The contract knows no plugin.
     (

@@ -69,21 +69,24 @@ fn ensure_nightly() -> Result<()> {
     Ok(())
 }
 
-/// The daemon's `steer` feature where the eBPF toolchain is there or can be
-/// installed (`cargo xtask setup-ebpf`, cached), else none, said loudly:
-/// the cargo arguments to add, the same for every build of a run.
-fn steer_features() -> &'static [&'static str] {
+/// The daemon's eBPF features, `steer` and `xdp`, where the eBPF toolchain
+/// is there or can be installed (`cargo xtask setup-ebpf`, cached), else
+/// none, said loudly: the cargo arguments to add, the same for every build
+/// of a run.
+fn ebpf_features() -> &'static [&'static str] {
     static FEATURES: std::sync::OnceLock<&'static [&'static str]> = std::sync::OnceLock::new();
     FEATURES.get_or_init(|| match ebpf::setup() {
-        Ok(_) => &["--features", "ferrodns/steer"],
+        Ok(_) => &["--features", "ferrodns/steer,ferrodns/xdp"],
         Err(e) => {
-            println!("SKIPPED the steer feature (SK_REUSEPORT steering): no eBPF toolchain: {e:#}");
+            println!(
+                "SKIPPED the steer and xdp features (SK_REUSEPORT steering, the XDP fast path and its tests): no eBPF toolchain: {e:#}"
+            );
             &[]
         }
     })
 }
 
-/// `cargo build -p ferrodns` with [`steer_features`] (`--release` when
+/// `cargo build -p ferrodns` with [`ebpf_features`] (`--release` when
 /// asked); the binary's path
 /// in cargo's target directory (CARGO_TARGET_DIR, or what cargo metadata
 /// says).
@@ -91,7 +94,7 @@ fn ferrodns_binary(release: bool) -> Result<PathBuf> {
     let mut build = cargo();
     build
         .args(["build", "-p", "ferrodns"])
-        .args(steer_features());
+        .args(ebpf_features());
     if release {
         build.arg("--release");
     }
@@ -188,21 +191,17 @@ fn test() -> Result<()> {
     ensure_components()?;
     ensure_packages(TEST_PACKAGES)?;
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
-    // The eBPF program's crate is a workspace of its own.
-    run(cargo().args([
-        "fmt",
-        "--manifest-path",
-        "ebpf/steer/Cargo.toml",
-        "--",
-        "--check",
-    ]))?;
-    let features = steer_features();
+    // The eBPF programs' crates are workspaces of their own.
+    for program in ["ebpf/steer/Cargo.toml", "ebpf/xdp/Cargo.toml"] {
+        run(cargo().args(["fmt", "--manifest-path", program, "--", "--check"]))?;
+    }
+    let features = ebpf_features();
     run(cargo()
         .args(["clippy", "--workspace", "--all-targets"])
         .args(features)
         .args(["--", "-D", "warnings"]))?;
     if !features.is_empty() {
-        // The code the feature leaves out, too.
+        // The code the features leave out, too.
         run(cargo().args([
             "clippy",
             "-p",

@@ -1,6 +1,9 @@
-//! What the eBPF programs (ebpf/steer, later ebpf/xdp) and their loader in
-//! the daemon agree on: map names and sizes, and the name hash.
+//! What the eBPF programs (ebpf/steer, ebpf/xdp) and their loader in the
+//! daemon agree on: map names and sizes, the steering program's name hash,
+//! and the XDP program's map layout and arithmetic.
 #![no_std]
+
+pub mod xdp;
 
 /// The SK_REUSEPORT steering program (ebpf/steer).
 pub mod steer {

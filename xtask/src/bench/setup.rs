@@ -47,7 +47,7 @@ pub fn binaries() -> Result<Binaries> {
                 "-p",
                 "ferrodns-bench",
             ])
-            .args(crate::steer_features()),
+            .args(crate::ebpf_features()),
     )?;
     let release = release_dir();
     Ok(Binaries {

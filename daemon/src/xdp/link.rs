@@ -1,0 +1,78 @@
+//! The XDP attachment as a BPF link (`bpf(BPF_LINK_CREATE)`): the link is
+//! a file descriptor of this process, so the program leaves the interface
+//! when the descriptor closes, whether the process drops it, exits or is
+//! killed. (aya's `Xdp::attach` falls back to netlink where the link call
+//! fails with EINVAL, and a netlink attachment outlives the process: it
+//! would go on answering from entries nobody keeps fresh.)
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+/// `BPF_LINK_CREATE` of `enum bpf_cmd`.
+const BPF_LINK_CREATE: libc::c_long = 28;
+/// `BPF_XDP` of `enum bpf_attach_type`.
+const BPF_XDP: u32 = 37;
+/// `XDP_FLAGS_SKB_MODE`, `XDP_FLAGS_DRV_MODE` (linux/if_link.h).
+pub const FLAGS_SKB: u32 = 1 << 1;
+pub const FLAGS_DRV: u32 = 1 << 2;
+
+/// `union bpf_attr` as BPF_LINK_CREATE reads it for XDP: program, target
+/// interface, attach type, flags; the rest zero (the kernel checks that
+/// bytes it does not know are zero).
+#[repr(C)]
+struct LinkCreate {
+    prog_fd: u32,
+    target_ifindex: u32,
+    attach_type: u32,
+    flags: u32,
+    rest: [u64; 6],
+}
+
+/// The index of interface `name` in this thread's network namespace.
+pub fn ifindex(name: &str) -> io::Result<u32> {
+    let c = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: a NUL-terminated string that lives across the call.
+    match unsafe { libc::if_nametoindex(c.as_ptr()) } {
+        0 => Err(io::Error::last_os_error()),
+        i => Ok(i),
+    }
+}
+
+/// Attaches XDP program `prog` to interface `ifindex` with `flags`
+/// ([`FLAGS_DRV`] or [`FLAGS_SKB`]); the link's descriptor.
+pub fn create(prog: BorrowedFd<'_>, ifindex: u32, flags: u32) -> io::Result<OwnedFd> {
+    let attr = LinkCreate {
+        prog_fd: prog.as_raw_fd() as u32,
+        target_ifindex: ifindex,
+        attach_type: BPF_XDP,
+        flags,
+        rest: [0; 6],
+    };
+    // SAFETY: bpf(2) reads `size` bytes of `attr`, which lives across the
+    // call; on success it returns a new descriptor this process owns.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_LINK_CREATE,
+            &attr as *const LinkCreate,
+            std::mem::size_of::<LinkCreate>() as libc::c_uint,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just handed this descriptor to us, unshared.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
+}
+
+/// CLOCK_MONOTONIC now, in nanoseconds: the clock `bpf_ktime_get_ns` reads.
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec it is handed.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
