@@ -7,6 +7,7 @@ pub mod corefile;
 pub mod gocompat;
 pub mod handover;
 pub mod hash;
+pub mod kernel;
 pub mod log;
 pub mod metrics;
 pub mod nodelocal;

@@ -24,6 +24,8 @@ pub enum ServiceError {
     Runtime(#[from] RuntimeError),
     #[error("{0}")]
     Http(#[from] control::Error),
+    #[error(transparent)]
+    Kernel(#[from] crate::kernel::KernelError),
 }
 
 /// Where the Corefile comes from: `-conf FILE`, `-conf stdin` (read once),
@@ -119,6 +121,8 @@ pub struct Service {
     count: usize,
     plane: Plane,
     steering: runtime::Steering,
+    /// The XDP program of the blocks with `xdp`.
+    kernel: crate::kernel::Kernel,
 }
 
 fn start_workers(
@@ -184,6 +188,7 @@ impl Service {
         let udp = steering.prepare(&bound);
         let workers = start_workers(&config, bound, plane.fast_path)?;
         log_steering(&steering.attach(udp), true);
+        let kernel = crate::kernel::Kernel::start(&config)?;
         let s = Service {
             config,
             http,
@@ -192,6 +197,7 @@ impl Service {
             count,
             plane,
             steering,
+            kernel,
         };
         s.started();
         Ok(s)
@@ -270,6 +276,19 @@ impl Service {
         for p in old.plugins() {
             p.stop();
         }
+        // The kernel path starts again with the new blocks (and an empty
+        // map: answers go in again as they get hot).
+        std::mem::take(&mut self.kernel).stop();
+        self.kernel = match crate::kernel::Kernel::start(&self.config) {
+            Ok(k) => k,
+            Err(e) => {
+                crate::log::error(
+                    None,
+                    &format!("{e}: hot cache hits are answered in userspace"),
+                );
+                crate::kernel::Kernel::default()
+            }
+        };
         self.started();
         Ok(())
     }
@@ -311,6 +330,7 @@ impl Service {
     /// runs the `on` commands; this one answers what it has read and what
     /// waits on upstreams, then lets go.
     pub fn stop_handed_over(self) {
+        self.kernel.stop();
         self.workers.stop();
         for p in self.config.plugins() {
             p.stop();
@@ -329,6 +349,8 @@ impl Service {
     pub fn stop(self) {
         run_events(&self.config, When::Shutdown);
         self.http.enter_lameduck();
+        // The kernel stops answering before the workers stop reading.
+        self.kernel.stop();
         self.workers.stop();
         for p in self.config.plugins() {
             p.stop();

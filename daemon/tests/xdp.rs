@@ -1327,3 +1327,140 @@ fn attach_and_wait() {
         std::thread::sleep(Duration::from_secs(60));
     }
 }
+
+/// Reads `/metrics` of the server in namespace `ns` at 127.0.0.1:`port`.
+fn metrics_in(ns: &str, port: u16) -> String {
+    in_ns(ns, move || {
+        use std::io::{Read, Write};
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+            return String::new();
+        };
+        let _ = s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n");
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    })
+}
+
+/// The value of the series whose line starts with `series` (0 if none).
+fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(series))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// The `xdp` directive end to end: the real server attaches the program
+/// itself, hands a name over after `promote` raw-path hits, the kernel
+/// answers it byte for byte as userspace did, and its answers show in the
+/// metrics CoreDNS users read (requests, responses, cache hits) and in
+/// `ferrodns_xdp_*`; on SIGTERM the program goes.
+#[test]
+fn the_directive_hands_hot_hits_to_the_kernel() {
+    const TEST: &str = "the_directive_hands_hot_hits_to_the_kernel";
+    if !can_run(TEST) {
+        return;
+    }
+    let net = Net::new();
+    // The client's end runs XDP too, so that veth delivers XDP_TX frames.
+    let _peer = in_ns(&net.cli, move || {
+        let mut p = Program::load(1).unwrap();
+        p.attach("c0", Mode::Native)
+            .unwrap_or_else(|e| panic!("{e}"));
+        p
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let zone = dir.path().join("db.example.org");
+    std::fs::write(&zone, ZONE).unwrap();
+    let conf = dir.path().join("Corefile");
+    std::fs::write(
+        &conf,
+        format!(
+            ".:53 {{\n    prometheus 127.0.0.1:9153\n    cache\n    xdp s0 {{\n        mode generic\n        promote 2\n    }}\n    forward . 127.0.0.1:5300\n}}\nexample.org:5300 {{\n    bind 127.0.0.1\n    file {}\n}}\n",
+            zone.display()
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("log");
+    let out = std::fs::File::create(&log).unwrap();
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &net.srv, BIN, "-conf"])
+        .arg(&conf)
+        .stdout(Stdio::from(out.try_clone().unwrap()))
+        .stderr(Stdio::from(out))
+        .spawn()
+        .unwrap();
+    let sock = in_ns(&net.cli, || {
+        let s = UdpSocket::bind(format!("{CLI4}:0")).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        s
+    });
+    let to: SocketAddr = SRV4_53.parse().unwrap();
+    let q = query(7, RD, "www.example.org.", A, Some((1232, 0)));
+    // Ready once it answers (AAAA: other series than the A queries
+    // counted below).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let ready = query(6, RD, "ns.example.org.", AAAA, None);
+    while ask(&sock, to, &ready).is_none() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "ferrodns exited: {}",
+            std::fs::read_to_string(&log).unwrap()
+        );
+        assert!(Instant::now() < deadline, "no answer");
+    }
+    // A miss.
+    ask(&sock, to, &q).expect("an answer");
+    assert!(
+        net.xdp_attached(),
+        "{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+    // Two hits in userspace; the second hands the answer over.
+    let userspace = ask(&sock, to, &q).expect("a hit");
+    ask(&sock, to, &q).expect("a hit");
+    let metrics = |k: &str| metric(&metrics_in(&net.srv, 9153), k);
+    let mut kernel = Vec::new();
+    for _ in 0..5 {
+        kernel.push(ask(&sock, to, &q).expect("an answer"));
+    }
+    for k in &kernel {
+        assert_same(k, &userspace, "the kernel's answer");
+    }
+    // Folded within a second or two.
+    let deadline = Instant::now() + Duration::from_secs(4);
+    while metrics("ferrodns_xdp_answers_total") < 5.0 {
+        assert!(Instant::now() < deadline, "{}", metrics_in(&net.srv, 9153));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let deadline = Instant::now() + Duration::from_secs(4);
+    let req = "coredns_dns_requests_total{server=\"dns://:53\",zone=\".\",view=\"\",proto=\"udp\",family=\"1\",type=\"A\"}";
+    while metrics(req) < 8.0 {
+        assert!(Instant::now() < deadline, "{}", metrics_in(&net.srv, 9153));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let m = metrics_in(&net.srv, 9153);
+    // Every query is counted once, whoever answered it.
+    assert_eq!(metric(&m, req), 8.0, "{m}");
+    assert_eq!(
+        metric(
+            &m,
+            "coredns_cache_hits_total{server=\"dns://:53\",type=\"success\",zones=\".\",view=\"\"}"
+        ),
+        7.0,
+        "{m}"
+    );
+    assert_eq!(metric(&m, "ferrodns_xdp_promoted_total"), 1.0, "{m}");
+    assert!(metric(&m, "ferrodns_xdp_entries") >= 1.0, "{m}");
+    // SIGTERM: the program goes with the process.
+    // SAFETY: the child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = child.wait();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while net.xdp_attached() {
+        assert!(Instant::now() < deadline, "the program outlived the server");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

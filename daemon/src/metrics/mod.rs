@@ -254,8 +254,18 @@ impl Shard {
         self.observe_at(h, v);
     }
 
+    /// Adds `v` to histogram `f` `n` times.
+    pub fn observe_n(&mut self, f: &'static Family, labels: &[&str], v: f64, n: u64) {
+        let h = self.handle(f, labels);
+        self.observe_at_n(h, v, n);
+    }
+
     /// Adds `v` to the histogram `h`.
     pub fn observe_at(&mut self, h: Handle, v: f64) {
+        self.observe_at_n(h, v, 1)
+    }
+
+    fn observe_at_n(&mut self, h: Handle, v: f64, n: u64) {
         let Some(series) = self.families.get_mut(usize::from(h.family)) else {
             return;
         };
@@ -274,11 +284,11 @@ impl Shard {
         {
             for (i, b) in bounds.iter().enumerate() {
                 if v <= *b {
-                    buckets[i] += 1;
+                    buckets[i] += n;
                 }
             }
-            *sum += v;
-            *count += 1;
+            *sum += v * n as f64;
+            *count += n;
         }
     }
 

@@ -94,6 +94,8 @@ pub struct RawQuery<'a> {
     pub plain_len: bool,
     /// As `Request::backlogged`.
     pub backlogged: bool,
+    /// bufsize's cap on the client's UDP size, as the hooks set it.
+    pub cap: Option<u16>,
 }
 
 impl RawQuery<'_> {

@@ -16,6 +16,7 @@ pub mod classify;
 pub mod endpoint;
 pub mod fallthrough;
 pub mod fast;
+pub mod kernel;
 pub mod names;
 pub mod prepared;
 pub mod registry;
@@ -147,6 +148,14 @@ pub trait Plugin: Send + Sync + 'static {
     fn kernel_answers(&self) -> bool {
         false
     }
+
+    /// Told where to hand its answers to the kernel (None: nowhere, as
+    /// before the `xdp` directive or after a reload without it).
+    fn set_kernel(&self, _feed: Option<std::sync::Arc<dyn kernel::Feed>>) {}
+
+    /// Counts answers the kernel gave in the raw path's place, as its
+    /// `fast_done` (hooks) or `fast_answer` (the answer) would have.
+    fn kernel_done(&self, _h: &kernel::KernelHits<'_>, _m: &mut crate::metrics::Shard) {}
 
     /// A [`Fast::Hook`]'s look at a query before the raw path answers it:
     /// false hands the query to the chain. It may cap the reply's UDP size.

@@ -396,6 +396,7 @@ pub(crate) fn raw_query<'a>(
         limit,
         plain_len: true,
         backlogged: false,
+        cap: None,
     }
 }
 

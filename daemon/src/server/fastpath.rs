@@ -83,6 +83,15 @@ pub enum KernelStop {
 }
 
 impl Plan {
+    /// The plugins (chain indexes) the kernel's answers are counted by:
+    /// the hooks and the answer.
+    pub fn kernel_plugins(&self) -> impl Iterator<Item = usize> + '_ {
+        self.hooks
+            .iter()
+            .copied()
+            .chain(std::iter::once(self.answer))
+    }
+
     /// Whether the kernel's XDP program may answer this block's hits in
     /// the raw path's place: an answer (not a relay) by a plugin that can
     /// hand its answers over, and no hook before it that must see each
@@ -208,6 +217,7 @@ impl FastPath {
             limit: 0,
             plain_len: plan.needs.plain_len,
             backlogged: p.backlogged,
+            cap: None,
         };
         let plugins = block.chain.plugins();
         let mut cap = None;
@@ -230,6 +240,7 @@ impl FastPath {
             };
         }
         (rq.opt, rq.limit) = sizes(q, p.tcp, cap);
+        rq.cap = cap;
         let answered = worker.metrics(|m| {
             let mut cx = Context { worker, metrics: m };
             let a = answer.fast_answer(&rq, &mut cx, out)?;

@@ -32,6 +32,8 @@ pub struct Ask<'a> {
     pub plain_len: bool,
     /// When the query was read.
     pub at: std::time::Instant,
+    /// It came over UDP.
+    pub udp: bool,
 }
 
 /// The hit, for metrics and the log.
@@ -47,6 +49,18 @@ pub struct Hit {
     pub len: usize,
     /// Its uncompressed length, if asked for.
     pub plain_len: usize,
+    /// The item is to be handed to the kernel for this query's variant.
+    pub kernel: Option<Offer>,
+}
+
+/// What the kernel needs of an item handed over.
+#[derive(Clone, Copy, Debug)]
+pub struct Offer {
+    pub owner: u64,
+    pub stored: super::Tick,
+    pub orig_ttl: u32,
+    pub until: Option<super::Tick>,
+    pub plain_len: usize,
 }
 
 /// The series a raw-path hit counts in.
@@ -58,6 +72,42 @@ struct Series {
 }
 
 impl Cache {
+    /// Hands the answer just written to `out` to the kernel.
+    fn hand_over(&self, q: &RawQuery<'_>, hit: &Hit, o: &Offer, out: &[u8]) {
+        let Some(k) = self.shard.kernel.load_full() else {
+            return;
+        };
+        let opt = q.opt;
+        let p = crate::plugin::kernel::Promotion {
+            reply: out,
+            opt: opt.is_some(),
+            do_bit: q.q.do_bit(),
+            cd: q.q.header.flags & CD != 0,
+            ad: q.q.header.flags & AD != 0,
+            stored: o.stored.instant(),
+            orig_ttl: o.orig_ttl,
+            keep_ttl: self.c.keepttl,
+            until: o.until.map(super::Tick::instant),
+            size_cap: q.cap,
+            owner: o.owner,
+            server: q.server,
+            zone: q.zone,
+            hits: crate::plugin::kernel::KernelHits {
+                server: q.server,
+                zone: q.zone,
+                family: "1",
+                qtype: q.q.qtype,
+                rcode: hit.rcode,
+                do_bit: q.q.do_bit(),
+                denial: hit.denial,
+                request_len: q.len,
+                plain_len: o.plain_len,
+                count: 0,
+            },
+        };
+        k.feed.promote(&p);
+    }
+
     /// The `zones` label of this cache's metrics.
     pub fn zones_label(&self) -> &str {
         &self.zones_label
@@ -84,8 +134,12 @@ impl Cache {
             limit: q.limit,
             plain_len: q.plain_len,
             at: q.at,
+            udp: !q.tcp,
         };
         let hit = self.answer_bytes(&ask, out)?;
+        if let Some(o) = hit.kernel {
+            self.hand_over(q, &hit, &o, out);
+        }
         let m = &mut *cx.metrics;
         let key = u64::from(q.route) << 1 | u64::from(hit.denial);
         let s = cx.worker.state(self.slot, Memo::<Series>::default, |memo| {
@@ -166,6 +220,24 @@ impl Cache {
             if let Some(o) = a.opt {
                 o.push(out);
             }
+            // A hot answer goes to the kernel (UDP only: the program
+            // answers nothing else), once per query variant.
+            let kernel = match (self.shard.kernel.load().as_ref(), a.udp) {
+                (Some(k), true) => {
+                    let variant = u8::from(a.opt.is_some())
+                        | u8::from(do_bit) << 1
+                        | u8::from(a.flags & CD != 0) << 2
+                        | u8::from(a.flags & AD != 0) << 3;
+                    item.kernel_offer(variant, k.threshold).then(|| Offer {
+                        owner: item.id,
+                        stored: item.stored(),
+                        orig_ttl: item.orig_ttl,
+                        until: self.prefetch_from(item),
+                        plain_len: item.plain_len(),
+                    })
+                }
+                _ => None,
+            };
             Some(Hit {
                 rcode: item.rcode,
                 denial: loc == store::Loc::Neg,
@@ -173,6 +245,7 @@ impl Cache {
                 flags,
                 len,
                 plain_len: if a.plain_len { item.plain_len() } else { 0 },
+                kernel,
             })
         };
         hit()

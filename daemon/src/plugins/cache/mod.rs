@@ -109,6 +109,14 @@ pub struct Shard {
     next_id: AtomicU64,
     /// Misses being filled (single-flight across workers).
     flights: std::sync::Arc<Flights>,
+    /// Where hot answers go to the kernel (`xdp`), if anywhere.
+    kernel: arc_swap::ArcSwapOption<KernelLink>,
+}
+
+/// A shard's way to the kernel fast path.
+struct KernelLink {
+    feed: std::sync::Arc<dyn crate::plugin::kernel::Feed>,
+    threshold: u32,
 }
 
 impl Shard {
@@ -118,6 +126,36 @@ impl Shard {
             neg: Store::new(ncap),
             next_id: AtomicU64::new(0),
             flights: Default::default(),
+            kernel: Default::default(),
+        }
+    }
+
+    /// Hands hot answers to `feed` from now on (None: to nobody); what an
+    /// item handed over becomes (replaced, evicted, removed) is told it.
+    fn set_kernel(&self, feed: Option<std::sync::Arc<dyn crate::plugin::kernel::Feed>>) {
+        if self.kernel.load().is_some() || feed.is_some() {
+            self.pos.reset_kernel();
+            self.neg.reset_kernel();
+        }
+        match feed {
+            Some(feed) => {
+                for store in [&self.pos, &self.neg] {
+                    let f = std::sync::Arc::clone(&feed);
+                    store
+                        .gone
+                        .store(Some(std::sync::Arc::new(store::Gone(Box::new(
+                            move |id| f.forget(id),
+                        )))));
+                }
+                let threshold = feed.threshold().max(1);
+                self.kernel
+                    .store(Some(std::sync::Arc::new(KernelLink { feed, threshold })));
+            }
+            None => {
+                self.kernel.store(None);
+                self.pos.gone.store(None);
+                self.neg.gone.store(None);
+            }
         }
     }
 
@@ -444,6 +482,18 @@ impl Cache {
     }
 
     /// Whether an item with `hits` recent hits is due for a prefetch.
+    /// When item `i` enters its prefetch window (the kernel stops
+    /// answering it then, so that the chain sees its queries and
+    /// prefetches); None without `prefetch`.
+    fn prefetch_from(&self, i: &Item) -> Option<Tick> {
+        if self.c.prefetch == 0 {
+            return None;
+        }
+        let threshold = (f64::from(self.c.percentage) / 100.0 * f64::from(i.orig_ttl)).ceil();
+        let secs = (f64::from(i.orig_ttl) - threshold).max(0.0) as u64;
+        Some(i.stored().after(std::time::Duration::from_secs(secs)))
+    }
+
     fn prefetch_due(&self, i: &Item, hits: u32, now: Tick) -> bool {
         let threshold = (f64::from(self.c.percentage) / 100.0 * f64::from(i.orig_ttl)).ceil();
         hits >= self.c.prefetch && (i.ttl(now) as f64) <= threshold
@@ -592,6 +642,22 @@ impl Plugin for Cache {
 
     fn kernel_answers(&self) -> bool {
         true
+    }
+
+    fn set_kernel(&self, feed: Option<std::sync::Arc<dyn crate::plugin::kernel::Feed>>) {
+        self.shard.set_kernel(feed);
+    }
+
+    fn kernel_done(
+        &self,
+        h: &crate::plugin::kernel::KernelHits<'_>,
+        m: &mut crate::metrics::Shard,
+    ) {
+        let (zones, view) = (self.zones_label.as_str(), self.view.as_str());
+        let n = h.count as f64;
+        let kind = if h.denial { "denial" } else { "success" };
+        m.add(&CACHE_REQUESTS, &[h.server, zones, view], n);
+        m.add(&CACHE_HITS, &[h.server, kind, zones, view], n);
     }
 
     fn fast(&self) -> Fast {

@@ -39,11 +39,23 @@ impl Tick {
         Tick(i.saturating_duration_since(base).as_nanos() as u64)
     }
 
+    /// The same moment as an `Instant`.
+    pub fn instant(self) -> Instant {
+        let base = Tick::of(Instant::now());
+        let now = Instant::now();
+        if self >= base {
+            now + Duration::from_nanos(self.0 - base.0)
+        } else {
+            now.checked_sub(Duration::from_nanos(base.0 - self.0))
+                .unwrap_or(now)
+        }
+    }
+
     fn since(self, earlier: Tick) -> Duration {
         Duration::from_nanos(self.0.saturating_sub(earlier.0))
     }
 
-    fn add(self, d: Duration) -> Tick {
+    pub fn after(self, d: Duration) -> Tick {
         Tick(self.0.saturating_add(d.as_nanos() as u64))
     }
 
@@ -141,6 +153,11 @@ struct Live {
     /// Hits since stored or since eviction last passed it, up to 3
     /// (S3-FIFO's frequency).
     freq: std::sync::atomic::AtomicU8,
+    /// Raw-path hits counted towards handing the item to the kernel (up
+    /// to 255), and the query variants (bit i: variant i) it was offered
+    /// for.
+    kernel_hits: std::sync::atomic::AtomicU8,
+    kernel_variants: std::sync::atomic::AtomicU16,
 }
 
 impl Default for Live {
@@ -152,6 +169,8 @@ impl Default for Live {
             retry_after: AtomicU64::new(Tick::NEVER.0),
             failing: AtomicBool::new(false),
             freq: Default::default(),
+            kernel_hits: Default::default(),
+            kernel_variants: Default::default(),
         }
     }
 }
@@ -263,6 +282,32 @@ impl Item {
             id: self.id,
             live: Live::default(),
         }
+    }
+
+    /// A raw-path hit of query variant `variant` (0..16): whether it is the
+    /// one to hand the item to the kernel for that variant (`threshold`
+    /// hits counted, not offered before).
+    pub fn kernel_offer(&self, variant: u8, threshold: u32) -> bool {
+        let bit = 1u16 << (variant & 15);
+        if self.live.kernel_variants.load(Relaxed) & bit != 0 {
+            return false;
+        }
+        let n = self.live.kernel_hits.load(Relaxed);
+        if u32::from(n) + 1 < threshold.min(255) {
+            self.live.kernel_hits.store(n + 1, Relaxed);
+            return false;
+        }
+        self.live.kernel_variants.fetch_or(bit, Relaxed) & bit == 0
+    }
+
+    /// It was offered to the kernel for some variant.
+    pub fn in_kernel(&self) -> bool {
+        self.live.kernel_variants.load(Relaxed) != 0
+    }
+
+    /// When it was stored.
+    pub fn stored(&self) -> Tick {
+        self.stored
     }
 
     /// Counts a hit for eviction. Written only while the count is below 3,
@@ -399,7 +444,7 @@ impl Item {
     pub fn end_refresh(&self, now: Tick, recheck: Duration, refreshed: bool) {
         self.live.failing.store(!refreshed, Relaxed);
         let retry_after = if !recheck.is_zero() && !refreshed {
-            now.add(recheck)
+            now.after(recheck)
         } else {
             Tick::NEVER
         };
@@ -461,6 +506,31 @@ pub struct Store {
     items: papaya::HashMap<u64, Item, crate::hash::Seeded>,
     /// The eviction queues. Only writers touch them.
     queues: Mutex<Queues>,
+    /// Told the id of each item handed to the kernel once it is replaced,
+    /// evicted or removed.
+    pub gone: arc_swap::ArcSwapOption<Gone>,
+}
+
+/// See [`Store::gone`].
+pub struct Gone(pub Box<dyn Fn(u64) + Send + Sync>);
+
+impl Store {
+    /// Every item counts its raw-path hits towards the kernel afresh (a
+    /// new kernel path, with an empty map).
+    pub fn reset_kernel(&self) {
+        for (_, i) in self.items.pin().iter() {
+            i.live.kernel_hits.store(0, Relaxed);
+            i.live.kernel_variants.store(0, Relaxed);
+        }
+    }
+
+    fn went(&self, i: Option<&Item>) {
+        if let Some(i) = i.filter(|i| i.in_kernel()) {
+            if let Some(g) = self.gone.load().as_ref() {
+                (g.0)(i.id);
+            }
+        }
+    }
 }
 
 /// Which queue a key is in.
@@ -575,6 +645,7 @@ impl Store {
                 .hasher(crate::hash::Seeded::default())
                 .build(),
             queues: Mutex::default(),
+            gone: Default::default(),
         }
     }
 
@@ -604,7 +675,7 @@ impl Store {
             if let Some(old) = items.get(&k) {
                 item.live.freq.store(old.live.freq.load(Relaxed), Relaxed);
             }
-            items.insert(k, item);
+            self.went(items.insert(k, item));
             return false;
         }
         let mut evicted = false;
@@ -652,7 +723,7 @@ impl Store {
                     q.push(Q::Main, k);
                     continue;
                 }
-                items.remove(&k);
+                self.went(items.remove(&k));
                 let ghost_cap = self.cap - small_cap.min(self.cap);
                 q.remember_ghost(k, ghost_cap.max(1));
                 return true;
@@ -665,7 +736,7 @@ impl Store {
                 q.push(Q::Main, k);
                 continue;
             }
-            items.remove(&k);
+            self.went(items.remove(&k));
             return true;
         }
     }
@@ -673,7 +744,7 @@ impl Store {
     pub fn remove(&self, k: u64) {
         let mut q = self.queues();
         if q.forget(k) {
-            self.items.pin().remove(&k);
+            self.went(self.items.pin().remove(&k));
         }
     }
 }

@@ -454,6 +454,7 @@ fn raw_path_hooks_unless_bufsize_changes_a_full_query() {
         limit: 512,
         plain_len: false,
         backlogged: false,
+        cap: None,
     };
     assert!(d.fast_check(&rq, &mut None));
     assert!(!d.fast_check(&rq, &mut Some(1232)), "bufsize capped it");
