@@ -24,7 +24,8 @@ pub const USAGE: &str = "  bench [--quick] [--scenario NAME[,NAME]] [--servers L
                        flood, zoneload (needs no rig; alone it writes
                        bench/results/zoneload.*); servers ferrodns, ferrodns-uring, ferrodns-steer (-steer,
                        2-worker scenarios), coredns, unbound, dnsdist, nsd and knot
-                       (auth only), reflect-socket, reflect-uring, reflect-xdp;
+                       (auth only), reflect-socket, reflect-uring, reflect-xdp; scenario xdp:
+                       ferrodns's kernel fast path vs dnsdist and the XDP reflector;
                        results in bench/results/ (a full run: latest.*,
                        docs/benchmarks.md)
 ";
@@ -81,6 +82,11 @@ impl Scenario {
             Kind::Load if server == Server::FerrodnsSteer => self.workers > 1,
             // Authoritative servers only: they serve the zone, nothing else.
             Kind::Load if server.authoritative_only() => self.name == "auth",
+            // The kernel path against the kernel reflector and dnsdist.
+            Kind::Load if self.name == "xdp" => matches!(
+                server,
+                Server::Ferrodns | Server::Dnsdist | Server::ReflectXdp
+            ),
             Kind::Load => self.workers == 1 || !server.reflector(),
         }
     }
@@ -118,6 +124,16 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "cache",
         aliases: &["cache-hits"],
         about: "cache hits: 10,000 names, every answer from the cache (warmed first)",
+        queries: "cache.q",
+        warm: true,
+        kind: Kind::Load,
+        workers: 1,
+        upstream_zone: None,
+    },
+    Scenario {
+        name: "xdp",
+        aliases: &["kernel"],
+        about: "the kernel fast path: cache hits on 10,000 names answered by ferrodns's XDP program (`xdp`, warmed and promoted first) against dnsdist's packet cache and the bare XDP reflector",
         queries: "cache.q",
         warm: true,
         kind: Kind::Load,
@@ -683,6 +699,11 @@ fn run_one(
     };
     let cores = sc.cores();
     let mut xdp = None;
+    // ferrodns's own XDP program answers on the server's end: the client's
+    // end needs one too to take the frames it sends back at once.
+    if sc.name == "xdp" && server == Server::Ferrodns {
+        rig.attach_client_pass(&xdp_objs.pass)?;
+    }
     let mut proc = match server {
         Server::Ferrodns | Server::FerrodnsUring | Server::FerrodnsSteer | Server::CoreDns => Some(
             start_corefile(sc, server, bins, &conf("Corefile", "Corefile")?, log)?,
@@ -808,18 +829,22 @@ fn run_one(
     if sc.warm && !server.reflector() {
         // Every name once (the first 10,000 of the Zipf stream), at a rate
         // every server keeps up with; then a pause for in-flight fills.
+        // The xdp scenario asks twice: the second hit of each name hands
+        // it to the kernel.
         let n = std::fs::read_to_string(load.queries)?
             .lines()
             .count()
             .min(10_000) as f64;
         let rate = 5000u64;
-        measure::generator(
-            load,
-            rate,
-            n / rate as f64,
-            &dir.join(format!("{}-warm.json", server.id())),
-        )?;
-        rig::sleep(Duration::from_millis(300))?;
+        for pass in 0..if sc.name == "xdp" { 2 } else { 1 } {
+            measure::generator(
+                load,
+                rate,
+                n / rate as f64,
+                &dir.join(format!("{}-warm-{pass}.json", server.id())),
+            )?;
+            rig::sleep(Duration::from_millis(300))?;
+        }
     }
     alive()?;
     // The zipf scenarios: the cache's hit ratio and the upstream's queries
@@ -861,7 +886,7 @@ fn run_one(
             json!({"server": server.label(), "id": server.id(), "kxdpgun_qps": kx["answered_qps"]}),
         );
     }
-    if xdp.is_some() {
+    if xdp.is_some() || (sc.name == "xdp" && server == Server::Ferrodns) {
         rig.attach_client_pass(&xdp_objs.pass)?;
     }
     rig::sleep(Duration::from_millis(500))?;
@@ -884,10 +909,14 @@ fn run_one(
     // Only where the target is (cache hits); three runs, the one with the
     // median p99 kept: a single run's tail is at the mercy of the noisy
     // machine (the reflectors' too).
-    let half_sat = sc.name == "cache"
+    let half_sat = matches!(sc.name, "cache" | "xdp")
         && matches!(
             server,
-            Server::Ferrodns | Server::FerrodnsUring | Server::ReflectSocket | Server::ReflectUring
+            Server::Ferrodns
+                | Server::FerrodnsUring
+                | Server::ReflectSocket
+                | Server::ReflectUring
+                | Server::ReflectXdp
         );
     let lat_half = match (*half_rate, half_sat) {
         (Some(rate), true) if rate > 0 => {

@@ -174,6 +174,7 @@ pub fn target_peers(scenario: &str) -> &'static [&'static str] {
             "coredns",
         ],
         "forward" => &["coredns", "dnsdist", "reflect-socket"],
+        "xdp" => &["dnsdist", "reflect-xdp"],
         "auth" => &["reflect-socket", "unbound", "nsd", "knot"],
         _ => &[],
     }
@@ -252,6 +253,49 @@ pub fn targets(scenario: &str, rows: &[Value], rounds: &[Value], earlier: &[Valu
                     latency,
                     false,
                     2.0,
+                ),
+            ]
+        }
+        "xdp" => {
+            let v = |id: &str, path: &[&str]| row(rows, id).and_then(|r| at(r, path));
+            let share = |id: &str| {
+                let (a, o) = (
+                    v(id, &["kxdpgun", "answered_qps"])?,
+                    v(id, &["kxdpgun", "offered_qps"])?,
+                );
+                (o > 0.0).then(|| a / o)
+            };
+            let busy = match (
+                v("ferrodns", &["kxdpgun", "box_busy_cores"]),
+                v("reflect-xdp", &["kxdpgun", "box_busy_cores"]),
+            ) {
+                (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+                _ => None,
+            };
+            let p99 = |id: &str| v(id, &["latency_half_saturation", "latency_us", "p99"]);
+            let latency = match (p99("ferrodns"), p99("reflect-xdp")) {
+                (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+                _ => None,
+            };
+            vec![
+                target(
+                    "answered ÷ offered by kxdpgun (hot names)",
+                    share("ferrodns"),
+                    true,
+                    0.99,
+                ),
+                target("answered q/s ÷ dnsdist", to("dnsdist"), true, 2.5),
+                target(
+                    "machine busy CPU ÷ the bare XDP reflector's at full rate",
+                    busy,
+                    false,
+                    1.15,
+                ),
+                target(
+                    "p99 at half saturation ÷ the bare XDP reflector's p99 at the same rate",
+                    latency,
+                    false,
+                    1.2,
                 ),
             ]
         }

@@ -42,6 +42,9 @@ fn setup(
         "rewrite" => "rewrite name exact a.torture.test. b.torture.test.".into(),
         "acl" => "acl {\n        allow net 127.0.0.0/8\n    }".into(),
         "cache" => "cache 30".into(),
+        // An interface that is not there: the program is not attached
+        // anywhere on the machine (the block is served from userspace).
+        "xdp" => "cache 30\n    xdp fdtorture0".into(),
         "header" => "header {\n        response set ra\n    }".into(),
         "template" => {
             "template IN A example.org {\n        answer \"{{ .Name }} 60 IN A 192.0.2.1\"\n    }"

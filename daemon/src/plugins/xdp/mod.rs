@@ -12,7 +12,7 @@ use crate::plugin::registry::{KernelPath, XdpMode};
 use crate::plugin::BlockSetup;
 
 /// The map's size when `entries` is not given.
-pub const DEFAULT_ENTRIES: u32 = 65_536;
+pub const DEFAULT_ENTRIES: u32 = 8_192;
 /// Hits before promotion when `promote` is not given: a name asked once
 /// stays in userspace.
 pub const DEFAULT_PROMOTE: u32 = 2;
