@@ -6,6 +6,7 @@ mod conformance;
 mod coredns;
 mod ebpf;
 mod fuzz;
+mod k8s;
 mod layers;
 mod torture;
 
@@ -21,6 +22,9 @@ commands:
   conformance [NAME]   answer like CoreDNS: every case of tests/conformance/ (or those whose name holds NAME)
   coredns              build CoreDNS (pinned version) once from the Go module proxy; print its path
   dnstap               build golang-dnstap's `dnstap` reader (pinned version) the same way; print its path
+  k8s build|start [DIR]|stop [DIR]|path
+                       a real kube-apiserver and etcd (pinned versions, built once from the Go
+                       module proxy) on loopback with a throwaway CA, for the kubernetes plugin
   setup-ebpf           nightly with rust-src and bpf-linker (built against the nightly's libLLVM,
                        cached); prints the directory to put on PATH for eBPF builds
   layers               the daemon's modules import only the layers below them (also a test)
@@ -214,6 +218,16 @@ fn test() -> Result<()> {
         }
         Err(e) => println!("the dnstap reader is not available ({e:#}): its tests say SKIPPED"),
     }
+    // The kubernetes plugin's tests run a real kube-apiserver and etcd,
+    // built once (about 5 minutes on 2 cores) before the tests need them.
+    match k8s::binaries() {
+        Ok(bin) => {
+            tests.env("FERRODNS_K8S_BIN", bin);
+        }
+        Err(e) => {
+            println!("kube-apiserver is not available ({e:#}): the kubernetes tests say SKIPPED")
+        }
+    }
     let (passed, failed) = run_counting(&mut tests)?;
     if failed > 0 {
         println!("test: {passed} passed, {failed} failed");
@@ -291,6 +305,7 @@ fn main() -> Result<()> {
             println!("{}", coredns::binary()?.display());
             Ok(())
         }
+        Some("k8s") => k8s::main(&args[1..]),
         Some("dnstap") => {
             println!("{}", coredns::dnstap_reader()?.display());
             Ok(())
