@@ -1,0 +1,312 @@
+//! The plugin's background work: one thread per `kubernetes` directive
+//! with a tokio runtime of its own, where kube's watchers list and watch
+//! Services, EndpointSlices (unless `noendpoints`), Namespaces, and Pods
+//! (with `pods verified`), as CoreDNS's informers do. Each batch of events
+//! (what arrived together) updates the watches' stores and publishes a new
+//! [`Index`] that workers load without a lock (`arc_swap`), so a change is
+//! visible as soon as the API server reports it. The thread ends when the
+//! plugin is dropped (a reload replaced it, or the server stops).
+
+use super::index::{self, Endpoints, Index, Pod, Service};
+use crate::plugin::endpoint::Flag;
+use arc_swap::ArcSwap;
+use futures_util::StreamExt;
+use k8s_openapi::api::core::v1 as core;
+use k8s_openapi::api::discovery::v1 as discovery;
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::WatchStreamExt;
+use kube::{Api, Resource};
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// What workers read, and the readiness `ready` reports.
+pub struct Shared {
+    pub index: ArcSwap<Index>,
+    /// Set once every watch has listed what there is.
+    pub ready: Flag,
+}
+
+impl Shared {
+    pub fn new() -> Arc<Shared> {
+        Arc::new(Shared {
+            index: ArcSwap::from_pointee(Index::default()),
+            ready: crate::plugin::endpoint::flag(),
+        })
+    }
+
+    pub fn synced(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+}
+
+/// What to watch, and with which selectors.
+#[derive(Clone, Debug)]
+pub struct Scope {
+    /// `labels`: for Services, EndpointSlices and Pods.
+    pub labels: Option<String>,
+    /// `namespace_labels`: for Namespaces.
+    pub namespace_labels: Option<String>,
+    pub endpoints: bool,
+    pub pods: bool,
+}
+
+/// The running watches; dropping it ends them.
+pub struct Watches {
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Starts the watches on a thread of their own.
+pub fn start(config: kube::Config, scope: Scope, shared: Arc<Shared>) -> std::io::Result<Watches> {
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("kubernetes".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    crate::log::error(
+                        Some("kubernetes"),
+                        &format!("no runtime for the watches: {e}"),
+                    );
+                    return;
+                }
+            };
+            rt.block_on(run(config, scope, shared, stopped));
+        })?;
+    Ok(Watches { _stop: stop })
+}
+
+/// One event of one watch, its object converted already (what DNS needs
+/// of it, keyed by namespace/name; None: leave what was there).
+enum Ev<T> {
+    Init,
+    InitApply(String, Option<T>),
+    InitDone,
+    Apply(String, Option<T>),
+    Delete(String),
+}
+
+enum Change {
+    Service(Ev<Service>),
+    Slice(Ev<Endpoints>),
+    Pod(Ev<Pod>),
+    Namespace(Ev<()>),
+}
+
+/// A watch's objects by namespace/name; during a (re)list, the list so
+/// far, which replaces them when it is complete.
+struct Store<T> {
+    items: HashMap<String, Arc<T>>,
+    listing: Option<HashMap<String, Arc<T>>>,
+    synced: bool,
+}
+
+impl<T: PartialEq> Store<T> {
+    fn new(watched: bool) -> Self {
+        Store {
+            items: HashMap::new(),
+            listing: None,
+            // What is not watched has nothing to wait for.
+            synced: !watched,
+        }
+    }
+
+    /// Applies one event; whether what DNS sees changed.
+    fn apply(&mut self, ev: Ev<T>) -> bool {
+        match ev {
+            Ev::Init => {
+                self.listing = Some(HashMap::new());
+                false
+            }
+            Ev::InitApply(key, v) => {
+                if let (Some(l), Some(v)) = (self.listing.as_mut(), v) {
+                    l.insert(key, Arc::new(v));
+                }
+                false
+            }
+            Ev::InitDone => {
+                let fresh = self.listing.take().unwrap_or_default();
+                let changed = fresh.len() != self.items.len()
+                    || fresh
+                        .iter()
+                        .any(|(k, v)| self.items.get(k).is_none_or(|o| o != v));
+                self.items = fresh;
+                self.synced = true;
+                changed
+            }
+            Ev::Apply(key, Some(v)) => {
+                let v = Arc::new(v);
+                self.items.insert(key, Arc::clone(&v)).as_ref() != Some(&v)
+            }
+            Ev::Apply(_, None) => false,
+            Ev::Delete(key) => self.items.remove(&key).is_some(),
+        }
+    }
+}
+
+async fn run(
+    config: kube::Config,
+    scope: Scope,
+    shared: Arc<Shared>,
+    mut stopped: tokio::sync::oneshot::Receiver<()>,
+) {
+    let client = match kube::Client::try_from(config) {
+        Ok(c) => c,
+        Err(e) => {
+            crate::log::error(
+                Some("kubernetes"),
+                &format!("failed to create kubernetes notification controller: {e}"),
+            );
+            return;
+        }
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let selected = |labels: &Option<String>| {
+        let c = watcher::Config::default();
+        match labels {
+            Some(l) => c.labels(l),
+            None => c,
+        }
+    };
+    pump(
+        Api::<core::Service>::all(client.clone()),
+        selected(&scope.labels),
+        index::service,
+        Change::Service,
+        tx.clone(),
+    );
+    if scope.endpoints {
+        pump(
+            Api::<discovery::EndpointSlice>::all(client.clone()),
+            selected(&scope.labels),
+            index::endpoints,
+            Change::Slice,
+            tx.clone(),
+        );
+    }
+    if scope.pods {
+        pump(
+            Api::<core::Pod>::all(client.clone()),
+            selected(&scope.labels)
+                .fields("status.phase!=Succeeded,status.phase!=Failed,status.phase!=Unknown"),
+            index::pod,
+            Change::Pod,
+            tx.clone(),
+        );
+    }
+    pump(
+        Api::<core::Namespace>::all(client),
+        selected(&scope.namespace_labels),
+        |_| Some(()),
+        Change::Namespace,
+        tx,
+    );
+    let mut services = Store::<Service>::new(true);
+    let mut slices = Store::<Endpoints>::new(scope.endpoints);
+    let mut pods = Store::<Pod>::new(scope.pods);
+    let mut namespaces = Store::<()>::new(true);
+    let mut modified = 0;
+    loop {
+        let first = tokio::select! {
+            _ = &mut stopped => return,
+            c = rx.recv() => match c {
+                Some(c) => c,
+                None => return,
+            },
+        };
+        let mut changed = false;
+        let mut next = Some(first);
+        // Everything that arrived together makes one new index.
+        while let Some(c) = next {
+            changed |= match c {
+                Change::Service(e) => services.apply(e),
+                Change::Slice(e) => slices.apply(e),
+                Change::Pod(e) => pods.apply(e),
+                Change::Namespace(e) => {
+                    namespaces.apply(e);
+                    true
+                }
+            };
+            next = rx.try_recv().ok();
+        }
+        let synced = services.synced && slices.synced && pods.synced && namespaces.synced;
+        if !changed && !synced {
+            continue;
+        }
+        if changed {
+            modified = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+        }
+        let mut ix = Index::build(
+            services.items.values(),
+            slices.items.values(),
+            pods.items.values(),
+            namespaces
+                .items
+                .keys()
+                .map(|k| k.strip_prefix('/').unwrap_or(k)),
+        );
+        ix.synced = synced;
+        ix.modified = modified;
+        shared.index.store(Arc::new(ix));
+        if synced {
+            shared.ready.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// Runs one watch on the runtime, handing its events to the loop; its
+/// failures are logged and retried with kube's backoff.
+fn pump<K, T>(
+    api: Api<K>,
+    config: watcher::Config,
+    convert: fn(&K) -> Option<T>,
+    wrap: fn(Ev<T>) -> Change,
+    tx: tokio::sync::mpsc::UnboundedSender<Change>,
+) where
+    K: Resource
+        + Clone
+        + k8s_openapi::serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + 'static,
+    K::DynamicType: Default,
+    T: 'static,
+{
+    let kind = K::kind(&K::DynamicType::default()).into_owned();
+    let key = |o: &K| {
+        let m = o.meta();
+        format!(
+            "{}/{}",
+            m.namespace.as_deref().unwrap_or(""),
+            m.name.as_deref().unwrap_or("")
+        )
+    };
+    tokio::spawn(async move {
+        let mut events = std::pin::pin!(watcher::watcher(api, config).default_backoff());
+        while let Some(ev) = events.next().await {
+            let ev = match ev {
+                Ok(Event::Init) => Ev::Init,
+                Ok(Event::InitApply(o)) => Ev::InitApply(key(&o), convert(&o)),
+                Ok(Event::InitDone) => Ev::InitDone,
+                Ok(Event::Apply(o)) => Ev::Apply(key(&o), convert(&o)),
+                Ok(Event::Delete(o)) => Ev::Delete(key(&o)),
+                Err(e) => {
+                    crate::log::error(
+                        Some("kubernetes"),
+                        &format!("Failed to watch *v1.{kind}: {e}"),
+                    );
+                    continue;
+                }
+            };
+            if tx.send(wrap(ev)).is_err() {
+                return;
+            }
+        }
+    });
+}
