@@ -103,7 +103,8 @@ pub fn start(bin: &Path, dir: &Path, tied: bool) -> Result<Cluster> {
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
             "--service-account-key-file=sa.pub",
             "--service-account-signing-key-file=sa.key",
-            "--service-cluster-ip-range=10.96.0.0/16",
+            // Both families, for dual-stack Services.
+            "--service-cluster-ip-range=10.96.0.0/16,fd00:10:96::/112",
             // Without a controller-manager: the default/kubernetes
             // Endpoints would carry the loopback advertise address, which
             // validation rejects; and no one creates the per-namespace
