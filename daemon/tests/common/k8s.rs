@@ -14,10 +14,7 @@ mod cluster;
 
 use k8s_openapi::serde_json::{self, json, Value};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
-
-pub use cluster::TOKEN;
 
 /// The running API server.
 pub struct Api {
@@ -110,41 +107,24 @@ fn remove_stale(tmp: &Path) {
 
 impl Api {
     /// One request to the API; the JSON it answers. Panics on an HTTP error.
-    pub fn call(&self, method: &str, path: &str, body: Option<&Value>, ctype: &str) -> Value {
-        let mut cmd = Command::new("curl");
-        cmd.args(["-sS", "--max-time", "10", "-X", method, "--cacert"])
-            .arg(&self.ca)
-            .args(["-H", &format!("Authorization: Bearer {TOKEN}")])
-            .args(["-H", &format!("Content-Type: {ctype}")])
-            .args(["-w", "\n%{http_code}"]);
-        if let Some(b) = body {
-            cmd.args(["--data-binary", &b.to_string()]);
-        }
-        let out = cmd
-            .arg(format!("{}{path}", self.server))
-            .output()
-            .expect("run curl");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let (json, code) = text.rsplit_once('\n').unwrap_or((&text, ""));
-        assert!(
-            out.status.success() && code.starts_with('2'),
-            "{method} {path}: {code} {json} {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_str(json).unwrap_or(Value::Null)
+    pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
+        let body = body.map(Value::to_string);
+        let answer = cluster::call(&self.server, &self.ca, method, path, body.as_deref())
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        serde_json::from_str(&answer).unwrap_or(Value::Null)
     }
 
     pub fn post(&self, path: &str, body: Value) -> Value {
-        self.call("POST", path, Some(&body), "application/json")
+        self.call("POST", path, Some(&body))
     }
 
     /// A JSON merge patch.
     pub fn patch(&self, path: &str, body: Value) -> Value {
-        self.call("PATCH", path, Some(&body), "application/merge-patch+json")
+        self.call("PATCH", path, Some(&body))
     }
 
     pub fn delete(&self, path: &str) {
-        self.call("DELETE", path, None, "application/json");
+        self.call("DELETE", path, None);
     }
 
     pub fn namespace(&self, name: &str, labels: Value) {

@@ -187,6 +187,45 @@ pub fn stop(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// One request to the API server at `server` as the cluster's admin
+/// (curl: std has no TLS): the body it answers. An HTTP error fails with
+/// the status and the API's own message.
+pub fn call(
+    server: &str,
+    ca: &Path,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> Result<String> {
+    let ctype = if method == "PATCH" {
+        "application/merge-patch+json"
+    } else {
+        "application/json"
+    };
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sS", "--max-time", "10", "-X", method, "--cacert"])
+        .arg(ca)
+        .args(["-H", &format!("Authorization: Bearer {TOKEN}")])
+        .args(["-H", &format!("Content-Type: {ctype}")])
+        .args(["-w", "\n%{http_code}"]);
+    if let Some(b) = body {
+        cmd.args(["--data-binary", b]);
+    }
+    let out = cmd
+        .arg(format!("{server}{path}"))
+        .output()
+        .context("run curl")?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (answer, code) = text.rsplit_once('\n').unwrap_or((&text, ""));
+    if !out.status.success() || !code.starts_with('2') {
+        bail!(
+            "{method} {path}: {code} {answer} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(answer.to_string())
+}
+
 fn spawn(cmd: &mut Command, dir: &Path, name: &str, tied: bool) -> Result<Child> {
     let log = std::fs::File::create(dir.join(format!("{name}.log")))?;
     cmd.stdin(Stdio::null())
