@@ -210,6 +210,7 @@ async fn run(
     let mut pods = Store::<Pod>::new(scope.pods);
     let mut namespaces = Store::<()>::new(true);
     let mut modified = 0;
+    let mut was_synced = false;
     loop {
         let first = tokio::select! {
             _ = &mut stopped => return,
@@ -218,25 +219,27 @@ async fn run(
                 None => return,
             },
         };
-        let mut changed = false;
+        // `changed`: what moves the SOA serial (CoreDNS's `modified`: not
+        // Namespaces); `seen`: anything the index shows.
+        let (mut changed, mut seen) = (false, false);
         let mut next = Some(first);
         // Everything that arrived together makes one new index.
         while let Some(c) = next {
-            changed |= match c {
-                Change::Service(e) => services.apply(e),
-                Change::Slice(e) => slices.apply(e),
-                Change::Pod(e) => pods.apply(e),
-                Change::Namespace(e) => {
-                    namespaces.apply(e);
-                    true
-                }
+            let (moved, shown) = match c {
+                Change::Service(e) => (services.apply(e), false),
+                Change::Slice(e) => (slices.apply(e), false),
+                Change::Pod(e) => (pods.apply(e), false),
+                Change::Namespace(e) => (false, namespaces.apply(e)),
             };
+            changed |= moved;
+            seen |= moved || shown;
             next = rx.try_recv().ok();
         }
         let synced = services.synced && slices.synced && pods.synced && namespaces.synced;
-        if !changed && !synced {
+        if !seen && synced == was_synced {
             continue;
         }
+        was_synced = synced;
         if changed {
             modified = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
