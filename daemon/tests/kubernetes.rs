@@ -356,3 +356,59 @@ fn ready_once_synced() {
     let (status, _, body) = common::http_get(ready, "/ready");
     assert_eq!((status, body.trim()), (200, "OK"));
 }
+
+/// The threads of process `pid` named `name`.
+fn threads_named(pid: i32, name: &str) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter(|t| {
+            let comm = t.as_ref().unwrap().path().join("comm");
+            std::fs::read_to_string(comm).is_ok_and(|c| c.trim() == name)
+        })
+        .count()
+}
+
+/// A reload builds new watches (synced before they serve) and ends the
+/// old ones.
+#[test]
+fn a_reload_replaces_the_watches() {
+    let Some(api) = api() else { return };
+    api.namespace("t-reload", json!({}));
+    api.service(
+        "t-reload",
+        "web",
+        json!({}),
+        json!({"clusterIP": "10.96.4.40", "ports": [svc_port("http", 80, "TCP")]}),
+    );
+    let s = serve(api, "", "", &[]);
+    let name = "web.t-reload.svc.cluster.local.";
+    assert_eq!(
+        answers(&ask(&s, name, RecordType::A)),
+        [format!("{name} 5 A 10.96.4.40")]
+    );
+    assert_eq!(threads_named(s.pid(), "kubernetes"), 1);
+    let conf = std::fs::read_to_string(s.path("Corefile")).unwrap();
+    std::fs::write(
+        s.path("Corefile"),
+        conf.replacen("\t\tkubeconfig ", "\t\tttl 30\n\t\tkubeconfig ", 1),
+    )
+    .unwrap();
+    s.signal(libc::SIGUSR1);
+    let log = s.wait_log("SIGUSR1");
+    assert!(log.contains("[INFO] SIGUSR1: Reloading"), "{log}");
+    until(&s, name, RecordType::A, Duration::from_secs(10), |m| {
+        answers(m) == [format!("{name} 30 A 10.96.4.40")]
+    });
+    let start = Instant::now();
+    while threads_named(s.pid(), "kubernetes") != 1 {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the old watches still run: {:?}",
+            std::fs::read_dir(format!("/proc/{}/task", s.pid()))
+                .unwrap()
+                .map(|t| std::fs::read_to_string(t.unwrap().path().join("comm")).unwrap())
+                .collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -31,7 +31,8 @@ pub struct Kubernetes {
     shared: Arc<watch::Shared>,
     /// The server's own addresses (NS records), as CoreDNS's `boundIPs`.
     local_ips: Vec<IpAddr>,
-    _watches: Option<watch::Watches>,
+    /// None in tests over a fixed index.
+    watches: Option<watch::Watches>,
 }
 
 /// `kubernetes [ZONES...] { ... }`: parses, connects and waits (at most
@@ -57,7 +58,7 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<Kubernetes, Error>
         local_ips: local_ips(b),
         c,
         shared,
-        _watches: Some(watches),
+        watches: Some(watches),
     })
 }
 
@@ -137,7 +138,7 @@ impl Kubernetes {
             c,
             shared,
             local_ips,
-            _watches: None,
+            watches: None,
         }
     }
 
@@ -204,5 +205,13 @@ impl Plugin for Kubernetes {
 
     fn readiness(&self) -> Option<Flag> {
         Some(Arc::clone(&self.shared.ready))
+    }
+
+    /// A reload replaced the configuration, or the server stops: the
+    /// watches end (queries still in flight read the last index).
+    fn stop(&self) {
+        if let Some(w) = &self.watches {
+            w.stop();
+        }
     }
 }

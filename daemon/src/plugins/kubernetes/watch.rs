@@ -51,9 +51,18 @@ pub struct Scope {
     pub pods: bool,
 }
 
-/// The running watches; dropping it ends them.
+/// The running watches: [`Watches::stop`], or dropping it, ends them.
 pub struct Watches {
-    _stop: tokio::sync::oneshot::Sender<()>,
+    stop: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+}
+
+impl Watches {
+    /// Ends the watches (their thread exits); what they published stays.
+    pub fn stop(&self) {
+        if let Ok(mut s) = self.stop.lock() {
+            s.take();
+        }
+    }
 }
 
 /// Starts the watches on a thread of their own.
@@ -77,7 +86,9 @@ pub fn start(config: kube::Config, scope: Scope, shared: Arc<Shared>) -> std::io
             };
             rt.block_on(run(config, scope, shared, stopped));
         })?;
-    Ok(Watches { _stop: stop })
+    Ok(Watches {
+        stop: std::sync::Mutex::new(Some(stop)),
+    })
 }
 
 /// One event of one watch, its object converted already (what DNS needs
