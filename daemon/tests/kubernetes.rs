@@ -412,3 +412,30 @@ fn a_reload_replaces_the_watches() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// `endpoint` with `tls`: a client certificate instead of a kubeconfig.
+#[test]
+fn endpoint_with_a_client_certificate() {
+    let Some(api) = api() else { return };
+    api.namespace("t-tls", json!({}));
+    api.service(
+        "t-tls",
+        "web",
+        json!({}),
+        json!({"clusterIP": "10.96.5.50", "ports": [svc_port("http", 80, "TCP")]}),
+    );
+    let f = |n: &str| api.dir.join(n).display().to_string();
+    let corefile = format!(
+        "cluster.local:{{PORT}} {{\n\tkubernetes {{\n\t\tendpoint {}\n\t\ttls {} {} {}\n\t}}\n}}\n",
+        api.server,
+        f("client.crt"),
+        f("client.key"),
+        f("ca.crt")
+    );
+    let s = Server::start(&corefile, &[]);
+    let name = "web.t-tls.svc.cluster.local.";
+    assert_eq!(
+        answers(&ask(&s, name, RecordType::A)),
+        [format!("{name} 5 A 10.96.5.50")]
+    );
+}

@@ -291,8 +291,9 @@ fn tail(log: &Path) -> String {
     lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
-/// The throwaway CA, a serving certificate for 127.0.0.1 and localhost,
-/// the service-account key pair and the static token file, with openssl.
+/// The throwaway CA, a serving certificate for 127.0.0.1 and localhost, a
+/// client certificate (client.crt, client.key) for the admin, the
+/// service-account key pair and the static token file, with openssl.
 fn pki(dir: &Path) -> Result<()> {
     let openssl = |args: &[&str]| -> Result<()> {
         let out = Command::new("openssl")
@@ -321,38 +322,56 @@ fn pki(dir: &Path) -> Result<()> {
         ]
         .concat(),
     )?;
-    openssl(
-        &[
-            &["req"][..],
-            &key,
-            &["-subj", "/CN=kube-apiserver"],
-            &["-keyout", "apiserver.key", "-out", "apiserver.csr"],
-        ]
-        .concat(),
-    )?;
-    std::fs::write(
-        dir.join("san.ext"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.96.0.1,DNS:kubernetes.default.svc\n\
-         extendedKeyUsage=serverAuth\n\
-         keyUsage=critical,digitalSignature,keyEncipherment\n",
-    )?;
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "apiserver.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "30",
-        "-extfile",
-        "san.ext",
-        "-out",
-        "apiserver.crt",
-    ])?;
+    // The serving certificate, and a client certificate for `admin` in
+    // system:masters (the `endpoint` + `tls` way in).
+    let certs = [
+        (
+            "apiserver",
+            "/CN=kube-apiserver",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.96.0.1,DNS:kubernetes.default.svc\n\
+             extendedKeyUsage=serverAuth\n\
+             keyUsage=critical,digitalSignature,keyEncipherment\n",
+        ),
+        (
+            "client",
+            "/O=system:masters/CN=admin",
+            "extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n",
+        ),
+    ];
+    for (name, subject, ext) in certs {
+        let (key_file, csr, crt, ext_file) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.crt"),
+            format!("{name}.ext"),
+        );
+        openssl(
+            &[
+                &["req"][..],
+                &key,
+                &["-subj", subject, "-keyout", &key_file, "-out", &csr],
+            ]
+            .concat(),
+        )?;
+        std::fs::write(dir.join(&ext_file), ext)?;
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "30",
+            "-extfile",
+            &ext_file,
+            "-out",
+            &crt,
+        ])?;
+    }
     openssl(&["genrsa", "-out", "sa.key", "2048"])?;
     openssl(&["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"])?;
     std::fs::write(
