@@ -69,6 +69,17 @@ fn svc_port(name: &str, port: u16, proto: &str) -> k8s_openapi::serde_json::Valu
     json!({"name": name, "port": port, "protocol": proto})
 }
 
+/// Namespace `ns` with one ClusterIP Service `web` at `ip`, port http/80.
+fn web_in(api: &Api, ns: &str, ip: &str) {
+    api.namespace(ns, json!({}));
+    api.service(
+        ns,
+        "web",
+        json!({}),
+        json!({"clusterIP": ip, "ports": [svc_port("http", 80, "TCP")]}),
+    );
+}
+
 #[test]
 fn every_kind_of_record() {
     let Some(api) = api() else { return };
@@ -320,13 +331,7 @@ fn pods_insecure_and_disabled() {
 #[test]
 fn fallthrough_to_a_zone_file() {
     let Some(api) = api() else { return };
-    api.namespace("t-fall", json!({}));
-    api.service(
-        "t-fall",
-        "web",
-        json!({}),
-        json!({"clusterIP": "10.96.3.30", "ports": [svc_port("http", 80, "TCP")]}),
-    );
+    web_in(api, "t-fall", "10.96.3.30");
     let corefile = format!(
         "cluster.local:{{PORT}} {{\n\tfile cluster.db\n\tkubernetes {{\n\t\tkubeconfig {}\n\t\tfallthrough\n\t}}\n}}\n",
         api.kubeconfig.display()
@@ -373,13 +378,7 @@ fn threads_named(pid: i32, name: &str) -> usize {
 #[test]
 fn a_reload_replaces_the_watches() {
     let Some(api) = api() else { return };
-    api.namespace("t-reload", json!({}));
-    api.service(
-        "t-reload",
-        "web",
-        json!({}),
-        json!({"clusterIP": "10.96.4.40", "ports": [svc_port("http", 80, "TCP")]}),
-    );
+    web_in(api, "t-reload", "10.96.4.40");
     let s = serve(api, "", "", &[]);
     let name = "web.t-reload.svc.cluster.local.";
     assert_eq!(
@@ -417,13 +416,7 @@ fn a_reload_replaces_the_watches() {
 #[test]
 fn endpoint_with_a_client_certificate() {
     let Some(api) = api() else { return };
-    api.namespace("t-tls", json!({}));
-    api.service(
-        "t-tls",
-        "web",
-        json!({}),
-        json!({"clusterIP": "10.96.5.50", "ports": [svc_port("http", 80, "TCP")]}),
-    );
+    web_in(api, "t-tls", "10.96.5.50");
     let f = |n: &str| api.dir.join(n).display().to_string();
     let corefile = format!(
         "cluster.local:{{PORT}} {{\n\tkubernetes {{\n\t\tendpoint {}\n\t\ttls {} {} {}\n\t}}\n}}\n",
