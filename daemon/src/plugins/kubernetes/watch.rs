@@ -135,7 +135,13 @@ impl<T: PartialEq> Store<T> {
             }
             Ev::InitApply(key, v) => {
                 if let (Some(l), Some(v)) = (self.listing.as_mut(), v) {
-                    l.insert(key, Arc::new(v));
+                    // A relist (after the API server lost the watch) holds
+                    // on to what did not change rather than a second copy.
+                    let v = match self.items.get(&key) {
+                        Some(old) if **old == v => Arc::clone(old),
+                        _ => Arc::new(v),
+                    };
+                    l.insert(key, v);
                 }
                 false
             }
@@ -144,7 +150,7 @@ impl<T: PartialEq> Store<T> {
                 let changed = fresh.len() != self.items.len()
                     || fresh
                         .iter()
-                        .any(|(k, v)| self.items.get(k).is_none_or(|o| o != v));
+                        .any(|(k, v)| self.items.get(k).is_none_or(|o| !Arc::ptr_eq(o, v)));
                 self.items = fresh;
                 self.synced = true;
                 changed
@@ -323,4 +329,44 @@ fn pump<K, T>(
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_relist_keeps_what_did_not_change() {
+        let mut s = Store::<String>::new(true);
+        assert!(!s.synced);
+        for ev in [
+            Ev::Init,
+            Ev::InitApply("ns/a".into(), Some("1".to_string())),
+            Ev::InitApply("ns/b".into(), Some("2".to_string())),
+        ] {
+            assert!(!s.apply(ev));
+        }
+        assert!(s.apply(Ev::InitDone));
+        assert!(s.synced);
+        let a = Arc::clone(&s.items["ns/a"]);
+        // The same objects again: nothing changed, and nothing is copied.
+        s.apply(Ev::Init);
+        s.apply(Ev::InitApply("ns/a".into(), Some("1".to_string())));
+        s.apply(Ev::InitApply("ns/b".into(), Some("2".to_string())));
+        assert!(!s.apply(Ev::InitDone));
+        assert!(Arc::ptr_eq(&a, &s.items["ns/a"]));
+        // One changed, one gone.
+        s.apply(Ev::Init);
+        s.apply(Ev::InitApply("ns/a".into(), Some("3".to_string())));
+        assert!(s.apply(Ev::InitDone));
+        assert_eq!(s.items.len(), 1);
+        assert_eq!(*s.items["ns/a"], "3");
+        // Watch events; an update to the same value changes nothing; a
+        // terminating Pod (None) leaves what was there.
+        assert!(!s.apply(Ev::Apply("ns/a".into(), Some("3".to_string()))));
+        assert!(!s.apply(Ev::Apply("ns/a".into(), None)));
+        assert!(s.apply(Ev::Apply("ns/c".into(), Some("4".to_string()))));
+        assert!(s.apply(Ev::Delete("ns/c".into())));
+        assert!(!s.apply(Ev::Delete("ns/c".into())));
+    }
 }
