@@ -432,3 +432,58 @@ fn endpoint_with_a_client_certificate() {
         [format!("{name} 5 A 10.96.5.50")]
     );
 }
+
+/// CoreDNS's DNS programming latency: from an EndpointSlice's last-change
+/// trigger time to the moment the plugin has it, by the kind of Service.
+#[test]
+fn dns_programming_latency() {
+    let Some(api) = api() else { return };
+    web_in(api, "t-latency", "10.96.6.60");
+    api.service(
+        "t-latency",
+        "hl",
+        json!({}),
+        json!({"clusterIP": "None", "ports": [svc_port("http", 80, "TCP")]}),
+    );
+    let metrics = common::free_port();
+    let corefile = format!(
+        "cluster.local:{{PORT}} {{\n\tprometheus 127.0.0.1:{metrics}\n\tkubernetes {{\n\t\tkubeconfig {}\n\t}}\n}}\n",
+        api.kubeconfig.display()
+    );
+    let s = Server::start(&corefile, &[]);
+    let ago = |secs: i64| {
+        let t = std::time::SystemTime::now() - Duration::from_secs(secs as u64);
+        k8s_openapi::jiff::Timestamp::try_from(t)
+            .unwrap()
+            .to_string()
+    };
+    for (svc, name, secs) in [("web", "web-1", 3), ("hl", "hl-1", 70)] {
+        api.post(
+            "/apis/discovery.k8s.io/v1/namespaces/t-latency/endpointslices",
+            json!({
+                "metadata": {"name": name, "labels": {"kubernetes.io/service-name": svc},
+                    "annotations": {"endpoints.kubernetes.io/last-change-trigger-time": ago(secs)}},
+                "addressType": "IPv4",
+                "endpoints": [{"addresses": ["10.7.0.1"]}],
+            }),
+        );
+    }
+    until(
+        &s,
+        "hl.t-latency.svc.cluster.local.",
+        RecordType::A,
+        Duration::from_secs(1),
+        |m| m.answers.len() == 1,
+    );
+    let (_, _, body) = common::http_get(metrics, "/metrics");
+    let family = "coredns_kubernetes_dns_programming_duration_seconds";
+    for line in [
+        format!("{family}_bucket{{service_kind=\"cluster_ip\",le=\"2.048\"}} 0"),
+        format!("{family}_bucket{{service_kind=\"cluster_ip\",le=\"4.096\"}} 1"),
+        format!("{family}_count{{service_kind=\"cluster_ip\"}} 1"),
+        format!("{family}_bucket{{service_kind=\"headless_with_selector\",le=\"65.536\"}} 0"),
+        format!("{family}_bucket{{service_kind=\"headless_with_selector\",le=\"131.072\"}} 1"),
+    ] {
+        assert!(body.lines().any(|l| l == line), "no {line:?} in\n{body}");
+    }
+}

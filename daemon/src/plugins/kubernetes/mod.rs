@@ -8,6 +8,7 @@
 mod client;
 mod index;
 mod lookup;
+mod metrics;
 pub mod selector;
 mod setup;
 mod watch;
@@ -201,6 +202,10 @@ impl Plugin for Kubernetes {
             }
             Action::Done(Outcome::rcode(ResponseCode::ServFail))
         })
+    }
+
+    fn metrics(&self) -> &'static [&'static crate::metrics::Family] {
+        metrics::OWN
     }
 
     fn readiness(&self) -> Option<Flag> {

@@ -103,9 +103,71 @@ enum Ev<T> {
 
 enum Change {
     Service(Ev<Service>),
-    Slice(Ev<Endpoints>),
+    /// With the slice's last-change trigger time, for the DNS programming
+    /// latency.
+    Slice(Ev<Endpoints>, Option<Trigger>),
     Pod(Ev<Pod>),
     Namespace(Ev<()>),
+}
+
+/// An EndpointSlice's `endpoints.kubernetes.io/last-change-trigger-time`
+/// and its Service (`namespace/name`).
+struct Trigger {
+    service: String,
+    /// Nanoseconds since the Unix epoch.
+    at: i128,
+}
+
+const TRIGGER_TIME: &str = "endpoints.kubernetes.io/last-change-trigger-time";
+
+/// The slice's trigger time; a warning (and nothing) where it does not
+/// read as RFC 3339, as CoreDNS.
+fn trigger(e: &discovery::EndpointSlice) -> Option<Trigger> {
+    let m = &e.metadata;
+    let text = m.annotations.as_ref()?.get(TRIGGER_TIME)?;
+    let ns = m.namespace.as_deref().unwrap_or("");
+    match text.parse::<k8s_openapi::jiff::Timestamp>() {
+        Ok(t) => Some(Trigger {
+            service: format!(
+                "{ns}/{}",
+                m.labels
+                    .as_ref()
+                    .and_then(|l| l.get("kubernetes.io/service-name"))
+                    .map_or("", String::as_str)
+            ),
+            at: t.as_nanosecond(),
+        }),
+        Err(_) => {
+            crate::log::warning(
+                Some("kubernetes"),
+                &format!(
+                    "DnsProgrammingLatency cannot be calculated for Endpoints '{ns}/{}'; invalid {TRIGGER_TIME:?} annotation RFC3339 value of {text:?}",
+                    m.name.as_deref().unwrap_or("")
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// CoreDNS's `EndpointLatencyRecorder.record`: the time from the slice's
+/// trigger to now, for a slice of exactly one known Service.
+fn record(t: &Trigger, services: &Store<Service>) {
+    let Some(svc) = services.items.get(&t.service) else {
+        return;
+    };
+    let kind = if svc.headless() {
+        "headless_with_selector"
+    } else {
+        "cluster_ip"
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128);
+    let secs = (now - t.at) as f64 / 1e9;
+    crate::metrics::with(crate::metrics::global(), |m| {
+        m.observe(&super::metrics::DNS_PROGRAMMING, &[kind], secs)
+    });
 }
 
 /// A watch's objects by namespace/name; during a (re)list, the list so
@@ -193,7 +255,8 @@ async fn run(
         Api::<core::Service>::all(client.clone()),
         selected(&scope.labels),
         index::service,
-        Change::Service,
+        |_| None,
+        |e, _| Change::Service(e),
         tx.clone(),
     );
     if scope.endpoints {
@@ -201,6 +264,7 @@ async fn run(
             Api::<discovery::EndpointSlice>::all(client.clone()),
             selected(&scope.labels),
             index::endpoints,
+            trigger,
             Change::Slice,
             tx.clone(),
         );
@@ -211,7 +275,8 @@ async fn run(
             selected(&scope.labels)
                 .fields("status.phase!=Succeeded,status.phase!=Failed,status.phase!=Unknown"),
             index::pod,
-            Change::Pod,
+            |_| None,
+            |e, _| Change::Pod(e),
             tx.clone(),
         );
     }
@@ -219,7 +284,8 @@ async fn run(
         Api::<core::Namespace>::all(client),
         selected(&scope.namespace_labels),
         |_| Some(()),
-        Change::Namespace,
+        |_| None,
+        |e, _| Change::Namespace(e),
         tx,
     );
     let mut services = Store::<Service>::new(true);
@@ -244,7 +310,13 @@ async fn run(
         while let Some(c) = next {
             let (moved, shown) = match c {
                 Change::Service(e) => (services.apply(e), false),
-                Change::Slice(e) => (slices.apply(e), false),
+                Change::Slice(e, t) => {
+                    let moved = slices.apply(e);
+                    if let Some(t) = t {
+                        record(&t, &services);
+                    }
+                    (moved, false)
+                }
                 Change::Pod(e) => (pods.apply(e), false),
                 Change::Namespace(e) => (false, namespaces.apply(e)),
             };
@@ -286,7 +358,8 @@ fn pump<K, T>(
     api: Api<K>,
     config: watcher::Config,
     convert: fn(&K) -> Option<T>,
-    wrap: fn(Ev<T>) -> Change,
+    stamp: fn(&K) -> Option<Trigger>,
+    wrap: fn(Ev<T>, Option<Trigger>) -> Change,
     tx: tokio::sync::mpsc::UnboundedSender<Change>,
 ) where
     K: Resource
@@ -310,12 +383,12 @@ fn pump<K, T>(
     tokio::spawn(async move {
         let mut events = std::pin::pin!(watcher::watcher(api, config).default_backoff());
         while let Some(ev) = events.next().await {
-            let ev = match ev {
-                Ok(Event::Init) => Ev::Init,
-                Ok(Event::InitApply(o)) => Ev::InitApply(key(&o), convert(&o)),
-                Ok(Event::InitDone) => Ev::InitDone,
-                Ok(Event::Apply(o)) => Ev::Apply(key(&o), convert(&o)),
-                Ok(Event::Delete(o)) => Ev::Delete(key(&o)),
+            let (ev, t) = match ev {
+                Ok(Event::Init) => (Ev::Init, None),
+                Ok(Event::InitApply(o)) => (Ev::InitApply(key(&o), convert(&o)), stamp(&o)),
+                Ok(Event::InitDone) => (Ev::InitDone, None),
+                Ok(Event::Apply(o)) => (Ev::Apply(key(&o), convert(&o)), stamp(&o)),
+                Ok(Event::Delete(o)) => (Ev::Delete(key(&o)), stamp(&o)),
                 Err(e) => {
                     crate::log::error(
                         Some("kubernetes"),
@@ -324,7 +397,7 @@ fn pump<K, T>(
                     continue;
                 }
             };
-            if tx.send(wrap(ev)).is_err() {
+            if tx.send(wrap(ev, t)).is_err() {
                 return;
             }
         }
