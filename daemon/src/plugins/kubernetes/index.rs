@@ -58,11 +58,14 @@ pub struct Address {
     pub target: Option<Box<str>>,
 }
 
-/// A Pod: its (first) address and namespace.
+/// A Pod: its (first) address, namespace, name and labels (the metadata
+/// of its queries).
 #[derive(Debug, PartialEq, Eq)]
 pub struct Pod {
     pub ip: Box<str>,
     pub namespace: Box<str>,
+    pub name: Box<str>,
+    pub labels: Box<[(Box<str>, Box<str>)]>,
 }
 
 fn boxed(s: &str) -> Box<str> {
@@ -189,6 +192,14 @@ pub fn pod(p: &core::Pod) -> Option<Pod> {
                 .unwrap_or(""),
         ),
         namespace: boxed(p.metadata.namespace.as_deref().unwrap_or("")),
+        name: boxed(p.metadata.name.as_deref().unwrap_or("")),
+        labels: p
+            .metadata
+            .labels
+            .iter()
+            .flatten()
+            .map(|(k, v)| (boxed(k), boxed(v)))
+            .collect(),
     })
 }
 

@@ -116,6 +116,46 @@ fn below<'a>(name: &'a str, zone: &str) -> &'a str {
         .map_or("", |b| b.strip_suffix('.').unwrap_or(b))
 }
 
+/// CoreDNS's `Metadata`: the client Pod's namespace, name and labels
+/// (with `pods verified`), and the parts of the question's name.
+pub fn metadata(
+    k: &Kubernetes,
+    ix: &Index,
+    req: &Request,
+    md: &mut crate::plugin::request::Metadata,
+) {
+    if k.c.pods == PodMode::Verified {
+        if let Some(pod) = ix.pods_at(&req.src.ip().to_string()).first() {
+            md.set("kubernetes/client-namespace", pod.namespace.to_string());
+            md.set("kubernetes/client-pod-name", pod.name.to_string());
+            for (key, v) in pod.labels.iter() {
+                md.set(&format!("kubernetes/client-label/{key}"), v.to_string());
+            }
+        }
+    }
+    let Some(zone) = names::zone_match(&k.c.zones, &req.name) else {
+        return;
+    };
+    // CoreDNS asks whether the request's zone, not yet set there, is a
+    // multicluster one: it is not.
+    let r = match parse_request(&req.name, zone, false) {
+        Ok(r) => r,
+        Err(NoName) => {
+            md.set("kubernetes/parse-error", "invalid query name".into());
+            return;
+        }
+    };
+    md.set("kubernetes/port-name", r.port.into());
+    md.set("kubernetes/protocol", r.protocol.into());
+    md.set("kubernetes/endpoint", r.endpoint.into());
+    if k.c.zonal {
+        md.set("kubernetes/zone", String::new());
+    }
+    md.set("kubernetes/service", r.service.into());
+    md.set("kubernetes/namespace", r.namespace.into());
+    md.set("kubernetes/kind", r.kind.into());
+}
+
 /// CoreDNS's `parseRequest`.
 fn parse_request<'a>(name: &'a str, zone: &str, multicluster: bool) -> Result<Parsed<'a>, NoName> {
     let mut r = Parsed::default();

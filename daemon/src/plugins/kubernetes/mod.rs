@@ -204,6 +204,10 @@ impl Plugin for Kubernetes {
         })
     }
 
+    fn metadata(&self, req: &Request, md: &mut crate::plugin::request::Metadata) {
+        lookup::metadata(self, &self.shared.index.load(), req, md);
+    }
+
     fn metrics(&self) -> &'static [&'static crate::metrics::Family] {
         metrics::OWN
     }
