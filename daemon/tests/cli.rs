@@ -106,12 +106,12 @@ fn bad_corefile_fails_with_file_and_line() {
         err.trim(),
         "Corefile:4: cannot serve dns://a.org.:1053 - it is already defined"
     );
-    std::fs::write(dir.path().join("Corefile"), ".:1053 {\n    kubernetes\n}\n").unwrap();
+    std::fs::write(dir.path().join("Corefile"), ".:1053 {\n    etcd\n}\n").unwrap();
     let (code, _, err) = run(&["-validate", "-conf", "Corefile"], dir.path());
     assert_eq!(code, 1);
     assert_eq!(
         err.trim(),
-        "Corefile:2: plugin/kubernetes: this CoreDNS plugin is not available in ferrodns"
+        "Corefile:2: plugin/etcd: this CoreDNS plugin is not available in ferrodns"
     );
     // Go's profiler and OpenTracing: refused, saying what ferrodns offers.
     for (directive, instead) in [

@@ -7,6 +7,7 @@ mod coredns;
 mod dist;
 mod ebpf;
 mod fuzz;
+mod k8s;
 mod layers;
 mod torture;
 
@@ -24,6 +25,9 @@ commands:
   dnstap               build golang-dnstap's `dnstap` reader (pinned version) the same way; print its path
   dist [--check]       the release build as a Debian package and a tarball in target/dist/
                        (--check: its contents, and lintian where installed)
+  k8s build|start [DIR]|stop [DIR]|path
+                       a real kube-apiserver and etcd (pinned versions, built once from the Go
+                       module proxy) on loopback with a throwaway CA, for the kubernetes plugin
   setup-ebpf           nightly with rust-src and bpf-linker (built against the nightly's libLLVM,
                        cached); prints the directory to put on PATH for eBPF builds
   layers               the daemon's modules import only the layers below them (also a test)
@@ -221,6 +225,16 @@ fn test() -> Result<()> {
         }
         Err(e) => println!("the dnstap reader is not available ({e:#}): its tests say SKIPPED"),
     }
+    // The kubernetes plugin's tests run a real kube-apiserver and etcd,
+    // built once (about 5 minutes on 2 cores) before the tests need them.
+    match k8s::binaries() {
+        Ok(bin) => {
+            tests.env("FERRODNS_K8S_BIN", bin);
+        }
+        Err(e) => {
+            println!("kube-apiserver is not available ({e:#}): the kubernetes tests say SKIPPED")
+        }
+    }
     let (passed, failed) = run_counting(&mut tests)?;
     if failed > 0 {
         println!("test: {passed} passed, {failed} failed");
@@ -301,6 +315,7 @@ fn main() -> Result<()> {
             println!("{}", coredns::binary()?.display());
             Ok(())
         }
+        Some("k8s") => k8s::main(&args[1..]),
         Some("dnstap") => {
             println!("{}", coredns::dnstap_reader()?.display());
             Ok(())

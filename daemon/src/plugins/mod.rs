@@ -20,6 +20,7 @@ pub mod forward;
 pub mod header;
 pub mod health;
 pub mod hosts;
+pub mod kubernetes;
 pub mod loadbalance;
 pub mod local;
 pub mod log;
@@ -121,7 +122,7 @@ pub static ORDER: &[Entry] = execution_order![
     "azure",
     "clouddns",
     "k8s_external",
-    "kubernetes",
+    "kubernetes" => kubernetes::setup,
     "file" => file::setup,
     "auto" => auto::setup,
     "secondary",

@@ -26,7 +26,18 @@
 //!
 //! Placeholders replaced in every file of the case: `{PORT}`, `{PORT2}`
 //! (the server's own ports), `{UPSTREAM}` (127.0.0.1:port of the upstream),
-//! `{UPSTREAM_PORT}`, `{DOWN}` (127.0.0.1:port where nothing listens).
+//! `{UPSTREAM_PORT}`, `{DOWN}` (127.0.0.1:port where nothing listens),
+//! `{KUBECONFIG}` (a kubeconfig for a real kube-apiserver on loopback).
+//!
+//! Kubernetes: a case with a `k8s.json`, or whose Corefile names
+//! `{KUBECONFIG}`, gets the run's API server (started once per run from
+//! `cargo xtask k8s build`'s binaries; both servers watch the same one).
+//! `k8s.json` is a JSON array of requests made in order before the servers
+//! start: `{"path": "/api/v1/namespaces", "body": {...}}` is a POST;
+//! `"method": "PATCH"` a merge patch (a Pod's IP: its `/status`). Cases
+//! share the API server: each keeps to namespaces of its own. The SOA
+//! serial there is the time of each server's last sync, so such cases say
+//! `# soa-serial: any` to leave it out of the comparison.
 //! A key without a port gets a free port of each server's own (`-dns.port`),
 //! never 53.
 
@@ -69,6 +80,10 @@ pub struct Case {
     pub ready_udp: bool,
     pub steps: Vec<Step>,
     pub has_upstream: bool,
+    /// Needs the run's kube-apiserver (see the top of this file).
+    pub kubernetes: bool,
+    /// `# soa-serial: any`: SOA serials are not compared.
+    pub serial_any: bool,
 }
 
 pub fn load(dir: &Path) -> Result<Case> {
@@ -93,6 +108,9 @@ pub fn load(dir: &Path) -> Result<Case> {
         ready_udp: false,
         steps: vec![],
         has_upstream: dir.join("upstream").join("Corefile").is_file(),
+        kubernetes: dir.join("k8s.json").is_file()
+            || std::fs::read_to_string(dir.join("Corefile"))?.contains("{KUBECONFIG}"),
+        serial_any: false,
     };
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();
@@ -113,6 +131,7 @@ pub fn load(dir: &Path) -> Result<Case> {
                         case.same_error = true;
                     }
                     "ready" if v == "udp" => case.ready_udp = true,
+                    "soa-serial" if v == "any" => case.serial_any = true,
                     _ => {}
                 }
             }

@@ -8,7 +8,7 @@ mod compare;
 pub(crate) mod net;
 pub(crate) mod wire;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use case::{Case, Step};
 use compare::{first_difference, side_by_side};
 use net::{client_of, free_port, loopback, Proc};
@@ -34,6 +34,8 @@ struct Bins {
 struct Ports {
     upstream: u16,
     down: u16,
+    /// The run's kube-apiserver's kubeconfig, for cases that use it.
+    kubeconfig: String,
 }
 
 fn substitute(text: &str, port: u16, port2: u16, p: &Ports) -> String {
@@ -42,6 +44,47 @@ fn substitute(text: &str, port: u16, port2: u16, p: &Ports) -> String {
         .replace("{UPSTREAM}", &format!("127.0.0.1:{}", p.upstream))
         .replace("{UPSTREAM_PORT}", &p.upstream.to_string())
         .replace("{DOWN}", &format!("127.0.0.1:{}", p.down))
+        .replace("{KUBECONFIG}", &p.kubeconfig)
+}
+
+/// The run's kube-apiserver, started on first use (see case.rs); its
+/// processes end with the thread that keeps them, which lives as long as
+/// the run.
+fn kube() -> Result<&'static crate::k8s::cluster::Cluster> {
+    static API: std::sync::OnceLock<std::result::Result<crate::k8s::cluster::Cluster, String>> =
+        std::sync::OnceLock::new();
+    API.get_or_init(|| {
+        let bin = crate::k8s::binaries().map_err(|e| format!("{e:#}"))?;
+        let dir =
+            std::env::temp_dir().join(format!("ferrodns-conformance-k8s-{}", std::process::id()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ =
+                tx.send(crate::k8s::cluster::start(&bin, &dir, true).map_err(|e| format!("{e:#}")));
+            loop {
+                std::thread::park();
+            }
+        });
+        rx.recv().map_err(|e| e.to_string())?
+    })
+    .as_ref()
+    .map_err(|e| anyhow::anyhow!("kube-apiserver: {e}"))
+}
+
+/// Makes the requests of the case's k8s.json (see case.rs).
+fn create_objects(c: &crate::k8s::cluster::Cluster, file: &Path) -> Result<()> {
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return Ok(());
+    };
+    let list: serde_json::Value = serde_json::from_str(&text)?;
+    for r in list.as_array().into_iter().flatten() {
+        let path = r["path"].as_str().unwrap_or_default();
+        let method = r["method"].as_str().unwrap_or("POST");
+        let body = r["body"].to_string();
+        crate::k8s::cluster::call(&c.server, &c.ca, method, path, Some(&body))
+            .with_context(|| format!("{}", file.display()))?;
+    }
+    Ok(())
 }
 
 /// Copies `from` into `to`, placeholders replaced in every text file.
@@ -101,10 +144,17 @@ fn run_case(case: &Case, bins: &Bins, work: &Path) -> Result<Outcome> {
     }
     let base = work.join(&case.name);
     let _ = std::fs::remove_dir_all(&base);
-    let ports = Ports {
+    let mut ports = Ports {
         upstream: free_port(),
         down: free_port(),
+        kubeconfig: String::new(),
     };
+    if case.kubernetes {
+        let c = kube()?;
+        create_objects(c, &case.dir.join("k8s.json"))?;
+        ports.kubeconfig = c.kubeconfig.display().to_string();
+    }
+    let ports = ports;
     let mut procs = Vec::new();
     if case.has_upstream {
         let dir = base.join("upstream");
@@ -127,7 +177,7 @@ fn run_case(case: &Case, bins: &Bins, work: &Path) -> Result<Outcome> {
             &case.dir,
             &dir,
             &|t| substitute(t, port, port2, &ports),
-            &["upstream", "queries"],
+            &["upstream", "queries", "k8s.json"],
         )?;
         servers.push((Proc::start(what, bin, &dir, &case.env)?, port, port2));
     }
@@ -246,6 +296,7 @@ fn run_case(case: &Case, bins: &Bins, work: &Path) -> Result<Outcome> {
                     let opts = compare::Options {
                         order_any: case.order_any,
                         ttl_any: line.ttl_any,
+                        serial_any: case.serial_any,
                     };
                     first_difference(c, f, &opts)
                         .map(|d| format!("{head}: {d}\n{}", side_by_side(&c.render(), &f.render())))

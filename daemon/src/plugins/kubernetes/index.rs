@@ -1,0 +1,299 @@
+//! What the plugin answers from: the cluster's Services, EndpointSlices,
+//! Namespaces (and Pods, with `pods verified`) reduced to the fields DNS
+//! needs (CoreDNS's `object` package), and the indexes CoreDNS's informers
+//! keep (by name and namespace, by address). One immutable [`Index`] is
+//! published at a time (see watch.rs); every worker reads the current one
+//! without a lock.
+
+use k8s_openapi::api::core::v1 as core;
+use k8s_openapi::api::discovery::v1 as discovery;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// A Service (CoreDNS's `object.Service`).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Service {
+    pub name: Box<str>,
+    pub namespace: Box<str>,
+    /// `spec.clusterIPs` (or `[spec.clusterIP]`): `None` for a headless one.
+    pub cluster_ips: Box<[Box<str>]>,
+    pub external_name: Option<Box<str>>,
+    /// At least one: a Service without ports has one with port -1.
+    pub ports: Box<[Port]>,
+    /// `spec.externalIPs`, then the load balancers' addresses.
+    pub external_ips: Box<[Box<str>]>,
+}
+
+impl Service {
+    pub fn headless(&self) -> bool {
+        self.cluster_ips.first().is_some_and(|ip| &**ip == "None")
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Port {
+    pub name: Box<str>,
+    pub port: i32,
+    pub protocol: Box<str>,
+}
+
+/// One EndpointSlice's ready addresses (CoreDNS's `object.Endpoints`).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Endpoints {
+    /// The slice's own name.
+    pub name: Box<str>,
+    pub namespace: Box<str>,
+    /// Its Service's name (label `kubernetes.io/service-name`).
+    pub service: Box<str>,
+    pub addresses: Box<[Address]>,
+    /// At least one: a slice without ports has one with port -1.
+    pub ports: Box<[Port]>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Address {
+    pub ip: Box<str>,
+    pub hostname: Option<Box<str>>,
+    /// `targetRef.name`, when shorter than 64 bytes.
+    pub target: Option<Box<str>>,
+}
+
+/// A Pod: its (first) address, namespace, name and labels (the metadata
+/// of its queries).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Pod {
+    pub ip: Box<str>,
+    pub namespace: Box<str>,
+    pub name: Box<str>,
+    pub labels: Box<[(Box<str>, Box<str>)]>,
+}
+
+fn boxed(s: &str) -> Box<str> {
+    s.into()
+}
+
+/// Ports as CoreDNS keeps them: a missing port is -1, and no ports at
+/// all is one port -1 (which SRV answers leave out).
+fn ports<'a>(
+    list: impl Iterator<Item = (Option<&'a str>, Option<i32>, Option<&'a str>)>,
+) -> Box<[Port]> {
+    let mut out: Vec<Port> = list
+        .map(|(name, port, protocol)| Port {
+            name: boxed(name.unwrap_or("")),
+            port: port.unwrap_or(-1),
+            protocol: boxed(protocol.unwrap_or("")),
+        })
+        .collect();
+    if out.is_empty() {
+        out.push(Port {
+            name: "".into(),
+            port: -1,
+            protocol: "".into(),
+        });
+    }
+    out.into()
+}
+
+/// CoreDNS's `ToService`.
+pub fn service(s: &core::Service) -> Option<Service> {
+    let spec = s.spec.as_ref()?;
+    let name = s.metadata.name.as_deref()?;
+    let namespace = s.metadata.namespace.as_deref().unwrap_or("");
+    let cluster_ips: Box<[Box<str>]> = match &spec.cluster_ips {
+        Some(ips) if !ips.is_empty() => ips.iter().map(|i| boxed(i)).collect(),
+        _ => [boxed(spec.cluster_ip.as_deref().unwrap_or(""))].into(),
+    };
+    let ports = ports(
+        spec.ports
+            .iter()
+            .flatten()
+            .map(|p| (p.name.as_deref(), Some(p.port), p.protocol.as_deref())),
+    );
+    let mut external_ips: Vec<Box<str>> = spec
+        .external_ips
+        .iter()
+        .flatten()
+        .map(|i| boxed(i))
+        .collect();
+    let ingress = s
+        .status
+        .as_ref()
+        .and_then(|st| st.load_balancer.as_ref())
+        .and_then(|lb| lb.ingress.as_ref());
+    for i in ingress.into_iter().flatten() {
+        let a = i.ip.as_deref().filter(|ip| !ip.is_empty());
+        external_ips.push(boxed(a.or(i.hostname.as_deref()).unwrap_or("")));
+    }
+    Some(Service {
+        name: boxed(name),
+        namespace: boxed(namespace),
+        cluster_ips,
+        external_name: (spec.type_.as_deref() == Some("ExternalName"))
+            .then(|| boxed(spec.external_name.as_deref().unwrap_or(""))),
+        ports,
+        external_ips: external_ips.into(),
+    })
+}
+
+/// CoreDNS's `EndpointSliceToEndpoints`: the ready endpoints' addresses.
+pub fn endpoints(e: &discovery::EndpointSlice) -> Option<Endpoints> {
+    let name = e.metadata.name.as_deref()?;
+    let service = e
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("kubernetes.io/service-name"))
+        .map_or("", String::as_str);
+    let ports = ports(
+        e.ports
+            .iter()
+            .flatten()
+            .map(|p| (p.name.as_deref(), p.port, p.protocol.as_deref())),
+    );
+    let mut addresses = Vec::new();
+    for end in e.endpoints.iter().flatten() {
+        let ready = end.conditions.as_ref().and_then(|c| c.ready);
+        if ready == Some(false) {
+            continue;
+        }
+        for a in &end.addresses {
+            addresses.push(Address {
+                ip: boxed(a),
+                hostname: end.hostname.as_deref().map(boxed),
+                target: end
+                    .target_ref
+                    .as_ref()
+                    .and_then(|t| t.name.as_deref())
+                    .filter(|n| n.len() < 64)
+                    .map(boxed),
+            });
+        }
+    }
+    Some(Endpoints {
+        name: boxed(name),
+        namespace: boxed(e.metadata.namespace.as_deref().unwrap_or("")),
+        service: boxed(service),
+        addresses: addresses.into(),
+        ports,
+    })
+}
+
+/// CoreDNS's `ToPod`; None for a terminating one (CoreDNS keeps what it
+/// had for it until the Pod is gone).
+pub fn pod(p: &core::Pod) -> Option<Pod> {
+    if p.metadata.deletion_timestamp.is_some() {
+        return None;
+    }
+    Some(Pod {
+        ip: boxed(
+            p.status
+                .as_ref()
+                .and_then(|s| s.pod_ip.as_deref())
+                .unwrap_or(""),
+        ),
+        namespace: boxed(p.metadata.namespace.as_deref().unwrap_or("")),
+        name: boxed(p.metadata.name.as_deref().unwrap_or("")),
+        labels: p
+            .metadata
+            .labels
+            .iter()
+            .flatten()
+            .map(|(k, v)| (boxed(k), boxed(v)))
+            .collect(),
+    })
+}
+
+/// `name.namespace`, CoreDNS's key of Services and their endpoints.
+pub fn key(name: &str, namespace: &str) -> String {
+    format!("{name}.{namespace}")
+}
+
+/// One view of the cluster, as the watches last saw it.
+#[derive(Default)]
+pub struct Index {
+    /// Every watch listed what there is once (CoreDNS's `HasSynced`).
+    pub synced: bool,
+    /// Unix time of the last change (the SOA's serial).
+    pub modified: i64,
+    services: HashMap<String, Vec<Arc<Service>>>,
+    service_ips: HashMap<Box<str>, Vec<Arc<Service>>>,
+    endpoints: HashMap<String, Vec<Arc<Endpoints>>>,
+    endpoint_ips: HashMap<Box<str>, Vec<Arc<Endpoints>>>,
+    pods: HashMap<Box<str>, Vec<Arc<Pod>>>,
+    namespaces: HashSet<Box<str>>,
+}
+
+impl Index {
+    /// Builds the indexes over the watches' objects.
+    pub fn build<'a>(
+        services: impl Iterator<Item = &'a Arc<Service>>,
+        endpoints: impl Iterator<Item = &'a Arc<Endpoints>>,
+        pods: impl Iterator<Item = &'a Arc<Pod>>,
+        namespaces: impl Iterator<Item = &'a str>,
+    ) -> Index {
+        let mut ix = Index::default();
+        for s in services {
+            ix.services
+                .entry(key(&s.name, &s.namespace))
+                .or_default()
+                .push(Arc::clone(s));
+            for ip in s.cluster_ips.iter() {
+                ix.service_ips
+                    .entry(ip.clone())
+                    .or_default()
+                    .push(Arc::clone(s));
+            }
+        }
+        for e in endpoints {
+            ix.endpoints
+                .entry(key(&e.service, &e.namespace))
+                .or_default()
+                .push(Arc::clone(e));
+            for a in e.addresses.iter() {
+                let at = ix.endpoint_ips.entry(a.ip.clone()).or_default();
+                if !at.iter().any(|x| Arc::ptr_eq(x, e)) {
+                    at.push(Arc::clone(e));
+                }
+            }
+        }
+        for p in pods {
+            ix.pods.entry(p.ip.clone()).or_default().push(Arc::clone(p));
+        }
+        ix.namespaces = namespaces.map(Box::from).collect();
+        ix
+    }
+
+    /// The Services named `name` in `namespace` (CoreDNS's `SvcIndex`).
+    pub fn services(&self, name: &str, namespace: &str) -> &[Arc<Service>] {
+        self.services
+            .get(&key(name, namespace))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The endpoints of Service `name` in `namespace` (`EpIndex`).
+    pub fn endpoints(&self, name: &str, namespace: &str) -> &[Arc<Endpoints>] {
+        self.endpoints
+            .get(&key(name, namespace))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Services with cluster address `ip` (`SvcIndexReverse`).
+    pub fn services_at(&self, ip: &str) -> &[Arc<Service>] {
+        self.service_ips.get(ip).map_or(&[], Vec::as_slice)
+    }
+
+    /// Endpoints holding address `ip` (`EpIndexReverse`).
+    pub fn endpoints_at(&self, ip: &str) -> &[Arc<Endpoints>] {
+        self.endpoint_ips.get(ip).map_or(&[], Vec::as_slice)
+    }
+
+    /// Pods with address `ip` (`PodIndex`).
+    pub fn pods_at(&self, ip: &str) -> &[Arc<Pod>] {
+        self.pods.get(ip).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether the namespace watch saw `ns` (`GetNamespaceByName`).
+    pub fn has_namespace(&self, ns: &str) -> bool {
+        self.namespaces.contains(ns)
+    }
+}

@@ -1,0 +1,550 @@
+//! Tests of the kubernetes plugin: its setup (errors as CoreDNS 1.14.7
+//! words them) and its answers over a fixed index built from API objects.
+
+use super::index::{self, Index};
+use super::*;
+use crate::plugin::BlockSetup;
+use crate::plugins::testutil::{directive, request};
+use hickory_proto::op::Message;
+use hickory_proto::rr::RecordType;
+use k8s_openapi::serde_json::{self, json, Value};
+use std::net::IpAddr;
+
+fn parse(text: &str) -> Result<Config, crate::corefile::Error> {
+    let b = BlockSetup::new(vec!["cluster.local.".into()]);
+    setup::parse(&b, &[&directive(text)])
+}
+
+fn err(text: &str) -> String {
+    match parse(text) {
+        Ok(c) => panic!("{text:?} parsed: {c:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn options() {
+    let c = parse("kubernetes").unwrap();
+    assert_eq!(c.zones, ["cluster.local."]);
+    assert_eq!(c.source, Source::InCluster);
+    assert_eq!((c.ttl, c.pods), (5, PodMode::Disabled));
+    assert_eq!(c.startup_timeout, Duration::from_secs(5));
+    let c = parse(
+        "kubernetes Cluster.Local 10.in-addr.arpa {\n\
+         endpoint https://127.0.0.1:6443 https://other:6443\n\
+         tls c.pem k.pem ca.pem\n\
+         namespaces a b\n\
+         labels app=web, tier in (x,y)\n\
+         pods verified\n\
+         endpoint_pod_names\n\
+         ttl 30\n\
+         noendpoints\n\
+         fallthrough in-addr.arpa\n\
+         ignore empty_service\n\
+         startup_timeout 2s\n\
+         multicluster cluster.local\n\
+         apiserver_qps 20\n\
+         apiserver_burst 5\n\
+         apiserver_max_inflight 3\n\
+         }",
+    )
+    .unwrap();
+    assert_eq!(c.zones, ["cluster.local.", "10.in-addr.arpa."]);
+    assert_eq!(c.primary, 0);
+    assert_eq!(
+        c.source,
+        Source::Endpoint {
+            url: "https://127.0.0.1:6443".into(),
+            tls: Some(("c.pem".into(), "k.pem".into(), "ca.pem".into()))
+        }
+    );
+    assert_eq!(c.namespaces.iter().collect::<Vec<_>>(), ["a", "b"]);
+    assert_eq!(
+        c.labels
+            .as_ref()
+            .map(selector::Selector::to_query)
+            .as_deref(),
+        Some("app=web,tier in (x,y)")
+    );
+    assert_eq!(c.pods, PodMode::Verified);
+    assert!(c.endpoint_pod_names && c.noendpoints && c.ignore_empty_service);
+    assert_eq!(c.ttl, 30);
+    assert!(c.fall.through("4.3.2.1.in-addr.arpa.") && !c.fall.through("a.cluster.local."));
+    assert_eq!(c.startup_timeout, Duration::from_secs(2));
+    assert_eq!(c.multicluster, ["cluster.local."]);
+    assert_eq!(
+        (c.api_qps, c.api_burst, c.api_max_inflight),
+        (Some(20.0), Some(5), Some(3))
+    );
+    // A kubeconfig wins over endpoint, as client-go's loading does.
+    let c = parse("kubernetes {\nendpoint http://x\nkubeconfig /k ctx\n}").unwrap();
+    assert_eq!(
+        c.source,
+        Source::Kubeconfig {
+            path: "/k".into(),
+            context: Some("ctx".into())
+        }
+    );
+    // `ignore` alone is taken and does nothing.
+    assert!(
+        !parse("kubernetes {\nignore\n}")
+            .unwrap()
+            .ignore_empty_service
+    );
+}
+
+// Each error as CoreDNS 1.14.7 gave it for the same lines (its
+// `Corefile:N - Error during parsing:` aside).
+#[test]
+fn errors_read_as_coredns() {
+    let cases = [
+        ("kubernetes {\npods bogus\n}", "Corefile:2: wrong value for pods: bogus,  must be one of: disabled, verified, insecure"),
+        ("kubernetes {\nttl abc\n}", "Corefile:2: strconv.Atoi: parsing \"abc\": invalid syntax"),
+        ("kubernetes {\nttl 4000\n}", "Corefile:2: ttl must be in range [0, 3600]: 4000"),
+        ("kubernetes {\nbogus\n}", "Corefile:2: unknown property 'bogus'"),
+        ("kubernetes {\nnamespaces\n}", "Corefile:2: Wrong argument count or unexpected line ending after 'namespaces'"),
+        ("kubernetes {\nkubeconfig\n}", "Corefile:2: Wrong argument count or unexpected line ending after 'kubeconfig'"),
+        ("kubernetes {\nstartup_timeout x\n}", "Corefile:2: failed to parse startup_timeout: x, time: invalid duration \"x\""),
+        ("kubernetes {\nignore foo\n}", "Corefile:2: unable to parse ignore value: 'foo'"),
+        ("kubernetes {\nmulticluster other.org\n}", "Corefile:3: is not authoritative for the multicluster zone other.org. (authoritative zones: [cluster.local.])"),
+        ("kubernetes 10.in-addr.arpa", "Corefile:1: non-reverse zone name must be used"),
+        ("kubernetes {\nlabels a b\n}", "Corefile:2: unable to parse label selector value: 'a b': couldn't parse the selector string \"a b\": unable to parse requirement: found 'b', expected: in, notin, =, ==, !=, gt, lt"),
+        ("kubernetes {\nnamespace_labels a=b c\n}", "Corefile:2: unable to parse namespace_label selector value: 'a=b c': couldn't parse the selector string \"a=b c\": found 'c', expected: ',' or 'end of string'"),
+        ("kubernetes {\nnamespaces a\nnamespace_labels x=y\n}", "Corefile:4: namespaces and namespace_labels cannot both be set"),
+        ("kubernetes {\nzonal\nnoendpoints\n}", "Corefile:4: zonal requires the endpoint cache; remove noendpoints"),
+        ("kubernetes {\napiserver_qps x\n}", "Corefile:2: invalid apiserver_qps \"x\": strconv.ParseFloat: parsing \"x\": invalid syntax"),
+        ("kubernetes {\napiserver_burst -1\n}", "Corefile:2: apiserver_burst must be >= 0"),
+        ("kubernetes {\ntls a b\n}", "Corefile:2: Wrong argument count or unexpected line ending after 'b'"),
+        ("kubernetes {\nendpoint_pod_names x\n}", "Corefile:2: Wrong argument count or unexpected line ending after 'x'"),
+    ];
+    for (text, want) in cases {
+        assert_eq!(err(text), want, "{text}");
+    }
+}
+
+#[test]
+fn client_configuration_errors_read_as_client_go() {
+    let e = |s: &Source| client::config(s).unwrap_err().to_string();
+    assert_eq!(
+        e(&Source::Kubeconfig {
+            path: "/nonexistent/kc".into(),
+            context: None
+        }),
+        "stat /nonexistent/kc: no such file or directory"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kc");
+    std::fs::write(
+        &kc,
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"https://127.0.0.1:1\"}}]\n\
+         users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n",
+    )
+    .unwrap();
+    let ctx = |c: &str| Source::Kubeconfig {
+        path: kc.clone(),
+        context: Some(c.into()),
+    };
+    assert_eq!(e(&ctx("nope")), "context \"nope\" does not exist");
+    assert!(client::config(&ctx("x")).is_ok());
+    assert_eq!(
+        e(&Source::Endpoint {
+            url: "https://127.0.0.1:1".into(),
+            tls: Some(("/nonexistent/a".into(), "/nonexistent/b".into(), "/nonexistent/c".into()))
+        }),
+        "invalid configuration: [unable to read client-cert /nonexistent/a for  due to open /nonexistent/a: no such file or directory, \
+         unable to read client-key /nonexistent/b for  due to open /nonexistent/b: no such file or directory, \
+         unable to read certificate-authority /nonexistent/c for  due to open /nonexistent/c: no such file or directory]"
+    );
+}
+
+fn obj<T: k8s_openapi::serde::de::DeserializeOwned>(v: Value) -> T {
+    serde_json::from_value(v).unwrap()
+}
+
+/// A cluster: namespaces `demo` and `other`; in `demo` a ClusterIP
+/// Service `web` (dual-stack, ports http/TCP and dns/UDP), a headless
+/// `hl` with two ready endpoints (one named) and one not ready, an
+/// ExternalName `ext`, and a Pod at 10.2.0.7.
+fn cluster() -> Index {
+    let svc = |v: Value| Arc::new(index::service(&obj(v)).unwrap());
+    let services = [
+        svc(
+            json!({"metadata": {"name": "web", "namespace": "demo"}, "spec": {
+            "clusterIP": "10.96.0.10", "clusterIPs": ["10.96.0.10", "fd00:96::10"],
+            "ports": [{"name": "http", "port": 80, "protocol": "TCP"}, {"name": "dns", "port": 53, "protocol": "UDP"}]}}),
+        ),
+        svc(
+            json!({"metadata": {"name": "hl", "namespace": "demo"}, "spec": {
+            "clusterIP": "None", "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}}),
+        ),
+        svc(
+            json!({"metadata": {"name": "ext", "namespace": "demo"}, "spec": {
+            "type": "ExternalName", "externalName": "web.demo.svc.cluster.local"}}),
+        ),
+    ];
+    let slices = [Arc::new(
+        index::endpoints(&obj(json!({
+            "metadata": {"name": "hl-x", "namespace": "demo", "labels": {"kubernetes.io/service-name": "hl"}},
+            "addressType": "IPv4",
+            "endpoints": [
+                {"addresses": ["10.1.0.1"], "targetRef": {"kind": "Pod", "name": "hl-pod-1"}},
+                {"addresses": ["10.1.0.2"], "hostname": "two"},
+                {"addresses": ["10.1.0.3"], "conditions": {"ready": false}},
+            ],
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+        })))
+        .unwrap(),
+    )];
+    let pods = [Arc::new(
+        index::pod(&obj(json!({
+            "metadata": {"name": "p", "namespace": "demo"},
+            "status": {"podIP": "10.2.0.7"},
+        })))
+        .unwrap(),
+    )];
+    let mut ix = Index::build(
+        services.iter(),
+        slices.iter(),
+        pods.iter(),
+        ["demo", "other"].into_iter(),
+    );
+    ix.synced = true;
+    ix.modified = 1_700_000_000;
+    ix
+}
+
+fn plugin(extra: &str) -> Kubernetes {
+    let c = parse(&format!(
+        "kubernetes cluster.local in-addr.arpa ip6.arpa {{\n{extra}\n}}"
+    ))
+    .unwrap();
+    let local: IpAddr = "192.0.2.53".parse().unwrap();
+    Kubernetes::fixed(c, cluster(), vec![local])
+}
+
+fn ask(k: &Kubernetes, name: &str, qtype: RecordType) -> Message {
+    let mut req = request(name, qtype);
+    match k.query(&mut req) {
+        Action::Done(o) => o.reply.expect("a written reply"),
+        Action::Next => panic!("{name} {qtype}: passed on"),
+        _ => panic!("{name} {qtype}: waits"),
+    }
+}
+
+/// The reply's rcode, then its sections' records, as text.
+fn show(m: &Message) -> String {
+    let mut s = format!("{}", m.metadata.response_code);
+    for (sec, rrs) in [
+        ("an", &m.answers),
+        ("ns", &m.authorities),
+        ("ar", &m.additionals),
+    ] {
+        for r in rrs {
+            s.push_str(&format!("\n{sec} {r}"));
+        }
+    }
+    s
+}
+
+#[test]
+fn cluster_ip_services() {
+    let k = plugin("");
+    assert_eq!(
+        show(&ask(&k, "web.demo.svc.cluster.local.", RecordType::A)),
+        "No Error\nan web.demo.svc.cluster.local. 5 IN A 10.96.0.10"
+    );
+    assert_eq!(
+        show(&ask(&k, "Web.Demo.svc.Cluster.Local.", RecordType::AAAA)),
+        "No Error\nan Web.Demo.svc.Cluster.Local. 5 IN AAAA fd00:96::10"
+    );
+    // SRV: one record per port, the service's name as target, its
+    // addresses in the additional section; the weight shares 100 among
+    // the records before duplicates go (one per port and address).
+    assert_eq!(
+        show(&ask(&k, "web.demo.svc.cluster.local.", RecordType::SRV)),
+        "No Error\n\
+         an web.demo.svc.cluster.local. 5 IN SRV 0 25 80 web.demo.svc.cluster.local.\n\
+         an web.demo.svc.cluster.local. 5 IN SRV 0 25 53 web.demo.svc.cluster.local.\n\
+         ar web.demo.svc.cluster.local. 5 IN A 10.96.0.10\n\
+         ar web.demo.svc.cluster.local. 5 IN AAAA fd00:96::10"
+    );
+    assert_eq!(
+        show(&ask(
+            &k,
+            "_dns._udp.web.demo.svc.cluster.local.",
+            RecordType::SRV
+        )),
+        "No Error\n\
+         an _dns._udp.web.demo.svc.cluster.local. 5 IN SRV 0 50 53 web.demo.svc.cluster.local.\n\
+         ar web.demo.svc.cluster.local. 5 IN A 10.96.0.10\n\
+         ar web.demo.svc.cluster.local. 5 IN AAAA fd00:96::10"
+    );
+    // A port the service lacks: no such name.
+    let soa = "ns cluster.local. 5 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. 1700000000 7200 1800 86400 5";
+    assert_eq!(
+        show(&ask(
+            &k,
+            "_dns._tcp.web.demo.svc.cluster.local.",
+            RecordType::SRV
+        )),
+        format!("Non-Existent Domain\n{soa}")
+    );
+    // A type it has nothing of: NODATA.
+    assert_eq!(
+        show(&ask(&k, "web.demo.svc.cluster.local.", RecordType::MX)),
+        format!("No Error\n{soa}")
+    );
+}
+
+#[test]
+fn headless_services_and_endpoints() {
+    let k = plugin("");
+    assert_eq!(
+        show(&ask(&k, "hl.demo.svc.cluster.local.", RecordType::A)),
+        "No Error\nan hl.demo.svc.cluster.local. 5 IN A 10.1.0.1\nan hl.demo.svc.cluster.local. 5 IN A 10.1.0.2"
+    );
+    assert_eq!(
+        show(&ask(&k, "_http._tcp.hl.demo.svc.cluster.local.", RecordType::SRV)),
+        "No Error\n\
+         an _http._tcp.hl.demo.svc.cluster.local. 5 IN SRV 0 50 8080 10-1-0-1.hl.demo.svc.cluster.local.\n\
+         an _http._tcp.hl.demo.svc.cluster.local. 5 IN SRV 0 50 8080 two.hl.demo.svc.cluster.local.\n\
+         ar 10-1-0-1.hl.demo.svc.cluster.local. 5 IN A 10.1.0.1\n\
+         ar two.hl.demo.svc.cluster.local. 5 IN A 10.1.0.2"
+    );
+    assert_eq!(
+        show(&ask(&k, "two.hl.demo.svc.cluster.local.", RecordType::A)),
+        "No Error\nan two.hl.demo.svc.cluster.local. 5 IN A 10.1.0.2"
+    );
+    // Not ready: no record.
+    assert_eq!(
+        ask(&k, "10-1-0-3.hl.demo.svc.cluster.local.", RecordType::A)
+            .metadata
+            .response_code,
+        ResponseCode::NXDomain
+    );
+    // endpoint_pod_names: the target Pod's name where there is no hostname.
+    let k = plugin("endpoint_pod_names");
+    assert_eq!(
+        show(&ask(
+            &k,
+            "hl-pod-1.hl.demo.svc.cluster.local.",
+            RecordType::A
+        )),
+        "No Error\nan hl-pod-1.hl.demo.svc.cluster.local. 5 IN A 10.1.0.1"
+    );
+}
+
+#[test]
+fn names_that_do_not_exist_and_names_without_records() {
+    let k = plugin("");
+    let rcode = |n: &str, t| ask(&k, n, t).metadata.response_code;
+    for (name, qtype, want) in [
+        (
+            "nope.demo.svc.cluster.local.",
+            RecordType::A,
+            ResponseCode::NXDomain,
+        ),
+        // No such namespace.
+        (
+            "web.gone.svc.cluster.local.",
+            RecordType::A,
+            ResponseCode::NXDomain,
+        ),
+        // Namespaces and the names above them exist, without records.
+        (
+            "demo.svc.cluster.local.",
+            RecordType::A,
+            ResponseCode::NoError,
+        ),
+        ("svc.cluster.local.", RecordType::A, ResponseCode::NoError),
+        ("cluster.local.", RecordType::A, ResponseCode::NoError),
+        // Neither svc nor pod.
+        (
+            "x.demo.foo.cluster.local.",
+            RecordType::A,
+            ResponseCode::NXDomain,
+        ),
+        // TXT has only dns-version; for others it is NXDOMAIN, or
+        // NODATA where the name has records.
+        (
+            "web.demo.svc.cluster.local.",
+            RecordType::TXT,
+            ResponseCode::NoError,
+        ),
+        (
+            "demo.svc.cluster.local.",
+            RecordType::TXT,
+            ResponseCode::NXDomain,
+        ),
+        // Pods are disabled by default.
+        (
+            "10-2-0-7.demo.pod.cluster.local.",
+            RecordType::A,
+            ResponseCode::NXDomain,
+        ),
+    ] {
+        assert_eq!(rcode(name, qtype), want, "{name} {qtype}");
+    }
+    assert_eq!(
+        show(&ask(&k, "dns-version.cluster.local.", RecordType::TXT)),
+        "No Error\nan dns-version.cluster.local. 28800 IN TXT 1.1.0"
+    );
+    assert!(matches!(
+        k.query(&mut request("cluster.local.", RecordType::AXFR)),
+        Action::Done(Outcome {
+            reply: None,
+            rcode: ResponseCode::Refused,
+            ..
+        })
+    ));
+    // Other zones go on.
+    assert!(matches!(
+        k.query(&mut request("example.org.", RecordType::A)),
+        Action::Next
+    ));
+    // fallthrough: NXDOMAIN goes on too.
+    let k = plugin("fallthrough");
+    assert!(matches!(
+        k.query(&mut request("nope.demo.svc.cluster.local.", RecordType::A)),
+        Action::Next
+    ));
+}
+
+#[test]
+fn not_synced_is_servfail() {
+    let k = plugin("");
+    let mut ix = cluster();
+    ix.synced = false;
+    k.shared.index.store(Arc::new(ix));
+    assert_eq!(
+        ask(&k, "nope.demo.svc.cluster.local.", RecordType::A)
+            .metadata
+            .response_code,
+        ResponseCode::ServFail
+    );
+}
+
+#[test]
+fn apex_soa_ns_and_the_server_address() {
+    let k = plugin("");
+    assert_eq!(
+        show(&ask(&k, "cluster.local.", RecordType::SOA)),
+        "No Error\nan cluster.local. 5 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. 1700000000 7200 1800 86400 5"
+    );
+    assert_eq!(
+        show(&ask(&k, "cluster.local.", RecordType::NS)),
+        "No Error\nan cluster.local. 5 IN NS ns.dns.cluster.local.\nar ns.dns.cluster.local. 5 IN A 192.0.2.53"
+    );
+    assert_eq!(
+        show(&ask(&k, "ns.dns.cluster.local.", RecordType::A)),
+        "No Error\nan ns.dns.cluster.local. 5 IN A 192.0.2.53"
+    );
+}
+
+#[test]
+fn external_names_in_the_zone_are_followed() {
+    let k = plugin("");
+    assert_eq!(
+        show(&ask(&k, "ext.demo.svc.cluster.local.", RecordType::A)),
+        "No Error\n\
+         an ext.demo.svc.cluster.local. 5 IN CNAME web.demo.svc.cluster.local.\n\
+         an web.demo.svc.cluster.local. 5 IN A 10.96.0.10"
+    );
+    assert_eq!(
+        show(&ask(&k, "ext.demo.svc.cluster.local.", RecordType::CNAME)),
+        "No Error\nan ext.demo.svc.cluster.local. 5 IN CNAME web.demo.svc.cluster.local."
+    );
+    // SRV leaves external names out.
+    assert_eq!(
+        ask(&k, "ext.demo.svc.cluster.local.", RecordType::SRV)
+            .answers
+            .len(),
+        0
+    );
+}
+
+#[test]
+fn reverse_names() {
+    let k = plugin("");
+    assert_eq!(
+        show(&ask(&k, "10.0.96.10.in-addr.arpa.", RecordType::PTR)),
+        "No Error\nan 10.0.96.10.in-addr.arpa. 5 IN PTR web.demo.svc.cluster.local."
+    );
+    assert_eq!(
+        show(&ask(&k, "2.0.1.10.in-addr.arpa.", RecordType::PTR)),
+        "No Error\nan 2.0.1.10.in-addr.arpa. 5 IN PTR two.hl.demo.svc.cluster.local."
+    );
+    let v6 = "0.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.6.9.0.0.0.0.d.f.ip6.arpa.";
+    assert_eq!(
+        ask(&k, v6, RecordType::PTR).answers[0].to_string(),
+        format!("{v6} 5 IN PTR web.demo.svc.cluster.local.")
+    );
+    assert_eq!(
+        ask(&k, "9.9.9.10.in-addr.arpa.", RecordType::PTR)
+            .metadata
+            .response_code,
+        ResponseCode::NXDomain
+    );
+}
+
+#[test]
+fn pods() {
+    let k = plugin("pods insecure");
+    assert_eq!(
+        show(&ask(&k, "10-9-9-9.demo.pod.cluster.local.", RecordType::A)),
+        "No Error\nan 10-9-9-9.demo.pod.cluster.local. 5 IN A 10.9.9.9"
+    );
+    assert_eq!(
+        ask(&k, "not-an-ip.demo.pod.cluster.local.", RecordType::A)
+            .metadata
+            .response_code,
+        ResponseCode::NXDomain
+    );
+    let k = plugin("pods verified");
+    assert_eq!(
+        show(&ask(&k, "10-2-0-7.demo.pod.cluster.local.", RecordType::A)),
+        "No Error\nan 10-2-0-7.demo.pod.cluster.local. 5 IN A 10.2.0.7"
+    );
+    for name in [
+        "10-9-9-9.demo.pod.cluster.local.",
+        "10-2-0-7.other.pod.cluster.local.",
+    ] {
+        assert_eq!(
+            ask(&k, name, RecordType::A).metadata.response_code,
+            ResponseCode::NXDomain,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn namespaces_and_empty_services() {
+    let k = plugin("namespaces other");
+    assert_eq!(
+        ask(&k, "web.demo.svc.cluster.local.", RecordType::A)
+            .metadata
+            .response_code,
+        ResponseCode::NXDomain
+    );
+    // Services of namespaces not served get no PTR either.
+    assert_eq!(
+        ask(&k, "10.0.96.10.in-addr.arpa.", RecordType::PTR)
+            .metadata
+            .response_code,
+        ResponseCode::NXDomain
+    );
+    // ignore empty_service: a ClusterIP service without endpoints is gone.
+    let k = plugin("ignore empty_service");
+    assert_eq!(
+        ask(&k, "web.demo.svc.cluster.local.", RecordType::A)
+            .metadata
+            .response_code,
+        ResponseCode::NXDomain
+    );
+}
+
+#[test]
+fn label_selectors_reach_the_watches_as_the_api_takes_them() {
+    let c = parse("kubernetes {\nlabels app in (b, a),!canary\n}").unwrap();
+    assert_eq!(c.labels.unwrap().to_query(), "app in (a,b),!canary");
+}

@@ -1,0 +1,445 @@
+//! The plugin's background work: one thread per `kubernetes` directive
+//! with a tokio runtime of its own, where kube's watchers list and watch
+//! Services, EndpointSlices (unless `noendpoints`), Namespaces, and Pods
+//! (with `pods verified`), as CoreDNS's informers do. Each batch of events
+//! (what arrived together) updates the watches' stores and publishes a new
+//! [`Index`] that workers load without a lock (`arc_swap`), so a change is
+//! visible as soon as the API server reports it. The thread ends when the
+//! plugin is dropped (a reload replaced it, or the server stops).
+
+use super::index::{self, Endpoints, Index, Pod, Service};
+use crate::plugin::endpoint::Flag;
+use arc_swap::ArcSwap;
+use futures_util::StreamExt;
+use k8s_openapi::api::core::v1 as core;
+use k8s_openapi::api::discovery::v1 as discovery;
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::WatchStreamExt;
+use kube::{Api, Resource};
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// What workers read, and the readiness `ready` reports.
+pub struct Shared {
+    pub index: ArcSwap<Index>,
+    /// Set once every watch has listed what there is.
+    pub ready: Flag,
+}
+
+impl Shared {
+    pub fn new() -> Arc<Shared> {
+        Arc::new(Shared {
+            index: ArcSwap::from_pointee(Index::default()),
+            ready: crate::plugin::endpoint::flag(),
+        })
+    }
+
+    pub fn synced(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+}
+
+/// What to watch, and with which selectors.
+#[derive(Clone, Debug)]
+pub struct Scope {
+    /// `labels`: for Services, EndpointSlices and Pods.
+    pub labels: Option<String>,
+    /// `namespace_labels`: for Namespaces.
+    pub namespace_labels: Option<String>,
+    pub endpoints: bool,
+    pub pods: bool,
+}
+
+/// The running watches: [`Watches::stop`], or dropping it, ends them.
+pub struct Watches {
+    stop: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+}
+
+impl Watches {
+    /// Ends the watches (their thread exits); what they published stays.
+    pub fn stop(&self) {
+        if let Ok(mut s) = self.stop.lock() {
+            s.take();
+        }
+    }
+}
+
+/// Starts the watches on a thread of their own.
+pub fn start(config: kube::Config, scope: Scope, shared: Arc<Shared>) -> std::io::Result<Watches> {
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("kubernetes".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    crate::log::error(
+                        Some("kubernetes"),
+                        &format!("no runtime for the watches: {e}"),
+                    );
+                    return;
+                }
+            };
+            rt.block_on(run(config, scope, shared, stopped));
+        })?;
+    Ok(Watches {
+        stop: std::sync::Mutex::new(Some(stop)),
+    })
+}
+
+/// One event of one watch, its object converted already (what DNS needs
+/// of it, keyed by namespace/name; None: leave what was there).
+enum Ev<T> {
+    Init,
+    InitApply(String, Option<T>),
+    InitDone,
+    Apply(String, Option<T>),
+    Delete(String),
+}
+
+enum Change {
+    Service(Ev<Service>),
+    /// With the slice's last-change trigger time, for the DNS programming
+    /// latency.
+    Slice(Ev<Endpoints>, Option<Trigger>),
+    Pod(Ev<Pod>),
+    Namespace(Ev<()>),
+}
+
+/// An EndpointSlice's `endpoints.kubernetes.io/last-change-trigger-time`
+/// and its Service (`namespace/name`).
+struct Trigger {
+    service: String,
+    /// Nanoseconds since the Unix epoch.
+    at: i128,
+}
+
+const TRIGGER_TIME: &str = "endpoints.kubernetes.io/last-change-trigger-time";
+
+/// The slice's trigger time; a warning (and nothing) where it does not
+/// read as RFC 3339, as CoreDNS.
+fn trigger(e: &discovery::EndpointSlice) -> Option<Trigger> {
+    let m = &e.metadata;
+    let text = m.annotations.as_ref()?.get(TRIGGER_TIME)?;
+    let ns = m.namespace.as_deref().unwrap_or("");
+    match text.parse::<k8s_openapi::jiff::Timestamp>() {
+        Ok(t) => Some(Trigger {
+            service: format!(
+                "{ns}/{}",
+                m.labels
+                    .as_ref()
+                    .and_then(|l| l.get("kubernetes.io/service-name"))
+                    .map_or("", String::as_str)
+            ),
+            at: t.as_nanosecond(),
+        }),
+        Err(_) => {
+            crate::log::warning(
+                Some("kubernetes"),
+                &format!(
+                    "DnsProgrammingLatency cannot be calculated for Endpoints '{ns}/{}'; invalid {TRIGGER_TIME:?} annotation RFC3339 value of {text:?}",
+                    m.name.as_deref().unwrap_or("")
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// CoreDNS's `EndpointLatencyRecorder.record`: the time from the slice's
+/// trigger to now, for a slice of exactly one known Service.
+fn record(t: &Trigger, services: &Store<Service>) {
+    let Some(svc) = services.items.get(&t.service) else {
+        return;
+    };
+    let kind = if svc.headless() {
+        "headless_with_selector"
+    } else {
+        "cluster_ip"
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128);
+    let secs = (now - t.at) as f64 / 1e9;
+    crate::metrics::with(crate::metrics::global(), |m| {
+        m.observe(&super::metrics::DNS_PROGRAMMING, &[kind], secs)
+    });
+}
+
+/// A watch's objects by namespace/name; during a (re)list, the list so
+/// far, which replaces them when it is complete.
+struct Store<T> {
+    items: HashMap<String, Arc<T>>,
+    listing: Option<HashMap<String, Arc<T>>>,
+    synced: bool,
+}
+
+impl<T: PartialEq> Store<T> {
+    fn new(watched: bool) -> Self {
+        Store {
+            items: HashMap::new(),
+            listing: None,
+            // What is not watched has nothing to wait for.
+            synced: !watched,
+        }
+    }
+
+    /// Applies one event; whether what DNS sees changed.
+    fn apply(&mut self, ev: Ev<T>) -> bool {
+        match ev {
+            Ev::Init => {
+                self.listing = Some(HashMap::new());
+                false
+            }
+            Ev::InitApply(key, v) => {
+                if let (Some(l), Some(v)) = (self.listing.as_mut(), v) {
+                    // A relist (after the API server lost the watch) holds
+                    // on to what did not change rather than a second copy.
+                    let v = match self.items.get(&key) {
+                        Some(old) if **old == v => Arc::clone(old),
+                        _ => Arc::new(v),
+                    };
+                    l.insert(key, v);
+                }
+                false
+            }
+            Ev::InitDone => {
+                let fresh = self.listing.take().unwrap_or_default();
+                let changed = fresh.len() != self.items.len()
+                    || fresh
+                        .iter()
+                        .any(|(k, v)| self.items.get(k).is_none_or(|o| !Arc::ptr_eq(o, v)));
+                self.items = fresh;
+                self.synced = true;
+                changed
+            }
+            Ev::Apply(key, Some(v)) => {
+                let v = Arc::new(v);
+                self.items.insert(key, Arc::clone(&v)).as_ref() != Some(&v)
+            }
+            Ev::Apply(_, None) => false,
+            Ev::Delete(key) => self.items.remove(&key).is_some(),
+        }
+    }
+}
+
+async fn run(
+    config: kube::Config,
+    scope: Scope,
+    shared: Arc<Shared>,
+    mut stopped: tokio::sync::oneshot::Receiver<()>,
+) {
+    let client = match kube::Client::try_from(config) {
+        Ok(c) => c,
+        Err(e) => {
+            crate::log::error(
+                Some("kubernetes"),
+                &format!("failed to create kubernetes notification controller: {e}"),
+            );
+            return;
+        }
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let selected = |labels: &Option<String>| {
+        let c = watcher::Config::default();
+        match labels {
+            Some(l) => c.labels(l),
+            None => c,
+        }
+    };
+    pump(
+        Api::<core::Service>::all(client.clone()),
+        selected(&scope.labels),
+        index::service,
+        |_| None,
+        |e, _| Change::Service(e),
+        tx.clone(),
+    );
+    if scope.endpoints {
+        pump(
+            Api::<discovery::EndpointSlice>::all(client.clone()),
+            selected(&scope.labels),
+            index::endpoints,
+            trigger,
+            Change::Slice,
+            tx.clone(),
+        );
+    }
+    if scope.pods {
+        pump(
+            Api::<core::Pod>::all(client.clone()),
+            selected(&scope.labels)
+                .fields("status.phase!=Succeeded,status.phase!=Failed,status.phase!=Unknown"),
+            index::pod,
+            |_| None,
+            |e, _| Change::Pod(e),
+            tx.clone(),
+        );
+    }
+    pump(
+        Api::<core::Namespace>::all(client),
+        selected(&scope.namespace_labels),
+        |_| Some(()),
+        |_| None,
+        |e, _| Change::Namespace(e),
+        tx,
+    );
+    let mut services = Store::<Service>::new(true);
+    let mut slices = Store::<Endpoints>::new(scope.endpoints);
+    let mut pods = Store::<Pod>::new(scope.pods);
+    let mut namespaces = Store::<()>::new(true);
+    let mut modified = 0;
+    let mut was_synced = false;
+    loop {
+        let first = tokio::select! {
+            _ = &mut stopped => return,
+            c = rx.recv() => match c {
+                Some(c) => c,
+                None => return,
+            },
+        };
+        // `changed`: what moves the SOA serial (CoreDNS's `modified`: not
+        // Namespaces); `seen`: anything the index shows.
+        let (mut changed, mut seen) = (false, false);
+        let mut next = Some(first);
+        // Everything that arrived together makes one new index.
+        while let Some(c) = next {
+            let (moved, shown) = match c {
+                Change::Service(e) => (services.apply(e), false),
+                Change::Slice(e, t) => {
+                    let moved = slices.apply(e);
+                    if let Some(t) = t {
+                        record(&t, &services);
+                    }
+                    (moved, false)
+                }
+                Change::Pod(e) => (pods.apply(e), false),
+                Change::Namespace(e) => (false, namespaces.apply(e)),
+            };
+            changed |= moved;
+            seen |= moved || shown;
+            next = rx.try_recv().ok();
+        }
+        let synced = services.synced && slices.synced && pods.synced && namespaces.synced;
+        if !seen && synced == was_synced {
+            continue;
+        }
+        was_synced = synced;
+        if changed {
+            modified = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+        }
+        let mut ix = Index::build(
+            services.items.values(),
+            slices.items.values(),
+            pods.items.values(),
+            namespaces
+                .items
+                .keys()
+                .map(|k| k.strip_prefix('/').unwrap_or(k)),
+        );
+        ix.synced = synced;
+        ix.modified = modified;
+        shared.index.store(Arc::new(ix));
+        if synced {
+            shared.ready.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// Runs one watch on the runtime, handing its events to the loop; its
+/// failures are logged and retried with kube's backoff.
+fn pump<K, T>(
+    api: Api<K>,
+    config: watcher::Config,
+    convert: fn(&K) -> Option<T>,
+    stamp: fn(&K) -> Option<Trigger>,
+    wrap: fn(Ev<T>, Option<Trigger>) -> Change,
+    tx: tokio::sync::mpsc::UnboundedSender<Change>,
+) where
+    K: Resource
+        + Clone
+        + k8s_openapi::serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + 'static,
+    K::DynamicType: Default,
+    T: 'static,
+{
+    let kind = K::kind(&K::DynamicType::default()).into_owned();
+    let key = |o: &K| {
+        let m = o.meta();
+        format!(
+            "{}/{}",
+            m.namespace.as_deref().unwrap_or(""),
+            m.name.as_deref().unwrap_or("")
+        )
+    };
+    tokio::spawn(async move {
+        let mut events = std::pin::pin!(watcher::watcher(api, config).default_backoff());
+        while let Some(ev) = events.next().await {
+            let (ev, t) = match ev {
+                Ok(Event::Init) => (Ev::Init, None),
+                Ok(Event::InitApply(o)) => (Ev::InitApply(key(&o), convert(&o)), stamp(&o)),
+                Ok(Event::InitDone) => (Ev::InitDone, None),
+                Ok(Event::Apply(o)) => (Ev::Apply(key(&o), convert(&o)), stamp(&o)),
+                Ok(Event::Delete(o)) => (Ev::Delete(key(&o)), stamp(&o)),
+                Err(e) => {
+                    crate::log::error(
+                        Some("kubernetes"),
+                        &format!("Failed to watch *v1.{kind}: {e}"),
+                    );
+                    continue;
+                }
+            };
+            if tx.send(wrap(ev, t)).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_relist_keeps_what_did_not_change() {
+        let mut s = Store::<String>::new(true);
+        assert!(!s.synced);
+        for ev in [
+            Ev::Init,
+            Ev::InitApply("ns/a".into(), Some("1".to_string())),
+            Ev::InitApply("ns/b".into(), Some("2".to_string())),
+        ] {
+            assert!(!s.apply(ev));
+        }
+        assert!(s.apply(Ev::InitDone));
+        assert!(s.synced);
+        let a = Arc::clone(&s.items["ns/a"]);
+        // The same objects again: nothing changed, and nothing is copied.
+        s.apply(Ev::Init);
+        s.apply(Ev::InitApply("ns/a".into(), Some("1".to_string())));
+        s.apply(Ev::InitApply("ns/b".into(), Some("2".to_string())));
+        assert!(!s.apply(Ev::InitDone));
+        assert!(Arc::ptr_eq(&a, &s.items["ns/a"]));
+        // One changed, one gone.
+        s.apply(Ev::Init);
+        s.apply(Ev::InitApply("ns/a".into(), Some("3".to_string())));
+        assert!(s.apply(Ev::InitDone));
+        assert_eq!(s.items.len(), 1);
+        assert_eq!(*s.items["ns/a"], "3");
+        // Watch events; an update to the same value changes nothing; a
+        // terminating Pod (None) leaves what was there.
+        assert!(!s.apply(Ev::Apply("ns/a".into(), Some("3".to_string()))));
+        assert!(!s.apply(Ev::Apply("ns/a".into(), None)));
+        assert!(s.apply(Ev::Apply("ns/c".into(), Some("4".to_string()))));
+        assert!(s.apply(Ev::Delete("ns/c".into())));
+        assert!(!s.apply(Ev::Delete("ns/c".into())));
+    }
+}

@@ -1,0 +1,489 @@
+//! The kubernetes plugin against a real kube-apiserver and etcd (one per
+//! run of this binary, started by common/k8s.rs): objects are created
+//! through the API, and the real ferrodns binary answers for them. Each
+//! test keeps to namespaces of its own. Without the API server's binaries
+//! (`cargo xtask k8s build`) every test says SKIPPED and returns.
+
+mod common;
+#[path = "common/k8s.rs"]
+mod k8s;
+
+use common::{answers, query, section, udp, Server};
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::RecordType;
+use k8s::Api;
+use k8s_openapi::serde_json::json;
+use std::time::{Duration, Instant};
+
+/// The API server, or None (SKIPPED printed) without its binaries.
+fn api() -> Option<&'static Api> {
+    k8s::api()
+}
+
+/// A ferrodns serving `cluster.local` (and the reverse zones) from the
+/// API server, with `extra` lines in the kubernetes block and `more`
+/// server blocks after it (with their `files`).
+fn serve(api: &Api, extra: &str, more: &str, files: &[(&str, &str)]) -> Server {
+    let corefile = format!(
+        "cluster.local:{{PORT}} in-addr.arpa:{{PORT}} ip6.arpa:{{PORT}} {{\n\
+         \tkubernetes cluster.local in-addr.arpa ip6.arpa {{\n\
+         \t\tkubeconfig {}\n{extra}\n\t}}\n}}\n{more}",
+        api.kubeconfig.display()
+    );
+    Server::start(&corefile, files)
+}
+
+fn ask(s: &Server, name: &str, qtype: RecordType) -> Message {
+    udp(s.addr(), &query(name, qtype))
+}
+
+/// Asks until `ok` holds for the reply, for at most `within`; the last reply.
+fn until(
+    s: &Server,
+    name: &str,
+    qtype: RecordType,
+    within: Duration,
+    ok: impl Fn(&Message) -> bool,
+) -> Message {
+    let start = Instant::now();
+    loop {
+        let m = ask(s, name, qtype);
+        if ok(&m) {
+            return m;
+        }
+        assert!(
+            start.elapsed() < within,
+            "{name} {qtype}: not as expected within {within:?}: {:?} {:?}",
+            m.metadata.response_code,
+            answers(&m)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn rcode(s: &Server, name: &str, qtype: RecordType) -> ResponseCode {
+    ask(s, name, qtype).metadata.response_code
+}
+
+fn svc_port(name: &str, port: u16, proto: &str) -> k8s_openapi::serde_json::Value {
+    json!({"name": name, "port": port, "protocol": proto})
+}
+
+/// Namespace `ns` with one ClusterIP Service `web` at `ip`, port http/80.
+fn web_in(api: &Api, ns: &str, ip: &str) {
+    api.namespace(ns, json!({}));
+    api.service(
+        ns,
+        "web",
+        json!({}),
+        json!({"clusterIP": ip, "ports": [svc_port("http", 80, "TCP")]}),
+    );
+}
+
+#[test]
+fn every_kind_of_record() {
+    let Some(api) = api() else { return };
+    let ns = "t-records";
+    api.namespace(ns, json!({}));
+    api.service(
+        ns,
+        "web",
+        json!({}),
+        json!({"clusterIP": "10.96.1.10", "ipFamilyPolicy": "RequireDualStack",
+               "ports": [svc_port("http", 80, "TCP"), svc_port("dns", 53, "UDP")]}),
+    );
+    api.service(
+        ns,
+        "hl",
+        json!({}),
+        json!({"clusterIP": "None", "ports": [svc_port("http", 8080, "TCP")]}),
+    );
+    api.slice(
+        ns,
+        "hl",
+        "hl-a",
+        "IPv4",
+        json!([
+            {"addresses": ["10.1.1.1"], "targetRef": {"kind": "Pod", "name": "hl-pod"}},
+            {"addresses": ["10.1.1.2"], "hostname": "two"},
+            {"addresses": ["10.1.1.3"], "conditions": {"ready": false}},
+        ]),
+        json!([svc_port("http", 8080, "TCP")]),
+    );
+    api.service(
+        ns,
+        "ext",
+        json!({}),
+        json!({"type": "ExternalName", "externalName": "www.example.org"}),
+    );
+    api.pod(ns, "p", &["10.2.1.7"]);
+    // The ExternalName's target comes from another block of the same
+    // server, through an internal lookup.
+    let s = serve(
+        api,
+        "\t\tpods verified",
+        "example.org:{PORT} {\n\tfile db.example.org\n}\n",
+        &[(
+            "db.example.org",
+            "$ORIGIN example.org.\n@ 3600 IN SOA ns1 hostmaster 1 7200 3600 1209600 3600\n\
+             @ 3600 IN NS ns1\nns1 3600 IN A 192.0.2.1\nwww 3600 IN A 192.0.2.80\n",
+        )],
+    );
+    let z = "t-records.svc.cluster.local.";
+    let web = ask(&s, &format!("web.{z}"), RecordType::A);
+    assert_eq!(answers(&web), [format!("web.{z} 5 A 10.96.1.10")]);
+    assert!(web.metadata.authoritative);
+    let v6 = ask(&s, &format!("web.{z}"), RecordType::AAAA);
+    assert_eq!(v6.answers.len(), 1, "{:?}", answers(&v6));
+    assert!(
+        answers(&v6)[0].contains(" AAAA fd00:10:96::"),
+        "{:?}",
+        answers(&v6)
+    );
+    let srv = ask(&s, &format!("_dns._udp.web.{z}"), RecordType::SRV);
+    assert_eq!(
+        answers(&srv),
+        [format!("_dns._udp.web.{z} 5 SRV 0 50 53 web.{z}")]
+    );
+    assert_eq!(section(&srv.additionals).len(), 2);
+    assert_eq!(
+        answers(&ask(&s, &format!("hl.{z}"), RecordType::A)),
+        [
+            format!("hl.{z} 5 A 10.1.1.1"),
+            format!("hl.{z} 5 A 10.1.1.2")
+        ]
+    );
+    assert_eq!(
+        answers(&ask(&s, &format!("_http._tcp.hl.{z}"), RecordType::SRV)),
+        [
+            format!("_http._tcp.hl.{z} 5 SRV 0 50 8080 10-1-1-1.hl.{z}"),
+            format!("_http._tcp.hl.{z} 5 SRV 0 50 8080 two.hl.{z}"),
+        ]
+    );
+    assert_eq!(
+        answers(&ask(&s, &format!("two.hl.{z}"), RecordType::A)),
+        [format!("two.hl.{z} 5 A 10.1.1.2")]
+    );
+    assert_eq!(
+        answers(&ask(&s, &format!("ext.{z}"), RecordType::A)),
+        [
+            format!("ext.{z} 5 CNAME www.example.org."),
+            "www.example.org. 3600 A 192.0.2.80".to_string()
+        ]
+    );
+    assert_eq!(
+        answers(&ask(&s, "7.1.2.10.in-addr.arpa.", RecordType::PTR)),
+        Vec::<String>::new(),
+        "a pod's address has no PTR"
+    );
+    assert_eq!(
+        answers(&ask(&s, "10.1.96.10.in-addr.arpa.", RecordType::PTR)),
+        [format!("10.1.96.10.in-addr.arpa. 5 PTR web.{z}")]
+    );
+    assert_eq!(
+        answers(&ask(&s, "2.1.1.10.in-addr.arpa.", RecordType::PTR)),
+        [format!("2.1.1.10.in-addr.arpa. 5 PTR two.hl.{z}")]
+    );
+    assert_eq!(
+        answers(&ask(
+            &s,
+            "10-2-1-7.t-records.pod.cluster.local.",
+            RecordType::A
+        )),
+        ["10-2-1-7.t-records.pod.cluster.local. 5 A 10.2.1.7"]
+    );
+    assert_eq!(
+        rcode(&s, "10-2-1-8.t-records.pod.cluster.local.", RecordType::A),
+        ResponseCode::NXDomain
+    );
+    let soa = ask(&s, "cluster.local.", RecordType::SOA);
+    assert_eq!(soa.answers.len(), 1);
+    assert!(answers(&soa)[0]
+        .starts_with("cluster.local. 5 SOA ns.dns.cluster.local. hostmaster.cluster.local."));
+    let ns_rr = ask(&s, "cluster.local.", RecordType::NS);
+    assert_eq!(
+        answers(&ns_rr),
+        ["cluster.local. 5 NS ns.dns.cluster.local."]
+    );
+    // NXDOMAIN and NODATA, with the SOA.
+    let nx = ask(&s, &format!("nope.{z}"), RecordType::A);
+    assert_eq!(nx.metadata.response_code, ResponseCode::NXDomain);
+    assert_eq!(nx.authorities.len(), 1);
+    let nodata = ask(&s, z, RecordType::A);
+    assert_eq!(nodata.metadata.response_code, ResponseCode::NoError);
+    assert!(nodata.answers.is_empty() && nodata.authorities.len() == 1);
+    assert_eq!(
+        rcode(&s, &format!("web.{z}"), RecordType::MX),
+        ResponseCode::NoError
+    );
+    assert_eq!(
+        rcode(&s, "web.gone.svc.cluster.local.", RecordType::A),
+        ResponseCode::NXDomain
+    );
+    assert_eq!(
+        answers(&ask(&s, "dns-version.cluster.local.", RecordType::TXT)),
+        ["dns-version.cluster.local. 28800 TXT 1.1.0"]
+    );
+}
+
+#[test]
+fn changes_are_answered_within_a_second() {
+    let Some(api) = api() else { return };
+    let ns = "t-changes";
+    api.namespace(ns, json!({}));
+    let s = serve(api, "", "", &[]);
+    let name = "late.t-changes.svc.cluster.local.";
+    assert_eq!(rcode(&s, name, RecordType::A), ResponseCode::NXDomain);
+    let second = Duration::from_secs(1);
+    api.service(
+        ns,
+        "late",
+        json!({}),
+        json!({"clusterIP": "10.96.2.20", "ports": [svc_port("http", 80, "TCP")]}),
+    );
+    until(&s, name, RecordType::A, second, |m| {
+        answers(m) == [format!("{name} 5 A 10.96.2.20")]
+    });
+    // A headless Service's endpoints come and go with its slices.
+    api.service(
+        ns,
+        "hl",
+        json!({}),
+        json!({"clusterIP": "None", "ports": [svc_port("http", 80, "TCP")]}),
+    );
+    let hl = "hl.t-changes.svc.cluster.local.";
+    api.slice(
+        ns,
+        "hl",
+        "hl-1",
+        "IPv4",
+        json!([{"addresses": ["10.3.0.1"]}]),
+        json!([svc_port("http", 80, "TCP")]),
+    );
+    until(&s, hl, RecordType::A, second, |m| {
+        answers(m) == [format!("{hl} 5 A 10.3.0.1")]
+    });
+    api.patch_slice(
+        ns,
+        "hl-1",
+        json!({"endpoints": [{"addresses": ["10.3.0.1"], "conditions": {"ready": false}}, {"addresses": ["10.3.0.2"]}]}),
+    );
+    until(&s, hl, RecordType::A, second, |m| {
+        answers(m) == [format!("{hl} 5 A 10.3.0.2")]
+    });
+    api.delete_slice(ns, "hl-1");
+    until(&s, hl, RecordType::A, second, |m| {
+        m.metadata.response_code == ResponseCode::NXDomain
+    });
+    api.delete_service(ns, "late");
+    until(&s, name, RecordType::A, second, |m| {
+        m.metadata.response_code == ResponseCode::NXDomain
+    });
+}
+
+#[test]
+fn namespaces_and_labels_filter() {
+    let Some(api) = api() else { return };
+    api.namespace("t-filter-a", json!({"team": "a"}));
+    api.namespace("t-filter-b", json!({"team": "b"}));
+    for ns in ["t-filter-a", "t-filter-b"] {
+        api.service(
+            ns,
+            "shown",
+            json!({"app": "dns"}),
+            json!({"ports": [svc_port("http", 80, "TCP")]}),
+        );
+        api.service(
+            ns,
+            "hidden",
+            json!({"app": "other"}),
+            json!({"ports": [svc_port("http", 80, "TCP")]}),
+        );
+    }
+    let has = |s: &Server, name: &str| rcode(s, name, RecordType::A) == ResponseCode::NoError;
+    let s = serve(api, "\t\tnamespaces t-filter-a", "", &[]);
+    assert!(has(&s, "shown.t-filter-a.svc.cluster.local."));
+    assert!(!has(&s, "shown.t-filter-b.svc.cluster.local."));
+    let s = serve(api, "\t\tnamespace_labels team=b", "", &[]);
+    assert!(!has(&s, "shown.t-filter-a.svc.cluster.local."));
+    assert!(has(&s, "shown.t-filter-b.svc.cluster.local."));
+    let s = serve(api, "\t\tlabels app in (dns)", "", &[]);
+    assert!(has(&s, "shown.t-filter-a.svc.cluster.local."));
+    assert!(!has(&s, "hidden.t-filter-a.svc.cluster.local."));
+}
+
+#[test]
+fn pods_insecure_and_disabled() {
+    let Some(api) = api() else { return };
+    api.namespace("t-pods", json!({}));
+    let name = "10-9-9-9.t-pods.pod.cluster.local.";
+    let s = serve(api, "\t\tpods insecure", "", &[]);
+    assert_eq!(
+        answers(&ask(&s, name, RecordType::A)),
+        [format!("{name} 5 A 10.9.9.9")]
+    );
+    let s = serve(api, "", "", &[]);
+    assert_eq!(rcode(&s, name, RecordType::A), ResponseCode::NXDomain);
+}
+
+/// CoreDNS's custom entries beside the cluster's names: what the plugin
+/// does not know goes on to a zone file.
+#[test]
+fn fallthrough_to_a_zone_file() {
+    let Some(api) = api() else { return };
+    web_in(api, "t-fall", "10.96.3.30");
+    let corefile = format!(
+        "cluster.local:{{PORT}} {{\n\tfile cluster.db\n\tkubernetes {{\n\t\tkubeconfig {}\n\t\tfallthrough\n\t}}\n}}\n",
+        api.kubeconfig.display()
+    );
+    let zone = "$ORIGIN cluster.local.\n@ 3600 IN SOA ns.dns hostmaster 1 7200 1800 86400 5\n\
+                @ 3600 IN NS ns.dns\ncustom 3600 IN A 192.0.2.99\n";
+    let s = Server::start(&corefile, &[("cluster.db", zone)]);
+    assert_eq!(
+        answers(&ask(&s, "web.t-fall.svc.cluster.local.", RecordType::A)),
+        ["web.t-fall.svc.cluster.local. 5 A 10.96.3.30"]
+    );
+    assert_eq!(
+        answers(&ask(&s, "custom.cluster.local.", RecordType::A)),
+        ["custom.cluster.local. 3600 A 192.0.2.99"]
+    );
+}
+
+#[test]
+fn ready_once_synced() {
+    let Some(api) = api() else { return };
+    let ready = common::free_port();
+    let corefile = format!(
+        "cluster.local:{{PORT}} {{\n\tready 127.0.0.1:{ready}\n\tkubernetes {{\n\t\tkubeconfig {}\n\t}}\n}}\n",
+        api.kubeconfig.display()
+    );
+    let _s = Server::start(&corefile, &[]);
+    let (status, _, body) = common::http_get(ready, "/ready");
+    assert_eq!((status, body.trim()), (200, "OK"));
+}
+
+/// The threads of process `pid` named `name`.
+fn threads_named(pid: i32, name: &str) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter(|t| {
+            let comm = t.as_ref().unwrap().path().join("comm");
+            std::fs::read_to_string(comm).is_ok_and(|c| c.trim() == name)
+        })
+        .count()
+}
+
+/// A reload builds new watches (synced before they serve) and ends the
+/// old ones.
+#[test]
+fn a_reload_replaces_the_watches() {
+    let Some(api) = api() else { return };
+    web_in(api, "t-reload", "10.96.4.40");
+    let s = serve(api, "", "", &[]);
+    let name = "web.t-reload.svc.cluster.local.";
+    assert_eq!(
+        answers(&ask(&s, name, RecordType::A)),
+        [format!("{name} 5 A 10.96.4.40")]
+    );
+    assert_eq!(threads_named(s.pid(), "kubernetes"), 1);
+    let conf = std::fs::read_to_string(s.path("Corefile")).unwrap();
+    std::fs::write(
+        s.path("Corefile"),
+        conf.replacen("\t\tkubeconfig ", "\t\tttl 30\n\t\tkubeconfig ", 1),
+    )
+    .unwrap();
+    s.signal(libc::SIGUSR1);
+    let log = s.wait_log("SIGUSR1");
+    assert!(log.contains("[INFO] SIGUSR1: Reloading"), "{log}");
+    until(&s, name, RecordType::A, Duration::from_secs(10), |m| {
+        answers(m) == [format!("{name} 30 A 10.96.4.40")]
+    });
+    let start = Instant::now();
+    while threads_named(s.pid(), "kubernetes") != 1 {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the old watches still run: {:?}",
+            std::fs::read_dir(format!("/proc/{}/task", s.pid()))
+                .unwrap()
+                .map(|t| std::fs::read_to_string(t.unwrap().path().join("comm")).unwrap())
+                .collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `endpoint` with `tls`: a client certificate instead of a kubeconfig.
+#[test]
+fn endpoint_with_a_client_certificate() {
+    let Some(api) = api() else { return };
+    web_in(api, "t-tls", "10.96.5.50");
+    let f = |n: &str| api.dir.join(n).display().to_string();
+    let corefile = format!(
+        "cluster.local:{{PORT}} {{\n\tkubernetes {{\n\t\tendpoint {}\n\t\ttls {} {} {}\n\t}}\n}}\n",
+        api.server,
+        f("client.crt"),
+        f("client.key"),
+        f("ca.crt")
+    );
+    let s = Server::start(&corefile, &[]);
+    let name = "web.t-tls.svc.cluster.local.";
+    assert_eq!(
+        answers(&ask(&s, name, RecordType::A)),
+        [format!("{name} 5 A 10.96.5.50")]
+    );
+}
+
+/// CoreDNS's DNS programming latency: from an EndpointSlice's last-change
+/// trigger time to the moment the plugin has it, by the kind of Service.
+#[test]
+fn dns_programming_latency() {
+    let Some(api) = api() else { return };
+    web_in(api, "t-latency", "10.96.6.60");
+    api.service(
+        "t-latency",
+        "hl",
+        json!({}),
+        json!({"clusterIP": "None", "ports": [svc_port("http", 80, "TCP")]}),
+    );
+    let metrics = common::free_port();
+    let corefile = format!(
+        "cluster.local:{{PORT}} {{\n\tprometheus 127.0.0.1:{metrics}\n\tkubernetes {{\n\t\tkubeconfig {}\n\t}}\n}}\n",
+        api.kubeconfig.display()
+    );
+    let s = Server::start(&corefile, &[]);
+    let ago = |secs: i64| {
+        let t = std::time::SystemTime::now() - Duration::from_secs(secs as u64);
+        k8s_openapi::jiff::Timestamp::try_from(t)
+            .unwrap()
+            .to_string()
+    };
+    for (svc, name, secs) in [("web", "web-1", 3), ("hl", "hl-1", 70)] {
+        api.post(
+            "/apis/discovery.k8s.io/v1/namespaces/t-latency/endpointslices",
+            json!({
+                "metadata": {"name": name, "labels": {"kubernetes.io/service-name": svc},
+                    "annotations": {"endpoints.kubernetes.io/last-change-trigger-time": ago(secs)}},
+                "addressType": "IPv4",
+                "endpoints": [{"addresses": ["10.7.0.1"]}],
+            }),
+        );
+    }
+    until(
+        &s,
+        "hl.t-latency.svc.cluster.local.",
+        RecordType::A,
+        Duration::from_secs(1),
+        |m| m.answers.len() == 1,
+    );
+    let (_, _, body) = common::http_get(metrics, "/metrics");
+    let family = "coredns_kubernetes_dns_programming_duration_seconds";
+    for line in [
+        format!("{family}_bucket{{service_kind=\"cluster_ip\",le=\"2.048\"}} 0"),
+        format!("{family}_bucket{{service_kind=\"cluster_ip\",le=\"4.096\"}} 1"),
+        format!("{family}_count{{service_kind=\"cluster_ip\"}} 1"),
+        format!("{family}_bucket{{service_kind=\"headless_with_selector\",le=\"65.536\"}} 0"),
+        format!("{family}_bucket{{service_kind=\"headless_with_selector\",le=\"131.072\"}} 1"),
+    ] {
+        assert!(body.lines().any(|l| l == line), "no {line:?} in\n{body}");
+    }
+}
