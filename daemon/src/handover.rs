@@ -9,6 +9,8 @@
 //! 2. old → new: the listeners' addresses (a count, then each address's
 //!    text, length-prefixed), then their sockets, a UDP socket and a TCP
 //!    listener per address, in batches of descriptors (SCM_RIGHTS);
+//!    then what its plugins pass along (`Plugin::handover_state`: the
+//!    caches' answers), a count of (name, bytes), each length-prefixed;
 //! 3. new → old: `H` — the old process closes its HTTP endpoints (health,
 //!    ready, metrics), which the new one binds next; old → new: `h`;
 //! 4. new → old: `R` and its pid, once it serves — the old process stops
@@ -111,6 +113,7 @@ impl Offer {
 pub fn give(
     s: &mut UnixStream,
     sockets: &[(SocketAddr, &UdpSocket, &TcpListener)],
+    state: &[(String, Vec<u8>)],
     release_http: impl FnOnce(),
 ) -> Result<(), HandoverError> {
     let mut head = Vec::new();
@@ -128,6 +131,15 @@ pub fn give(
     for batch in fds.chunks(fdpass::BATCH - fdpass::BATCH % 2) {
         fdpass::send(s, batch)?;
     }
+    let mut st = Vec::new();
+    st.extend((state.len() as u32).to_be_bytes());
+    for (name, data) in state {
+        st.extend((name.len() as u32).to_be_bytes());
+        st.extend(name.as_bytes());
+        st.extend((data.len() as u64).to_be_bytes());
+        st.extend(data);
+    }
+    s.write_all(&st)?;
     expect(s, b'H')?;
     release_http();
     s.write_all(b"h")?;
@@ -144,6 +156,8 @@ pub fn wait_ready(s: &mut UnixStream) -> Result<u32, HandoverError> {
 pub struct Taking {
     stream: UnixStream,
     pub inherited: Inherited,
+    /// What the old process's plugins passed along, by name.
+    pub state: Vec<(String, Vec<u8>)>,
 }
 
 /// Connects to the process serving at `path` and takes its sockets (and
@@ -201,11 +215,30 @@ pub fn take(path: &Path) -> Result<Option<Taking>, HandoverError> {
             .sockets
             .push((a, UdpSocket::from(u), TcpListener::from(t)));
     }
+    let n = read_u32(&mut s)?;
+    let mut state = Vec::new();
+    for _ in 0..n {
+        let len = read_u32(&mut s)? as usize;
+        if len > 4096 {
+            return Err(HandoverError::Protocol(format!(
+                "a state name of {len} bytes"
+            )));
+        }
+        let mut name = vec![0u8; len];
+        s.read_exact(&mut name)?;
+        let mut b = [0u8; 8];
+        s.read_exact(&mut b)?;
+        let len = u64::from_be_bytes(b) as usize;
+        let mut data = vec![0u8; len];
+        s.read_exact(&mut data)?;
+        state.push((String::from_utf8_lossy(&name).into_owned(), data));
+    }
     s.write_all(b"H")?;
     expect(&mut s, b'h')?;
     Ok(Some(Taking {
         stream: s,
         inherited,
+        state,
     }))
 }
 

@@ -181,6 +181,14 @@ fn serve(
         Some(p) => handover::take(std::path::Path::new(p))?,
         None => None,
     };
+    // What the old process's plugins passed along (the caches' answers).
+    if let Some(t) = &taking {
+        for (name, data) in &t.state {
+            for p in config.plugins() {
+                p.take_state(name, data);
+            }
+        }
+    }
     let quiet = o.quiet;
     let plane = Plane {
         io: o.io,
@@ -343,9 +351,15 @@ fn serve(
             },
             Event::Handover(mut stream) => {
                 log::info(None, "Handing the listeners over to a new process");
-                let given =
-                    handover::give(&mut stream, &service.sockets(), || service.release_http())
-                        .and_then(|()| handover::wait_ready(&mut stream));
+                let state: Vec<(String, Vec<u8>)> = service
+                    .config()
+                    .plugins()
+                    .filter_map(|p| p.handover_state())
+                    .collect();
+                let given = handover::give(&mut stream, &service.sockets(), &state, || {
+                    service.release_http()
+                })
+                .and_then(|()| handover::wait_ready(&mut stream));
                 match given {
                     Ok(pid) => {
                         log::info(None, &format!("Handed the listeners over to PID {pid}: finishing what was read, then exiting"));

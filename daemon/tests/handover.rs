@@ -166,3 +166,74 @@ fn without_a_running_server_it_starts_and_offers_the_socket() {
     assert_eq!(s.udp("a.example.", RecordType::A).additionals.len(), 2);
     assert!(std::os::unix::net::UnixStream::connect(&sock).is_ok());
 }
+
+/// The cache passes along: an answer cached before the handover is a hit
+/// in the new process, with the TTL it had counted down to.
+#[test]
+fn the_cache_passes_along() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, mport) = (free_port(), free_port());
+    let corefile = dir.path().join("Corefile");
+    std::fs::write(
+        &corefile,
+        format!(".:{port} {{\n    prometheus 127.0.0.1:{mport}\n    cache\n    template IN A example.org {{\n        answer \"{{{{ .Name }}}} 60 IN A 192.0.2.1\"\n    }}\n}}\n"),
+    )
+    .unwrap();
+    let sock = dir.path().join("handover.sock");
+    let pidfile = dir.path().join("pid");
+    let mut first = Command::new(BIN)
+        .arg("-conf")
+        .arg(&corefile)
+        .arg("-handover")
+        .arg(&sock)
+        .arg("-pidfile")
+        .arg(&pidfile)
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(10);
+    while pid_in(&pidfile).is_none() {
+        assert!(Instant::now() < end, "no pidfile");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    for n in 0..50 {
+        udp(addr, &query(&format!("n{n}.example.org."), RecordType::A));
+    }
+    std::thread::sleep(Duration::from_millis(1100));
+    let old = pid_in(&pidfile).unwrap();
+    // SAFETY: our server's pid.
+    unsafe { libc::kill(old, libc::SIGUSR2) };
+    let end = Instant::now() + Duration::from_secs(15);
+    while pid_in(&pidfile) == Some(old) || alive(old) {
+        assert!(Instant::now() < end, "no new process took over");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = first.wait();
+    for n in 0..50 {
+        let m = udp(addr, &query(&format!("n{n}.example.org."), RecordType::A));
+        let ttl = m.answers[0].ttl;
+        assert!(ttl < 60, "n{n}: TTL {ttl}: not the cached answer");
+    }
+    let (_, _, metrics) = http_get(mport, "/metrics");
+    let series = |name: &str| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    assert_eq!(series("coredns_cache_hits_total{"), 50.0, "{metrics}");
+    assert_eq!(series("coredns_cache_misses_total{"), 0.0, "{metrics}");
+    let last = pid_in(&pidfile).unwrap();
+    // SAFETY: our server's pid.
+    unsafe { libc::kill(last, libc::SIGTERM) };
+    let end = Instant::now() + Duration::from_secs(10);
+    while alive(last) {
+        assert!(Instant::now() < end, "the last process did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

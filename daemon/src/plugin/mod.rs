@@ -149,6 +149,18 @@ pub trait Plugin: Send + Sync + 'static {
         false
     }
 
+    /// What it passes to a process taking over from this one (a
+    /// handover): a name the same plugin of the same block finds it by in
+    /// the new process, and the bytes (cache: its answers).
+    fn handover_state(&self) -> Option<(String, Vec<u8>)> {
+        None
+    }
+
+    /// Given what a plugin of the process handing over passed
+    /// (`handover_state`), before this one serves; a name not its own is
+    /// none of its business.
+    fn take_state(&self, _name: &str, _state: &[u8]) {}
+
     /// Told where to hand its answers to the kernel (None: nowhere, as
     /// before the `xdp` directive or after a reload without it).
     fn set_kernel(&self, _feed: Option<std::sync::Arc<dyn kernel::Feed>>) {}

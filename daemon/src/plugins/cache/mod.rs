@@ -59,6 +59,9 @@ pub struct Cache {
     shard: std::sync::Arc<Shard>,
     /// The per-worker state slot of its raw-path series.
     slot: usize,
+    /// The block it is of (zones, port, place): what names its answers in
+    /// a handover.
+    block: String,
 }
 
 /// A query passed on by the cache, remembered until its response phase.
@@ -127,6 +130,45 @@ impl Shard {
             next_id: AtomicU64::new(0),
             flights: Default::default(),
             kernel: Default::default(),
+        }
+    }
+
+    /// Every answer, for a process taking over: each store's items
+    /// ([`Item::write`]), the success store's then the denial store's,
+    /// each led by its count.
+    fn export(&self, now: Tick) -> Vec<u8> {
+        let mut out = Vec::new();
+        for store in [&self.pos, &self.neg] {
+            let at = out.len();
+            out.extend(0u32.to_be_bytes());
+            let mut n = 0u32;
+            store.each(|k, i| {
+                i.write(k, now, &mut out);
+                n += 1;
+            });
+            out[at..at + 4].copy_from_slice(&n.to_be_bytes());
+        }
+        out
+    }
+
+    /// What [`Shard::export`] wrote, added (as fills are: a full store
+    /// evicts); what does not read is left out.
+    fn import(&self, mut b: &[u8], now: Tick) {
+        for store in [&self.pos, &self.neg] {
+            let Some(n) = b
+                .get(..4)
+                .map(|x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]))
+            else {
+                return;
+            };
+            b = &b[4..];
+            for _ in 0..n {
+                let Some((k, item, used)) = Item::read(b, now, self.id()) else {
+                    return;
+                };
+                store.add(k, item);
+                b = &b[used..];
+            }
         }
     }
 
@@ -264,6 +306,7 @@ impl Cache {
             shard,
             c: Box::new(c),
             slot: 0,
+            block: String::new(),
         }
     }
 
@@ -271,6 +314,12 @@ impl Cache {
     /// block has the same settings keeps what the running one holds (as
     /// CoreDNS does); other settings start empty.
     pub fn for_block(block: &str, c: Config) -> Self {
+        let mut cache = Self::for_block_shard(block, c);
+        cache.block = block.to_string();
+        cache
+    }
+
+    fn for_block_shard(block: &str, c: Config) -> Self {
         type Live = Vec<(String, Config, std::sync::Weak<Shard>)>;
         static LIVE: std::sync::Mutex<Live> = std::sync::Mutex::new(Vec::new());
         let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
@@ -646,6 +695,16 @@ impl Plugin for Cache {
 
     fn set_kernel(&self, feed: Option<std::sync::Arc<dyn crate::plugin::kernel::Feed>>) {
         self.shard.set_kernel(feed);
+    }
+
+    fn handover_state(&self) -> Option<(String, Vec<u8>)> {
+        Some((format!("cache {}", self.block), self.shard.export(now())))
+    }
+
+    fn take_state(&self, name: &str, state: &[u8]) {
+        if name.strip_prefix("cache ") == Some(self.block.as_str()) {
+            self.shard.import(state, now());
+        }
     }
 
     fn kernel_done(

@@ -35,7 +35,16 @@ impl Tick {
     /// `i` on the cache's clock.
     pub fn of(i: Instant) -> Tick {
         static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-        let base = *BASE.get_or_init(Instant::now);
+        // A day before the first look (or as far back as the clock goes):
+        // answers a process taking over brings keep the time they were
+        // stored at.
+        let base = *BASE.get_or_init(|| {
+            let now = Instant::now();
+            [86_400, 3_600, 60, 1]
+                .into_iter()
+                .find_map(|s| now.checked_sub(Duration::from_secs(s)))
+                .unwrap_or(now)
+        });
         Tick(i.saturating_duration_since(base).as_nanos() as u64)
     }
 
@@ -260,6 +269,37 @@ impl Item {
             id,
             live: Live::default(),
         })
+    }
+
+    /// The item as a process taking over reads it back ([`Item::read`]):
+    /// its key, AD and RA, TTL, age at `now` and reply.
+    pub fn write(&self, k: u64, now: Tick, out: &mut Vec<u8>) {
+        let w = self.wire();
+        out.extend(k.to_be_bytes());
+        out.push(u8::from(self.ad) | u8::from(self.ra) << 1);
+        out.extend(self.orig_ttl.to_be_bytes());
+        out.extend(now.0.saturating_sub(self.stored.0).to_be_bytes());
+        out.extend((w.len() as u32).to_be_bytes());
+        out.extend(w);
+    }
+
+    /// An item [`Item::write`] wrote, stored as long ago (from `now`) as it
+    /// was then, and its key; the bytes it took. None for bytes that do
+    /// not read.
+    pub fn read(b: &[u8], now: Tick, id: u64) -> Option<(u64, Item, usize)> {
+        let k = u64::from_be_bytes(b.get(..8)?.try_into().ok()?);
+        let flags = *b.get(8)?;
+        let ttl = u32::from_be_bytes(b.get(9..13)?.try_into().ok()?);
+        let age = u64::from_be_bytes(b.get(13..21)?.try_into().ok()?);
+        let len = u32::from_be_bytes(b.get(21..25)?.try_into().ok()?) as usize;
+        let wire = b.get(25..25 + len)?;
+        let mut m = Message::from_vec(wire).ok()?;
+        m.metadata.authentic_data = flags & 1 != 0;
+        m.metadata.recursion_available = flags & 2 != 0;
+        let q = m.queries.first()?.clone();
+        let stored = Tick(now.0.saturating_sub(age));
+        let item = Item::new(&m, &q, stored, Duration::from_secs(u64::from(ttl)), id)?;
+        Some((k, item, 25 + len))
     }
 
     /// A copy with the reply and what is known of it, without the state of
@@ -515,6 +555,13 @@ pub struct Store {
 pub struct Gone(pub Box<dyn Fn(u64) + Send + Sync>);
 
 impl Store {
+    /// Every item with its key.
+    pub fn each(&self, mut f: impl FnMut(u64, &Item)) {
+        for (k, i) in self.items.pin().iter() {
+            f(*k, i);
+        }
+    }
+
     /// Every item counts its raw-path hits towards the kernel afresh (a
     /// new kernel path, with an empty map).
     pub fn reset_kernel(&self) {
