@@ -274,7 +274,9 @@ impl Bound {
     }
 
     /// Starts one pinned worker thread per socket set. `make` builds each
-    /// worker's handler on its own thread.
+    /// worker's handler on its own thread, once: a worker lets go of it
+    /// then, so what it holds (the first configuration) lives no longer
+    /// than the handlers keep it.
     pub fn start<H, F>(self, make: F) -> Result<Workers<H::Update>, RuntimeError>
     where
         H: PacketHandler + 'static,
@@ -306,7 +308,9 @@ impl Bound {
                     if let Some(c) = core {
                         core_affinity::set_for_current(c);
                     }
-                    run(index, &listen, socks, io, make.as_ref(), rx, beats);
+                    // Moved into the call so the worker drops its `make`
+                    // once the handler is built, not when the thread ends.
+                    run(index, &listen, socks, io, move |i| make(i), rx, beats);
                 })
                 .map_err(|source| RuntimeError::Thread { index, source })?;
             threads.push(t);
@@ -523,12 +527,12 @@ async fn close(slots: &[Rc<Slot>]) {
     }
 }
 
-fn run<H: PacketHandler + 'static, F: Fn(usize) -> H>(
+fn run<H: PacketHandler + 'static>(
     index: usize,
     listen: &[Listen],
     socks: Sockets,
     io: Io,
-    make: &F,
+    make: impl FnOnce(usize) -> H,
     mut changes: mpsc::UnboundedReceiver<Change<H::Update>>,
     beats: Arc<[AtomicU64]>,
 ) {

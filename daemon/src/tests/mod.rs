@@ -8,6 +8,7 @@ mod kernel;
 mod lookups;
 mod metrics;
 mod parses;
+mod reloads;
 mod shed;
 mod views;
 
