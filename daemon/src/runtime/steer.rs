@@ -265,6 +265,11 @@ mod imp {
         },
     }
 
+    // The `mimalloc` crate links mimalloc's library into every binary of
+    // the crate, test binaries included (only `main` names it otherwise:
+    // a test binary was left without `mi_collect`).
+    use mimalloc as _;
+
     extern "C" {
         /// mimalloc's own (linked with the `mimalloc` crate).
         fn mi_collect(force: bool);
