@@ -42,6 +42,12 @@ fn setup(
         "rewrite" => "rewrite name exact a.torture.test. b.torture.test.".into(),
         "acl" => "acl {\n        allow net 127.0.0.0/8\n    }".into(),
         "cache" => "cache 30".into(),
+        // An API server that is not there: the block serves after
+        // startup_timeout (its zone SERVFAIL; the probe's name goes on).
+        "kubernetes" => {
+            "kubernetes cluster.local {\n        endpoint http://127.0.0.1:9\n        startup_timeout 1s\n    }"
+                .into()
+        }
         // An interface that is not there: the program is not attached
         // anywhere on the machine (the block is served from userspace).
         "xdp" => "cache 30\n    xdp fdtorture0".into(),
