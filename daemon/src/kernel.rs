@@ -181,7 +181,7 @@ mod imp {
     impl Feed for BlockFeed {
         fn promote(&self, p: &Promotion<'_>) -> bool {
             let s = &self.shared;
-            let Some(&group) = s.groups.get(p.server) else {
+            let Some(&group) = s.groups.get(p.hits.server) else {
                 return false;
             };
             let v = Variant {
@@ -206,8 +206,8 @@ mod imp {
             let ttl_end = p.stored + Duration::from_secs(u64::from(p.orig_ttl));
             let expires = p.until.map_or(ttl_end, |u| u.min(ttl_end));
             // Labels outlive the query: leaked once per distinct text.
-            let server = p.server.to_string();
-            let zone = p.zone.to_string();
+            let server = p.hits.server.to_string();
+            let zone = p.hits.zone.to_string();
             st.by_owner.entry(p.owner).or_default().push(key);
             st.entries.insert(
                 key,

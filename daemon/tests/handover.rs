@@ -32,6 +32,65 @@ fn alive(pid: i32) -> bool {
         .is_some_and(|zombie| !zombie)
 }
 
+/// Starts `bin` on `dir`'s Corefile with `-handover dir/handover.sock`
+/// and `-pidfile dir/pid`, its output to `log` (nowhere when None), and
+/// waits for the pidfile.
+fn spawn(bin: &Path, dir: &Path, log: Option<&Path>) -> std::process::Child {
+    let out = |l: Option<&Path>| match l {
+        Some(l) => Stdio::from(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(l)
+                .unwrap(),
+        ),
+        None => Stdio::null(),
+    };
+    let child = Command::new(bin)
+        .arg("-conf")
+        .arg(dir.join("Corefile"))
+        .arg("-handover")
+        .arg(dir.join("handover.sock"))
+        .arg("-pidfile")
+        .arg(dir.join("pid"))
+        .current_dir(dir)
+        .stdout(out(log))
+        .stderr(out(log))
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(10);
+    while pid_in(&dir.join("pid")).is_none() {
+        assert!(Instant::now() < end, "no pidfile");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+/// SIGUSR2 to the server serving now; waits until a new process took over
+/// (its pid in the pidfile) and the old one is gone. `what` for failures.
+fn hand_over(pidfile: &Path, what: impl Fn() -> String) {
+    let old = pid_in(pidfile).unwrap();
+    // SAFETY: the pid is our server's.
+    unsafe { libc::kill(old, libc::SIGUSR2) };
+    let end = Instant::now() + Duration::from_secs(15);
+    while pid_in(pidfile) == Some(old) || alive(old) {
+        assert!(Instant::now() < end, "no new process took over: {}", what());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Stops the server serving now (SIGTERM) and waits until it is gone.
+fn stop_server(pidfile: &Path) {
+    let last = pid_in(pidfile).unwrap();
+    // SAFETY: our server's pid.
+    unsafe { libc::kill(last, libc::SIGTERM) };
+    let end = Instant::now() + Duration::from_secs(10);
+    while alive(last) {
+        assert!(Instant::now() < end, "the last process did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Asks `name` at `rate` per second until `stop`; returns (sent, answered).
 fn load(addr: std::net::SocketAddr, rate: u64, stop: Arc<AtomicBool>) -> (u64, u64) {
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -80,28 +139,10 @@ fn restarts_and_upgrades_lose_no_query() {
         format!(".:{port} {{\n    template IN A example.org {{\n        answer \"{{{{ .Name }}}} 60 IN A 192.0.2.1\"\n    }}\n    health 127.0.0.1:{}\n}}\n", free_port()),
     )
     .unwrap();
-    let sock = dir.path().join("handover.sock");
     let pidfile = dir.path().join("pid");
     let log = dir.path().join("log");
-    let out = std::fs::File::create(&log).unwrap();
-    let mut first = Command::new(&bin)
-        .arg("-conf")
-        .arg(&corefile)
-        .arg("-handover")
-        .arg(&sock)
-        .arg("-pidfile")
-        .arg(&pidfile)
-        .current_dir(dir.path())
-        .stdout(Stdio::from(out.try_clone().unwrap()))
-        .stderr(Stdio::from(out))
-        .spawn()
-        .unwrap();
+    let mut first = spawn(&bin, dir.path(), Some(&log));
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let end = Instant::now() + Duration::from_secs(10);
-    while pid_in(&pidfile).is_none() {
-        assert!(Instant::now() < end, "no pidfile");
-        std::thread::sleep(Duration::from_millis(20));
-    }
     let stop = Arc::new(AtomicBool::new(false));
     let asker = {
         let stop = Arc::clone(&stop);
@@ -115,18 +156,9 @@ fn restarts_and_upgrades_lose_no_query() {
             std::fs::copy(BIN, &fresh).unwrap();
             std::fs::rename(&fresh, &bin).unwrap();
         }
-        let old = pid_in(&pidfile).unwrap();
-        // SAFETY: the pid is our server's.
-        unsafe { libc::kill(old, libc::SIGUSR2) };
-        let end = Instant::now() + Duration::from_secs(15);
-        while pid_in(&pidfile) == Some(old) || alive(old) {
-            assert!(
-                Instant::now() < end,
-                "round {round}: no new process took over:\n{}",
-                std::fs::read_to_string(&log).unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        hand_over(&pidfile, || {
+            format!("round {round}: {}", std::fs::read_to_string(&log).unwrap())
+        });
         std::thread::sleep(Duration::from_millis(300));
     }
     stop.store(true, Ordering::Relaxed);
@@ -142,14 +174,7 @@ fn restarts_and_upgrades_lose_no_query() {
         sent - answered
     );
     assert_eq!(text.matches("Took the listeners over").count(), 6, "{text}");
-    let last = pid_in(&pidfile).unwrap();
-    // SAFETY: our server's pid.
-    unsafe { libc::kill(last, libc::SIGTERM) };
-    let end = Instant::now() + Duration::from_secs(10);
-    while alive(last) {
-        assert!(Instant::now() < end, "the last process did not stop");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    stop_server(&pidfile);
 }
 
 #[test]
@@ -179,38 +204,14 @@ fn the_cache_passes_along() {
         format!(".:{port} {{\n    prometheus 127.0.0.1:{mport}\n    cache\n    template IN A example.org {{\n        answer \"{{{{ .Name }}}} 60 IN A 192.0.2.1\"\n    }}\n}}\n"),
     )
     .unwrap();
-    let sock = dir.path().join("handover.sock");
     let pidfile = dir.path().join("pid");
-    let mut first = Command::new(BIN)
-        .arg("-conf")
-        .arg(&corefile)
-        .arg("-handover")
-        .arg(&sock)
-        .arg("-pidfile")
-        .arg(&pidfile)
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let end = Instant::now() + Duration::from_secs(10);
-    while pid_in(&pidfile).is_none() {
-        assert!(Instant::now() < end, "no pidfile");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut first = spawn(Path::new(BIN), dir.path(), None);
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     for n in 0..50 {
         udp(addr, &query(&format!("n{n}.example.org."), RecordType::A));
     }
     std::thread::sleep(Duration::from_millis(1100));
-    let old = pid_in(&pidfile).unwrap();
-    // SAFETY: our server's pid.
-    unsafe { libc::kill(old, libc::SIGUSR2) };
-    let end = Instant::now() + Duration::from_secs(15);
-    while pid_in(&pidfile) == Some(old) || alive(old) {
-        assert!(Instant::now() < end, "no new process took over");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    hand_over(&pidfile, String::new);
     let _ = first.wait();
     for n in 0..50 {
         let m = udp(addr, &query(&format!("n{n}.example.org."), RecordType::A));
@@ -228,12 +229,5 @@ fn the_cache_passes_along() {
     };
     assert_eq!(series("coredns_cache_hits_total{"), 50.0, "{metrics}");
     assert_eq!(series("coredns_cache_misses_total{"), 0.0, "{metrics}");
-    let last = pid_in(&pidfile).unwrap();
-    // SAFETY: our server's pid.
-    unsafe { libc::kill(last, libc::SIGTERM) };
-    let end = Instant::now() + Duration::from_secs(10);
-    while alive(last) {
-        assert!(Instant::now() < end, "the last process did not stop");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    stop_server(&pidfile);
 }

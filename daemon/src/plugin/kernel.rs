@@ -30,12 +30,10 @@ pub struct Promotion<'a> {
     pub size_cap: Option<u16>,
     /// What the answer came from, for [`Feed::forget`].
     pub owner: u64,
-    /// The listener the query came in on (its name, `dns://:53`), and the
-    /// zone it was routed to, as metrics name them.
-    pub server: &'a str,
-    pub zone: &'a str,
     /// What the hooks' `kernel_done` are told of each answer the kernel
-    /// gives from it.
+    /// gives from it (`server`: the listener the query came in on, which
+    /// tells the feed which group of listeners the entry is for; `family`
+    /// and `count` are the feed's to fill in).
     pub hits: KernelHits<'a>,
 }
 

@@ -77,10 +77,9 @@ impl Cache {
         let Some(k) = self.shard.kernel.load_full() else {
             return;
         };
-        let opt = q.opt;
         let p = crate::plugin::kernel::Promotion {
             reply: out,
-            opt: opt.is_some(),
+            opt: q.opt.is_some(),
             do_bit: q.q.do_bit(),
             cd: q.q.header.flags & CD != 0,
             ad: q.q.header.flags & AD != 0,
@@ -90,8 +89,6 @@ impl Cache {
             until: o.until.map(super::Tick::instant),
             size_cap: q.cap,
             owner: o.owner,
-            server: q.server,
-            zone: q.zone,
             hits: crate::plugin::kernel::KernelHits {
                 server: q.server,
                 zone: q.zone,
@@ -222,8 +219,13 @@ impl Cache {
             }
             // A hot answer goes to the kernel (UDP only: the program
             // answers nothing else), once per query variant.
-            let kernel = match (self.shard.kernel.load().as_ref(), a.udp) {
-                (Some(k), true) => {
+            let on = a.udp
+                && self
+                    .shard
+                    .kernel_on
+                    .load(std::sync::atomic::Ordering::Relaxed);
+            let kernel = match on.then(|| self.shard.kernel.load_full()).flatten() {
+                Some(k) => {
                     let variant = u8::from(a.opt.is_some())
                         | u8::from(do_bit) << 1
                         | u8::from(a.flags & CD != 0) << 2

@@ -114,6 +114,9 @@ pub struct Shard {
     flights: std::sync::Arc<Flights>,
     /// Where hot answers go to the kernel (`xdp`), if anywhere.
     kernel: arc_swap::ArcSwapOption<KernelLink>,
+    /// `kernel` holds a link: what a raw-path hit looks at first (a
+    /// relaxed load, where `kernel`'s is a few atomic operations).
+    kernel_on: std::sync::atomic::AtomicBool,
 }
 
 /// A shard's way to the kernel fast path.
@@ -130,6 +133,7 @@ impl Shard {
             next_id: AtomicU64::new(0),
             flights: Default::default(),
             kernel: Default::default(),
+            kernel_on: Default::default(),
         }
     }
 
@@ -192,8 +196,10 @@ impl Shard {
                 let threshold = feed.threshold().max(1);
                 self.kernel
                     .store(Some(std::sync::Arc::new(KernelLink { feed, threshold })));
+                self.kernel_on.store(true, Ordering::Relaxed);
             }
             None => {
+                self.kernel_on.store(false, Ordering::Relaxed);
                 self.kernel.store(None);
                 self.pos.gone.store(None);
                 self.neg.gone.store(None);
