@@ -702,6 +702,8 @@ fn run_one(
     // ferrodns's own XDP program answers on the server's end: the client's
     // end needs one too to take the frames it sends back at once.
     if sc.name == "xdp" && server == Server::Ferrodns {
+        // An earlier row (the XDP reflector's) may have left its own there.
+        rig.detach_client_xdp();
         rig.attach_client_pass(&xdp_objs.pass)?;
     }
     let mut proc = match server {
