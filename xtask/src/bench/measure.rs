@@ -150,6 +150,24 @@ pub fn dnsperf_background(
     )
 }
 
+/// dnsperf at `rate` queries/s over `file` (looping through it) for at
+/// most `seconds`, in the background, its output to `log`: stopped early
+/// with SIGINT it still waits for the answers due and reports. Its socket
+/// buffers are 4 MiB (`-b`; net.core.rmem_max allows that here), so that
+/// a burst of answers after a pause of the server's waits there rather
+/// than overflowing the client's default ~200 KiB.
+pub fn dnsperf_rate_background(
+    file: &Path,
+    rate: u64,
+    seconds: u64,
+    clients: usize,
+    log: std::path::PathBuf,
+) -> Result<rig::Proc> {
+    let mut args = dnsperf_args(file, seconds, clients, None);
+    args.extend(["-Q", &rate.to_string(), "-b", "4096"].map(String::from));
+    rig::Proc::spawn("dnsperf", client("dnsperf", &args), log)
+}
+
 fn dnsperf_args(file: &Path, seconds: u64, clients: usize, runs: Option<u32>) -> Vec<String> {
     let mut args: Vec<String> = [
         "-s",
@@ -191,6 +209,7 @@ pub fn dnsperf_report(ok: bool, out: &str) -> Result<Value> {
         "answered_qps": qps,
         "sent": sent,
         "answered": done,
+        "lost": number_after(out, "Queries lost:"),
         "answered_pct": if sent > 0.0 { 100.0 * done / sent } else { 0.0 },
         "run_s": number_after(out, "Run time (s):"),
     }))

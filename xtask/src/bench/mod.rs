@@ -3,6 +3,7 @@
 //! hardware's limits), on the rig of
 //! shared/BENCHMARKING.md. See docs/benchmarks.md for the method.
 
+mod handover;
 mod measure;
 mod report;
 mod rig;
@@ -21,7 +22,8 @@ pub const USAGE: &str = "  bench [--quick] [--scenario NAME[,NAME]] [--servers L
                        ferrodns vs CoreDNS, unbound, dnsdist, NSD, Knot DNS and bare
                        reflectors in two network namespaces (root); scenarios cache
                        (cache-hits), cache-2w, zipf, zipf-2w, forward, auth, memory,
-                       flood, zoneload (needs no rig; alone it writes
+                       flood, upgrade (restarts and upgrades under load),
+                       zoneload (needs no rig; alone it writes
                        bench/results/zoneload.*); servers ferrodns, ferrodns-uring, ferrodns-steer (-steer,
                        2-worker scenarios), coredns, unbound, dnsdist, nsd and knot
                        (auth only), reflect-socket, reflect-uring, reflect-xdp; scenario xdp:
@@ -41,6 +43,9 @@ pub enum Kind {
     Flood,
     /// Zone loading and reloading: time and memory (`zoneload`).
     ZoneLoad,
+    /// Restarts and binary upgrades under load: lost queries and the hit
+    /// ratio on each side of every handover (ferrodns only).
+    Handover,
 }
 
 pub struct Scenario {
@@ -75,7 +80,7 @@ impl Scenario {
     /// Whether `server` has a row in this scenario.
     fn runs(&self, server: Server) -> bool {
         match self.kind {
-            Kind::Memory => server == Server::Ferrodns,
+            Kind::Memory | Kind::Handover => server == Server::Ferrodns,
             Kind::Flood => server.corefile(),
             Kind::ZoneLoad => matches!(server, Server::Ferrodns | Server::CoreDns),
             // Steering needs more than one worker.
@@ -209,6 +214,16 @@ pub const SCENARIOS: &[Scenario] = &[
         kind: Kind::Flood,
         workers: 1,
         upstream_zone: Some("hot.bench."),
+    },
+    Scenario {
+        name: "upgrade",
+        aliases: &["restart", "handover"],
+        about: "restarts and upgrades that lose no query: the zipf scenario's cache and upstream, ferrodns (one worker, `-handover`) under dnsperf at half its saturation rate (dnsperf's own, measured first) through 10 restarts and then 10 binary upgrades (3 and 3 with --quick; SIGUSR2, a new process from the binary's path takes the sockets and the cache over): dnsperf's lost queries over the whole run, and the cache's hit ratio over the second before each handover and the second right after it",
+        queries: "zipf.q",
+        warm: true,
+        kind: Kind::Handover,
+        workers: 1,
+        upstream_zone: None,
     },
     Scenario {
         name: "zoneload",
@@ -522,6 +537,14 @@ pub fn main(args: &[String]) -> Result<()> {
                 Kind::ZoneLoad => unreachable!("zoneload runs its servers itself"),
                 Kind::Memory => run_memory(sc, &bins, &work, &load, &q.probe),
                 Kind::Flood => run_flood(sc, server, &bins, &work, &load, &q.probe),
+                Kind::Handover => handover::run(
+                    sc,
+                    &bins,
+                    &work,
+                    &load,
+                    &q.probe,
+                    handover::rounds(opts.quick),
+                ),
                 Kind::Load => run_one(
                     sc,
                     server,

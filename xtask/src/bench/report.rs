@@ -70,6 +70,21 @@ pub fn one_line(row: &Value) -> String {
             f(at(row, &["bytes_per_entry_beyond_answers"]), 0),
         );
     }
+    if row.get("largest_hit_ratio_drop_points").is_some() {
+        return format!(
+            "{} restarts and {} upgrades at {} q/s (half of {} q/s): {} of {} queries lost; hit ratio {}% before, {}% right after (mean), largest drop {} points; slowest handover {} ms",
+            f(at(row, &["restarts"]), 0),
+            f(at(row, &["upgrades"]), 0),
+            f(at(row, &["rate"]), 0),
+            f(at(row, &["saturation", "answered_qps"]), 0),
+            f(at(row, &["lost"]), 0),
+            f(at(row, &["dnsperf", "sent"]), 0),
+            f(at(row, &["hit_ratio_before_mean"]).map(|r| r * 100.0), 2),
+            f(at(row, &["hit_ratio_after_mean"]).map(|r| r * 100.0), 2),
+            f(at(row, &["largest_hit_ratio_drop_points"]), 2),
+            f(at(row, &["slowest_handover_ms"]), 0),
+        );
+    }
     if row.get("hot").is_some() {
         return format!(
             "hot names: {} hit ratio ({} upstream queries for {} answers, {}% answered, p99 {} µs); flood: {} names, {} q/s answered ({}%); {} answers cached; RSS {} MiB before, peak {} MiB",
@@ -384,6 +399,34 @@ pub fn targets(scenario: &str, rows: &[Value], rounds: &[Value], earlier: &[Valu
                 ),
             ]
         }
+        "upgrade" => {
+            let r = row(rows, "ferrodns");
+            let v = |path: &[&str]| r.and_then(|r| at(r, path));
+            vec![
+                target_with(
+                    "queries lost through the restarts and upgrades (dnsperf at half saturation)",
+                    v(&["lost"]),
+                    false,
+                    0.0,
+                    format!(
+                        "of {} sent at {} q/s",
+                        f(v(&["dnsperf", "sent"]), 0),
+                        f(v(&["rate"]), 0)
+                    ),
+                ),
+                target_with(
+                    "largest drop of the cache's hit ratio, the second right after a handover against the second before (points)",
+                    v(&["largest_hit_ratio_drop_points"]),
+                    false,
+                    1.0,
+                    format!(
+                        "means {}% before, {}% after",
+                        f(v(&["hit_ratio_before_mean"]).map(|r| r * 100.0), 2),
+                        f(v(&["hit_ratio_after_mean"]).map(|r| r * 100.0), 2)
+                    ),
+                ),
+            ]
+        }
         "flood" => {
             let r = row(rows, "ferrodns");
             let v = |path: &[&str]| r.and_then(|r| at(r, path));
@@ -489,6 +532,11 @@ pub fn markdown(results: &Value) -> String {
         }
         if sc["name"] == "flood" {
             flood_md(&mut md, &rows);
+            targets_md(&mut md, &targets);
+            continue;
+        }
+        if sc["name"] == "upgrade" {
+            upgrade_md(&mut md, &rows);
             targets_md(&mut md, &targets);
             continue;
         }
@@ -667,6 +715,54 @@ fn flood_md(md: &mut String, rows: &[Value]) {
             f(at(r, &["rss_peak_second_half_kib"]).map(|k| k / 1024.0), 1),
             f(at(r, &["peak_rss_kib"]).map(|k| k / 1024.0), 1),
         );
+    }
+    md.push('\n');
+}
+
+/// The upgrade scenario: the run's totals, then each handover.
+fn upgrade_md(md: &mut String, rows: &[Value]) {
+    let _ = writeln!(
+        md,
+        "| server | saturation q/s (dnsperf) | rate q/s | restarts | upgrades | sent | answered | lost | hit ratio before % (mean) | right after % (mean) | largest drop, points | slowest handover ms |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for r in rows {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            r["server"].as_str().unwrap_or("?"),
+            f(at(r, &["saturation", "answered_qps"]), 0),
+            f(at(r, &["rate"]), 0),
+            f(at(r, &["restarts"]), 0),
+            f(at(r, &["upgrades"]), 0),
+            f(at(r, &["dnsperf", "sent"]), 0),
+            f(at(r, &["dnsperf", "answered"]), 0),
+            f(at(r, &["lost"]), 0),
+            f(at(r, &["hit_ratio_before_mean"]).map(|x| x * 100.0), 2),
+            f(at(r, &["hit_ratio_after_mean"]).map(|x| x * 100.0), 2),
+            f(at(r, &["largest_hit_ratio_drop_points"]), 2),
+            f(at(r, &["slowest_handover_ms"]), 0),
+        );
+    }
+    md.push('\n');
+    let _ = writeln!(
+        md,
+        "| handover | kind | hit ratio before % | answers | right after % | answers | new process serving ms | old process gone ms |\n|---:|---|---:|---:|---:|---:|---:|---:|"
+    );
+    for r in rows {
+        for h in r["rounds"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                f(at(h, &["round"]), 0),
+                h["kind"].as_str().unwrap_or("?"),
+                f(at(h, &["hit_ratio_before"]).map(|x| x * 100.0), 2),
+                f(at(h, &["answers_before"]), 0),
+                f(at(h, &["hit_ratio_after"]).map(|x| x * 100.0), 2),
+                f(at(h, &["answers_after"]), 0),
+                f(at(h, &["new_process_serving_ms"]), 0),
+                f(at(h, &["old_process_gone_ms"]), 0),
+            );
+        }
     }
     md.push('\n');
 }
