@@ -14,9 +14,12 @@
 //! 3. new → old: `H` — the old process closes its HTTP endpoints (health,
 //!    ready, metrics), which the new one binds next; old → new: `h`;
 //! 4. new → old: `R` and its pid, once it serves — the old process stops
-//!    reading, answers what it has read and what waits on upstreams, and
-//!    exits. If the new process goes away before `R`, the old one binds its
-//!    HTTP endpoints again and goes on serving.
+//!    reading, answers what it has read and what waits on upstreams. If the
+//!    new process goes away before `R`, the old one binds its HTTP
+//!    endpoints again and goes on serving.
+//! 5. old → new: what its plugins changed since step 2 (the answers cached
+//!    meanwhile), framed as there; then the old process exits. The new one
+//!    takes it in while it serves.
 
 use crate::runtime::Inherited;
 use crate::sys::fdpass;
@@ -131,6 +134,15 @@ pub fn give(
     for batch in fds.chunks(fdpass::BATCH - fdpass::BATCH % 2) {
         fdpass::send(s, batch)?;
     }
+    write_state(s, state)?;
+    expect(s, b'H')?;
+    release_http();
+    s.write_all(b"h")?;
+    Ok(())
+}
+
+/// Plugins' state: a count of (name, bytes), each length-prefixed.
+fn write_state(s: &mut UnixStream, state: &[(String, Vec<u8>)]) -> Result<(), HandoverError> {
     let mut st = Vec::new();
     st.extend((state.len() as u32).to_be_bytes());
     for (name, data) in state {
@@ -140,16 +152,41 @@ pub fn give(
         st.extend(data);
     }
     s.write_all(&st)?;
-    expect(s, b'H')?;
-    release_http();
-    s.write_all(b"h")?;
     Ok(())
+}
+
+/// What [`write_state`] wrote.
+fn read_state(s: &mut UnixStream) -> Result<Vec<(String, Vec<u8>)>, HandoverError> {
+    let n = read_u32(s)?;
+    let mut state = Vec::new();
+    for _ in 0..n {
+        let len = read_u32(s)? as usize;
+        if len > 4096 {
+            return Err(HandoverError::Protocol(format!(
+                "a state name of {len} bytes"
+            )));
+        }
+        let mut name = vec![0u8; len];
+        s.read_exact(&mut name)?;
+        let mut b = [0u8; 8];
+        s.read_exact(&mut b)?;
+        let len = u64::from_be_bytes(b) as usize;
+        let mut data = vec![0u8; len];
+        s.read_exact(&mut data)?;
+        state.push((String::from_utf8_lossy(&name).into_owned(), data));
+    }
+    Ok(state)
 }
 
 /// Step 4 on the old side: the new process's pid once it serves.
 pub fn wait_ready(s: &mut UnixStream) -> Result<u32, HandoverError> {
     expect(s, b'R')?;
     read_u32(s)
+}
+
+/// Step 5 on the old side, once its workers have stopped.
+pub fn give_late(s: &mut UnixStream, state: &[(String, Vec<u8>)]) -> Result<(), HandoverError> {
+    write_state(s, state)
 }
 
 /// The new process's side, connected.
@@ -215,24 +252,7 @@ pub fn take(path: &Path) -> Result<Option<Taking>, HandoverError> {
             .sockets
             .push((a, UdpSocket::from(u), TcpListener::from(t)));
     }
-    let n = read_u32(&mut s)?;
-    let mut state = Vec::new();
-    for _ in 0..n {
-        let len = read_u32(&mut s)? as usize;
-        if len > 4096 {
-            return Err(HandoverError::Protocol(format!(
-                "a state name of {len} bytes"
-            )));
-        }
-        let mut name = vec![0u8; len];
-        s.read_exact(&mut name)?;
-        let mut b = [0u8; 8];
-        s.read_exact(&mut b)?;
-        let len = u64::from_be_bytes(b) as usize;
-        let mut data = vec![0u8; len];
-        s.read_exact(&mut data)?;
-        state.push((String::from_utf8_lossy(&name).into_owned(), data));
-    }
+    let state = read_state(&mut s)?;
     s.write_all(b"H")?;
     expect(&mut s, b'h')?;
     Ok(Some(Taking {
@@ -243,11 +263,22 @@ pub fn take(path: &Path) -> Result<Option<Taking>, HandoverError> {
 }
 
 impl Taking {
-    /// Step 4: this process serves; the old one may go.
-    pub fn ready(mut self) -> Result<(), HandoverError> {
+    /// Step 4: this process serves; the old one may go. What it passes
+    /// last comes through the [`Late`].
+    pub fn ready(mut self) -> Result<Late, HandoverError> {
         let mut b = vec![b'R'];
         b.extend(std::process::id().to_be_bytes());
         self.stream.write_all(&b)?;
-        Ok(())
+        Ok(Late(self.stream))
+    }
+}
+
+/// Step 5 on the new side: the old process's last state, once its workers
+/// have stopped (they drain for up to [`crate::runtime::DRAIN`]).
+pub struct Late(UnixStream);
+
+impl Late {
+    pub fn take(mut self) -> Result<Vec<(String, Vec<u8>)>, HandoverError> {
+        read_state(&mut self.0)
     }
 }

@@ -221,9 +221,28 @@ fn serve(
     }
     match taking {
         Some(t) => {
-            t.ready()?;
+            let late = t.ready()?;
             log::info(None, "Took the listeners over from the previous process");
             tell(&notifier, |n| n.took_over(&service.status()));
+            // What the old process's plugins changed while this one
+            // started (the answers it cached meanwhile), taken in while
+            // serving.
+            let config = Arc::clone(service.config());
+            std::thread::Builder::new()
+                .name("handover".into())
+                .spawn(move || match late.take() {
+                    Ok(state) => {
+                        for (name, data) in &state {
+                            for p in config.plugins() {
+                                p.take_state(name, data);
+                            }
+                        }
+                    }
+                    Err(e) => log::warning(
+                        None,
+                        &format!("{e}: what the previous process cached last is not here"),
+                    ),
+                })?;
         }
         None => tell(&notifier, |n| n.ready(&service.status())),
     }
@@ -237,6 +256,9 @@ fn serve(
         })?;
     }
     let mut ended = Ended::Stopped;
+    // The connection to the process that took over (the last state goes
+    // there once the workers have stopped).
+    let mut handed = None;
     // Set once shutting down: a second SIGINT then quits at once, as
     // CoreDNS's does.
     let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -354,7 +376,7 @@ fn serve(
                 let state: Vec<(String, Vec<u8>)> = service
                     .config()
                     .plugins()
-                    .filter_map(|p| p.handover_state())
+                    .filter_map(|p| p.handover_state(false))
                     .collect();
                 let given = handover::give(&mut stream, &service.sockets(), &state, || {
                     service.release_http()
@@ -364,6 +386,7 @@ fn serve(
                     Ok(pid) => {
                         log::info(None, &format!("Handed the listeners over to PID {pid}: finishing what was read, then exiting"));
                         ended = Ended::HandedOver;
+                        handed = Some(stream);
                         break;
                     }
                     Err(e) => {
@@ -424,8 +447,19 @@ fn serve(
     }
     // SIGTERM, SIGINT and SIGQUIT alike wait out health's lameduck.
     if ended == Ended::HandedOver {
-        // The new process wrote its pidfile and runs the shutdown hooks.
-        service.stop_handed_over();
+        // The new process wrote its pidfile and runs the shutdown hooks;
+        // it gets what the plugins changed since the first state.
+        service.stop_handed_over(|config| {
+            let late: Vec<(String, Vec<u8>)> = config
+                .plugins()
+                .filter_map(|p| p.handover_state(true))
+                .collect();
+            if let Some(s) = handed.as_mut() {
+                if let Err(e) = handover::give_late(s, &late) {
+                    log::error(None, &e.to_string());
+                }
+            }
+        });
         return Ok(ended);
     }
     service.stop();

@@ -328,10 +328,12 @@ impl Service {
 
     /// Stops after a handover: the new process serves the listeners and
     /// runs the `on` commands; this one answers what it has read and what
-    /// waits on upstreams, then lets go.
-    pub fn stop_handed_over(self) {
+    /// waits on upstreams, hands `last` its configuration once its workers
+    /// have stopped, then lets go.
+    pub fn stop_handed_over(self, last: impl FnOnce(&Config)) {
         self.kernel.stop();
         self.workers.stop();
+        last(&self.config);
         for p in self.config.plugins() {
             p.stop();
         }

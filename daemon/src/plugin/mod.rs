@@ -151,14 +151,18 @@ pub trait Plugin: Send + Sync + 'static {
 
     /// What it passes to a process taking over from this one (a
     /// handover): a name the same plugin of the same block finds it by in
-    /// the new process, and the bytes (cache: its answers).
-    fn handover_state(&self) -> Option<(String, Vec<u8>)> {
+    /// the new process, and the bytes (cache: its answers). Asked twice:
+    /// first (`late` false) while this process serves on, then (`late`
+    /// true) once the new process serves and this one's workers have
+    /// stopped: what changed in between (cache: the answers stored since).
+    fn handover_state(&self, _late: bool) -> Option<(String, Vec<u8>)> {
         None
     }
 
     /// Given what a plugin of the process handing over passed
-    /// (`handover_state`), before this one serves; a name not its own is
-    /// none of its business.
+    /// (`handover_state`): the first part before this one serves, the
+    /// late part while it serves; a name not its own is none of its
+    /// business.
     fn take_state(&self, _name: &str, _state: &[u8]) {}
 
     /// Told where to hand its answers to the kernel (None: nowhere, as

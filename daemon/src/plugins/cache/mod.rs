@@ -117,6 +117,9 @@ pub struct Shard {
     /// `kernel` holds a link: what a raw-path hit looks at first (a
     /// relaxed load, where `kernel`'s is a few atomic operations).
     kernel_on: std::sync::atomic::AtomicBool,
+    /// The ids an export for a handover covered: every item stored since
+    /// has a higher one (what the late export sends).
+    exported_upto: AtomicU64,
 }
 
 /// A shard's way to the kernel fast path.
@@ -134,21 +137,32 @@ impl Shard {
             flights: Default::default(),
             kernel: Default::default(),
             kernel_on: Default::default(),
+            exported_upto: AtomicU64::new(0),
         }
     }
 
     /// Every answer, for a process taking over: each store's items
     /// ([`Item::write`]), the success store's then the denial store's,
-    /// each led by its count.
-    fn export(&self, now: Tick) -> Vec<u8> {
+    /// each led by its count. `late`: only those stored since the last
+    /// export began (ids are handed out in order).
+    fn export(&self, now: Tick, late: bool) -> Vec<u8> {
+        let since = if late {
+            self.exported_upto.load(Ordering::Relaxed)
+        } else {
+            0
+        };
+        self.exported_upto
+            .store(self.next_id.load(Ordering::Relaxed), Ordering::Relaxed);
         let mut out = Vec::new();
         for store in [&self.pos, &self.neg] {
             let at = out.len();
             out.extend(0u32.to_be_bytes());
             let mut n = 0u32;
             store.each(|k, i| {
-                i.write(k, now, &mut out);
-                n += 1;
+                if i.id > since {
+                    i.write(k, now, &mut out);
+                    n += 1;
+                }
             });
             out[at..at + 4].copy_from_slice(&n.to_be_bytes());
         }
@@ -703,8 +717,11 @@ impl Plugin for Cache {
         self.shard.set_kernel(feed);
     }
 
-    fn handover_state(&self) -> Option<(String, Vec<u8>)> {
-        Some((format!("cache {}", self.block), self.shard.export(now())))
+    fn handover_state(&self, late: bool) -> Option<(String, Vec<u8>)> {
+        Some((
+            format!("cache {}", self.block),
+            self.shard.export(now(), late),
+        ))
     }
 
     fn take_state(&self, name: &str, state: &[u8]) {

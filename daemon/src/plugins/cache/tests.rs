@@ -930,3 +930,56 @@ fn eviction_keeps_hot_items_through_a_flood() {
     let present = hot.iter().filter(|&&k| s.view().get(k).is_some()).count();
     assert_eq!(present, hot.len());
 }
+
+/// A handover passes the answers in two parts: everything while the old
+/// process serves on, then (late) only what it cached since; the new
+/// process's cache ends up with both.
+#[test]
+fn handover_state_in_two_parts() {
+    let old = Rig::new("cache");
+    old.a(
+        "early.example.org.",
+        vec![a("early.example.org.", 60, [192, 0, 2, 1])],
+    );
+    let (name, first) = old.cache.handover_state(false).unwrap();
+    old.a(
+        "late.example.org.",
+        vec![a("late.example.org.", 60, [192, 0, 2, 2])],
+    );
+    let (late_name, late) = old.cache.handover_state(true).unwrap();
+    assert_eq!(name, late_name);
+    assert!(
+        late.len() < first.len() + 40,
+        "the late part holds the late answer only"
+    );
+    // The late part alone has the late answer and not the early one.
+    let only_late = Rig::new("cache");
+    only_late.cache.take_state(&late_name, &late);
+    let answered = |rig: &Rig, qname: &str| {
+        let calls = rig.calls.get();
+        let o = rig.a(qname, vec![a(qname, 60, [198, 51, 100, 9])]);
+        (rig.calls.get() == calls).then(|| ip(&o))
+    };
+    assert_eq!(
+        answered(&only_late, "late.example.org."),
+        Some("192.0.2.2".into())
+    );
+    assert_eq!(answered(&only_late, "early.example.org."), None);
+    // Both parts: both answers, as the old process cached them.
+    let new = Rig::new("cache");
+    new.cache.take_state(&name, &first);
+    new.cache.take_state(&late_name, &late);
+    assert_eq!(
+        answered(&new, "early.example.org."),
+        Some("192.0.2.1".into())
+    );
+    assert_eq!(
+        answered(&new, "late.example.org."),
+        Some("192.0.2.2".into())
+    );
+    // Nothing cached since: the next late part is empty.
+    let (_, again) = old.cache.handover_state(true).unwrap();
+    let none = Rig::new("cache");
+    none.cache.take_state(&name, &again);
+    assert_eq!(answered(&none, "late.example.org."), None);
+}
