@@ -231,3 +231,63 @@ fn the_cache_passes_along() {
     assert_eq!(series("coredns_cache_misses_total{"), 0.0, "{metrics}");
     stop_server(&pidfile);
 }
+
+/// What the old process caches while the new one starts (after the first
+/// state went) passes along too, once its workers have stopped: every name
+/// answered during a handover is a hit afterwards, whichever process
+/// answered it.
+#[test]
+fn answers_cached_during_the_handover_pass_along() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    std::fs::write(
+        dir.path().join("Corefile"),
+        format!(".:{port} {{\n    cache\n    template IN A example.org {{\n        answer \"{{{{ .Name }}}} 60 IN A 192.0.2.1\"\n    }}\n}}\n"),
+    )
+    .unwrap();
+    let pidfile = dir.path().join("pid");
+    let mut first = spawn(Path::new(BIN), dir.path(), None);
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    // Many answers cached first, so the first state takes a while to go.
+    for n in 0..3000 {
+        udp(
+            addr,
+            &query(&format!("before{n}.example.org."), RecordType::A),
+        );
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let asker = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut names = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let name = format!("during{}.example.org.", names.len());
+                let m = udp(addr, &query(&name, RecordType::A));
+                assert_eq!(m.answers.len(), 1, "{name}");
+                names.push(name);
+            }
+            names
+        })
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    hand_over(&pidfile, String::new);
+    stop.store(true, Ordering::Relaxed);
+    let names = asker.join().unwrap();
+    let _ = first.wait();
+    assert!(names.len() > 50, "{} names asked", names.len());
+    // Past the second the answers were cached in: a cached answer's TTL
+    // has counted down, a fresh one says 60.
+    std::thread::sleep(Duration::from_millis(1100));
+    let fresh: Vec<&String> = names
+        .iter()
+        .filter(|n| udp(addr, &query(n, RecordType::A)).answers[0].ttl == 60)
+        .collect();
+    assert!(
+        fresh.is_empty(),
+        "{} of {} names answered during the handover were not cached in the new process: {:?}",
+        fresh.len(),
+        names.len(),
+        &fresh[..fresh.len().min(5)]
+    );
+    stop_server(&pidfile);
+}
