@@ -248,9 +248,15 @@ pub fn take(path: &Path) -> Result<Option<Taking>, HandoverError> {
         let (Some(u), Some(t)) = (it.next(), it.next()) else {
             break;
         };
-        inherited
-            .sockets
-            .push((a, UdpSocket::from(u), TcpListener::from(t)));
+        let u = UdpSocket::from(u);
+        // Sockets systemd passed without SO_REUSEPORT: no new one may join
+        // them, so the workers share them.
+        if !socket2::SockRef::from(&u).reuse_port().unwrap_or(true)
+            && !inherited.shared.contains(&a)
+        {
+            inherited.shared.push(a);
+        }
+        inherited.sockets.push((a, u, TcpListener::from(t)));
     }
     let state = read_state(&mut s)?;
     s.write_all(b"H")?;

@@ -108,7 +108,12 @@ fn node_report() -> nodelocal::Report {
     })
 }
 
-fn run(o: Options, signals: SignalSet, notify: NotifyEnv) -> anyhow::Result<()> {
+fn run(
+    o: Options,
+    signals: SignalSet,
+    notify: NotifyEnv,
+    passed: Vec<std::os::fd::OwnedFd>,
+) -> anyhow::Result<()> {
     // NodeLocal DNSCache's node side: the Corefile from its template, the
     // interface, (once serving) the rules.
     let mut node = match &o.node.localip {
@@ -126,7 +131,7 @@ fn run(o: Options, signals: SignalSet, notify: NotifyEnv) -> anyhow::Result<()> 
         }
         _ => None,
     };
-    let served = serve(&o, signals, notify, node.as_mut());
+    let served = serve(&o, signals, notify, passed, node.as_mut());
     // Also when the server could not start: nothing is left behind, unless
     // another process serves with it now.
     if let Some(n) = node {
@@ -166,6 +171,7 @@ fn serve(
     o: &Options,
     signals: SignalSet,
     notify: NotifyEnv,
+    passed: Vec<std::os::fd::OwnedFd>,
     node: Option<&mut nodelocal::NodeLocal>,
 ) -> anyhow::Result<Ended> {
     let exe = std::env::current_exe().ok();
@@ -180,6 +186,32 @@ fn serve(
     let taking = match &o.handover {
         Some(p) => handover::take(std::path::Path::new(p))?,
         None => None,
+    };
+    // systemd's sockets (socket activation), where no process handed its
+    // own over.
+    let activated = match (&taking, passed.is_empty()) {
+        (None, false) => {
+            let (inherited, notes) = runtime::activated(passed);
+            for n in notes {
+                log::info(None, &n);
+            }
+            let listen: Vec<_> = config.listen().iter().map(|l| l.addr).collect();
+            for a in inherited.addrs().filter(|a| !listen.contains(a)) {
+                log::warning(
+                    None,
+                    &format!("socket activation: no server block listens on {a}: its sockets stay unused"),
+                );
+            }
+            Some(inherited)
+        }
+        (Some(_), false) => {
+            log::warning(
+                None,
+                "socket activation: the listeners come from the process handing over; the sockets systemd passed stay unused",
+            );
+            None
+        }
+        _ => None,
     };
     // What the old process's plugins passed along (the caches' answers).
     if let Some(t) = &taking {
@@ -200,7 +232,7 @@ fn serve(
         config,
         workers,
         plane,
-        taking.as_ref().map(|t| &t.inherited),
+        taking.as_ref().map(|t| &t.inherited).or(activated.as_ref()),
         |c| {
             if !quiet {
                 print!("{}{}", c.banner(), version());
@@ -472,6 +504,8 @@ fn serve(
 fn main() -> ExitCode {
     // SAFETY: no other thread runs yet.
     let notify = unsafe { NotifyEnv::take() };
+    // SAFETY: still no other thread.
+    let passed = unsafe { sys::activation::take() };
     let signals = match block_signals() {
         Ok(s) => s,
         Err(e) => {
@@ -499,7 +533,7 @@ fn main() -> ExitCode {
         print!("{}", plugins());
         return ExitCode::SUCCESS;
     }
-    match run(o, signals, notify) {
+    match run(o, signals, notify, passed) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{e:#}");

@@ -2,6 +2,8 @@
 //! `$NOTIFY_SOCKET`, `$WATCHDOG_USEC` set, the real binary started, reloaded
 //! with SIGUSR1 and stopped with SIGTERM; and a worker made to hang (a
 //! debug build's `$FERRODNS_TEST_HANG` name) stops the watchdog's pings.
+//! Socket activation with systemd's own `systemd-socket-activate`, and the
+//! unit files through `systemd-analyze verify`.
 
 mod common;
 
@@ -192,20 +194,133 @@ fn the_unit_file_verifies() {
         unit.contains("Type=notify") && unit.contains("WatchdogSec="),
         "{unit}"
     );
+    let socket = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../systemd/ferrodns.socket"
+    ))
+    .unwrap();
+    assert!(
+        socket.contains("ListenDatagram=53") && socket.contains("ReusePort=yes"),
+        "{socket}"
+    );
     // The binary where the unit expects it: the one built here.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ferrodns.service");
     std::fs::write(&path, unit.replace("/usr/local/bin/ferrodns", BIN)).unwrap();
+    std::fs::write(dir.path().join("ferrodns.socket"), socket).unwrap();
     let out = std::process::Command::new(analyze)
         .arg("verify")
+        .arg(dir.path().join("ferrodns.socket"))
         .arg(&path)
+        .current_dir(dir.path())
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(
-        out.status.success() && !text.contains("ferrodns.service:"),
+        out.status.success() && !text.contains("ferrodns.s"),
         "{text}"
     );
+}
+
+/// Socket activation: systemd-socket-activate (systemd's tool playing a
+/// `.socket` unit) binds a TCP and a UDP socket and starts ferrodns on the
+/// first query to each; ferrodns serves them as its listeners, so the
+/// queries that arrived before it ran are answered, and so are later ones,
+/// with two workers sharing the sockets (passed without SO_REUSEPORT).
+#[test]
+fn socket_activation_serves_the_passed_sockets() {
+    let Ok(activate) = which("systemd-socket-activate") else {
+        eprintln!("SKIPPED socket_activation_serves_the_passed_sockets: no systemd-socket-activate on this machine");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let corefile = dir.path().join("Corefile");
+    std::fs::write(
+        &corefile,
+        format!(".:{port} {{\n    bind 127.0.0.1\n    whoami\n}}\n"),
+    )
+    .unwrap();
+    let listen = format!("127.0.0.1:{port}");
+    let log = dir.path().join("log");
+    // The first waits for a TCP connection, then starts the second with
+    // its socket; the second adds a UDP one and waits for a datagram.
+    let mut chain = std::process::Command::new(&activate)
+        .args(["-l", &listen])
+        .arg(&activate)
+        .args(["-d", "-l", &listen])
+        .arg(BIN)
+        .args(["-workers", "2", "-conf"])
+        .arg(&corefile)
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(dir.path().join("err")).unwrap())
+        .spawn()
+        .unwrap();
+    let addr: std::net::SocketAddr = listen.parse().unwrap();
+    let end = Instant::now() + Duration::from_secs(10);
+    let mut conn = loop {
+        match std::net::TcpStream::connect(addr) {
+            Ok(c) => break c,
+            Err(_) if Instant::now() < end => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => panic!("systemd-socket-activate does not listen: {e}"),
+        }
+    };
+    // A query on the connection, read once ferrodns runs.
+    let q = query("tcp.example.", RecordType::A).to_vec().unwrap();
+    use std::io::{Read, Write};
+    conn.write_all(&[(q.len() >> 8) as u8, q.len() as u8])
+        .unwrap();
+    conn.write_all(&q).unwrap();
+    // The datagram that starts ferrodns is answered by it.
+    let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    u.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    let first = query("first.example.", RecordType::A).to_vec().unwrap();
+    let end = Instant::now() + Duration::from_secs(10);
+    let mut buf = [0u8; 512];
+    let mut sent = 0;
+    let n = loop {
+        // Sent again while the second tool has not bound its socket yet.
+        u.send_to(&first, addr).unwrap();
+        sent += 1;
+        match u.recv_from(&mut buf) {
+            Ok((n, _)) => break n,
+            Err(_) if Instant::now() < end => {}
+            Err(e) => panic!(
+                "no answer over UDP: {e}; ferrodns's log:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            ),
+        }
+    };
+    let m = hickory_proto::op::Message::from_vec(&buf[..n]).unwrap();
+    assert_eq!(
+        m.queries[0].name().to_ascii(),
+        "first.example.",
+        "{sent} sent"
+    );
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut len = [0u8; 2];
+    conn.read_exact(&mut len).unwrap();
+    let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    conn.read_exact(&mut reply).unwrap();
+    let m = hickory_proto::op::Message::from_vec(&reply).unwrap();
+    assert_eq!(m.queries[0].name().to_ascii(), "tcp.example.");
+    assert_eq!(m.additionals.len(), 2, "whoami's records");
+    // Later queries, over both, many times (each worker serves them).
+    for i in 0..20 {
+        let name = format!("n{i}.example.");
+        assert_eq!(udp(addr, &query(&name, RecordType::A)).additionals.len(), 2);
+        assert_eq!(tcp(addr, &query(&name, RecordType::A)).additionals.len(), 2);
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains(&format!(
+            "socket activation: serving {listen} with the sockets systemd passed (no SO_REUSEPORT: the workers share them)"
+        )),
+        "{text}"
+    );
+    // SAFETY: our child (systemd-socket-activate exec'd into ferrodns).
+    unsafe { libc::kill(chain.id() as i32, libc::SIGTERM) };
+    assert!(chain.wait().unwrap().success());
 }
 
 fn which(program: &str) -> Result<std::path::PathBuf, ()> {

@@ -159,6 +159,12 @@ fn debian(root: &Path, binary: &Path, out: &Path) -> Result<PathBuf> {
         0o644,
     )?;
     write(
+        &stage.join("lib/systemd/system/ferrodns.socket"),
+        &fs::read_to_string(root.join("systemd/ferrodns.socket"))?
+            .replace("README.md", "README.md.gz"),
+        0o644,
+    )?;
+    write(
         &stage.join("etc/ferrodns/Corefile"),
         &fs::read_to_string(root.join("config/package.Corefile"))?,
         0o644,
@@ -256,6 +262,7 @@ fn tarball(root: &Path, binary: &Path, out: &Path) -> Result<PathBuf> {
         Ok(())
     };
     copy("systemd/ferrodns.service", "systemd/ferrodns.service")?;
+    copy("systemd/ferrodns.socket", "systemd/ferrodns.socket")?;
     copy("config/package.Corefile", "config/Corefile")?;
     copy("README.md", "README.md")?;
     for f in [
@@ -289,6 +296,7 @@ fn check_deb(deb: &Path) -> Result<()> {
     for want in [
         "./usr/bin/ferrodns",
         "./lib/systemd/system/ferrodns.service",
+        "./lib/systemd/system/ferrodns.socket",
         "./etc/ferrodns/Corefile",
         "./usr/share/doc/ferrodns/copyright",
     ] {

@@ -5,6 +5,7 @@
 //! own SO_REUSEPORT UDP and TCP sockets for every listener and its own
 //! handler, on a current-thread tokio runtime.
 
+mod activated;
 mod mmsg;
 mod sockets;
 pub mod steer;
@@ -15,6 +16,7 @@ use worker::{spawn_later, InFlight};
 
 pub use steer::{Attached, Steering, UdpGroups};
 
+pub use activated::activated;
 pub use worker::{bind, bind_inherited, read_framed, Bound, Inherited, Workers};
 
 /// How long a stopping worker waits for replies still in flight.

@@ -189,12 +189,23 @@ pub fn bind(listen: &[Listen], workers: usize, held: &[SocketAddr]) -> Result<Bo
     assemble(listen, workers, held, |_| Vec::new())
 }
 
-/// Sockets another process handed over (see `Workers::sockets`), by
-/// address: a listener among them is served with them (no new socket is
-/// bound, nothing queued on them is lost); the others get new ones.
+/// Sockets another process handed over (see `Workers::sockets`) or
+/// systemd passed (socket activation), by address: a listener among them
+/// is served with them (no new socket is bound, nothing queued on them is
+/// lost); the others get new ones.
 #[derive(Default)]
 pub struct Inherited {
     pub sockets: Vec<(SocketAddr, std::net::UdpSocket, std::net::TcpListener)>,
+    /// Addresses whose sockets no new one may join (passed without
+    /// SO_REUSEPORT): every worker serves those same sockets.
+    pub shared: Vec<SocketAddr>,
+}
+
+impl Inherited {
+    /// The addresses it has sockets for.
+    pub fn addrs(&self) -> impl Iterator<Item = SocketAddr> + '_ {
+        self.sockets.iter().map(|(a, _, _)| *a)
+    }
 }
 
 /// [`bind`], serving the listeners `inherited` has with its sockets.
@@ -203,14 +214,19 @@ pub fn bind_inherited(
     workers: usize,
     inherited: &Inherited,
 ) -> Result<Bound, RuntimeError> {
-    let held: Vec<SocketAddr> = inherited.sockets.iter().map(|(a, _, _)| *a).collect();
+    let held: Vec<SocketAddr> = inherited.addrs().collect();
     assemble(listen, workers, &held, |addr| {
-        inherited
+        let taken: Vec<_> = inherited
             .sockets
             .iter()
             .filter(|(a, _, _)| *a == addr)
             .map(|(_, u, t)| (u, t))
-            .collect()
+            .collect();
+        // Shared: as many as the workers, each the same sockets.
+        match taken.first() {
+            Some(&first) if inherited.shared.contains(&addr) => vec![first; workers.max(1)],
+            _ => taken,
+        }
     })
 }
 

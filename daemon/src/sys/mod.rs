@@ -1,6 +1,7 @@
 //! The support layer's system calls: each wrapped once, behind a safe
 //! function, failing with one error type that names the call. Knows no DNS.
 
+pub mod activation;
 pub mod fdpass;
 mod host;
 pub mod mmsg;
