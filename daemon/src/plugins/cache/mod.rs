@@ -141,10 +141,13 @@ impl Shard {
         }
     }
 
-    /// Every answer, for a process taking over: each store's items
-    /// ([`Item::write`]), the success store's then the denial store's,
-    /// each led by its count. `late`: only those stored since the last
-    /// export began (ids are handed out in order).
+    /// Every answer, for a process taking over, with its place in the
+    /// eviction queues ([`Store::export`]): for the success store then
+    /// the denial store, a count of items, each its place (a byte: 1 for
+    /// the main queue, plus the frequency times 2) and [`Item::write`]'s
+    /// bytes, then a count of the ghost queue's keys and the keys.
+    /// `late`: only the items stored since the last export began (ids are
+    /// handed out in order), and no ghosts.
     fn export(&self, now: Tick, late: bool) -> Vec<u8> {
         let since = if late {
             self.exported_upto.load(Ordering::Relaxed)
@@ -157,35 +160,65 @@ impl Shard {
         for store in [&self.pos, &self.neg] {
             let at = out.len();
             out.extend(0u32.to_be_bytes());
-            let mut n = 0u32;
-            store.each(|k, i| {
-                if i.id > since {
-                    i.write(k, now, &mut out);
-                    n += 1;
-                }
-            });
+            let (mut n, mut ghosts) = (0u32, Vec::new());
+            store.export(
+                |k, i, place| {
+                    if i.id > since {
+                        out.push(u8::from(place.main) | place.freq.min(3) << 1);
+                        i.write(k, now, &mut out);
+                        n += 1;
+                    }
+                },
+                |k| {
+                    if !late {
+                        ghosts.push(k)
+                    }
+                },
+            );
             out[at..at + 4].copy_from_slice(&n.to_be_bytes());
+            out.extend((ghosts.len() as u32).to_be_bytes());
+            for k in ghosts {
+                out.extend(k.to_be_bytes());
+            }
         }
         out
     }
 
-    /// What [`Shard::export`] wrote, added (as fills are: a full store
-    /// evicts); what does not read is left out.
+    /// What [`Shard::export`] wrote, each item where it was (a full store
+    /// evicts, as fills do); what does not read is left out.
     fn import(&self, mut b: &[u8], now: Tick) {
+        let count = |b: &mut &[u8]| -> Option<u32> {
+            let n = u32::from_be_bytes(b.get(..4)?.try_into().ok()?);
+            *b = &b[4..];
+            Some(n)
+        };
         for store in [&self.pos, &self.neg] {
-            let Some(n) = b
-                .get(..4)
-                .map(|x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]))
-            else {
+            let Some(n) = count(&mut b) else {
                 return;
             };
-            b = &b[4..];
             for _ in 0..n {
-                let Some((k, item, used)) = Item::read(b, now, self.id()) else {
+                let Some((&place, rest)) = b.split_first() else {
                     return;
                 };
-                store.add(k, item);
-                b = &b[used..];
+                let Some((k, item, used)) = Item::read(rest, now, self.id()) else {
+                    return;
+                };
+                let place = store::Place {
+                    main: place & 1 != 0,
+                    freq: place >> 1,
+                };
+                store.add_placed(k, item, place);
+                b = &rest[used..];
+            }
+            let Some(n) = count(&mut b) else {
+                return;
+            };
+            for _ in 0..n {
+                let Some(k) = b.get(..8).and_then(|k| k.try_into().ok()) else {
+                    return;
+                };
+                store.add_ghost(u64::from_be_bytes(k));
+                b = &b[8..];
             }
         }
     }
@@ -719,13 +752,15 @@ impl Plugin for Cache {
 
     fn handover_state(&self, late: bool) -> Option<(String, Vec<u8>)> {
         Some((
-            format!("cache {}", self.block),
+            format!("cache/2 {}", self.block),
             self.shard.export(now(), late),
         ))
     }
 
     fn take_state(&self, name: &str, state: &[u8]) {
-        if name.strip_prefix("cache ") == Some(self.block.as_str()) {
+        // cache/2: items with their places (a process of an earlier
+        // version passed them without, under another name: left out).
+        if name.strip_prefix("cache/2 ") == Some(self.block.as_str()) {
             self.shard.import(state, now());
         }
     }

@@ -555,10 +555,72 @@ pub struct Store {
 pub struct Gone(pub Box<dyn Fn(u64) + Send + Sync>);
 
 impl Store {
-    /// Every item with its key.
-    pub fn each(&self, mut f: impl FnMut(u64, &Item)) {
-        for (k, i) in self.items.pin().iter() {
-            f(*k, i);
+    /// For a process taking over: every item with its key and its place
+    /// (`Place`), the small queue's in their order then the main queue's
+    /// (oldest first), then the keys the ghost queue remembers. The
+    /// queues' order is copied under their lock; the items are read
+    /// after, so fills wait only for the copy.
+    pub fn export(&self, mut item: impl FnMut(u64, &Item, Place), mut ghost: impl FnMut(u64)) {
+        let (order, ghosts) = {
+            let q = self.queues();
+            let live = |(k, g): &(u64, u64), queue: Q| q.at.get(k) == Some(&(queue, *g));
+            let order: Vec<(u64, Q)> = q
+                .small
+                .iter()
+                .filter(|e| live(e, Q::Small))
+                .map(|(k, _)| (*k, Q::Small))
+                .chain(
+                    q.main
+                        .iter()
+                        .filter(|e| live(e, Q::Main))
+                        .map(|(k, _)| (*k, Q::Main)),
+                )
+                .collect();
+            let ghosts: Vec<u64> = q
+                .ghost
+                .iter()
+                .filter(|(k, g)| q.ghosts.get(k) == Some(g))
+                .map(|(k, _)| *k)
+                .collect();
+            (order, ghosts)
+        };
+        let items = self.items.pin();
+        for (k, queue) in order {
+            if let Some(i) = items.get(&k) {
+                let place = Place {
+                    main: queue == Q::Main,
+                    freq: i.live.freq.load(Relaxed),
+                };
+                item(k, i, place);
+            }
+        }
+        for k in ghosts {
+            ghost(k);
+        }
+    }
+
+    /// Stores an item another process exported ([`Store::export`]) at the
+    /// end of the queue it was in there, with its frequency; as
+    /// [`Store::add`] when the key is here already or the store is full.
+    pub fn add_placed(&self, k: u64, item: Item, place: Place) {
+        item.live.freq.store(place.freq.min(3), Relaxed);
+        let mut q = self.queues();
+        if q.at.contains_key(&k) || q.n_small + q.n_main >= self.cap {
+            drop(q);
+            self.add(k, item);
+            return;
+        }
+        q.ghosts.remove(&k);
+        q.push(if place.main { Q::Main } else { Q::Small }, k);
+        self.items.pin().insert(k, item);
+    }
+
+    /// Remembers a key the exporting process's ghost queue held.
+    pub fn add_ghost(&self, k: u64) {
+        let mut q = self.queues();
+        if !q.at.contains_key(&k) {
+            let cap = self.cap - (self.cap / 10).max(1).min(self.cap);
+            q.remember_ghost(k, cap.max(1));
         }
     }
 
@@ -585,6 +647,14 @@ impl Store {
 enum Q {
     Small,
     Main,
+}
+
+/// Where an exported item was in its store: the main queue (else the
+/// small one) and its S3-FIFO frequency.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Place {
+    pub main: bool,
+    pub freq: u8,
 }
 
 /// S3-FIFO's queues of keys. An entry carries the generation its key had

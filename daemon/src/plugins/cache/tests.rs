@@ -983,3 +983,60 @@ fn handover_state_in_two_parts() {
     none.cache.take_state(&name, &again);
     assert_eq!(answered(&none, "late.example.org."), None);
 }
+
+/// A store exported and imported elsewhere (a handover) keeps its
+/// eviction state: the queues' order, each item's frequency and the ghost
+/// queue's keys, so both stores evict the same keys afterwards.
+#[test]
+fn export_and_import_keep_the_eviction_order() {
+    let m = {
+        let mut m = request("e.example.org.", RecordType::A).reply();
+        m.answers = vec![a("e.example.org.", 60, [192, 0, 2, 1])];
+        m
+    };
+    let now = store::Tick(1);
+    let item = |id| Item::new(&m, &m.queries[0], now, Duration::from_secs(60), id).unwrap();
+    let old = Store::new(50);
+    // Some keys hit while new (to the main queue), a flood through the
+    // small queue (ghosts), some keys hit again.
+    for k in 0..200u64 {
+        old.add(k, item(k));
+        if k % 7 == 0 {
+            if let Some(i) = old.view().get(k) {
+                i.touch();
+            }
+        }
+        if k % 3 == 0 {
+            if let Some(i) = old.view().get(k / 2) {
+                i.touch();
+            }
+        }
+    }
+    let new = Store::new(50);
+    let mut w = Vec::new();
+    old.export(|k, _, place| w.push((k, place)), |k| new.add_ghost(k));
+    assert!(
+        w.iter().any(|(_, p)| p.main) && w.iter().any(|(_, p)| !p.main),
+        "{w:?}"
+    );
+    for (k, place) in w {
+        new.add_placed(k, item(k), place);
+    }
+    // The same keys from now on: the same keys survive in both.
+    for k in (150..400u64).chain(0..100) {
+        for s in [&old, &new] {
+            match s.view().get(k) {
+                Some(i) => i.touch(),
+                None => {
+                    s.add(k, item(k));
+                }
+            }
+        }
+        let keys = |s: &Store| {
+            (0..400u64)
+                .filter(|k| s.view().get(*k).is_some())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(keys(&old), keys(&new), "after key {k}");
+    }
+}
