@@ -218,7 +218,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "upgrade",
         aliases: &["restart", "handover"],
-        about: "restarts and upgrades that lose no query: the zipf scenario's cache and upstream, ferrodns (one worker, `-handover`) under dnsperf at half its saturation rate (dnsperf's own, measured first) through 10 restarts and then 10 binary upgrades (3 and 3 with --quick; SIGUSR2, a new process from the binary's path takes the sockets and the cache over): dnsperf's lost queries over the whole run, and the cache's hit ratio over the second before each handover and the second right after it",
+        about: "restarts and upgrades that lose no query: the zipf scenario's cache and upstream, ferrodns (one worker, `-handover`) under dnsperf at half its saturation rate (dnsperf's own over the zipf queries, measured first; then a fresh draw of the same Zipf mix that does not repeat within the run) through 10 restarts and then 10 binary upgrades (3 and 3 with --quick; SIGUSR2, a new process from the binary's path takes the sockets and the cache over): dnsperf's lost queries over the whole run, and the cache's hit ratio over the second before each handover and the second right after it",
         queries: "zipf.q",
         warm: true,
         kind: Kind::Handover,

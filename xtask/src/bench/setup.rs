@@ -165,13 +165,19 @@ pub fn data(
     )?;
     let zipf = work.join("zipf.q");
     if !zipf.exists() {
-        let mut z = Zipf::new(1_000_000, 1.0, 0x5eed_f00d);
-        write_lines(
-            &zipf,
-            (0..1_000_000).map(|_| format!("z{}.zipf.bench A", z.sample())),
-        )?;
+        zipf_stream(&zipf, 1_000_000, 0x5eed_f00d)?;
     }
     Ok(())
+}
+
+/// `n` queries of the zipf scenario's names, drawn with Zipf(1.0) over its
+/// 1,000,000 names from `seed`, to `path`.
+pub fn zipf_stream(path: &Path, n: usize, seed: u64) -> Result<()> {
+    let mut z = Zipf::new(1_000_000, 1.0, seed);
+    write_lines(
+        path,
+        (0..n).map(|_| format!("z{}.zipf.bench A", z.sample())),
+    )
 }
 
 /// The address of name `h{i}` in the auth zone.
