@@ -243,6 +243,9 @@ fn test() -> Result<()> {
     let probes = u64::from(torture::short()?);
     // The package operators install, from the release build torture ran.
     dist::main(&["--check".to_string()])?;
+    // Restarts and upgrades under load lose no query (issue 16's check,
+    // shortened).
+    let upgrade = bench::upgrade_check()?;
     let cases = if have("go") {
         conformance::summary(None)?.0 as u64
     } else {
@@ -251,7 +254,10 @@ fn test() -> Result<()> {
     };
     // One closing line for the whole run: the workspace's tests, the
     // torture checks and the conformance cases.
-    println!("test: {} passed, 0 failed", passed + probes + cases);
+    println!(
+        "test: {} passed, 0 failed",
+        passed + probes + cases + upgrade
+    );
     Ok(())
 }
 

@@ -641,6 +641,49 @@ pub fn main(args: &[String]) -> Result<()> {
     report::write(&out, Some(&bins.bench), stem)
 }
 
+/// The test command's shortened restart and upgrade run: the upgrade
+/// scenario's `--quick` form (3 restarts and 3 upgrades under dnsperf at
+/// half of saturation), failing unless every query was answered. Returns
+/// the checks it made (0 where it cannot run: not root).
+pub fn upgrade_check() -> Result<u64> {
+    // SAFETY: getuid has no preconditions.
+    if unsafe { libc::getuid() } != 0 {
+        println!(
+            "SKIPPED the restart and upgrade run under load: it needs root (network namespaces)"
+        );
+        return Ok(0);
+    }
+    main(&[
+        "--quick".into(),
+        "--scenario".into(),
+        "upgrade".into(),
+        "--servers".into(),
+        "ferrodns".into(),
+    ])?;
+    let out = crate::root().join("bench/results/partial.json");
+    let v = measure::read_json(&out)?;
+    let row = &v["scenarios"][0]["servers"][0];
+    let lost = row["lost"]
+        .as_f64()
+        .with_context(|| format!("no count of lost queries in {}", out.display()))?;
+    println!(
+        "upgrade: {} restarts and {} upgrades at {} q/s: {lost} of {} queries lost; hit ratio {:.2}% before, {:.2}% right after",
+        row["restarts"],
+        row["upgrades"],
+        row["rate"],
+        row["dnsperf"]["sent"],
+        row["hit_ratio_before_mean"].as_f64().unwrap_or(0.0) * 100.0,
+        row["hit_ratio_after_mean"].as_f64().unwrap_or(0.0) * 100.0,
+    );
+    if lost != 0.0 {
+        bail!(
+            "{lost} queries lost through the restarts and upgrades ({})",
+            out.display()
+        );
+    }
+    Ok(1)
+}
+
 /// The records of the zoneload scenario's zone.
 fn zoneload_records(quick: bool) -> usize {
     if quick {
