@@ -265,21 +265,7 @@ mod imp {
         },
     }
 
-    // The `mimalloc` crate links mimalloc's library into every binary of
-    // the crate, test binaries included (only `main` names it otherwise:
-    // a test binary was left without `mi_collect`).
-    use mimalloc as _;
-
-    extern "C" {
-        /// mimalloc's own (linked with the `mimalloc` crate).
-        fn mi_collect(force: bool);
-    }
-
-    /// Returns the calling thread's freed memory to the OS.
-    pub fn give_back_memory() {
-        // SAFETY: mi_collect only walks the allocator's own free lists.
-        unsafe { mi_collect(true) };
-    }
+    pub use crate::sys::give_back_memory;
 
     impl Group {
         /// Loads the program for `socks` (worker i's socket at i) and

@@ -40,6 +40,24 @@ pub fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+// The `mimalloc` crate links mimalloc's library into every binary of the
+// crate, test binaries included (only `main` names it otherwise: a test
+// binary was left without `mi_collect`).
+use mimalloc as _;
+
+extern "C" {
+    /// mimalloc's own (linked with the `mimalloc` crate).
+    fn mi_collect(force: bool);
+}
+
+/// Returns the calling thread's freed memory to the OS (mimalloc keeps a
+/// thread's freed pages resident until that thread allocates again, which
+/// a control thread that just built something large may not do for long).
+pub fn give_back_memory() {
+    // SAFETY: mi_collect only walks the allocator's own free lists.
+    unsafe { mi_collect(true) };
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

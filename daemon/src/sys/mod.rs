@@ -9,7 +9,7 @@ pub mod notify;
 mod signals;
 pub mod uring;
 
-pub use host::{cpus, hostname, socket_cookie};
+pub use host::{cpus, give_back_memory, hostname, socket_cookie};
 pub use signals::SignalSet;
 
 /// A system call that failed: which one, and the OS's error.

@@ -4,6 +4,7 @@
 //! shared/BENCHMARKING.md. See docs/benchmarks.md for the method.
 
 mod handover;
+mod k8s;
 mod measure;
 mod report;
 mod rig;
@@ -22,7 +23,8 @@ pub const USAGE: &str = "  bench [--quick] [--scenario NAME[,NAME]] [--servers L
                        ferrodns vs CoreDNS, unbound, dnsdist, NSD, Knot DNS and bare
                        reflectors in two network namespaces (root); scenarios cache
                        (cache-hits), cache-2w, zipf, zipf-2w, forward, auth, memory,
-                       flood, upgrade (restarts and upgrades under load),
+                       flood, upgrade (restarts and upgrades under load), k8s
+                       (the kubernetes plugin's memory against CoreDNS; needs no rig),
                        zoneload (needs no rig; alone it writes
                        bench/results/zoneload.*); servers ferrodns, ferrodns-uring, ferrodns-steer (-steer,
                        2-worker scenarios), coredns, unbound, dnsdist, nsd and knot
@@ -46,6 +48,9 @@ pub enum Kind {
     /// Restarts and binary upgrades under load: lost queries and the hit
     /// ratio on each side of every handover (ferrodns only).
     Handover,
+    /// The kubernetes plugin against a real API server: memory after
+    /// sync and through an API server restart, service lookups (`k8s`).
+    K8s,
 }
 
 pub struct Scenario {
@@ -82,7 +87,7 @@ impl Scenario {
         match self.kind {
             Kind::Memory | Kind::Handover => server == Server::Ferrodns,
             Kind::Flood => server.corefile(),
-            Kind::ZoneLoad => matches!(server, Server::Ferrodns | Server::CoreDns),
+            Kind::ZoneLoad | Kind::K8s => matches!(server, Server::Ferrodns | Server::CoreDns),
             // Steering needs more than one worker.
             Kind::Load if server == Server::FerrodnsSteer => self.workers > 1,
             // Authoritative servers only: they serve the zone, nothing else.
@@ -222,6 +227,16 @@ pub const SCENARIOS: &[Scenario] = &[
         queries: "zipf.q",
         warm: true,
         kind: Kind::Handover,
+        workers: 1,
+        upstream_zone: None,
+    },
+    Scenario {
+        name: "k8s",
+        aliases: &["kubernetes"],
+        about: "the kubernetes plugin: 5,000 Services (500 with --quick) in 50 namespaces, each with an EndpointSlice of 4 ready endpoints, and their 20,000 Pods, created through a real kube-apiserver on loopback; ferrodns (one worker) and CoreDNS (GOMAXPROCS=1) on core 1 with `kubernetes cluster.local in-addr.arpa ip6.arpa { pods verified }`: seconds until synced, resident memory once synced, dnsperf on core 0 over every Service's A record, and the peak of resident memory while kube-apiserver restarts (until a Service created after it answers, and 3 s more); not in the rig",
+        queries: "",
+        warm: false,
+        kind: Kind::K8s,
         workers: 1,
         upstream_zone: None,
     },
@@ -437,8 +452,12 @@ fn parse(args: &[String]) -> Result<Opts> {
 
 pub fn main(args: &[String]) -> Result<()> {
     let opts = parse(args)?;
-    if opts.scenarios.iter().all(|s| s.kind == Kind::ZoneLoad) {
-        return zoneload_only(&opts);
+    if opts
+        .scenarios
+        .iter()
+        .all(|s| matches!(s.kind, Kind::ZoneLoad | Kind::K8s))
+    {
+        return loopback_only(&opts);
     }
     // SAFETY: getuid has no preconditions.
     if unsafe { libc::getuid() } != 0 {
@@ -510,6 +529,15 @@ pub fn main(args: &[String]) -> Result<()> {
             clients: sc.clients(),
         };
         let mut rows = Vec::new();
+        if sc.kind == Kind::K8s {
+            rows = k8s::run(
+                &opts.servers,
+                &bins.ferrodns,
+                &bins.coredns,
+                &work,
+                opts.quick,
+            )?;
+        }
         if sc.kind == Kind::ZoneLoad {
             rows = zoneload::run(
                 sc,
@@ -523,7 +551,7 @@ pub fn main(args: &[String]) -> Result<()> {
         // Half of ferrodns's saturation rate (kxdpgun), once it is measured.
         let mut half_rate = None;
         for &server in &opts.servers {
-            if sc.kind == Kind::ZoneLoad {
+            if matches!(sc.kind, Kind::ZoneLoad | Kind::K8s) {
                 break;
             }
             if !sc.runs(server) {
@@ -534,7 +562,9 @@ pub fn main(args: &[String]) -> Result<()> {
             answerer.check_alive()?;
             eprintln!("bench: [{}] {} ...", sc.name, server.label());
             let row = match sc.kind {
-                Kind::ZoneLoad => unreachable!("zoneload runs its servers itself"),
+                Kind::ZoneLoad | Kind::K8s => {
+                    unreachable!("zoneload and k8s run their servers themselves")
+                }
                 Kind::Memory => run_memory(sc, &bins, &work, &load, &q.probe),
                 Kind::Flood => run_flood(sc, server, &bins, &work, &load, &q.probe),
                 Kind::Handover => handover::run(
@@ -693,11 +723,11 @@ fn zoneload_records(quick: bool) -> usize {
     }
 }
 
-/// A run of the zoneload scenario alone: no rig (loopback), no packages,
-/// no root; ferrodns built for release (without the steer feature, which
-/// loading a zone does not touch) and CoreDNS; the results in
-/// bench/results/zoneload.*.
-fn zoneload_only(opts: &Opts) -> Result<()> {
+/// A run of the scenarios that need no rig (zoneload, k8s) alone:
+/// loopback, no packages, no root for zoneload; ferrodns built for release
+/// (without the eBPF features, which neither touches) and CoreDNS; the
+/// results in bench/results/zoneload.* or k8s.* (both: partial.*).
+fn loopback_only(opts: &Opts) -> Result<()> {
     rig::catch_signals();
     crate::run(crate::cargo().args(["build", "--release", "-p", "ferrodns"]))?;
     let ferrodns = setup::release_dir().join("ferrodns");
@@ -707,14 +737,18 @@ fn zoneload_only(opts: &Opts) -> Result<()> {
     let load_before = report::loadavg();
     let mut results = Vec::new();
     for sc in &opts.scenarios {
-        let rows = zoneload::run(
-            sc,
-            &opts.servers,
-            &ferrodns,
-            &coredns,
-            &work,
-            zoneload_records(opts.quick),
-        )?;
+        let rows = if sc.kind == Kind::K8s {
+            k8s::run(&opts.servers, &ferrodns, &coredns, &work, opts.quick)?
+        } else {
+            zoneload::run(
+                sc,
+                &opts.servers,
+                &ferrodns,
+                &coredns,
+                &work,
+                zoneload_records(opts.quick),
+            )?
+        };
         let targets = report::targets(sc.name, &rows, &[], &results);
         for t in &targets {
             eprintln!("bench: [{}] {}", sc.name, report::target_line(t));
@@ -729,7 +763,11 @@ fn zoneload_only(opts: &Opts) -> Result<()> {
     let mut out = report::run_header(opts.quick, started.elapsed().as_secs_f64(), results);
     out["loadavg_before"] = json!(load_before);
     out["loadavg_after"] = json!(report::loadavg());
-    report::write(&out, None, "zoneload")
+    let stem = match &opts.scenarios[..] {
+        [one] => one.name,
+        _ => "partial",
+    };
+    report::write(&out, None, stem)
 }
 
 struct Xdp {

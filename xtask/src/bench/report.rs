@@ -70,6 +70,19 @@ pub fn one_line(row: &Value) -> String {
             f(at(row, &["bytes_per_entry_beyond_answers"]), 0),
         );
     }
+    if row.get("restart_peak_over_steady").is_some() {
+        return format!(
+            "{} Services, {} Pods: synced in {} s, RSS {} MiB; dnsperf {} q/s; API server restart: peak RSS {} MiB ({}x the synced RSS), a new Service answered after {} s",
+            f(at(row, &["services"]), 0),
+            f(at(row, &["pods"]), 0),
+            f(at(row, &["sync_s"]), 1),
+            f(at(row, &["rss_kib"]).map(|k| k / 1024.0), 1),
+            kq(at(row, &["answered_qps"])),
+            f(at(row, &["restart", "peak_rss_kib"]).map(|k| k / 1024.0), 1),
+            f(at(row, &["restart_peak_over_steady"]), 2),
+            f(at(row, &["restart", "answering_new_service_s"]), 1),
+        );
+    }
     if row.get("largest_hit_ratio_drop_points").is_some() {
         return format!(
             "{} restarts and {} upgrades at {} q/s (half of {} q/s): {} of {} queries lost; hit ratio {}% before, {}% right after (mean), largest drop {} points; slowest handover {} ms",
@@ -399,6 +412,39 @@ pub fn targets(scenario: &str, rows: &[Value], rounds: &[Value], earlier: &[Valu
                 ),
             ]
         }
+        "k8s" => {
+            let (fd, cd) = (row(rows, "ferrodns"), row(rows, "coredns"));
+            let v = |r: Option<&Value>, path: &[&str]| r.and_then(|r| at(r, path));
+            let ratio = |path: &[&str]| match (v(fd, path), v(cd, path)) {
+                (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+                _ => None,
+            };
+            vec![
+                target_with(
+                    "resident memory once synced ÷ CoreDNS's",
+                    ratio(&["rss_kib"]),
+                    false,
+                    0.333,
+                    format!(
+                        "{} MiB and {} MiB",
+                        f(v(fd, &["rss_kib"]).map(|k| k / 1024.0), 1),
+                        f(v(cd, &["rss_kib"]).map(|k| k / 1024.0), 1)
+                    ),
+                ),
+                target_with(
+                    "peak resident memory while kube-apiserver restarts ÷ ferrodns's own once synced",
+                    v(fd, &["restart_peak_over_steady"]),
+                    false,
+                    1.2,
+                    format!(
+                        "{} MiB peak, {} MiB synced; CoreDNS {}x",
+                        f(v(fd, &["restart", "peak_rss_kib"]).map(|k| k / 1024.0), 1),
+                        f(v(fd, &["rss_kib"]).map(|k| k / 1024.0), 1),
+                        f(v(cd, &["restart_peak_over_steady"]), 2)
+                    ),
+                ),
+            ]
+        }
         "upgrade" => {
             let r = row(rows, "ferrodns");
             let v = |path: &[&str]| r.and_then(|r| at(r, path));
@@ -532,6 +578,11 @@ pub fn markdown(results: &Value) -> String {
         }
         if sc["name"] == "flood" {
             flood_md(&mut md, &rows);
+            targets_md(&mut md, &targets);
+            continue;
+        }
+        if sc["name"] == "k8s" {
+            k8s_md(&mut md, &rows);
             targets_md(&mut md, &targets);
             continue;
         }
@@ -714,6 +765,34 @@ fn flood_md(md: &mut String, rows: &[Value]) {
             f(at(r, &["rss_peak_first_half_kib"]).map(|k| k / 1024.0), 1),
             f(at(r, &["rss_peak_second_half_kib"]).map(|k| k / 1024.0), 1),
             f(at(r, &["peak_rss_kib"]).map(|k| k / 1024.0), 1),
+        );
+    }
+    md.push('\n');
+}
+
+/// The k8s scenario: one row per server.
+fn k8s_md(md: &mut String, rows: &[Value]) {
+    let _ = writeln!(
+        md,
+        "| server | Services | Pods | synced s | RSS synced MiB | dnsperf q/s | answered % | peak RSS at start MiB | API restart: peak RSS MiB | ÷ synced | new Service answers after s | RSS after MiB |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for r in rows {
+        let mib = |path: &[&str]| f(at(r, path).map(|k| k / 1024.0), 1);
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            r["server"].as_str().unwrap_or("?"),
+            f(at(r, &["services"]), 0),
+            f(at(r, &["pods"]), 0),
+            f(at(r, &["sync_s"]), 1),
+            mib(&["rss_kib"]),
+            kq(at(r, &["answered_qps"])),
+            f(at(r, &["dnsperf", "answered_pct"]), 1),
+            mib(&["peak_rss_at_start_kib"]),
+            mib(&["restart", "peak_rss_kib"]),
+            f(at(r, &["restart_peak_over_steady"]), 2),
+            f(at(r, &["restart", "answering_new_service_s"]), 1),
+            mib(&["restart", "rss_after_kib"]),
         );
     }
     md.push('\n');

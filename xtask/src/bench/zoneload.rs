@@ -170,7 +170,7 @@ fn answers(sock: &UdpSocket, to: SocketAddr, name: &str, want: &str, id: u16) ->
 }
 
 /// Asks until `name A` answers `want`; the time it took from `since`.
-fn until_answers(
+pub(super) fn until_answers(
     p: &mut Proc,
     port: u16,
     name: &str,
@@ -199,7 +199,7 @@ fn until_answers(
 }
 
 /// Resets the process's peak resident set (VmHWM) to what it holds now.
-fn reset_peak(pid: u32) -> Result<()> {
+pub(super) fn reset_peak(pid: u32) -> Result<()> {
     let path = format!("/proc/{pid}/clear_refs");
     std::fs::write(&path, "5").with_context(|| format!("write 5 to {path}"))
 }

@@ -44,6 +44,94 @@ pub struct Cluster {
     pub ca: PathBuf,
     pub etcd: Child,
     pub apiserver: Child,
+    /// How kube-apiserver was started: its binary, etcd's client URL, its
+    /// port, and whether it is tied to the starting thread (a restart
+    /// starts it the same way).
+    api_bin: PathBuf,
+    etcd_client: String,
+    api_port: u16,
+    tied: bool,
+}
+
+impl Cluster {
+    /// Stops kube-apiserver (SIGTERM, then SIGKILL after 5 s, as a
+    /// kubelet does after a pod's grace period: with watches open it takes
+    /// a minute to go on its own) and starts it again on the same port and
+    /// etcd; returns once it is ready again, with the time that took.
+    pub fn restart_apiserver(&mut self) -> Result<Duration> {
+        let t0 = Instant::now();
+        // SAFETY: kill(2) on our own child, not reaped yet.
+        unsafe { libc::kill(self.apiserver.id() as libc::pid_t, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.apiserver.try_wait()?.is_none() {
+            if Instant::now() > deadline {
+                let _ = self.apiserver.kill();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.apiserver.wait();
+        self.apiserver = apiserver(
+            &self.api_bin,
+            &self.dir,
+            &self.etcd_client,
+            self.api_port,
+            self.tied,
+        )?;
+        if let Err(e) = wait_ready(&mut self.apiserver, &self.server, &self.ca, &self.dir) {
+            let _ = self.etcd.kill();
+            return Err(e);
+        }
+        Ok(t0.elapsed())
+    }
+}
+
+/// kube-apiserver from `api_bin` in `dir` on `etcd` and `port`.
+fn apiserver(api_bin: &Path, dir: &Path, etcd: &str, port: u16, tied: bool) -> Result<Child> {
+    let mut cmd = Command::new(api_bin);
+    cmd.current_dir(dir)
+        .arg(format!("--etcd-servers={etcd}"))
+        .args(["--bind-address=127.0.0.1", "--advertise-address=127.0.0.1"])
+        .arg(format!("--secure-port={port}"))
+        .args([
+            "--tls-cert-file=apiserver.crt",
+            "--tls-private-key-file=apiserver.key",
+            "--client-ca-file=ca.crt",
+            "--token-auth-file=tokens.csv",
+            "--authorization-mode=RBAC",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            "--service-account-key-file=sa.pub",
+            "--service-account-signing-key-file=sa.key",
+            // Both families, for dual-stack Services.
+            "--service-cluster-ip-range=10.96.0.0/16,fd00:10:96::/112",
+            // Without a controller-manager: the default/kubernetes
+            // Endpoints would carry the loopback advertise address, which
+            // validation rejects; and no one creates the per-namespace
+            // "default" ServiceAccount that admission would ask Pods for.
+            "--endpoint-reconciler-type=none",
+            "--disable-admission-plugins=ServiceAccount",
+        ]);
+    spawn(&mut cmd, dir, "apiserver", tied)
+}
+
+/// Waits until kube-apiserver at `server` says it is ready (killing it
+/// when it does not in time).
+fn wait_ready(apiserver: &mut Child, server: &str, ca: &Path, dir: &Path) -> Result<()> {
+    let deadline = Instant::now() + READY_WITHIN;
+    loop {
+        if ready(server, ca) {
+            return Ok(());
+        }
+        let exited = apiserver.try_wait()?;
+        if exited.is_some() || Instant::now() > deadline {
+            let _ = apiserver.kill();
+            bail!(
+                "kube-apiserver not ready ({}): {}",
+                exited.map_or("timed out".to_string(), |s| s.to_string()),
+                tail(&dir.join("apiserver.log"))
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// How long kube-apiserver may take to say it is ready (a few seconds
@@ -89,30 +177,7 @@ pub fn start(bin: &Path, dir: &Path, tied: bool) -> Result<Cluster> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let mut cmd = Command::new(api_bin);
-    cmd.current_dir(dir)
-        .arg(format!("--etcd-servers={client}"))
-        .args(["--bind-address=127.0.0.1", "--advertise-address=127.0.0.1"])
-        .arg(format!("--secure-port={api_port}"))
-        .args([
-            "--tls-cert-file=apiserver.crt",
-            "--tls-private-key-file=apiserver.key",
-            "--client-ca-file=ca.crt",
-            "--token-auth-file=tokens.csv",
-            "--authorization-mode=RBAC",
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            "--service-account-key-file=sa.pub",
-            "--service-account-signing-key-file=sa.key",
-            // Both families, for dual-stack Services.
-            "--service-cluster-ip-range=10.96.0.0/16,fd00:10:96::/112",
-            // Without a controller-manager: the default/kubernetes
-            // Endpoints would carry the loopback advertise address, which
-            // validation rejects; and no one creates the per-namespace
-            // "default" ServiceAccount that admission would ask Pods for.
-            "--endpoint-reconciler-type=none",
-            "--disable-admission-plugins=ServiceAccount",
-        ]);
-    let mut apiserver = match spawn(&mut cmd, dir, "apiserver", tied) {
+    let mut apiserver = match apiserver(&api_bin, dir, &client, api_port, tied) {
         Ok(c) => c,
         Err(e) => {
             let _ = etcd.kill();
@@ -121,22 +186,9 @@ pub fn start(bin: &Path, dir: &Path, tied: bool) -> Result<Cluster> {
     };
     let server = format!("https://127.0.0.1:{api_port}");
     let ca = dir.join("ca.crt");
-    let deadline = Instant::now() + READY_WITHIN;
-    loop {
-        if ready(&server, &ca) {
-            break;
-        }
-        let exited = apiserver.try_wait()?;
-        if exited.is_some() || Instant::now() > deadline {
-            let _ = apiserver.kill();
-            let _ = etcd.kill();
-            bail!(
-                "kube-apiserver not ready ({}): {}",
-                exited.map_or("timed out".to_string(), |s| s.to_string()),
-                tail(&dir.join("apiserver.log"))
-            );
-        }
-        std::thread::sleep(Duration::from_millis(200));
+    if let Err(e) = wait_ready(&mut apiserver, &server, &ca, dir) {
+        let _ = etcd.kill();
+        return Err(e);
     }
     let kubeconfig = dir.join("kubeconfig");
     std::fs::write(
@@ -157,6 +209,10 @@ pub fn start(bin: &Path, dir: &Path, tied: bool) -> Result<Cluster> {
         ca,
         etcd,
         apiserver,
+        api_bin,
+        etcd_client: client,
+        api_port,
+        tied,
     })
 }
 

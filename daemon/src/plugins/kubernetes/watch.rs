@@ -348,6 +348,9 @@ async fn run(
         shared.index.store(Arc::new(ix));
         if synced {
             shared.ready.store(true, Ordering::Release);
+            // The lists' JSON and the index built before are freed on this
+            // thread, which allocates again only at the next change.
+            crate::sys::give_back_memory();
         }
     }
 }
