@@ -153,7 +153,7 @@ fn trigger(e: &discovery::EndpointSlice) -> Option<Trigger> {
 /// CoreDNS's `EndpointLatencyRecorder.record`: the time from the slice's
 /// trigger to now, for a slice of exactly one known Service.
 fn record(t: &Trigger, services: &Store<Service>) {
-    let Some(svc) = services.items.get(&t.service) else {
+    let Some(svc) = services.get(&t.service) else {
         return;
     };
     let kind = if svc.headless() {
@@ -170,21 +170,62 @@ fn record(t: &Trigger, services: &Store<Service>) {
     });
 }
 
-/// A watch's objects by namespace/name; during a (re)list, the list so
-/// far, which replaces them when it is complete.
+/// A watch's objects by namespace/name, each with the (re)list that last
+/// saw it. A relist (after the API server lost the watch) updates them in
+/// place, keeping what did not change, and removes what it did not see
+/// once it is complete: no second map of every object while it runs (a
+/// cluster's worth of keys and values, scattered over the allocator's
+/// pages after).
 struct Store<T> {
-    items: HashMap<String, Arc<T>>,
-    listing: Option<HashMap<String, Arc<T>>>,
+    items: HashMap<String, Listed<T>>,
+    /// The current (re)list's number.
+    list: u32,
+    /// A change the running relist made (shown once it completes).
+    relist_changed: bool,
     synced: bool,
+}
+
+struct Listed<T> {
+    v: Arc<T>,
+    list: u32,
 }
 
 impl<T: PartialEq> Store<T> {
     fn new(watched: bool) -> Self {
         Store {
             items: HashMap::new(),
-            listing: None,
+            list: 0,
+            relist_changed: false,
             // What is not watched has nothing to wait for.
             synced: !watched,
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&Arc<T>> {
+        self.items.get(key).map(|l| &l.v)
+    }
+
+    fn values(&self) -> impl Iterator<Item = &Arc<T>> {
+        self.items.values().map(|l| &l.v)
+    }
+
+    /// Stores `v` under `key` (marked as seen by the current list);
+    /// whether it differs from what was there.
+    fn put(&mut self, key: String, v: T) -> bool {
+        let list = self.list;
+        match self.items.get_mut(&key) {
+            Some(old) => {
+                old.list = list;
+                if *old.v == v {
+                    return false;
+                }
+                old.v = Arc::new(v);
+                true
+            }
+            None => {
+                self.items.insert(key, Listed { v: Arc::new(v), list });
+                true
+            }
         }
     }
 
@@ -192,35 +233,23 @@ impl<T: PartialEq> Store<T> {
     fn apply(&mut self, ev: Ev<T>) -> bool {
         match ev {
             Ev::Init => {
-                self.listing = Some(HashMap::new());
+                self.list = self.list.wrapping_add(1);
+                self.relist_changed = false;
                 false
             }
             Ev::InitApply(key, v) => {
-                if let (Some(l), Some(v)) = (self.listing.as_mut(), v) {
-                    // A relist (after the API server lost the watch) holds
-                    // on to what did not change rather than a second copy.
-                    let v = match self.items.get(&key) {
-                        Some(old) if **old == v => Arc::clone(old),
-                        _ => Arc::new(v),
-                    };
-                    l.insert(key, v);
+                if let Some(v) = v {
+                    self.relist_changed |= self.put(key, v);
                 }
                 false
             }
             Ev::InitDone => {
-                let fresh = self.listing.take().unwrap_or_default();
-                let changed = fresh.len() != self.items.len()
-                    || fresh
-                        .iter()
-                        .any(|(k, v)| self.items.get(k).is_none_or(|o| !Arc::ptr_eq(o, v)));
-                self.items = fresh;
+                let (list, before) = (self.list, self.items.len());
+                self.items.retain(|_, l| l.list == list);
                 self.synced = true;
-                changed
+                std::mem::take(&mut self.relist_changed) || self.items.len() != before
             }
-            Ev::Apply(key, Some(v)) => {
-                let v = Arc::new(v);
-                self.items.insert(key, Arc::clone(&v)).as_ref() != Some(&v)
-            }
+            Ev::Apply(key, Some(v)) => self.put(key, v),
             Ev::Apply(_, None) => false,
             Ev::Delete(key) => self.items.remove(&key).is_some(),
         }
@@ -335,9 +364,9 @@ async fn run(
                 .map_or(0, |d| d.as_secs() as i64);
         }
         let mut ix = Index::build(
-            services.items.values(),
-            slices.items.values(),
-            pods.items.values(),
+            services.values(),
+            slices.values(),
+            pods.values(),
             namespaces
                 .items
                 .keys()
@@ -424,19 +453,19 @@ mod tests {
         }
         assert!(s.apply(Ev::InitDone));
         assert!(s.synced);
-        let a = Arc::clone(&s.items["ns/a"]);
+        let a = Arc::clone(s.get("ns/a").unwrap());
         // The same objects again: nothing changed, and nothing is copied.
         s.apply(Ev::Init);
         s.apply(Ev::InitApply("ns/a".into(), Some("1".to_string())));
         s.apply(Ev::InitApply("ns/b".into(), Some("2".to_string())));
         assert!(!s.apply(Ev::InitDone));
-        assert!(Arc::ptr_eq(&a, &s.items["ns/a"]));
+        assert!(Arc::ptr_eq(&a, s.get("ns/a").unwrap()));
         // One changed, one gone.
         s.apply(Ev::Init);
         s.apply(Ev::InitApply("ns/a".into(), Some("3".to_string())));
         assert!(s.apply(Ev::InitDone));
         assert_eq!(s.items.len(), 1);
-        assert_eq!(*s.items["ns/a"], "3");
+        assert_eq!(**s.get("ns/a").unwrap(), "3");
         // Watch events; an update to the same value changes nothing; a
         // terminating Pod (None) leaves what was there.
         assert!(!s.apply(Ev::Apply("ns/a".into(), Some("3".to_string()))));
