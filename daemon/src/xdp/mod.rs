@@ -87,6 +87,8 @@ pub enum XdpError {
     },
     #[error("XDP map ENTRIES: full ({0} entries)")]
     Full(u32),
+    #[error("XDP map ENTRIES: another name has the same key (hash collision): left to userspace")]
+    Collision,
     #[error("XDP map LISTENERS: {0} addresses (at most 256)")]
     TooManyListeners(usize),
 }
@@ -150,11 +152,13 @@ impl Counters {
     }
 }
 
-/// One entry's slot in HITS and its counts when it took the slot.
-#[derive(Clone, Copy)]
+/// One entry's slot in HITS, its counts when it took the slot, and the
+/// name it answers, lowercased (another name of its key is a collision).
+#[derive(Clone)]
 struct Slot {
     index: u32,
     base: Hits,
+    name: Box<[u8]>,
 }
 
 /// One interface the program runs on: the link's descriptor (closing it
@@ -354,17 +358,22 @@ impl Program {
         Ok(())
     }
 
-    /// Puts `entry` in the map under `key`, replacing what was there (the
-    /// program reads either the old entry or the new one, whole).
+    /// Puts `entry` in the map under `key` (as [`build`] makes them),
+    /// replacing the entry of the same name (in any case) that was there:
+    /// the program reads either the old entry or the new one, whole. The
+    /// entry of another name under the same key (their names' hashes are
+    /// the same) stays, and this one is refused ([`XdpError::Collision`]).
     pub fn insert(&mut self, key: &Key, entry: &Entry) -> Result<(), XdpError> {
+        let name: Box<[u8]> = entry.name().to_ascii_lowercase().into();
         let slot = match self.slots.get(key) {
-            Some(s) => *s,
+            Some(s) if s.name != name => return Err(XdpError::Collision),
+            Some(s) => s.clone(),
             None => {
                 let index = self.free.pop().ok_or(XdpError::Full(self.capacity))?;
                 let base = self
                     .slot_hits(index)
                     .inspect_err(|_| self.free.push(index))?;
-                Slot { index, base }
+                Slot { index, base, name }
             }
         };
         let mut e = PodEntry(*entry);
@@ -447,15 +456,19 @@ impl Program {
     /// for entries that answered: what to fold into metrics.
     pub fn take_hits(&mut self) -> Result<Vec<(Key, Hits)>, XdpError> {
         let mut out = Vec::new();
-        let keys: Vec<(Key, Slot)> = self.slots.iter().map(|(k, s)| (*k, *s)).collect();
-        for (k, s) in keys {
-            let now = self.slot_hits(s.index)?;
-            if now != s.base {
+        let keys: Vec<(Key, u32, Hits)> = self
+            .slots
+            .iter()
+            .map(|(k, s)| (*k, s.index, s.base))
+            .collect();
+        for (k, index, base) in keys {
+            let now = self.slot_hits(index)?;
+            if now != base {
                 out.push((
                     k,
                     Hits {
-                        v4: now.v4.wrapping_sub(s.base.v4),
-                        v6: now.v6.wrapping_sub(s.base.v6),
+                        v4: now.v4.wrapping_sub(base.v4),
+                        v6: now.v6.wrapping_sub(base.v6),
                     },
                 ));
                 if let Some(slot) = self.slots.get_mut(&k) {
@@ -509,82 +522,4 @@ fn listener(a: SocketAddr) -> Listener {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The program as the kernel's verifier takes it; None (said) where
-    /// this process may not load BPF.
-    fn load(capacity: u32) -> Option<Program> {
-        match Program::load(capacity) {
-            Ok(p) => Some(p),
-            Err(e) if caps(&e).is_empty() => panic!("{e}"),
-            Err(e) => {
-                // Past the harness's capture: a skip shows in every run.
-                use std::io::Write;
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "SKIPPED xdp::tests: cannot load BPF: {e}"
-                );
-                None
-            }
-        }
-    }
-
-    #[test]
-    fn loads_past_the_verifier_and_keeps_its_map() {
-        let Some(mut p) = load(2) else {
-            return;
-        };
-        assert_eq!(p.counters().unwrap().0, [0; counter::COUNT as usize]);
-        let key = |n: u8| {
-            let v = Variant::default();
-            entry::key(1, &[1, b'a' + n, 0], 1, 1, v).unwrap()
-        };
-        let e = Entry::zeroed();
-        p.insert(&key(0), &e).unwrap();
-        p.insert(&key(1), &e).unwrap();
-        // Replacing keeps its slot; a third key finds the map full.
-        p.insert(&key(1), &e).unwrap();
-        let full = p.insert(&key(2), &e).unwrap_err();
-        assert_eq!(full.to_string(), "XDP map ENTRIES: full (2 entries)");
-        assert_eq!(p.len(), 2);
-        assert_eq!(p.hits(&key(0)).unwrap(), Some(Hits::default()));
-        assert_eq!(p.hits(&key(2)).unwrap(), None);
-        assert!(p.take_hits().unwrap().is_empty());
-        assert!(p.remove(&key(0)).unwrap());
-        assert!(!p.remove(&key(0)).unwrap());
-        p.insert(&key(2), &e).unwrap();
-        p.clear().unwrap();
-        assert!(p.is_empty());
-        let many: Vec<(SocketAddr, u32)> = (0..=c::MAX_LISTENERS as u16)
-            .map(|port| (SocketAddr::from(([127, 0, 0, 1], port)), 0))
-            .collect();
-        assert!(matches!(
-            p.set_listeners(&many).unwrap_err(),
-            XdpError::TooManyListeners(257)
-        ));
-        p.set_listeners(&many[..3]).unwrap();
-        p.set_listeners(&many[1..2]).unwrap();
-        assert_eq!(p.listeners.keys().count(), 1);
-        let none = p.attach("nonesuch0", Mode::Auto).unwrap_err();
-        assert!(
-            none.to_string()
-                .starts_with("XDP on nonesuch0: no such interface"),
-            "{none}"
-        );
-    }
-
-    #[test]
-    fn names_the_capability_on_eperm() {
-        let e = XdpError::Attach {
-            interface: "eth0".into(),
-            mode: Mode::Native,
-            source: std::io::Error::from_raw_os_error(libc::EPERM),
-        };
-        assert_eq!(
-            e.to_string(),
-            "XDP on eth0: bpf(BPF_LINK_CREATE) in native mode: Operation not permitted (os error 1) (CAP_BPF and CAP_NET_ADMIN needed)"
-        );
-        assert_eq!(c::MAX_LISTENERS, 256, "the text of TooManyListeners");
-    }
-}
+mod tests;
