@@ -66,6 +66,21 @@ pub fn create(prog: BorrowedFd<'_>, ifindex: u32, flags: u32) -> io::Result<Owne
     Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
 }
 
+/// Waits until every CPU has passed a quiescent state
+/// (`membarrier(MEMBARRIER_CMD_GLOBAL)`, an RCU grace period): every run
+/// of an XDP program under way when it was called has ended. Fails where
+/// the kernel does not offer it (nohz_full CPUs).
+pub fn grace_period() -> io::Result<()> {
+    /// `MEMBARRIER_CMD_GLOBAL` (linux/membarrier.h).
+    const MEMBARRIER_CMD_GLOBAL: libc::c_long = 1;
+    // SAFETY: membarrier(2) with a command and no flags reads no memory.
+    let r = unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// CLOCK_MONOTONIC now, in nanoseconds: the clock `bpf_ktime_get_ns` reads.
 pub fn monotonic_ns() -> u64 {
     let mut ts = libc::timespec {

@@ -18,10 +18,10 @@ mod link;
 pub use entry::{build, key, monotonic, query_key, EntryError, Timing, Variant};
 pub use ferrodns_ebpf_common::xdp::{counter, Entry, Key};
 
-use aya::maps::{HashMap, MapData, PerCpuArray};
+use aya::maps::{Array, HashMap, MapData, PerCpuArray};
 use aya::programs::Xdp;
 use aya::Ebpf;
-use ferrodns_ebpf_common::xdp::{self as c, Listener};
+use ferrodns_ebpf_common::xdp::{self as c, FewListener, FewListeners, Listener};
 use std::collections::HashMap as StdMap;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsFd, OwnedFd};
@@ -124,6 +124,11 @@ unsafe impl aya::Pod for PodEntry {}
 struct PodListener(Listener);
 // SAFETY: as PodKey.
 unsafe impl aya::Pod for PodListener {}
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+struct PodFew(FewListeners);
+// SAFETY: as PodKey.
+unsafe impl aya::Pod for PodFew {}
 
 /// Answers one entry gave, by family (summed over CPUs).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -175,6 +180,7 @@ pub struct Program {
     attachments: Vec<Attachment>,
     entries: HashMap<MapData, PodKey, PodEntry>,
     listeners: HashMap<MapData, PodListener, u32>,
+    few: Array<MapData, PodFew>,
     counters: PerCpuArray<MapData, u64>,
     hits: PerCpuArray<MapData, u64>,
     capacity: u32,
@@ -216,6 +222,8 @@ impl Program {
         let entries = HashMap::try_from(take(&mut ebpf, c::ENTRIES)?).map_err(typed(c::ENTRIES))?;
         let listeners =
             HashMap::try_from(take(&mut ebpf, c::LISTENERS)?).map_err(typed(c::LISTENERS))?;
+        let few =
+            Array::try_from(take(&mut ebpf, c::FEW_LISTENERS)?).map_err(typed(c::FEW_LISTENERS))?;
         let counters =
             PerCpuArray::try_from(take(&mut ebpf, c::COUNTERS)?).map_err(typed(c::COUNTERS))?;
         let hits = PerCpuArray::try_from(take(&mut ebpf, c::HITS)?).map_err(typed(c::HITS))?;
@@ -223,6 +231,7 @@ impl Program {
             attachments: Vec::new(),
             entries,
             listeners,
+            few,
             counters,
             hits,
             capacity,
@@ -327,33 +336,62 @@ impl Program {
     /// Answers UDP to these addresses from now on, each with its group (the
     /// entries' [`Key::group`]): an unspecified address (`0.0.0.0`, `::`)
     /// stands for every address of its family on the port. Replaces the
-    /// set before.
+    /// set before. Up to [`c::FEW`] addresses the program compares itself
+    /// (no map lookup for each packet); changing them waits for RCU grace
+    /// periods (see [`FewListeners`]), milliseconds.
     pub fn set_listeners(&mut self, listeners: &[(SocketAddr, u32)]) -> Result<(), XdpError> {
         if listeners.len() > c::MAX_LISTENERS as usize {
             return Err(XdpError::TooManyListeners(listeners.len()));
         }
         let want: Vec<(Listener, u32)> = listeners.iter().map(|&(a, g)| (listener(a), g)).collect();
-        let op = |op| {
-            move |source| XdpError::Map {
-                map: c::LISTENERS,
-                op,
-                source,
-            }
-        };
+        let op = |map, op| move |source| XdpError::Map { map, op, source };
+        // The program looks in the map until the new few are in place.
+        let mut few = self.few.get(&0, 0).map_err(op(c::FEW_LISTENERS, "read"))?.0;
+        let mut quiet = true;
+        if few.state != 0 {
+            few.state = 0;
+            self.few
+                .set(0, PodFew(few), 0)
+                .map_err(op(c::FEW_LISTENERS, "write"))?;
+            quiet = link::grace_period().is_ok();
+        }
         let old: Vec<PodListener> = self
             .listeners
             .keys()
             .collect::<Result<_, _>>()
-            .map_err(op("list"))?;
+            .map_err(op(c::LISTENERS, "list"))?;
         for l in old {
             if !want.iter().any(|(w, _)| *w == l.0) {
-                self.listeners.remove(&l).map_err(op("remove"))?;
+                self.listeners
+                    .remove(&l)
+                    .map_err(op(c::LISTENERS, "remove"))?;
             }
         }
-        for (l, g) in want {
+        for &(l, g) in &want {
             self.listeners
                 .insert(PodListener(l), g, 0)
-                .map_err(op("insert"))?;
+                .map_err(op(c::LISTENERS, "insert"))?;
+        }
+        // Without grace periods (nohz_full) the map serves for good.
+        if !quiet || want.len() > c::FEW {
+            return Ok(());
+        }
+        for (f, (l, g)) in few.list.iter_mut().zip(&want) {
+            *f = FewListener {
+                addr: l.addr,
+                port: l.port,
+                family: l.family,
+                group: *g,
+            };
+        }
+        self.few
+            .set(0, PodFew(few), 0)
+            .map_err(op(c::FEW_LISTENERS, "write"))?;
+        if link::grace_period().is_ok() {
+            few.state = want.len() as u32 + 1;
+            self.few
+                .set(0, PodFew(few), 0)
+                .map_err(op(c::FEW_LISTENERS, "write"))?;
         }
         Ok(())
     }

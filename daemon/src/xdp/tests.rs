@@ -376,6 +376,95 @@ fn a_name_is_answered_with_its_own_entry_only() {
     }
 }
 
+/// `f` (IPv4, untagged) sent to `dst` instead.
+fn to_v4(f: &[u8], dst: [u8; 4]) -> Vec<u8> {
+    let mut f = f.to_vec();
+    f[30..34].copy_from_slice(&dst);
+    f[24..26].fill(0);
+    let check = !fold(entry::sum_bytes(0, &f[14..34], 0));
+    f[24..26].copy_from_slice(&check.to_be_bytes());
+    f
+}
+
+/// Which listener a query is to, the program's own comparison of a few
+/// and the map's lookup of many alike: the address and port, else the
+/// wildcard of the family (not for multicast), the exact one first; and
+/// a change of listeners takes effect.
+#[test]
+fn listeners_few_or_many_alike() {
+    let Some(mut p) = listening(8) else {
+        return;
+    };
+    let name = "www.example.org.";
+    let item = item_wire(name, QR_AA_RA);
+    for opt in [None, Some((1232, 0))] {
+        promote(&mut p, &item, &query(1, RD, name, opt), 0);
+    }
+    let v4 = frame(Via::V4, &query(2, RD, name, None));
+    let v6 = frame(Via::V6, &query(3, RD, name, Some((1232, 0))));
+    let other_port = {
+        let mut f = v4.clone();
+        f[36..38].copy_from_slice(&54u16.to_be_bytes());
+        f
+    };
+    let (answered, not_listener, no_entry) = (
+        Some(counter::ANSWERED),
+        Some(counter::PASS_NOT_LISTENER),
+        Some(counter::PASS_NO_ENTRY),
+    );
+    type Case = (&'static [(&'static str, u32)], [Option<u32>; 5]);
+    // Listeners, and how each of: IPv4, IPv6, another IPv4 address, a
+    // multicast one, another port, goes.
+    let cases: [Case; 5] = [
+        (
+            &[("0.0.0.0:53", 1), ("[::]:53", 1)],
+            [answered, answered, answered, not_listener, not_listener],
+        ),
+        (
+            &[("198.18.0.1:53", 1), ("[2001:2::1]:53", 1)],
+            [answered, answered, not_listener, not_listener, not_listener],
+        ),
+        (
+            &[("0.0.0.0:53", 2), ("198.18.0.1:53", 1)],
+            [answered, not_listener, no_entry, not_listener, not_listener],
+        ),
+        (
+            &[("198.18.0.1:53", 1), ("0.0.0.0:53", 2), ("[::]:54", 1)],
+            [answered, not_listener, no_entry, not_listener, not_listener],
+        ),
+        (&[], [not_listener; 5]),
+    ];
+    for (listeners, want) in cases {
+        for many in [false, true] {
+            let mut l: Vec<(SocketAddr, u32)> = listeners
+                .iter()
+                .map(|&(a, g)| (a.parse().unwrap(), g))
+                .collect();
+            if many {
+                // Past what the program compares itself: the map.
+                l.extend((0..c::FEW as u16).map(|i| (([10, 0, 0, 1], 1000 + i).into(), 1)));
+            }
+            p.set_listeners(&l).unwrap();
+            let frames = [
+                v4.clone(),
+                v6.clone(),
+                to_v4(&v4, [198, 18, 0, 9]),
+                to_v4(&v4, [224, 0, 0, 53]),
+                other_port.clone(),
+            ];
+            for (i, (f, want)) in frames.iter().zip(want).enumerate() {
+                let before = p.counters().unwrap();
+                let r = p.run(f, 1);
+                let after = p.counters().unwrap();
+                let got = (0..counter::COUNT).find(|&c| after.get(c) != before.get(c));
+                assert_eq!(got, want, "{listeners:?} (many: {many}), frame {i}");
+                let tx = want == Some(counter::ANSWERED);
+                assert_eq!(r.action, if tx { XDP_TX } else { XDP_PASS });
+            }
+        }
+    }
+}
+
 /// Not a test: what the program costs per frame, as the kernel measures
 /// a run (`BPF_PROG_TEST_RUN`, its clock's reading included, and a run
 /// alone in its system call costs more than one of many), for a hit and a

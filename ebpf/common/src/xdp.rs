@@ -27,6 +27,9 @@ pub const LAYOUT: &str = "LAYOUT";
 pub const ENTRIES: &str = "ENTRIES";
 /// `HashMap<Listener, u32>`: the addresses answered for, to their group.
 pub const LISTENERS: &str = "LISTENERS";
+/// `Array` of one [`FewListeners`]: the same when there are at most
+/// [`FEW`], compared in the program itself (a hash map lookup is a call).
+pub const FEW_LISTENERS: &str = "FEW_LISTENERS";
 /// `PerCpuArray<u64>` of [`counter::COUNT`]: answers, passes by reason, errors.
 pub const COUNTERS: &str = "COUNTERS";
 /// `PerCpuArray<u64>` of twice the entries: answers per entry slot, IPv4
@@ -48,6 +51,8 @@ pub const REPLY_ROOM: usize = (MAX_NAME + 4 + MAX_BODY).div_ceil(8) * 8;
 pub const MAX_TTLS: usize = 64;
 /// The most listener addresses.
 pub const MAX_LISTENERS: u32 = 256;
+/// The most listener addresses [`FEW_LISTENERS`] holds.
+pub const FEW: usize = 8;
 /// [`Entry::opt_at`] when the reply has no OPT.
 pub const NO_OPT: u16 = u16::MAX;
 /// [`Entry::size_cap`] when nothing caps the client's UDP size.
@@ -169,6 +174,37 @@ pub struct Listener {
     pub port: u16,
     /// 4 or 6.
     pub family: u16,
+}
+
+/// The listeners when they are few: [`LISTENERS`]' keys and values, for
+/// the program to compare without a lookup.
+///
+/// The loader turns `state` to 0 (the program then looks in
+/// [`LISTENERS`]) and waits until no program run can be reading `list`
+/// (`membarrier(MEMBARRIER_CMD_GLOBAL)`: an RCU grace period) before it
+/// writes another `list`, and turns `state` from 0 only after another
+/// such wait once `list` is written. `state` changes between 0 and at
+/// most `FEW + 1`, one byte, and every write of the value writes the
+/// `list` that is there unchanged but that first one: a run never reads a
+/// mix of two.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FewListeners {
+    /// 0: look in [`LISTENERS`]; else one more than the listeners in
+    /// `list`.
+    pub state: u32,
+    pub _pad: u32,
+    pub list: [FewListener; FEW],
+}
+
+/// One of [`FewListeners`]: a [`Listener`] and its group.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FewListener {
+    pub addr: [u8; 16],
+    pub port: u16,
+    pub family: u16,
+    pub group: u32,
 }
 
 /// A map value: one answer, for every query of its key.
@@ -419,6 +455,8 @@ pub mod counter {
 // byte; aya copies values as bytes).
 const _: () = assert!(core::mem::size_of::<Key>() == 24);
 const _: () = assert!(core::mem::size_of::<Listener>() == 20);
+const _: () = assert!(core::mem::size_of::<FewListeners>() == 8 + 24 * FEW);
+const _: () = assert!(FEW < 255);
 const _: () = assert!(core::mem::size_of::<Entry>() == 56 + REPLY_ROOM + 2 * MAX_TTLS);
 const _: () = assert!(core::mem::offset_of!(Entry, reply) == 56);
 

@@ -16,9 +16,9 @@
 //!
 //! Every helper call costs (return thunks and retpolines on the machines
 //! this runs on): the packet is read and written in place, a word at a
-//! time, and an answer takes five calls (the entry's lookup, the clock,
-//! the frame's growth, the copy of the entry's bytes, and the listener's
-//! lookup).
+//! time, and an answer takes four calls (the entry's lookup, the clock,
+//! the frame's growth, the copy of the entry's bytes); the listeners,
+//! when few, are compared without looking them up.
 #![no_std]
 #![no_main]
 
@@ -27,11 +27,11 @@ use aya_ebpf::helpers::generated::{
     bpf_ktime_get_ns, bpf_xdp_adjust_head, bpf_xdp_adjust_tail, bpf_xdp_store_bytes,
 };
 use aya_ebpf::macros::{map, xdp};
-use aya_ebpf::maps::{HashMap, PerCpuArray};
+use aya_ebpf::maps::{Array, HashMap, PerCpuArray};
 use aya_ebpf::programs::XdpContext;
 use ferrodns_ebpf_common::xdp::{
-    self as c, bits, counter, csum_byte, csum_ttls, fold, name, udp_sizes, Entry, Key, Listener,
-    DNS_HEADER, MAX_BODY, MAX_NAME, MAX_TTLS, NAME_WORDS, NO_OPT, OPT_LEN,
+    self as c, bits, counter, csum_byte, csum_ttls, fold, name, udp_sizes, Entry, FewListeners,
+    Key, Listener, DNS_HEADER, MAX_BODY, MAX_NAME, MAX_TTLS, NAME_WORDS, NO_OPT, OPT_LEN,
 };
 
 /// The layout the loader writes entries in (`c::VERSION` when it is ours).
@@ -46,6 +46,9 @@ static ENTRIES: HashMap<Key, Entry> = HashMap::with_max_entries(1024, BPF_F_NO_P
 
 #[map]
 static LISTENERS: HashMap<Listener, u32> = HashMap::with_max_entries(c::MAX_LISTENERS, 0);
+
+#[map]
+static FEW_LISTENERS: Array<FewListeners> = Array::with_max_entries(1, 0);
 
 #[map]
 static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::COUNT, 0);
@@ -684,7 +687,44 @@ fn read<const L2: usize, const V6: bool>(
 /// family on `port` (not for multicast or broadcast destinations).
 #[inline(always)]
 fn listener<const V6: bool>(dst: [u64; 2], port: u16) -> Option<u32> {
-    let family = if V6 { 6 } else { 4 };
+    let family: u16 = if V6 { 6 } else { 4 };
+    let first = dst[0] as u8;
+    let multicast = if V6 { first == 0xFF } else { first >= 224 };
+    if let Some(few) = FEW_LISTENERS.get_ptr(0) {
+        // SAFETY: the map's one value; its `list` is whole whenever
+        // `state` is not 0 (see FewListeners).
+        let few = unsafe { &*few };
+        let state = few.state as usize;
+        if state != 0 {
+            let (mut exact, mut any) = (None, None);
+            for (i, l) in few.list.iter().enumerate() {
+                if i + 1 >= state {
+                    break;
+                }
+                if l.port != port || l.family != family {
+                    continue;
+                }
+                let words = l.addr.as_ptr() as *const u64;
+                // SAFETY: the address's sixteen bytes, as two words.
+                let (a0, a1) = unsafe {
+                    (
+                        core::ptr::read_unaligned(words),
+                        core::ptr::read_unaligned(words.add(1)),
+                    )
+                };
+                if a0 == dst[0] && a1 == dst[1] {
+                    exact = Some(l.group);
+                } else if a0 | a1 == 0 {
+                    any = Some(l.group);
+                }
+            }
+            return match exact {
+                Some(g) => Some(g),
+                None if multicast => None,
+                None => any,
+            };
+        }
+    }
     // SAFETY: two words are the address's sixteen bytes.
     let addr = unsafe { core::mem::transmute::<[u64; 2], [u8; 16]>(dst) };
     let l = Listener { addr, port, family };
@@ -692,8 +732,6 @@ fn listener<const V6: bool>(dst: [u64; 2], port: u16) -> Option<u32> {
     if let Some(g) = unsafe { LISTENERS.get(&l) } {
         return Some(*g);
     }
-    let first = dst[0] as u8;
-    let multicast = if V6 { first == 0xFF } else { first >= 224 };
     if multicast {
         return None;
     }
