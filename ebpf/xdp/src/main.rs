@@ -453,31 +453,49 @@ fn answer<const L2: usize, const V6: bool>(ctx: &XdpContext) -> Answer {
 /// answers it otherwise).
 #[inline(always)]
 fn same_name(s: *mut Scratch, e: &Entry, qlen: usize) -> Answer {
+    if e.qlen as usize != qlen {
+        return pass(counter::PASS_NO_ENTRY);
+    }
     // SAFETY: this CPU's scratch, filled by read().
     let mine = unsafe { &(*s).words };
     let (theirs, n) = (e.reply.as_ptr() as *const u64, (qlen + 7) / 8);
-    let (mut diff, mut lower_diff) = (0u64, 0u64);
-    for (k, &m) in mine.iter().enumerate() {
+    // Word k of both names (the entry's last read with the type and class
+    // or the body after the name's last bytes, left out).
+    let pair = |k: usize| {
+        // SAFETY: k < 32, within the entry's `reply`.
+        let t = unsafe { core::ptr::read_unaligned(theirs.add(k)) };
+        let keep = if k + 1 == n {
+            u64::MAX >> (8 * (8 * n - qlen) & 63)
+        } else {
+            u64::MAX
+        };
+        (mine[k & (NAME_WORDS - 1)], t & keep)
+    };
+    let mut diff = 0;
+    for k in 0..NAME_WORDS {
         if k >= n {
             break;
         }
-        // SAFETY: k < 32, within the entry's `reply`.
-        let mut t = unsafe { core::ptr::read_unaligned(theirs.add(k)) };
-        if k + 1 == n {
-            // The name's last bytes (the word read holds the type and
-            // class, or the body, after them).
-            t &= u64::MAX >> (8 * (8 * n - qlen) & 63);
-        }
+        let (m, t) = pair(k);
         diff |= m ^ t;
+    }
+    if diff == 0 {
+        return Ok(());
+    }
+    // Another name of the same hash, or this one in another case.
+    let mut lower_diff = 0;
+    for k in 0..NAME_WORDS {
+        if k >= n {
+            break;
+        }
+        let (m, t) = pair(k);
         lower_diff |= name::lower(m) ^ name::lower(t);
     }
-    if e.qlen as usize != qlen || lower_diff != 0 {
-        return pass(counter::PASS_NO_ENTRY);
-    }
-    if diff != 0 {
-        return pass(counter::PASS_CASE);
-    }
-    Ok(())
+    pass(if lower_diff == 0 {
+        counter::PASS_CASE
+    } else {
+        counter::PASS_NO_ENTRY
+    })
 }
 
 /// Grows or shrinks the frame by `delta` bytes: at its start where it
