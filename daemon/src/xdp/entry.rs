@@ -250,9 +250,13 @@ pub fn build(
     if ttls.len() > MAX_TTLS {
         return Err(EntryError::TooManyRecords(ttls.len()));
     }
+    e.qlen = q.qname.len() as u16;
+    e.body_len = body.len() as u16;
     for (i, &ttl) in ttls.iter().enumerate() {
         e.reply[at + ttl..at + ttl + 4].fill(0);
-        e.ttl_at[i] = ttl as u16;
+        // Room for MAX_TTLS after the longest question and body.
+        let placed = e.set_ttl_at(i, ttl as u16);
+        debug_assert!(placed);
     }
     e.ttl_count = ttls.len() as u16;
     e.ttl_even = ttls.iter().filter(|&&at| (qend + at) % 2 == 0).count() as u16;
@@ -271,8 +275,6 @@ pub fn build(
     e.ancount = h.ancount;
     e.nscount = h.nscount;
     e.arcount = h.arcount;
-    e.qlen = q.qname.len() as u16;
-    e.body_len = body.len() as u16;
     e.reply_len = reply.len() as u16;
     e.size_cap = size_cap.unwrap_or(NO_CAP);
     e.stored_ns = t.stored_ns;

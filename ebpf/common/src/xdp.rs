@@ -44,9 +44,9 @@ pub const MAX_NAME: usize = 255;
 pub const NAME_WORDS: usize = 32;
 /// The most bytes after the question an entry holds.
 pub const MAX_BODY: usize = 1024;
-/// Room for the question (name, type, class) and the bytes after it,
-/// rounded up to whole words.
-pub const REPLY_ROOM: usize = (MAX_NAME + 4 + MAX_BODY).div_ceil(8) * 8;
+/// Room for the question (name, type, class), the bytes after it and
+/// where each TTL is in them ([`Entry::reply`]), in whole words.
+pub const REPLY_ROOM: usize = (MAX_NAME + 4 + MAX_BODY + 1 + 2 * MAX_TTLS).div_ceil(8) * 8;
 /// The most records (OPT aside) an entry holds, each with a TTL to write.
 pub const MAX_TTLS: usize = 64;
 /// The most listener addresses.
@@ -212,10 +212,12 @@ pub struct FewListener {
 /// The reply the program writes is the query's header with `flags` (and
 /// the query's RD) and these counts, the question (which must be the
 /// query's byte for byte: the name in the same case), then the body with
-/// the TTL at each of `ttl_at` set to the remaining TTL and, where the
-/// query had an OPT, the client's UDP size and flags written into the
-/// body's OPT. What the program reads for every answer comes first, then
-/// the question and body, so that a small answer is a few cache lines.
+/// the TTL at each of [`Entry::ttl_at`] set to the remaining TTL and,
+/// where the query had an OPT, the client's UDP size and flags written
+/// into the body's OPT. What the program reads for every answer lies
+/// together: these fields, then the question, the body and where its
+/// TTLs are, so that a small answer is the hash map element's first three
+/// cache lines.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct Entry {
@@ -254,7 +256,7 @@ pub struct Entry {
     /// The most the reply's OPT may advertise for the client, or
     /// [`NO_CAP`] (bufsize's cap).
     pub size_cap: u16,
-    /// The TTLs to write: `ttl_at[..ttl_count]`.
+    /// The TTLs to write (see [`Entry::ttl_at`]).
     pub ttl_count: u16,
     /// How many of them start at an even offset of the message.
     pub ttl_even: u16,
@@ -262,10 +264,10 @@ pub struct Entry {
     pub keep_ttl: u8,
     pub _pad: [u8; 5],
     /// The question as the reply has it (the name in its case, type,
-    /// class), then the body: the reply after the question.
+    /// class), then the body: the reply after the question; then, from
+    /// the next even offset ([`Entry::ttls_at`]), where each TTL field
+    /// starts in the body (`ttl_count` little-endian u16s).
     pub reply: [u8; REPLY_ROOM],
-    /// Where each TTL field starts in the body.
-    pub ttl_at: [u16; MAX_TTLS],
 }
 
 impl Entry {
@@ -290,7 +292,35 @@ impl Entry {
             keep_ttl: 0,
             _pad: [0; 5],
             reply: [0; REPLY_ROOM],
-            ttl_at: [0; MAX_TTLS],
+        }
+    }
+
+    /// Where in `reply` the TTL fields' offsets start: right after the
+    /// body, at an even offset.
+    #[inline(always)]
+    pub fn ttls_at(&self) -> usize {
+        (self.qlen as usize + 4 + self.body_len as usize + 1) & !1
+    }
+
+    /// Where the `i`th TTL field starts in the body.
+    pub fn ttl_at(&self, i: usize) -> u16 {
+        let at = self.ttls_at() + 2 * i;
+        match self.reply.get(at..at + 2) {
+            Some(b) => u16::from_le_bytes([b[0], b[1]]),
+            None => 0,
+        }
+    }
+
+    /// Sets where the `i`th TTL field starts in the body (the question and
+    /// body in place); false where `reply` has no room for it.
+    pub fn set_ttl_at(&mut self, i: usize, at: u16) -> bool {
+        let from = self.ttls_at() + 2 * i;
+        match self.reply.get_mut(from..from + 2) {
+            Some(b) => {
+                b.copy_from_slice(&at.to_le_bytes());
+                true
+            }
+            None => false,
         }
     }
 
@@ -457,7 +487,7 @@ const _: () = assert!(core::mem::size_of::<Key>() == 24);
 const _: () = assert!(core::mem::size_of::<Listener>() == 20);
 const _: () = assert!(core::mem::size_of::<FewListeners>() == 8 + 24 * FEW);
 const _: () = assert!(FEW < 255);
-const _: () = assert!(core::mem::size_of::<Entry>() == 56 + REPLY_ROOM + 2 * MAX_TTLS);
+const _: () = assert!(core::mem::size_of::<Entry>() == 56 + REPLY_ROOM);
 const _: () = assert!(core::mem::offset_of!(Entry, reply) == 56);
 
 #[cfg(test)]

@@ -422,11 +422,17 @@ fn answer<const L2: usize, const V6: bool>(ctx: &XdpContext) -> Answer {
     let (data, end) = (ctx.data(), ctx.data_end());
     let body = data + L2 + l3 + UDP_HLEN + body_at;
     let ttl_be = ttl.to_be();
+    // The TTL fields' offsets: after the body in the entry (its
+    // `ttls_at`; the lengths in bounds as checked above).
+    let offsets = e.reply.as_ptr() as usize + ((qlen + 4 + body_len + 1) & !1);
     for j in 0..MAX_TTLS {
         if j >= ttls {
             break;
         }
-        let at = body + (e.ttl_at[j] as usize & (MAX_BODY - 1));
+        // SAFETY: within the entry's `reply`, which has room for
+        // MAX_TTLS offsets after the longest question and body.
+        let at = unsafe { get_at::<u16>(offsets + 2 * j) } as usize;
+        let at = body + (at & (MAX_BODY - 1));
         if past(at, 4, end) {
             return Err(Verdict::Drop(counter::ERROR_WRITE));
         }

@@ -107,8 +107,8 @@ fn program(query: &[u8], e: &Entry, now: u64) -> Option<(Vec<u8>, u16)> {
     }
     out.extend_from_slice(&e.reply[..qend - HEADER_LEN]);
     out.extend_from_slice(body);
-    for &at in &e.ttl_at[..usize::from(e.ttl_count)] {
-        let at = qend + usize::from(at);
+    for i in 0..usize::from(e.ttl_count) {
+        let at = qend + usize::from(e.ttl_at(i));
         out[at..at + 4].copy_from_slice(&ttl.to_be_bytes());
     }
     let mut sum = u64::from(e.csum)
