@@ -270,11 +270,18 @@ fn answers_as_userspace() {
                     &name,
                     opt.map(|(_, flags)| (300, flags | 0x0001)),
                 );
-                let f = frame(via, &other);
-                let r = p.run(&f, 1);
-                assert_eq!(r.action, XDP_TX, "{what}: {:?}", p.counters());
-                let got = answered(&f, &r.frame);
-                assert_eq!(got, userspace(&item, &other, QR_AA_RA, 297), "{what}");
+                // Also after bytes past the datagram (Ethernet padding):
+                // a frame longer than its reply shrinks at its end and
+                // keeps its start, and the query's question.
+                for trailer in [0, 1000] {
+                    let mut f = frame(via, &other);
+                    f.resize(f.len() + trailer, 0);
+                    let r = p.run(&f, 1);
+                    assert_eq!(r.action, XDP_TX, "{what}: {:?}", p.counters());
+                    let got = answered(&f, &r.frame);
+                    let want = userspace(&item, &other, QR_AA_RA, 297);
+                    assert_eq!(got, want, "{what}, {trailer} bytes after");
+                }
                 assert!(p.remove(&k).unwrap());
             }
         }
