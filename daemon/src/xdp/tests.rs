@@ -80,7 +80,7 @@ fn names_the_capability_on_eperm() {
 }
 
 use super::entry::tests::{item_wire, query, userspace, QR_AA_RA};
-use ferrodns_ebpf_common::xdp::fold;
+use ferrodns_ebpf_common::xdp::{fold, name};
 use std::net::Ipv6Addr;
 
 const XDP_PASS: u32 = 2;
@@ -380,6 +380,99 @@ fn a_name_is_answered_with_its_own_entry_only() {
         // a's entry back.
         assert!(p.remove(&ka).unwrap());
         promote(&mut p, &item_a, &qa, 0);
+    }
+}
+
+/// Two names (wire form, one label of 15 bytes) of one hash. The hash is
+/// no defence against names made to collide (a label's bytes may be any):
+/// the loader and the program must take them.
+fn colliding_names() -> (Vec<u8>, Vec<u8>) {
+    let a: Vec<u8> = [&[15u8][..], &[b'a'; 15], &[0]].concat();
+    let word = |n: &[u8], k: usize| u64::from_le_bytes(n[8 * k..8 * k + 8].try_into().unwrap());
+    let after = |w: u64| name::step(name::START, name::lower(w));
+    for x in b'b'..=b'z' {
+        let mut b = a.clone();
+        b[1..8].fill(x);
+        // The second word that leaves the hash's state as a's does (a
+        // lowercase one: the hash lowercases).
+        let w1 = word(&a, 1) ^ after(word(&a, 0)) ^ after(word(&b, 0));
+        if name::lower(w1) == w1 {
+            b[8..16].copy_from_slice(&w1.to_le_bytes());
+            return (a, b);
+        }
+    }
+    unreachable!("no second word without upper-case letters")
+}
+
+/// A query for `name` (wire form), A, no OPT.
+fn raw_query(id: u16, name: &[u8]) -> Vec<u8> {
+    let mut q = id.to_be_bytes().to_vec();
+    q.extend_from_slice(&[1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+    q.extend_from_slice(name);
+    q.extend_from_slice(&[0, 1, 0, 1]);
+    q
+}
+
+/// A cache item's stored reply for `name` (wire form): one A record.
+fn raw_item(name: &[u8], last: u8) -> Vec<u8> {
+    let mut r = raw_query(0, name);
+    r[2..4].copy_from_slice(&QR_AA_RA.to_be_bytes());
+    r[7] = 1;
+    r.extend_from_slice(&[0xC0, 12, 0, 1, 0, 1, 0, 0, 1, 44, 0, 4, 192, 0, 2, last]);
+    r
+}
+
+#[test]
+fn names_can_share_a_key() {
+    let (a, b) = colliding_names();
+    assert_ne!(a, b);
+    assert_eq!(name::hash(&a), name::hash(&b));
+    let v = Variant::default();
+    assert_eq!(key(1, &a, 1, 1, v).unwrap(), key(1, &b, 1, 1, v).unwrap());
+}
+
+/// Two names of one hash, for real: the second is not promoted while the
+/// first's entry is in (the loader keeps it), and the query for the
+/// second, whose key finds the first's entry, is not answered with it.
+#[test]
+fn the_second_name_of_a_key_is_left_to_userspace() {
+    let Some(mut p) = listening(8) else {
+        return;
+    };
+    let (a, b) = colliding_names();
+    let (item_a, item_b) = (raw_item(&a, 1), raw_item(&b, 2));
+    let (qa, qb) = (raw_query(1, &a), raw_query(2, &b));
+    let run = |p: &Program, q: &[u8]| {
+        let f = frame(Via::V4, q);
+        let r = p.run(&f, 1);
+        (r.action == XDP_TX).then(|| answered(&f, &r.frame))
+    };
+    let entry = |item: &[u8], q: &[u8]| {
+        let t = Timing {
+            stored_ns: link::monotonic_ns(),
+            orig_ttl: 300,
+            keep_ttl: false,
+            expires_ns: u64::MAX,
+        };
+        let reply = userspace(item, q, QR_AA_RA, 300);
+        build(1, &reply, Variant::default(), &t, None).unwrap()
+    };
+    let ((ka, ea), (kb, eb)) = (entry(&item_a, &qa), entry(&item_b, &qb));
+    assert_eq!(ka, kb);
+    for (first, second) in [
+        ((&ea, &qa, &item_a), (&eb, &qb)),
+        ((&eb, &qb, &item_b), (&ea, &qa)),
+    ] {
+        let (e, q, item) = first;
+        p.insert(&ka, e).unwrap();
+        assert!(matches!(p.insert(&ka, second.0), Err(XdpError::Collision)));
+        assert_eq!(p.len(), 1);
+        assert_eq!(run(&p, q), Some(userspace(item, q, QR_AA_RA, 300)));
+        let n = counted(&p, counter::PASS_NO_ENTRY, || {
+            assert_eq!(run(&p, second.1), None)
+        });
+        assert_eq!(n, 1, "the second name's query passes: no entry of its name");
+        assert!(p.remove(&ka).unwrap());
     }
 }
 
