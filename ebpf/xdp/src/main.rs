@@ -250,6 +250,8 @@ fn answer<const L2: usize, const V6: bool>(ctx: &XdpContext) -> Answer {
         None => return pass(counter::ERROR_ENTRY),
     };
     let (key, q) = read::<L2, V6>(ctx, l3, s)?;
+    // By reference: a key passed by value is copied first.
+    #[allow(clippy::needless_borrows_for_generic_args)]
     let e = match ENTRIES.get_ptr(&key) {
         // SAFETY: an entry of the map, valid until the program ends (RCU).
         Some(e) => unsafe { &*e },
@@ -464,14 +466,14 @@ fn same_name(s: *mut Scratch, e: &Entry, qlen: usize) -> Answer {
     }
     // SAFETY: this CPU's scratch, filled by read().
     let mine = unsafe { &(*s).words };
-    let (theirs, n) = (e.reply.as_ptr() as *const u64, (qlen + 7) / 8);
+    let (theirs, n) = (e.reply.as_ptr() as *const u64, qlen.div_ceil(8));
     // Word k of both names (the entry's last read with the type and class
     // or the body after the name's last bytes, left out).
     let pair = |k: usize| {
         // SAFETY: k < 32, within the entry's `reply`.
         let t = unsafe { core::ptr::read_unaligned(theirs.add(k)) };
         let keep = if k + 1 == n {
-            u64::MAX >> (8 * (8 * n - qlen) & 63)
+            u64::MAX >> ((8 * (8 * n - qlen)) & 63)
         } else {
             u64::MAX
         };
@@ -700,7 +702,7 @@ fn read<const L2: usize, const V6: bool>(
     // with its root (the DNS header's bytes before a short name).
     // SAFETY: this CPU's scratch.
     let words = unsafe { &mut (*s).words };
-    let n = (qlen + 7) / 8;
+    let n = qlen.div_ceil(8);
     let mut h = name::START;
     for (k, w) in words.iter_mut().enumerate() {
         if k + 1 >= n {
@@ -714,12 +716,12 @@ fn read<const L2: usize, const V6: bool>(
         h = name::step(h, name::lower(*w));
     }
     let qlen = launder(s, qlen, 0xFF);
-    let n = (qlen + 7) / 8;
+    let n = qlen.div_ceil(8);
     let p = dns + DNS_HEADER - 8 + qlen;
     if past(p, 8, end) || n == 0 {
         return pass(counter::PASS_QUESTION);
     }
-    let last = get::<u64>(p) >> (8 * (8 * n - qlen) & 63);
+    let last = get::<u64>(p) >> ((8 * (8 * n - qlen)) & 63);
     words[(n - 1) & (NAME_WORDS - 1)] = last;
     let hash = name::finish(name::step(h, name::lower(last)), qlen as u64);
 
@@ -755,6 +757,9 @@ fn read<const L2: usize, const V6: bool>(
 /// The group of the listener at `dst` (as it lies in memory: IPv4 in the
 /// first word's low half) and `port`, else of the wildcard address of its
 /// family on `port` (not for multicast or broadcast destinations).
+// Keys by reference: by value they are copied first (the copy of one
+// with its address zeroed became a call of `memset`).
+#[allow(clippy::needless_borrows_for_generic_args)]
 #[inline(always)]
 fn listener<const V6: bool>(dst: [u64; 2], port: u16) -> Option<u32> {
     let family: u16 = if V6 { 6 } else { 4 };
