@@ -25,6 +25,7 @@ mod ebpf {
         for p in [
             root.join("src"),
             root.join("Cargo.toml"),
+            root.join("build.rs"),
             root.join("Cargo.lock"),
             common.join("src"),
         ] {

@@ -143,6 +143,8 @@ mod imp {
             "Answers in the XDP program's map.";
         XDP_PROMOTED "ferrodns_xdp_promoted_total" Kind::Counter, [],
             "Answers handed to the XDP program.";
+        XDP_COLLISIONS "ferrodns_xdp_collisions_total" Kind::Counter, [],
+            "Answers not handed to the XDP program: another name in its map has the same key (the hash of its name), and userspace answers this one.";
     }
 
     /// An entry in the map: what it came from, until when it answers, and
@@ -199,8 +201,13 @@ mod imp {
                 return false;
             }
             let mut prog = s.program.lock().unwrap_or_else(|e| e.into_inner());
-            if prog.insert(&key, &entry).is_err() {
-                return false;
+            match prog.insert(&key, &entry) {
+                Ok(()) => {}
+                Err(xdp::XdpError::Collision) => {
+                    metrics::with(metrics::global(), |m| m.inc(&XDP_COLLISIONS, &[]));
+                    return false;
+                }
+                Err(_) => return false,
             }
             drop(prog);
             let ttl_end = p.stored + Duration::from_secs(u64::from(p.orig_ttl));

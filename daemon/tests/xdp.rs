@@ -282,6 +282,22 @@ impl Capture {
         })
     }
 
+    /// Sends `frame`, waiting while the interface's queue is full.
+    fn send_waiting(&self, frame: &[u8]) {
+        loop {
+            // SAFETY: send(2) of a buffer that lives across the call.
+            let n =
+                unsafe { libc::send(self.0.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
+            if n == frame.len() as isize {
+                return;
+            }
+            let e = std::io::Error::last_os_error();
+            let full = [libc::ENOBUFS, libc::EAGAIN].map(Some);
+            assert!(full.contains(&e.raw_os_error()), "{e}");
+            std::thread::yield_now();
+        }
+    }
+
     fn send(&self, frame: &[u8]) {
         // SAFETY: send(2) of a buffer that lives across the call.
         let n = unsafe { libc::send(self.0.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
@@ -526,22 +542,7 @@ impl Env {
             }
         }
         let cap = Capture::open(&net.cli);
-        let frame = Frame {
-            dst: net.mac(&net.srv, "s0"),
-            src: net.mac(&net.cli, "c0"),
-            vlan: None,
-            v6: false,
-            proto: 17,
-            dport: 53,
-            payload: Vec::new(),
-            ip_options: false,
-            fragment: false,
-            bad_ip_checksum: false,
-            hop_by_hop: false,
-            udp_len_delta: 0,
-            trailer: Vec::new(),
-            ethertype: None,
-        };
+        let frame = Frame::to_server(&net);
         Some(Env {
             prog,
             _peer: peer,
@@ -978,6 +979,27 @@ struct Frame {
 }
 
 impl Frame {
+    /// A plain IPv4 UDP frame from the client's end to the server's
+    /// port 53, without payload.
+    fn to_server(net: &Net) -> Frame {
+        Frame {
+            dst: net.mac(&net.srv, "s0"),
+            src: net.mac(&net.cli, "c0"),
+            vlan: None,
+            v6: false,
+            proto: 17,
+            dport: 53,
+            payload: Vec::new(),
+            ip_options: false,
+            fragment: false,
+            bad_ip_checksum: false,
+            hop_by_hop: false,
+            udp_len_delta: 0,
+            trailer: Vec::new(),
+            ethertype: None,
+        }
+    }
+
     fn bytes(&self) -> Vec<u8> {
         let mut f = self.dst.to_vec();
         f.extend_from_slice(&self.src);
@@ -1463,4 +1485,164 @@ fn the_directive_hands_hot_hits_to_the_kernel() {
         assert!(Instant::now() < deadline, "the program outlived the server");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The kernel's count of BPF programs' runs and the time they took
+/// (`BPF_ENABLE_STATS` on while this lives), from their descriptors'
+/// fdinfo.
+struct RunStats {
+    _on: OwnedFd,
+}
+
+impl RunStats {
+    fn enable() -> RunStats {
+        /// `BPF_ENABLE_STATS` of `enum bpf_cmd`; `BPF_STATS_RUN_TIME`.
+        const BPF_ENABLE_STATS: libc::c_long = 32;
+        let attr = [0u64; 2];
+        // SAFETY: bpf(2) reads the attribute (type 0, run time), which
+        // lives across the call; it returns a descriptor of ours.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_bpf,
+                BPF_ENABLE_STATS,
+                attr.as_ptr(),
+                std::mem::size_of_val(&attr) as libc::c_uint,
+            )
+        };
+        assert!(
+            fd >= 0,
+            "BPF_ENABLE_STATS: {}",
+            std::io::Error::last_os_error()
+        );
+        // SAFETY: the kernel just handed it to us.
+        RunStats {
+            _on: unsafe { OwnedFd::from_raw_fd(fd as i32) },
+        }
+    }
+
+    /// (runs, nanoseconds) of each XDP program this process holds, by
+    /// descriptor (the first loaded first).
+    fn programs(&self) -> Vec<(u64, u64)> {
+        let mut fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .filter(|fd| {
+                std::fs::read_link(format!("/proc/self/fd/{fd}"))
+                    .is_ok_and(|l| l.to_string_lossy() == "anon_inode:bpf-prog")
+            })
+            .collect();
+        fds.sort_unstable();
+        fds.iter()
+            .filter_map(|fd| {
+                let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).ok()?;
+                let field = |k: &str| -> Option<u64> {
+                    info.lines()
+                        .find_map(|l| l.strip_prefix(k))?
+                        .trim()
+                        .parse()
+                        .ok()
+                };
+                if field("prog_type:")? != 6 {
+                    return None;
+                }
+                Some((field("run_cnt:")?, field("run_time_ns:")?))
+            })
+            .collect()
+    }
+}
+
+/// Userspace's reply, as the cache holds it, to `q` (A, with an OPT): one
+/// A record, TTL 3600, the OPT.
+fn a_reply(q: &[u8], last: u8) -> Vec<u8> {
+    let mut r = q[..q.len() - 11].to_vec();
+    r[2..4].copy_from_slice(&0x8180u16.to_be_bytes());
+    r[6..12].copy_from_slice(&[0, 1, 0, 0, 0, 1]);
+    r.extend_from_slice(&[
+        0xC0, 12, 0, 1, 0, 1, 0, 0, 0x0E, 0x10, 0, 4, 198, 51, 100, last,
+    ]);
+    r.extend_from_slice(&[0, 0, 41, 4, 0xD0, 0, 0, 0, 0, 0, 0]);
+    r
+}
+
+/// Not a test: what the program costs per answer on veth, as the kernel
+/// counts its runs (BPF_ENABLE_STATS), answering 100,000 A queries with
+/// OPT for 10,000 names round robin (`COST_NAMES` names; entries in the
+/// map as a promoted cache's), sent as raw frames from the client's end
+/// (the program runs on the sending CPU). `cargo test --features xdp
+/// --test xdp -- --ignored cost_on_veth --nocapture` (root).
+#[test]
+#[ignore = "a measurement, printed"]
+fn cost_on_veth() {
+    const TEST: &str = "cost_on_veth";
+    let names: usize = std::env::var("COST_NAMES").map_or(10_000, |v| v.parse().unwrap());
+    if !can_run(TEST) {
+        return;
+    }
+    let net = Net::new();
+    let prog = Program::load(2 * names as u32).unwrap();
+    let mut prog = in_ns(&net.srv, move || {
+        let mut prog = prog;
+        prog.attach("s0", Mode::Native).unwrap();
+        prog
+    });
+    let _peer = in_ns(&net.cli, move || {
+        let mut p = Program::load(1).unwrap();
+        p.attach("c0", Mode::Native).unwrap();
+        p
+    });
+    prog.set_listeners(&[(SRV4_53.parse().unwrap(), GROUP)])
+        .unwrap();
+    let timing = Timing {
+        stored_ns: xdp::monotonic(Instant::now()),
+        orig_ttl: 3600,
+        keep_ttl: false,
+        expires_ns: u64::MAX,
+    };
+    let variant = Variant {
+        opt: true,
+        ..Variant::default()
+    };
+    let base = Frame::to_server(&net);
+    let mut frames = Vec::new();
+    for i in 0..names {
+        let q = query(
+            i as u16,
+            RD,
+            &format!("n{i}.cache.bench."),
+            A,
+            Some((1232, 0)),
+        );
+        let (key, entry) =
+            xdp::build(GROUP, &a_reply(&q, i as u8), variant, &timing, None).unwrap();
+        prog.insert(&key, &entry).unwrap();
+        frames.push(
+            Frame {
+                payload: q,
+                ..base.clone()
+            }
+            .bytes(),
+        );
+    }
+    let cap = Capture::open(&net.cli);
+    let stats = RunStats::enable();
+    let (before, answered) = (stats.programs(), prog.counters().unwrap());
+    for _ in 0..100_000 / names {
+        for f in &frames {
+            cap.send_waiting(f);
+        }
+        cap.incoming();
+    }
+    let after = stats.programs();
+    let answered =
+        prog.counters().unwrap().get(counter::ANSWERED) - answered.get(counter::ANSWERED);
+    assert_eq!(
+        answered,
+        100_000 / names as u64 * names as u64,
+        "every query answered"
+    );
+    let (runs, ns) = (after[0].0 - before[0].0, after[0].1 - before[0].1);
+    println!(
+        "{runs} runs of the server's program: {} ns a run ({answered} answers)",
+        ns / runs
+    );
 }

@@ -13,12 +13,13 @@
 //! So given one such reply for a query of a [`Variant`], the same reply
 //! for any query of that variant differs only in ID, RD, the TTLs and the
 //! OPT's size and flags: the program writes those, the entry holds the
-//! rest.
+//! rest (the question too: the program answers only a query whose name is
+//! the entry's byte for byte).
 
 use crate::wire::fast::{Cursor, Simple};
 use crate::wire::{flag, Header, QueryView, HEADER_LEN, OPCODE_QUERY, TYPE_OPT};
 use ferrodns_ebpf_common::xdp::{
-    bits, Entry, Key, MAX_BODY, MAX_NAME, MAX_TTLS, NO_CAP, NO_OPT, OPT_LEN,
+    bits, name, Entry, Key, MAX_BODY, MAX_NAME, MAX_TTLS, NO_CAP, NO_OPT, OPT_LEN,
 };
 use std::time::Instant;
 
@@ -128,8 +129,8 @@ pub enum EntryError {
     TooManyRecords(usize),
 }
 
-/// The key of a question: `qname` in wire form (any case; lowercased
-/// here), type, class, listener group and variant.
+/// The key of a question: `qname` in wire form (any case: the hash is of
+/// the name lowercased), type, class, listener group and variant.
 pub fn key(
     group: u32,
     qname: &[u8],
@@ -140,15 +141,14 @@ pub fn key(
     if !plain_name(qname) {
         return Err(EntryError::Name);
     }
-    let mut k = Key::zeroed();
-    for (o, b) in k.name.iter_mut().zip(qname) {
-        *o = b.to_ascii_lowercase();
-    }
-    k.group = group;
-    k.qtype = qtype;
-    k.qclass = qclass;
-    k.bits = v.bits();
-    Ok(k)
+    Ok(Key {
+        hash: name::hash(qname),
+        group,
+        qtype,
+        qclass,
+        bits: v.bits(),
+        _pad: 0,
+    })
 }
 
 /// The key the program looks up for `query` arriving on a listener of
@@ -212,7 +212,11 @@ pub fn build(
         return Err(EntryError::BodyTooLong(body.len()));
     }
     let mut e = Box::new(Entry::zeroed());
-    e.body[..body.len()].copy_from_slice(body);
+    // The question as the reply has it, then the body.
+    let question = &reply[HEADER_LEN..qend];
+    e.reply[..question.len()].copy_from_slice(question);
+    let at = question.len();
+    e.reply[at..at + body.len()].copy_from_slice(body);
     let mut c = Cursor::new(reply, false).ok_or(EntryError::Records)?;
     let mut ttls = Vec::new();
     while let Some(r) = c.next(reply) {
@@ -226,11 +230,11 @@ pub fn build(
             if !root || reply[r.at + 4] != 0 || reply[r.at + 5] != 0 || r.end != r.at + 10 {
                 return Err(EntryError::OptForm);
             }
-            let at = r.owner - qend;
-            e.opt_at = at as u16;
+            let opt = r.owner - qend;
+            e.opt_at = opt as u16;
             // The client's UDP size and the high byte of its flags.
-            e.body[at + 3..at + 5].fill(0);
-            e.body[at + 7] = 0;
+            e.reply[at + opt + 3..at + opt + 5].fill(0);
+            e.reply[at + opt + 7] = 0;
         } else {
             ttls.push(r.at + 4 - qend);
         }
@@ -246,26 +250,33 @@ pub fn build(
     if ttls.len() > MAX_TTLS {
         return Err(EntryError::TooManyRecords(ttls.len()));
     }
-    for (i, &at) in ttls.iter().enumerate() {
-        e.body[at..at + 4].fill(0);
-        e.ttl_at[i] = at as u16;
+    e.qlen = q.qname.len() as u16;
+    e.body_len = body.len() as u16;
+    for (i, &ttl) in ttls.iter().enumerate() {
+        e.reply[at + ttl..at + ttl + 4].fill(0);
+        // Room for MAX_TTLS after the longest question and body.
+        let placed = e.set_ttl_at(i, ttl as u16);
+        debug_assert!(placed);
     }
     e.ttl_count = ttls.len() as u16;
     e.ttl_even = ttls.iter().filter(|&&at| (qend + at) % 2 == 0).count() as u16;
-    let sum = sum_bytes(0, &reply[HEADER_LEN..qend], HEADER_LEN);
-    e.csum = fold32(sum_bytes(sum, &e.body[..body.len()], qend));
     e.flags = h.flags & !flag::RD;
+    // The header from its flags on (RD left out: the query's), then the
+    // question and the body as the entry holds them.
+    let mut header = [0u8; HEADER_LEN - 2];
+    for (i, w) in [e.flags, 1, h.ancount, h.nscount, h.arcount]
+        .iter()
+        .enumerate()
+    {
+        header[2 * i..2 * i + 2].copy_from_slice(&w.to_be_bytes());
+    }
+    let sum = sum_bytes(0, &header, 2);
+    e.csum = fold32(sum_bytes(sum, &e.reply[..at + body.len()], HEADER_LEN));
     e.ancount = h.ancount;
     e.nscount = h.nscount;
     e.arcount = h.arcount;
-    e.body_len = body.len() as u16;
     e.reply_len = reply.len() as u16;
     e.size_cap = size_cap.unwrap_or(NO_CAP);
-    for (i, b) in q.qname.iter().enumerate() {
-        if b.is_ascii_uppercase() {
-            e.upper[i / 8] |= 1 << (i % 8);
-        }
-    }
     e.stored_ns = t.stored_ns;
     e.expires_ns = t.expires_ns;
     e.orig_ttl = t.orig_ttl;
@@ -294,4 +305,4 @@ fn fold32(sum: u64) -> u32 {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

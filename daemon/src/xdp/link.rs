@@ -66,6 +66,21 @@ pub fn create(prog: BorrowedFd<'_>, ifindex: u32, flags: u32) -> io::Result<Owne
     Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
 }
 
+/// Waits until every CPU has passed a quiescent state
+/// (`membarrier(MEMBARRIER_CMD_GLOBAL)`, an RCU grace period): every run
+/// of an XDP program under way when it was called has ended. Fails where
+/// the kernel does not offer it (nohz_full CPUs).
+pub fn grace_period() -> io::Result<()> {
+    /// `MEMBARRIER_CMD_GLOBAL` (linux/membarrier.h).
+    const MEMBARRIER_CMD_GLOBAL: libc::c_long = 1;
+    // SAFETY: membarrier(2) with a command and no flags reads no memory.
+    let r = unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// CLOCK_MONOTONIC now, in nanoseconds: the clock `bpf_ktime_get_ns` reads.
 pub fn monotonic_ns() -> u64 {
     let mut ts = libc::timespec {
@@ -75,4 +90,71 @@ pub fn monotonic_ns() -> u64 {
     // SAFETY: clock_gettime writes the timespec it is handed.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// What one `BPF_PROG_TEST_RUN` of an XDP program gave.
+#[cfg(test)]
+pub struct TestRun {
+    /// The program's verdict (`XDP_PASS` 2, `XDP_TX` 3, ...).
+    pub action: u32,
+    /// The frame as the program left it.
+    pub frame: Vec<u8>,
+    /// The kernel's measure of one run, in nanoseconds (its clock's
+    /// reading included).
+    pub ns: u32,
+}
+
+/// Runs XDP program `prog` on `frame` in the kernel (`BPF_PROG_TEST_RUN`,
+/// on this thread's CPU, the frame with the usual 256 bytes of headroom
+/// and a page to grow into), `repeat` times on the same frame.
+#[cfg(test)]
+pub fn test_run(prog: BorrowedFd<'_>, frame: &[u8], repeat: u32) -> io::Result<TestRun> {
+    /// `BPF_PROG_TEST_RUN` of `enum bpf_cmd`.
+    const BPF_PROG_TEST_RUN: libc::c_long = 10;
+    /// `union bpf_attr` as BPF_PROG_TEST_RUN reads it: no context, no
+    /// flags.
+    #[repr(C)]
+    struct Attr {
+        prog_fd: u32,
+        retval: u32,
+        data_size_in: u32,
+        data_size_out: u32,
+        data_in: u64,
+        data_out: u64,
+        repeat: u32,
+        duration: u32,
+        rest: [u64; 5],
+    }
+    let mut out = vec![0u8; 4096];
+    let mut attr = Attr {
+        prog_fd: prog.as_raw_fd() as u32,
+        retval: 0,
+        data_size_in: frame.len() as u32,
+        data_size_out: out.len() as u32,
+        data_in: frame.as_ptr() as u64,
+        data_out: out.as_mut_ptr() as u64,
+        repeat,
+        duration: 0,
+        rest: [0; 5],
+    };
+    // SAFETY: bpf(2) reads `frame` and writes at most `data_size_out`
+    // bytes of `out` and the attribute's output fields, all of which live
+    // across the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_TEST_RUN,
+            &mut attr as *mut Attr,
+            std::mem::size_of::<Attr>() as libc::c_uint,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    out.truncate(attr.data_size_out as usize);
+    Ok(TestRun {
+        action: attr.retval,
+        frame: out,
+        ns: attr.duration,
+    })
 }

@@ -18,10 +18,10 @@ mod link;
 pub use entry::{build, key, monotonic, query_key, EntryError, Timing, Variant};
 pub use ferrodns_ebpf_common::xdp::{counter, Entry, Key};
 
-use aya::maps::{HashMap, MapData, PerCpuArray};
+use aya::maps::{Array, HashMap, MapData, PerCpuArray};
 use aya::programs::Xdp;
 use aya::Ebpf;
-use ferrodns_ebpf_common::xdp::{self as c, Listener};
+use ferrodns_ebpf_common::xdp::{self as c, FewListener, FewListeners, Listener};
 use std::collections::HashMap as StdMap;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsFd, OwnedFd};
@@ -87,6 +87,8 @@ pub enum XdpError {
     },
     #[error("XDP map ENTRIES: full ({0} entries)")]
     Full(u32),
+    #[error("XDP map ENTRIES: another name has the same key (hash collision): left to userspace")]
+    Collision,
     #[error("XDP map LISTENERS: {0} addresses (at most 256)")]
     TooManyListeners(usize),
 }
@@ -122,6 +124,11 @@ unsafe impl aya::Pod for PodEntry {}
 struct PodListener(Listener);
 // SAFETY: as PodKey.
 unsafe impl aya::Pod for PodListener {}
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+struct PodFew(FewListeners);
+// SAFETY: as PodKey.
+unsafe impl aya::Pod for PodFew {}
 
 /// Answers one entry gave, by family (summed over CPUs).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -150,11 +157,13 @@ impl Counters {
     }
 }
 
-/// One entry's slot in HITS and its counts when it took the slot.
-#[derive(Clone, Copy)]
+/// One entry's slot in HITS, its counts when it took the slot, and the
+/// name it answers, lowercased (another name of its key is a collision).
+#[derive(Clone)]
 struct Slot {
     index: u32,
     base: Hits,
+    name: Box<[u8]>,
 }
 
 /// One interface the program runs on: the link's descriptor (closing it
@@ -171,6 +180,7 @@ pub struct Program {
     attachments: Vec<Attachment>,
     entries: HashMap<MapData, PodKey, PodEntry>,
     listeners: HashMap<MapData, PodListener, u32>,
+    few: Array<MapData, PodFew>,
     counters: PerCpuArray<MapData, u64>,
     hits: PerCpuArray<MapData, u64>,
     capacity: u32,
@@ -212,6 +222,8 @@ impl Program {
         let entries = HashMap::try_from(take(&mut ebpf, c::ENTRIES)?).map_err(typed(c::ENTRIES))?;
         let listeners =
             HashMap::try_from(take(&mut ebpf, c::LISTENERS)?).map_err(typed(c::LISTENERS))?;
+        let few =
+            Array::try_from(take(&mut ebpf, c::FEW_LISTENERS)?).map_err(typed(c::FEW_LISTENERS))?;
         let counters =
             PerCpuArray::try_from(take(&mut ebpf, c::COUNTERS)?).map_err(typed(c::COUNTERS))?;
         let hits = PerCpuArray::try_from(take(&mut ebpf, c::HITS)?).map_err(typed(c::HITS))?;
@@ -219,6 +231,7 @@ impl Program {
             attachments: Vec::new(),
             entries,
             listeners,
+            few,
             counters,
             hits,
             capacity,
@@ -323,48 +336,82 @@ impl Program {
     /// Answers UDP to these addresses from now on, each with its group (the
     /// entries' [`Key::group`]): an unspecified address (`0.0.0.0`, `::`)
     /// stands for every address of its family on the port. Replaces the
-    /// set before.
+    /// set before. Up to [`c::FEW`] addresses the program compares itself
+    /// (no map lookup for each packet); changing them waits for RCU grace
+    /// periods (see [`FewListeners`]), milliseconds.
     pub fn set_listeners(&mut self, listeners: &[(SocketAddr, u32)]) -> Result<(), XdpError> {
         if listeners.len() > c::MAX_LISTENERS as usize {
             return Err(XdpError::TooManyListeners(listeners.len()));
         }
         let want: Vec<(Listener, u32)> = listeners.iter().map(|&(a, g)| (listener(a), g)).collect();
-        let op = |op| {
-            move |source| XdpError::Map {
-                map: c::LISTENERS,
-                op,
-                source,
-            }
-        };
+        let op = |map, op| move |source| XdpError::Map { map, op, source };
+        // The program looks in the map until the new few are in place.
+        let mut few = self.few.get(&0, 0).map_err(op(c::FEW_LISTENERS, "read"))?.0;
+        let mut quiet = true;
+        if few.state != 0 {
+            few.state = 0;
+            self.few
+                .set(0, PodFew(few), 0)
+                .map_err(op(c::FEW_LISTENERS, "write"))?;
+            quiet = link::grace_period().is_ok();
+        }
         let old: Vec<PodListener> = self
             .listeners
             .keys()
             .collect::<Result<_, _>>()
-            .map_err(op("list"))?;
+            .map_err(op(c::LISTENERS, "list"))?;
         for l in old {
             if !want.iter().any(|(w, _)| *w == l.0) {
-                self.listeners.remove(&l).map_err(op("remove"))?;
+                self.listeners
+                    .remove(&l)
+                    .map_err(op(c::LISTENERS, "remove"))?;
             }
         }
-        for (l, g) in want {
+        for &(l, g) in &want {
             self.listeners
                 .insert(PodListener(l), g, 0)
-                .map_err(op("insert"))?;
+                .map_err(op(c::LISTENERS, "insert"))?;
+        }
+        // Without grace periods (nohz_full) the map serves for good.
+        if !quiet || want.len() > c::FEW {
+            return Ok(());
+        }
+        for (f, (l, g)) in few.list.iter_mut().zip(&want) {
+            *f = FewListener {
+                addr: l.addr,
+                port: l.port,
+                family: l.family,
+                group: *g,
+            };
+        }
+        self.few
+            .set(0, PodFew(few), 0)
+            .map_err(op(c::FEW_LISTENERS, "write"))?;
+        if link::grace_period().is_ok() {
+            few.state = want.len() as u32 + 1;
+            self.few
+                .set(0, PodFew(few), 0)
+                .map_err(op(c::FEW_LISTENERS, "write"))?;
         }
         Ok(())
     }
 
-    /// Puts `entry` in the map under `key`, replacing what was there (the
-    /// program reads either the old entry or the new one, whole).
+    /// Puts `entry` in the map under `key` (as [`build`] makes them),
+    /// replacing the entry of the same name (in any case) that was there:
+    /// the program reads either the old entry or the new one, whole. The
+    /// entry of another name under the same key (their names' hashes are
+    /// the same) stays, and this one is refused ([`XdpError::Collision`]).
     pub fn insert(&mut self, key: &Key, entry: &Entry) -> Result<(), XdpError> {
+        let name: Box<[u8]> = entry.name().to_ascii_lowercase().into();
         let slot = match self.slots.get(key) {
-            Some(s) => *s,
+            Some(s) if s.name != name => return Err(XdpError::Collision),
+            Some(s) => s.clone(),
             None => {
                 let index = self.free.pop().ok_or(XdpError::Full(self.capacity))?;
                 let base = self
                     .slot_hits(index)
                     .inspect_err(|_| self.free.push(index))?;
-                Slot { index, base }
+                Slot { index, base, name }
             }
         };
         let mut e = PodEntry(*entry);
@@ -447,15 +494,19 @@ impl Program {
     /// for entries that answered: what to fold into metrics.
     pub fn take_hits(&mut self) -> Result<Vec<(Key, Hits)>, XdpError> {
         let mut out = Vec::new();
-        let keys: Vec<(Key, Slot)> = self.slots.iter().map(|(k, s)| (*k, *s)).collect();
-        for (k, s) in keys {
-            let now = self.slot_hits(s.index)?;
-            if now != s.base {
+        let keys: Vec<(Key, u32, Hits)> = self
+            .slots
+            .iter()
+            .map(|(k, s)| (*k, s.index, s.base))
+            .collect();
+        for (k, index, base) in keys {
+            let now = self.slot_hits(index)?;
+            if now != base {
                 out.push((
                     k,
                     Hits {
-                        v4: now.v4.wrapping_sub(s.base.v4),
-                        v6: now.v6.wrapping_sub(s.base.v6),
+                        v4: now.v4.wrapping_sub(base.v4),
+                        v6: now.v6.wrapping_sub(base.v6),
                     },
                 ));
                 if let Some(slot) = self.slots.get_mut(&k) {
@@ -509,82 +560,4 @@ fn listener(a: SocketAddr) -> Listener {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The program as the kernel's verifier takes it; None (said) where
-    /// this process may not load BPF.
-    fn load(capacity: u32) -> Option<Program> {
-        match Program::load(capacity) {
-            Ok(p) => Some(p),
-            Err(e) if caps(&e).is_empty() => panic!("{e}"),
-            Err(e) => {
-                // Past the harness's capture: a skip shows in every run.
-                use std::io::Write;
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "SKIPPED xdp::tests: cannot load BPF: {e}"
-                );
-                None
-            }
-        }
-    }
-
-    #[test]
-    fn loads_past_the_verifier_and_keeps_its_map() {
-        let Some(mut p) = load(2) else {
-            return;
-        };
-        assert_eq!(p.counters().unwrap().0, [0; counter::COUNT as usize]);
-        let key = |n: u8| {
-            let v = Variant::default();
-            entry::key(1, &[1, b'a' + n, 0], 1, 1, v).unwrap()
-        };
-        let e = Entry::zeroed();
-        p.insert(&key(0), &e).unwrap();
-        p.insert(&key(1), &e).unwrap();
-        // Replacing keeps its slot; a third key finds the map full.
-        p.insert(&key(1), &e).unwrap();
-        let full = p.insert(&key(2), &e).unwrap_err();
-        assert_eq!(full.to_string(), "XDP map ENTRIES: full (2 entries)");
-        assert_eq!(p.len(), 2);
-        assert_eq!(p.hits(&key(0)).unwrap(), Some(Hits::default()));
-        assert_eq!(p.hits(&key(2)).unwrap(), None);
-        assert!(p.take_hits().unwrap().is_empty());
-        assert!(p.remove(&key(0)).unwrap());
-        assert!(!p.remove(&key(0)).unwrap());
-        p.insert(&key(2), &e).unwrap();
-        p.clear().unwrap();
-        assert!(p.is_empty());
-        let many: Vec<(SocketAddr, u32)> = (0..=c::MAX_LISTENERS as u16)
-            .map(|port| (SocketAddr::from(([127, 0, 0, 1], port)), 0))
-            .collect();
-        assert!(matches!(
-            p.set_listeners(&many).unwrap_err(),
-            XdpError::TooManyListeners(257)
-        ));
-        p.set_listeners(&many[..3]).unwrap();
-        p.set_listeners(&many[1..2]).unwrap();
-        assert_eq!(p.listeners.keys().count(), 1);
-        let none = p.attach("nonesuch0", Mode::Auto).unwrap_err();
-        assert!(
-            none.to_string()
-                .starts_with("XDP on nonesuch0: no such interface"),
-            "{none}"
-        );
-    }
-
-    #[test]
-    fn names_the_capability_on_eperm() {
-        let e = XdpError::Attach {
-            interface: "eth0".into(),
-            mode: Mode::Native,
-            source: std::io::Error::from_raw_os_error(libc::EPERM),
-        };
-        assert_eq!(
-            e.to_string(),
-            "XDP on eth0: bpf(BPF_LINK_CREATE) in native mode: Operation not permitted (os error 1) (CAP_BPF and CAP_NET_ADMIN needed)"
-        );
-        assert_eq!(c::MAX_LISTENERS, 256, "the text of TooManyListeners");
-    }
-}
+mod tests;

@@ -4,17 +4,20 @@
 //! words).
 //!
 //! The program answers a query from [`ENTRIES`] when its [`Key`] is there:
-//! the question name lowercased, type, class, the listener's group and the
-//! query bits the userspace answer depends on ([`bits`]). The [`Entry`]
-//! holds the reply's bytes after the question exactly as userspace writes
-//! them for such a query, with the fields that change per answer (every
-//! TTL, the OPT's size and flags) zeroed and their places recorded, and a
-//! checksum of what it holds, so the program adds only what it writes.
+//! the hash of the question name lowercased ([`name::hash`]), type, class,
+//! the listener's group and the query bits the userspace answer depends on
+//! ([`bits`]), and the [`Entry`] holds that very name in the query's case
+//! (another name of the same hash, or the name in another case, is not
+//! answered). The entry holds the reply's question and the bytes after it
+//! exactly as userspace writes them for such a query, with the fields that
+//! change per answer (every TTL, the OPT's size and flags) zeroed and their
+//! places recorded, and a checksum of what it holds, so the program adds
+//! only what it writes.
 
 /// Layout of every type here. The loader writes its own into the
 /// program's [`LAYOUT`] global; a program built for another answers
 /// nothing (every packet passes, counted as [`counter::ERROR_LAYOUT`]).
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// The program's name in the object.
 pub const PROGRAM: &str = "ferrodns_xdp";
@@ -24,6 +27,9 @@ pub const LAYOUT: &str = "LAYOUT";
 pub const ENTRIES: &str = "ENTRIES";
 /// `HashMap<Listener, u32>`: the addresses answered for, to their group.
 pub const LISTENERS: &str = "LISTENERS";
+/// `Array` of one [`FewListeners`]: the same when there are at most
+/// [`FEW`], compared in the program itself (a hash map lookup is a call).
+pub const FEW_LISTENERS: &str = "FEW_LISTENERS";
 /// `PerCpuArray<u64>` of [`counter::COUNT`]: answers, passes by reason, errors.
 pub const COUNTERS: &str = "COUNTERS";
 /// `PerCpuArray<u64>` of twice the entries: answers per entry slot, IPv4
@@ -32,16 +38,21 @@ pub const HITS: &str = "HITS";
 /// `PerCpuArray` of one: the program's room for the key it builds.
 pub const SCRATCH: &str = "SCRATCH";
 
-/// Room for a question name in wire form (the longest is 255 bytes).
-pub const NAME_LEN: usize = 256;
 /// The longest name, root byte included (RFC 1035 3.1).
 pub const MAX_NAME: usize = 255;
+/// The most 8-byte words of a name ([`name`]).
+pub const NAME_WORDS: usize = 32;
 /// The most bytes after the question an entry holds.
 pub const MAX_BODY: usize = 1024;
+/// Room for the question (name, type, class), the bytes after it and
+/// where each TTL is in them ([`Entry::reply`]), in whole words.
+pub const REPLY_ROOM: usize = (MAX_NAME + 4 + MAX_BODY + 1 + 2 * MAX_TTLS).div_ceil(8) * 8;
 /// The most records (OPT aside) an entry holds, each with a TTL to write.
 pub const MAX_TTLS: usize = 64;
 /// The most listener addresses.
 pub const MAX_LISTENERS: u32 = 256;
+/// The most listener addresses [`FEW_LISTENERS`] holds.
+pub const FEW: usize = 8;
 /// [`Entry::opt_at`] when the reply has no OPT.
 pub const NO_OPT: u16 = u16::MAX;
 /// [`Entry::size_cap`] when nothing caps the client's UDP size.
@@ -79,8 +90,8 @@ pub const FLAG_DO: u16 = 0x8000;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Key {
-    /// The question name in wire form, ASCII lowercased, zero padded.
-    pub name: [u8; NAME_LEN],
+    /// [`name::hash`] of the question name.
+    pub hash: u64,
     /// The listener group (see [`LISTENERS`]): entries of different
     /// caches (server blocks) never answer for each other.
     pub group: u32,
@@ -88,17 +99,66 @@ pub struct Key {
     pub qclass: u16,
     /// [`bits`] of the query.
     pub bits: u32,
+    /// Zero (the kernel hashes and compares keys byte by byte).
+    pub _pad: u32,
 }
 
-impl Key {
-    pub const fn zeroed() -> Key {
-        Key {
-            name: [0; NAME_LEN],
-            group: 0,
-            qtype: 0,
-            qclass: 0,
-            bits: 0,
+/// The hash of a question name that keys [`ENTRIES`]: over the name in
+/// wire form (labels with their length bytes, the root's zero), ASCII
+/// lowercased, read as little-endian 64-bit words (the last one zero
+/// padded), and its length. Two names may share a hash: an entry holds
+/// its name, which the program compares, and the loader keeps one entry
+/// per key.
+pub mod name {
+    const BASIS: u64 = 0x243F_6A88_85A3_08D3;
+    const MUL: u64 = 0x9E37_79B9_7F4A_7C15;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+
+    /// `w` with each of its bytes that is an ASCII upper-case letter
+    /// lowercased (a label's length byte, at most 63, is none).
+    #[inline(always)]
+    pub fn lower(w: u64) -> u64 {
+        let low7 = w & !HIGH;
+        // The high bit of each byte: set where the byte is at least 'A',
+        // and where it is past 'Z' (no carry crosses a byte below 0x80).
+        let from_a = low7 + (0x80 - b'A' as u64) * ONES;
+        let past_z = low7 + (0x80 - b'Z' as u64 - 1) * ONES;
+        let upper = from_a & !past_z & !w & HIGH;
+        w | (upper >> 2)
+    }
+
+    /// The state before the first word.
+    pub const START: u64 = BASIS;
+
+    /// The state after word `w` (already lowercased).
+    #[inline(always)]
+    pub fn step(h: u64, w: u64) -> u64 {
+        let h = (h ^ w).wrapping_mul(MUL);
+        h ^ (h >> 29)
+    }
+
+    /// The hash of a name of `len` bytes from the state after its words.
+    #[inline(always)]
+    pub fn finish(h: u64, len: u64) -> u64 {
+        let mut h = h ^ len;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+        h ^ (h >> 33)
+    }
+
+    /// The hash of `name` (wire form, any case), as the program computes
+    /// it.
+    pub fn hash(name: &[u8]) -> u64 {
+        let mut h = START;
+        for chunk in name.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            h = step(h, lower(u64::from_le_bytes(w)));
         }
+        finish(h, name.len() as u64)
     }
 }
 
@@ -116,13 +176,48 @@ pub struct Listener {
     pub family: u16,
 }
 
+/// The listeners when they are few: [`LISTENERS`]' keys and values, for
+/// the program to compare without a lookup.
+///
+/// The loader turns `state` to 0 (the program then looks in
+/// [`LISTENERS`]) and waits until no program run can be reading `list`
+/// (`membarrier(MEMBARRIER_CMD_GLOBAL)`: an RCU grace period) before it
+/// writes another `list`, and turns `state` from 0 only after another
+/// such wait once `list` is written. `state` changes between 0 and at
+/// most `FEW + 1`, one byte, and every write of the value writes the
+/// `list` that is there unchanged but that first one: a run never reads a
+/// mix of two.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FewListeners {
+    /// 0: look in [`LISTENERS`]; else one more than the listeners in
+    /// `list`.
+    pub state: u32,
+    pub _pad: u32,
+    pub list: [FewListener; FEW],
+}
+
+/// One of [`FewListeners`]: a [`Listener`] and its group.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FewListener {
+    pub addr: [u8; 16],
+    pub port: u16,
+    pub family: u16,
+    pub group: u32,
+}
+
 /// A map value: one answer, for every query of its key.
 ///
 /// The reply the program writes is the query's header with `flags` (and
-/// the query's RD) and these counts, the query's question as it came (its
-/// case must be the one in `upper`), then `body` with the TTL at each of
-/// `ttl_at` set to the remaining TTL and, where the query had an OPT, the
-/// client's UDP size and flags written into the body's OPT.
+/// the query's RD) and these counts, the question (which must be the
+/// query's byte for byte: the name in the same case), then the body with
+/// the TTL at each of [`Entry::ttl_at`] set to the remaining TTL and,
+/// where the query had an OPT, the client's UDP size and flags written
+/// into the body's OPT. What the program reads for every answer lies
+/// together: these fields, then the question, the body and where its
+/// TTLs are, so that a small answer is the hash map element's first three
+/// cache lines.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct Entry {
@@ -136,9 +231,11 @@ pub struct Entry {
     pub orig_ttl: u32,
     /// Its slot in [`HITS`] (set by the loader).
     pub slot: u32,
-    /// The one's complement sum (not folded) of the reply from the
-    /// question on, with the fields the program writes zeroed, as 16-bit
-    /// big-endian words counted from the DNS header's first byte.
+    /// The one's complement sum (not folded) of the reply as 16-bit
+    /// big-endian words from the DNS header's flags on, with the fields
+    /// the program writes per query (the header's RD, every TTL, the
+    /// OPT's size and flags) zeroed: the program adds the query's ID and
+    /// what it writes.
     pub csum: u32,
     /// The reply's header flags without RD.
     pub flags: u16,
@@ -146,31 +243,31 @@ pub struct Entry {
     pub nscount: u16,
     /// The additional records, the OPT included.
     pub arcount: u16,
-    /// The bytes of `body` in use.
+    /// The question name's length (its root byte included), at the start
+    /// of `reply`.
+    pub qlen: u16,
+    /// The bytes after the question, in `reply` after the question.
     pub body_len: u16,
     /// The reply's length: header, question and body (the least UDP size
     /// the client must take).
     pub reply_len: u16,
-    /// Where the OPT record starts in `body`, or [`NO_OPT`].
+    /// Where the OPT record starts in the body, or [`NO_OPT`].
     pub opt_at: u16,
     /// The most the reply's OPT may advertise for the client, or
     /// [`NO_CAP`] (bufsize's cap).
     pub size_cap: u16,
-    /// The TTLs to write: `ttl_at[..ttl_count]`.
+    /// The TTLs to write (see [`Entry::ttl_at`]).
     pub ttl_count: u16,
     /// How many of them start at an even offset of the message.
     pub ttl_even: u16,
     /// Write `orig_ttl` instead of what remains (cache's `keepttl`).
     pub keep_ttl: u8,
-    pub _pad: [u8; 7],
-    /// Bit i (byte i / 8, bit i % 8) set where byte i of the question name
-    /// is an upper-case letter in the reply: the query's must be the same
-    /// (another case is answered differently by userspace).
-    pub upper: [u8; 32],
-    /// Where each TTL field starts in `body`.
-    pub ttl_at: [u16; MAX_TTLS],
-    /// The reply after the question.
-    pub body: [u8; MAX_BODY],
+    pub _pad: [u8; 5],
+    /// The question as the reply has it (the name in its case, type,
+    /// class), then the body: the reply after the question; then, from
+    /// the next even offset ([`Entry::ttls_at`]), where each TTL field
+    /// starts in the body (`ttl_count` little-endian u16s).
+    pub reply: [u8; REPLY_ROOM],
 }
 
 impl Entry {
@@ -185,6 +282,7 @@ impl Entry {
             ancount: 0,
             nscount: 0,
             arcount: 0,
+            qlen: 0,
             body_len: 0,
             reply_len: 0,
             opt_at: NO_OPT,
@@ -192,11 +290,54 @@ impl Entry {
             ttl_count: 0,
             ttl_even: 0,
             keep_ttl: 0,
-            _pad: [0; 7],
-            upper: [0; 32],
-            ttl_at: [0; MAX_TTLS],
-            body: [0; MAX_BODY],
+            _pad: [0; 5],
+            reply: [0; REPLY_ROOM],
         }
+    }
+
+    /// Where in `reply` the TTL fields' offsets start: right after the
+    /// body, at an even offset.
+    #[inline(always)]
+    pub fn ttls_at(&self) -> usize {
+        (self.qlen as usize + 4 + self.body_len as usize + 1) & !1
+    }
+
+    /// Where the `i`th TTL field starts in the body.
+    pub fn ttl_at(&self, i: usize) -> u16 {
+        let at = self.ttls_at() + 2 * i;
+        match self.reply.get(at..at + 2) {
+            Some(b) => u16::from_le_bytes([b[0], b[1]]),
+            None => 0,
+        }
+    }
+
+    /// Sets where the `i`th TTL field starts in the body (the question and
+    /// body in place); false where `reply` has no room for it.
+    pub fn set_ttl_at(&mut self, i: usize, at: u16) -> bool {
+        let from = self.ttls_at() + 2 * i;
+        match self.reply.get_mut(from..from + 2) {
+            Some(b) => {
+                b.copy_from_slice(&at.to_le_bytes());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The question name as the reply has it.
+    pub fn name(&self) -> &[u8] {
+        let n = self.qlen as usize;
+        &self.reply[..if n > MAX_NAME { MAX_NAME } else { n }]
+    }
+
+    /// The bytes after the question.
+    pub fn body(&self) -> &[u8] {
+        let at = self.qlen as usize + 4;
+        let end = at + self.body_len as usize;
+        if end > REPLY_ROOM {
+            return &[];
+        }
+        &self.reply[at..end]
     }
 
     /// The TTL to write at `now_ns` (CLOCK_MONOTONIC), or None once the
@@ -342,9 +483,12 @@ pub mod counter {
 
 // The layouts have no implicit padding (the kernel hashes keys byte by
 // byte; aya copies values as bytes).
-const _: () = assert!(core::mem::size_of::<Key>() == NAME_LEN + 12);
+const _: () = assert!(core::mem::size_of::<Key>() == 24);
 const _: () = assert!(core::mem::size_of::<Listener>() == 20);
-const _: () = assert!(core::mem::size_of::<Entry>() == 88 + 2 * MAX_TTLS + MAX_BODY);
+const _: () = assert!(core::mem::size_of::<FewListeners>() == 8 + 24 * FEW);
+const _: () = assert!(FEW < 255);
+const _: () = assert!(core::mem::size_of::<Entry>() == 56 + REPLY_ROOM);
+const _: () = assert!(core::mem::offset_of!(Entry, reply) == 56);
 
 #[cfg(test)]
 mod tests {
@@ -374,6 +518,31 @@ mod tests {
         assert_eq!(e.ttl(12_999_999_999), Some(3));
         e.expires_ns = 12_000_000_000;
         assert_eq!(e.ttl(12_000_000_000), None);
+    }
+
+    #[test]
+    fn lowercases_ascii_letters_only() {
+        for b in 0..=255u8 {
+            for at in 0..8 {
+                // Each byte among others of every kind, at every place.
+                let mut w = [b'Z', b'@', b'[', 0xC1, b'a', 63, b'A', 0x80];
+                w[at] = b;
+                let mut want = w;
+                want.iter_mut().for_each(|x| x.make_ascii_lowercase());
+                let got = name::lower(u64::from_le_bytes(w)).to_le_bytes();
+                assert_eq!(got, want, "{b:#x} at {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn name_hash_is_of_the_lowercased_name_and_its_length() {
+        let h = name::hash(b"\x03www\x07example\x03org\x00");
+        assert_eq!(h, name::hash(b"\x03WwW\x07EXAMPLE\x03Org\x00"));
+        assert_ne!(h, name::hash(b"\x03wwx\x07example\x03org\x00"));
+        // Zero padding of the last word does not make names alike.
+        assert_ne!(name::hash(b"\x00"), name::hash(b"\x00\x00"));
+        assert_ne!(name::hash(b"\x01a\x00"), name::hash(b"\x01b\x00"));
     }
 
     #[test]

@@ -3,30 +3,36 @@
 //! listeners in `LISTENERS` (Ethernet, an optional 802.1Q tag, IPv4 without
 //! options or fragments or IPv6 without extension headers), with one
 //! question and nothing after it but at most an OPT of version 0 without
-//! options, is looked up in `ENTRIES` by its lowercased name, type, class,
-//! listener group and the query bits userspace's answer depends on. An
-//! entry that has not expired, whose reply was written for the name in the
-//! query's case and fits the client's UDP size, is written over the query
-//! in place: addresses and ports swapped, ID, RD and question kept, the
-//! entry's flags, counts and bytes after the question, the remaining TTL
+//! options, is looked up in `ENTRIES` by the hash of its lowercased name,
+//! type, class, listener group and the query bits userspace's answer
+//! depends on. An entry that holds the query's name in the query's case,
+//! has not expired and fits the client's UDP size is written over the
+//! query in place: addresses and ports swapped, ID and RD kept, the
+//! entry's flags, counts, question and bytes after it, the remaining TTL
 //! in every record, the client's UDP size and OPT flags, both checksums;
 //! then XDP_TX. Everything else passes to the kernel's stack (XDP_PASS),
 //! counted by reason in `COUNTERS`. The layout is
 //! `ferrodns_ebpf_common::xdp`'s.
+//!
+//! Every helper call costs (return thunks and retpolines on the machines
+//! this runs on): the packet is read and written in place, a word at a
+//! time, and an answer takes three calls (the entry's lookup, the clock,
+//! the frame's growth); the entry's bytes are copied in words (those of a
+//! long reply by a fourth) and the listeners, when few, compared without
+//! looking them up.
 #![no_std]
 #![no_main]
 
 use aya_ebpf::bindings::{xdp_action, BPF_F_NO_PREALLOC};
 use aya_ebpf::helpers::generated::{
-    bpf_ktime_get_ns, bpf_xdp_adjust_head, bpf_xdp_adjust_tail, bpf_xdp_load_bytes,
-    bpf_xdp_store_bytes,
+    bpf_ktime_get_ns, bpf_xdp_adjust_head, bpf_xdp_adjust_tail, bpf_xdp_store_bytes,
 };
 use aya_ebpf::macros::{map, xdp};
-use aya_ebpf::maps::{HashMap, PerCpuArray};
+use aya_ebpf::maps::{Array, HashMap, PerCpuArray};
 use aya_ebpf::programs::XdpContext;
 use ferrodns_ebpf_common::xdp::{
-    self as c, bits, counter, csum_byte, csum_ttls, fold, udp_sizes, Entry, Key, Listener,
-    DNS_HEADER, MAX_BODY, MAX_NAME, MAX_TTLS, NO_OPT, OPT_LEN,
+    self as c, bits, counter, csum_byte, csum_ttls, fold, name, udp_sizes, Entry, FewListeners,
+    Key, Listener, DNS_HEADER, MAX_BODY, MAX_NAME, MAX_TTLS, NAME_WORDS, NO_OPT, OPT_LEN,
 };
 
 /// The layout the loader writes entries in (`c::VERSION` when it is ours).
@@ -43,33 +49,21 @@ static ENTRIES: HashMap<Key, Entry> = HashMap::with_max_entries(1024, BPF_F_NO_P
 static LISTENERS: HashMap<Listener, u32> = HashMap::with_max_entries(c::MAX_LISTENERS, 0);
 
 #[map]
+static FEW_LISTENERS: Array<FewListeners> = Array::with_max_entries(1, 0);
+
+#[map]
 static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::COUNT, 0);
 
 #[map]
 static HITS: PerCpuArray<u64> = PerCpuArray::with_max_entries(2048, 0);
 
-/// The key being built (too large for the stack beside everything else)
-/// and the query name's upper-case bitmap.
+/// The query name's words as it came (the entry's name is compared with
+/// them), and its length stored and read back (see `launder`).
 #[repr(C)]
 struct Scratch {
-    key: Key,
-    upper: [u64; 4],
-    /// The question and an OPT after it, copied out of the packet.
-    buf: [u8; 512],
-    /// The name's length and the bytes copied, stored and read back (see
-    /// `read`).
+    words: [u64; NAME_WORDS],
     qlen: u64,
-    n: u64,
-    /// The query's Ethernet header (and tag), kept while the frame moves.
-    eth: [u8; ETH_HLEN + VLAN_HLEN],
-    _pad: [u8; 6],
-    /// The query's source address's 16-bit words, then its destination's.
-    addrs: [u16; 16],
 }
-
-/// The most of a message after its header that the program reads: the
-/// longest name, type and class, an OPT.
-const QUESTION_ROOM: usize = MAX_NAME + 4 + OPT_LEN;
 
 #[map]
 static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
@@ -83,6 +77,11 @@ const IPPROTO_UDP: u8 = 17;
 const UDP_HLEN: usize = 8;
 /// The reply's IP TTL / hop limit (Linux's default).
 const HOP_LIMIT: u8 = 64;
+/// The most words of a reply copied by the program itself (longer ones
+/// take `bpf_xdp_store_bytes`, a call, but no loop).
+const COPY_WORDS: usize = 32;
+/// The most labels of a name of at most 255 bytes, the root's included.
+const MAX_LABELS: usize = 128;
 
 /// What to do with a frame that is not answered, and the counter to count.
 enum Verdict {
@@ -93,11 +92,12 @@ enum Verdict {
 
 type Answer = Result<(), Verdict>;
 
-fn pass(counter: u32) -> Answer {
+fn pass<T>(counter: u32) -> Result<T, Verdict> {
     Err(Verdict::Pass(counter))
 }
 
 #[xdp]
+#[inline(always)]
 pub fn ferrodns_xdp(ctx: XdpContext) -> u32 {
     let (action, n) = match frame(&ctx) {
         Ok(()) => (xdp_action::XDP_TX, counter::ANSWERED),
@@ -111,30 +111,76 @@ pub fn ferrodns_xdp(ctx: XdpContext) -> u32 {
     action
 }
 
-/// One byte of the packet at `p`, which the caller checked is below
-/// `data_end`.
+/// A value of the packet at `p`, as it lies in memory (network order read
+/// as little-endian), which the caller checked lies below `data_end`.
 #[inline(always)]
-fn byte(p: usize) -> u8 {
-    // SAFETY: the caller checked p < data_end (the verifier does too).
-    unsafe { *(p as *const u8) }
+fn get<T: Copy>(p: usize) -> T {
+    // SAFETY: the caller checked p + size_of::<T>() <= data_end (the
+    // verifier does too); packet reads need no alignment on this target.
+    unsafe { core::ptr::read_unaligned(p as *const T) }
 }
 
-/// A big-endian 16-bit word of the packet at `p` (checked as [`byte`]).
+/// A value at `p` in a map value.
+///
+/// # Safety
+/// `p` and the `size_of::<T>()` bytes after it lie in one map value.
 #[inline(always)]
-fn be16(p: usize) -> u16 {
-    ((byte(p) as u16) << 8) | byte(p + 1) as u16
+unsafe fn get_at<T: Copy>(p: usize) -> T {
+    // SAFETY: the caller's; map values need no alignment on this target.
+    unsafe { core::ptr::read_unaligned(p as *const T) }
 }
 
+/// Writes `v` at `p` in the packet (checked as [`get`]).
 #[inline(always)]
-fn put(p: usize, b: u8) {
-    // SAFETY: as `byte`.
-    unsafe { *(p as *mut u8) = b };
+fn set<T>(p: usize, v: T) {
+    // SAFETY: as `get`.
+    unsafe { core::ptr::write_unaligned(p as *mut T, v) }
 }
 
+/// Whether `n` bytes at `p` run past the packet's end, for the verifier
+/// where lengths checked before prove they do not: LLVM sees that too and
+/// would drop a plain comparison, so `end` is one it cannot reason about.
 #[inline(always)]
-fn put16(p: usize, v: u16) {
-    put(p, (v >> 8) as u8);
-    put(p + 1, v as u8);
+fn past(p: usize, n: usize, end: usize) -> bool {
+    p + n > core::hint::black_box(end)
+}
+
+/// Writes `v` at `p` in the packet if it lies before `end` (as [`past`];
+/// `p` too is one LLVM cannot reason about, so that the verifier sees the
+/// pointer it checked written through).
+#[inline(always)]
+fn put_word(p: usize, v: u64, end: usize) -> bool {
+    let p = core::hint::black_box(p);
+    if past(p, 8, end) {
+        return false;
+    }
+    set::<u64>(p, v);
+    true
+}
+
+/// A big-endian 16-bit field as its bytes lie in memory.
+const fn wire16(v: u16) -> u16 {
+    v.to_be()
+}
+
+/// The 16-bit folded one's complement sum of `v`'s 32-bit halves: the
+/// sum of its bytes as 16-bit words in memory order (RFC 1071: the sum of
+/// a byte-swapped message is the byte-swapped sum).
+#[inline(always)]
+fn halves(v: u64) -> u64 {
+    (v & 0xFFFF_FFFF) + (v >> 32)
+}
+
+/// `n` as the verifier must take it: any number in `0..=mask`, however
+/// precisely it knew it. Values read on many ways (a loop's exits) would
+/// have it check everything after once per way.
+#[inline(always)]
+fn launder(s: *mut Scratch, n: usize, mask: usize) -> usize {
+    // SAFETY: this CPU's scratch; volatile so the store and load stay.
+    unsafe {
+        core::ptr::write_volatile(&mut (*s).qlen, n as u64);
+        core::ptr::read_volatile(&(*s).qlen) as usize & mask
+    }
 }
 
 /// The Ethernet header: picks the instance for the frame's header sizes,
@@ -150,19 +196,22 @@ fn frame(ctx: &XdpContext) -> Answer {
         return pass(counter::PASS_FRAME);
     }
     // Multicast and broadcast frames are not a unicast query to us.
-    if byte(data) & 1 != 0 {
+    if get::<u8>(data) & 1 != 0 {
         return pass(counter::PASS_FRAME);
     }
-    match be16(data + 12) {
-        ETH_P_IP => answer::<ETH_HLEN, false>(ctx),
-        ETH_P_IPV6 => answer::<ETH_HLEN, true>(ctx),
-        ETH_P_8021Q => {
+    const IP: u16 = wire16(ETH_P_IP);
+    const IPV6: u16 = wire16(ETH_P_IPV6);
+    const VLAN: u16 = wire16(ETH_P_8021Q);
+    match get::<u16>(data + 12) {
+        IP => answer::<ETH_HLEN, false>(ctx),
+        IPV6 => answer::<ETH_HLEN, true>(ctx),
+        VLAN => {
             if data + ETH_HLEN + VLAN_HLEN > end {
                 return pass(counter::PASS_FRAME);
             }
-            match be16(data + ETH_HLEN + 2) {
-                ETH_P_IP => answer::<{ ETH_HLEN + VLAN_HLEN }, false>(ctx),
-                ETH_P_IPV6 => answer::<{ ETH_HLEN + VLAN_HLEN }, true>(ctx),
+            match get::<u16>(data + ETH_HLEN + 2) {
+                IP => answer::<{ ETH_HLEN + VLAN_HLEN }, false>(ctx),
+                IPV6 => answer::<{ ETH_HLEN + VLAN_HLEN }, true>(ctx),
                 _ => pass(counter::PASS_FRAME),
             }
         }
@@ -170,10 +219,24 @@ fn frame(ctx: &XdpContext) -> Answer {
     }
 }
 
-/// What the query says that the reply needs once the frame is rewritten.
+/// What the query says that the reply needs.
 struct Query {
+    /// Its header flags (host order).
     flags: u16,
+    /// Its name's length, the root's byte included.
     qlen: usize,
+    /// Its ID as it lies in memory.
+    id: u16,
+    /// Its source and destination ports as they lie in memory.
+    ports: u32,
+    /// Its addresses as they lie in memory: IPv4 source and destination
+    /// in `addrs[0]`; IPv6 source in `addrs[0..2]`, destination in
+    /// `addrs[2..4]`.
+    addrs: [u64; 4],
+    /// The frame's 802.1Q tag control word, as it lies in memory.
+    tci: u16,
+    /// The query's Ethernet addresses: bytes 0 to 8, and 8 to 12.
+    macs: (u64, u32),
     /// The client's OPT: its UDP size and the high byte of its flags.
     opt: Option<(u16, u8)>,
 }
@@ -182,36 +245,28 @@ struct Query {
 #[inline(always)]
 fn answer<const L2: usize, const V6: bool>(ctx: &XdpContext) -> Answer {
     let l3 = if V6 { 40 } else { 20 };
-    let q = read::<L2, V6>(ctx, l3)?;
     let s = match SCRATCH.get_ptr_mut(0) {
         Some(s) => s,
         None => return pass(counter::ERROR_ENTRY),
     };
-    // By reference: the key stays in the scratch map (a copy would take
-    // half the stack).
+    let (key, q) = read::<L2, V6>(ctx, l3, s)?;
+    // By reference: a key passed by value is copied first.
     #[allow(clippy::needless_borrows_for_generic_args)]
-    // SAFETY: the key read() filled in this CPU's scratch.
-    let e = match unsafe { ENTRIES.get(&(*s).key) } {
-        Some(e) => e,
+    let e = match ENTRIES.get_ptr(&key) {
+        // SAFETY: an entry of the map, valid until the program ends (RCU).
+        Some(e) => unsafe { &*e },
         None => return pass(counter::PASS_NO_ENTRY),
     };
+    let qlen = q.qlen;
+    same_name(s, e, qlen)?;
     // SAFETY: a helper without arguments.
     let now = unsafe { bpf_ktime_get_ns() };
     let ttl = match e.ttl(now) {
         Some(t) => t,
         None => return pass(counter::PASS_EXPIRED),
     };
-    // SAFETY: this CPU's scratch, filled by read().
-    let upper = unsafe { &(*s).upper };
-    let want = e.upper.as_ptr() as *const u64;
-    for (w, &mine) in upper.iter().enumerate() {
-        // SAFETY: within the entry's 32 bytes of `upper`.
-        if unsafe { core::ptr::read_unaligned(want.add(w)) } != mine {
-            return pass(counter::PASS_CASE);
-        }
-    }
     let body_len = e.body_len as usize;
-    let reply_len = DNS_HEADER + q.qlen + 4 + body_len;
+    let reply_len = DNS_HEADER + qlen + 4 + body_len;
     let ttls = e.ttl_count as usize;
     let with_opt = e.opt_at != NO_OPT;
     if body_len > MAX_BODY
@@ -228,35 +283,40 @@ fn answer<const L2: usize, const V6: bool>(ctx: &XdpContext) -> Answer {
         return pass(counter::PASS_TOO_BIG);
     }
 
-    // Everything is known. What the reply keeps of the query's headers is
-    // read out first: the reply is written from the frame's start, which
-    // moves where the tail cannot grow.
-    let (data, end) = (ctx.data(), ctx.data_end());
-    let (ip, udp) = (data + L2, data + L2 + l3);
-    if udp + UDP_HLEN + DNS_HEADER > end {
-        return pass(counter::ERROR_ENTRY);
+    // Everything is known: the checksums first, then the frame resized
+    // and written from its start (which moves where the tail cannot
+    // grow) with what was read of the query's headers.
+    let udp_len = (UDP_HLEN + reply_len) as u16;
+    let addr_sum = if V6 {
+        halves(q.addrs[0]) + halves(q.addrs[1]) + halves(q.addrs[2]) + halves(q.addrs[3])
+    } else {
+        halves(q.addrs[0])
+    };
+    // The pseudo header's addresses, the ports and the ID: in memory
+    // order, folded and swapped to the big-endian sum's order.
+    let wire_sum = addr_sum + halves(q.ports as u64) + q.id as u64;
+    let mut sum = fold(wire_sum).swap_bytes() as u64
+        + IPPROTO_UDP as u64
+        + 2 * udp_len as u64
+        + (q.flags & c::FLAG_RD) as u64
+        + e.csum as u64
+        + csum_ttls(ttl, e.ttl_even as u32, e.ttl_count as u32);
+    let body_at = DNS_HEADER + qlen + 4;
+    if let Some((_, flags_hi)) = q.opt {
+        // The OPT's CLASS (the UDP size) at +3, its TTL word's flags byte
+        // at +7 (extended rcode and version stay 0).
+        let pos = body_at + e.opt_at as usize + 3;
+        let [s0, s1] = opt_size.to_be_bytes();
+        sum += (csum_byte(s0, pos) + csum_byte(s1, pos + 1) + csum_byte(flags_hi, pos + 4)) as u64;
     }
-    // SAFETY: this CPU's scratch (the stack is too small for every
-    // instance of this function's copies).
-    let (eth, addrs) = unsafe { (&mut (*s).eth, &mut (*s).addrs) };
-    for (i, b) in eth.iter_mut().enumerate() {
-        if i < L2 {
-            *b = byte(data + i);
-        }
-    }
-    // The source address's words, then the destination's.
-    let (words, at) = if V6 { (8, ip + 8) } else { (2, ip + 12) };
-    for i in 0..8 {
-        if i < words {
-            addrs[i] = be16(at + 2 * i);
-            addrs[8 + i] = be16(at + 2 * words + 2 * i);
-        }
-    }
-    let (sport, dport, id) = (be16(udp), be16(udp + 2), be16(udp + UDP_HLEN));
-    let old_len = end - data;
-    let new_len = L2 + l3 + UDP_HLEN + reply_len;
-    resize(ctx, new_len as i32 - old_len as i32)?;
+    let check = match !fold(sum) {
+        0 => 0xFFFF,
+        c => c,
+    };
 
+    let (data, end) = (ctx.data(), ctx.data_end());
+    let new_len = L2 + l3 + UDP_HLEN + reply_len;
+    let moved = resize(ctx, new_len as i32 - (end - data) as i32)?;
     let (data, end) = (ctx.data(), ctx.data_end());
     let (ip, udp) = (data + L2, data + L2 + l3);
     let dns = udp + UDP_HLEN;
@@ -265,144 +325,129 @@ fn answer<const L2: usize, const V6: bool>(ctx: &XdpContext) -> Answer {
     }
     // To the query's sender, from the address it asked; the tag and the
     // type as they came.
-    for i in 0..6 {
-        put(data + i, eth[6 + i]);
-        put(data + 6 + i, eth[i]);
-    }
-    for (i, &b) in eth.iter().enumerate() {
-        if (12..L2).contains(&i) {
-            put(data + i, b);
-        }
-    }
-    let mut addr_sum: u64 = 0;
-    for (i, &w) in addrs.iter().enumerate() {
-        if i % 8 < words {
-            addr_sum += w as u64;
-        }
-    }
-    let udp_len = (UDP_HLEN + reply_len) as u16;
-    let at = if V6 {
-        put16(ip, 0x6000);
-        put16(ip + 2, 0);
-        put16(ip + 4, udp_len);
-        put(ip + 6, IPPROTO_UDP);
-        put(ip + 7, HOP_LIMIT);
-        ip + 8
+    let (head, tail) = q.macs;
+    let (to, from) = ((head >> 48) | (tail as u64) << 16, head & 0xFFFF_FFFF_FFFF);
+    set::<u64>(data, to | from << 48);
+    set::<u32>(data + 8, (from >> 16) as u32);
+    let etype = wire16(if V6 { ETH_P_IPV6 } else { ETH_P_IP });
+    if L2 > ETH_HLEN {
+        set::<u32>(data + 12, wire16(ETH_P_8021Q) as u32 | (q.tci as u32) << 16);
+        set::<u16>(data + 16, etype);
     } else {
-        let total = (20 + UDP_HLEN + reply_len) as u16;
-        let ip_sum = 0x4500
-            + total as u64
-            + 0x4000
-            + ((HOP_LIMIT as u64) << 8 | IPPROTO_UDP as u64)
-            + addr_sum;
-        put16(ip, 0x4500);
-        put16(ip + 2, total);
-        put16(ip + 4, 0);
-        put16(ip + 6, 0x4000);
-        put(ip + 8, HOP_LIMIT);
-        put(ip + 9, IPPROTO_UDP);
-        put16(ip + 10, !fold(ip_sum));
-        ip + 12
-    };
-    for i in 0..8 {
-        if i < words {
-            put16(at + 2 * i, addrs[8 + i]);
-            put16(at + 2 * words + 2 * i, addrs[i]);
-        }
+        set::<u16>(data + 12, etype);
     }
-    put16(udp, dport);
-    put16(udp + 2, sport);
-    put16(udp + 4, udp_len);
-    put16(udp + 6, 0);
-    // The pseudo header (both addresses, the protocol, the UDP length)
-    // and the UDP header (the checksum field counts as zero).
-    let mut sum = addr_sum
-        + IPPROTO_UDP as u64
-        + udp_len as u64
-        + sport as u64
-        + dport as u64
-        + udp_len as u64;
-
+    if V6 {
+        // Version 6, no traffic class or flow label; payload length, next
+        // header, hop limit; the addresses swapped.
+        set::<u64>(
+            ip,
+            0x60 | (wire16(udp_len) as u64) << 32
+                | (IPPROTO_UDP as u64) << 48
+                | (HOP_LIMIT as u64) << 56,
+        );
+        set::<u64>(ip + 8, q.addrs[2]);
+        set::<u64>(ip + 16, q.addrs[3]);
+        set::<u64>(ip + 24, q.addrs[0]);
+        set::<u64>(ip + 32, q.addrs[1]);
+    } else {
+        // Version 4, header of 20 bytes, the total length, ID 0, DF; TTL,
+        // protocol, the header's checksum, the addresses swapped; summed
+        // in memory order.
+        let total = wire16((20 + UDP_HLEN + reply_len) as u16) as u64;
+        let w0 = 0x45 | total << 16 | (wire16(0x4000) as u64) << 48;
+        let w1 = HOP_LIMIT as u64 | (IPPROTO_UDP as u64) << 8;
+        let ip_sum = !fold(halves(w0) + halves(w1) + addr_sum);
+        let (src, dst) = (q.addrs[0] as u32, q.addrs[0] >> 32);
+        set::<u64>(ip, w0);
+        set::<u64>(ip + 8, w1 | (ip_sum as u64) << 16 | dst << 32);
+        set::<u32>(ip + 16, src);
+    }
+    let ports = q.ports.rotate_left(16) as u64;
+    set::<u64>(
+        udp,
+        ports | (wire16(udp_len) as u64) << 32 | (wire16(check) as u64) << 48,
+    );
     let flags = e.flags | (q.flags & c::FLAG_RD);
-    put16(dns, id);
-    put16(dns + 2, flags);
-    put16(dns + 4, 1);
-    put16(dns + 6, e.ancount);
-    put16(dns + 8, e.nscount);
-    put16(dns + 10, e.arcount);
-    sum += id as u64 + flags as u64 + 1 + e.ancount as u64 + e.nscount as u64 + e.arcount as u64;
-    // The question as the client wrote it.
-    // SAFETY: qlen + 4 <= QUESTION_ROOM bytes of this CPU's scratch, read
-    // from the packet by read(); the helper checks the packet's bounds.
-    let r = unsafe {
-        bpf_xdp_store_bytes(
-            ctx.ctx,
-            (L2 + l3 + UDP_HLEN + DNS_HEADER) as u32,
-            (*s).buf.as_mut_ptr() as *mut _,
-            (q.qlen + 4) as u32,
-        )
-    };
-    if r != 0 {
-        return Err(Verdict::Drop(counter::ERROR_WRITE));
-    }
+    set::<u16>(dns, q.id);
+    set::<u16>(dns + 2, wire16(flags));
+    set::<u64>(
+        dns + 4,
+        wire16(1) as u64
+            | (wire16(e.ancount) as u64) << 16
+            | (wire16(e.nscount) as u64) << 32
+            | (wire16(e.arcount) as u64) << 48,
+    );
 
-    let body_at = DNS_HEADER + q.qlen + 4;
-    let body_off = (L2 + l3 + UDP_HLEN + body_at) as u32;
-    if body_len > 0 {
-        // SAFETY: body_len <= MAX_BODY, the size of `e.body`; the helper
-        // checks the packet's bounds.
+    // The question and the bytes after it, from the entry: where the
+    // frame kept its start, the query's question is there already (the
+    // same bytes).
+    let (from, len) = if moved {
+        (0, qlen + 4 + body_len)
+    } else {
+        (qlen + 4, body_len)
+    };
+    let src = e.reply.as_ptr() as usize + from;
+    if (8..=COPY_WORDS * 8).contains(&len) {
+        // Words (the last one ending with the reply, over the one before).
+        let to = dns + DNS_HEADER + from;
+        for k in 0..COPY_WORDS {
+            if 8 * k + 8 > len {
+                break;
+            }
+            // SAFETY: from + 8k + 8 <= from + len, within the entry's
+            // `reply`.
+            if !put_word(to + 8 * k, unsafe { get_at(src + 8 * k) }, end) {
+                return Err(Verdict::Drop(counter::ERROR_WRITE));
+            }
+        }
+        let last = len - 8;
+        // SAFETY: as above.
+        if !put_word(to + last, unsafe { get_at(src + last) }, end) {
+            return Err(Verdict::Drop(counter::ERROR_WRITE));
+        }
+    } else if len > 0 {
+        // SAFETY: from + len <= qlen + 4 + body_len <= the entry's
+        // `reply`; the helper checks the packet's bounds.
         let r = unsafe {
             bpf_xdp_store_bytes(
                 ctx.ctx,
-                body_off,
-                e.body.as_ptr() as *mut _,
-                body_len as u32,
+                (L2 + l3 + UDP_HLEN + DNS_HEADER + from) as u32,
+                src as *mut _,
+                len as u32,
             )
         };
         if r != 0 {
             return Err(Verdict::Drop(counter::ERROR_WRITE));
         }
     }
-    let mut ttl_be = ttl.to_be_bytes();
+    // The TTLs and the OPT's fields, in place.
+    let (data, end) = (ctx.data(), ctx.data_end());
+    let body = data + L2 + l3 + UDP_HLEN + body_at;
+    let ttl_be = ttl.to_be();
+    // The TTL fields' offsets: after the body in the entry (its
+    // `ttls_at`; the lengths in bounds as checked above).
+    let offsets = e.reply.as_ptr() as usize + ((qlen + 4 + body_len + 1) & !1);
     for j in 0..MAX_TTLS {
         if j >= ttls {
             break;
         }
-        let at = body_off + e.ttl_at[j] as u32;
-        // SAFETY: four bytes of the stack; the helper checks the packet.
-        let r = unsafe { bpf_xdp_store_bytes(ctx.ctx, at, ttl_be.as_mut_ptr() as *mut _, 4) };
-        if r != 0 {
+        // SAFETY: within the entry's `reply`, which has room for
+        // MAX_TTLS offsets after the longest question and body.
+        let at = unsafe { get_at::<u16>(offsets + 2 * j) } as usize;
+        let at = body + (at & (MAX_BODY - 1));
+        if past(at, 4, end) {
             return Err(Verdict::Drop(counter::ERROR_WRITE));
         }
+        set::<u32>(at, ttl_be);
     }
-    sum += csum_ttls(ttl, e.ttl_even as u32, e.ttl_count as u32);
     if let Some((_, flags_hi)) = q.opt {
-        // The OPT's CLASS (the UDP size) at +3, its TTL word's flags byte
-        // at +7 (extended rcode and version stay 0).
-        let at = e.opt_at as u32 + 3;
-        let [s0, s1] = opt_size.to_be_bytes();
-        let mut patch = [s0, s1, 0, 0, flags_hi];
-        // SAFETY: five bytes of the stack; the helper checks the packet.
-        let r =
-            unsafe { bpf_xdp_store_bytes(ctx.ctx, body_off + at, patch.as_mut_ptr() as *mut _, 5) };
-        if r != 0 {
+        let at = body + (e.opt_at as usize & (MAX_BODY - 1)) + 3;
+        if past(at, 5, end) {
             return Err(Verdict::Drop(counter::ERROR_WRITE));
         }
-        let pos = body_at + at as usize;
-        sum += (csum_byte(s0, pos) + csum_byte(s1, pos + 1) + csum_byte(flags_hi, pos + 4)) as u64;
+        set::<u16>(at, wire16(opt_size));
+        set::<u8>(at + 4, flags_hi);
     }
-    sum += e.csum as u64;
-    let check = match !fold(sum) {
-        0 => 0xFFFF,
-        c => c,
-    };
-    // Packet pointers do not outlive helper calls (for the verifier).
-    let (data, end) = (ctx.data(), ctx.data_end());
-    let udp = data + L2 + l3;
-    if udp + UDP_HLEN > end {
-        return Err(Verdict::Drop(counter::ERROR_WRITE));
-    }
-    put16(udp + 6, check);
     if let Some(p) = HITS.get_ptr_mut(e.slot.wrapping_mul(2).wrapping_add(V6 as u32)) {
         // SAFETY: this CPU's value.
         unsafe { *p += 1 };
@@ -410,22 +455,76 @@ fn answer<const L2: usize, const V6: bool>(ctx: &XdpContext) -> Answer {
     Ok(())
 }
 
-/// Grows or shrinks the frame by `delta` bytes at its end, or where the
-/// tail cannot grow (the kernel promises headroom, not tailroom: a veth or
-/// generic-mode frame copied to fit its data has none) at its start, or
-/// both; on failure the frame is as it was.
+/// Whether the query's name (its words in this CPU's scratch, `qlen`
+/// bytes) is the entry's, in the same case: not, another name of the same
+/// hash (no entry for this one), or the same in another case (userspace
+/// answers it otherwise).
 #[inline(always)]
-fn resize(ctx: &XdpContext, delta: i32) -> Answer {
-    // SAFETY (each helper): the context the kernel handed in.
-    if delta == 0 || unsafe { bpf_xdp_adjust_tail(ctx.ctx, delta) } == 0 {
+fn same_name(s: *mut Scratch, e: &Entry, qlen: usize) -> Answer {
+    if e.qlen as usize != qlen {
+        return pass(counter::PASS_NO_ENTRY);
+    }
+    // SAFETY: this CPU's scratch, filled by read().
+    let mine = unsafe { &(*s).words };
+    let (theirs, n) = (e.reply.as_ptr() as *const u64, qlen.div_ceil(8));
+    // Word k of both names (the entry's last read with the type and class
+    // or the body after the name's last bytes, left out).
+    let pair = |k: usize| {
+        // SAFETY: k < 32, within the entry's `reply`.
+        let t = unsafe { core::ptr::read_unaligned(theirs.add(k)) };
+        let keep = if k + 1 == n {
+            u64::MAX >> ((8 * (8 * n - qlen)) & 63)
+        } else {
+            u64::MAX
+        };
+        (mine[k & (NAME_WORDS - 1)], t & keep)
+    };
+    let mut diff = 0;
+    for k in 0..NAME_WORDS {
+        if k >= n {
+            break;
+        }
+        let (m, t) = pair(k);
+        diff |= m ^ t;
+    }
+    if diff == 0 {
         return Ok(());
     }
+    // Another name of the same hash, or this one in another case.
+    let mut lower_diff = 0;
+    for k in 0..NAME_WORDS {
+        if k >= n {
+            break;
+        }
+        let (m, t) = pair(k);
+        lower_diff |= name::lower(m) ^ name::lower(t);
+    }
+    pass(if lower_diff == 0 {
+        counter::PASS_CASE
+    } else {
+        counter::PASS_NO_ENTRY
+    })
+}
+
+/// Grows or shrinks the frame by `delta` bytes: at its start where it
+/// grows (the kernel promises headroom, not tailroom: a veth or
+/// generic-mode frame copied to fit its data has none), else at its end,
+/// or both; on failure the frame is as it was. Whether its start moved.
+#[inline(always)]
+fn resize(ctx: &XdpContext, delta: i32) -> Result<bool, Verdict> {
+    // SAFETY (each helper): the context the kernel handed in.
+    if delta == 0 {
+        return Ok(false);
+    }
     if delta > 0 && unsafe { bpf_xdp_adjust_head(ctx.ctx, -delta) } == 0 {
-        return Ok(());
+        return Ok(true);
+    }
+    if unsafe { bpf_xdp_adjust_tail(ctx.ctx, delta) } == 0 {
+        return Ok(false);
     }
     if delta > HEAD_SHARE && unsafe { bpf_xdp_adjust_head(ctx.ctx, -HEAD_SHARE) } == 0 {
         if unsafe { bpf_xdp_adjust_tail(ctx.ctx, delta - HEAD_SHARE) } == 0 {
-            return Ok(());
+            return Ok(true);
         }
         unsafe { bpf_xdp_adjust_head(ctx.ctx, HEAD_SHARE) };
     }
@@ -436,164 +535,135 @@ fn resize(ctx: &XdpContext, delta: i32) -> Answer {
 /// 256 bytes before a frame; metadata may use some).
 const HEAD_SHARE: i32 = 192;
 
-/// Reads the query's IP, UDP and DNS headers and question, and builds its
-/// key in this CPU's scratch; or says why the program does not answer it.
+/// Reads the query's IP, UDP and DNS headers and question; its key, and
+/// its name's words in this CPU's scratch; or why the program does not
+/// answer it.
 #[inline(always)]
-fn read<const L2: usize, const V6: bool>(ctx: &XdpContext, l3: usize) -> Result<Query, Verdict> {
+fn read<const L2: usize, const V6: bool>(
+    ctx: &XdpContext,
+    l3: usize,
+    s: *mut Scratch,
+) -> Result<(Key, Query), Verdict> {
     let (data, end) = (ctx.data(), ctx.data_end());
     let ip = data + L2;
     let udp = ip + l3;
     if udp > end {
-        return Err(Verdict::Pass(counter::PASS_LENGTH));
+        return pass(counter::PASS_LENGTH);
     }
-    let (ip_len, extension) = if V6 {
-        let next = byte(ip + 6);
-        if byte(ip) >> 4 != 6 {
-            return Err(Verdict::Pass(counter::PASS_IP));
+    let mut addrs = [0u64; 4];
+    let ip_len = if V6 {
+        // Version and traffic class, flow label, payload length, next
+        // header, hop limit.
+        let w: u64 = get(ip);
+        if (w as u8) >> 4 != 6 {
+            return pass(counter::PASS_IP);
         }
+        let next = (w >> 48) as u8;
         if next != IPPROTO_UDP {
             // Hop-by-hop, routing, fragment, destination options,
             // authentication, ESP, mobility, HIP, shim6.
             let ext = matches!(next, 0 | 43 | 44 | 60 | 51 | 50 | 135 | 139 | 140);
-            return Err(Verdict::Pass(if ext {
+            return pass(if ext {
                 counter::PASS_IP
             } else {
                 counter::PASS_NOT_UDP
-            }));
+            });
         }
-        (be16(ip + 4) as usize + 40, false)
+        for (i, a) in addrs.iter_mut().enumerate() {
+            *a = get(ip + 8 + 8 * i);
+        }
+        u16::from_be((w >> 32) as u16) as usize + 40
     } else {
-        if byte(ip) != 0x45 || be16(ip + 6) & 0x3FFF != 0 {
-            return Err(Verdict::Pass(counter::PASS_IP));
+        // Version and length, TOS, total length, ID, flags and fragment
+        // offset; TTL, protocol, checksum, source; destination.
+        let (w0, w1, w2): (u64, u64, u32) = (get(ip), get(ip + 8), get(ip + 16));
+        let fragment = (0x3Fu64 << 48) | (0xFFu64 << 56);
+        if w0 as u8 != 0x45 || w0 & fragment != 0 {
+            return pass(counter::PASS_IP);
         }
-        if byte(ip + 9) != IPPROTO_UDP {
-            return Err(Verdict::Pass(counter::PASS_NOT_UDP));
+        if (w1 >> 8) as u8 != IPPROTO_UDP {
+            return pass(counter::PASS_NOT_UDP);
         }
-        let mut sum: u64 = 0;
-        for i in 0..10 {
-            sum += be16(ip + 2 * i) as u64;
+        if fold(halves(w0) + halves(w1) + w2 as u64) != 0xFFFF {
+            return pass(counter::PASS_IP);
         }
-        (be16(ip + 2) as usize, fold(sum) != 0xFFFF)
+        addrs[0] = w1 >> 32 | (w2 as u64) << 32;
+        u16::from_be((w0 >> 16) as u16) as usize
     };
-    if extension {
-        return Err(Verdict::Pass(counter::PASS_IP));
-    }
     let dns = udp + UDP_HLEN;
     if dns + DNS_HEADER > end {
-        return Err(Verdict::Pass(counter::PASS_LENGTH));
+        return pass(counter::PASS_LENGTH);
     }
-    let (sport, dport) = (be16(udp), be16(udp + 2));
-    let group = match listener::<V6>(ip, dport) {
-        Some(g) if sport != 0 => g,
-        _ => return Err(Verdict::Pass(counter::PASS_NOT_LISTENER)),
+    // Source and destination ports, length, checksum.
+    let u: u64 = get(udp);
+    let (sport, dport) = (u as u16, u16::from_be((u >> 16) as u16));
+    let dst = if V6 {
+        [addrs[2], addrs[3]]
+    } else {
+        [addrs[0] >> 32, 0]
     };
-    let udp_len = be16(udp + 4) as usize;
+    let group = match listener::<V6>(dst, dport) {
+        Some(g) if sport != 0 => g,
+        _ => return pass(counter::PASS_NOT_LISTENER),
+    };
+    let udp_len = u16::from_be((u >> 32) as u16) as usize;
     // The datagram as the headers say, all of it in the frame (which may
     // be longer: Ethernet pads short frames).
     if ip_len != l3 + udp_len || udp_len < UDP_HLEN + DNS_HEADER || ip + ip_len > end {
-        return Err(Verdict::Pass(counter::PASS_LENGTH));
+        return pass(counter::PASS_LENGTH);
     }
-    let msg_len = udp_len - UDP_HLEN;
-    let flags = be16(dns + 2);
+    // ID, flags, QDCOUNT, ANCOUNT; NSCOUNT, ARCOUNT.
+    let (h0, h1): (u64, u32) = (get(dns), get(dns + 8));
+    let flags = u16::from_be((h0 >> 16) as u16);
+    const ONE_QUESTION: u32 = wire16(1) as u32;
     if flags & c::FLAG_QR != 0
         || (flags >> 11) & 0xF != 0
-        || be16(dns + 4) != 1
-        || be16(dns + 6) != 0
-        || be16(dns + 8) != 0
-        || be16(dns + 10) > 1
+        || (h0 >> 32) as u32 != ONE_QUESTION
+        || h1 & 0x00FF_FFFF != 0
+        || h1 >> 24 > 1
     {
-        return Err(Verdict::Pass(counter::PASS_NOT_QUERY));
+        return pass(counter::PASS_NOT_QUERY);
     }
-    let arcount = be16(dns + 10);
+    let arcount = h1 >> 24;
 
-    let s = match SCRATCH.get_ptr_mut(0) {
-        Some(s) => s,
-        None => return Err(Verdict::Pass(counter::ERROR_ENTRY)),
-    };
-    // SAFETY: this CPU's scratch, a map value of the Scratch's size; the
-    // program runs to its end on this CPU.
-    let (key, upper, buf) = unsafe { (&mut (*s).key, &mut (*s).upper, &mut (*s).buf) };
-    let words = key.name.as_mut_ptr() as *mut u64;
-    for w in 0..c::NAME_LEN / 8 {
-        // SAFETY: within `key.name`; volatile keeps it from becoming a
-        // memset call, which BPF does not have.
-        unsafe { core::ptr::write_volatile(words.add(w), 0) };
-    }
-    for w in upper.iter_mut() {
-        // SAFETY: a u64 of the scratch, as above.
-        unsafe { core::ptr::write_volatile(w, 0) };
-    }
-    // The question and what follows it, copied out of the packet: the
-    // name's length is known only once it is read, and offsets past it are
-    // simpler to prove within a map value than within the packet.
-    let room = msg_len - DNS_HEADER;
-    // More than the longest question and an OPT: never a query we answer.
-    let oversized = room > QUESTION_ROOM;
-    let n = if oversized { QUESTION_ROOM } else { room };
-    if n == 0 {
-        return Err(Verdict::Pass(counter::PASS_QUESTION));
-    }
-    // SAFETY: this CPU's scratch (see the lengths' reading back below).
-    unsafe { core::ptr::write_volatile(&mut (*s).n, n as u64) };
-    // SAFETY: n <= QUESTION_ROOM <= the buffer's size; the helper checks
-    // the packet's bounds.
-    let r = unsafe {
-        bpf_xdp_load_bytes(
-            ctx.ctx,
-            (L2 + l3 + UDP_HLEN + DNS_HEADER) as u32,
-            buf.as_mut_ptr() as *mut _,
-            n as u32,
-        )
-    };
-    if r != 0 {
-        return Err(Verdict::Pass(counter::PASS_LENGTH));
-    }
+    // The name: labels of at most 63 bytes to the root, within 255 bytes
+    // and the message.
+    let room = udp_len - UDP_HLEN - DNS_HEADER;
+    let name = dns + DNS_HEADER;
+    let mut at = 0;
     let mut qlen = 0;
-    let mut left: u8 = 0;
-    let mut i = 0;
-    while i < MAX_NAME && i < n {
-        let b = buf[i];
-        if left == 0 {
-            if b == 0 {
-                qlen = i + 1;
-                break;
-            }
-            // Compression pointers and the reserved label types.
-            if b > 63 {
-                return Err(Verdict::Pass(counter::PASS_QUESTION));
-            }
-            left = b;
-            key.name[i] = b;
-        } else {
-            left -= 1;
-            if b.wrapping_sub(b'A') < 26 {
-                key.name[i] = b + 32;
-                upper[(i >> 6) & 3] |= 1 << (i & 63);
-            } else {
-                key.name[i] = b;
-            }
+    for _ in 0..MAX_LABELS {
+        if at >= room {
+            return pass(counter::PASS_QUESTION);
         }
-        i += 1;
+        let p = name + (at & 0xFF);
+        if past(p, 1, end) {
+            return pass(counter::PASS_QUESTION);
+        }
+        let len = get::<u8>(p) as usize;
+        if len == 0 {
+            qlen = at + 1;
+            break;
+        }
+        // Compression pointers and the reserved label types.
+        if len > 63 {
+            return pass(counter::PASS_QUESTION);
+        }
+        at += len + 1;
+        if at >= MAX_NAME {
+            return pass(counter::PASS_QUESTION);
+        }
     }
-    // The verifier knows the name's length exactly on each way out of the
-    // loop, and the bytes read as bounded by each step, and would check
-    // everything after the loop once per length. Read back from memory
-    // both are numbers in a range, the same on every way, checked once.
-    // SAFETY: this CPU's scratch.
-    let (qlen, n) = unsafe {
-        core::ptr::write_volatile(&mut (*s).qlen, qlen as u64);
-        (
-            core::ptr::read_volatile(&(*s).qlen) as usize & 0xFF,
-            core::ptr::read_volatile(&(*s).n) as usize & 0x1FF,
-        )
-    };
-    // No root within 255 bytes or within the message.
-    if qlen == 0 || qlen + 4 > n {
-        return Err(Verdict::Pass(counter::PASS_QUESTION));
+    let qlen = launder(s, qlen, 0xFF);
+    if qlen == 0 || qlen + 4 > room {
+        return pass(counter::PASS_QUESTION);
     }
-    key.qtype = (buf[qlen] as u16) << 8 | buf[qlen + 1] as u16;
-    key.qclass = (buf[qlen + 2] as u16) << 8 | buf[qlen + 3] as u16;
-    key.group = group;
+    let question = name + qlen;
+    if past(question, 4, end) {
+        return pass(counter::PASS_QUESTION);
+    }
+    let tc: u32 = get(question);
+    let (qtype, qclass) = (u16::from_be(tc as u16), u16::from_be((tc >> 16) as u16));
     let mut kbits = 0;
     if flags & c::FLAG_CD != 0 {
         kbits |= bits::CD;
@@ -601,68 +671,155 @@ fn read<const L2: usize, const V6: bool>(ctx: &XdpContext, l3: usize) -> Result<
     if flags & c::FLAG_AD != 0 {
         kbits |= bits::AD;
     }
-    if oversized {
-        return Err(Verdict::Pass(counter::PASS_RECORDS));
-    }
-    let rest = n - (qlen + 4);
+    let rest = room - (qlen + 4);
     let opt = if arcount == 0 {
         if rest != 0 {
-            return Err(Verdict::Pass(counter::PASS_RECORDS));
+            return pass(counter::PASS_RECORDS);
         }
         None
     } else {
         // Root name, type OPT, size, extended rcode 0, version 0, flags,
         // no options; nothing after it.
-        if rest != OPT_LEN {
-            return Err(Verdict::Pass(counter::PASS_RECORDS));
+        let o = question + 4;
+        if rest != OPT_LEN || past(o, OPT_LEN, end) {
+            return pass(counter::PASS_RECORDS);
         }
-        let o = &buf[qlen + 4..qlen + 4 + OPT_LEN];
-        if o[0] != 0 || o[1] != 0 || o[2] != 41 || o[5] != 0 || o[6] != 0 || o[9] != 0 || o[10] != 0
-        {
-            return Err(Verdict::Pass(counter::PASS_RECORDS));
+        let (w, rdlen): (u64, u16) = (get(o), get(o + 9));
+        // Bytes 0, 1, 2, 5 and 6: the root, the type, rcode and version.
+        if w & 0x00FF_FF00_00FF_FFFF != 41 << 16 || rdlen != 0 {
+            return pass(counter::PASS_RECORDS);
         }
-        let flags_hi = o[7];
+        let flags_hi = (w >> 56) as u8;
         kbits |= bits::OPT;
         if (flags_hi as u16) << 8 & c::FLAG_DO != 0 {
             kbits |= bits::DO;
         }
-        Some(((o[3] as u16) << 8 | o[4] as u16, flags_hi))
+        Some((u16::from_be((w >> 24) as u16), flags_hi))
     };
-    key.bits = kbits;
-    Ok(Query { flags, qlen, opt })
+
+    // The name's words, hashed lowercased and kept as they came: whole
+    // words from its start, and its last bytes read as the word that ends
+    // with its root (the DNS header's bytes before a short name).
+    // SAFETY: this CPU's scratch.
+    let words = unsafe { &mut (*s).words };
+    let n = qlen.div_ceil(8);
+    let mut h = name::START;
+    for (k, w) in words.iter_mut().enumerate() {
+        if k + 1 >= n {
+            break;
+        }
+        let p = name + 8 * k;
+        if past(p, 8, end) {
+            return pass(counter::PASS_QUESTION);
+        }
+        *w = get(p);
+        h = name::step(h, name::lower(*w));
+    }
+    let qlen = launder(s, qlen, 0xFF);
+    let n = qlen.div_ceil(8);
+    let p = dns + DNS_HEADER - 8 + qlen;
+    if past(p, 8, end) || n == 0 {
+        return pass(counter::PASS_QUESTION);
+    }
+    let last = get::<u64>(p) >> ((8 * (8 * n - qlen)) & 63);
+    words[(n - 1) & (NAME_WORDS - 1)] = last;
+    let hash = name::finish(name::step(h, name::lower(last)), qlen as u64);
+
+    let key = Key {
+        hash,
+        group,
+        qtype,
+        qclass,
+        bits: kbits,
+        _pad: 0,
+    };
+    let (head, tail): (u64, u32) = (get(data), get(data + 8));
+    let tci = if L2 > ETH_HLEN {
+        get::<u16>(data + ETH_HLEN)
+    } else {
+        0
+    };
+    Ok((
+        key,
+        Query {
+            flags,
+            qlen,
+            id: h0 as u16,
+            ports: u as u32,
+            addrs,
+            tci,
+            macs: (head, tail),
+            opt,
+        },
+    ))
 }
 
-/// The group of the listener the datagram at `ip` goes to: its address
-/// and `port`, else the wildcard address of its family on `port` (not for
-/// multicast or broadcast destinations).
+/// The group of the listener at `dst` (as it lies in memory: IPv4 in the
+/// first word's low half) and `port`, else of the wildcard address of its
+/// family on `port` (not for multicast or broadcast destinations).
+// Keys by reference: by value they are copied first (the copy of one
+// with its address zeroed became a call of `memset`).
+#[allow(clippy::needless_borrows_for_generic_args)]
 #[inline(always)]
-fn listener<const V6: bool>(ip: usize, port: u16) -> Option<u32> {
-    let mut l = Listener {
-        addr: [0; 16],
-        port,
-        family: if V6 { 6 } else { 4 },
-    };
-    let (at, n) = if V6 { (ip + 24, 16) } else { (ip + 16, 4) };
-    for i in 0..16 {
-        if i < n {
-            l.addr[i] = byte(at + i);
+fn listener<const V6: bool>(dst: [u64; 2], port: u16) -> Option<u32> {
+    let family: u16 = if V6 { 6 } else { 4 };
+    let first = dst[0] as u8;
+    let multicast = if V6 { first == 0xFF } else { first >= 224 };
+    if let Some(few) = FEW_LISTENERS.get_ptr(0) {
+        // SAFETY: the map's one value; its `list` is whole whenever
+        // `state` is not 0 (see FewListeners).
+        let few = unsafe { &*few };
+        let state = few.state as usize;
+        if state != 0 {
+            let (mut exact, mut any) = (None, None);
+            for (i, l) in few.list.iter().enumerate() {
+                if i + 1 >= state {
+                    break;
+                }
+                if l.port != port || l.family != family {
+                    continue;
+                }
+                let words = l.addr.as_ptr() as *const u64;
+                // SAFETY: the address's sixteen bytes, as two words.
+                let (a0, a1) = unsafe {
+                    (
+                        core::ptr::read_unaligned(words),
+                        core::ptr::read_unaligned(words.add(1)),
+                    )
+                };
+                if a0 == dst[0] && a1 == dst[1] {
+                    exact = Some(l.group);
+                } else if a0 | a1 == 0 {
+                    any = Some(l.group);
+                }
+            }
+            return match exact {
+                Some(g) => Some(g),
+                None if multicast => None,
+                None => any,
+            };
         }
     }
+    // SAFETY: two words are the address's sixteen bytes.
+    let addr = unsafe { core::mem::transmute::<[u64; 2], [u8; 16]>(dst) };
+    let l = Listener { addr, port, family };
     // SAFETY: a lookup; the value is copied out at once.
-    if let Some(g) = unsafe { LISTENERS.get(l) } {
+    if let Some(g) = unsafe { LISTENERS.get(&l) } {
         return Some(*g);
     }
-    let multicast = if V6 {
-        l.addr[0] == 0xFF
-    } else {
-        l.addr[0] >= 224
-    };
     if multicast {
         return None;
     }
-    l.addr = [0; 16];
+    let mut any = l;
+    let words = any.addr.as_mut_ptr() as *mut u64;
+    // SAFETY: the address's sixteen bytes, as two words; volatile, as
+    // LLVM makes zeroing them a call of `memset`, a subprogram in BPF.
+    unsafe {
+        core::ptr::write_volatile(words, 0);
+        core::ptr::write_volatile(words.add(1), 0);
+    }
     // SAFETY: as above.
-    unsafe { LISTENERS.get(l) }.copied()
+    unsafe { LISTENERS.get(&any) }.copied()
 }
 
 #[panic_handler]

@@ -15,7 +15,7 @@ const SEC: u64 = 1_000_000_000;
 /// A cache item's stored reply: header (flags as the cache sets them for
 /// the filling query), question as `qname`, a CNAME and two A records, an
 /// SOA in authority; no OPT. TTLs as stored (any: the hit rewrites them).
-fn item_wire(qname: &str, flags: u16) -> Vec<u8> {
+pub(crate) fn item_wire(qname: &str, flags: u16) -> Vec<u8> {
     let mut m = Message::new(0, MessageType::Response, OpCode::Query);
     let q = Name::from_ascii(qname).unwrap();
     m.queries.push(Query::query(q.clone(), RecordType::A));
@@ -53,7 +53,7 @@ fn item_wire(qname: &str, flags: u16) -> Vec<u8> {
 
 /// The userspace hit's reply for a query: the item's wire with the
 /// query's ID, `flags` with the query's RD, TTL `ttl`, the query's OPT.
-fn userspace(item: &[u8], query: &[u8], flags: u16, ttl: u32) -> Vec<u8> {
+pub(crate) fn userspace(item: &[u8], query: &[u8], flags: u16, ttl: u32) -> Vec<u8> {
     let q = Simple::parse(query).unwrap();
     let mut out = item.to_vec();
     out[0..2].copy_from_slice(&query[0..2]);
@@ -67,7 +67,7 @@ fn userspace(item: &[u8], query: &[u8], flags: u16, ttl: u32) -> Vec<u8> {
     out
 }
 
-fn query(id: u16, flags: u16, qname: &str, opt: Option<(u16, u16)>) -> Vec<u8> {
+pub(crate) fn query(id: u16, flags: u16, qname: &str, opt: Option<(u16, u16)>) -> Vec<u8> {
     let mut q = id.to_be_bytes().to_vec();
     q.extend_from_slice(&flags.to_be_bytes());
     q.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, u8::from(opt.is_some())]);
@@ -89,19 +89,14 @@ fn query(id: u16, flags: u16, qname: &str, opt: Option<(u16, u16)>) -> Vec<u8> {
 /// headers); None where it passes.
 fn program(query: &[u8], e: &Entry, now: u64) -> Option<(Vec<u8>, u16)> {
     let q = Simple::parse(query)?;
-    let ttl = e.ttl(now)?;
-    let mut upper = [0u8; 32];
-    for (i, b) in q.qname.iter().enumerate() {
-        if b.is_ascii_uppercase() {
-            upper[i / 8] |= 1 << (i % 8);
-        }
-    }
-    if upper != e.upper {
+    // The entry's name, in the same case, byte for byte.
+    if q.qname != e.name() {
         return None;
     }
+    let ttl = e.ttl(now)?;
     let (size, limit) = udp_sizes(q.opt.map(|o| o.size), e.size_cap);
     let qend = HEADER_LEN + q.qname.len() + 4;
-    let body = &e.body[..usize::from(e.body_len)];
+    let body = e.body();
     if qend + body.len() > usize::from(limit) {
         return None;
     }
@@ -110,19 +105,15 @@ fn program(query: &[u8], e: &Entry, now: u64) -> Option<(Vec<u8>, u16)> {
     for w in [flags, 1, e.ancount, e.nscount, e.arcount] {
         out.extend_from_slice(&w.to_be_bytes());
     }
-    out.extend_from_slice(&query[HEADER_LEN..qend]);
+    out.extend_from_slice(&e.reply[..qend - HEADER_LEN]);
     out.extend_from_slice(body);
-    for &at in &e.ttl_at[..usize::from(e.ttl_count)] {
-        let at = qend + usize::from(at);
+    for i in 0..usize::from(e.ttl_count) {
+        let at = qend + usize::from(e.ttl_at(i));
         out[at..at + 4].copy_from_slice(&ttl.to_be_bytes());
     }
     let mut sum = u64::from(e.csum)
         + u64::from(u16::from_be_bytes([out[0], out[1]]))
-        + u64::from(flags)
-        + 1
-        + u64::from(e.ancount)
-        + u64::from(e.nscount)
-        + u64::from(e.arcount)
+        + u64::from(q.header.flags & flag::RD)
         + csum_ttls(ttl, u32::from(e.ttl_even), u32::from(e.ttl_count));
     if let Some(o) = q.opt {
         let at = qend + usize::from(e.opt_at) + 3;
@@ -144,7 +135,7 @@ fn timing(ttl: u32) -> Timing {
     }
 }
 
-const QR_AA_RA: u16 = 0x8000 | 0x0400 | 0x0080;
+pub(crate) const QR_AA_RA: u16 = 0x8000 | 0x0400 | 0x0080;
 
 #[test]
 fn answers_every_query_of_its_variant_as_userspace() {
@@ -313,9 +304,8 @@ fn keys() {
     };
     assert_eq!(v.bits(), bits::OPT | bits::DO | bits::CD | bits::AD);
     let k = key(3, b"\x03WwW\x07example\x00", 28, 1, v).unwrap();
-    assert_eq!(&k.name[..13], b"\x03www\x07example\x00");
-    assert!(k.name[13..].iter().all(|&b| b == 0));
-    assert_eq!((k.group, k.qtype, k.qclass), (3, 28, 1));
+    assert_eq!(k.hash, name::hash(b"\x03www\x07example\x00"));
+    assert_eq!((k.group, k.qtype, k.qclass, k._pad), (3, 28, 1, 0));
     assert_eq!(key(0, b"\xc0\x0c", 1, 1, v).unwrap_err(), EntryError::Name);
     assert_eq!(key(0, b"\x03www", 1, 1, v).unwrap_err(), EntryError::Name);
     let q = query(1, 0x0130, "a.b.", Some((512, 0x8000)));
