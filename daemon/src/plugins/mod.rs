@@ -254,6 +254,7 @@ pub(crate) mod testutil {
                 o
             }
             Action::Fork(_) => panic!("serve_one does not fork"),
+            Action::Wrap => panic!("serve_one does not wrap"),
         }
     }
 
