@@ -5,6 +5,7 @@
 pub mod acl;
 pub mod any;
 pub mod auto;
+pub mod autopath;
 pub mod bind;
 pub mod bufsize;
 pub mod cache;
@@ -106,7 +107,7 @@ pub static ORDER: &[Entry] = execution_order![
     "loadbalance" => loadbalance::setup,
     "tsig",
     "rewrite" => rewrite::setup,
-    "autopath",
+    "autopath" => autopath::setup,
     "acl" => acl::setup,
     "cache" => cache::setup,
     // Not in CoreDNS: ferrodns's own kernel fast path for cache hits.

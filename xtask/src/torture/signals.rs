@@ -64,6 +64,12 @@ fn setup(
             files.push(("db.example.org", ZONE.to_string()));
             "file db.example.org example.org".into()
         }
+        // The probe's name is under the first search domain: its
+        // query walks the path (whoami answers the first step).
+        "autopath" => {
+            files.push(("resolv.conf", "search torture.test example.org\n".to_string()));
+            "autopath resolv.conf".into()
+        }
         "shed" => "shed".into(),
         // A collector that is not there: the plugin keeps dialing, the
         // server answers and reloads all the same.
