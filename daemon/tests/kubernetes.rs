@@ -487,3 +487,54 @@ fn dns_programming_latency() {
         assert!(body.lines().any(|l| l == line), "no {line:?} in\n{body}");
     }
 }
+
+/// autopath @kubernetes: the client (127.0.0.1, a Pod of t-autopath) gets
+/// its search path completed on the server, behind a CNAME; the success
+/// is counted. The walk runs through the plugins after autopath in the
+/// block, so the bare name's step reaches the file after kubernetes.
+#[test]
+fn autopath_completes_a_pods_search_path() {
+    let Some(api) = api() else { return };
+    web_in(api, "t-autopath", "10.96.7.70");
+    web_in(api, "t-autopath-b", "10.96.7.71");
+    api.pod("t-autopath", "client", &["127.0.0.1"]);
+    let metrics = common::free_port();
+    let corefile = format!(
+        "cluster.local:{{PORT}} example.org:{{PORT}} {{\n\tprometheus 127.0.0.1:{metrics}\n\
+         \tautopath @kubernetes\n\tkubernetes cluster.local {{\n\t\tkubeconfig {}\n\
+         \t\tpods verified\n\t}}\n\tfile db.example.org example.org\n}}\n",
+        api.kubeconfig.display()
+    );
+    let zone = "$ORIGIN example.org.\n@ 3600 IN SOA ns hostmaster 1 7200 1800 86400 5\n\
+                @ 3600 IN NS ns\nns 3600 IN A 192.0.2.1\n";
+    let s = Server::start(&corefile, &[("db.example.org", zone)]);
+    let ns = "t-autopath.svc.cluster.local.";
+    // Synced at start-up: the Pod and both Services are known.
+    let other = format!("web.t-autopath-b.{ns}");
+    let m = ask(&s, &other, RecordType::A);
+    assert_eq!(
+        answers(&m),
+        [
+            format!("{other} 5 CNAME web.t-autopath-b.svc.cluster.local."),
+            "web.t-autopath-b.svc.cluster.local. 5 A 10.96.7.71".to_string(),
+        ]
+    );
+    assert_eq!(m.queries[0].name().to_string(), other);
+    // The client's own namespace answers at the first step: no CNAME.
+    assert_eq!(
+        answers(&ask(&s, &format!("web.{ns}"), RecordType::A)),
+        [format!("web.{ns} 5 A 10.96.7.70")]
+    );
+    // Nothing anywhere: the bare name goes through kubernetes (not its
+    // zone) to the file (NXDOMAIN for example.org.'s names, REFUSED for
+    // others), and the first step's NXDOMAIN goes back.
+    let nx = ask(&s, &format!("nope.{ns}"), RecordType::A);
+    assert_eq!(nx.metadata.response_code, ResponseCode::NXDomain);
+    assert_eq!(nx.queries[0].name().to_string(), format!("nope.{ns}"));
+    // The namespace's own name is the first element itself: SERVFAIL.
+    assert_eq!(rcode(&s, ns, RecordType::A), ResponseCode::ServFail);
+    let (_, _, body) = common::http_get(metrics, "/metrics");
+    let server = format!("dns://:{}", s.port);
+    let line = format!("coredns_autopath_success_total{{server=\"{server}\"}} 2");
+    assert!(body.lines().any(|l| l == line), "no {line:?} in\n{body}");
+}

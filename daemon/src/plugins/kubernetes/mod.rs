@@ -5,6 +5,7 @@
 //! on the API server. Names it cannot find are NXDOMAIN (SERVFAIL before
 //! the first sync), or go on with `fallthrough`.
 
+mod autopath;
 mod client;
 mod index;
 mod lookup;
@@ -20,7 +21,7 @@ pub use setup::{Config, PodMode, Source};
 
 use crate::corefile::{Directive, Error};
 use crate::plugin::endpoint::Flag;
-use crate::plugin::{names, Action, BlockSetup, LocalFuture, Outcome, Plugin, Request};
+use crate::plugin::{names, Action, BlockSetup, LocalFuture, Outcome, Plugin, Request, SearchPath};
 use hickory_proto::op::{Message, ResponseCode};
 use lookup::{Answer, Lookups};
 use std::net::IpAddr;
@@ -34,6 +35,8 @@ pub struct Kubernetes {
     local_ips: Vec<IpAddr>,
     /// None in tests over a fixed index.
     watches: Option<watch::Watches>,
+    /// Client Pods' search paths, for autopath.
+    autopath: Arc<autopath::AutoPath>,
 }
 
 /// `kubernetes [ZONES...] { ... }`: parses, connects and waits (at most
@@ -57,6 +60,7 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<Kubernetes, Error>
     wait_synced(&shared, c.startup_timeout);
     Ok(Kubernetes {
         local_ips: local_ips(b),
+        autopath: Kubernetes::autopath(&c, &shared),
         c,
         shared,
         watches: Some(watches),
@@ -136,11 +140,21 @@ impl Kubernetes {
         let shared = watch::Shared::new();
         shared.index.store(Arc::new(ix));
         Kubernetes {
+            autopath: Kubernetes::autopath(&c, &shared),
             c,
             shared,
             local_ips,
             watches: None,
         }
+    }
+
+    fn autopath(c: &Config, shared: &Arc<watch::Shared>) -> Arc<autopath::AutoPath> {
+        Arc::new(autopath::AutoPath {
+            zones: c.zones.clone(),
+            verified: c.pods == PodMode::Verified,
+            resolv: autopath::resolv_search(),
+            shared: Arc::clone(shared),
+        })
     }
 
     fn answer(&self, req: &Request, lookups: &mut Lookups) -> Option<Answer> {
@@ -210,6 +224,10 @@ impl Plugin for Kubernetes {
 
     fn metrics(&self) -> &'static [&'static crate::metrics::Family] {
         metrics::OWN
+    }
+
+    fn search_path(&self) -> Option<Arc<dyn SearchPath>> {
+        Some(Arc::clone(&self.autopath) as Arc<dyn SearchPath>)
     }
 
     fn readiness(&self) -> Option<Flag> {

@@ -548,3 +548,45 @@ fn label_selectors_reach_the_watches_as_the_api_takes_them() {
     let c = parse("kubernetes {\nlabels app in (b, a),!canary\n}").unwrap();
     assert_eq!(c.labels.unwrap().to_query(), "app in (a,b),!canary");
 }
+
+/// autopath's `@kubernetes`: the client Pod's namespace first.
+#[test]
+fn client_pods_search_paths() {
+    let from = |name: &str, src: &str| {
+        let mut req = request(name, RecordType::A);
+        req.src = src.parse().unwrap();
+        req
+    };
+    let k = plugin("pods verified");
+    let path = k.search_path().expect("a search path provider");
+    let req = from("web.demo.svc.cluster.local.", "10.2.0.7:5353");
+    let resolv = autopath::resolv_search();
+    let mut want = vec![
+        "demo.svc.cluster.local.".to_string(),
+        "svc.cluster.local.".into(),
+        "cluster.local.".into(),
+    ];
+    want.extend(resolv);
+    want.push(String::new());
+    assert_eq!(path.search(&req).unwrap(), want);
+    // Not a Pod's address, not a name of the zones, or no Pods watched.
+    assert_eq!(
+        path.search(&from("web.demo.svc.cluster.local.", "10.2.0.8:53")),
+        None
+    );
+    assert_eq!(path.search(&from("example.org.", "10.2.0.7:53")), None);
+    let k = plugin("pods insecure");
+    assert_eq!(k.search_path().unwrap().search(&req), None);
+    // The root zone, and a resolv.conf's list after the cluster's names.
+    let k = plugin("pods verified");
+    let root = autopath::AutoPath {
+        zones: vec![".".into()],
+        verified: true,
+        resolv: vec!["example.org.".into()],
+        shared: Arc::clone(&k.shared),
+    };
+    assert_eq!(
+        root.search(&req).unwrap(),
+        ["demo.svc.", "svc.", ".", "example.org.", ""]
+    );
+}
