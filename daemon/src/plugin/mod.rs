@@ -14,6 +14,7 @@
 pub mod chain;
 pub mod classify;
 pub mod endpoint;
+pub mod external;
 pub mod fallthrough;
 pub mod fast;
 pub mod kernel;
@@ -98,6 +99,13 @@ pub trait Plugin: Send + Sync + 'static {
     /// The search path it gives clients (CoreDNS's `autopath.AutoPather`),
     /// for autopath; None: it gives none.
     fn search_path(&self) -> Option<std::sync::Arc<dyn SearchPath>> {
+        None
+    }
+
+    /// The answers it gives for names standing for its objects in other
+    /// zones (CoreDNS's `external.Externaler`), for k8s_external; None: it
+    /// gives none.
+    fn external(&self) -> Option<std::sync::Arc<dyn external::External>> {
         None
     }
 

@@ -259,6 +259,22 @@ pub(crate) mod testutil {
         }
     }
 
+    /// A reply's rcode, then its sections' records (`an`, `ns`, `ar`),
+    /// one a line, as text.
+    pub fn show(m: &Message) -> String {
+        let mut s = format!("{}", m.metadata.response_code);
+        for (sec, rrs) in [
+            ("an", &m.answers),
+            ("ns", &m.authorities),
+            ("ar", &m.additionals),
+        ] {
+            for r in rrs {
+                s.push_str(&format!("\n{sec} {r}"));
+            }
+        }
+        s
+    }
+
     /// The output of a future that must not wait (the unit tests' plugins
     /// ask nothing of the network).
     pub fn now<F: std::future::Future>(f: F) -> F::Output {

@@ -7,6 +7,7 @@
 
 mod autopath;
 mod client;
+mod external;
 mod index;
 mod lookup;
 mod metrics;
@@ -37,6 +38,8 @@ pub struct Kubernetes {
     watches: Option<watch::Watches>,
     /// Client Pods' search paths, for autopath.
     autopath: Arc<autopath::AutoPath>,
+    /// The external zone's records, for k8s_external.
+    external: Arc<external::External>,
 }
 
 /// `kubernetes [ZONES...] { ... }`: parses, connects and waits (at most
@@ -58,9 +61,11 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<Kubernetes, Error>
     let watches = watch::start(config, scope, Arc::clone(&shared))
         .map_err(|e| Error::new(pos, format!("start the watches: {e}")))?;
     wait_synced(&shared, c.startup_timeout);
+    let local_ips = local_ips(b);
     Ok(Kubernetes {
-        local_ips: local_ips(b),
         autopath: Kubernetes::autopath(&c, &shared),
+        external: Kubernetes::external_zone(&c, &shared, &local_ips),
+        local_ips,
         c,
         shared,
         watches: Some(watches),
@@ -141,11 +146,26 @@ impl Kubernetes {
         shared.index.store(Arc::new(ix));
         Kubernetes {
             autopath: Kubernetes::autopath(&c, &shared),
+            external: Kubernetes::external_zone(&c, &shared, &local_ips),
             c,
             shared,
             local_ips,
             watches: None,
         }
+    }
+
+    fn external_zone(
+        c: &Config,
+        shared: &Arc<watch::Shared>,
+        local_ips: &[IpAddr],
+    ) -> Arc<external::External> {
+        Arc::new(external::External {
+            namespaces: c.namespaces.clone(),
+            pod_names: c.endpoint_pod_names,
+            ttl: c.ttl,
+            local_ips: local_ips.to_vec(),
+            shared: Arc::clone(shared),
+        })
     }
 
     fn autopath(c: &Config, shared: &Arc<watch::Shared>) -> Arc<autopath::AutoPath> {
@@ -228,6 +248,10 @@ impl Plugin for Kubernetes {
 
     fn search_path(&self) -> Option<Arc<dyn SearchPath>> {
         Some(Arc::clone(&self.autopath) as Arc<dyn SearchPath>)
+    }
+
+    fn external(&self) -> Option<Arc<dyn crate::plugin::external::External>> {
+        Some(Arc::clone(&self.external) as Arc<dyn crate::plugin::external::External>)
     }
 
     fn readiness(&self) -> Option<Flag> {
