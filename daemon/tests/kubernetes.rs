@@ -538,3 +538,70 @@ fn autopath_completes_a_pods_search_path() {
     let line = format!("coredns_autopath_success_total{{server=\"{server}\"}} 2");
     assert!(body.lines().any(|l| l == line), "no {line:?} in\n{body}");
 }
+
+/// k8s_external: Services' external addresses under example.org. (a load
+/// balancer known by a host name is followed through the server), and a
+/// change to them answered within a second, the SOA serial (0 until then,
+/// as CoreDNS's) moving with it.
+#[test]
+fn k8s_external_serves_external_addresses() {
+    let Some(api) = api() else { return };
+    let ns = "t-external";
+    api.namespace(ns, json!({}));
+    api.service(
+        ns,
+        "web",
+        json!({}),
+        json!({"clusterIP": "10.96.8.80", "externalIPs": ["192.0.2.180"],
+               "ports": [svc_port("http", 80, "TCP")]}),
+    );
+    api.service(
+        ns,
+        "lb",
+        json!({}),
+        json!({"type": "LoadBalancer", "allocateLoadBalancerNodePorts": false,
+               "clusterIP": "10.96.8.81", "ports": [svc_port("https", 443, "TCP")]}),
+    );
+    api.patch(
+        &format!("/api/v1/namespaces/{ns}/services/lb/status"),
+        json!({"status": {"loadBalancer": {"ingress": [{"hostname": "lb.example.net"}]}}}),
+    );
+    let corefile = format!(
+        "example.org:{{PORT}} cluster.local:{{PORT}} {{\n\tk8s_external example.org\n\
+         \tkubernetes cluster.local {{\n\t\tkubeconfig {}\n\t}}\n}}\n\
+         example.net:{{PORT}} {{\n\ttemplate IN A example.net {{\n\
+         \t\tanswer \"{{{{ .Name }}}} 60 IN A 198.51.100.9\"\n\t}}\n}}\n",
+        api.kubeconfig.display()
+    );
+    let s = Server::start(&corefile, &[]);
+    let web = "web.t-external.example.org.";
+    assert_eq!(
+        answers(&ask(&s, web, RecordType::A)),
+        [format!("{web} 5 A 192.0.2.180")]
+    );
+    let lb = "lb.t-external.example.org.";
+    assert_eq!(
+        answers(&ask(&s, lb, RecordType::A)),
+        [
+            format!("{lb} 5 CNAME lb.example.net."),
+            "lb.example.net. 60 A 198.51.100.9".to_string()
+        ]
+    );
+    assert_eq!(
+        rcode(&s, "nope.t-external.example.org.", RecordType::A),
+        ResponseCode::NXDomain
+    );
+    let serial = |s: &Server| match &ask(s, "example.org.", RecordType::SOA).answers[0].data {
+        hickory_proto::rr::RData::SOA(soa) => soa.serial,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(serial(&s), 0);
+    api.patch(
+        &format!("/api/v1/namespaces/{ns}/services/web"),
+        json!({"spec": {"externalIPs": ["192.0.2.181"]}}),
+    );
+    until(&s, web, RecordType::A, Duration::from_secs(1), |m| {
+        answers(m) == [format!("{web} 5 A 192.0.2.181")]
+    });
+    assert_ne!(serial(&s), 0);
+}

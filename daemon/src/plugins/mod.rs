@@ -21,6 +21,7 @@ pub mod forward;
 pub mod header;
 pub mod health;
 pub mod hosts;
+pub mod k8s_external;
 pub mod kubernetes;
 pub mod loadbalance;
 pub mod local;
@@ -122,7 +123,7 @@ pub static ORDER: &[Entry] = execution_order![
     "route53",
     "azure",
     "clouddns",
-    "k8s_external",
+    "k8s_external" => k8s_external::setup,
     "kubernetes" => kubernetes::setup,
     "file" => file::setup,
     "auto" => auto::setup,

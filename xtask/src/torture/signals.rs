@@ -48,6 +48,12 @@ fn setup(
             "kubernetes cluster.local {\n        endpoint http://127.0.0.1:9\n        startup_timeout 1s\n    }"
                 .into()
         }
+        // Needs kubernetes in the block: the same API server that is not
+        // there.
+        "k8s_external" => {
+            "k8s_external example.org\n    kubernetes cluster.local {\n        endpoint http://127.0.0.1:9\n        startup_timeout 1s\n    }"
+                .into()
+        }
         // An interface that is not there: the program is not attached
         // anywhere on the machine (the block is served from userspace).
         "xdp" => "cache 30\n    xdp fdtorture0".into(),
