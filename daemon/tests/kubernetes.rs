@@ -487,3 +487,121 @@ fn dns_programming_latency() {
         assert!(body.lines().any(|l| l == line), "no {line:?} in\n{body}");
     }
 }
+
+/// autopath @kubernetes: the client (127.0.0.1, a Pod of t-autopath) gets
+/// its search path completed on the server, behind a CNAME; the success
+/// is counted. The walk runs through the plugins after autopath in the
+/// block, so the bare name's step reaches the file after kubernetes.
+#[test]
+fn autopath_completes_a_pods_search_path() {
+    let Some(api) = api() else { return };
+    web_in(api, "t-autopath", "10.96.7.70");
+    web_in(api, "t-autopath-b", "10.96.7.71");
+    api.pod("t-autopath", "client", &["127.0.0.1"]);
+    let metrics = common::free_port();
+    let corefile = format!(
+        "cluster.local:{{PORT}} example.org:{{PORT}} {{\n\tprometheus 127.0.0.1:{metrics}\n\
+         \tautopath @kubernetes\n\tkubernetes cluster.local {{\n\t\tkubeconfig {}\n\
+         \t\tpods verified\n\t}}\n\tfile db.example.org example.org\n}}\n",
+        api.kubeconfig.display()
+    );
+    let zone = "$ORIGIN example.org.\n@ 3600 IN SOA ns hostmaster 1 7200 1800 86400 5\n\
+                @ 3600 IN NS ns\nns 3600 IN A 192.0.2.1\n";
+    let s = Server::start(&corefile, &[("db.example.org", zone)]);
+    let ns = "t-autopath.svc.cluster.local.";
+    // Synced at start-up: the Pod and both Services are known.
+    let other = format!("web.t-autopath-b.{ns}");
+    let m = ask(&s, &other, RecordType::A);
+    assert_eq!(
+        answers(&m),
+        [
+            format!("{other} 5 CNAME web.t-autopath-b.svc.cluster.local."),
+            "web.t-autopath-b.svc.cluster.local. 5 A 10.96.7.71".to_string(),
+        ]
+    );
+    assert_eq!(m.queries[0].name().to_string(), other);
+    // The client's own namespace answers at the first step: no CNAME.
+    assert_eq!(
+        answers(&ask(&s, &format!("web.{ns}"), RecordType::A)),
+        [format!("web.{ns} 5 A 10.96.7.70")]
+    );
+    // Nothing anywhere: the bare name goes through kubernetes (not its
+    // zone) to the file (NXDOMAIN for example.org.'s names, REFUSED for
+    // others), and the first step's NXDOMAIN goes back.
+    let nx = ask(&s, &format!("nope.{ns}"), RecordType::A);
+    assert_eq!(nx.metadata.response_code, ResponseCode::NXDomain);
+    assert_eq!(nx.queries[0].name().to_string(), format!("nope.{ns}"));
+    // The namespace's own name is the first element itself: SERVFAIL.
+    assert_eq!(rcode(&s, ns, RecordType::A), ResponseCode::ServFail);
+    let (_, _, body) = common::http_get(metrics, "/metrics");
+    let server = format!("dns://:{}", s.port);
+    let line = format!("coredns_autopath_success_total{{server=\"{server}\"}} 2");
+    assert!(body.lines().any(|l| l == line), "no {line:?} in\n{body}");
+}
+
+/// k8s_external: Services' external addresses under example.org. (a load
+/// balancer known by a host name is followed through the server), and a
+/// change to them answered within a second, the SOA serial (0 until then,
+/// as CoreDNS's) moving with it.
+#[test]
+fn k8s_external_serves_external_addresses() {
+    let Some(api) = api() else { return };
+    let ns = "t-external";
+    api.namespace(ns, json!({}));
+    api.service(
+        ns,
+        "web",
+        json!({}),
+        json!({"clusterIP": "10.96.8.80", "externalIPs": ["192.0.2.180"],
+               "ports": [svc_port("http", 80, "TCP")]}),
+    );
+    api.service(
+        ns,
+        "lb",
+        json!({}),
+        json!({"type": "LoadBalancer", "allocateLoadBalancerNodePorts": false,
+               "clusterIP": "10.96.8.81", "ports": [svc_port("https", 443, "TCP")]}),
+    );
+    api.patch(
+        &format!("/api/v1/namespaces/{ns}/services/lb/status"),
+        json!({"status": {"loadBalancer": {"ingress": [{"hostname": "lb.example.net"}]}}}),
+    );
+    let corefile = format!(
+        "example.org:{{PORT}} cluster.local:{{PORT}} {{\n\tk8s_external example.org\n\
+         \tkubernetes cluster.local {{\n\t\tkubeconfig {}\n\t}}\n}}\n\
+         example.net:{{PORT}} {{\n\ttemplate IN A example.net {{\n\
+         \t\tanswer \"{{{{ .Name }}}} 60 IN A 198.51.100.9\"\n\t}}\n}}\n",
+        api.kubeconfig.display()
+    );
+    let s = Server::start(&corefile, &[]);
+    let web = "web.t-external.example.org.";
+    assert_eq!(
+        answers(&ask(&s, web, RecordType::A)),
+        [format!("{web} 5 A 192.0.2.180")]
+    );
+    let lb = "lb.t-external.example.org.";
+    assert_eq!(
+        answers(&ask(&s, lb, RecordType::A)),
+        [
+            format!("{lb} 5 CNAME lb.example.net."),
+            "lb.example.net. 60 A 198.51.100.9".to_string()
+        ]
+    );
+    assert_eq!(
+        rcode(&s, "nope.t-external.example.org.", RecordType::A),
+        ResponseCode::NXDomain
+    );
+    let serial = |s: &Server| match &ask(s, "example.org.", RecordType::SOA).answers[0].data {
+        hickory_proto::rr::RData::SOA(soa) => soa.serial,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(serial(&s), 0);
+    api.patch(
+        &format!("/api/v1/namespaces/{ns}/services/web"),
+        json!({"spec": {"externalIPs": ["192.0.2.181"]}}),
+    );
+    until(&s, web, RecordType::A, Duration::from_secs(1), |m| {
+        answers(m) == [format!("{web} 5 A 192.0.2.181")]
+    });
+    assert_ne!(serial(&s), 0);
+}

@@ -3,8 +3,8 @@
 //! (`%q`), OS error text as Go's `syscall`/`os` packages word it, host:port
 //! (`net.SplitHostPort`, `net.JoinHostPort`), file paths
 //! (`filepath.Clean`), the host of a `scheme://host:port` address
-//! (`url.Parse`), regexp errors, miekg's domain-name checks, and the one
-//! periodic thread plugins re-read their files on.
+//! (`url.Parse`), regexp errors, miekg's domain-name checks and resolv.conf
+//! search list, and the one periodic thread plugins re-read their files on.
 //!
 //! Nothing here knows DNS messages or plugins: error texts are compared
 //! with CoreDNS's by tests and the conformance suite, so every `Display`
@@ -18,6 +18,7 @@ pub mod path;
 pub mod quote;
 pub mod regexp;
 pub mod reload;
+pub mod resolv;
 pub mod shlex;
 pub mod strconv;
 pub mod url;

@@ -44,6 +44,26 @@ impl Chain {
     }
 }
 
+/// The rest of a chain after a plugin that wraps it (see [`Action::Wrap`]).
+#[derive(Clone, Copy)]
+pub struct Next<'a> {
+    handlers: &'a Plugins,
+    start: usize,
+}
+
+impl Next<'_> {
+    /// Runs `req` through the rest of the chain (query and response
+    /// phases), as CoreDNS's `plugin.NextOrFailure`: SERVFAIL with `no
+    /// next plugin found` when nothing is left.
+    pub fn serve<'b>(
+        &'b self,
+        req: &'b mut Request,
+    ) -> Pin<Box<dyn Future<Output = Outcome> + 'b>> {
+        // Boxed: the rest may wrap again.
+        Box::pin(serve_from(self.handlers, self.start, req))
+    }
+}
+
 /// The chain from plugin `start` on.
 async fn serve_from(handlers: &Plugins, start: usize, req: &mut Request) -> Outcome {
     let mut watchers: u64 = 0;
@@ -69,6 +89,16 @@ async fn serve_from(handlers: &Plugins, start: usize, req: &mut Request) -> Outc
             }
             Action::Fork(f) => {
                 outcome = Some(fork(handlers, i, req, *f).await);
+                break;
+            }
+            Action::Wrap => {
+                let next = Next {
+                    handlers,
+                    start: i + 1,
+                };
+                let mut o = h.wrap(req, next).await;
+                o.plugin = Some(h.name());
+                outcome = Some(o);
                 break;
             }
         }

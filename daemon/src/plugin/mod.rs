@@ -14,6 +14,7 @@
 pub mod chain;
 pub mod classify;
 pub mod endpoint;
+pub mod external;
 pub mod fallthrough;
 pub mod fast;
 pub mod kernel;
@@ -23,7 +24,7 @@ pub mod registry;
 pub mod request;
 pub mod worker;
 
-pub use chain::Chain;
+pub use chain::{Chain, Next};
 pub use fallthrough::Fallthrough;
 pub use fast::Fast;
 pub use registry::{BlockSetup, Entry};
@@ -56,6 +57,15 @@ pub trait Plugin: Send + Sync + 'static {
         Box::pin(std::future::ready(Action::Next))
     }
 
+    /// The query phase of a plugin whose `query` returned [`Action::Wrap`]:
+    /// it runs the rest of the chain itself, through `next`, as often as it
+    /// needs and on requests of its own (CoreDNS's handlers calling their
+    /// next handler: autopath walks a search path through it), and its
+    /// outcome is the chain's.
+    fn wrap<'a>(&'a self, req: &'a mut Request, next: Next<'a>) -> LocalFuture<'a, Outcome> {
+        Box::pin(async move { next.serve(req).await })
+    }
+
     /// The response phase, for a query whose `query` returned [`Action::Watch`].
     fn response(&self, _req: &Request, _out: &mut Outcome) {}
 
@@ -77,6 +87,27 @@ pub trait Plugin: Send + Sync + 'static {
     /// Told, once the block's chain is built, which plugin follows this one
     /// (None: it is the last). prometheus labels replies with it.
     fn chained(&mut self, _next: Option<&'static str>) {}
+
+    /// Told the plugins of its block once every one is set up, for a
+    /// plugin that takes a capability from another one it names (CoreDNS's
+    /// OnStartup looking a handler up with `dnsserver.GetConfig(c).Handler`:
+    /// autopath's `@NAME`). An error refuses the configuration.
+    fn link(&self, _block: &[Box<dyn Plugin>]) -> Result<(), crate::corefile::Error> {
+        Ok(())
+    }
+
+    /// The search path it gives clients (CoreDNS's `autopath.AutoPather`),
+    /// for autopath; None: it gives none.
+    fn search_path(&self) -> Option<std::sync::Arc<dyn SearchPath>> {
+        None
+    }
+
+    /// The answers it gives for names standing for its objects in other
+    /// zones (CoreDNS's `external.Externaler`), for k8s_external; None: it
+    /// gives none.
+    fn external(&self) -> Option<std::sync::Arc<dyn external::External>> {
+        None
+    }
 
     /// The plugin's readiness, for *ready* (CoreDNS's `ready.Readiness`).
     fn readiness(&self) -> Option<endpoint::Flag> {
@@ -224,9 +255,20 @@ pub enum Action {
     WatchAsync,
     /// The plugin must wait on the network: the chain calls its `query_async`.
     Await,
+    /// The plugin runs the rest of the chain itself: the chain calls its
+    /// `wrap`, whose outcome ends the chain.
+    Wrap,
     /// The rest of the chain runs on a copy of the query while the client
     /// gets an answer now (a cache refresh: prefetch, serve_stale).
     Fork(Box<Fork>),
+}
+
+/// A client's search path, as a plugin gives it (CoreDNS's `autopath.Func`):
+/// the domains to try `req`'s name under, in order, fully qualified and
+/// lowercased, the last one empty (the name as asked); None: no search
+/// path for this query.
+pub trait SearchPath: Send + Sync {
+    fn search(&self, req: &Request) -> Option<Vec<String>>;
 }
 
 /// What [`Action::Fork`] hands the chain. The plugins after the forking one

@@ -12,6 +12,12 @@ pub fn fqdn(s: &str) -> String {
     }
 }
 
+/// CoreDNS's `plugin.Name.Normalize`: lowercased (as Go's
+/// `strings.ToLower`) and fully qualified.
+pub fn normalize(name: &str) -> String {
+    fqdn(&name.to_lowercase())
+}
+
 /// Is `name` equal to or below `zone`? Both lowercased and fully qualified.
 pub fn is_subdomain(zone: &str, name: &str) -> bool {
     if zone == "." {

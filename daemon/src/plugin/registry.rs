@@ -302,9 +302,13 @@ impl BlockSetup {
         self.next_slot
     }
 
-    /// The plugins placed so far, in execution order.
-    pub fn into_plugins(self) -> Vec<Box<dyn Plugin>> {
-        self.plugins
+    /// The plugins placed, in execution order, once each has been told
+    /// the others (`Plugin::link`).
+    pub fn into_plugins(self) -> Result<Vec<Box<dyn Plugin>>, Error> {
+        for p in &self.plugins {
+            p.link(&self.plugins)?;
+        }
+        Ok(self.plugins)
     }
 
     /// A file name from the Corefile: relative ones are under `root` when set.

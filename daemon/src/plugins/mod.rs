@@ -5,6 +5,7 @@
 pub mod acl;
 pub mod any;
 pub mod auto;
+pub mod autopath;
 pub mod bind;
 pub mod bufsize;
 pub mod cache;
@@ -20,6 +21,7 @@ pub mod forward;
 pub mod header;
 pub mod health;
 pub mod hosts;
+pub mod k8s_external;
 pub mod kubernetes;
 pub mod loadbalance;
 pub mod local;
@@ -106,7 +108,7 @@ pub static ORDER: &[Entry] = execution_order![
     "loadbalance" => loadbalance::setup,
     "tsig",
     "rewrite" => rewrite::setup,
-    "autopath",
+    "autopath" => autopath::setup,
     "acl" => acl::setup,
     "cache" => cache::setup,
     // Not in CoreDNS: ferrodns's own kernel fast path for cache hits.
@@ -121,7 +123,7 @@ pub static ORDER: &[Entry] = execution_order![
     "route53",
     "azure",
     "clouddns",
-    "k8s_external",
+    "k8s_external" => k8s_external::setup,
     "kubernetes" => kubernetes::setup,
     "file" => file::setup,
     "auto" => auto::setup,
@@ -254,7 +256,24 @@ pub(crate) mod testutil {
                 o
             }
             Action::Fork(_) => panic!("serve_one does not fork"),
+            Action::Wrap => panic!("serve_one does not wrap"),
         }
+    }
+
+    /// A reply's rcode, then its sections' records (`an`, `ns`, `ar`),
+    /// one a line, as text.
+    pub fn show(m: &Message) -> String {
+        let mut s = format!("{}", m.metadata.response_code);
+        for (sec, rrs) in [
+            ("an", &m.answers),
+            ("ns", &m.authorities),
+            ("ar", &m.additionals),
+        ] {
+            for r in rrs {
+                s.push_str(&format!("\n{sec} {r}"));
+            }
+        }
+        s
     }
 
     /// The output of a future that must not wait (the unit tests' plugins

@@ -225,7 +225,7 @@ pub fn build(blocks: &[ServerBlock], default_port: u16, order: &[Entry]) -> Resu
         let block_http = std::mem::take(&mut setup.http);
         events.append(&mut setup.events);
         let xdp = setup.xdp.take();
-        let mut plugins = setup.into_plugins();
+        let mut plugins = setup.into_plugins()?;
         let view: Option<Arc<str>> = plugins.iter().find_map(|p| p.view().map(Arc::from));
         let filters: Vec<usize> = (plugins.iter().enumerate())
             .filter(|(_, p)| p.view().is_some())

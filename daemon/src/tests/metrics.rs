@@ -20,7 +20,7 @@ const SERVER: &[&Family] = &[
 fn every_family_has_one_owner() {
     // Every plugin with families of its own: other tests use them.
     let corefile =
-        ".:53 {\n    prometheus :0\n    shed\n    dns64\n    cache\n    template IN A x.test {\n        answer \"x.test. 60 IN A 192.0.2.1\"\n    }\n    forward . 127.0.0.1:9\n}\n";
+        ".:53 {\n    prometheus :0\n    shed\n    dns64\n    autopath @kubernetes\n    cache\n    template IN A x.test {\n        answer \"x.test. 60 IN A 192.0.2.1\"\n    }\n    forward . 127.0.0.1:9\n}\n";
     let config =
         crate::server::load(corefile, "Corefile", 53, crate::plugins::ORDER).expect("loads");
     let mut owners: HashMap<&str, Vec<&str>> = HashMap::new();

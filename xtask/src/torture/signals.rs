@@ -48,6 +48,12 @@ fn setup(
             "kubernetes cluster.local {\n        endpoint http://127.0.0.1:9\n        startup_timeout 1s\n    }"
                 .into()
         }
+        // Needs kubernetes in the block: the same API server that is not
+        // there.
+        "k8s_external" => {
+            "k8s_external example.org\n    kubernetes cluster.local {\n        endpoint http://127.0.0.1:9\n        startup_timeout 1s\n    }"
+                .into()
+        }
         // An interface that is not there: the program is not attached
         // anywhere on the machine (the block is served from userspace).
         "xdp" => "cache 30\n    xdp fdtorture0".into(),
@@ -63,6 +69,12 @@ fn setup(
         "file" => {
             files.push(("db.example.org", ZONE.to_string()));
             "file db.example.org example.org".into()
+        }
+        // The probe's name is under the first search domain: its
+        // query walks the path (whoami answers the first step).
+        "autopath" => {
+            files.push(("resolv.conf", "search torture.test example.org\n".to_string()));
+            "autopath resolv.conf".into()
         }
         "shed" => "shed".into(),
         // A collector that is not there: the plugin keeps dialing, the

@@ -26,6 +26,7 @@ fn verdict(a: &Acl, name: &str, qtype: RecordType, src: &str) -> String {
         Action::Watch | Action::WatchAsync => "watch".into(),
         Action::Await => "await".into(),
         Action::Fork(_) => "fork".into(),
+        Action::Wrap => "wrap".into(),
         Action::Done(o) => match o.reply {
             None => format!("none {}", o.rcode),
             Some(m) => {

@@ -89,7 +89,7 @@ impl Rig {
     fn ask(&self, mut req: Request, upstream: impl FnOnce(&Request) -> Outcome) -> Outcome {
         match self.cache.query(&mut req) {
             Action::Done(o) => o,
-            Action::Next | Action::Await => upstream(&req),
+            Action::Next | Action::Await | Action::Wrap => upstream(&req),
             Action::Watch | Action::WatchAsync => {
                 self.calls.set(self.calls.get() + 1);
                 let mut o = upstream(&req);

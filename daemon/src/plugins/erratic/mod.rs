@@ -8,7 +8,7 @@ mod setup;
 pub use setup::setup;
 
 use crate::plugin::endpoint::{self, Flag};
-use crate::plugin::{Action, LocalFuture, Outcome, Plugin, Request};
+use crate::plugin::{Action, LocalFuture, Outcome, Plugin, Request, SearchPath};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::{A, AAAA, NS, SOA};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
@@ -147,9 +147,27 @@ fn dropped() -> Outcome {
     Outcome::rcode(ResponseCode::NoError)
 }
 
+/// CoreDNS's `Erratic.AutoPath`, for testing autopath: the same search
+/// path for every query.
+struct FixedPath;
+
+impl SearchPath for FixedPath {
+    fn search(&self, _req: &Request) -> Option<Vec<String>> {
+        Some(vec![
+            "a.example.org.".into(),
+            "b.example.org.".into(),
+            String::new(),
+        ])
+    }
+}
+
 impl Plugin for Erratic {
     fn name(&self) -> &'static str {
         "erratic"
+    }
+
+    fn search_path(&self) -> Option<std::sync::Arc<dyn SearchPath>> {
+        Some(std::sync::Arc::new(FixedPath))
     }
 
     fn query(&self, req: &mut Request) -> Action {

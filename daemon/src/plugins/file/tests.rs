@@ -86,7 +86,9 @@ fn ask(f: &Rc<File>, name: &str, t: RecordType) -> Option<Message> {
     match act(f, name, t) {
         Action::Done(o) => o.reply,
         Action::Next => None,
-        Action::Watch | Action::WatchAsync | Action::Await | Action::Fork(_) => panic!("watch"),
+        Action::Watch | Action::WatchAsync | Action::Await | Action::Fork(_) | Action::Wrap => {
+            panic!("watch")
+        }
     }
 }
 

@@ -74,9 +74,12 @@ enum Got {
 fn ask(h: &Hosts, name: &str, qtype: RecordType) -> Got {
     let mut req = request(name, qtype);
     match h.query(&mut req) {
-        Action::Next | Action::Watch | Action::WatchAsync | Action::Await | Action::Fork(_) => {
-            Got::Next
-        }
+        Action::Next
+        | Action::Watch
+        | Action::WatchAsync
+        | Action::Await
+        | Action::Fork(_)
+        | Action::Wrap => Got::Next,
         Action::Done(o) => match o.reply {
             Some(m) => Got::Reply(m),
             None => Got::Rcode(o.rcode),

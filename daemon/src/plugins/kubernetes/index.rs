@@ -28,6 +28,12 @@ impl Service {
     pub fn headless(&self) -> bool {
         self.cluster_ips.first().is_some_and(|ip| &**ip == "None")
     }
+
+    /// Whether going from `old` to `self` changes the external zone's
+    /// records (CoreDNS's `serviceModified`: external addresses or ports).
+    pub fn external_changed(&self, old: &Service) -> bool {
+        self.external_ips != old.external_ips || self.ports != old.ports
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -215,8 +221,12 @@ pub struct Index {
     pub synced: bool,
     /// Unix time of the last change (the SOA's serial).
     pub modified: i64,
+    /// Unix time of the last change to a Service's external addresses or
+    /// ports (CoreDNS's `extModified`: k8s_external's SOA serial).
+    pub ext_modified: i64,
     services: HashMap<String, Vec<Arc<Service>>>,
     service_ips: HashMap<Box<str>, Vec<Arc<Service>>>,
+    service_external_ips: HashMap<Box<str>, Vec<Arc<Service>>>,
     endpoints: HashMap<String, Vec<Arc<Endpoints>>>,
     endpoint_ips: HashMap<Box<str>, Vec<Arc<Endpoints>>>,
     pods: HashMap<Box<str>, Vec<Arc<Pod>>>,
@@ -242,6 +252,12 @@ impl Index {
                     .entry(ip.clone())
                     .or_default()
                     .push(Arc::clone(s));
+            }
+            for ip in s.external_ips.iter() {
+                let at = ix.service_external_ips.entry(ip.clone()).or_default();
+                if !at.iter().any(|x| Arc::ptr_eq(x, s)) {
+                    at.push(Arc::clone(s));
+                }
             }
         }
         for e in endpoints {
@@ -280,6 +296,11 @@ impl Index {
     /// Services with cluster address `ip` (`SvcIndexReverse`).
     pub fn services_at(&self, ip: &str) -> &[Arc<Service>] {
         self.service_ips.get(ip).map_or(&[], Vec::as_slice)
+    }
+
+    /// Services with external address `ip` (`SvcExtIndexReverse`).
+    pub fn services_at_external(&self, ip: &str) -> &[Arc<Service>] {
+        self.service_external_ips.get(ip).map_or(&[], Vec::as_slice)
     }
 
     /// Endpoints holding address `ip` (`EpIndexReverse`).

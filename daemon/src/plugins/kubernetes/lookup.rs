@@ -8,6 +8,7 @@
 
 use super::index::{Address, Index};
 use super::{Kubernetes, PodMode};
+use crate::plugin::external::{host_type, Host};
 use crate::plugin::{names, Request};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, NS, PTR, SOA, SRV, TXT};
@@ -73,24 +74,6 @@ struct Rec {
     text: Option<&'static str>,
 }
 
-enum Host {
-    A(std::net::Ipv4Addr),
-    Aaaa(std::net::Ipv6Addr),
-    Cname,
-}
-
-/// `msg.Service.HostType`: an IPv4 (or IPv4-mapped) address is A.
-fn host_type(host: &str) -> Host {
-    match host.parse::<IpAddr>() {
-        Ok(IpAddr::V4(v4)) => Host::A(v4),
-        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
-            Some(v4) => Host::A(v4),
-            None => Host::Aaaa(v6),
-        },
-        Err(_) => Host::Cname,
-    }
-}
-
 fn name(text: &str) -> Option<Name> {
     Name::from_ascii(names::fqdn(text)).ok()
 }
@@ -108,7 +91,7 @@ struct Parsed<'a> {
 }
 
 /// What the name holds below `zone` (dnsutil.TrimZone): empty at the apex.
-fn below<'a>(name: &'a str, zone: &str) -> &'a str {
+pub(super) fn below<'a>(name: &'a str, zone: &str) -> &'a str {
     if zone == "." {
         return name.trim_end_matches('.');
     }
@@ -188,16 +171,16 @@ fn parse_request<'a>(name: &'a str, zone: &str, multicluster: bool) -> Result<Pa
     Ok(r)
 }
 
-fn eq(a: &str, b: &str) -> bool {
+pub(super) fn eq(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 
-fn port_match(port: &str, p_name: &str, proto: &str, p_proto: &str) -> bool {
+pub(super) fn port_match(port: &str, p_name: &str, proto: &str, p_proto: &str) -> bool {
     (port.is_empty() || eq(port, p_name)) && (proto.is_empty() || eq(proto, p_proto))
 }
 
 /// CoreDNS's `endpointHostname`.
-fn hostname(a: &Address, pod_names: bool) -> String {
+pub(super) fn hostname(a: &Address, pod_names: bool) -> String {
     if let Some(h) = a.hostname.as_deref().filter(|h| !h.is_empty()) {
         return h.to_string();
     }
@@ -389,37 +372,14 @@ impl Q<'_> {
 
     /// The server's own names and addresses (CoreDNS's `nsAddrs`).
     fn ns_addrs(&self) -> Vec<(String, IpAddr)> {
-        let zone = &self.zone_text;
-        let mut out = Vec::new();
-        let mut found = false;
-        for local in &self.k.local_ips {
-            for ep in self.ix.endpoints_at(&local.to_string()) {
-                found = true;
-                for svc in self.ix.services(&ep.service, &ep.namespace) {
-                    let name = format!("{}.{}.svc.{zone}", svc.name, svc.namespace);
-                    if svc.headless() {
-                        for a in ep.addresses.iter() {
-                            if let Ok(ip) = a.ip.parse() {
-                                let h = hostname(a, self.k.c.endpoint_pod_names);
-                                out.push((format!("{h}.{name}"), ip));
-                            }
-                        }
-                    } else {
-                        for ip in svc.cluster_ips.iter() {
-                            if let Ok(ip) = ip.parse() {
-                                out.push((name.clone(), ip));
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        if !found {
-            for ip in &self.k.local_ips {
-                out.push((format!("ns.dns.{zone}"), *ip));
-            }
-        }
-        out
+        let k = self.k;
+        ns_addrs(
+            self.ix,
+            &k.local_ips,
+            k.c.endpoint_pod_names,
+            &self.zone_text,
+            None,
+        )
     }
 
     /// CoreDNS's `Services` for a question of `qtype` about `name`.
@@ -682,9 +642,64 @@ impl Q<'_> {
     }
 }
 
+/// The server's own names and addresses (CoreDNS's `nsAddrs`): the
+/// Services whose endpoints hold one of `local_ips`, named in `zone`
+/// (`NAME.NS.svc.ZONE` with their cluster addresses, or, for the external
+/// zone (`external`: Some(headless)), `NAME.NS.ZONE` with their external
+/// addresses), a headless one by its endpoints' names and addresses; when
+/// no endpoint holds one, `ns.dns.ZONE` with each of `local_ips`.
+pub(super) fn ns_addrs(
+    ix: &Index,
+    local_ips: &[IpAddr],
+    pod_names: bool,
+    zone: &str,
+    external: Option<bool>,
+) -> Vec<(String, IpAddr)> {
+    let mut out = Vec::new();
+    let mut found = false;
+    for local in local_ips {
+        for ep in ix.endpoints_at(&local.to_string()) {
+            found = true;
+            for svc in ix.services(&ep.service, &ep.namespace) {
+                let (name, by_endpoint, ips) = match external {
+                    None => (
+                        format!("{}.{}.svc.{zone}", svc.name, svc.namespace),
+                        svc.headless(),
+                        &svc.cluster_ips,
+                    ),
+                    Some(headless) => (
+                        format!("{}.{}.{zone}", svc.name, svc.namespace),
+                        headless && svc.headless(),
+                        &svc.external_ips,
+                    ),
+                };
+                if by_endpoint {
+                    for a in ep.addresses.iter() {
+                        if let Ok(ip) = a.ip.parse() {
+                            out.push((format!("{}.{name}", hostname(a, pod_names)), ip));
+                        }
+                    }
+                } else {
+                    for ip in ips.iter() {
+                        if let Ok(ip) = ip.parse() {
+                            out.push((name.clone(), ip));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if !found {
+        for ip in local_ips {
+            out.push((format!("ns.dns.{zone}"), *ip));
+        }
+    }
+    out
+}
+
 /// The address a reverse name stands for (CoreDNS's
 /// `dnsutil.ExtractAddressFromReverse`), as Go prints it.
-fn from_reverse(name: &str) -> Option<IpAddr> {
+pub(super) fn from_reverse(name: &str) -> Option<IpAddr> {
     if let Some(rest) = name.strip_suffix(".in-addr.arpa.") {
         let mut parts: Vec<&str> = rest.split('.').collect();
         parts.reverse();

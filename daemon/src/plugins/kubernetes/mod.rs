@@ -5,7 +5,9 @@
 //! on the API server. Names it cannot find are NXDOMAIN (SERVFAIL before
 //! the first sync), or go on with `fallthrough`.
 
+mod autopath;
 mod client;
+mod external;
 mod index;
 mod lookup;
 mod metrics;
@@ -20,7 +22,7 @@ pub use setup::{Config, PodMode, Source};
 
 use crate::corefile::{Directive, Error};
 use crate::plugin::endpoint::Flag;
-use crate::plugin::{names, Action, BlockSetup, LocalFuture, Outcome, Plugin, Request};
+use crate::plugin::{names, Action, BlockSetup, LocalFuture, Outcome, Plugin, Request, SearchPath};
 use hickory_proto::op::{Message, ResponseCode};
 use lookup::{Answer, Lookups};
 use std::net::IpAddr;
@@ -34,6 +36,10 @@ pub struct Kubernetes {
     local_ips: Vec<IpAddr>,
     /// None in tests over a fixed index.
     watches: Option<watch::Watches>,
+    /// Client Pods' search paths, for autopath.
+    autopath: Arc<autopath::AutoPath>,
+    /// The external zone's records, for k8s_external.
+    external: Arc<external::External>,
 }
 
 /// `kubernetes [ZONES...] { ... }`: parses, connects and waits (at most
@@ -55,8 +61,11 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<Kubernetes, Error>
     let watches = watch::start(config, scope, Arc::clone(&shared))
         .map_err(|e| Error::new(pos, format!("start the watches: {e}")))?;
     wait_synced(&shared, c.startup_timeout);
+    let local_ips = local_ips(b);
     Ok(Kubernetes {
-        local_ips: local_ips(b),
+        autopath: Kubernetes::autopath(&c, &shared),
+        external: Kubernetes::external_zone(&c, &shared, &local_ips),
+        local_ips,
         c,
         shared,
         watches: Some(watches),
@@ -136,11 +145,36 @@ impl Kubernetes {
         let shared = watch::Shared::new();
         shared.index.store(Arc::new(ix));
         Kubernetes {
+            autopath: Kubernetes::autopath(&c, &shared),
+            external: Kubernetes::external_zone(&c, &shared, &local_ips),
             c,
             shared,
             local_ips,
             watches: None,
         }
+    }
+
+    fn external_zone(
+        c: &Config,
+        shared: &Arc<watch::Shared>,
+        local_ips: &[IpAddr],
+    ) -> Arc<external::External> {
+        Arc::new(external::External {
+            namespaces: c.namespaces.clone(),
+            pod_names: c.endpoint_pod_names,
+            ttl: c.ttl,
+            local_ips: local_ips.to_vec(),
+            shared: Arc::clone(shared),
+        })
+    }
+
+    fn autopath(c: &Config, shared: &Arc<watch::Shared>) -> Arc<autopath::AutoPath> {
+        Arc::new(autopath::AutoPath {
+            zones: c.zones.clone(),
+            verified: c.pods == PodMode::Verified,
+            resolv: autopath::resolv_search(),
+            shared: Arc::clone(shared),
+        })
     }
 
     fn answer(&self, req: &Request, lookups: &mut Lookups) -> Option<Answer> {
@@ -210,6 +244,14 @@ impl Plugin for Kubernetes {
 
     fn metrics(&self) -> &'static [&'static crate::metrics::Family] {
         metrics::OWN
+    }
+
+    fn search_path(&self) -> Option<Arc<dyn SearchPath>> {
+        Some(Arc::clone(&self.autopath) as Arc<dyn SearchPath>)
+    }
+
+    fn external(&self) -> Option<Arc<dyn crate::plugin::external::External>> {
+        Some(Arc::clone(&self.external) as Arc<dyn crate::plugin::external::External>)
     }
 
     fn readiness(&self) -> Option<Flag> {

@@ -203,17 +203,7 @@ pub fn parse(b: &BlockSetup, ds: &[&Directive]) -> Result<Config, Error> {
                 }
             }
             "fallthrough" => c.fall = Fallthrough::from_args(&d.remaining_args()),
-            "ttl" => {
-                let args = d.remaining_args();
-                let Some(t) = args.first() else {
-                    return Err(d.arg_err());
-                };
-                let t = strconv::atoi(t).map_err(|e| d.err(e.to_string()))?;
-                if !(0..=3600).contains(&t) {
-                    return Err(d.err(format!("ttl must be in range [0, 3600]: {t}")));
-                }
-                c.ttl = t as u32;
-            }
+            "ttl" => c.ttl = crate::plugin::external::parse_ttl(&mut d)?,
             "noendpoints" => {
                 no_args(&mut d)?;
                 c.noendpoints = true;

@@ -4,7 +4,7 @@
 use super::index::{self, Index};
 use super::*;
 use crate::plugin::BlockSetup;
-use crate::plugins::testutil::{directive, request};
+use crate::plugins::testutil::{directive, request, show};
 use hickory_proto::op::Message;
 use hickory_proto::rr::RecordType;
 use k8s_openapi::serde_json::{self, json, Value};
@@ -229,21 +229,6 @@ fn ask(k: &Kubernetes, name: &str, qtype: RecordType) -> Message {
         Action::Next => panic!("{name} {qtype}: passed on"),
         _ => panic!("{name} {qtype}: waits"),
     }
-}
-
-/// The reply's rcode, then its sections' records, as text.
-fn show(m: &Message) -> String {
-    let mut s = format!("{}", m.metadata.response_code);
-    for (sec, rrs) in [
-        ("an", &m.answers),
-        ("ns", &m.authorities),
-        ("ar", &m.additionals),
-    ] {
-        for r in rrs {
-            s.push_str(&format!("\n{sec} {r}"));
-        }
-    }
-    s
 }
 
 #[test]
@@ -547,4 +532,162 @@ fn namespaces_and_empty_services() {
 fn label_selectors_reach_the_watches_as_the_api_takes_them() {
     let c = parse("kubernetes {\nlabels app in (b, a),!canary\n}").unwrap();
     assert_eq!(c.labels.unwrap().to_query(), "app in (a,b),!canary");
+}
+
+/// autopath's `@kubernetes`: the client Pod's namespace first.
+#[test]
+fn client_pods_search_paths() {
+    let from = |name: &str, src: &str| {
+        let mut req = request(name, RecordType::A);
+        req.src = src.parse().unwrap();
+        req
+    };
+    let k = plugin("pods verified");
+    let path = k.search_path().expect("a search path provider");
+    let req = from("web.demo.svc.cluster.local.", "10.2.0.7:5353");
+    let resolv = autopath::resolv_search();
+    let mut want = vec![
+        "demo.svc.cluster.local.".to_string(),
+        "svc.cluster.local.".into(),
+        "cluster.local.".into(),
+    ];
+    want.extend(resolv);
+    want.push(String::new());
+    assert_eq!(path.search(&req).unwrap(), want);
+    // Not a Pod's address, not a name of the zones, or no Pods watched.
+    assert_eq!(
+        path.search(&from("web.demo.svc.cluster.local.", "10.2.0.8:53")),
+        None
+    );
+    assert_eq!(path.search(&from("example.org.", "10.2.0.7:53")), None);
+    let k = plugin("pods insecure");
+    assert_eq!(k.search_path().unwrap().search(&req), None);
+    // The root zone, and a resolv.conf's list after the cluster's names.
+    let k = plugin("pods verified");
+    let root = autopath::AutoPath {
+        zones: vec![".".into()],
+        verified: true,
+        resolv: vec!["example.org.".into()],
+        shared: Arc::clone(&k.shared),
+    };
+    assert_eq!(
+        root.search(&req).unwrap(),
+        ["demo.svc.", "svc.", ".", "example.org.", ""]
+    );
+}
+
+/// k8s_external's records: external addresses by Service, headless
+/// endpoints, reverse names.
+#[test]
+fn external_zone_records() {
+    use crate::plugin::external::Service as Rec;
+    let k = plugin("");
+    let ext = Arc::new(
+        index::service(&obj(json!({"metadata": {"name": "ext", "namespace": "demo"}, "spec": {
+            "clusterIP": "10.96.0.20", "externalIPs": ["192.0.2.10"],
+            "ports": [{"name": "http", "port": 80, "protocol": "TCP"}, {"name": "dns", "port": 53, "protocol": "UDP"}]},
+            "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.11"}, {"hostname": "lb.example.net"}]}}})))
+        .unwrap(),
+    );
+    let hl = Arc::new(
+        index::service(&obj(
+            json!({"metadata": {"name": "hl", "namespace": "demo"}, "spec": {
+            "clusterIP": "None", "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}}),
+        ))
+        .unwrap(),
+    );
+    let slices = [Arc::new(
+        index::endpoints(&obj(json!({
+            "metadata": {"name": "hl-x", "namespace": "demo", "labels": {"kubernetes.io/service-name": "hl"}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": ["10.1.0.1"]}, {"addresses": ["10.1.0.2"], "hostname": "two"}],
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+        })))
+        .unwrap(),
+    )];
+    let mut fresh = Index::build(
+        [ext, hl].iter(),
+        slices.iter(),
+        std::iter::empty(),
+        ["demo", "other"].into_iter(),
+    );
+    fresh.synced = true;
+    fresh.ext_modified = 1_700_000_001;
+    k.shared.index.store(Arc::new(fresh));
+    let b = k.external().expect("an external zone");
+    let z = "example.org.";
+    let ask = |name: &str, qtype: RecordType, headless: bool| {
+        let (recs, rcode) = b.services(&request(name, qtype), z, headless);
+        let recs: Vec<String> = recs
+            .iter()
+            .map(|r: &Rec| format!("{} {} {} {}", r.host, r.port, r.ttl, r.name))
+            .collect();
+        (recs, rcode)
+    };
+    let ok = ResponseCode::NoError;
+    let (recs, rcode) = ask("ext.demo.example.org.", RecordType::A, false);
+    assert_eq!(rcode, ok);
+    assert_eq!(
+        recs,
+        [
+            "192.0.2.10 80 5 ext.demo",
+            "192.0.2.10 53 5 ext.demo",
+            "192.0.2.11 80 5 ext.demo",
+            "192.0.2.11 53 5 ext.demo",
+            "lb.example.net 80 5 ext.demo",
+            "lb.example.net 53 5 ext.demo"
+        ]
+    );
+    let (recs, _) = ask("_dns._UDP.ext.demo.example.org.", RecordType::SRV, false);
+    assert_eq!(recs.len(), 3);
+    assert!(recs.iter().all(|r| r.contains(" 53 ")));
+    // A non-headless Service with an endpoint name: its addresses.
+    assert_eq!(
+        ask("x.ext.demo.example.org.", RecordType::A, true).0.len(),
+        6
+    );
+    let nx = ResponseCode::NXDomain;
+    for name in [
+        "web.other.example.org.",
+        "ext.gone.example.org.",
+        "a.b.c.ext.demo.example.org.",
+        "hl.demo.example.org.",
+    ] {
+        assert_eq!(ask(name, RecordType::A, false), (vec![], nx), "{name}");
+    }
+    assert_eq!(ask("demo.example.org.", RecordType::A, false), (vec![], ok));
+    // With headless: a headless Service's endpoints, by name too.
+    let (recs, _) = ask("hl.demo.example.org.", RecordType::A, true);
+    assert_eq!(
+        recs,
+        [
+            "10.1.0.1 8080 5 10-1-0-1.hl.demo",
+            "10.1.0.2 8080 5 two.hl.demo"
+        ]
+    );
+    assert_eq!(
+        ask("TWO.hl.demo.example.org.", RecordType::A, true).0,
+        ["10.1.0.2 8080 5 two.hl.demo"]
+    );
+    // Reverse names of external addresses.
+    let (recs, rcode) = b.services(
+        &request("10.2.0.192.in-addr.arpa.", RecordType::PTR),
+        "in-addr.arpa.",
+        false,
+    );
+    assert_eq!((recs[0].host.as_str(), rcode), ("ext.demo", ok));
+    let (recs, rcode) = b.services(
+        &request("9.2.0.192.in-addr.arpa.", RecordType::PTR),
+        "in-addr.arpa.",
+        false,
+    );
+    assert_eq!((recs.len(), rcode), (0, nx));
+    assert_eq!(b.serial(z), 1_700_000_001);
+    assert_eq!(
+        b.addresses(z, false),
+        [(
+            "ns.dns.example.org.".to_string(),
+            "192.0.2.53".parse().unwrap()
+        )]
+    );
 }

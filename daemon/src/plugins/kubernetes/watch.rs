@@ -322,6 +322,9 @@ async fn run(
     let mut pods = Store::<Pod>::new(scope.pods);
     let mut namespaces = Store::<()>::new(true);
     let mut modified = 0;
+    // CoreDNS's `extModified`: 0 until a Service it knew changes its
+    // external addresses or ports (added and deleted ones do not count).
+    let mut ext_modified = 0;
     let mut was_synced = false;
     loop {
         let first = tokio::select! {
@@ -333,12 +336,15 @@ async fn run(
         };
         // `changed`: what moves the SOA serial (CoreDNS's `modified`: not
         // Namespaces); `seen`: anything the index shows.
-        let (mut changed, mut seen) = (false, false);
+        let (mut changed, mut seen, mut ext_changed) = (false, false, false);
         let mut next = Some(first);
         // Everything that arrived together makes one new index.
         while let Some(c) = next {
             let (moved, shown) = match c {
-                Change::Service(e) => (services.apply(e), false),
+                Change::Service(e) => {
+                    ext_changed |= external_change(&services, &e);
+                    (services.apply(e), false)
+                }
                 Change::Slice(e, t) => {
                     let moved = slices.apply(e);
                     if let Some(t) = t {
@@ -358,10 +364,16 @@ async fn run(
             continue;
         }
         was_synced = synced;
-        if changed {
-            modified = std::time::SystemTime::now()
+        let now = || {
+            std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64);
+                .map_or(0, |d| d.as_secs() as i64)
+        };
+        if changed {
+            modified = now();
+        }
+        if ext_changed {
+            ext_modified = now();
         }
         let mut ix = Index::build(
             services.values(),
@@ -374,6 +386,7 @@ async fn run(
         );
         ix.synced = synced;
         ix.modified = modified;
+        ix.ext_modified = ext_modified;
         shared.index.store(Arc::new(ix));
         if synced {
             shared.ready.store(true, Ordering::Release);
@@ -381,6 +394,26 @@ async fn run(
             // thread, which allocates again only at the next change.
             crate::sys::give_back_memory();
         }
+    }
+}
+
+/// Whether `ev` changes a Service the store holds in a way the external
+/// zone shows (CoreDNS's `serviceModified` on an update).
+fn external_change(services: &Store<Service>, ev: &Ev<Service>) -> bool {
+    let changed = |key: &String, new: &Service| {
+        services
+            .items
+            .get(key)
+            .is_some_and(|old| new.external_changed(old))
+    };
+    match ev {
+        Ev::Apply(key, Some(new)) => changed(key, new),
+        Ev::InitDone => services
+            .listing
+            .iter()
+            .flatten()
+            .any(|(key, new)| changed(key, new)),
+        _ => false,
     }
 }
 
@@ -473,5 +506,43 @@ mod tests {
         assert!(s.apply(Ev::Apply("ns/c".into(), Some("4".to_string()))));
         assert!(s.apply(Ev::Delete("ns/c".into())));
         assert!(!s.apply(Ev::Delete("ns/c".into())));
+    }
+
+    /// CoreDNS's `extModified` moves only when a Service it knew changes
+    /// its external addresses or ports.
+    #[test]
+    fn external_changes() {
+        let svc = |ips: &[&str], port: i32| Service {
+            name: "s".into(),
+            namespace: "n".into(),
+            cluster_ips: ["10.0.0.1".into()].into(),
+            external_name: None,
+            ports: [index::Port {
+                name: "http".into(),
+                port,
+                protocol: "TCP".into(),
+            }]
+            .into(),
+            external_ips: ips.iter().map(|i| Box::from(*i)).collect(),
+        };
+        let mut s = Store::<Service>::new(true);
+        let new = Ev::Apply("n/s".into(), Some(svc(&["192.0.2.1"], 80)));
+        assert!(!external_change(&s, &new), "an added Service");
+        s.apply(new);
+        let same = Ev::Apply("n/s".into(), Some(svc(&["192.0.2.1"], 80)));
+        assert!(!external_change(&s, &same));
+        assert!(external_change(
+            &s,
+            &Ev::Apply("n/s".into(), Some(svc(&["192.0.2.2"], 80)))
+        ));
+        assert!(external_change(
+            &s,
+            &Ev::Apply("n/s".into(), Some(svc(&["192.0.2.1"], 81)))
+        ));
+        assert!(!external_change(&s, &Ev::Delete("n/s".into())));
+        // A relist that brings a changed Service.
+        s.apply(Ev::Init);
+        s.apply(Ev::InitApply("n/s".into(), Some(svc(&[], 80))));
+        assert!(external_change(&s, &Ev::InitDone));
     }
 }

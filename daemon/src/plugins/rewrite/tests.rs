@@ -31,7 +31,7 @@ fn a(owner: &str, ttl: u32) -> Record {
 fn run(rw: &Rewrite, req: &mut Request, answer: impl FnOnce(&Request) -> Outcome) -> Outcome {
     match rw.query(req) {
         Action::Done(o) => o,
-        Action::Next | Action::Await | Action::Fork(_) => answer(req),
+        Action::Next | Action::Await | Action::Fork(_) | Action::Wrap => answer(req),
         Action::Watch => {
             let mut o = answer(req);
             rw.response(req, &mut o);
