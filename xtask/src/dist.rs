@@ -32,7 +32,162 @@ pub fn main(args: &[String]) -> Result<()> {
     println!("dist: {}", tar.display());
     if check {
         check_deb(&deb)?;
+        install_check(&deb, &out)?;
     }
+    Ok(())
+}
+
+/// The Debian release the package is installed into for `--check`.
+const CHROOT_SUITE: &str = "bookworm";
+
+/// A clean Debian system (debootstrap's minbase, with adduser, which the
+/// package depends on), made once and cached under the tools' cache
+/// folder; None, said, where it cannot be made here (not root, no
+/// debootstrap, no mirror).
+fn clean_debian() -> Option<PathBuf> {
+    let base = crate::coredns::cache_dir().join(format!("debian-{CHROOT_SUITE}-minbase"));
+    if base.join("usr/bin/dpkg").is_file() {
+        return Some(base);
+    }
+    // SAFETY: getuid has no preconditions.
+    if unsafe { libc::getuid() } != 0 {
+        println!("SKIPPED installing the .deb into a clean Debian: debootstrap and chroot need root (dpkg-deb's listing above stands in)");
+        return None;
+    }
+    if let Err(e) = crate::ensure_packages(&[("debootstrap", "debootstrap")]) {
+        println!("SKIPPED installing the .deb into a clean Debian: no debootstrap ({e:#})");
+        return None;
+    }
+    let part = base.with_extension("part");
+    let _ = fs::remove_dir_all(&part);
+    println!(
+        "dist: a clean Debian {CHROOT_SUITE} (debootstrap minbase, once; cached in {})",
+        base.display()
+    );
+    let made = Command::new("debootstrap")
+        .args(["--variant=minbase", "--include=adduser", CHROOT_SUITE])
+        .arg(&part)
+        .arg("http://deb.debian.org/debian")
+        .output();
+    match made {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => {
+            let _ = fs::remove_dir_all(&part);
+            println!(
+                "SKIPPED installing the .deb into a clean Debian: debootstrap failed: {}",
+                String::from_utf8_lossy(&o.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            );
+            return None;
+        }
+        Err(e) => {
+            println!("SKIPPED installing the .deb into a clean Debian: debootstrap: {e}");
+            return None;
+        }
+    }
+    fs::rename(&part, &base).ok()?;
+    Some(base)
+}
+
+/// In a copy of a clean Debian: the package installs (its user made, its
+/// files in place), its Corefile sets up (`-validate`: nothing is asked of
+/// the resolvers it forwards to), the installed binary serves a query on
+/// loopback, and the package purges.
+fn install_check(deb: &Path, out: &Path) -> Result<()> {
+    let Some(base) = clean_debian() else {
+        return Ok(());
+    };
+    let root = out.join("chroot");
+    if root.exists() {
+        fs::remove_dir_all(&root)?;
+    }
+    crate::run(Command::new("cp").arg("-a").arg(&base).arg(&root))?;
+    let inside = |args: &[&str]| -> Result<String> {
+        let o = Command::new("chroot")
+            .arg(&root)
+            .args(args)
+            .output()
+            .context("run chroot")?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        if !o.status.success() {
+            bail!("in the chroot, {}: {}\n{text}", args.join(" "), o.status);
+        }
+        Ok(text)
+    };
+    let name = deb.file_name().context("the .deb's name")?;
+    fs::copy(deb, root.join("tmp").join(name))?;
+    let result = (|| -> Result<()> {
+        inside(&["dpkg", "-i", &format!("/tmp/{}", name.to_string_lossy())])?;
+        inside(&["getent", "passwd", "ferrodns"])?;
+        for f in [
+            BIN,
+            "/lib/systemd/system/ferrodns.service",
+            "/lib/systemd/system/ferrodns.socket",
+            "/etc/ferrodns/Corefile",
+        ] {
+            if !root.join(f.trim_start_matches('/')).is_file() {
+                bail!("installed, but {f} is not there");
+            }
+        }
+        inside(&[BIN, "-conf", "/etc/ferrodns/Corefile", "-validate"])?;
+        // The installed binary serves (loopback: the chroot shares the
+        // network namespace).
+        let port = crate::conformance::net::free_port();
+        fs::write(
+            root.join("tmp/Corefile.check"),
+            format!(".:{port} {{\n    bind 127.0.0.1\n    whoami\n}}\n"),
+        )?;
+        let mut server = Command::new("chroot")
+            .arg(&root)
+            .args([BIN, "-conf", "/tmp/Corefile.check"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .context("start the installed ferrodns")?;
+        let mut answered = false;
+        for _ in 0..50 {
+            let o = Command::new("kdig")
+                .args([
+                    "@127.0.0.1",
+                    "-p",
+                    &port.to_string(),
+                    "+timeout=1",
+                    "+retry=0",
+                ])
+                .args(["whoami.example.", "A"])
+                .output();
+            if o.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("status: NOERROR")) {
+                answered = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        // SAFETY: kill(2) on our own child (chroot exec'd into ferrodns).
+        unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
+        let stopped = server.wait()?;
+        if !answered {
+            bail!("the installed ferrodns did not answer on 127.0.0.1:{port}");
+        }
+        if !stopped.success() {
+            bail!("the installed ferrodns did not stop cleanly on SIGTERM: {stopped}");
+        }
+        inside(&["dpkg", "--purge", "ferrodns"])?;
+        if root.join(BIN.trim_start_matches('/')).exists() {
+            bail!("purged, but {BIN} is still there");
+        }
+        Ok(())
+    })();
+    fs::remove_dir_all(&root)?;
+    result.context("the .deb in a clean Debian chroot")?;
+    println!(
+        "dist: the .deb installs into a clean Debian {CHROOT_SUITE} (chroot): user ferrodns made, its Corefile sets up, the binary answers on loopback and stops on SIGTERM, the package purges"
+    );
     Ok(())
 }
 
