@@ -153,6 +153,8 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
     ("lintian", "lintian"),
     ("nft", "nftables"),
     ("kdig", "knot-dnsutils"),
+    // The XDP tests turn GRO on at the veth peer without a program.
+    ("ethtool", "ethtool"),
 ];
 
 fn have(cmd: &str) -> bool {
