@@ -101,6 +101,18 @@ enum Ev<T> {
     Delete(String),
 }
 
+impl Change {
+    fn init_done(&self) -> bool {
+        matches!(
+            self,
+            Change::Service(Ev::InitDone)
+                | Change::Slice(Ev::InitDone, _)
+                | Change::Pod(Ev::InitDone)
+                | Change::Namespace(Ev::InitDone)
+        )
+    }
+}
+
 enum Change {
     Service(Ev<Service>),
     /// With the slice's last-change trigger time, for the DNS programming
@@ -280,7 +292,7 @@ async fn run(
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let selected = |labels: &Option<String>| {
-        let c = watcher::Config::default();
+        let c = watcher::Config::default().page_size(PAGE);
         match labels {
             Some(l) => c.labels(l),
             None => c,
@@ -344,8 +356,11 @@ async fn run(
         // Namespaces); `seen`: anything the index shows.
         let (mut changed, mut seen, mut ext_changed) = (false, false, false);
         let mut next = Some(first);
+        // A (re)list completed: what it read is freed, and given back below.
+        let mut listed = false;
         // Everything that arrived together makes one new index.
         while let Some(c) = next {
+            listed |= c.init_done();
             let (moved, shown) = match c {
                 Change::Service(e) => {
                     ext_changed |= external_change(&services, &e);
@@ -367,6 +382,10 @@ async fn run(
         }
         let synced = services.synced && slices.synced && pods.synced && namespaces.synced;
         if !seen && synced == was_synced {
+            if listed && synced {
+                // A relist that changed nothing builds no index.
+                crate::sys::give_back_memory();
+            }
             continue;
         }
         was_synced = synced;
@@ -444,27 +463,68 @@ fn pump<K, T>(
         )
     };
     tokio::spawn(async move {
-        let mut events = std::pin::pin!(watcher::watcher(api, config).default_backoff());
-        while let Some(ev) = events.next().await {
-            let (ev, t) = match ev {
-                Ok(Event::Init) => (Ev::Init, None),
-                Ok(Event::InitApply(o)) => (Ev::InitApply(key(&o), convert(&o)), stamp(&o)),
-                Ok(Event::InitDone) => (Ev::InitDone, None),
-                Ok(Event::Apply(o)) => (Ev::Apply(key(&o), convert(&o)), stamp(&o)),
-                Ok(Event::Delete(o)) => (Ev::Delete(key(&o)), stamp(&o)),
-                Err(e) => {
-                    crate::log::error(
-                        Some("kubernetes"),
-                        &format!("Failed to watch *v1.{kind}: {e}"),
-                    );
-                    continue;
-                }
+        // Lists come as a stream of watch events where the API server
+        // can (`sendInitialEvents`, Kubernetes 1.27 and later): one object
+        // at a time, so a relist after an API server restart holds no page
+        // of objects. A server that refuses it is listed in pages.
+        let mut streaming = true;
+        loop {
+            let c = if streaming {
+                config.clone().streaming_lists()
+            } else {
+                config.clone()
             };
-            if tx.send(wrap(ev, t)).is_err() {
+            let mut events = std::pin::pin!(watcher::watcher(api.clone(), c).default_backoff());
+            let mut refused = false;
+            while let Some(ev) = events.next().await {
+                let (ev, t) = match ev {
+                    Ok(Event::Init) => (Ev::Init, None),
+                    Ok(Event::InitApply(o)) => (Ev::InitApply(key(&o), convert(&o)), stamp(&o)),
+                    Ok(Event::InitDone) => (Ev::InitDone, None),
+                    Ok(Event::Apply(o)) => (Ev::Apply(key(&o), convert(&o)), stamp(&o)),
+                    Ok(Event::Delete(o)) => (Ev::Delete(key(&o)), stamp(&o)),
+                    Err(e) if streaming && refuses_streaming(&e) => {
+                        crate::log::info(
+                            Some("kubernetes"),
+                            &format!("the API server does not stream lists of *v1.{kind} ({e}); listing in pages"),
+                        );
+                        refused = true;
+                        break;
+                    }
+                    Err(e) => {
+                        crate::log::error(
+                            Some("kubernetes"),
+                            &format!("Failed to watch *v1.{kind}: {e}"),
+                        );
+                        continue;
+                    }
+                };
+                if tx.send(wrap(ev, t)).is_err() {
+                    return;
+                }
+            }
+            if !refused {
                 return;
             }
+            streaming = false;
         }
     });
+}
+
+/// Objects per page where lists are read in pages (kube's default is
+/// 500): a smaller page is less held at once, for a few more requests.
+const PAGE: u32 = 100;
+
+/// Whether the API server refused a streamed list (`sendInitialEvents`):
+/// a request it finds invalid (the WatchList feature off, or a server
+/// older than 1.27).
+fn refuses_streaming(e: &watcher::Error) -> bool {
+    let status = match e {
+        watcher::Error::WatchStartFailed(kube::Error::Api(s)) => s.code,
+        watcher::Error::WatchError(s) => s.code,
+        _ => return false,
+    };
+    matches!(status, 400 | 422)
 }
 
 #[cfg(test)]
@@ -504,6 +564,33 @@ mod tests {
         assert!(s.apply(Ev::Apply("ns/c".into(), Some("4".to_string()))));
         assert!(s.apply(Ev::Delete("ns/c".into())));
         assert!(!s.apply(Ev::Delete("ns/c".into())));
+    }
+
+    /// A server that finds `sendInitialEvents` invalid is listed in pages;
+    /// other failures are retried as they are.
+    #[test]
+    fn a_refused_stream_falls_back_to_pages() {
+        let api = |code| {
+            watcher::Error::WatchStartFailed(kube::Error::Api(
+                kube::core::Status::failure("sendInitialEvents is forbidden", "Invalid")
+                    .with_code(code)
+                    .boxed(),
+            ))
+        };
+        assert!(refuses_streaming(&api(422)));
+        assert!(refuses_streaming(&api(400)));
+        assert!(!refuses_streaming(&api(403)));
+        assert!(!refuses_streaming(&api(500)));
+        let event = |code| {
+            watcher::Error::WatchError(
+                kube::core::Status::failure("x", "Invalid")
+                    .with_code(code)
+                    .boxed(),
+            )
+        };
+        assert!(refuses_streaming(&event(422)));
+        assert!(!refuses_streaming(&event(410)), "a relist, not a refusal");
+        assert!(!refuses_streaming(&watcher::Error::NoResourceVersion));
     }
 
     /// CoreDNS's `extModified` moves only when a Service it knew changes
