@@ -1,7 +1,8 @@
 //! The plugin's background work: one thread per `kubernetes` directive
 //! with a tokio runtime of its own, where kube's watchers list and watch
-//! Services, EndpointSlices (unless `noendpoints`), Namespaces, and Pods
-//! (with `pods verified`), as CoreDNS's informers do. Each batch of events
+//! Services, EndpointSlices (unless `noendpoints`), Namespaces, Pods
+//! (with `pods verified`), and ServiceImports and imported EndpointSlices
+//! (with `multicluster`), as CoreDNS's informers do. Each batch of events
 //! (what arrived together) updates the watches' stores and publishes a new
 //! [`Index`] that workers load without a lock (`arc_swap`), so a change is
 //! visible as soon as the API server reports it. The thread ends when the
