@@ -17,11 +17,14 @@ use k8s::Api;
 use k8s_openapi::serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-/// The API server with the ServiceImport CRD, or None without binaries.
-fn api() -> Option<&'static Api> {
+/// The API server with the ServiceImport CRD, or None without binaries;
+/// held by one test at a time: a server watches every namespace's imports,
+/// and the multicluster zones' serial moves with any update of them.
+fn api() -> Option<(&'static Api, std::sync::MutexGuard<'static, ()>)> {
+    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let api = k8s::api()?;
     api.service_import_crd();
-    Some(api)
+    Some((api, ONE.lock().unwrap_or_else(|e| e.into_inner())))
 }
 
 /// A ferrodns serving cluster.local and clusterset.local (multicluster).
@@ -78,7 +81,7 @@ fn serial(m: &Message) -> u32 {
 
 #[test]
 fn service_imports_and_their_endpoints() {
-    let Some(api) = api() else { return };
+    let Some((api, _one)) = api() else { return };
     let ns = "t-mc";
     api.namespace(ns, json!({}));
     api.service_import(
@@ -195,7 +198,7 @@ fn service_imports_and_their_endpoints() {
 
 #[test]
 fn changes_are_answered_within_a_second() {
-    let Some(api) = api() else { return };
+    let Some((api, _one)) = api() else { return };
     let ns = "t-mc-changes";
     api.namespace(ns, json!({}));
     let s = serve(api);
