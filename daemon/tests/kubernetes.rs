@@ -605,3 +605,112 @@ fn k8s_external_serves_external_addresses() {
     });
     assert_ne!(serial(&s), 0);
 }
+
+/// `zonal`: a headless Service's endpoints by topology zone, following
+/// the slices' changes.
+#[test]
+fn zonal_names() {
+    let Some(api) = api() else { return };
+    let ns = "t-zonal";
+    api.namespace(ns, json!({}));
+    api.service(
+        ns,
+        "db",
+        json!({}),
+        json!({"clusterIP": "None", "ports": [svc_port("pg", 5432, "TCP")]}),
+    );
+    api.service(
+        ns,
+        "web",
+        json!({}),
+        json!({"clusterIP": "10.96.9.9", "ports": [svc_port("http", 80, "TCP")]}),
+    );
+    api.slice(
+        ns,
+        "db",
+        "db-1",
+        "IPv4",
+        json!([
+            {"addresses": ["10.7.0.1"], "zone": "Zone-A"},
+            {"addresses": ["10.7.0.2"], "zone": "zone-b", "hostname": "b"},
+            {"addresses": ["10.7.0.3"]},
+        ]),
+        json!([svc_port("pg", 5432, "TCP")]),
+    );
+    let s = serve(api, "\t\tzonal", "", &[]);
+    let pin = |z: &str| format!("{z}.pin._zone.db.{ns}.svc.cluster.local.");
+    let a = pin("zone-a");
+    assert_eq!(
+        answers(&ask(&s, &a, RecordType::A)),
+        [format!("{a} 5 A 10.7.0.1")]
+    );
+    let b = pin("zone-b");
+    let m = ask(&s, &b, RecordType::SRV);
+    let target = format!("b.db.{ns}.svc.cluster.local.");
+    assert_eq!(answers(&m), [format!("{b} 5 SRV 0 100 5432 {target}")]);
+    assert_eq!(section(&m.additionals), [format!("{target} 5 A 10.7.0.2")]);
+    // pin: a zone without endpoints is NODATA; prefer: the whole Service.
+    let c = pin("zone-c");
+    for qtype in [RecordType::A, RecordType::TXT] {
+        let m = ask(&s, &c, qtype);
+        assert_eq!(
+            (m.metadata.response_code, m.answers.len()),
+            (ResponseCode::NoError, 0)
+        );
+    }
+    let prefer = format!("zone-c.prefer._zone.db.{ns}.svc.cluster.local.");
+    assert_eq!(ask(&s, &prefer, RecordType::A).answers.len(), 3);
+    // Not headless, an unknown directive: no such name.
+    for name in [
+        format!("zone-a.pin._zone.web.{ns}.svc.cluster.local."),
+        format!("zone-a.near._zone.db.{ns}.svc.cluster.local."),
+    ] {
+        assert_eq!(rcode(&s, &name, RecordType::A), ResponseCode::NXDomain);
+    }
+    // An endpoint moving zone moves with it within a second.
+    api.patch_slice(
+        ns,
+        "db-1",
+        json!({"endpoints": [{"addresses": ["10.7.0.1"], "zone": "zone-c"}]}),
+    );
+    until(&s, &c, RecordType::A, Duration::from_secs(1), |m| {
+        answers(m) == [format!("{c} 5 A 10.7.0.1")]
+    });
+    until(&s, &a, RecordType::A, Duration::from_secs(1), |m| {
+        m.metadata.response_code == ResponseCode::NoError && m.answers.is_empty()
+    });
+}
+
+/// `multicluster` where the ServiceImport CRD is not installed (this
+/// binary's API server never has it; kubernetes_multicluster.rs installs
+/// it in its own): as in CoreDNS, the ServiceImport watch fails and is
+/// retried, so the plugin never syncs: start-up waits `startup_timeout`,
+/// names found are answered, names not found are SERVFAIL, not ready.
+#[test]
+fn multicluster_without_the_crd() {
+    let Some(api) = api() else { return };
+    web_in(api, "t-nocrd", "10.96.9.10");
+    let ready = common::free_port();
+    let corefile = format!(
+        "cluster.local:{{PORT}} clusterset.local:{{PORT}} {{\n\tready 127.0.0.1:{ready}\n\
+         \tkubernetes cluster.local clusterset.local {{\n\t\tkubeconfig {}\n\
+         \t\tmulticluster clusterset.local\n\t\tstartup_timeout 1s\n\t}}\n}}\n",
+        api.kubeconfig.display()
+    );
+    let s = Server::start(&corefile, &[]);
+    let log = s.wait_log("starting server with unsynced Kubernetes API");
+    assert!(log.contains("Failed to watch"), "{log}");
+    let web = "web.t-nocrd.svc.cluster.local.";
+    assert_eq!(
+        answers(&ask(&s, web, RecordType::A)),
+        [format!("{web} 5 A 10.96.9.10")]
+    );
+    for name in [
+        "gone.t-nocrd.svc.cluster.local.",
+        "web.t-nocrd.svc.clusterset.local.",
+    ] {
+        assert_eq!(rcode(&s, name, RecordType::A), ResponseCode::ServFail);
+    }
+    let (status, _, _) = common::http_get(ready, "/ready");
+    assert_eq!(status, 503);
+}

@@ -114,6 +114,19 @@ impl Api {
         serde_json::from_str(&answer).unwrap_or(Value::Null)
     }
 
+    /// [`Api::call`], its failure returned.
+    pub fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, String> {
+        let body = body.map(Value::to_string);
+        cluster::call(&self.server, &self.ca, method, path, body.as_deref())
+            .map(|a| serde_json::from_str(&a).unwrap_or(Value::Null))
+            .map_err(|e| format!("{e:#}"))
+    }
+
     pub fn post(&self, path: &str, body: Value) -> Value {
         self.call("POST", path, Some(&body))
     }
@@ -202,5 +215,119 @@ impl Api {
         self.delete(&format!(
             "/api/v1/namespaces/{ns}/pods/{name}?gracePeriodSeconds=0"
         ));
+    }
+
+    /// Installs the Multi-Cluster Services API's ServiceImport CRD
+    /// (`multicluster.x-k8s.io/v1alpha1`, its schema cut to the fields DNS
+    /// reads) once, and waits until it is Established and served.
+    pub fn service_import_crd(&self) {
+        static DONE: OnceLock<()> = OnceLock::new();
+        DONE.get_or_init(|| {
+            let crd = "serviceimports.multicluster.x-k8s.io";
+            let port = json!({"type": "object", "required": ["port"], "properties": {
+                "name": {"type": "string"}, "protocol": {"type": "string"},
+                "appProtocol": {"type": "string"},
+                "port": {"type": "integer", "format": "int32"}}});
+            let schema = json!({"type": "object", "properties": {
+                "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": true,
+                    "required": ["ports", "type"],
+                    "properties": {
+                        "ips": {"type": "array", "items": {"type": "string"}},
+                        "type": {"type": "string", "enum": ["ClusterSetIP", "Headless"]},
+                        "ports": {"type": "array", "items": port}}},
+                "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}});
+            self.post(
+                "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+                json!({
+                    "metadata": {"name": crd},
+                    "spec": {
+                        "group": "multicluster.x-k8s.io",
+                        "scope": "Namespaced",
+                        "names": {"plural": "serviceimports", "singular": "serviceimport",
+                                  "kind": "ServiceImport", "listKind": "ServiceImportList",
+                                  "shortNames": ["svcim"]},
+                        "versions": [{"name": "v1alpha1", "served": true, "storage": true,
+                                      "subresources": {"status": {}},
+                                      "schema": {"openAPIV3Schema": schema}}],
+                    },
+                }),
+            );
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            loop {
+                let got = self
+                    .try_call(
+                        "GET",
+                        &format!("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd}"),
+                        None,
+                    )
+                    .unwrap_or(Value::Null);
+                let established = got["status"]["conditions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|c| c["type"] == "Established" && c["status"] == "True");
+                let served = self
+                    .try_call(
+                        "GET",
+                        "/apis/multicluster.x-k8s.io/v1alpha1/serviceimports",
+                        None,
+                    )
+                    .is_ok();
+                if established && served {
+                    return;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{crd} not established: {got}"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        });
+    }
+
+    /// A ServiceImport: `spec` as the API takes it.
+    pub fn service_import(&self, ns: &str, name: &str, spec: Value) {
+        self.post(
+            &format!("/apis/multicluster.x-k8s.io/v1alpha1/namespaces/{ns}/serviceimports"),
+            json!({"apiVersion": "multicluster.x-k8s.io/v1alpha1", "kind": "ServiceImport",
+                   "metadata": {"name": name}, "spec": spec}),
+        );
+    }
+
+    pub fn patch_service_import(&self, ns: &str, name: &str, body: Value) {
+        self.patch(
+            &format!("/apis/multicluster.x-k8s.io/v1alpha1/namespaces/{ns}/serviceimports/{name}"),
+            body,
+        );
+    }
+
+    pub fn delete_service_import(&self, ns: &str, name: &str) {
+        self.delete(&format!(
+            "/apis/multicluster.x-k8s.io/v1alpha1/namespaces/{ns}/serviceimports/{name}"
+        ));
+    }
+
+    /// An EndpointSlice an MCS controller imported for ServiceImport `svc`
+    /// from `cluster`.
+    pub fn mc_slice(
+        &self,
+        ns: &str,
+        svc: &str,
+        cluster: &str,
+        name: &str,
+        endpoints: Value,
+        ports: Value,
+    ) {
+        self.post(
+            &format!("/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices"),
+            json!({
+                "metadata": {"name": name, "labels": {
+                    "multicluster.kubernetes.io/service-name": svc,
+                    "multicluster.kubernetes.io/source-cluster": cluster}},
+                "addressType": "IPv4",
+                "endpoints": endpoints,
+                "ports": ports,
+            }),
+        );
     }
 }

@@ -34,7 +34,10 @@
 //! `cargo xtask k8s build`'s binaries; both servers watch the same one).
 //! `k8s.json` is a JSON array of requests made in order before the servers
 //! start: `{"path": "/api/v1/namespaces", "body": {...}}` is a POST;
-//! `"method": "PATCH"` a merge patch (a Pod's IP: its `/status`). Cases
+//! `"method": "PATCH"` a merge patch (a Pod's IP: its `/status`);
+//! `"exists_ok": true` takes a 409 (an object already there: a CRD other
+//! cases make too) as done, `"retry": true` tries again for up to 30 s (a
+//! custom resource, until its new CRD is served). Cases
 //! share the API server: each keeps to namespaces of its own. The SOA
 //! serial there is the time of each server's last sync, so such cases say
 //! `# soa-serial: any` to leave it out of the comparison.

@@ -81,8 +81,22 @@ fn create_objects(c: &crate::k8s::cluster::Cluster, file: &Path) -> Result<()> {
         let path = r["path"].as_str().unwrap_or_default();
         let method = r["method"].as_str().unwrap_or("POST");
         let body = r["body"].to_string();
-        crate::k8s::cluster::call(&c.server, &c.ca, method, path, Some(&body))
-            .with_context(|| format!("{}", file.display()))?;
+        // A custom resource is served a moment after its definition is
+        // made: `retry` tries again for a while.
+        let deadline =
+            Instant::now() + Duration::from_secs(if r["retry"] == true { 30 } else { 0 });
+        loop {
+            match crate::k8s::cluster::call(&c.server, &c.ca, method, path, Some(&body)) {
+                Ok(_) => break,
+                // Cluster-wide objects (a CRD) are shared by the cases that
+                // make them: `exists_ok` takes the one already there.
+                Err(e) if r["exists_ok"] == true && e.to_string().contains(": 409 ") => break,
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100))
+                }
+                Err(e) => return Err(e).with_context(|| format!("{}", file.display())),
+            }
+        }
     }
     Ok(())
 }

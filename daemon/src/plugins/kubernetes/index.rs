@@ -54,6 +54,10 @@ pub struct Endpoints {
     pub addresses: Box<[Address]>,
     /// At least one: a slice without ports has one with port -1.
     pub ports: Box<[Port]>,
+    /// The ready endpoints' topology zones by address, lowercased; kept
+    /// only with `zonal` (CoreDNS's `Zones`: None otherwise, so a zone
+    /// change moves the SOA serial only where zone-scoped names show it).
+    pub zones: Option<HashMap<Box<str>, Box<str>>>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -181,6 +185,7 @@ pub fn endpoints(e: &discovery::EndpointSlice) -> Option<Endpoints> {
         service: boxed(service),
         addresses: addresses.into(),
         ports,
+        zones: None,
     })
 }
 
@@ -209,6 +214,92 @@ pub fn pod(p: &core::Pod) -> Option<Pod> {
     })
 }
 
+/// CoreDNS's `EndpointSliceToEndpointsWithZones` (the `zonal` option):
+/// [`endpoints`], with each ready endpoint's zone by address.
+pub fn endpoints_zonal(e: &discovery::EndpointSlice) -> Option<Endpoints> {
+    let mut out = endpoints(e)?;
+    let mut zones = HashMap::new();
+    for end in e.endpoints.iter().flatten() {
+        let ready = end.conditions.as_ref().and_then(|c| c.ready);
+        let Some(zone) = end.zone.as_deref().filter(|_| ready != Some(false)) else {
+            continue;
+        };
+        // One address listed by two endpoints keeps the last one's zone.
+        for a in &end.addresses {
+            zones.insert(boxed(a), zone.to_lowercase().into_boxed_str());
+        }
+    }
+    // CoreDNS makes the map on the first zone it sees: none, no map.
+    out.zones = (!zones.is_empty()).then_some(zones);
+    Some(out)
+}
+
+/// A ServiceImport (CoreDNS's `object.ServiceImport`).
+#[derive(Debug, PartialEq, Eq)]
+pub struct ServiceImport {
+    pub name: Box<str>,
+    pub namespace: Box<str>,
+    /// `spec.ips`.
+    pub ips: Box<[Box<str>]>,
+    /// `spec.type`: `ClusterSetIP` or `Headless`.
+    pub kind: Box<str>,
+    /// `spec.ports`, as they are: unlike a Service's, no ports at all is
+    /// no port (so a ClusterSetIP import without ports has no name).
+    pub ports: Box<[Port]>,
+}
+
+impl ServiceImport {
+    pub fn headless(&self) -> bool {
+        &*self.kind == "Headless"
+    }
+}
+
+/// CoreDNS's `ToServiceImport`.
+pub fn service_import(s: &super::mcs::ServiceImport) -> Option<ServiceImport> {
+    Some(ServiceImport {
+        name: boxed(s.metadata.name.as_deref()?),
+        namespace: boxed(s.metadata.namespace.as_deref().unwrap_or("")),
+        ips: s.ips.iter().map(|i| boxed(i)).collect(),
+        kind: boxed(&s.type_),
+        ports: s
+            .ports
+            .iter()
+            .map(|p| Port {
+                name: boxed(&p.name),
+                port: p.port,
+                protocol: boxed(&p.protocol),
+            })
+            .collect(),
+    })
+}
+
+/// An EndpointSlice an MCS controller imported (CoreDNS's
+/// `object.MultiClusterEndpoints`): its ready addresses, `service` the
+/// ServiceImport it belongs to, and the cluster they come from.
+#[derive(Debug, PartialEq, Eq)]
+pub struct McEndpoints {
+    pub endpoints: Endpoints,
+    /// Label `multicluster.kubernetes.io/source-cluster` (may be empty).
+    pub cluster: Box<str>,
+}
+
+/// CoreDNS's `EndpointSliceToMultiClusterEndpoints` (never with zones).
+pub fn mc_endpoints(e: &discovery::EndpointSlice) -> Option<McEndpoints> {
+    let label = |k: &str| {
+        e.metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(k))
+            .map_or("", String::as_str)
+    };
+    let mut endpoints = endpoints(e)?;
+    endpoints.service = boxed(label(super::mcs::LABEL_SERVICE_NAME));
+    Some(McEndpoints {
+        endpoints,
+        cluster: boxed(label(super::mcs::LABEL_SOURCE_CLUSTER)),
+    })
+}
+
 /// `name.namespace`, CoreDNS's key of Services and their endpoints.
 pub fn key(name: &str, namespace: &str) -> String {
     format!("{name}.{namespace}")
@@ -231,6 +322,13 @@ pub struct Index {
     endpoint_ips: HashMap<Box<str>, Vec<Arc<Endpoints>>>,
     pods: HashMap<Box<str>, Vec<Arc<Pod>>>,
     namespaces: HashSet<Box<str>>,
+    /// Unix time of the last update of a ServiceImport or an imported
+    /// slice that DNS shows (CoreDNS's `multiClusterModified`: the
+    /// multicluster zones' SOA serial; added and deleted ones move
+    /// `modified` instead, as CoreDNS's handlers do).
+    pub mc_modified: i64,
+    imports: HashMap<String, Vec<Arc<ServiceImport>>>,
+    mc_endpoints: HashMap<String, Vec<Arc<McEndpoints>>>,
 }
 
 impl Index {
@@ -277,6 +375,42 @@ impl Index {
         }
         ix.namespaces = namespaces.map(Box::from).collect();
         ix
+    }
+
+    /// Adds the multicluster watches' objects (`multicluster`).
+    pub fn add_multicluster<'a>(
+        &mut self,
+        imports: impl Iterator<Item = &'a Arc<ServiceImport>>,
+        slices: impl Iterator<Item = &'a Arc<McEndpoints>>,
+    ) {
+        for s in imports {
+            self.imports
+                .entry(key(&s.name, &s.namespace))
+                .or_default()
+                .push(Arc::clone(s));
+        }
+        for e in slices {
+            let ep = &e.endpoints;
+            self.mc_endpoints
+                .entry(key(&ep.service, &ep.namespace))
+                .or_default()
+                .push(Arc::clone(e));
+        }
+    }
+
+    /// The ServiceImports named `name` in `namespace` (`SvcImportIndex`).
+    pub fn imports(&self, name: &str, namespace: &str) -> &[Arc<ServiceImport>] {
+        self.imports
+            .get(&key(name, namespace))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The imported slices of ServiceImport `name` in `namespace`
+    /// (`McEpIndex`).
+    pub fn mc_endpoints(&self, name: &str, namespace: &str) -> &[Arc<McEndpoints>] {
+        self.mc_endpoints
+            .get(&key(name, namespace))
+            .map_or(&[], Vec::as_slice)
     }
 
     /// The Services named `name` in `namespace` (CoreDNS's `SvcIndex`).

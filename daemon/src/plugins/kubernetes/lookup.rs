@@ -1,6 +1,6 @@
 //! The answers, as CoreDNS 1.14.7 gives them: its kubernetes handler
 //! (`ServeDNS`), the backend's `Services`, `Records`, `Reverse`,
-//! `findServices` and `findPods`, and the generic `plugin.A`, `AAAA`,
+//! `findServices`, `findMultiClusterServices` and `findPods`, and the generic `plugin.A`, `AAAA`,
 //! `SRV`, `TXT`, `CNAME`, `PTR`, `NS`, `SOA` and `BackendError` they feed.
 //! Names are compared lowercased; answers carry the question's name as
 //! asked, and names made from the zone carry the zone as the question
@@ -84,6 +84,12 @@ struct Parsed<'a> {
     port: &'a str,
     protocol: &'a str,
     endpoint: &'a str,
+    /// The cluster of a multicluster endpoint name.
+    cluster: &'a str,
+    /// The topology zone of a zone-scoped name (`zonal`).
+    zone: &'a str,
+    /// The zone-scoped name's directive is `prefer`, not `pin`.
+    prefer: bool,
     service: &'a str,
     namespace: &'a str,
     /// `svc`, `pod`, or empty for names above them.
@@ -119,9 +125,10 @@ pub fn metadata(
     let Some(zone) = names::zone_match(&k.c.zones, &req.name) else {
         return;
     };
-    // CoreDNS asks whether the request's zone, not yet set there, is a
-    // multicluster one: it is not.
-    let r = match parse_request(&req.name, zone, false) {
+    // CoreDNS asks whether the request's zone, not yet set there (empty),
+    // is a multicluster one: only the root is a parent of the empty name.
+    let multicluster = k.c.multicluster.iter().any(|z| z == ".");
+    let r = match parse_request(&req.name, zone, multicluster, k.c.zonal) {
         Ok(r) => r,
         Err(NoName) => {
             md.set("kubernetes/parse-error", "invalid query name".into());
@@ -131,16 +138,27 @@ pub fn metadata(
     md.set("kubernetes/port-name", r.port.into());
     md.set("kubernetes/protocol", r.protocol.into());
     md.set("kubernetes/endpoint", r.endpoint.into());
+    if multicluster {
+        md.set("kubernetes/cluster", r.cluster.into());
+    }
     if k.c.zonal {
-        md.set("kubernetes/zone", String::new());
+        md.set("kubernetes/zone", r.zone.into());
     }
     md.set("kubernetes/service", r.service.into());
     md.set("kubernetes/namespace", r.namespace.into());
     md.set("kubernetes/kind", r.kind.into());
 }
 
-/// CoreDNS's `parseRequest`.
-fn parse_request<'a>(name: &'a str, zone: &str, multicluster: bool) -> Result<Parsed<'a>, NoName> {
+/// CoreDNS's `parseRequest`: `[_port._proto.|endpoint.[cluster.]]service.
+/// namespace.(svc|pod)`, and with `zonal`, outside multicluster zones,
+/// `TOPOZONE.(pin|prefer)._zone.service.namespace.svc` (the topology zone
+/// may span labels).
+fn parse_request<'a>(
+    name: &'a str,
+    zone: &str,
+    multicluster: bool,
+    zonal: bool,
+) -> Result<Parsed<'a>, NoName> {
     let mut r = Parsed::default();
     let base = below(name, zone);
     if base.is_empty() || base == "svc" || base == "pod" {
@@ -162,11 +180,25 @@ fn parse_request<'a>(name: &'a str, zone: &str, multicluster: bool) -> Result<Pa
             r.protocol = proto.strip_prefix('_').unwrap_or(proto);
             r.port = port.strip_prefix('_').unwrap_or(port);
         }
-        // A multicluster endpoint name: no ServiceImports are watched yet,
-        // so it has no records.
-        [_, _] => return Err(NoName),
-        // Zone-scoped names (`zonal`) are not answered yet: too long.
-        _ => return Err(NoName),
+        [endpoint, cluster] => {
+            r.endpoint = endpoint;
+            r.cluster = cluster;
+        }
+        // Longer: a zone-scoped name, or too long (no such name).
+        [.., directive, anchor] => {
+            if !zonal || multicluster || *anchor != "_zone" || r.kind != "svc" {
+                return Err(NoName);
+            }
+            r.prefer = match *directive {
+                "pin" => false,
+                "prefer" => true,
+                _ => return Err(NoName),
+            };
+            // The labels before the directive, as the name has them.
+            let n = segs.len() - 2;
+            let len = segs[..n].iter().map(|l| l.len()).sum::<usize>() + n - 1;
+            r.zone = &base[..len];
+        }
     }
     Ok(r)
 }
@@ -226,7 +258,7 @@ impl Q<'_> {
     /// CoreDNS's `Records`.
     fn records(&self, name: &str) -> Result<Vec<Rec>, NoName> {
         let multicluster = self.multicluster();
-        let r = parse_request(name, self.zone, multicluster)?;
+        let r = parse_request(name, self.zone, multicluster, self.k.c.zonal)?;
         if r.kind.is_empty() {
             return Ok(vec![]);
         }
@@ -240,8 +272,7 @@ impl Q<'_> {
             return self.pods(&r);
         }
         if multicluster {
-            // ServiceImports are not watched yet.
-            return Err(NoName);
+            return self.multicluster_services(&r);
         }
         self.services(&r)
     }
@@ -306,6 +337,11 @@ impl Q<'_> {
                     continue;
                 }
             }
+            // Zone-scoped names are defined for headless Services only
+            // (a cluster address has no zone): others have no such name.
+            if !r.zone.is_empty() && !svc.headless() {
+                continue;
+            }
             let domain = format!("{}.{}.svc.{zone}", svc.name, svc.namespace);
             if let Some(target) = &svc.external_name {
                 if !r.endpoint.is_empty() || !r.port.is_empty() || !r.protocol.is_empty() {
@@ -324,13 +360,104 @@ impl Q<'_> {
                 continue;
             }
             if svc.headless() || !r.endpoint.is_empty() {
+                // A zone-scoped name of a headless Service exists whatever
+                // its zone holds: nothing there is NODATA.
+                found |= !r.zone.is_empty();
+                let mut add = |topology: &str| {
+                    let before = out.len();
+                    for ep in eps {
+                        for a in ep.addresses.iter() {
+                            if !topology.is_empty() {
+                                let at = ep.zones.as_ref().and_then(|z| z.get(&a.ip));
+                                if at.map_or("", |z| &**z) != topology {
+                                    continue;
+                                }
+                            }
+                            let host = hostname(a, self.k.c.endpoint_pod_names);
+                            if !r.endpoint.is_empty() && !eq(r.endpoint, &host) {
+                                continue;
+                            }
+                            for p in ep.ports.iter() {
+                                if !port_match(r.port, &p.name, r.protocol, &p.protocol) {
+                                    continue;
+                                }
+                                found = true;
+                                out.push(Rec {
+                                    host: a.ip.to_string(),
+                                    port: p.port,
+                                    domain: format!("{host}.{domain}"),
+                                    ttl: self.ttl(),
+                                    text: None,
+                                });
+                            }
+                        }
+                    }
+                    out.len() - before
+                };
+                // `prefer`: a zone with nothing answers for the whole
+                // Service (`pin`: NODATA).
+                if add(r.zone) == 0 && r.prefer {
+                    add("");
+                }
+                continue;
+            }
+            for p in svc.ports.iter() {
+                if !port_match(r.port, &p.name, r.protocol, &p.protocol) {
+                    continue;
+                }
+                found = true;
+                for ip in svc.cluster_ips.iter() {
+                    out.push(Rec {
+                        host: ip.to_string(),
+                        port: p.port,
+                        domain: domain.clone(),
+                        ttl: self.ttl(),
+                        text: None,
+                    });
+                }
+            }
+        }
+        if found {
+            Ok(out)
+        } else {
+            Err(NoName)
+        }
+    }
+
+    /// CoreDNS's `findMultiClusterServices`: the ServiceImports'
+    /// addresses (`ClusterSetIP`), or their imported endpoints (headless,
+    /// or an endpoint name: `ENDPOINT.CLUSTER.service...`).
+    fn multicluster_services(&self, r: &Parsed<'_>) -> Result<Vec<Rec>, NoName> {
+        if r.service.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut found = false;
+        let mut out = Vec::new();
+        let zone = &self.zone_text;
+        for svc in self.ix.imports(r.service, r.namespace) {
+            if !eq(r.namespace, &svc.namespace) || !eq(r.service, &svc.name) {
+                continue;
+            }
+            let eps = self.ix.mc_endpoints(&svc.name, &svc.namespace);
+            if self.k.c.ignore_empty_service && !svc.headless() {
+                let addresses: usize = eps.iter().map(|e| e.endpoints.addresses.len()).sum();
+                if addresses == 0 {
+                    continue;
+                }
+            }
+            let domain = format!("{}.{}.svc.{zone}", svc.name, svc.namespace);
+            if svc.headless() || !r.endpoint.is_empty() {
                 for ep in eps {
-                    for a in ep.addresses.iter() {
+                    for a in ep.endpoints.addresses.iter() {
                         let host = hostname(a, self.k.c.endpoint_pod_names);
-                        if !r.endpoint.is_empty() && !eq(r.endpoint, &host) {
+                        // An endpoint name names its cluster too (a name
+                        // without one matches only an empty cluster id).
+                        if !r.endpoint.is_empty()
+                            && (!eq(r.cluster, &ep.cluster) || !eq(r.endpoint, &host))
+                        {
                             continue;
                         }
-                        for p in ep.ports.iter() {
+                        for p in ep.endpoints.ports.iter() {
                             if !port_match(r.port, &p.name, r.protocol, &p.protocol) {
                                 continue;
                             }
@@ -338,7 +465,7 @@ impl Q<'_> {
                             out.push(Rec {
                                 host: a.ip.to_string(),
                                 port: p.port,
-                                domain: format!("{host}.{domain}"),
+                                domain: format!("{host}.{}.{domain}", ep.cluster),
                                 ttl: self.ttl(),
                                 text: None,
                             });
@@ -352,7 +479,7 @@ impl Q<'_> {
                     continue;
                 }
                 found = true;
-                for ip in svc.cluster_ips.iter() {
+                for ip in svc.ips.iter() {
                     out.push(Rec {
                         host: ip.to_string(),
                         port: p.port,
@@ -397,6 +524,14 @@ impl Q<'_> {
                 }
                 return match self.records(name) {
                     Ok(r) if !r.is_empty() => Ok(vec![]),
+                    // A zone-scoped name that exists, empty or not: NODATA.
+                    Ok(_)
+                        if self.k.c.zonal
+                            && parse_request(name, self.zone, self.multicluster(), true)
+                                .is_ok_and(|r| !r.zone.is_empty()) =>
+                    {
+                        Ok(vec![])
+                    }
                     _ => Err(NoName),
                 };
             }
@@ -623,7 +758,13 @@ impl Q<'_> {
         let soa = SOA::new(
             name(&format!("ns.dns.{}", self.zone_text))?,
             name(&format!("hostmaster.{}", self.zone_text))?,
-            self.ix.modified as u32,
+            // The multicluster zones' serial is their own (CoreDNS's
+            // `Serial`).
+            if self.multicluster() {
+                self.ix.mc_modified as u32
+            } else {
+                self.ix.modified as u32
+            },
             7200,
             1800,
             86400,

@@ -10,6 +10,7 @@ mod client;
 mod external;
 mod index;
 mod lookup;
+mod mcs;
 mod metrics;
 pub mod selector;
 mod setup;
@@ -57,6 +58,8 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<Kubernetes, Error>
             .map(selector::Selector::to_query),
         endpoints: !c.noendpoints,
         pods: c.pods == PodMode::Verified,
+        multicluster: !c.multicluster.is_empty(),
+        zonal: c.zonal,
     };
     let watches = watch::start(config, scope, Arc::clone(&shared))
         .map_err(|e| Error::new(pos, format!("start the watches: {e}")))?;

@@ -691,3 +691,390 @@ fn external_zone_records() {
         )]
     );
 }
+
+/// The plugin with `extra` options (zones cluster.local and
+/// clusterset.local) over [`cluster`] plus, in `demo`, a headless Service
+/// `db` whose endpoints carry topology zones, and ServiceImports: `web`
+/// (ClusterSetIP, two addresses, ports http/TCP and dns/UDP), `noports`
+/// (ClusterSetIP without ports), `hl` (Headless, slices from clusters
+/// `east` and `west`) and `empty` (ClusterSetIP, no slices).
+fn mc_plugin(extra: &str) -> Kubernetes {
+    let c = parse(&format!(
+        "kubernetes cluster.local clusterset.local {{\n{extra}\n}}"
+    ))
+    .unwrap();
+    let zonal = c.zonal;
+    let k = Kubernetes::fixed(c, Index::default(), vec!["192.0.2.53".parse().unwrap()]);
+    let svc = |v: Value| Arc::new(index::service(&obj(v)).unwrap());
+    let services = [
+        svc(
+            json!({"metadata": {"name": "web", "namespace": "demo"}, "spec": {
+            "clusterIP": "10.96.0.10", "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]}}),
+        ),
+        svc(
+            json!({"metadata": {"name": "db", "namespace": "demo"}, "spec": {
+            "clusterIP": "None", "ports": [{"name": "pg", "port": 5432, "protocol": "TCP"}]}}),
+        ),
+    ];
+    let convert = if zonal {
+        index::endpoints_zonal
+    } else {
+        index::endpoints
+    };
+    let slices = [Arc::new(
+        convert(&obj(json!({
+            "metadata": {"name": "db-x", "namespace": "demo", "labels": {"kubernetes.io/service-name": "db"}},
+            "addressType": "IPv4",
+            "endpoints": [
+                {"addresses": ["10.3.0.1"], "zone": "US-West-2a"},
+                {"addresses": ["10.3.0.2"], "zone": "us-west-2b", "hostname": "b"},
+                {"addresses": ["10.3.0.3"], "zone": "corp.example.com"},
+                {"addresses": ["10.3.0.4"]},
+                {"addresses": ["10.3.0.5"], "zone": "us-west-2c", "conditions": {"ready": false}},
+            ],
+            "ports": [{"name": "pg", "port": 5432, "protocol": "TCP"}],
+        })))
+        .unwrap(),
+    )];
+    let import = |name: &str, kind: &str, ips: Value, ports: Value| {
+        let si: mcs::ServiceImport = obj(json!({
+            "metadata": {"name": name, "namespace": "demo"},
+            "spec": {"type": kind, "ips": ips, "ports": ports},
+        }));
+        Arc::new(index::service_import(&si).unwrap())
+    };
+    let ports = json!([{"name": "http", "port": 80, "protocol": "TCP"}, {"name": "dns", "port": 53, "protocol": "UDP"}]);
+    let imports = [
+        import(
+            "web",
+            "ClusterSetIP",
+            json!(["10.200.0.1", "fd00:200::1"]),
+            ports.clone(),
+        ),
+        import("noports", "ClusterSetIP", json!(["10.200.0.2"]), json!([])),
+        import(
+            "hl",
+            "Headless",
+            json!([]),
+            json!([{"name": "http", "port": 8080, "protocol": "TCP"}]),
+        ),
+        import("empty", "ClusterSetIP", json!(["10.200.0.3"]), ports),
+    ];
+    let mc = |name: &str, cluster: &str, endpoints: Value| {
+        Arc::new(
+            index::mc_endpoints(&obj(json!({
+                "metadata": {"name": name, "namespace": "demo", "labels": {
+                    "multicluster.kubernetes.io/service-name": "hl",
+                    "multicluster.kubernetes.io/source-cluster": cluster}},
+                "addressType": "IPv4",
+                "endpoints": endpoints,
+                "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+            })))
+            .unwrap(),
+        )
+    };
+    let mc_slices = [
+        mc(
+            "hl-east",
+            "east",
+            json!([{"addresses": ["10.5.0.1"], "hostname": "a"}, {"addresses": ["10.5.0.2"]}]),
+        ),
+        mc(
+            "hl-west",
+            "west",
+            json!([{"addresses": ["10.6.0.1"], "hostname": "a"}]),
+        ),
+    ];
+    let mut ix = Index::build(
+        services.iter(),
+        slices.iter(),
+        std::iter::empty(),
+        ["demo", "other"].into_iter(),
+    );
+    ix.add_multicluster(imports.iter(), mc_slices.iter());
+    ix.synced = true;
+    ix.modified = 1_700_000_000;
+    ix.mc_modified = 1_700_000_100;
+    k.shared.index.store(Arc::new(ix));
+    k
+}
+
+/// `multicluster`: ServiceImports' addresses and ports, imported
+/// endpoints by cluster, NXDOMAIN and NODATA as CoreDNS's
+/// `findMultiClusterServices`.
+#[test]
+fn multicluster_names() {
+    let k = mc_plugin("multicluster clusterset.local");
+    let soa = |zone: &str, serial: u32| {
+        format!("ns {zone} 5 IN SOA ns.dns.{zone} hostmaster.{zone} {serial} 7200 1800 86400 5")
+    };
+    let mc_soa = soa("clusterset.local.", 1_700_000_100);
+    assert_eq!(
+        show(&ask(&k, "web.demo.svc.clusterset.local.", RecordType::A)),
+        "No Error\nan web.demo.svc.clusterset.local. 5 IN A 10.200.0.1"
+    );
+    assert_eq!(
+        show(&ask(&k, "web.demo.svc.clusterset.local.", RecordType::AAAA)),
+        "No Error\nan web.demo.svc.clusterset.local. 5 IN AAAA fd00:200::1"
+    );
+    assert_eq!(
+        show(&ask(&k, "_dns._udp.web.demo.svc.clusterset.local.", RecordType::SRV)),
+        "No Error\n\
+         an _dns._udp.web.demo.svc.clusterset.local. 5 IN SRV 0 50 53 web.demo.svc.clusterset.local.\n\
+         ar web.demo.svc.clusterset.local. 5 IN A 10.200.0.1\n\
+         ar web.demo.svc.clusterset.local. 5 IN AAAA fd00:200::1"
+    );
+    // Headless: every cluster's endpoints, named with their cluster.
+    assert_eq!(
+        show(&ask(&k, "hl.demo.svc.clusterset.local.", RecordType::A)),
+        "No Error\n\
+         an hl.demo.svc.clusterset.local. 5 IN A 10.5.0.1\n\
+         an hl.demo.svc.clusterset.local. 5 IN A 10.5.0.2\n\
+         an hl.demo.svc.clusterset.local. 5 IN A 10.6.0.1"
+    );
+    assert_eq!(
+        show(&ask(&k, "hl.demo.svc.clusterset.local.", RecordType::SRV)),
+        "No Error\n\
+         an hl.demo.svc.clusterset.local. 5 IN SRV 0 33 8080 a.east.hl.demo.svc.clusterset.local.\n\
+         an hl.demo.svc.clusterset.local. 5 IN SRV 0 33 8080 10-5-0-2.east.hl.demo.svc.clusterset.local.\n\
+         an hl.demo.svc.clusterset.local. 5 IN SRV 0 33 8080 a.west.hl.demo.svc.clusterset.local.\n\
+         ar a.east.hl.demo.svc.clusterset.local. 5 IN A 10.5.0.1\n\
+         ar 10-5-0-2.east.hl.demo.svc.clusterset.local. 5 IN A 10.5.0.2\n\
+         ar a.west.hl.demo.svc.clusterset.local. 5 IN A 10.6.0.1"
+    );
+    assert_eq!(
+        show(&ask(
+            &k,
+            "a.West.hl.demo.svc.clusterset.local.",
+            RecordType::A
+        )),
+        "No Error\nan a.West.hl.demo.svc.clusterset.local. 5 IN A 10.6.0.1"
+    );
+    // `_port._proto` still wins over `endpoint.cluster`.
+    assert_eq!(
+        show(&ask(
+            &k,
+            "_http._tcp.hl.demo.svc.clusterset.local.",
+            RecordType::SRV
+        ))
+        .lines()
+        .count(),
+        7
+    );
+    let nx = format!("Non-Existent Domain\n{mc_soa}");
+    let nodata = format!("No Error\n{mc_soa}");
+    for name in [
+        // An endpoint name without its cluster, another cluster's, a Service
+        // that is not imported, a ClusterSetIP import without ports, a port
+        // it lacks, a name too long.
+        "a.hl.demo.svc.clusterset.local.",
+        "a.north.hl.demo.svc.clusterset.local.",
+        "db.demo.svc.clusterset.local.",
+        "noports.demo.svc.clusterset.local.",
+        "_ftp._tcp.web.demo.svc.clusterset.local.",
+        "x.a.east.hl.demo.svc.clusterset.local.",
+        "web.gone.svc.clusterset.local.",
+    ] {
+        assert_eq!(show(&ask(&k, name, RecordType::A)), nx, "{name}");
+    }
+    // A ClusterSetIP import: MX and TXT are NODATA; a namespace, too.
+    assert_eq!(
+        show(&ask(&k, "web.demo.svc.clusterset.local.", RecordType::MX)),
+        nodata
+    );
+    assert_eq!(
+        show(&ask(&k, "web.demo.svc.clusterset.local.", RecordType::TXT)),
+        nodata
+    );
+    assert_eq!(
+        show(&ask(&k, "demo.svc.clusterset.local.", RecordType::A)),
+        nodata
+    );
+    assert_eq!(
+        show(&ask(&k, "empty.demo.svc.clusterset.local.", RecordType::A)),
+        "No Error\nan empty.demo.svc.clusterset.local. 5 IN A 10.200.0.3"
+    );
+    // The cluster's own zone is untouched, with its own serial.
+    assert_eq!(
+        show(&ask(&k, "gone.demo.svc.cluster.local.", RecordType::A)),
+        format!(
+            "Non-Existent Domain\n{}",
+            soa("cluster.local.", 1_700_000_000)
+        )
+    );
+    assert_eq!(
+        show(&ask(&k, "hl.demo.svc.cluster.local.", RecordType::A)),
+        format!(
+            "Non-Existent Domain\n{}",
+            soa("cluster.local.", 1_700_000_000)
+        )
+    );
+    // `ignore empty_service`: a ClusterSetIP import without endpoints has
+    // no name; a headless one keeps it.
+    let k = mc_plugin("multicluster clusterset.local\nignore empty_service");
+    assert_eq!(
+        show(&ask(&k, "web.demo.svc.clusterset.local.", RecordType::A)),
+        nx
+    );
+    assert_eq!(
+        ask(&k, "hl.demo.svc.clusterset.local.", RecordType::A)
+            .answers
+            .len(),
+        3
+    );
+    // Without `multicluster`, clusterset.local is an ordinary zone: its
+    // names are the Services', the imports are not looked at.
+    let k = mc_plugin("");
+    assert_eq!(
+        show(&ask(&k, "web.demo.svc.clusterset.local.", RecordType::A)),
+        "No Error\nan web.demo.svc.clusterset.local. 5 IN A 10.96.0.10"
+    );
+    assert_eq!(
+        show(&ask(&k, "hl.demo.svc.clusterset.local.", RecordType::A)),
+        format!(
+            "Non-Existent Domain\n{}",
+            soa("clusterset.local.", 1_700_000_000)
+        )
+    );
+}
+
+/// `zonal`: `TOPOZONE.pin|prefer._zone.SERVICE.NAMESPACE.svc.ZONE` for
+/// headless Services.
+#[test]
+fn zonal_names() {
+    let k = mc_plugin("zonal\nmulticluster clusterset.local");
+    let soa = "ns cluster.local. 5 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. 1700000000 7200 1800 86400 5";
+    let a = |name: &str| {
+        ask(&k, name, RecordType::A)
+            .answers
+            .iter()
+            .map(|r| r.data.to_string())
+            .collect::<Vec<_>>()
+    };
+    // Zones compare lowercased; a zone may span labels.
+    assert_eq!(
+        a("us-west-2a.pin._zone.db.demo.svc.cluster.local."),
+        ["10.3.0.1"]
+    );
+    assert_eq!(
+        a("US-WEST-2B.pin._zone.db.demo.svc.cluster.local."),
+        ["10.3.0.2"]
+    );
+    assert_eq!(
+        a("corp.example.com.prefer._zone.db.demo.svc.cluster.local."),
+        ["10.3.0.3"]
+    );
+    // pin: an empty (or not ready) zone is NODATA, whatever the type;
+    // prefer: the whole Service.
+    for qtype in [
+        RecordType::A,
+        RecordType::SRV,
+        RecordType::TXT,
+        RecordType::MX,
+    ] {
+        assert_eq!(
+            show(&ask(
+                &k,
+                "us-west-2c.pin._zone.db.demo.svc.cluster.local.",
+                qtype
+            )),
+            format!("No Error\n{soa}"),
+            "{qtype}"
+        );
+    }
+    assert_eq!(
+        a("us-west-2c.prefer._zone.db.demo.svc.cluster.local."),
+        ["10.3.0.1", "10.3.0.2", "10.3.0.3", "10.3.0.4"]
+    );
+    // SRV targets and glue are the endpoints' ordinary names.
+    assert_eq!(
+        show(&ask(&k, "us-west-2b.pin._zone.db.demo.svc.cluster.local.", RecordType::SRV)),
+        "No Error\n\
+         an us-west-2b.pin._zone.db.demo.svc.cluster.local. 5 IN SRV 0 100 5432 b.db.demo.svc.cluster.local.\n\
+         ar b.db.demo.svc.cluster.local. 5 IN A 10.3.0.2"
+    );
+    // A TXT of a zone with endpoints: NODATA too.
+    assert_eq!(
+        show(&ask(
+            &k,
+            "us-west-2a.pin._zone.db.demo.svc.cluster.local.",
+            RecordType::TXT
+        )),
+        format!("No Error\n{soa}")
+    );
+    let nx = format!("Non-Existent Domain\n{soa}");
+    for name in [
+        // Not headless, not a Service, an unknown directive, a Pod name,
+        // no zone label.
+        "us-west-2a.pin._zone.web.demo.svc.cluster.local.",
+        "us-west-2a.pin._zone.gone.demo.svc.cluster.local.",
+        "us-west-2a.near._zone.db.demo.svc.cluster.local.",
+        "us-west-2a.pin._zone.db.demo.pod.cluster.local.",
+        "us-west-2a.pin.zone.db.demo.svc.cluster.local.",
+        "us-west-2a.pin._zone.db.other.svc.cluster.local.",
+    ] {
+        assert_eq!(show(&ask(&k, name, RecordType::A)), nx, "{name}");
+        assert_eq!(show(&ask(&k, name, RecordType::TXT)), nx, "{name}");
+    }
+    // Not in multicluster zones.
+    assert_eq!(
+        ask(
+            &k,
+            "us-west-2a.pin._zone.hl.demo.svc.clusterset.local.",
+            RecordType::A
+        )
+        .metadata
+        .response_code,
+        ResponseCode::NXDomain
+    );
+    // Plain names are as ever.
+    assert_eq!(a("db.demo.svc.cluster.local.").len(), 4);
+    // Without the option: too long.
+    let k = mc_plugin("");
+    assert_eq!(
+        ask(
+            &k,
+            "us-west-2a.pin._zone.db.demo.svc.cluster.local.",
+            RecordType::A
+        )
+        .metadata
+        .response_code,
+        ResponseCode::NXDomain
+    );
+}
+
+/// The `kubernetes/zone` and `kubernetes/cluster` metadata.
+#[test]
+fn zonal_and_cluster_metadata() {
+    let md = |k: &Kubernetes, name: &str| {
+        let mut md = crate::plugin::request::Metadata::default();
+        k.metadata(&request(name, RecordType::A), &mut md);
+        md
+    };
+    let k = mc_plugin("zonal");
+    let m = md(&k, "a.b.prefer._zone.db.demo.svc.cluster.local.");
+    assert_eq!(m.get("kubernetes/zone"), Some("a.b"));
+    assert_eq!(m.get("kubernetes/service"), Some("db"));
+    assert_eq!(m.get("kubernetes/cluster"), None);
+    assert_eq!(
+        md(&k, "db.demo.svc.cluster.local.").get("kubernetes/zone"),
+        Some("")
+    );
+    assert_eq!(
+        md(&k, "x.near._zone.db.demo.svc.cluster.local.").get("kubernetes/parse-error"),
+        Some("invalid query name")
+    );
+    let k = mc_plugin("");
+    assert_eq!(
+        md(&k, "db.demo.svc.cluster.local.").get("kubernetes/zone"),
+        None
+    );
+    // CoreDNS asks about multicluster with an empty zone: only `.` says yes.
+    let k = mc_plugin("multicluster clusterset.local");
+    let m = md(&k, "a.east.hl.demo.svc.clusterset.local.");
+    assert_eq!(
+        (m.get("kubernetes/endpoint"), m.get("kubernetes/cluster")),
+        (Some(""), None)
+    );
+    assert_eq!(m.get("kubernetes/port-name"), Some("a"));
+}

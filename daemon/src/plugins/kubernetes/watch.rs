@@ -1,13 +1,14 @@
 //! The plugin's background work: one thread per `kubernetes` directive
 //! with a tokio runtime of its own, where kube's watchers list and watch
-//! Services, EndpointSlices (unless `noendpoints`), Namespaces, and Pods
-//! (with `pods verified`), as CoreDNS's informers do. Each batch of events
+//! Services, EndpointSlices (unless `noendpoints`), Namespaces, Pods
+//! (with `pods verified`), and ServiceImports and imported EndpointSlices
+//! (with `multicluster`), as CoreDNS's informers do. Each batch of events
 //! (what arrived together) updates the watches' stores and publishes a new
 //! [`Index`] that workers load without a lock (`arc_swap`), so a change is
 //! visible as soon as the API server reports it. The thread ends when the
 //! plugin is dropped (a reload replaced it, or the server stops).
 
-use super::index::{self, Endpoints, Index, Pod, Service};
+use super::index::{self, Endpoints, Index, McEndpoints, Pod, Service, ServiceImport};
 use crate::plugin::endpoint::Flag;
 use arc_swap::ArcSwap;
 use futures_util::StreamExt;
@@ -49,6 +50,11 @@ pub struct Scope {
     pub namespace_labels: Option<String>,
     pub endpoints: bool,
     pub pods: bool,
+    /// `multicluster` zones configured: ServiceImports and imported
+    /// EndpointSlices are watched too.
+    pub multicluster: bool,
+    /// `zonal`: EndpointSlices keep their endpoints' zones.
+    pub zonal: bool,
 }
 
 /// The running watches: [`Watches::stop`], or dropping it, ends them.
@@ -109,6 +115,8 @@ impl Change {
                 | Change::Slice(Ev::InitDone, _)
                 | Change::Pod(Ev::InitDone)
                 | Change::Namespace(Ev::InitDone)
+                | Change::Import(Ev::InitDone)
+                | Change::McSlice(Ev::InitDone, _)
         )
     }
 }
@@ -120,6 +128,10 @@ enum Change {
     Slice(Ev<Endpoints>, Option<Trigger>),
     Pod(Ev<Pod>),
     Namespace(Ev<()>),
+    Import(Ev<ServiceImport>),
+    /// An imported (multicluster) EndpointSlice, with its trigger time as
+    /// for [`Change::Slice`] (CoreDNS's informer records it for both).
+    McSlice(Ev<McEndpoints>, Option<Trigger>),
 }
 
 /// An EndpointSlice's `endpoints.kubernetes.io/last-change-trigger-time`
@@ -310,7 +322,11 @@ async fn run(
         pump(
             Api::<discovery::EndpointSlice>::all(client.clone()),
             selected(&scope.labels),
-            index::endpoints,
+            if scope.zonal {
+                index::endpoints_zonal
+            } else {
+                index::endpoints
+            },
             trigger,
             Change::Slice,
             tx.clone(),
@@ -327,6 +343,32 @@ async fn run(
             tx.clone(),
         );
     }
+    if scope.multicluster {
+        // CoreDNS selects the imported slices by `labels` and the
+        // service-name label's presence, and the ServiceImports by the
+        // `namespace_labels` selector (sic): both as it does.
+        let mcs_label = super::mcs::LABEL_SERVICE_NAME;
+        let mc_slices = match &scope.labels {
+            Some(l) => format!("{mcs_label},{l}"),
+            None => mcs_label.to_string(),
+        };
+        pump(
+            Api::<discovery::EndpointSlice>::all(client.clone()),
+            watcher::Config::default().labels(&mc_slices),
+            index::mc_endpoints,
+            trigger,
+            Change::McSlice,
+            tx.clone(),
+        );
+        pump(
+            Api::<super::mcs::ServiceImport>::all(client.clone()),
+            selected(&scope.namespace_labels),
+            index::service_import,
+            |_| None,
+            |e, _| Change::Import(e),
+            tx.clone(),
+        );
+    }
     pump(
         Api::<core::Namespace>::all(client),
         selected(&scope.namespace_labels),
@@ -339,6 +381,9 @@ async fn run(
     let mut slices = Store::<Endpoints>::new(scope.endpoints);
     let mut pods = Store::<Pod>::new(scope.pods);
     let mut namespaces = Store::<()>::new(true);
+    let mut imports = Store::<ServiceImport>::new(scope.multicluster);
+    let mut mc_slices = Store::<McEndpoints>::new(scope.multicluster);
+    let mut mc_modified = 0;
     let mut modified = 0;
     // CoreDNS's `extModified`: 0 until a Service it knew changes its
     // external addresses or ports (added and deleted ones do not count).
@@ -355,6 +400,7 @@ async fn run(
         // `changed`: what moves the SOA serial (CoreDNS's `modified`: not
         // Namespaces); `seen`: anything the index shows.
         let (mut changed, mut seen, mut ext_changed) = (false, false, false);
+        let mut mc_changed = false;
         let mut next = Some(first);
         // A (re)list completed: what it read is freed, and given back below.
         let mut listed = false;
@@ -375,12 +421,31 @@ async fn run(
                 }
                 Change::Pod(e) => (pods.apply(e), false),
                 Change::Namespace(e) => (false, namespaces.apply(e)),
+                Change::Import(e) => {
+                    let (added, updated) = mc_moves(&imports, &e, import_shown);
+                    mc_changed |= updated;
+                    (added, imports.apply(e))
+                }
+                Change::McSlice(e, t) => {
+                    let (added, updated) = mc_moves(&mc_slices, &e, mc_slice_shown);
+                    mc_changed |= updated;
+                    let shown = mc_slices.apply(e);
+                    if let Some(t) = t {
+                        record(&t, &services);
+                    }
+                    (added, shown)
+                }
             };
             changed |= moved;
             seen |= moved || shown;
             next = rx.try_recv().ok();
         }
-        let synced = services.synced && slices.synced && pods.synced && namespaces.synced;
+        let synced = services.synced
+            && slices.synced
+            && pods.synced
+            && namespaces.synced
+            && imports.synced
+            && mc_slices.synced;
         if !seen && synced == was_synced {
             if listed && synced {
                 // A relist that changed nothing builds no index.
@@ -400,6 +465,9 @@ async fn run(
         if ext_changed {
             ext_modified = now();
         }
+        if mc_changed {
+            mc_modified = now();
+        }
         let mut ix = Index::build(
             services.values(),
             slices.values(),
@@ -409,6 +477,8 @@ async fn run(
                 .keys()
                 .map(|k| k.strip_prefix('/').unwrap_or(k)),
         );
+        ix.add_multicluster(imports.values(), mc_slices.values());
+        ix.mc_modified = mc_modified;
         ix.synced = synced;
         ix.modified = modified;
         ix.ext_modified = ext_modified;
@@ -432,6 +502,43 @@ fn external_change(services: &Store<Service>, ev: &Ev<Service>) -> bool {
             .is_some_and(|old| new.external_changed(old)),
         _ => false,
     }
+}
+
+/// How an event of a multicluster watch moves the SOA serials, before it
+/// is applied, as CoreDNS's handlers move them: an object added or deleted
+/// (a relist's new ones and the ones it no longer saw included) moves
+/// `modified`, the cluster's zones' serial (the first element); an update
+/// that `shown` says DNS sees moves `multiClusterModified`, the
+/// multicluster zones' serial (the second).
+fn mc_moves<T: PartialEq>(store: &Store<T>, ev: &Ev<T>, shown: fn(&T, &T) -> bool) -> (bool, bool) {
+    match ev {
+        Ev::Apply(key, Some(new)) | Ev::InitApply(key, Some(new)) => match store.get(key) {
+            Some(old) => (false, shown(old, new)),
+            None => (true, false),
+        },
+        Ev::InitDone => (store.items.values().any(|l| l.list != store.list), false),
+        Ev::Delete(key) => (store.get(key).is_some(), false),
+        Ev::Init | Ev::Apply(_, None) | Ev::InitApply(_, None) => (false, false),
+    }
+}
+
+/// CoreDNS's `serviceImportEquivalent`, negated: the type or the ports
+/// changed (its addresses do not count).
+fn import_shown(old: &ServiceImport, new: &ServiceImport) -> bool {
+    old.kind != new.kind || old.ports != new.ports
+}
+
+/// CoreDNS's `multiclusterEndpointsEquivalent`, negated: the addresses
+/// (IP and hostname), the ports or the cluster changed.
+fn mc_slice_shown(old: &McEndpoints, new: &McEndpoints) -> bool {
+    let (a, b) = (&old.endpoints, &new.endpoints);
+    old.cluster != new.cluster
+        || a.ports != b.ports
+        || a.addresses.len() != b.addresses.len()
+        || a.addresses
+            .iter()
+            .zip(b.addresses.iter())
+            .any(|(x, y)| x.ip != y.ip || x.hostname != y.hostname)
 }
 
 /// Runs one watch on the runtime, handing its events to the loop; its
@@ -591,6 +698,45 @@ mod tests {
         assert!(refuses_streaming(&event(422)));
         assert!(!refuses_streaming(&event(410)), "a relist, not a refusal");
         assert!(!refuses_streaming(&watcher::Error::NoResourceVersion));
+    }
+
+    /// Multicluster objects: added and deleted ones move `modified`, and
+    /// updates DNS shows `multiClusterModified` (a ServiceImport's
+    /// addresses do not count, as in CoreDNS's `serviceImportEquivalent`).
+    #[test]
+    fn multicluster_serials() {
+        let si = |kind: &str, ip: &str, port: i32| ServiceImport {
+            name: "s".into(),
+            namespace: "n".into(),
+            ips: [ip.into()].into(),
+            kind: kind.into(),
+            ports: [index::Port {
+                name: "http".into(),
+                port,
+                protocol: "TCP".into(),
+            }]
+            .into(),
+        };
+        let mut s = Store::<ServiceImport>::new(true);
+        let f = import_shown;
+        s.apply(Ev::Init);
+        let ev = Ev::InitApply("n/s".into(), Some(si("ClusterSetIP", "10.0.0.1", 80)));
+        assert_eq!(mc_moves(&s, &ev, f), (true, false));
+        s.apply(ev);
+        assert_eq!(mc_moves(&s, &Ev::InitDone, f), (false, false));
+        s.apply(Ev::InitDone);
+        let ev = Ev::Apply("n/s".into(), Some(si("ClusterSetIP", "10.0.0.2", 80)));
+        assert_eq!(mc_moves(&s, &ev, f), (false, false));
+        s.apply(ev);
+        let ev = Ev::Apply("n/s".into(), Some(si("ClusterSetIP", "10.0.0.2", 81)));
+        assert_eq!(mc_moves(&s, &ev, f), (false, true));
+        let ev = Ev::Apply("n/s".into(), Some(si("Headless", "10.0.0.2", 80)));
+        assert_eq!(mc_moves(&s, &ev, f), (false, true));
+        assert_eq!(mc_moves(&s, &Ev::Delete("n/s".into()), f), (true, false));
+        assert_eq!(mc_moves(&s, &Ev::Delete("n/t".into()), f), (false, false));
+        // A relist that no longer sees it.
+        s.apply(Ev::Init);
+        assert_eq!(mc_moves(&s, &Ev::InitDone, f), (true, false));
     }
 
     /// CoreDNS's `extModified` moves only when a Service it knew changes
