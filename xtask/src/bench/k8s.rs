@@ -443,7 +443,10 @@ impl Timeline {
             let mut kept: Vec<(u64, u64)> = Vec::new();
             while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
                 let kib = rig::rss_kib(pid);
-                if kept.last().is_none_or(|&(_, last)| kib.abs_diff(last) >= 256) {
+                if kept
+                    .last()
+                    .is_none_or(|&(_, last)| kib.abs_diff(last) >= 256)
+                {
                     kept.push((t0.elapsed().as_millis() as u64, kib));
                 }
                 std::thread::sleep(Duration::from_millis(20));

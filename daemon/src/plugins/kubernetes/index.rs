@@ -305,8 +305,90 @@ pub fn key(name: &str, namespace: &str) -> String {
     format!("{name}.{namespace}")
 }
 
-/// One view of the cluster, as the watches last saw it.
-#[derive(Default)]
+/// Shards of a [`Multi`]: a change copies one of them, not the map.
+const SHARDS: usize = 64;
+
+/// A map from a name or an address to the objects that have it, in
+/// [`SHARDS`] copy-on-write shards. The watch thread changes its own copy
+/// of the index object by object, and publishes a snapshot that shares
+/// every shard with it; the first change to a shard after that copies
+/// that shard alone (1/64 of the map). So an update costs the objects it
+/// touches, not the cluster (no second index while one is built: the
+/// peak of memory when an API server restart makes every watch list
+/// again, or at each change of a large cluster).
+struct Multi<K, V> {
+    shards: Box<[Arc<Shard<K, V>>]>,
+}
+
+/// Objects by key: one shard of a [`Multi`].
+type Shard<K, V> = HashMap<K, Vec<Arc<V>>>;
+
+impl<K, V> Default for Multi<K, V> {
+    fn default() -> Self {
+        Multi {
+            shards: (0..SHARDS).map(|_| Arc::new(HashMap::new())).collect(),
+        }
+    }
+}
+
+impl<K, V> Clone for Multi<K, V> {
+    fn clone(&self) -> Self {
+        Multi {
+            shards: self.shards.clone(),
+        }
+    }
+}
+
+/// FNV-1a of the key: which shard holds it.
+fn shard(key: &str) -> usize {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in key.bytes() {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    h as usize % SHARDS
+}
+
+impl<K, V> Multi<K, V>
+where
+    K: std::borrow::Borrow<str> + std::hash::Hash + Eq + Clone,
+{
+    fn get(&self, key: &str) -> &[Arc<V>] {
+        self.shards[shard(key)].get(key).map_or(&[], Vec::as_slice)
+    }
+
+    /// Adds `v` under `key`, once.
+    fn insert(&mut self, key: K, v: &Arc<V>) {
+        let map = Arc::make_mut(&mut self.shards[shard(key.borrow())]);
+        let at = map.entry(key).or_default();
+        if !at.iter().any(|x| Arc::ptr_eq(x, v)) {
+            at.push(Arc::clone(v));
+        }
+    }
+
+    /// Takes `v` from under `key` (and the key, when nothing is left).
+    fn remove(&mut self, key: &str, v: &Arc<V>) {
+        let i = shard(key);
+        if !self.shards[i]
+            .get(key)
+            .is_some_and(|at| at.iter().any(|x| Arc::ptr_eq(x, v)))
+        {
+            return;
+        }
+        let map = Arc::make_mut(&mut self.shards[i]);
+        if let Some(at) = map.get_mut(key) {
+            at.retain(|x| !Arc::ptr_eq(x, v));
+            if at.is_empty() {
+                map.remove(key);
+            }
+        }
+    }
+}
+
+/// One view of the cluster, as the watches last saw it. The watch thread
+/// keeps one and changes it as objects change ([`Index::change_service`] and
+/// the like); what workers read is a clone of it, which shares its maps'
+/// shards.
+#[derive(Default, Clone)]
 pub struct Index {
     /// Every watch listed what there is once (CoreDNS's `HasSynced`).
     pub synced: bool,
@@ -315,24 +397,26 @@ pub struct Index {
     /// Unix time of the last change to a Service's external addresses or
     /// ports (CoreDNS's `extModified`: k8s_external's SOA serial).
     pub ext_modified: i64,
-    services: HashMap<String, Vec<Arc<Service>>>,
-    service_ips: HashMap<Box<str>, Vec<Arc<Service>>>,
-    service_external_ips: HashMap<Box<str>, Vec<Arc<Service>>>,
-    endpoints: HashMap<String, Vec<Arc<Endpoints>>>,
-    endpoint_ips: HashMap<Box<str>, Vec<Arc<Endpoints>>>,
-    pods: HashMap<Box<str>, Vec<Arc<Pod>>>,
-    namespaces: HashSet<Box<str>>,
+    services: Multi<String, Service>,
+    service_ips: Multi<Box<str>, Service>,
+    service_external_ips: Multi<Box<str>, Service>,
+    endpoints: Multi<String, Endpoints>,
+    endpoint_ips: Multi<Box<str>, Endpoints>,
+    pods: Multi<Box<str>, Pod>,
+    namespaces: Arc<HashSet<Box<str>>>,
     /// Unix time of the last update of a ServiceImport or an imported
     /// slice that DNS shows (CoreDNS's `multiClusterModified`: the
     /// multicluster zones' SOA serial; added and deleted ones move
     /// `modified` instead, as CoreDNS's handlers do).
     pub mc_modified: i64,
-    imports: HashMap<String, Vec<Arc<ServiceImport>>>,
-    mc_endpoints: HashMap<String, Vec<Arc<McEndpoints>>>,
+    imports: Multi<String, ServiceImport>,
+    mc_endpoints: Multi<String, McEndpoints>,
 }
 
 impl Index {
-    /// Builds the indexes over the watches' objects.
+    /// An index of these objects (what the watch thread reaches one change
+    /// at a time).
+    #[cfg(test)]
     pub fn build<'a>(
         services: impl Iterator<Item = &'a Arc<Service>>,
         endpoints: impl Iterator<Item = &'a Arc<Endpoints>>,
@@ -341,110 +425,156 @@ impl Index {
     ) -> Index {
         let mut ix = Index::default();
         for s in services {
-            ix.services
-                .entry(key(&s.name, &s.namespace))
-                .or_default()
-                .push(Arc::clone(s));
-            for ip in s.cluster_ips.iter() {
-                ix.service_ips
-                    .entry(ip.clone())
-                    .or_default()
-                    .push(Arc::clone(s));
-            }
-            for ip in s.external_ips.iter() {
-                let at = ix.service_external_ips.entry(ip.clone()).or_default();
-                if !at.iter().any(|x| Arc::ptr_eq(x, s)) {
-                    at.push(Arc::clone(s));
-                }
-            }
+            ix.change_service(None, Some(s));
         }
         for e in endpoints {
-            ix.endpoints
-                .entry(key(&e.service, &e.namespace))
-                .or_default()
-                .push(Arc::clone(e));
-            for a in e.addresses.iter() {
-                let at = ix.endpoint_ips.entry(a.ip.clone()).or_default();
-                if !at.iter().any(|x| Arc::ptr_eq(x, e)) {
-                    at.push(Arc::clone(e));
-                }
-            }
+            ix.change_endpoints(None, Some(e));
         }
         for p in pods {
-            ix.pods.entry(p.ip.clone()).or_default().push(Arc::clone(p));
+            ix.change_pod(None, Some(p));
         }
-        ix.namespaces = namespaces.map(Box::from).collect();
+        ix.set_namespaces(namespaces);
         ix
     }
 
     /// Adds the multicluster watches' objects (`multicluster`).
+    #[cfg(test)]
     pub fn add_multicluster<'a>(
         &mut self,
         imports: impl Iterator<Item = &'a Arc<ServiceImport>>,
         slices: impl Iterator<Item = &'a Arc<McEndpoints>>,
     ) {
         for s in imports {
-            self.imports
-                .entry(key(&s.name, &s.namespace))
-                .or_default()
-                .push(Arc::clone(s));
+            self.change_import(None, Some(s));
         }
         for e in slices {
+            self.change_mc_endpoints(None, Some(e));
+        }
+    }
+
+    /// A Service added (`old` None), changed, or deleted (`new` None).
+    pub fn change_service(&mut self, old: Option<&Arc<Service>>, new: Option<&Arc<Service>>) {
+        if let Some(s) = old {
+            self.services.remove(&key(&s.name, &s.namespace), s);
+            for ip in s.cluster_ips.iter() {
+                self.service_ips.remove(ip, s);
+            }
+            for ip in s.external_ips.iter() {
+                self.service_external_ips.remove(ip, s);
+            }
+        }
+        if let Some(s) = new {
+            self.services.insert(key(&s.name, &s.namespace), s);
+            for ip in s.cluster_ips.iter() {
+                self.service_ips.insert(ip.clone(), s);
+            }
+            for ip in s.external_ips.iter() {
+                self.service_external_ips.insert(ip.clone(), s);
+            }
+        }
+    }
+
+    /// An EndpointSlice added, changed or deleted.
+    pub fn change_endpoints(&mut self, old: Option<&Arc<Endpoints>>, new: Option<&Arc<Endpoints>>) {
+        if let Some(e) = old {
+            self.endpoints.remove(&key(&e.service, &e.namespace), e);
+            for a in e.addresses.iter() {
+                self.endpoint_ips.remove(&a.ip, e);
+            }
+        }
+        if let Some(e) = new {
+            self.endpoints.insert(key(&e.service, &e.namespace), e);
+            for a in e.addresses.iter() {
+                self.endpoint_ips.insert(a.ip.clone(), e);
+            }
+        }
+    }
+
+    /// A Pod added, changed or deleted.
+    pub fn change_pod(&mut self, old: Option<&Arc<Pod>>, new: Option<&Arc<Pod>>) {
+        if let Some(p) = old {
+            self.pods.remove(&p.ip, p);
+        }
+        if let Some(p) = new {
+            self.pods.insert(p.ip.clone(), p);
+        }
+    }
+
+    /// A ServiceImport added, changed or deleted.
+    pub fn change_import(
+        &mut self,
+        old: Option<&Arc<ServiceImport>>,
+        new: Option<&Arc<ServiceImport>>,
+    ) {
+        if let Some(s) = old {
+            self.imports.remove(&key(&s.name, &s.namespace), s);
+        }
+        if let Some(s) = new {
+            self.imports.insert(key(&s.name, &s.namespace), s);
+        }
+    }
+
+    /// An imported EndpointSlice added, changed or deleted.
+    pub fn change_mc_endpoints(
+        &mut self,
+        old: Option<&Arc<McEndpoints>>,
+        new: Option<&Arc<McEndpoints>>,
+    ) {
+        if let Some(e) = old {
             let ep = &e.endpoints;
             self.mc_endpoints
-                .entry(key(&ep.service, &ep.namespace))
-                .or_default()
-                .push(Arc::clone(e));
+                .remove(&key(&ep.service, &ep.namespace), e);
         }
+        if let Some(e) = new {
+            let ep = &e.endpoints;
+            self.mc_endpoints.insert(key(&ep.service, &ep.namespace), e);
+        }
+    }
+
+    /// The namespaces the namespace watch sees (a small set: made anew).
+    pub fn set_namespaces<'a>(&mut self, namespaces: impl Iterator<Item = &'a str>) {
+        self.namespaces = Arc::new(namespaces.map(Box::from).collect());
     }
 
     /// The ServiceImports named `name` in `namespace` (`SvcImportIndex`).
     pub fn imports(&self, name: &str, namespace: &str) -> &[Arc<ServiceImport>] {
-        self.imports
-            .get(&key(name, namespace))
-            .map_or(&[], Vec::as_slice)
+        self.imports.get(&key(name, namespace))
     }
 
     /// The imported slices of ServiceImport `name` in `namespace`
     /// (`McEpIndex`).
     pub fn mc_endpoints(&self, name: &str, namespace: &str) -> &[Arc<McEndpoints>] {
-        self.mc_endpoints
-            .get(&key(name, namespace))
-            .map_or(&[], Vec::as_slice)
+        self.mc_endpoints.get(&key(name, namespace))
     }
 
     /// The Services named `name` in `namespace` (CoreDNS's `SvcIndex`).
     pub fn services(&self, name: &str, namespace: &str) -> &[Arc<Service>] {
-        self.services
-            .get(&key(name, namespace))
-            .map_or(&[], Vec::as_slice)
+        self.services.get(&key(name, namespace))
     }
 
     /// The endpoints of Service `name` in `namespace` (`EpIndex`).
     pub fn endpoints(&self, name: &str, namespace: &str) -> &[Arc<Endpoints>] {
-        self.endpoints
-            .get(&key(name, namespace))
-            .map_or(&[], Vec::as_slice)
+        self.endpoints.get(&key(name, namespace))
     }
 
     /// Services with cluster address `ip` (`SvcIndexReverse`).
     pub fn services_at(&self, ip: &str) -> &[Arc<Service>] {
-        self.service_ips.get(ip).map_or(&[], Vec::as_slice)
+        self.service_ips.get(ip)
     }
 
     /// Services with external address `ip` (`SvcExtIndexReverse`).
     pub fn services_at_external(&self, ip: &str) -> &[Arc<Service>] {
-        self.service_external_ips.get(ip).map_or(&[], Vec::as_slice)
+        self.service_external_ips.get(ip)
     }
 
     /// Endpoints holding address `ip` (`EpIndexReverse`).
     pub fn endpoints_at(&self, ip: &str) -> &[Arc<Endpoints>] {
-        self.endpoint_ips.get(ip).map_or(&[], Vec::as_slice)
+        self.endpoint_ips.get(ip)
     }
 
     /// Pods with address `ip` (`PodIndex`).
     pub fn pods_at(&self, ip: &str) -> &[Arc<Pod>] {
-        self.pods.get(ip).map_or(&[], Vec::as_slice)
+        self.pods.get(ip)
     }
 
     /// Whether the namespace watch saw `ns` (`GetNamespaceByName`).

@@ -229,13 +229,14 @@ impl<T: PartialEq> Store<T> {
         self.items.get(key).map(|l| &l.v)
     }
 
-    fn values(&self) -> impl Iterator<Item = &Arc<T>> {
-        self.items.values().map(|l| &l.v)
-    }
-
     /// Stores `v` under `key` (marked as seen by the current list);
-    /// whether it differs from what was there.
-    fn put(&mut self, key: String, v: T) -> bool {
+    /// whether it differs from what was there, told to `on` as (old, new).
+    fn put(
+        &mut self,
+        key: String,
+        v: T,
+        on: &mut impl FnMut(Option<&Arc<T>>, Option<&Arc<T>>),
+    ) -> bool {
         let list = self.list;
         match self.items.get_mut(&key) {
             Some(old) => {
@@ -243,24 +244,28 @@ impl<T: PartialEq> Store<T> {
                 if *old.v == v {
                     return false;
                 }
-                old.v = Arc::new(v);
+                let new = Arc::new(v);
+                on(Some(&old.v), Some(&new));
+                old.v = new;
                 true
             }
             None => {
-                self.items.insert(
-                    key,
-                    Listed {
-                        v: Arc::new(v),
-                        list,
-                    },
-                );
+                let new = Arc::new(v);
+                on(None, Some(&new));
+                self.items.insert(key, Listed { v: new, list });
                 true
             }
         }
     }
 
-    /// Applies one event; whether what DNS sees changed.
-    fn apply(&mut self, ev: Ev<T>) -> bool {
+    /// Applies one event; whether what DNS sees changed (shown once a
+    /// relist completes). Each object added, replaced or removed is told
+    /// to `on` as (old, new), as it happens: the index follows.
+    fn apply_with(
+        &mut self,
+        ev: Ev<T>,
+        mut on: impl FnMut(Option<&Arc<T>>, Option<&Arc<T>>),
+    ) -> bool {
         match ev {
             Ev::Init => {
                 self.list = self.list.wrapping_add(1);
@@ -269,20 +274,37 @@ impl<T: PartialEq> Store<T> {
             }
             Ev::InitApply(key, v) => {
                 if let Some(v) = v {
-                    self.relist_changed |= self.put(key, v);
+                    self.relist_changed |= self.put(key, v, &mut on);
                 }
                 false
             }
             Ev::InitDone => {
                 let (list, before) = (self.list, self.items.len());
-                self.items.retain(|_, l| l.list == list);
+                self.items.retain(|_, l| {
+                    let seen = l.list == list;
+                    if !seen {
+                        on(Some(&l.v), None);
+                    }
+                    seen
+                });
                 self.synced = true;
                 std::mem::take(&mut self.relist_changed) || self.items.len() != before
             }
-            Ev::Apply(key, Some(v)) => self.put(key, v),
+            Ev::Apply(key, Some(v)) => self.put(key, v, &mut on),
             Ev::Apply(_, None) => false,
-            Ev::Delete(key) => self.items.remove(&key).is_some(),
+            Ev::Delete(key) => match self.items.remove(&key) {
+                Some(l) => {
+                    on(Some(&l.v), None);
+                    true
+                }
+                None => false,
+            },
         }
+    }
+
+    #[cfg(test)]
+    fn apply(&mut self, ev: Ev<T>) -> bool {
+        self.apply_with(ev, |_, _| {})
     }
 }
 
@@ -384,6 +406,8 @@ async fn run(
     let mut imports = Store::<ServiceImport>::new(scope.multicluster);
     let mut mc_slices = Store::<McEndpoints>::new(scope.multicluster);
     let mut mc_modified = 0;
+    // The watch thread's own index, changed as objects change.
+    let mut current = Index::default();
     let mut modified = 0;
     // CoreDNS's `extModified`: 0 until a Service it knew changes its
     // external addresses or ports (added and deleted ones do not count).
@@ -400,36 +424,44 @@ async fn run(
         // `changed`: what moves the SOA serial (CoreDNS's `modified`: not
         // Namespaces); `seen`: anything the index shows.
         let (mut changed, mut seen, mut ext_changed) = (false, false, false);
-        let mut mc_changed = false;
+        let (mut mc_changed, mut names_changed) = (false, false);
         let mut next = Some(first);
         // A (re)list completed: what it read is freed, and given back below.
         let mut listed = false;
         // Everything that arrived together makes one new index.
         while let Some(c) = next {
             listed |= c.init_done();
+            let ix = &mut current;
             let (moved, shown) = match c {
                 Change::Service(e) => {
                     ext_changed |= external_change(&services, &e);
-                    (services.apply(e), false)
+                    (
+                        services.apply_with(e, |o, n| ix.change_service(o, n)),
+                        false,
+                    )
                 }
                 Change::Slice(e, t) => {
-                    let moved = slices.apply(e);
+                    let moved = slices.apply_with(e, |o, n| ix.change_endpoints(o, n));
                     if let Some(t) = t {
                         record(&t, &services);
                     }
                     (moved, false)
                 }
-                Change::Pod(e) => (pods.apply(e), false),
-                Change::Namespace(e) => (false, namespaces.apply(e)),
+                Change::Pod(e) => (pods.apply_with(e, |o, n| ix.change_pod(o, n)), false),
+                Change::Namespace(e) => {
+                    let shown = namespaces.apply_with(e, |_, _| {});
+                    names_changed |= shown;
+                    (false, shown)
+                }
                 Change::Import(e) => {
                     let (added, updated) = mc_moves(&imports, &e, import_shown);
                     mc_changed |= updated;
-                    (added, imports.apply(e))
+                    (added, imports.apply_with(e, |o, n| ix.change_import(o, n)))
                 }
                 Change::McSlice(e, t) => {
                     let (added, updated) = mc_moves(&mc_slices, &e, mc_slice_shown);
                     mc_changed |= updated;
-                    let shown = mc_slices.apply(e);
+                    let shown = mc_slices.apply_with(e, |o, n| ix.change_mc_endpoints(o, n));
                     if let Some(t) = t {
                         record(&t, &services);
                     }
@@ -468,25 +500,25 @@ async fn run(
         if mc_changed {
             mc_modified = now();
         }
-        let mut ix = Index::build(
-            services.values(),
-            slices.values(),
-            pods.values(),
-            namespaces
-                .items
-                .keys()
-                .map(|k| k.strip_prefix('/').unwrap_or(k)),
-        );
-        ix.add_multicluster(imports.values(), mc_slices.values());
-        ix.mc_modified = mc_modified;
-        ix.synced = synced;
-        ix.modified = modified;
-        ix.ext_modified = ext_modified;
-        shared.index.store(Arc::new(ix));
+        if names_changed {
+            current.set_namespaces(
+                namespaces
+                    .items
+                    .keys()
+                    .map(|k| k.strip_prefix('/').unwrap_or(k)),
+            );
+        }
+        current.mc_modified = mc_modified;
+        current.synced = synced;
+        current.modified = modified;
+        current.ext_modified = ext_modified;
+        // A snapshot sharing every shard: the next change copies the
+        // shards it touches.
+        shared.index.store(Arc::new(current.clone()));
         if synced {
             shared.ready.store(true, Ordering::Release);
-            // The lists' JSON and the index built before are freed on this
-            // thread, which allocates again only at the next change.
+            // What the lists read and the shards replaced are freed on
+            // this thread, which allocates again only at the next change.
             crate::sys::give_back_memory();
         }
     }
@@ -671,6 +703,169 @@ mod tests {
         assert!(s.apply(Ev::Apply("ns/c".into(), Some("4".to_string()))));
         assert!(s.apply(Ev::Delete("ns/c".into())));
         assert!(!s.apply(Ev::Delete("ns/c".into())));
+    }
+
+    /// What an index answers for the names and addresses the test uses,
+    /// as sets of objects.
+    fn answers(ix: &Index) -> Vec<Vec<usize>> {
+        fn set<T>(found: &[Arc<T>]) -> Vec<usize> {
+            let mut v: Vec<usize> = found.iter().map(|a| Arc::as_ptr(a) as usize).collect();
+            v.sort_unstable();
+            v
+        }
+        let mut out = Vec::new();
+        for i in 0..40 {
+            let name = format!("s{i}");
+            out.push(set(ix.services(&name, "n")));
+            out.push(set(ix.endpoints(&name, "n")));
+        }
+        for ip in 0..20 {
+            let ip = format!("10.0.0.{ip}");
+            out.push(set(ix.services_at(&ip)));
+            out.push(set(ix.services_at_external(&ip)));
+            out.push(set(ix.endpoints_at(&ip)));
+            out.push(set(ix.pods_at(&ip)));
+        }
+        out
+    }
+
+    /// The index the watch thread changes object by object answers as one
+    /// built afresh from the stores, through adds, updates, deletes and
+    /// relists; a snapshot published earlier does not move with later
+    /// changes (its shards are copied on write).
+    #[test]
+    fn the_index_follows_changes_as_a_fresh_build() {
+        let mut rng: u64 = 7;
+        let mut next = |n: u64| {
+            rng = rng
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (rng >> 33) % n
+        };
+        let ip = |n: u64| Box::<str>::from(format!("10.0.0.{n}"));
+        let mut services = Store::<Service>::new(true);
+        let mut slices = Store::<Endpoints>::new(true);
+        let mut pods = Store::<Pod>::new(true);
+        let mut ix = Index::default();
+        let fresh = |services: &Store<Service>, slices: &Store<Endpoints>, pods: &Store<Pod>| {
+            Index::build(
+                services.items.values().map(|l| &l.v),
+                slices.items.values().map(|l| &l.v),
+                pods.items.values().map(|l| &l.v),
+                std::iter::empty(),
+            )
+        };
+        let mut snapshot = None;
+        for step in 0..3000 {
+            let i = next(40);
+            let key = format!("n/s{i}");
+            let relist = next(100) == 0;
+            let kind = next(3);
+            let mut evs = Vec::new();
+            if relist {
+                evs.push(Ev::Init);
+            }
+            for _ in 0..if relist { 30 } else { 1 } {
+                let i = if relist { next(40) } else { i };
+                let key = if relist {
+                    format!("n/s{i}")
+                } else {
+                    key.clone()
+                };
+                evs.push(if !relist && next(4) == 0 {
+                    Ev::Delete(key)
+                } else if relist {
+                    Ev::InitApply(key, Some(i))
+                } else {
+                    Ev::Apply(key, Some(i))
+                });
+            }
+            if relist {
+                evs.push(Ev::InitDone);
+            }
+            for ev in evs {
+                let (a, b, c) = (next(20), next(20), next(20));
+                let make = |ev: &Ev<u64>| match ev {
+                    Ev::Init => (Ev::Init, Ev::Init, Ev::Init),
+                    Ev::InitDone => (Ev::InitDone, Ev::InitDone, Ev::InitDone),
+                    Ev::Delete(k) => (
+                        Ev::Delete(k.clone()),
+                        Ev::Delete(k.clone()),
+                        Ev::Delete(k.clone()),
+                    ),
+                    Ev::InitApply(k, Some(i)) | Ev::Apply(k, Some(i)) => {
+                        let name: Box<str> = format!("s{i}").into();
+                        let s = Service {
+                            name: name.clone(),
+                            namespace: "n".into(),
+                            cluster_ips: [ip(a)].into(),
+                            external_name: None,
+                            ports: [].into(),
+                            external_ips: [ip(b), ip(b)].into(),
+                        };
+                        let e = Endpoints {
+                            name: name.clone(),
+                            namespace: "n".into(),
+                            service: name.clone(),
+                            addresses: [a, c]
+                                .iter()
+                                .map(|&x| index::Address {
+                                    ip: ip(x),
+                                    hostname: None,
+                                    target: None,
+                                })
+                                .collect(),
+                            ports: [].into(),
+                            zones: None,
+                        };
+                        let p = Pod {
+                            ip: ip(c),
+                            namespace: "n".into(),
+                            name,
+                            labels: [].into(),
+                        };
+                        if matches!(ev, Ev::InitApply(..)) {
+                            (
+                                Ev::InitApply(k.clone(), Some(s)),
+                                Ev::InitApply(k.clone(), Some(e)),
+                                Ev::InitApply(k.clone(), Some(p)),
+                            )
+                        } else {
+                            (
+                                Ev::Apply(k.clone(), Some(s)),
+                                Ev::Apply(k.clone(), Some(e)),
+                                Ev::Apply(k.clone(), Some(p)),
+                            )
+                        }
+                    }
+                    _ => unreachable!(),
+                };
+                let (s, e, p) = make(&ev);
+                let ix = &mut ix;
+                match kind {
+                    0 => {
+                        services.apply_with(s, |o, n| ix.change_service(o, n));
+                    }
+                    1 => {
+                        slices.apply_with(e, |o, n| ix.change_endpoints(o, n));
+                    }
+                    _ => {
+                        pods.apply_with(p, |o, n| ix.change_pod(o, n));
+                    }
+                }
+            }
+            assert_eq!(
+                answers(&ix),
+                answers(&fresh(&services, &slices, &pods)),
+                "step {step}"
+            );
+            if step == 1500 {
+                snapshot = Some((ix.clone(), answers(&ix)));
+            }
+        }
+        let (snap, then) = snapshot.unwrap();
+        assert_ne!(answers(&snap), answers(&ix), "the test changed nothing");
+        assert_eq!(answers(&snap), then);
     }
 
     /// A server that finds `sendInitialEvents` invalid is listed in pages;
