@@ -327,22 +327,6 @@ example.net:{{PORT}} {{
     )
 }
 
-/// The raw bytes of a query: `opt` (UDP size, DO).
-fn raw_query(id: u16, name: &str, qtype: RecordType, opt: Option<(u16, bool)>) -> Vec<u8> {
-    let mut q = query(name, qtype);
-    q.metadata.id = id;
-    if let Some((size, dnssec)) = opt {
-        q = with_edns(q, size, dnssec);
-    }
-    let mut b = q.to_vec().unwrap();
-    // Hickory raises a UDP size under 512 when it writes; put it back.
-    if let Some((size, _)) = opt.filter(|(s, _)| *s < 512) {
-        let at = b.len() - 8;
-        b[at..at + 2].copy_from_slice(&size.to_be_bytes());
-    }
-    b
-}
-
 /// The authoritative raw path (file, hosts) keeps the effects of the
 /// plugins before it: the same bytes, metrics and log lines as the chain.
 #[test]
@@ -361,12 +345,7 @@ fn authoritative_answers_keep_bytes_metrics_and_log_lines() {
     for q in questions.split(',') {
         let (name, qtype) = q.trim().split_once(' ').unwrap();
         let qtype: RecordType = qtype.parse().unwrap();
-        for opt in [
-            None,
-            Some((512, false)),
-            Some((1232, true)),
-            Some((300, true)),
-        ] {
+        for opt in RAW_OPTS {
             id += 1;
             let q = raw_query(id, name, qtype, opt);
             let wait = Duration::from_secs(3);

@@ -8,7 +8,7 @@ mod common;
 #[path = "common/k8s.rs"]
 mod k8s;
 
-use common::{answers, query, section, udp, Server};
+use common::{answers, query, raw_query, section, udp, udp_raw, Server, RAW_OPTS};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 use k8s::Api;
@@ -80,16 +80,17 @@ fn web_in(api: &Api, ns: &str, ip: &str) {
     );
 }
 
-#[test]
-fn every_kind_of_record() {
-    let Some(api) = api() else { return };
-    let ns = "t-records";
+/// Namespace `ns` with a dual-stack Service `web` at 10.96.`n`.10 (ports
+/// http/80 and dns/53 UDP), and a headless `hl` (http/8080) whose slice
+/// has 10.`n`.1.1 (Pod `hl-pod`), 10.`n`.1.2 (hostname `two`) and a
+/// not-ready 10.`n`.1.3.
+fn web_and_headless(api: &Api, ns: &str, n: u8) {
     api.namespace(ns, json!({}));
     api.service(
         ns,
         "web",
         json!({}),
-        json!({"clusterIP": "10.96.1.10", "ipFamilyPolicy": "RequireDualStack",
+        json!({"clusterIP": format!("10.96.{n}.10"), "ipFamilyPolicy": "RequireDualStack",
                "ports": [svc_port("http", 80, "TCP"), svc_port("dns", 53, "UDP")]}),
     );
     api.service(
@@ -104,12 +105,19 @@ fn every_kind_of_record() {
         "hl-a",
         "IPv4",
         json!([
-            {"addresses": ["10.1.1.1"], "targetRef": {"kind": "Pod", "name": "hl-pod"}},
-            {"addresses": ["10.1.1.2"], "hostname": "two"},
-            {"addresses": ["10.1.1.3"], "conditions": {"ready": false}},
+            {"addresses": [format!("10.{n}.1.1")], "targetRef": {"kind": "Pod", "name": "hl-pod"}},
+            {"addresses": [format!("10.{n}.1.2")], "hostname": "two"},
+            {"addresses": [format!("10.{n}.1.3")], "conditions": {"ready": false}},
         ]),
         json!([svc_port("http", 8080, "TCP")]),
     );
+}
+
+#[test]
+fn every_kind_of_record() {
+    let Some(api) = api() else { return };
+    let ns = "t-records";
+    web_and_headless(api, ns, 1);
     api.service(
         ns,
         "ext",
@@ -713,4 +721,115 @@ fn multicluster_without_the_crd() {
     }
     let (status, _, _) = common::http_get(ready, "/ready");
     assert_eq!(status, 503);
+}
+
+/// The raw path's answers (a worker's table of the plugin's own replies,
+/// filled as questions come) are the chain's, byte for byte, the first
+/// time a question is asked and after; and a change in the cluster is
+/// answered there too (the table starts afresh with each new index).
+#[test]
+fn raw_path_answers_as_the_chain() {
+    let Some(api) = api() else { return };
+    let ns = "t-raw";
+    web_and_headless(api, ns, 7);
+    api.service(
+        ns,
+        "inside",
+        json!({}),
+        json!({"type": "ExternalName", "externalName": format!("web.{ns}.svc.cluster.local")}),
+    );
+    api.service(
+        ns,
+        "outside",
+        json!({}),
+        json!({"type": "ExternalName", "externalName": "www.example.org"}),
+    );
+    api.pod(ns, "p", &["10.7.2.7"]);
+    let more = "example.org:{PORT} {\n\tfile db.example.org\n}\n";
+    let files = [(
+        "db.example.org",
+        "@ IN SOA ns.example.org. h.example.org. 1 7200 3600 1209600 60\nwww IN A 192.0.2.80\n",
+    )];
+    let corefile = || {
+        format!(
+            "cluster.local:{{PORT}} in-addr.arpa:{{PORT}} ip6.arpa:{{PORT}} {{\n\
+             \tkubernetes cluster.local in-addr.arpa ip6.arpa {{\n\
+             \t\tkubeconfig {}\n\t\tpods verified\n\t}}\n}}\n{more}",
+            api.kubeconfig.display()
+        )
+    };
+    let fast = Server::start_args(&corefile(), &files, &["-fastpath=true"]);
+    let slow = Server::start_args(&corefile(), &files, &["-fastpath=false"]);
+    let web = format!("web.{ns}.svc.cluster.local.");
+    for s in [&fast, &slow] {
+        until(s, &web, RecordType::A, Duration::from_secs(10), |m| {
+            !answers(m).is_empty()
+        });
+    }
+    let questions = [
+        (web.clone(), RecordType::A),
+        (web.clone(), RecordType::AAAA),
+        (web.clone(), RecordType::SRV),
+        (web.clone(), RecordType::TXT),
+        (web.clone(), RecordType::MX),
+        (
+            format!("_http._tcp.web.{ns}.svc.cluster.local."),
+            RecordType::SRV,
+        ),
+        (format!("hl.{ns}.svc.cluster.local."), RecordType::A),
+        (format!("two.hl.{ns}.svc.cluster.local."), RecordType::A),
+        (format!("hl-pod.hl.{ns}.svc.cluster.local."), RecordType::A),
+        (format!("inside.{ns}.svc.cluster.local."), RecordType::A),
+        (format!("outside.{ns}.svc.cluster.local."), RecordType::A),
+        (format!("nope.{ns}.svc.cluster.local."), RecordType::A),
+        (format!("{ns}.svc.cluster.local."), RecordType::A),
+        (format!("10-7-2-7.{ns}.pod.cluster.local."), RecordType::A),
+        ("cluster.local.".to_string(), RecordType::SOA),
+        ("cluster.local.".to_string(), RecordType::NS),
+        ("dns-version.cluster.local.".to_string(), RecordType::TXT),
+        ("10.7.96.10.in-addr.arpa.".to_string(), RecordType::PTR),
+        ("2.1.7.10.in-addr.arpa.".to_string(), RecordType::PTR),
+        (format!("WEB.{ns}.svc.cluster.local."), RecordType::A),
+    ];
+    let mut id = 1u16;
+    for (name, qtype) in &questions {
+        for opt in RAW_OPTS {
+            id += 1;
+            let q = raw_query(id, name, *qtype, opt);
+            let wait = Duration::from_secs(3);
+            // Twice: once to fill the table, once from it. Other tests'
+            // changes move the zone's serial (the SOA of negative answers)
+            // at each server in its own moment: a difference must stay.
+            for _ in 0..2 {
+                let mut tries = 0;
+                loop {
+                    let want = udp_raw(slow.addr(), &q, wait).expect("chain reply");
+                    let got = udp_raw(fast.addr(), &q, wait).expect("raw path reply");
+                    if got == want {
+                        break;
+                    }
+                    tries += 1;
+                    assert!(tries < 5, "{name} {qtype} {opt:?}: {got:?} != {want:?}");
+                    std::thread::sleep(Duration::from_millis(300));
+                }
+            }
+        }
+    }
+    // A Service that did not exist when its name was asked: the table
+    // of the index it was asked in goes with that index.
+    let late = format!("late.{ns}.svc.cluster.local.");
+    for _ in 0..2 {
+        assert_eq!(rcode(&fast, &late, RecordType::A), ResponseCode::NXDomain);
+    }
+    api.service(
+        ns,
+        "late",
+        json!({}),
+        json!({"clusterIP": "10.96.7.11", "ports": [svc_port("http", 80, "TCP")]}),
+    );
+    let has = |m: &Message| answers(m).iter().any(|a| a.ends_with(" A 10.96.7.11"));
+    until(&fast, &late, RecordType::A, Duration::from_secs(1), has);
+    for s in [&fast, &slow] {
+        assert!(has(&ask(s, &late, RecordType::A)));
+    }
 }

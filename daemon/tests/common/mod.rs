@@ -332,3 +332,28 @@ pub fn pki(name: &str) -> Pki {
         key_pem: key.serialize_pem(),
     }
 }
+
+/// The OPTs raw-path tests ask with (UDP size, DO): none, the classic
+/// size, a common one with DO, and one smaller than most answers.
+pub const RAW_OPTS: [Option<(u16, bool)>; 4] = [
+    None,
+    Some((512, false)),
+    Some((1232, true)),
+    Some((300, true)),
+];
+
+/// The raw bytes of a query: `opt` (UDP size, DO).
+pub fn raw_query(id: u16, name: &str, qtype: RecordType, opt: Option<(u16, bool)>) -> Vec<u8> {
+    let mut q = query(name, qtype);
+    q.metadata.id = id;
+    if let Some((size, dnssec)) = opt {
+        q = with_edns(q, size, dnssec);
+    }
+    let mut b = q.to_vec().unwrap();
+    // Hickory raises a UDP size under 512 when it writes; put it back.
+    if let Some((size, _)) = opt.filter(|(s, _)| *s < 512) {
+        let at = b.len() - 8;
+        b[at..at + 2].copy_from_slice(&size.to_be_bytes());
+    }
+    b
+}

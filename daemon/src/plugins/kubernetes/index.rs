@@ -392,6 +392,9 @@ where
 pub struct Index {
     /// Every watch listed what there is once (CoreDNS's `HasSynced`).
     pub synced: bool,
+    /// Counts the indexes published: what the raw path's answers were
+    /// prepared from (fast.rs).
+    pub generation: u64,
     /// Unix time of the last change (the SOA's serial).
     pub modified: i64,
     /// Unix time of the last change to a Service's external addresses or

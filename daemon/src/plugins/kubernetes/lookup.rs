@@ -16,6 +16,35 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
+/// The question an answer is for: a client's query, or one the raw path
+/// prepares (see `fast.rs`); all the answers read of it.
+pub struct Asked<'a> {
+    pub msg: &'a Message,
+    /// The question name lowercased, fully qualified.
+    pub name: &'a str,
+}
+
+impl Asked<'_> {
+    pub fn of(req: &Request) -> Asked<'_> {
+        Asked {
+            msg: &req.msg,
+            name: &req.name,
+        }
+    }
+
+    fn qname(&self) -> &Name {
+        self.msg.queries[0].name()
+    }
+
+    fn qtype(&self) -> RecordType {
+        self.msg.queries[0].query_type()
+    }
+
+    fn reply(&self) -> Message {
+        crate::wire::reply_to(self.msg)
+    }
+}
+
 /// What the plugin does with a query.
 pub enum Answer {
     /// Not its zone, or fallthrough.
@@ -234,7 +263,7 @@ pub(super) fn hostname(a: &Address, pod_names: bool) -> String {
 struct Q<'a> {
     k: &'a Kubernetes,
     ix: &'a Index,
-    req: &'a Request,
+    req: &'a Asked<'a>,
     /// Lowercased.
     zone: &'a str,
     /// As in the question (CoreDNS's `state.Zone`).
@@ -650,7 +679,7 @@ impl Q<'_> {
     /// `plugin.SRV`.
     fn srv(&self) -> Result<(Vec<Record>, Vec<Record>), NoName> {
         let qname = self.req.qname();
-        let recs = self.find(&self.req.name, RecordType::SRV)?;
+        let recs = self.find(self.req.name, RecordType::SRV)?;
         // Every record has priority 0 and no weight of its own: each gets
         // an equal share of 100.
         let total = 100 * recs.len().max(1);
@@ -687,8 +716,8 @@ impl Q<'_> {
     /// `plugin.PTR` over the backend's `Reverse`.
     fn ptr(&self) -> Result<Vec<Record>, NoName> {
         let qname = self.req.qname();
-        let Some(ip) = from_reverse(&self.req.name) else {
-            self.records(&self.req.name)?;
+        let Some(ip) = from_reverse(self.req.name) else {
+            self.records(self.req.name)?;
             return Ok(vec![]);
         };
         let ip = ip.to_string();
@@ -866,7 +895,7 @@ pub(super) fn from_reverse(name: &str) -> Option<IpAddr> {
 pub fn answer(
     k: &Kubernetes,
     ix: &Index,
-    req: &Request,
+    req: &Asked<'_>,
     zone: &str,
     lookups: &mut Lookups,
 ) -> Answer {
@@ -892,7 +921,7 @@ pub fn answer(
             truncated = tc;
             (r, vec![])
         }),
-        RecordType::TXT => q.find(&req.name, qtype).map(|recs| {
+        RecordType::TXT => q.find(req.name, qtype).map(|recs| {
             let txt = recs
                 .iter()
                 .filter_map(|r| r.text)
@@ -906,7 +935,7 @@ pub fn answer(
                 .collect();
             (txt, vec![])
         }),
-        RecordType::CNAME => q.find(&req.name, qtype).map(|recs| {
+        RecordType::CNAME => q.find(req.name, qtype).map(|recs| {
             let rr = recs
                 .first()
                 .filter(|r| matches!(host_type(&r.host), Host::Cname))
@@ -921,7 +950,7 @@ pub fn answer(
         }),
         RecordType::PTR => q.ptr().map(|r| (r, vec![])),
         // No service here has mail: MX answers nothing but its error.
-        RecordType::MX => q.find(&req.name, qtype).map(|_| (vec![], vec![])),
+        RecordType::MX => q.find(req.name, qtype).map(|_| (vec![], vec![])),
         RecordType::SRV => q.srv(),
         RecordType::SOA => Ok((
             if asked == q.zone_text {
@@ -940,7 +969,7 @@ pub fn answer(
     };
     match result {
         Err(NoName) => {
-            if k.c.fall.through(&req.name) {
+            if k.c.fall.through(req.name) {
                 return Answer::Next;
             }
             if !ix.synced {

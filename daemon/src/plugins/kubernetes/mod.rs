@@ -8,6 +8,7 @@
 mod autopath;
 mod client;
 mod external;
+mod fast;
 mod index;
 mod lookup;
 mod mcs;
@@ -41,6 +42,8 @@ pub struct Kubernetes {
     autopath: Arc<autopath::AutoPath>,
     /// The external zone's records, for k8s_external.
     external: Arc<external::External>,
+    /// The worker state slot of the raw path's answers (fast.rs).
+    slot: usize,
 }
 
 /// `kubernetes [ZONES...] { ... }`: parses, connects and waits (at most
@@ -72,6 +75,7 @@ pub fn setup(b: &mut BlockSetup, ds: &[&Directive]) -> Result<Kubernetes, Error>
         c,
         shared,
         watches: Some(watches),
+        slot: b.slot(),
     })
 }
 
@@ -154,6 +158,7 @@ impl Kubernetes {
             shared,
             local_ips,
             watches: None,
+            slot: 0,
         }
     }
 
@@ -183,7 +188,13 @@ impl Kubernetes {
     fn answer(&self, req: &Request, lookups: &mut Lookups) -> Option<Answer> {
         let zone = names::zone_match(&self.c.zones, &req.name)?;
         let ix = self.shared.index.load();
-        Some(lookup::answer(self, &ix, req, zone, lookups))
+        Some(lookup::answer(
+            self,
+            &ix,
+            &lookup::Asked::of(req),
+            zone,
+            lookups,
+        ))
     }
 
     fn finish(&self, a: Answer) -> Action {
@@ -239,6 +250,21 @@ impl Plugin for Kubernetes {
             }
             Action::Done(Outcome::rcode(ResponseCode::ServFail))
         })
+    }
+
+    /// Its own answers on the raw path, once each worker has answered the
+    /// question from the current index (fast.rs).
+    fn fast(&self) -> crate::plugin::fast::Fast {
+        crate::plugin::fast::Fast::Answer
+    }
+
+    fn fast_answer(
+        &self,
+        q: &crate::plugin::fast::RawQuery<'_>,
+        cx: &mut crate::plugin::fast::Context<'_>,
+        out: &mut Vec<u8>,
+    ) -> Option<crate::plugin::fast::RawAnswer> {
+        self.raw_answer(q, cx, out)
     }
 
     fn metadata(&self, req: &Request, md: &mut crate::plugin::request::Metadata) {

@@ -508,6 +508,7 @@ async fn run(
                     .map(|k| k.strip_prefix('/').unwrap_or(k)),
             );
         }
+        current.generation += 1;
         current.mc_modified = mc_modified;
         current.synced = synced;
         current.modified = modified;
