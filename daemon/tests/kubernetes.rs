@@ -494,6 +494,24 @@ fn dns_programming_latency() {
     ] {
         assert!(body.lines().any(|l| l == line), "no {line:?} in\n{body}");
     }
+    // The watches' requests, as client-go counts CoreDNS's.
+    let host = api
+        .server
+        .trim_start_matches("https://")
+        .trim_end_matches('/');
+    let labels = format!("{{code=\"200\",method=\"GET\",host=\"{host}\"}}");
+    let counted = body
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(&format!(
+                "coredns_kubernetes_rest_client_requests_total{labels} "
+            ))
+        })
+        .and_then(|n| n.parse::<f64>().ok());
+    assert!(
+        counted.is_some_and(|n| n >= 3.0),
+        "{labels}: {counted:?} in\n{body}"
+    );
 }
 
 /// autopath @kubernetes: the client (127.0.0.1, a Pod of t-autopath) gets

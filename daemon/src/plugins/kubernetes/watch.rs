@@ -314,8 +314,10 @@ async fn run(
     shared: Arc<Shared>,
     mut stopped: tokio::sync::oneshot::Receiver<()>,
 ) {
-    let client = match kube::Client::try_from(config) {
-        Ok(c) => c,
+    // Counted as client-go counts CoreDNS's requests (metrics.rs).
+    let metered = super::metrics::Metered::new(&config.cluster_url);
+    let client = match kube::client::ClientBuilder::try_from(config) {
+        Ok(b) => b.with_layer(&metered).build(),
         Err(e) => {
             crate::log::error(
                 Some("kubernetes"),
