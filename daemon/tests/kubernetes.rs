@@ -768,16 +768,18 @@ fn raw_path_answers_as_the_chain() {
         "db.example.org",
         "@ IN SOA ns.example.org. h.example.org. 1 7200 3600 1209600 60\nwww IN A 192.0.2.80\n",
     )];
-    let corefile = || {
+    let corefile = |mp: u16| {
         format!(
             "cluster.local:{{PORT}} in-addr.arpa:{{PORT}} ip6.arpa:{{PORT}} {{\n\
+             \tprometheus 127.0.0.1:{mp}\n\
              \tkubernetes cluster.local in-addr.arpa ip6.arpa {{\n\
              \t\tkubeconfig {}\n\t\tpods verified\n\t}}\n}}\n{more}",
             api.kubeconfig.display()
         )
     };
-    let fast = Server::start_args(&corefile(), &files, &["-fastpath=true"]);
-    let slow = Server::start_args(&corefile(), &files, &["-fastpath=false"]);
+    let (mf, ms) = (common::free_port(), common::free_port());
+    let fast = Server::start_args(&corefile(mf), &files, &["-fastpath=true"]);
+    let slow = Server::start_args(&corefile(ms), &files, &["-fastpath=false"]);
     let web = format!("web.{ns}.svc.cluster.local.");
     for s in [&fast, &slow] {
         until(s, &web, RecordType::A, Duration::from_secs(10), |m| {
@@ -833,6 +835,22 @@ fn raw_path_answers_as_the_chain() {
             }
         }
     }
+    // Counted alike: every question once more to each (from the table
+    // now), the requests and responses the metrics gained compared.
+    let (before_fast, before_slow) = (dns_counts(&fast, mf), dns_counts(&slow, ms));
+    for (name, qtype) in &questions {
+        for s in [&fast, &slow] {
+            ask(s, name, *qtype);
+        }
+    }
+    let got = gained(&before_fast, &dns_counts(&fast, mf));
+    assert!(
+        got.iter()
+            .any(|(k, _)| k.starts_with("coredns_dns_responses_total")
+                && k.contains("plugin=\"kubernetes\"")),
+        "{got:#?}"
+    );
+    assert_eq!(got, gained(&before_slow, &dns_counts(&slow, ms)));
     // A Service that did not exist when its name was asked: the table
     // of the index it was asked in goes with that index.
     let late = format!("late.{ns}.svc.cluster.local.");
@@ -850,4 +868,33 @@ fn raw_path_answers_as_the_chain() {
     for s in [&fast, &slow] {
         assert!(has(&ask(s, &late, RecordType::A)));
     }
+}
+
+/// The request and response counters of a server's /metrics (its port
+/// taken out), by line.
+fn dns_counts(s: &Server, mp: u16) -> std::collections::BTreeMap<String, f64> {
+    let (_, _, body) = common::http_get(mp, "/metrics");
+    let port = format!(":{}\"", s.port);
+    body.lines()
+        .filter(|l| {
+            l.starts_with("coredns_dns_requests_total")
+                || l.starts_with("coredns_dns_responses_total")
+        })
+        .filter_map(|l| {
+            let (series, n) = l.rsplit_once(' ')?;
+            Some((series.replace(&port, ":PORT\""), n.parse().ok()?))
+        })
+        .collect()
+}
+
+/// What each counter gained from `before` to `after`.
+fn gained(
+    before: &std::collections::BTreeMap<String, f64>,
+    after: &std::collections::BTreeMap<String, f64>,
+) -> Vec<(String, f64)> {
+    after
+        .iter()
+        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0.0)))
+        .filter(|(_, d)| *d != 0.0)
+        .collect()
 }
