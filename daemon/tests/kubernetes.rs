@@ -8,7 +8,8 @@ mod common;
 #[path = "common/k8s.rs"]
 mod k8s;
 
-use common::{answers, query, raw_query, section, udp, udp_raw, Server, RAW_OPTS};
+use common::{answers, raw_query, section, udp_raw, Server, RAW_OPTS};
+use common::{ask, until};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 use k8s::Api;
@@ -31,34 +32,6 @@ fn serve(api: &Api, extra: &str, more: &str, files: &[(&str, &str)]) -> Server {
         api.kubeconfig.display()
     );
     Server::start(&corefile, files)
-}
-
-fn ask(s: &Server, name: &str, qtype: RecordType) -> Message {
-    udp(s.addr(), &query(name, qtype))
-}
-
-/// Asks until `ok` holds for the reply, for at most `within`; the last reply.
-fn until(
-    s: &Server,
-    name: &str,
-    qtype: RecordType,
-    within: Duration,
-    ok: impl Fn(&Message) -> bool,
-) -> Message {
-    let start = Instant::now();
-    loop {
-        let m = ask(s, name, qtype);
-        if ok(&m) {
-            return m;
-        }
-        assert!(
-            start.elapsed() < within,
-            "{name} {qtype}: not as expected within {within:?}: {:?} {:?}",
-            m.metadata.response_code,
-            answers(&m)
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn rcode(s: &Server, name: &str, qtype: RecordType) -> ResponseCode {

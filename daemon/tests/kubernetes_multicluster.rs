@@ -10,12 +10,13 @@ mod common;
 #[path = "common/k8s.rs"]
 mod k8s;
 
-use common::{answers, query, section, udp, Server};
+use common::{answers, section, Server};
+use common::{ask, until};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
 use k8s::Api;
 use k8s_openapi::serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The API server with the ServiceImport CRD, or None without binaries;
 /// held by one test at a time: a server watches every namespace's imports,
@@ -38,33 +39,6 @@ fn serve(api: &Api) -> Server {
         ),
         &[],
     )
-}
-
-fn ask(s: &Server, name: &str, qtype: RecordType) -> Message {
-    udp(s.addr(), &query(name, qtype))
-}
-
-fn until(
-    s: &Server,
-    name: &str,
-    qtype: RecordType,
-    within: Duration,
-    ok: impl Fn(&Message) -> bool,
-) -> Message {
-    let start = Instant::now();
-    loop {
-        let m = ask(s, name, qtype);
-        if ok(&m) {
-            return m;
-        }
-        assert!(
-            start.elapsed() < within,
-            "{name} {qtype}: not as expected within {within:?}: {:?} {:?}",
-            m.metadata.response_code,
-            answers(&m)
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn port(name: &str, port: u16, proto: &str) -> Value {

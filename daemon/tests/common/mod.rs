@@ -357,3 +357,36 @@ pub fn raw_query(id: u16, name: &str, qtype: RecordType, opt: Option<(u16, bool)
     }
     b
 }
+
+/// A question to a server under test.
+pub fn ask(
+    s: &Server,
+    name: &str,
+    qtype: hickory_proto::rr::RecordType,
+) -> hickory_proto::op::Message {
+    udp(s.addr(), &query(name, qtype))
+}
+
+/// Asks until `ok` holds for the reply, for at most `within`; the last reply.
+pub fn until(
+    s: &Server,
+    name: &str,
+    qtype: hickory_proto::rr::RecordType,
+    within: std::time::Duration,
+    ok: impl Fn(&hickory_proto::op::Message) -> bool,
+) -> hickory_proto::op::Message {
+    let start = std::time::Instant::now();
+    loop {
+        let m = ask(s, name, qtype);
+        if ok(&m) {
+            return m;
+        }
+        assert!(
+            start.elapsed() < within,
+            "{name} {qtype}: not as expected within {within:?}: {:?} {:?}",
+            m.metadata.response_code,
+            answers(&m)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

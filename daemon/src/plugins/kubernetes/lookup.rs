@@ -430,27 +430,43 @@ impl Q<'_> {
                 }
                 continue;
             }
-            for p in svc.ports.iter() {
-                if !port_match(r.port, &p.name, r.protocol, &p.protocol) {
-                    continue;
-                }
-                found = true;
-                for ip in svc.cluster_ips.iter() {
-                    out.push(Rec {
-                        host: ip.to_string(),
-                        port: p.port,
-                        domain: domain.clone(),
-                        ttl: self.ttl(),
-                        text: None,
-                    });
-                }
-            }
+            found |= self.address_records(r, &svc.ports, &svc.cluster_ips, &domain, &mut out);
         }
         if found {
             Ok(out)
         } else {
             Err(NoName)
         }
+    }
+
+    /// A record per address for each of `ports` the request names, under
+    /// `domain` (a ClusterIP Service's or a ClusterSetIP import's); whether
+    /// a port matched.
+    fn address_records(
+        &self,
+        r: &Parsed<'_>,
+        ports: &[super::index::Port],
+        ips: &[Box<str>],
+        domain: &str,
+        out: &mut Vec<Rec>,
+    ) -> bool {
+        let mut found = false;
+        for p in ports {
+            if !port_match(r.port, &p.name, r.protocol, &p.protocol) {
+                continue;
+            }
+            found = true;
+            for ip in ips {
+                out.push(Rec {
+                    host: ip.to_string(),
+                    port: p.port,
+                    domain: domain.to_string(),
+                    ttl: self.ttl(),
+                    text: None,
+                });
+            }
+        }
+        found
     }
 
     /// CoreDNS's `findMultiClusterServices`: the ServiceImports'
@@ -503,21 +519,7 @@ impl Q<'_> {
                 }
                 continue;
             }
-            for p in svc.ports.iter() {
-                if !port_match(r.port, &p.name, r.protocol, &p.protocol) {
-                    continue;
-                }
-                found = true;
-                for ip in svc.ips.iter() {
-                    out.push(Rec {
-                        host: ip.to_string(),
-                        port: p.port,
-                        domain: domain.clone(),
-                        ttl: self.ttl(),
-                        text: None,
-                    });
-                }
-            }
+            found |= self.address_records(r, &svc.ports, &svc.ips, &domain, &mut out);
         }
         if found {
             Ok(out)
